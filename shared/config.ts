@@ -1,0 +1,168 @@
+/**
+ * Configuration shared by the scripts: where Kafka and BigQuery are, and the
+ * names of the topic, group, dataset and table. Every value comes from a flag
+ * or an environment variable (flags win) and is validated once, here.
+ *
+ * @module
+ */
+
+import {
+  type Option,
+  optional,
+  parseOptions,
+  type RawValues,
+  text,
+  type Values,
+} from "./options.ts";
+
+/** `host:port` pairs separated by commas. */
+export function brokerList(raw: string): string[] {
+  const brokers = raw.split(",").map((part) => part.trim()).filter((part) => part !== "");
+  if (brokers.length === 0) {
+    throw new Error(`must list at least one host:port, got ${JSON.stringify(raw)}`);
+  }
+  for (const broker of brokers) {
+    const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(broker);
+    const port = match ? Number(match[2]) : 0;
+    if (match === null || port < 1 || port > 65535) {
+      throw new Error(
+        `must be host:port pairs separated by commas, got ${JSON.stringify(broker)}`,
+      );
+    }
+  }
+  return brokers;
+}
+
+const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
+const BQ_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,1023}$/;
+const PROJECT = /^[a-z][a-z0-9-]{4,61}[a-z0-9]$/;
+
+/** An emulator base URL (`http://host:port`). */
+export function httpUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new Error(`must be a URL like http://127.0.0.1:9050, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new Error(`must be an http(s) URL, got ${JSON.stringify(raw)}`);
+  }
+  return url.origin;
+}
+
+/** Kafka options shared by every script. */
+export const kafkaOptions = {
+  brokers: {
+    flag: "brokers",
+    env: "KAFKA_BROKERS",
+    arg: "HOST:PORT,...",
+    help: "Kafka bootstrap brokers",
+    fallback: ["127.0.0.1:9092"],
+    fallbackHelp: "127.0.0.1:9092",
+    parse: brokerList,
+  },
+  topic: {
+    flag: "topic",
+    env: "KAFKA_TOPIC",
+    arg: "NAME",
+    help: "Topic of song_completed events",
+    fallback: "tony-allen-plays",
+    parse: text(TOPIC, "a Kafka topic name ([A-Za-z0-9._-], up to 249)"),
+  },
+} satisfies Record<string, Option<unknown>>;
+
+/** Kafka options of the consuming side (group and dead-letter topic). */
+export const groupOptions = {
+  group: {
+    flag: "group",
+    env: "KAFKA_GROUP",
+    arg: "NAME",
+    help: "Consumer group id",
+    fallback: "tony-allen-consumer",
+    parse: text(/^[^\s]{1,255}$/, "a group id without spaces"),
+  },
+  dlqTopic: {
+    flag: "dlq-topic",
+    env: "KAFKA_DLQ_TOPIC",
+    arg: "NAME",
+    help: "Dead-letter topic for messages that cannot be stored",
+    fallback: (raw: RawValues) => `${raw.topic ?? kafkaOptions.topic.fallback}.dlq`,
+    fallbackHelp: "<topic>.dlq",
+    parse: text(TOPIC, "a Kafka topic name ([A-Za-z0-9._-], up to 249)"),
+  },
+} satisfies Record<string, Option<unknown>>;
+
+/** BigQuery options. */
+export const bigqueryOptions = {
+  project: {
+    flag: "project",
+    env: "BIGQUERY_PROJECT",
+    arg: "ID",
+    help: "BigQuery project id",
+    fallback: "livecharts-local",
+    parse: text(PROJECT, "a project id (6-63 of a-z, 0-9, -)"),
+  },
+  dataset: {
+    flag: "dataset",
+    env: "BIGQUERY_DATASET",
+    arg: "NAME",
+    help: "BigQuery dataset",
+    fallback: "music",
+    parse: text(BQ_NAME, "a dataset name (letters, digits, _)"),
+  },
+  table: {
+    flag: "table",
+    env: "BIGQUERY_TABLE",
+    arg: "NAME",
+    help: "BigQuery table of plays",
+    fallback: "plays",
+    parse: text(BQ_NAME, "a table name (letters, digits, _)"),
+  },
+  emulatorHost: {
+    flag: "emulator-host",
+    env: "BIGQUERY_EMULATOR_HOST",
+    arg: "URL",
+    help: "BigQuery emulator base URL; used when GOOGLE_APPLICATION_CREDENTIALS is unset",
+    fallback: (raw: RawValues): string | undefined =>
+      raw.credentials === undefined ? "http://127.0.0.1:9050" : undefined,
+    fallbackHelp: "http://127.0.0.1:9050 without credentials",
+    parse: httpUrl,
+  },
+  credentials: {
+    flag: "credentials",
+    env: "GOOGLE_APPLICATION_CREDENTIALS",
+    arg: "FILE",
+    help: "Service-account key file; set it to use real BigQuery",
+    fallback: undefined,
+    parse: optional,
+  },
+} satisfies Record<string, Option<unknown>>;
+
+/** Where the plays table lives and how to reach BigQuery. */
+export type BigQueryConfig = Values<typeof bigqueryOptions>;
+/** Brokers and topic. */
+export type KafkaConfig = Values<typeof kafkaOptions>;
+/** Group and dead-letter topic. */
+export type GroupConfig = Values<typeof groupOptions>;
+
+/**
+ * Parses only the shared options (handy for tests and tools).
+ *
+ * @example
+ * ```ts
+ * import { loadConfig } from "./config.ts";
+ * const config = loadConfig([], { KAFKA_TOPIC: "plays" });
+ * config.dlqTopic; // "plays.dlq"
+ * ```
+ */
+export function loadConfig(
+  args: readonly string[],
+  env: Record<string, string | undefined>,
+): KafkaConfig & GroupConfig & BigQueryConfig {
+  return parseOptions(
+    { ...kafkaOptions, ...groupOptions, ...bigqueryOptions },
+    args,
+    env,
+  );
+}

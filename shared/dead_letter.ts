@@ -1,0 +1,89 @@
+/**
+ * Dead-letter messages: the original bytes, unchanged, plus headers saying
+ * why the message could not be stored and where it came from.
+ *
+ * @module
+ */
+
+/** Why a message went to the dead-letter topic (also a metrics label). */
+export type DeadLetterKind =
+  | "invalid-json"
+  | "invalid-event"
+  | "rejected-by-bigquery";
+
+/** Header names written on every dead-letter message. */
+export const DEAD_LETTER_HEADERS = {
+  error: "error",
+  kind: "error.kind",
+  field: "error.field",
+  topic: "source.topic",
+  partition: "source.partition",
+  offset: "source.offset",
+  timestamp: "source.timestamp",
+} as const;
+
+/** A message as read from the source topic. */
+export interface SourceMessage {
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  offset: string;
+  timestamp: string;
+  headers?: Record<string, unknown> | undefined;
+}
+
+/** A message to publish, in the shape the Kafka producer takes. */
+export interface OutgoingMessage {
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  headers: Record<string, string | Uint8Array>;
+  timestamp?: string;
+}
+
+/** What went wrong with one message. */
+export interface Failure {
+  kind: DeadLetterKind;
+  reason: string;
+  field?: string | undefined;
+}
+
+function copyHeaders(
+  headers: Record<string, unknown> | undefined,
+): Record<string, string | Uint8Array> {
+  const copy: Record<string, string | Uint8Array> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (typeof value === "string" || value instanceof Uint8Array) copy[name] = value;
+  }
+  return copy;
+}
+
+/**
+ * Builds the dead-letter copy of `message` read from `topic`/`partition`.
+ * The key, value and original headers are kept as they were.
+ *
+ * @example
+ * ```ts
+ * import { deadLetter } from "./dead_letter.ts";
+ * const dlq = deadLetter(
+ *   { key: null, value: new TextEncoder().encode("{oops"), offset: "7", timestamp: "0" },
+ *   "plays", 2,
+ *   { kind: "invalid-json", reason: "Cannot parse event: the message is not valid JSON" },
+ * );
+ * dlq.headers["source.offset"]; // "7"
+ * ```
+ */
+export function deadLetter(
+  message: SourceMessage,
+  topic: string,
+  partition: number,
+  failure: Failure,
+): OutgoingMessage {
+  const headers = copyHeaders(message.headers);
+  headers[DEAD_LETTER_HEADERS.error] = failure.reason;
+  headers[DEAD_LETTER_HEADERS.kind] = failure.kind;
+  if (failure.field !== undefined) headers[DEAD_LETTER_HEADERS.field] = failure.field;
+  headers[DEAD_LETTER_HEADERS.topic] = topic;
+  headers[DEAD_LETTER_HEADERS.partition] = String(partition);
+  headers[DEAD_LETTER_HEADERS.offset] = message.offset;
+  headers[DEAD_LETTER_HEADERS.timestamp] = message.timestamp;
+  return { key: message.key, value: message.value, headers };
+}

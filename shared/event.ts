@@ -1,0 +1,307 @@
+/**
+ * The `song_completed` event and the one boundary parser that turns untrusted
+ * input (bytes or decoded JSON) into a typed {@linkcode SongCompleted}.
+ *
+ * Two wire formats are accepted:
+ * - the livecharts format, with an `event_id` (UUID) and an ISO-8601 UTC
+ *   `timestamp` such as `"2026-11-24T19:22:13.000Z"`;
+ * - the tutorial format already emitted by older producers: no `event_id`, and
+ *   a `timestamp` such as `"2022-11-03 07:22:13"`, read as UTC. Such events get
+ *   a deterministic `event_id` derived from where they were read in Kafka
+ *   (topic, partition, offset), so a re-read after a crash yields the same id.
+ *
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+
+/** A listener played a song to the end. */
+export interface SongCompleted {
+  /** Unique id of this play (UUID); the unit of deduplication. */
+  event_id: string;
+  /** The listener. */
+  user_id: number;
+  /** Artist slug, e.g. `tony-allen`. */
+  artist: string;
+  /** Song id, unique within the artist's catalog. */
+  song_id: number;
+  /** Song slug or title, e.g. `secret-agent`. */
+  song_name: string;
+  /** Always `song_completed`. */
+  event_type: "song_completed";
+  /** Event time, ISO-8601 in UTC with milliseconds (`...T07:22:13.000Z`). */
+  timestamp: string;
+}
+
+/** Where a message was read from; used to derive ids for tutorial events. */
+export interface EventSource {
+  topic: string;
+  partition: number;
+  offset: string;
+}
+
+/** The event could not be parsed; `field` names the culprit when there is one. */
+export class EventError extends Error {
+  /** The offending field, or `undefined` when the whole message is bad. */
+  readonly field: string | undefined;
+
+  constructor(message: string, field?: string) {
+    super(`Cannot parse event: ${message}`);
+    this.name = "EventError";
+    this.field = field;
+  }
+}
+
+/** Longest accepted `artist` slug. */
+export const MAX_ARTIST_LENGTH = 128;
+/** Longest accepted `song_name`. */
+export const MAX_SONG_NAME_LENGTH = 1024;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+// 2026-11-24T19:22:13Z, 2026-11-24T19:22:13.123+01:00, 2022-11-03 07:22:13
+const TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$/;
+// Fixed namespace for ids derived from Kafka coordinates (a random v4 UUID).
+const KAFKA_NAMESPACE = "6f1c2b0e-5d0a-4a3e-9c1e-7b7d2f4a9e51";
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (typeof value === "string") return JSON.stringify(value.slice(0, 64));
+  if (typeof value === "number" || typeof value === "boolean") {
+    return String(value);
+  }
+  if (value === null) return "null";
+  return Array.isArray(value) ? "an array" : `a ${typeof value}`;
+}
+
+function integerField(record: Record<string, unknown>, field: string): number {
+  const value = record[field];
+  if (value === undefined) throw new EventError(`'${field}' is missing`, field);
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new EventError(
+      `'${field}' must be an integer, got ${describe(value)}`,
+      field,
+    );
+  }
+  if (value < 0) {
+    throw new EventError(`'${field}' must not be negative, got ${value}`, field);
+  }
+  return value;
+}
+
+function stringField(record: Record<string, unknown>, field: string): string {
+  const value = record[field];
+  if (value === undefined) throw new EventError(`'${field}' is missing`, field);
+  if (typeof value !== "string") {
+    throw new EventError(
+      `'${field}' must be a string, got ${describe(value)}`,
+      field,
+    );
+  }
+  if (value.length === 0) {
+    throw new EventError(`'${field}' must not be empty`, field);
+  }
+  return value;
+}
+
+/**
+ * Normalizes an event timestamp to ISO-8601 UTC with milliseconds.
+ * A timestamp without a zone (the tutorial's `"2022-11-03 07:22:13"`) is UTC.
+ *
+ * @example
+ * ```ts
+ * import { normalizeTimestamp } from "./event.ts";
+ * normalizeTimestamp("2022-11-03 07:22:13"); // "2022-11-03T07:22:13.000Z"
+ * ```
+ */
+export function normalizeTimestamp(value: string): string | undefined {
+  const match = TIMESTAMP.exec(value);
+  if (match === null) return undefined;
+  const [, y, mo, d, h, mi, s, fraction = "", zone = "Z"] = match;
+  const millis = (fraction + "000").slice(1, 4).padEnd(3, "0");
+  const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}.${millis}${zone}`);
+  if (Number.isNaN(date.getTime())) return undefined;
+  // Reject dates that JavaScript silently rolls over (2022-02-30 → March 2).
+  const local = new Date(`${y}-${mo}-${d}T00:00:00Z`);
+  if (
+    Number.isNaN(local.getTime()) ||
+    local.getUTCDate() !== Number(d) ||
+    Number(h) > 23 || Number(mi) > 59 || Number(s) > 59
+  ) {
+    return undefined;
+  }
+  const year = date.getUTCFullYear();
+  if (year < 1 || year > 9999) return undefined;
+  return date.toISOString();
+}
+
+/**
+ * Derives a stable UUID (version 5 layout) from Kafka coordinates, so the same
+ * message always gets the same `event_id`.
+ *
+ * @example
+ * ```ts
+ * import { deriveEventId } from "./event.ts";
+ * const id = deriveEventId({ topic: "plays", partition: 0, offset: "42" });
+ * id === deriveEventId({ topic: "plays", partition: 0, offset: "42" }); // true
+ * ```
+ */
+export function deriveEventId(source: EventSource): string {
+  const hash = createHash("sha1")
+    .update(KAFKA_NAMESPACE)
+    .update(`${source.topic}\u0000${source.partition}\u0000${source.offset}`)
+    .digest();
+  hash[6] = (hash[6]! & 0x0f) | 0x50;
+  hash[8] = (hash[8]! & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
+    hex.slice(20, 32)
+  }`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Turns an already decoded JSON value into a {@linkcode SongCompleted}, or
+ * throws an {@linkcode EventError} naming the field that is wrong and why.
+ * Unknown extra fields are ignored.
+ *
+ * `source` is needed only for tutorial-format events without an `event_id`.
+ *
+ * @example
+ * ```ts
+ * import { parseEvent } from "./event.ts";
+ * const event = parseEvent({
+ *   user_id: 7, artist: "tony-allen", song_id: 3, song_name: "secret-agent",
+ *   event_type: "song_completed", timestamp: "2022-11-03 07:22:13",
+ * }, { topic: "tony-allen-plays", partition: 0, offset: "0" });
+ * event.timestamp; // "2022-11-03T07:22:13.000Z"
+ * ```
+ */
+export function parseEvent(input: unknown, source?: EventSource): SongCompleted {
+  if (!isRecord(input)) {
+    throw new EventError(`expected a JSON object, got ${describe(input)}`);
+  }
+  const eventType = stringField(input, "event_type");
+  if (eventType !== "song_completed") {
+    throw new EventError(
+      `'event_type' must be "song_completed", got ${describe(eventType)}`,
+      "event_type",
+    );
+  }
+  let eventId: string;
+  if (input.event_id === undefined) {
+    if (source === undefined) {
+      throw new EventError("'event_id' is missing", "event_id");
+    }
+    eventId = deriveEventId(source);
+  } else {
+    eventId = stringField(input, "event_id");
+    if (!UUID.test(eventId)) {
+      throw new EventError(
+        `'event_id' must be a UUID, got ${describe(eventId)}`,
+        "event_id",
+      );
+    }
+    eventId = eventId.toLowerCase();
+  }
+  const userId = integerField(input, "user_id");
+  const artist = stringField(input, "artist");
+  if (artist.length > MAX_ARTIST_LENGTH || !SLUG.test(artist)) {
+    throw new EventError(
+      `'artist' must be a slug like "tony-allen", got ${describe(artist)}`,
+      "artist",
+    );
+  }
+  const songId = integerField(input, "song_id");
+  const songName = stringField(input, "song_name");
+  if (songName.length > MAX_SONG_NAME_LENGTH) {
+    throw new EventError(
+      `'song_name' must be at most ${MAX_SONG_NAME_LENGTH} characters, got ${songName.length}`,
+      "song_name",
+    );
+  }
+  const rawTimestamp = stringField(input, "timestamp");
+  const timestamp = normalizeTimestamp(rawTimestamp);
+  if (timestamp === undefined) {
+    throw new EventError(
+      `'timestamp' must be an ISO-8601 time like "2022-11-03T07:22:13Z", got ${
+        describe(rawTimestamp)
+      }`,
+      "timestamp",
+    );
+  }
+  return {
+    event_id: eventId,
+    user_id: userId,
+    artist,
+    song_id: songId,
+    song_name: songName,
+    event_type: "song_completed",
+    timestamp,
+  };
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Decodes a Kafka message value (UTF-8 JSON) and parses it with
+ * {@linkcode parseEvent}. Every failure is an {@linkcode EventError}.
+ *
+ * @example
+ * ```ts
+ * import { decodeEvent } from "./event.ts";
+ * const bytes = new TextEncoder().encode('{"event_type":"song_completed"}');
+ * try {
+ *   decodeEvent(bytes);
+ * } catch (error) {
+ *   (error as Error).message; // "Cannot parse event: 'event_id' is missing"
+ * }
+ * ```
+ */
+export function decodeEvent(
+  bytes: Uint8Array | null,
+  source?: EventSource,
+): SongCompleted {
+  if (bytes === null || bytes.length === 0) {
+    throw new EventError("the message is empty");
+  }
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    throw new EventError("the message is not valid UTF-8");
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new EventError(`the message is not valid JSON (${reason})`);
+  }
+  return parseEvent(json, source);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Serializes an event for Kafka (UTF-8 JSON, fields in declaration order).
+ *
+ * @example
+ * ```ts
+ * import { decodeEvent, encodeEvent } from "./event.ts";
+ * const event = {
+ *   event_id: "0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a", user_id: 1,
+ *   artist: "tony-allen", song_id: 1, song_name: "zombie",
+ *   event_type: "song_completed" as const,
+ *   timestamp: "2026-11-24T19:00:00.000Z",
+ * };
+ * decodeEvent(encodeEvent(event)).song_name; // "zombie"
+ * ```
+ */
+export function encodeEvent(event: SongCompleted): Uint8Array {
+  return encoder.encode(JSON.stringify(event));
+}

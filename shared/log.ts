@@ -1,0 +1,115 @@
+/**
+ * Logging setup (LogTape): structured lines on stderr, optionally also to a
+ * file, with the level taken from `LOG_LEVEL`.
+ *
+ * @module
+ */
+
+import {
+  configure,
+  getLogger,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  reset,
+  type Sink,
+} from "@logtape/logtape";
+import { getFileSink } from "@logtape/file";
+
+const LEVELS: readonly LogLevel[] = [
+  "trace",
+  "debug",
+  "info",
+  "warning",
+  "error",
+  "fatal",
+];
+
+/** Parses `LOG_LEVEL` (`debug`, `info`, `warning`/`warn`, `error`). */
+export function logLevel(raw: string): LogLevel {
+  const value = raw.trim().toLowerCase();
+  const level = LEVELS.find((candidate) => candidate === (value === "warn" ? "warning" : value));
+  if (level === undefined) {
+    throw new Error(`must be one of ${LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
+  }
+  return level;
+}
+
+/** Renders a record as one line: time, level, category, message, fields. */
+export function formatRecord(record: LogRecord): string {
+  let message = "";
+  for (let i = 0; i < record.message.length; i++) {
+    const part = record.message[i];
+    message += i % 2 === 0 || typeof part === "string" ? String(part) : JSON.stringify(part);
+  }
+  const template = typeof record.rawMessage === "string" ? record.rawMessage : "";
+  const fields = Object.entries(record.properties)
+    .filter(([key, value]) => value !== undefined && !template.includes(`{${key}}`))
+    .map(([key, value]) => ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+    .join("");
+  const time = new Date(record.timestamp).toISOString();
+  return `${time} ${record.level.toUpperCase().padEnd(7)} ${
+    record.category.join(".")
+  }: ${message}${fields}\n`;
+}
+
+const encoder = new TextEncoder();
+const clearLine = Deno.stderr.isTerminal() ? "\r\x1b[2K" : "";
+
+/** Writes records to stderr synchronously (stdout stays free for data). */
+function stderrSink(record: LogRecord): void {
+  Deno.stderr.writeSync(encoder.encode(clearLine + formatRecord(record)));
+}
+
+/** Options of {@linkcode setupLogging}. */
+export interface LoggingOptions {
+  /** Lowest level written. */
+  level: LogLevel;
+  /** Also write every record to this file (appended). */
+  file?: string | undefined;
+  /** Write to stderr (default true). */
+  console?: boolean;
+  /** Categories (below `livecharts`) written to the file only, e.g. per-delivery records. */
+  fileOnly?: string[][];
+}
+
+/**
+ * Configures LogTape for a script. Call once at start; {@linkcode stopLogging}
+ * flushes the file sink at exit.
+ */
+export async function setupLogging(options: LoggingOptions): Promise<void> {
+  const sinks: Record<string, Sink> = {};
+  const names: string[] = [];
+  if (options.console !== false) {
+    sinks.console = stderrSink;
+    names.push("console");
+  }
+  if (options.file !== undefined) {
+    sinks.file = getFileSink(options.file, { formatter: formatRecord, lazy: true });
+    names.push("file");
+  }
+  await configure({
+    reset: true,
+    sinks,
+    loggers: [
+      { category: ["livecharts"], lowestLevel: options.level, sinks: names },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: names },
+      ...(options.fileOnly ?? []).map((category) => ({
+        category: ["livecharts", ...category],
+        lowestLevel: options.level,
+        sinks: options.file === undefined ? [] : ["file"],
+        parentSinks: "override" as const,
+      })),
+    ],
+  });
+}
+
+/** Flushes and closes the sinks. */
+export async function stopLogging(): Promise<void> {
+  await reset();
+}
+
+/** A logger under the `livecharts` category. */
+export function logger(...category: string[]): Logger {
+  return getLogger(["livecharts", ...category]);
+}

@@ -1,0 +1,124 @@
+/**
+ * The producer loop: draws events from a simulator, paces them to a rate (or
+ * as fast as the broker takes them), sends them in batches keyed by song, and
+ * retries failed deliveries until they succeed or the run is stopped.
+ *
+ * @module
+ */
+
+import { encodeEvent, type SongCompleted } from "./event.ts";
+import { type BackoffOptions, retry, sleep } from "./retry.ts";
+import { eventsDue, type Simulator } from "./simulator.ts";
+
+/** A message as handed to the Kafka producer. */
+export interface EventMessage {
+  key: string;
+  value: Uint8Array;
+}
+
+/** Counters of a producer run. */
+export interface ProduceStats {
+  /** Events acknowledged by Kafka. */
+  sent: number;
+  /** Failed delivery attempts (each was retried). */
+  errors: number;
+  /** Events generated but not acknowledged (only non-zero after a forced stop). */
+  unsent: number;
+}
+
+/** Options of {@linkcode produceEvents}. */
+export interface ProduceOptions {
+  next: Simulator;
+  /** Sends one batch; resolves when Kafka acknowledged all of it. */
+  send: (messages: EventMessage[]) => Promise<void>;
+  /** Events to send; 0 means until stopped. */
+  count: number;
+  /** Events per second; 0 means as fast as possible. */
+  rate: number;
+  /** Most events per send (default 500). */
+  batchSize?: number;
+  /** Sends in flight at once when unpaced (default 4). */
+  concurrency?: number;
+  /** Stops generating; in-flight sends finish (and keep retrying). */
+  signal?: AbortSignal;
+  /** Gives up retrying in-flight sends (a hard deadline after `signal`). */
+  deadline?: AbortSignal;
+  isTransient?: (error: unknown) => boolean;
+  onDelivered?: (events: SongCompleted[]) => void;
+  onError?: (error: unknown, attempt: number, delayMs: number) => void;
+  backoff?: BackoffOptions;
+}
+
+/** The Kafka message for an event: keyed by artist and song. */
+export function toMessage(event: SongCompleted): EventMessage {
+  return { key: `${event.artist}/${event.song_id}`, value: encodeEvent(event) };
+}
+
+/**
+ * Runs the loop until `count` events were acknowledged or `signal` aborts.
+ *
+ * @example
+ * ```ts
+ * import { produceEvents } from "./produce.ts";
+ * import { createSimulator } from "./simulator.ts";
+ * const stats = await produceEvents({
+ *   next: createSimulator({ seed: 1 }), count: 10, rate: 0,
+ *   send: () => Promise.resolve(),
+ * });
+ * stats.sent; // 10
+ * ```
+ */
+export async function produceEvents(options: ProduceOptions): Promise<ProduceStats> {
+  const stats: ProduceStats = { sent: 0, errors: 0, unsent: 0 };
+  const batchSize = options.batchSize ?? 500;
+  const concurrency = options.rate === 0 ? (options.concurrency ?? 4) : 64;
+  const limit = options.count === 0 ? Number.POSITIVE_INFINITY : options.count;
+  const inFlight = new Set<Promise<void>>();
+  let generated = 0;
+  let failure: unknown;
+
+  function dispatch(size: number): void {
+    const events: SongCompleted[] = [];
+    for (let i = 0; i < size; i++) events.push(options.next());
+    generated += size;
+    const messages = events.map(toMessage);
+    const delivery = retry(() => options.send(messages), {
+      ...options.backoff,
+      isTransient: options.isTransient ?? (() => true),
+      ...(options.deadline === undefined ? {} : { signal: options.deadline }),
+      onRetry: (error, attempt, delayMs) => {
+        stats.errors++;
+        options.onError?.(error, attempt, delayMs);
+      },
+    }).then(() => {
+      stats.sent += size;
+      options.onDelivered?.(events);
+    }, (error) => {
+      stats.unsent += size;
+      failure ??= error;
+    }).finally(() => inFlight.delete(delivery));
+    inFlight.add(delivery);
+  }
+
+  const started = performance.now();
+  while (generated < limit && !options.signal?.aborted && failure === undefined) {
+    const due = Math.min(
+      eventsDue(performance.now() - started, options.rate, generated),
+      limit - generated,
+    );
+    if (due > 0 && inFlight.size < concurrency) {
+      dispatch(Math.min(due, batchSize));
+      continue;
+    }
+    if (inFlight.size >= concurrency) {
+      await Promise.race(inFlight);
+    } else {
+      // Wait for the next event to become due (at most 50 ms at a time).
+      const wait = Math.min(50, Math.max(1, 1000 / options.rate));
+      await sleep(wait, options.signal);
+    }
+  }
+  await Promise.all(inFlight);
+  if (failure !== undefined && !options.deadline?.aborted) throw failure;
+  return stats;
+}

@@ -1,0 +1,227 @@
+/**
+ * The consumer's processing stage: decode each message, batch the good rows
+ * into BigQuery, send everything that cannot be stored to the dead-letter
+ * topic, and resolve only when all of it is durably somewhere.
+ *
+ * `handle()` resolves for a set of messages only after every row was
+ * acknowledged by BigQuery and every dead letter by Kafka; the caller commits
+ * offsets after that, and never before. Transient failures are retried with
+ * capped exponential backoff while the caller pauses fetching.
+ *
+ * @module
+ */
+
+import { createBatcher, type FlushLimits } from "./batcher.ts";
+import type { InsertRow, RejectedRow } from "./bigquery.ts";
+import {
+  deadLetter,
+  type DeadLetterKind,
+  type Failure,
+  type OutgoingMessage,
+  type SourceMessage,
+} from "./dead_letter.ts";
+import { decodeEvent, EventError } from "./event.ts";
+import { type BackoffOptions, retry } from "./retry.ts";
+import { toRow } from "./schema.ts";
+
+/** Counters kept by the sink (all monotonic). */
+export interface SinkStats {
+  consumed: number;
+  inserted: number;
+  deadLettered: Record<DeadLetterKind, number>;
+  retries: number;
+  batches: number;
+  /** Rows per flushed batch, latest first-in order (bounded sample). */
+  lastBatchRows: number;
+  /** Duration of the latest successful insert, in milliseconds. */
+  lastInsertMs: number;
+}
+
+/** What the sink needs from the outside world. */
+export interface SinkOptions extends FlushLimits {
+  /** Source topic (part of derived ids and dead-letter headers). */
+  topic: string;
+  /** Inserts rows; resolves with rejected rows, throws when nothing is known written. */
+  write: (rows: InsertRow[]) => Promise<RejectedRow[]>;
+  /** Publishes dead letters; resolves once Kafka acknowledged them. */
+  publish: (messages: OutgoingMessage[]) => Promise<void>;
+  /** Whether a write/publish error is worth retrying. */
+  isTransient: (error: unknown) => boolean;
+  /** Called when a retry starts (pause fetching) and when writes work again. */
+  onBackoff?: (paused: boolean) => void;
+  /** Keeps group membership alive during long retries. */
+  heartbeat?: () => Promise<void>;
+  /** Called for each retry, for logs. */
+  onRetry?: (
+    what: "insert" | "dead-letter",
+    error: unknown,
+    attempt: number,
+    delayMs: number,
+  ) => void;
+  /** Called after each successful insert, for metrics. */
+  onInsert?: (rows: number, millis: number) => void;
+  /** Aborting gives up retrying (used as a shutdown deadline). */
+  signal?: AbortSignal;
+  /** Batches written concurrently (default 1). */
+  concurrency?: number;
+  /** Backoff tuning. */
+  backoff?: BackoffOptions;
+  /** Ingestion time (default: now). */
+  now?: () => Date;
+}
+
+/** A running sink. */
+export interface Sink {
+  /** Processes messages read from `partition`; resolves when all are stored. */
+  handle(partition: number, messages: readonly SourceMessage[]): Promise<void>;
+  /** Flushes what is queued now and waits for it. */
+  drain(): Promise<void>;
+  readonly stats: SinkStats;
+}
+
+interface Item {
+  row: InsertRow;
+  message: SourceMessage;
+  partition: number;
+  bytes: number;
+}
+
+/** Classifies a decoding error. */
+export function failureOf(error: EventError): Failure {
+  return {
+    kind: error.field === undefined ? "invalid-json" : "invalid-event",
+    reason: error.message,
+    field: error.field,
+  };
+}
+
+/**
+ * Creates the sink.
+ *
+ * @example
+ * ```ts
+ * import { createSink } from "./sink.ts";
+ * const stored: unknown[] = [];
+ * const sink = createSink({
+ *   topic: "plays", maxRows: 500, maxBytes: 1_000_000, maxWaitMs: 10,
+ *   write: (rows) => { stored.push(...rows); return Promise.resolve([]); },
+ *   publish: () => Promise.resolve(),
+ *   isTransient: () => true,
+ * });
+ * await sink.handle(0, []);
+ * sink.stats.consumed; // 0
+ * ```
+ */
+export function createSink(options: SinkOptions): Sink {
+  const stats: SinkStats = {
+    consumed: 0,
+    inserted: 0,
+    deadLettered: { "invalid-json": 0, "invalid-event": 0, "rejected-by-bigquery": 0 },
+    retries: 0,
+    batches: 0,
+    lastBatchRows: 0,
+    lastInsertMs: 0,
+  };
+  const now = options.now ?? (() => new Date());
+  let backingOff = false;
+
+  function persist<T>(what: "insert" | "dead-letter", fn: () => Promise<T>): Promise<T> {
+    return retry(fn, {
+      ...options.backoff,
+      isTransient: options.isTransient,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      onRetry: async (error, attempt, delayMs) => {
+        stats.retries++;
+        if (!backingOff) {
+          backingOff = true;
+          options.onBackoff?.(true);
+        }
+        options.onRetry?.(what, error, attempt, delayMs);
+        try {
+          await options.heartbeat?.();
+        } catch {
+          // A rebalance is under way; the commit after the write will tell.
+        }
+      },
+    });
+  }
+
+  function recovered(): void {
+    if (backingOff) {
+      backingOff = false;
+      options.onBackoff?.(false);
+    }
+  }
+
+  async function publish(letters: OutgoingMessage[], kinds: DeadLetterKind[]): Promise<void> {
+    if (letters.length === 0) return;
+    await persist("dead-letter", () => options.publish(letters));
+    recovered();
+    for (const kind of kinds) stats.deadLettered[kind]++;
+  }
+
+  const batcher = createBatcher<Item>({
+    maxRows: options.maxRows,
+    maxBytes: options.maxBytes,
+    maxWaitMs: options.maxWaitMs,
+    concurrency: options.concurrency ?? 1,
+    size: (item) => item.bytes,
+    flush: async (items) => {
+      const rows = items.map((item) => item.row);
+      const started = performance.now();
+      const rejected = await persist("insert", () => options.write(rows));
+      const millis = performance.now() - started;
+      recovered();
+      stats.batches++;
+      stats.lastBatchRows = rows.length;
+      stats.lastInsertMs = millis;
+      stats.inserted += rows.length - rejected.length;
+      options.onInsert?.(rows.length - rejected.length, millis);
+      const letters = rejected.flatMap(({ index, reason }) => {
+        const item = items[index];
+        if (item === undefined) return [];
+        return [deadLetter(item.message, options.topic, item.partition, {
+          kind: "rejected-by-bigquery",
+          reason: `Cannot store event: ${reason}`,
+        })];
+      });
+      await publish(letters, letters.map(() => "rejected-by-bigquery"));
+    },
+  });
+
+  return {
+    async handle(partition, messages) {
+      const items: Item[] = [];
+      const letters: OutgoingMessage[] = [];
+      const kinds: DeadLetterKind[] = [];
+      const ingestedAt = now().toISOString();
+      for (const message of messages) {
+        stats.consumed++;
+        try {
+          const event = decodeEvent(message.value, {
+            topic: options.topic,
+            partition,
+            offset: message.offset,
+          });
+          items.push({
+            row: {
+              insertId: event.event_id,
+              json: { ...toRow(event, partition, message.offset, ingestedAt) },
+            },
+            message,
+            partition,
+            bytes: (message.value?.length ?? 0) + 96,
+          });
+        } catch (error) {
+          if (!(error instanceof EventError)) throw error;
+          const failure = failureOf(error);
+          letters.push(deadLetter(message, options.topic, partition, failure));
+          kinds.push(failure.kind);
+        }
+      }
+      await Promise.all([batcher.add(items), publish(letters, kinds)]);
+    },
+    drain: () => batcher.drain(),
+    stats,
+  };
+}
