@@ -81,11 +81,16 @@ async function main(): Promise<number> {
     usage: "deno task produce [options]",
     summary: "Simulated listeners sending song_completed events to Kafka.",
   }, options);
-  await setupLogging({
-    level: config.logLevel,
-    file: config.logFile,
-    fileOnly: [["producer", "deliveries"]],
-  });
+  try {
+    await setupLogging({
+      level: config.logLevel,
+      file: config.logFile,
+      fileOnly: [["producer", "deliveries"]],
+    });
+  } catch (error) {
+    console.error(`error: ${errorMessage(error)}`);
+    return 2;
+  }
   const log = logger("producer");
   const deliveries = logger("producer", "deliveries");
 
@@ -131,8 +136,9 @@ async function main(): Promise<number> {
       deadline: deadlineAfter(stop, 15_000),
       send: async (messages) => {
         const results = await publish(producer, config.topic, messages);
-        deliveries.info("Delivered {count} events", {
+        deliveries.info("Delivered {count} events to {topic}", {
           count: messages.length,
+          topic: config.topic,
           offsets: results.map((r) => `${r.partition}@${r.baseOffset}`).join(","),
         });
       },

@@ -196,7 +196,8 @@ EOF
         export CGO_ENABLED=0 &&
         go get "$BQ_MODULE@$BQ_VERSION" &&
         go mod tidy &&
-        go build -trimpath -o "$BQ_BIN.tmp.$$" "$BQ_MODULE/cmd/bigquery-emulator"
+        go build -trimpath -ldflags "-s -w -X main.version=${BQ_VERSION#v}" \
+          -o "$BQ_BIN.tmp.$$" "$BQ_MODULE/cmd/bigquery-emulator"
     ) >"$log" 2>&1; then
       show_tail "$log"
       rm -f "$BQ_BIN.tmp.$$"
@@ -391,9 +392,9 @@ bigquery_logfile() { say "$BQ_DIR/emulator.log"; }
 
 compose() {
   if docker compose version >/dev/null 2>&1; then
-    docker compose -f "$COMPOSE_FILE" "$@"
+    docker compose -p livecharts -f "$COMPOSE_FILE" "$@"
   elif command -v docker-compose >/dev/null 2>&1; then
-    docker-compose -f "$COMPOSE_FILE" "$@"
+    docker-compose -p livecharts -f "$COMPOSE_FILE" "$@"
   else
     die "Docker works but Compose is missing: install the docker compose plugin, or run with LIVECHARTS_SERVICES=local"
   fi

@@ -85,6 +85,12 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
     names.push("console");
   }
   if (options.file !== undefined) {
+    try {
+      Deno.openSync(options.file, { append: true, create: true }).close();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`Cannot write the log file ${JSON.stringify(options.file)}: ${reason}`);
+    }
     sinks.file = getFileSink(options.file, { formatter: formatRecord, lazy: true });
     names.push("file");
   }

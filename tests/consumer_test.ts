@@ -1,0 +1,216 @@
+// Integration tests of consumer.ts against the real local broker and the
+// BigQuery emulator. Each test uses its own topic, group and table.
+
+import assert from "node:assert/strict";
+import { deriveEventId } from "../shared/event.ts";
+import {
+  committedOffsets,
+  consumerArgs,
+  endOffsets,
+  goodEvent,
+  produceRaw,
+  readTopic,
+  runScript,
+  startScript,
+  tableRows,
+  uniqueName,
+  waitFor,
+} from "./support/harness.ts";
+
+function names() {
+  const id = uniqueName("t");
+  return { topic: `plays_${id}`, group: `group_${id}`, table: `plays_${id}` };
+}
+
+async function assertCommittedToEnd(group: string, topic: string): Promise<void> {
+  const [committed, ends] = await Promise.all([committedOffsets(group, topic), endOffsets(topic)]);
+  for (const [partition, end] of ends) {
+    if (end === 0n) continue;
+    assert.equal(committed.get(partition), end, `partition ${partition} committed to its end`);
+  }
+}
+
+Deno.test("consumer stores every produced event exactly once and commits to the end", async () => {
+  const n = names();
+  const produced = await runScript("produce", [
+    "--topic",
+    n.topic,
+    "--count",
+    "600",
+    "--rate",
+    "0",
+    "--seed",
+    "7",
+    "--log-file",
+    "",
+  ]);
+  assert.equal(produced.code, 0, produced.stderr);
+
+  const consumed = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+  assert.equal(consumed.code, 0, consumed.stderr);
+
+  const sent = await readTopic(n.topic);
+  assert.equal(sent.length, 600);
+  const sentIds = new Set(sent.map((m) => JSON.parse(new TextDecoder().decode(m.value!)).event_id));
+  const rows = await tableRows(n.table);
+  assert.equal(rows.length, 600, "one row per message");
+  assert.deepEqual(new Set(rows.map((row) => row.event_id)), sentIds);
+  await assertCommittedToEnd(n.group, n.topic);
+});
+
+Deno.test("consumer stores tutorial-format events with deterministic ids", async () => {
+  const n = names();
+  const tutorial = Array.from({ length: 9 }, (_, i) => ({
+    user_id: 100 + i,
+    artist: "tony-allen",
+    song_id: i + 1,
+    song_name: `song-${i + 1}`,
+    event_type: "song_completed",
+    timestamp: `2022-11-03 07:22:1${i}`,
+  }));
+  await produceRaw(n.topic, tutorial.map((event) => JSON.stringify(event)));
+  const consumed = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+  assert.equal(consumed.code, 0, consumed.stderr);
+
+  const rows = await tableRows(n.table);
+  assert.equal(rows.length, 9);
+  for (const row of rows) {
+    const expected = deriveEventId({
+      topic: n.topic,
+      partition: Number(row.kafka_partition),
+      offset: String(row.kafka_offset),
+    });
+    assert.equal(row.event_id, expected);
+    const source = tutorial.find((event) => event.user_id === Number(row.user_id))!;
+    assert.equal(row.timestamp, `${source.timestamp.replace(" ", "T")}.000Z`);
+    assert.equal(row.song_name, source.song_name);
+  }
+});
+
+Deno.test("consumer sends poison messages to the DLQ with headers and stores the good ones", async () => {
+  const n = names();
+  const good = Array.from({ length: 20 }, () => goodEvent());
+  const poison: Array<{ value: string; kind: string; field?: string }> = [
+    { value: "{not json", kind: "invalid-json" },
+    { value: "[1,2,3]", kind: "invalid-json" },
+    { value: JSON.stringify(goodEvent({ song_id: "x" })), kind: "invalid-event", field: "song_id" },
+    {
+      value: JSON.stringify(goodEvent({ user_id: undefined })),
+      kind: "invalid-event",
+      field: "user_id",
+    },
+    {
+      value: JSON.stringify(goodEvent({ timestamp: "yesterday" })),
+      kind: "invalid-event",
+      field: "timestamp",
+    },
+    {
+      value: JSON.stringify(goodEvent({ event_type: "song_skipped" })),
+      kind: "invalid-event",
+      field: "event_type",
+    },
+  ];
+  const values = [...good.map((event) => JSON.stringify(event))];
+  poison.forEach((p, i) => values.splice(3 * i + 1, 0, p.value));
+  await produceRaw(n.topic, values);
+
+  const consumed = await runScript(
+    "consume",
+    consumerArgs(n, ["--exit-when-idle", "2", "--dlq-topic", `${n.topic}.dlq`]),
+  );
+  assert.equal(consumed.code, 0, consumed.stderr);
+
+  const rows = await tableRows(n.table);
+  assert.deepEqual(new Set(rows.map((row) => row.event_id)), new Set(good.map((e) => e.event_id)));
+
+  const source = await readTopic(n.topic);
+  const dlq = await readTopic(`${n.topic}.dlq`);
+  assert.equal(dlq.length, poison.length);
+  const decoder = new TextDecoder();
+  for (const p of poison) {
+    const letter = dlq.find((m) => decoder.decode(m.value!) === p.value);
+    assert.ok(letter, `dead letter for ${p.value}`);
+    assert.equal(letter.headers["error.kind"], p.kind);
+    assert.match(letter.headers.error ?? "", /^Cannot parse event: /);
+    if (p.field) assert.equal(letter.headers["error.field"], p.field);
+    assert.equal(letter.headers["source.topic"], n.topic);
+    const original = source.find((m) =>
+      m.partition === Number(letter.headers["source.partition"]) &&
+      m.offset === letter.headers["source.offset"]
+    );
+    assert.ok(original, "source coordinates point at the original message");
+    assert.equal(decoder.decode(original.value!), p.value);
+  }
+  await assertCommittedToEnd(n.group, n.topic);
+});
+
+Deno.test("consumer resumes from committed offsets after a restart without loss or re-reads", async () => {
+  const n = names();
+  const first = Array.from({ length: 120 }, () => goodEvent());
+  await produceRaw(n.topic, first.map((e) => JSON.stringify(e)));
+  const run1 = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+  assert.equal(run1.code, 0, run1.stderr);
+  assert.match(run1.stderr, /Stopped: 120 consumed, 120 inserted/);
+
+  const second = Array.from({ length: 80 }, () => goodEvent());
+  await produceRaw(n.topic, second.map((e) => JSON.stringify(e)));
+  const run2 = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+  assert.equal(run2.code, 0, run2.stderr);
+  assert.match(run2.stderr, /Stopped: 80 consumed, 80 inserted/);
+
+  const rows = await tableRows(n.table);
+  assert.equal(rows.length, 200, "nothing stored twice");
+  assert.deepEqual(
+    new Set(rows.map((row) => row.event_id)),
+    new Set([...first, ...second].map((e) => e.event_id)),
+  );
+  await assertCommittedToEnd(n.group, n.topic);
+});
+
+Deno.test("consumer flushes the batch in flight and commits on SIGTERM", async () => {
+  const n = names();
+  // Batches would wait a minute on their own: only the shutdown flushes them.
+  const consumer = await startScript(
+    "consume",
+    consumerArgs(n, ["--batch-wait-ms", "60000", "--batch-rows", "50000"]),
+  );
+  try {
+    await waitFor("the consumer to start", () => /Writing to/.test(consumer.stderr()), 60_000);
+    const events = Array.from({ length: 150 }, () => goodEvent());
+    await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
+    // Give the consumer time to fetch them into its (unflushed) batch.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    assert.equal((await tableRows(n.table)).length, 0, "nothing flushed before the signal");
+
+    const signalled = Date.now();
+    consumer.kill("SIGTERM");
+    const result = await consumer.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(Date.now() - signalled < 10_000, "exits within 10 s");
+    const rows = await tableRows(n.table);
+    assert.deepEqual(
+      new Set(rows.map((row) => row.event_id)),
+      new Set(events.map((e) => e.event_id)),
+    );
+    await assertCommittedToEnd(n.group, n.topic);
+  } finally {
+    consumer.kill("SIGKILL");
+    await consumer.done;
+  }
+});
+
+Deno.test("consumer rejects invalid configuration with one clear message", async () => {
+  const result = await runScript("consume", ["--brokers", "localhost"]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /Invalid --brokers \(KAFKA_BROKERS\): must be host:port pairs/);
+  const negative = await runScript("consume", ["--batch-rows", "-5"]);
+  assert.equal(negative.code, 2);
+  assert.match(negative.stderr, /Invalid --batch-rows \(BATCH_MAX_ROWS\)/);
+  const help = await runScript("consume", ["--help"]);
+  assert.equal(help.code, 0);
+  for (
+    const name of ["KAFKA_BROKERS", "KAFKA_DLQ_TOPIC", "BIGQUERY_EMULATOR_HOST", "--exit-when-idle"]
+  ) {
+    assert.ok(help.stdout.includes(name), `help mentions ${name}`);
+  }
+});

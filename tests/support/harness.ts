@@ -1,0 +1,291 @@
+/**
+ * Integration-test harness: runs the real scripts as subprocesses with the
+ * permissions their deno.json tasks grant, talks to the real local broker and
+ * BigQuery emulator, and reads back what landed.
+ *
+ * @module
+ */
+
+import { Buffer } from "node:buffer";
+import { openWarehouse, query, type Warehouse } from "../../shared/bigquery.ts";
+import { loadConfig } from "../../shared/config.ts";
+import { createKafka, ensureTopic, type KafkaMessage, publish } from "../../shared/kafka.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+const BROKERS = ["127.0.0.1:9092"];
+
+/** A unique, valid name for a topic, group or table. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** The `deno run` arguments (permissions and script) of a deno.json task. */
+export async function taskArgs(task: string): Promise<string[]> {
+  const json: unknown = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  if (typeof json !== "object" || json === null || !("tasks" in json)) {
+    throw new Error("deno.json has no tasks");
+  }
+  const tasks = json.tasks;
+  if (typeof tasks !== "object" || tasks === null || !(task in tasks)) {
+    throw new Error(`deno.json has no task ${task}`);
+  }
+  const entry: unknown = Reflect.get(tasks, task);
+  const command = typeof entry === "string"
+    ? entry
+    : typeof entry === "object" && entry !== null && "command" in entry &&
+        typeof entry.command === "string"
+    ? entry.command
+    : "";
+  const words = command.trim().split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run") {
+    throw new Error(`Task ${task} is not a plain 'deno run': ${command}`);
+  }
+  return words.slice(1);
+}
+
+/** A running script. */
+export interface Script {
+  process: Deno.ChildProcess;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Resolves with the exit code once it ended, with all output collected. */
+  done: Promise<{ code: number; stderr: string; stdout: string }>;
+  /** Sends a signal. */
+  kill(signal?: Deno.Signal): void;
+}
+
+/** Starts a deno.json task's script with extra flags, in the repository root. */
+export async function startScript(
+  task: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<Script> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: [...await taskArgs(task), ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const process = command.spawn();
+  let err = "";
+  let out = "";
+  const decoder = new TextDecoder();
+  const pump = async (stream: ReadableStream<Uint8Array>, sink: (text: string) => void) => {
+    for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
+  };
+  const reading = Promise.all([
+    pump(process.stderr, (text) => (err += text)),
+    pump(process.stdout, (text) => (out += text)),
+  ]);
+  const done = (async () => {
+    const status = await process.status;
+    await reading;
+    return { code: status.code, stderr: err, stdout: out };
+  })();
+  return {
+    process,
+    stderr: () => err,
+    done,
+    kill: (signal: Deno.Signal = "SIGTERM") => {
+      try {
+        process.kill(signal);
+      } catch {
+        // already exited
+      }
+    },
+  };
+}
+
+/** Runs a task's script to completion; throws with its output on a timeout. */
+export async function runScript(
+  task: string,
+  args: string[],
+  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<{ code: number; stderr: string; stdout: string }> {
+  const script = await startScript(task, args, options.env);
+  const timeout = options.timeoutMs ?? 90_000;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      script.kill("SIGKILL");
+      reject(
+        new Error(`${task} ${args.join(" ")} timed out after ${timeout} ms:\n${script.stderr()}`),
+      );
+    }, timeout);
+  });
+  try {
+    return await Promise.race([script.done, timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Waits until `predicate` holds, polling; throws after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  predicate: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (await predicate()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Creates a topic and publishes raw values to it, one partition each in turn. */
+export async function produceRaw(
+  topic: string,
+  values: (string | Uint8Array)[],
+  partitions = 3,
+): Promise<void> {
+  const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
+  await ensureTopic(kafka, topic, partitions);
+  const producer = kafka.producer();
+  await producer.connect();
+  try {
+    for (let i = 0; i < values.length; i += 500) {
+      const chunk = values.slice(i, i + 500);
+      await publish(producer, topic, chunk.map((value) => ({ key: null, value })));
+    }
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** A message read back from a topic. */
+export interface ReadMessage {
+  partition: number;
+  offset: string;
+  value: Uint8Array | null;
+  headers: Record<string, string>;
+}
+
+function headerText(headers: KafkaMessage["headers"]): Record<string, string> {
+  const text: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) text[name] = Buffer.isBuffer(first) ? first.toString("utf8") : first;
+  }
+  return text;
+}
+
+/** Reads every message of `topic` from the start (up to its current end). */
+export async function readTopic(topic: string): Promise<ReadMessage[]> {
+  const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  const remaining = new Map(
+    ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]),
+  );
+  const messages: ReadMessage[] = [];
+  if (remaining.size === 0) return messages;
+  const consumer = kafka.consumer({ groupId: uniqueName("reader"), maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let finish: () => void = () => {};
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  await consumer.run({
+    eachMessage: ({ partition, message }) => {
+      messages.push({
+        partition,
+        offset: message.offset,
+        value: message.value,
+        headers: headerText(message.headers),
+      });
+      const end = remaining.get(partition);
+      if (end !== undefined && BigInt(message.offset) + 1n >= end) remaining.delete(partition);
+      if (remaining.size === 0) finish();
+      return Promise.resolve();
+    },
+  });
+  const timer = setTimeout(finish, 30_000);
+  await finished;
+  clearTimeout(timer);
+  await consumer.disconnect();
+  return messages;
+}
+
+/** Committed offsets of `group` on `topic`, by partition. */
+export async function committedOffsets(group: string, topic: string): Promise<Map<number, bigint>> {
+  const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return new Map((entry?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** End offsets of `topic`, by partition. */
+export async function endOffsets(topic: string): Promise<Map<number, bigint>> {
+  const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    return new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The local emulator's warehouse for `table`. */
+export function warehouseFor(table: string): Warehouse {
+  return openWarehouse(loadConfig(["--table", table], {}));
+}
+
+/** Every row of `table` (event_id and the columns tests look at). */
+export async function tableRows(table: string): Promise<Record<string, unknown>[]> {
+  const warehouse = warehouseFor(table);
+  const rows = await query(
+    warehouse,
+    `SELECT event_id, user_id, artist, song_id, song_name, event_type,
+            UNIX_MILLIS(timestamp) AS timestamp_ms, kafka_partition, kafka_offset
+     FROM \`livecharts-local.music.${table}\``,
+  );
+  return rows.map(({ timestamp_ms, ...row }) => ({
+    ...row,
+    timestamp: new Date(Number(timestamp_ms)).toISOString(),
+  }));
+}
+
+/** A valid event JSON with a fresh id. */
+export function goodEvent(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    event_id: crypto.randomUUID(),
+    user_id: 1 + Math.floor(Math.random() * 100_000),
+    artist: "tony-allen",
+    song_id: 3,
+    song_name: "secret-agent",
+    event_type: "song_completed",
+    timestamp: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+/** Standard consumer flags for a test's own topic, group and table. */
+export function consumerArgs(
+  names: { topic: string; group: string; table: string },
+  extra: string[] = [],
+): string[] {
+  return [
+    "--topic",
+    names.topic,
+    "--group",
+    names.group,
+    "--table",
+    names.table,
+    "--batch-wait-ms",
+    "200",
+    ...extra,
+  ];
+}
