@@ -129,7 +129,9 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   const idle: Array<() => void> = [];
 
   function arm(): void {
-    if (timer !== undefined || queue.length === 0) return;
+    // At the concurrency limit the end of a flush calls pump(); a timer here
+    // would only fire again and again until then.
+    if (timer !== undefined || queue.length === 0 || running >= concurrency) return;
     const age = Date.now() - queue[0]!.at;
     timer = setTimeout(() => {
       timer = undefined;

@@ -149,11 +149,18 @@ export async function insertRows(
   }
 }
 
-/** HTTP statuses and network failures worth retrying. */
+// Quota errors come as 403 and say to retry with backoff; other 403s do not.
+const QUOTA_REASONS = new Set(["rateLimitExceeded", "quotaExceeded"]);
+
+/** HTTP statuses (and 403 quota errors) and network failures worth retrying. */
 export function isTransientBigQueryError(error: unknown): boolean {
   if (!isRecord(error)) return true;
   const code = error.code;
   if (typeof code === "number") {
+    if (code === 403) {
+      const reasons = Array.isArray(error.errors) ? error.errors : [];
+      return reasons.some((reason) => isRecord(reason) && QUOTA_REASONS.has(String(reason.reason)));
+    }
     return code === 408 || code === 429 || code >= 500;
   }
   // Connection refused/reset, DNS hiccups, timeouts: no HTTP status at all.

@@ -45,14 +45,22 @@ export function parseArgsOrExit<S extends Record<string, Option<unknown>>>(
   }
 }
 
-/** A signal aborted by the first SIGINT or SIGTERM; a second one exits at once. */
+/**
+ * A signal aborted by the first SIGINT or SIGTERM. A second one at least a
+ * second later (a deliberate second Ctrl-C) exits at once; one arriving
+ * together with the first (a terminal and a supervisor both signalling) is
+ * ignored.
+ */
 export function shutdownSignal(onSignal?: (name: string) => void): AbortSignal {
   const controller = new AbortController();
+  let first = 0;
   const handle = (name: Deno.Signal) => () => {
     if (controller.signal.aborted) {
+      if (performance.now() - first < 1_000) return;
       console.error(`\nReceived ${name} again: exiting now`);
       Deno.exit(130);
     }
+    first = performance.now();
     onSignal?.(name);
     controller.abort(name);
   };

@@ -72,7 +72,8 @@ function describe(value: unknown): string {
     return String(value);
   }
   if (value === null) return "null";
-  return Array.isArray(value) ? "an array" : `a ${typeof value}`;
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
 function integerField(record: Record<string, unknown>, field: string): number {

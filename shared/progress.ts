@@ -28,11 +28,21 @@ function writeStderr(text: string): void {
   Deno.stderr.writeSync(encoder.encode(text));
 }
 
+/** `LIVECHARTS_PROGRESS_MS`, set by `deno task start` for its combined view. */
+function intervalFromEnv(): number | undefined {
+  try {
+    const value = Number(Deno.env.get("LIVECHARTS_PROGRESS_MS"));
+    return Number.isInteger(value) && value >= 100 ? value : undefined;
+  } catch {
+    return undefined; // not granted
+  }
+}
+
 /** Starts redrawing the progress line. */
 export function startProgress(options: ProgressOptions): Progress {
   const tty = options.tty ?? Deno.stderr.isTerminal();
   const write = options.write ?? writeStderr;
-  const interval = options.intervalMs ?? (tty ? 1000 : 5000);
+  const interval = options.intervalMs ?? intervalFromEnv() ?? (tty ? 1000 : 5000);
   const draw = () => write(tty ? `\r\x1b[2K${options.render()}` : `${options.render()}\n`);
   const timer = setInterval(draw, interval);
   return {
@@ -73,7 +83,8 @@ export function rateMeter(
 
 /** Formats a count compactly: 950, 12.3k, 4.56M. */
 export function compact(value: number): string {
-  if (value < 10_000) return String(Math.round(value));
-  if (value < 1_000_000) return `${(value / 1000).toFixed(1)}k`;
+  // Thresholds are where rounding would print "10000" or "1000.0k".
+  if (value < 9_999.5) return String(Math.round(value));
+  if (value < 999_950) return `${(value / 1000).toFixed(1)}k`;
   return `${(value / 1_000_000).toFixed(2)}M`;
 }

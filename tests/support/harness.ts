@@ -10,6 +10,7 @@ import { Buffer } from "node:buffer";
 import { openWarehouse, query, type Warehouse } from "../../shared/bigquery.ts";
 import { loadConfig } from "../../shared/config.ts";
 import { createKafka, ensureTopic, type KafkaMessage, publish } from "../../shared/kafka.ts";
+import { taskRunArgs } from "../../shared/tasks.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const BROKERS = ["127.0.0.1:9092"];
@@ -17,30 +18,6 @@ const BROKERS = ["127.0.0.1:9092"];
 /** A unique, valid name for a topic, group or table. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
-}
-
-/** The `deno run` arguments (permissions and script) of a deno.json task. */
-export async function taskArgs(task: string): Promise<string[]> {
-  const json: unknown = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  if (typeof json !== "object" || json === null || !("tasks" in json)) {
-    throw new Error("deno.json has no tasks");
-  }
-  const tasks = json.tasks;
-  if (typeof tasks !== "object" || tasks === null || !(task in tasks)) {
-    throw new Error(`deno.json has no task ${task}`);
-  }
-  const entry: unknown = Reflect.get(tasks, task);
-  const command = typeof entry === "string"
-    ? entry
-    : typeof entry === "object" && entry !== null && "command" in entry &&
-        typeof entry.command === "string"
-    ? entry.command
-    : "";
-  const words = command.trim().split(/\s+/);
-  if (words[0] !== "deno" || words[1] !== "run") {
-    throw new Error(`Task ${task} is not a plain 'deno run': ${command}`);
-  }
-  return words.slice(1);
 }
 
 /** A running script. */
@@ -61,7 +38,7 @@ export async function startScript(
   env: Record<string, string> = {},
 ): Promise<Script> {
   const command = new Deno.Command(Deno.execPath(), {
-    args: [...await taskArgs(task), ...args],
+    args: [...await taskRunArgs(ROOT, task), ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",

@@ -1,0 +1,172 @@
+/**
+ * `deno task start`: brings up Kafka and the BigQuery emulator, then runs the
+ * consumer, the dashboard and the producer with one combined progress view.
+ * Ctrl-C stops the scripts in flow order (producer, consumer, dashboard);
+ * the services stay up (`deno task down` stops them).
+ *
+ * @module
+ */
+
+import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli.ts";
+import { decimal, text } from "./shared/options.ts";
+import { taskRunArgs } from "./shared/tasks.ts";
+
+const options = {
+  rate: {
+    flag: "rate",
+    arg: "R",
+    help: "Producer events per second",
+    fallback: 20,
+    parse: decimal(0),
+  },
+  artist: {
+    flag: "artist",
+    arg: "SLUG",
+    help: "Produce plays of this artist only (default: all)",
+    fallback: undefined,
+    parse: text(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "an artist slug like tony-allen"),
+  },
+  skipUp: {
+    flag: "no-up",
+    help: "Do not start the services (they already run)",
+    fallback: false,
+    parse: () => true,
+  },
+};
+
+const ROOT = new URL("./", import.meta.url);
+const encoder = new TextEncoder();
+const write = (text: string) => Deno.stderr.writeSync(encoder.encode(text));
+
+interface Child {
+  name: string;
+  process: Deno.ChildProcess;
+  status: string;
+  exited: Promise<number>;
+}
+
+async function spawn(
+  name: string,
+  task: string,
+  args: string[],
+  onLine: (child: Child, line: string) => void,
+): Promise<Child> {
+  const process = new Deno.Command("deno", {
+    args: [...await taskRunArgs(ROOT, task), ...args],
+    cwd: ROOT,
+    env: { LIVECHARTS_PROGRESS_MS: "1000" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const child: Child = { name, process, status: "starting", exited: Promise.resolve(0) };
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    let buffer = "";
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+      buffer += chunk;
+      let end;
+      while ((end = buffer.indexOf("\n")) !== -1) {
+        onLine(child, buffer.slice(0, end).replace(/\r?\x1b\[2K/g, ""));
+        buffer = buffer.slice(end + 1);
+      }
+    }
+  };
+  const reading = Promise.all([read(process.stdout), read(process.stderr)]);
+  child.exited = process.status.then(async (status) => {
+    await reading;
+    return status.code;
+  });
+  return child;
+}
+
+async function main(): Promise<number> {
+  const config = parseArgsOrExit({
+    usage: "deno task start [options]",
+    summary: "Runs the whole pipeline locally: services, consumer, dashboard and producer.",
+  }, options);
+
+  if (!config.skipUp) {
+    const up = await new Deno.Command("bash", { args: ["infra/services.sh", "up"], cwd: ROOT })
+      .output();
+    if (!up.success) {
+      console.error("error: the services did not start (see above); try 'deno task status'");
+      return 1;
+    }
+  }
+
+  const tty = Deno.stderr.isTerminal();
+  let drawn = 0;
+  const children: Child[] = [];
+  const redraw = () => {
+    if (!tty) return;
+    const lines = children.map((child) => `  ${child.status}`);
+    write(
+      `${drawn > 0 ? `\x1b[${drawn}A` : ""}${lines.map((line) => `\x1b[2K${line}\n`).join("")}`,
+    );
+    drawn = lines.length;
+  };
+  const onLine = (child: Child, line: string) => {
+    if (line.startsWith(`${child.name}:`)) {
+      child.status = line;
+      if (!tty) write(`${line}\n`);
+    } else if (line.trim() !== "") {
+      if (tty && drawn > 0) write(`\x1b[${drawn}A\x1b[J`);
+      drawn = 0;
+      write(`[${child.name}] ${line}\n`);
+    }
+    redraw();
+  };
+
+  const stop = shutdownSignal();
+  const hasDashboard = await taskRunArgs(ROOT, "dashboard").then(() => true, () => false);
+  // Flow order: the consumer and the dashboard are ready before plays arrive.
+  children.push(await spawn("consumer", "consume", [], onLine));
+  if (hasDashboard) children.push(await spawn("dashboard", "dashboard", [], onLine));
+  const producerArgs = [
+    "--rate",
+    String(config.rate),
+    ...(config.artist ? ["--artist", config.artist] : []),
+  ];
+  children.push(await spawn("producer", "produce", producerArgs, onLine));
+  if (hasDashboard) {
+    write(
+      `Dashboard: http://${Deno.env.get("DASHBOARD_HOST") ?? "127.0.0.1"}:${
+        Deno.env.get("DASHBOARD_PORT") ?? "8080"
+      }\n`,
+    );
+  }
+  write("Press Ctrl-C to stop (the services keep running; 'deno task down' stops them).\n");
+  const redrawing = setInterval(redraw, 1000);
+
+  const firstExit = Promise.race(children.map((child) => child.exited.then(() => child)));
+  const ended = await Promise.race([
+    firstExit,
+    new Promise<undefined>((resolve) => stop.addEventListener("abort", () => resolve(undefined))),
+  ]);
+  if (ended !== undefined) write(`${ended.name} exited; stopping the others\n`);
+
+  // Shutdown in flow order: producer, consumer, dashboard.
+  let code = 0;
+  for (const name of ["producer", "consumer", "dashboard"]) {
+    const child = children.find((c) => c.name === name);
+    if (child === undefined) continue;
+    try {
+      child.process.kill("SIGTERM");
+    } catch {
+      // already exited
+    }
+    const exit = await child.exited;
+    if (exit !== 0 && exit !== 130) code = 1;
+  }
+  clearInterval(redrawing);
+  redraw();
+  write("Stopped. The services are still up: 'deno task down' stops them.\n");
+  return ended === undefined ? code : 1;
+}
+
+if (import.meta.main) {
+  main().then(Deno.exit, (error) => {
+    console.error(`error: ${errorMessage(error)}`);
+    Deno.exit(1);
+  });
+}
