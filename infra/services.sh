@@ -251,8 +251,12 @@ EOF
 kafka_up() {
   local pid
   if pid=$(pid_of "$KAFKA_PID" "$KAFKA_PATTERN"); then
-    say "kafka: already running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
-    return 0
+    if port_open "$KAFKA_PORT"; then
+      say "kafka: already running (pid $pid, 127.0.0.1:$KAFKA_PORT)"
+      return 0
+    fi
+    kafka_wait "$SECONDS" # started by an earlier call that did not wait until ready
+    return
   fi
   need java "a Java runtime 17 or newer (e.g. apt-get install openjdk-17-jre-headless)"
   if port_open "$KAFKA_PORT"; then
@@ -283,13 +287,18 @@ kafka_up() {
   fi
 
   local started=$SECONDS
+  rm -f "$KAFKA_DIR/kafka.out"
   launch "$KAFKA_PID" "$KAFKA_DIR/kafka.out" \
     java -Xms256m -Xmx1g -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.properties" \
     -Dkafka.logs.dir="$KAFKA_DIR" \
     -cp "$KAFKA_LIB/*" kafka.Kafka "$KAFKA_DIR/server.properties"
+  kafka_wait "$started"
+}
 
+kafka_wait() { # kafka_wait <start time in $SECONDS>: until a metadata round trip works
+  local started=$1 pid
   while ((SECONDS - started < KAFKA_READY_TIMEOUT)); do
     if ! pid=$(pid_of "$KAFKA_PID" "$KAFKA_PATTERN"); then
       show_tail "$KAFKA_DIR/kafka.log" "$KAFKA_DIR/kafka.out"
@@ -335,8 +344,12 @@ bigquery_ready() {
 bigquery_up() {
   local pid
   if pid=$(pid_of "$BQ_PID" "$BQ_PATTERN"); then
-    say "bigquery: already running (pid $pid, 127.0.0.1:$BQ_PORT, gRPC $BQ_GRPC_PORT)"
-    return 0
+    if port_open "$BQ_PORT"; then
+      say "bigquery: already running (pid $pid, 127.0.0.1:$BQ_PORT, gRPC $BQ_GRPC_PORT)"
+      return 0
+    fi
+    bigquery_wait "$SECONDS" # started by an earlier call that did not wait until ready
+    return
   fi
   need curl "curl (e.g. apt-get install curl)"
   if port_open "$BQ_PORT"; then
@@ -355,7 +368,11 @@ bigquery_up() {
     "$BQ_BIN" --project="$BQ_PROJECT" --dataset="$BQ_DATASET" \
     --host=127.0.0.1 --port="$BQ_PORT" --grpc-port="$BQ_GRPC_PORT" \
     --database="$BQ_DIR/data.db" --log-level=info
+  bigquery_wait "$started"
+}
 
+bigquery_wait() { # bigquery_wait <start time in $SECONDS>: until the REST API answers
+  local started=$1 pid
   while ((SECONDS - started < BQ_READY_TIMEOUT)); do
     if ! pid=$(pid_of "$BQ_PID" "$BQ_PATTERN"); then
       show_tail "$BQ_DIR/emulator.log"

@@ -80,7 +80,9 @@ export function deadLetter(
   const headers = copyHeaders(message.headers);
   headers[DEAD_LETTER_HEADERS.error] = failure.reason;
   headers[DEAD_LETTER_HEADERS.kind] = failure.kind;
-  if (failure.field !== undefined) headers[DEAD_LETTER_HEADERS.field] = failure.field;
+  // A replayed dead letter may carry the field of its earlier failure.
+  if (failure.field === undefined) delete headers[DEAD_LETTER_HEADERS.field];
+  else headers[DEAD_LETTER_HEADERS.field] = failure.field;
   headers[DEAD_LETTER_HEADERS.topic] = topic;
   headers[DEAD_LETTER_HEADERS.partition] = String(partition);
   headers[DEAD_LETTER_HEADERS.offset] = message.offset;
