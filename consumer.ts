@@ -22,6 +22,7 @@ import {
   createProducer,
   ensureTopic,
   groupLag,
+  isKafkaError,
   isTransientKafkaError,
   publish,
 } from "./shared/kafka.ts";
@@ -30,6 +31,9 @@ import { decimal, integer, optional } from "./shared/options.ts";
 import { compact, rateMeter, startProgress } from "./shared/progress.ts";
 import { retry, sleep } from "./shared/retry.ts";
 import { createSink } from "./shared/sink.ts";
+
+/** Largest dead letter: a maximal source message plus generous headers. */
+const DLQ_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 const options = {
   ...kafkaOptions,
@@ -131,7 +135,10 @@ async function main(): Promise<number> {
 
   const kafka = createKafka({ brokers: config.brokers, clientId: "livecharts-consumer" });
   await ensureTopic(kafka, config.topic, config.partitions);
-  await ensureTopic(kafka, config.dlqTopic, 1);
+  // Dead letters carry a whole source message plus headers: allow more than 1 MB.
+  await ensureTopic(kafka, config.dlqTopic, 1, {
+    "max.message.bytes": String(DLQ_MAX_MESSAGE_BYTES),
+  });
   const deadLetters = createProducer(kafka);
   await deadLetters.connect();
   const admin = kafka.admin();
@@ -158,7 +165,8 @@ async function main(): Promise<number> {
     publish: async (messages) => {
       await publish(deadLetters, config.dlqTopic, messages);
     },
-    isTransient: (error) => isTransientBigQueryError(error) && isTransientKafkaError(error),
+    isTransient: (error) =>
+      isKafkaError(error) ? isTransientKafkaError(error) : isTransientBigQueryError(error),
     heartbeat: () => heartbeat?.() ?? Promise.resolve(),
     onBackoff: (paused) => {
       if (paused) {

@@ -26,8 +26,9 @@ export interface FlushLimits {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { batchLength } from "./batcher.ts";
- * batchLength([40, 40, 40], { maxRows: 10, maxBytes: 100, maxWaitMs: 0 }); // 2
+ * assert.equal(batchLength([40, 40, 40], { maxRows: 10, maxBytes: 100 }), 2);
  * ```
  */
 export function batchLength(
@@ -51,10 +52,11 @@ export function batchLength(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { flushReason } from "./batcher.ts";
  * const limits = { maxRows: 500, maxBytes: 1_000_000, maxWaitMs: 1000 };
- * flushReason({ rows: 500, bytes: 1, ageMs: 0 }, limits); // "rows"
- * flushReason({ rows: 1, bytes: 1, ageMs: 10 }, limits); // undefined
+ * assert.equal(flushReason({ rows: 500, bytes: 1, ageMs: 0 }, limits), "rows");
+ * assert.equal(flushReason({ rows: 1, bytes: 1, ageMs: 10 }, limits), undefined);
  * ```
  */
 export function flushReason(
@@ -109,14 +111,15 @@ interface Entry<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createBatcher } from "./batcher.ts";
  * const written: number[][] = [];
  * const batcher = createBatcher<number>({
  *   maxRows: 2, maxBytes: 1_000, maxWaitMs: 50, size: () => 8,
  *   flush: async (items) => { written.push(items); },
  * });
- * await batcher.add([1, 2, 3]);
- * written; // [[1, 2], [3]]
+ * await batcher.add([1, 2, 3]); // [3] waits up to 50 ms for company
+ * assert.deepEqual(written, [[1, 2], [3]]);
  * ```
  */
 export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {

@@ -101,52 +101,66 @@ function describeRowErrors(errors: unknown): string {
 }
 
 /**
- * Extracts the rows refused by BigQuery from a partial-failure error, or
- * `undefined` when `error` is not one (the request as a whole failed).
- * Rows only "stopped" because another row was invalid are not rejected.
+ * Reads the rows BigQuery refused from an `insertAll` response body.
+ *
+ * A missing `index` means 0 (some servers omit zero values). Throws when the
+ * response cannot be mapped to the request, or when rows were only "stopped"
+ * (not written because of another row): the caller must not count such a
+ * request as written.
+ *
+ * @example
+ * ```ts
+ * import { rejectedRows } from "./bigquery.ts";
+ * rejectedRows({
+ *   insertErrors: [{ index: 1, errors: [{ reason: "invalid", message: "no such field: x." }] }],
+ * }, 2); // [{ index: 1, reason: "invalid: no such field: x." }]
+ * ```
  */
-export function rejectedRows(
-  error: unknown,
-  rows: readonly InsertRow[],
-): RejectedRow[] | undefined {
-  if (!isRecord(error) || error.name !== "PartialFailureError") return undefined;
-  const failures = error.errors;
-  if (!Array.isArray(failures)) return undefined;
-  const index = new Map<string, number>();
-  rows.forEach((row, i) => index.set(row.insertId, i));
-  const rejected: RejectedRow[] = [];
-  for (const failure of failures) {
-    if (!isRecord(failure) || !isRecord(failure.row)) continue;
-    const id = failure.row.insertId;
-    const at = typeof id === "string" ? index.get(id) : undefined;
-    if (at === undefined) continue;
-    const reasons = Array.isArray(failure.errors) ? failure.errors : [];
-    const stoppedOnly = reasons.length > 0 &&
-      reasons.every((reason) => isRecord(reason) && reason.reason === "stopped");
-    if (stoppedOnly) return undefined; // nothing was written: retry the whole request
-    rejected.push({ index: at, reason: describeRowErrors(reasons) });
+export function rejectedRows(response: unknown, count: number): RejectedRow[] {
+  const failures = isRecord(response) ? response.insertErrors : undefined;
+  if (failures === undefined) return [];
+  if (!Array.isArray(failures)) {
+    throw new Error("Cannot read the insertAll response: 'insertErrors' is not a list");
   }
-  return rejected;
+  const rejected = new Map<number, string>();
+  for (const failure of failures) {
+    if (!isRecord(failure)) continue;
+    const index = failure.index === undefined ? 0 : Number(failure.index);
+    if (!Number.isInteger(index) || index < 0 || index >= count) {
+      throw new Error(
+        `Cannot read the insertAll response: row index ${
+          JSON.stringify(failure.index)
+        } is outside the ${count} rows sent`,
+      );
+    }
+    const reasons = Array.isArray(failure.errors) ? failure.errors : [];
+    if (reasons.length > 0 && reasons.every((r) => isRecord(r) && r.reason === "stopped")) {
+      throw new Error(`Cannot trust the insertAll response: row ${index} was stopped, not written`);
+    }
+    rejected.set(index, describeRowErrors(reasons));
+  }
+  return [...rejected].map(([index, reason]) => ({ index, reason }));
 }
 
 /**
- * Streams `rows` with `insertAll` (skipping invalid rows, so one bad row does
- * not block the rest). Resolves with the rows BigQuery rejected; throws when
- * the request itself failed (nothing or not everything is known written).
+ * Streams `rows` with one `insertAll` request, skipping invalid rows so one
+ * bad row does not block the rest. Resolves with the rows BigQuery refused;
+ * throws when the request failed (then nothing is known to be written).
+ *
+ * The request is made directly rather than through the client's `insert()`,
+ * which maps errors by an index some servers omit and re-sends refused rows.
  */
 export async function insertRows(
   table: Table,
   rows: readonly InsertRow[],
 ): Promise<RejectedRow[]> {
   if (rows.length === 0) return [];
-  try {
-    await table.insert([...rows], { raw: true, skipInvalidRows: true });
-    return [];
-  } catch (error) {
-    const rejected = rejectedRows(error, rows);
-    if (rejected === undefined) throw error;
-    return rejected;
-  }
+  const [response] = await table.request({
+    method: "POST",
+    uri: "/insertAll",
+    json: { rows, skipInvalidRows: true },
+  });
+  return rejectedRows(response, rows.length);
 }
 
 // Quota errors come as 403 and say to retry with backoff; other 403s do not.

@@ -47,10 +47,11 @@ export function slugify(name: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildCatalog } from "./catalog.ts";
  * const catalog = buildCatalog(3);
- * catalog[0]!.slug; // "tony-allen"
- * catalog.length; // 4
+ * assert.equal(catalog[0]!.slug, "tony-allen");
+ * assert.equal(catalog.length, 4);
  * ```
  */
 export function buildCatalog(extraArtists = 24): Artist[] {
@@ -87,8 +88,11 @@ export function buildCatalog(extraArtists = 24): Artist[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { zipfCumulative } from "./catalog.ts";
- * zipfCumulative(2, 1); // [0.666..., 1]
+ * const [first, last] = zipfCumulative(2, 1); // weights 1 and 1/2
+ * assert.ok(Math.abs(first! - 2 / 3) < 1e-12);
+ * assert.equal(last, 1);
  * ```
  */
 export function zipfCumulative(n: number, exponent = 1.07): number[] {

@@ -151,9 +151,10 @@ export type GroupConfig = Values<typeof groupOptions>;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadConfig } from "./config.ts";
  * const config = loadConfig([], { KAFKA_TOPIC: "plays" });
- * config.dlqTopic; // "plays.dlq"
+ * assert.equal(config.dlqTopic, "plays.dlq");
  * ```
  */
 export function loadConfig(

@@ -62,13 +62,15 @@ function copyHeaders(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deadLetter } from "./dead_letter.ts";
  * const dlq = deadLetter(
  *   { key: null, value: new TextEncoder().encode("{oops"), offset: "7", timestamp: "0" },
  *   "plays", 2,
  *   { kind: "invalid-json", reason: "Cannot parse event: the message is not valid JSON" },
  * );
- * dlq.headers["source.offset"]; // "7"
+ * assert.equal(dlq.headers["source.offset"], "7");
+ * assert.equal(dlq.headers["error.kind"], "invalid-json");
  * ```
  */
 export function deadLetter(

@@ -112,8 +112,11 @@ function stringField(record: Record<string, unknown>, field: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizeTimestamp } from "./event.ts";
- * normalizeTimestamp("2022-11-03 07:22:13"); // "2022-11-03T07:22:13.000Z"
+ * assert.equal(normalizeTimestamp("2022-11-03 07:22:13"), "2022-11-03T07:22:13.000Z");
+ * assert.equal(normalizeTimestamp("2022-11-03T08:22:13+01:00"), "2022-11-03T07:22:13.000Z");
+ * assert.equal(normalizeTimestamp("2022-02-30 07:22:13"), undefined);
  * ```
  */
 export function normalizeTimestamp(value: string): string | undefined {
@@ -143,9 +146,11 @@ export function normalizeTimestamp(value: string): string | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deriveEventId } from "./event.ts";
  * const id = deriveEventId({ topic: "plays", partition: 0, offset: "42" });
- * id === deriveEventId({ topic: "plays", partition: 0, offset: "42" }); // true
+ * assert.equal(id, deriveEventId({ topic: "plays", partition: 0, offset: "42" }));
+ * assert.notEqual(id, deriveEventId({ topic: "plays", partition: 0, offset: "43" }));
  * ```
  */
 export function deriveEventId(source: EventSource): string {
@@ -174,12 +179,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseEvent } from "./event.ts";
  * const event = parseEvent({
  *   user_id: 7, artist: "tony-allen", song_id: 3, song_name: "secret-agent",
  *   event_type: "song_completed", timestamp: "2022-11-03 07:22:13",
  * }, { topic: "tony-allen-plays", partition: 0, offset: "0" });
- * event.timestamp; // "2022-11-03T07:22:13.000Z"
+ * assert.equal(event.timestamp, "2022-11-03T07:22:13.000Z");
  * ```
  */
 export function parseEvent(input: unknown, source?: EventSource): SongCompleted {
@@ -254,13 +260,13 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeEvent } from "./event.ts";
  * const bytes = new TextEncoder().encode('{"event_type":"song_completed"}');
- * try {
- *   decodeEvent(bytes);
- * } catch (error) {
- *   (error as Error).message; // "Cannot parse event: 'event_id' is missing"
- * }
+ * assert.throws(() => decodeEvent(bytes), {
+ *   name: "EventError",
+ *   message: "Cannot parse event: 'event_id' is missing",
+ * });
  * ```
  */
 export function decodeEvent(
@@ -293,6 +299,7 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeEvent, encodeEvent } from "./event.ts";
  * const event = {
  *   event_id: "0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a", user_id: 1,
@@ -300,7 +307,7 @@ const encoder = new TextEncoder();
  *   event_type: "song_completed" as const,
  *   timestamp: "2026-11-24T19:00:00.000Z",
  * };
- * decodeEvent(encodeEvent(event)).song_name; // "zombie"
+ * assert.deepEqual(decodeEvent(encodeEvent(event)), event);
  * ```
  */
 export function encodeEvent(event: SongCompleted): Uint8Array {

@@ -90,13 +90,15 @@ export function createConsumer(
 }
 
 /**
- * Creates `topic` with `partitions` partitions unless it exists.
+ * Creates `topic` with `partitions` partitions (and topic `config`) unless it
+ * exists.
  * Returns true when it was created.
  */
 export async function ensureTopic(
   kafka: Kafka,
   topic: string,
   partitions: number,
+  config: Record<string, string> = {},
 ): Promise<boolean> {
   const admin = kafka.admin();
   await admin.connect();
@@ -105,7 +107,12 @@ export async function ensureTopic(
     if (existing.includes(topic)) return false;
     const created = await admin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic, numPartitions: partitions, replicationFactor: -1 }],
+      topics: [{
+        topic,
+        numPartitions: partitions,
+        replicationFactor: -1,
+        configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+      }],
     });
     if (created) log.info("Created topic {topic}", { topic, partitions });
     return created;
@@ -162,23 +169,81 @@ function toBuffer(bytes: Uint8Array | string | null): Buffer | string | null {
 }
 
 /** Sends `messages` to `topic` and waits for all in-sync replicas to have them. */
-export function publish(
+function byteLength(value: Uint8Array | string | null): number {
+  return value === null ? 0 : typeof value === "string" ? value.length * 3 : value.byteLength;
+}
+
+/** Bytes of one message on the wire, roughly (key, value, headers). */
+export function messageSize(message: PlainMessage): number {
+  let size = 64 + byteLength(message.key) + byteLength(message.value);
+  for (const [name, value] of Object.entries(message.headers ?? {})) {
+    size += name.length + byteLength(value) + 8;
+  }
+  return size;
+}
+
+/** Most bytes sent in one produce request (below the broker's 1 MB batch limit). */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+/**
+ * Splits messages into consecutive groups of at most `maxBytes` each; a
+ * message larger than that forms a group of its own.
+ *
+ * @example
+ * ```ts
+ * import { chunkBySize } from "./kafka.ts";
+ * const big = { key: null, value: new Uint8Array(600) };
+ * chunkBySize([big, big, big], 1_000).length; // 3
+ * ```
+ */
+export function chunkBySize<T extends PlainMessage>(
+  messages: readonly T[],
+  maxBytes: number,
+): T[][] {
+  const chunks: T[][] = [];
+  let chunk: T[] = [];
+  let bytes = 0;
+  for (const message of messages) {
+    const size = messageSize(message);
+    if (chunk.length > 0 && bytes + size > maxBytes) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(message);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
+
+/**
+ * Sends `messages` to `topic` and waits for all in-sync replicas to have them.
+ * Large sets go in several requests, in order.
+ */
+export async function publish(
   producer: Producer,
   topic: string,
   messages: readonly PlainMessage[],
 ): Promise<RecordMetadata[]> {
-  return producer.send({
-    topic,
-    acks: -1,
-    messages: messages.map((message) => {
-      const headers: Record<string, string | Buffer> = {};
-      for (const [name, value] of Object.entries(message.headers ?? {})) {
-        const converted = toBuffer(value);
-        if (converted !== null) headers[name] = converted;
-      }
-      return { key: toBuffer(message.key), value: toBuffer(message.value), headers };
-    }),
-  });
+  const results: RecordMetadata[] = [];
+  for (const chunk of chunkBySize(messages, MAX_REQUEST_BYTES)) {
+    results.push(
+      ...await producer.send({
+        topic,
+        acks: -1,
+        messages: chunk.map((message) => {
+          const headers: Record<string, string | Buffer> = {};
+          for (const [name, value] of Object.entries(message.headers ?? {})) {
+            const converted = toBuffer(value);
+            if (converted !== null) headers[name] = converted;
+          }
+          return { key: toBuffer(message.key), value: toBuffer(message.value), headers };
+        }),
+      }),
+    );
+  }
+  return results;
 }
 
 const PERMANENT = new Set([
@@ -190,6 +255,11 @@ const PERMANENT = new Set([
   "CLUSTER_AUTHORIZATION_FAILED",
   "SASL_AUTHENTICATION_FAILED",
 ]);
+
+/** Whether `error` comes from the Kafka client. */
+export function isKafkaError(error: unknown): boolean {
+  return error instanceof Error && error.name.startsWith("KafkaJS");
+}
 
 /**
  * Whether a Kafka client error is worth retrying: everything but errors that
@@ -219,3 +289,88 @@ process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
   if (name === "TimeoutNegativeWarning") return;
   Reflect.apply(emitWarning, process, [warning, ...rest]);
 }) as typeof process.emitWarning;
+
+// Appended with the topic reader (kept below the existing code on purpose).
+import type { KafkaMessage as FetchedMessage } from "kafkajs";
+
+/** Options of {@linkcode startTopicReader}. */
+export interface TopicReaderOptions {
+  topic: string;
+  /** Prefix of the reader's throwaway group id (a random suffix is added). */
+  groupPrefix: string;
+  /** Called for each fetched batch, in offset order within a partition. */
+  onBatch: (partition: number, messages: FetchedMessage[]) => void | Promise<void>;
+  /** Longest a fetch waits for new messages (default 100 ms: low latency). */
+  maxWaitTimeInMs?: number;
+  /** Called when the client crashed and will not restart by itself. */
+  onCrash?: (error: unknown) => void;
+}
+
+/** A running {@linkcode startTopicReader}. */
+export interface TopicReader {
+  /** Earliest retained (`low`) and next (`high`) offset of each partition at start. */
+  offsetsAtStart: Map<number, { low: bigint; high: bigint }>;
+  /** Stops reading and removes the throwaway group. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Reads every partition of `topic` from its earliest retained offset, for
+ * as long as it runs, without ever committing: a fresh group id per start,
+ * so each start replays the whole topic (state is rebuilt from scratch).
+ * After a crash restart kafkajs may replay again; readers must be idempotent.
+ */
+export async function startTopicReader(
+  kafka: Kafka,
+  options: TopicReaderOptions,
+): Promise<TopicReader> {
+  const groupId = `${options.groupPrefix}-${crypto.randomUUID()}`;
+  const admin = kafka.admin();
+  await admin.connect();
+  let offsetsAtStart: TopicReader["offsetsAtStart"];
+  try {
+    const offsets = await admin.fetchTopicOffsets(options.topic);
+    offsetsAtStart = new Map(
+      offsets.map((
+        entry,
+      ) => [entry.partition, { low: BigInt(entry.low), high: BigInt(entry.high) }]),
+    );
+  } finally {
+    await admin.disconnect();
+  }
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    maxWaitTimeInMs: options.maxWaitTimeInMs ?? 100,
+    maxBytesPerPartition: 2_000_000,
+    allowAutoTopicCreation: false,
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) options.onCrash?.(payload.error);
+  });
+  await consumer.connect();
+  await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    partitionsConsumedConcurrently: 1,
+    eachBatch: async ({ batch }) => {
+      if (batch.messages.length > 0) await options.onBatch(batch.partition, batch.messages);
+    },
+  });
+  return {
+    offsetsAtStart,
+    async stop() {
+      await consumer.disconnect();
+      const cleanup = kafka.admin();
+      try {
+        await cleanup.connect();
+        await cleanup.deleteGroups([groupId]);
+      } catch {
+        // The broker drops empty groups without offsets by itself anyway.
+      } finally {
+        await cleanup.disconnect().catch(() => {});
+      }
+    },
+  };
+}

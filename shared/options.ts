@@ -105,11 +105,12 @@ function label(option: Option<unknown>): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { integer, parseOptions } from "./options.ts";
  * const values = parseOptions({
  *   count: { flag: "count", env: "COUNT", arg: "N", help: "events", fallback: 0, parse: integer() },
  * }, ["--count", "5"], {});
- * values.count; // 5
+ * assert.equal(values.count, 5);
  * ```
  */
 export function parseOptions<S extends Record<string, Option<unknown>>>(

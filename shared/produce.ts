@@ -59,13 +59,14 @@ export function toMessage(event: SongCompleted): EventMessage {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { produceEvents } from "./produce.ts";
  * import { createSimulator } from "./simulator.ts";
  * const stats = await produceEvents({
  *   next: createSimulator({ seed: 1 }), count: 10, rate: 0,
  *   send: () => Promise.resolve(),
  * });
- * stats.sent; // 10
+ * assert.deepEqual(stats, { sent: 10, errors: 0, unsent: 0 });
  * ```
  */
 export async function produceEvents(options: ProduceOptions): Promise<ProduceStats> {

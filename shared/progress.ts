@@ -58,9 +58,12 @@ export function startProgress(options: ProgressOptions): Progress {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rateMeter } from "./progress.ts";
- * const meter = rateMeter(() => 0);
- * meter(0); // 0
+ * let now = 0;
+ * const meter = rateMeter(() => now);
+ * now = 2_000;
+ * assert.equal(meter(500), 250); // 500 events in 2 s
  * ```
  */
 export function rateMeter(

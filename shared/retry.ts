@@ -23,9 +23,11 @@ export interface BackoffOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { backoffDelay } from "./retry.ts";
- * backoffDelay(1, { initialMs: 100, random: () => 0.999 }); // 100
- * backoffDelay(20, { maxMs: 5_000, random: () => 0.999 }); // 5000
+ * assert.equal(backoffDelay(1, { initialMs: 100, random: () => 0.999 }), 100);
+ * assert.equal(backoffDelay(1, { initialMs: 100, random: () => 0 }), 50);
+ * assert.equal(backoffDelay(20, { maxMs: 5_000, random: () => 0.9999999 }), 5000);
  * ```
  */
 export function backoffDelay(attempt: number, options: BackoffOptions = {}): number {
@@ -75,13 +77,15 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { retry } from "./retry.ts";
  * let calls = 0;
  * const value = await retry(() => {
  *   if (++calls < 3) throw new Error("busy");
  *   return Promise.resolve("ok");
  * }, { isTransient: () => true, initialMs: 1 });
- * value; // "ok"
+ * assert.equal(value, "ok");
+ * assert.equal(calls, 3);
  * ```
  */
 export async function retry<T>(fn: () => Promise<T>, options: RetryOptions): Promise<T> {

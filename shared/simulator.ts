@@ -45,9 +45,10 @@ export type Simulator = () => SongCompleted;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createSimulator } from "./simulator.ts";
  * const next = createSimulator({ artist: "tony-allen", seed: 1 });
- * next().artist; // "tony-allen"
+ * assert.equal(next().artist, "tony-allen");
  * ```
  */
 export function createSimulator(options: SimulatorOptions = {}): Simulator {
@@ -94,8 +95,9 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { eventsDue } from "./simulator.ts";
- * eventsDue(1_500, 10, 12); // 3
+ * assert.equal(eventsDue(1_500, 10, 12), 3); // 15 due after 1.5 s at 10/s
  * ```
  */
 export function eventsDue(elapsedMs: number, rate: number, sent: number): number {

@@ -100,6 +100,7 @@ export function failureOf(error: EventError): Failure {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createSink } from "./sink.ts";
  * const stored: unknown[] = [];
  * const sink = createSink({
@@ -108,8 +109,14 @@ export function failureOf(error: EventError): Failure {
  *   publish: () => Promise.resolve(),
  *   isTransient: () => true,
  * });
- * await sink.handle(0, []);
- * sink.stats.consumed; // 0
+ * const value = new TextEncoder().encode(JSON.stringify({
+ *   event_id: "0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a", user_id: 1, artist: "tony-allen",
+ *   song_id: 1, song_name: "zombie", event_type: "song_completed",
+ *   timestamp: "2026-11-24T19:00:00Z",
+ * }));
+ * await sink.handle(0, [{ key: null, value, offset: "5", timestamp: "0" }]);
+ * assert.equal(stored.length, 1);
+ * assert.equal(sink.stats.inserted, 1);
  * ```
  */
 export function createSink(options: SinkOptions): Sink {
@@ -167,27 +174,52 @@ export function createSink(options: SinkOptions): Sink {
     concurrency: options.concurrency ?? 1,
     size: (item) => item.bytes,
     flush: async (items) => {
-      const rows = items.map((item) => item.row);
-      const started = performance.now();
-      const rejected = await persist("insert", () => options.write(rows));
-      const millis = performance.now() - started;
-      recovered();
-      stats.batches++;
-      stats.lastBatchRows = rows.length;
-      stats.lastInsertMs = millis;
-      stats.inserted += rows.length - rejected.length;
-      options.onInsert?.(rows.length - rejected.length, millis);
-      const letters = rejected.flatMap(({ index, reason }) => {
-        const item = items[index];
-        if (item === undefined) return [];
-        return [deadLetter(item.message, options.topic, item.partition, {
-          kind: "rejected-by-bigquery",
-          reason: `Cannot store event: ${reason}`,
-        })];
-      });
+      const letters = await write(items);
       await publish(letters, letters.map(() => "rejected-by-bigquery"));
     },
   });
+
+  function rejectedLetter(item: Item, reason: string): OutgoingMessage {
+    return deadLetter(item.message, options.topic, item.partition, {
+      kind: "rejected-by-bigquery",
+      reason: `Cannot store event: ${reason}`,
+    });
+  }
+
+  /**
+   * Writes items, returning dead letters for the rows BigQuery refused. When
+   * the whole request is refused for good (not a transient error), the batch
+   * is split in halves until the offending rows are isolated, so one bad row
+   * never blocks the others.
+   */
+  async function write(items: Item[]): Promise<OutgoingMessage[]> {
+    const rows = items.map((item) => item.row);
+    const started = performance.now();
+    let rejected: RejectedRow[];
+    try {
+      rejected = await persist("insert", () => options.write(rows));
+    } catch (error) {
+      if (options.isTransient(error) || options.signal?.aborted) throw error;
+      recovered();
+      if (items.length === 1) {
+        const reason = error instanceof Error ? error.message : String(error);
+        return [rejectedLetter(items[0]!, reason)];
+      }
+      const half = Math.ceil(items.length / 2);
+      return [...await write(items.slice(0, half)), ...await write(items.slice(half))];
+    }
+    const millis = performance.now() - started;
+    recovered();
+    stats.batches++;
+    stats.lastBatchRows = rows.length;
+    stats.lastInsertMs = millis;
+    stats.inserted += rows.length - rejected.length;
+    options.onInsert?.(rows.length - rejected.length, millis);
+    return rejected.flatMap(({ index, reason }) => {
+      const item = items[index];
+      return item === undefined ? [] : [rejectedLetter(item, reason)];
+    });
+  }
 
   return {
     async handle(partition, messages) {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { batchLength, type Batcher, createBatcher, flushReason } from "../shared/batcher.ts";
+import { type Batcher, batchLength, createBatcher, flushReason } from "../shared/batcher.ts";
 
 type Reason = "rows" | "bytes" | "time" | "drain";
 
@@ -45,8 +45,12 @@ function recording<T>(
 }
 
 /** Tracks whether a promise settled, and how. */
-function track(promise: Promise<unknown>): { state: "pending" | "resolved" | "rejected"; error?: unknown } {
-  const status: { state: "pending" | "resolved" | "rejected"; error?: unknown } = { state: "pending" };
+function track(
+  promise: Promise<unknown>,
+): { state: "pending" | "resolved" | "rejected"; error?: unknown } {
+  const status: { state: "pending" | "resolved" | "rejected"; error?: unknown } = {
+    state: "pending",
+  };
   promise.then(() => status.state = "resolved", (error) => {
     status.state = "rejected";
     status.error = error;
@@ -105,7 +109,10 @@ Deno.test("createBatcher() flushes when a batch reaches maxBytes", async () => {
     auto: true,
   });
   await batcher.add(["aaaa", "bbbb", "cc"]);
-  assert.deepEqual(calls.map((call) => [call.items, call.reason]), [[["aaaa", "bbbb", "cc"], "bytes"]]);
+  assert.deepEqual(calls.map((call) => [call.items, call.reason]), [[
+    ["aaaa", "bbbb", "cc"],
+    "bytes",
+  ]]);
   calls.length = 0;
   // 12 bytes queued: the first batch holds what fits in 10.
   await batcher.add(["aaaaaa", "bbbbbb"]);

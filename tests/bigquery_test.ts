@@ -1,11 +1,22 @@
 import assert from "node:assert/strict";
-import {
-  type InsertRow,
-  isTransientBigQueryError,
-  playsTableRef,
-  rejectedRows,
-} from "../shared/bigquery.ts";
+import type { InsertRow, Table } from "../shared/bigquery.ts";
 import { loadConfig } from "../shared/config.ts";
+
+// The Google client libraries read their logging switches from the
+// environment when loaded. Unit tests run without permissions, so a variable
+// that is not granted reads as unset (as in `readEnv()`).
+const getEnv = Deno.env.get.bind(Deno.env);
+Deno.env.get = (name) => {
+  try {
+    return getEnv(name);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) return undefined;
+    throw error;
+  }
+};
+const { insertRows, isTransientBigQueryError, playsTableRef, rejectedRows } = await import(
+  "../shared/bigquery.ts"
+);
 
 const rows: InsertRow[] = ["a", "b", "c"].map((id) => ({
   insertId: id,
@@ -16,7 +27,9 @@ const rows: InsertRow[] = ["a", "b", "c"].map((id) => ({
 function partialFailure(
   failures: Array<{ row: unknown; errors: unknown }>,
 ): Error & { errors: unknown[] } {
-  const error = new Error("A failure occurred during this request.") as Error & { errors: unknown[] };
+  const error = new Error("A failure occurred during this request.") as Error & {
+    errors: unknown[];
+  };
   error.name = "PartialFailureError";
   error.errors = failures;
   return error;
@@ -40,9 +53,12 @@ Deno.test("rejectedRows() describes a failure without details", () => {
   assert.deepEqual(rejectedRows(partialFailure([{ row: rows[1], errors: [] }]), rows), [
     { index: 1, reason: "rejected by BigQuery" },
   ]);
-  assert.deepEqual(rejectedRows(partialFailure([{ row: rows[1], errors: [{ message: "m" }] }]), rows), [
-    { index: 1, reason: "invalid: m" },
-  ]);
+  assert.deepEqual(
+    rejectedRows(partialFailure([{ row: rows[1], errors: [{ message: "m" }] }]), rows),
+    [
+      { index: 1, reason: "invalid: m" },
+    ],
+  );
 });
 
 Deno.test("rejectedRows() returns undefined when every row was only stopped", () => {
@@ -72,10 +88,51 @@ Deno.test("rejectedRows() ignores failures of rows it did not send", () => {
 
 Deno.test("rejectedRows() returns undefined for other errors", () => {
   assert.equal(rejectedRows(new Error("socket hang up"), rows), undefined);
-  assert.equal(rejectedRows(Object.assign(new Error("x"), { code: 500, errors: [] }), rows), undefined);
+  assert.equal(
+    rejectedRows(Object.assign(new Error("x"), { code: 500, errors: [] }), rows),
+    undefined,
+  );
   assert.equal(rejectedRows({ name: "PartialFailureError" }, rows), undefined);
   assert.equal(rejectedRows("PartialFailureError", rows), undefined);
   assert.equal(rejectedRows(null, rows), undefined);
+});
+
+/** A table whose `insert` records its arguments and then settles with `outcome`. */
+function fakeTable(outcome: unknown) {
+  const calls: unknown[][] = [];
+  const table = {
+    insert: (...args: unknown[]) => {
+      calls.push(args);
+      return outcome === undefined ? Promise.resolve([{}]) : Promise.reject(outcome);
+    },
+  } as unknown as Table;
+  return { table, calls };
+}
+
+Deno.test("insertRows() streams raw rows, skipping invalid ones", async () => {
+  const { table, calls } = fakeTable(undefined);
+  assert.deepEqual(await insertRows(table, rows), []);
+  assert.deepEqual(calls, [[rows, { raw: true, skipInvalidRows: true }]]);
+});
+
+Deno.test("insertRows() resolves with the rows BigQuery rejected", async () => {
+  const { table } = fakeTable(
+    partialFailure([{ row: rows[1], errors: [{ reason: "invalid", message: "bad" }] }]),
+  );
+  assert.deepEqual(await insertRows(table, rows), [{ index: 1, reason: "invalid: bad" }]);
+});
+
+Deno.test("insertRows() throws when the request as a whole failed", async () => {
+  const down = Object.assign(new Error("Service Unavailable"), { code: 503 });
+  await assert.rejects(insertRows(fakeTable(down).table, rows), down);
+  const stopped = partialFailure(rows.map((row) => ({ row, errors: [{ reason: "stopped" }] })));
+  await assert.rejects(insertRows(fakeTable(stopped).table, rows), stopped);
+});
+
+Deno.test("insertRows() sends nothing for no rows", async () => {
+  const { table, calls } = fakeTable(undefined);
+  assert.deepEqual(await insertRows(table, []), []);
+  assert.equal(calls.length, 0);
 });
 
 Deno.test("isTransientBigQueryError() retries timeouts, throttling and server errors", () => {
@@ -113,6 +170,9 @@ Deno.test("isTransientBigQueryError() retries network failures without a status"
 });
 
 Deno.test("playsTableRef() quotes the fully qualified table name", () => {
-  const config = loadConfig(["--project", "my-project", "--dataset", "music", "--table", "plays"], {});
+  const config = loadConfig(
+    ["--project", "my-project", "--dataset", "music", "--table", "plays"],
+    {},
+  );
   assert.equal(playsTableRef(config), "`my-project.music.plays`");
 });

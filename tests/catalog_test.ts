@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { buildCatalog, pick, slugify, TONY_ALLEN_SONGS, zipfCumulative } from "../shared/catalog.ts";
+import {
+  buildCatalog,
+  pick,
+  slugify,
+  TONY_ALLEN_SONGS,
+  zipfCumulative,
+} from "../shared/catalog.ts";
 import { parseEvent } from "../shared/event.ts";
 
 const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;

@@ -35,7 +35,10 @@ Deno.test("loadConfig() defaults to the local stack", () => {
 Deno.test("loadConfig() prefers a flag to the environment to the default", () => {
   assert.equal(loadConfig([], {}).topic, "tony-allen-plays");
   assert.equal(loadConfig([], { KAFKA_TOPIC: "env-plays" }).topic, "env-plays");
-  assert.equal(loadConfig(["--topic", "flag-plays"], { KAFKA_TOPIC: "env-plays" }).topic, "flag-plays");
+  assert.equal(
+    loadConfig(["--topic", "flag-plays"], { KAFKA_TOPIC: "env-plays" }).topic,
+    "flag-plays",
+  );
   assert.equal(loadConfig(["--topic=eq-plays"], { KAFKA_TOPIC: "env-plays" }).topic, "eq-plays");
   assert.equal(loadConfig(["--dataset", "a"], { BIGQUERY_DATASET: "b" }).dataset, "a");
   assert.equal(loadConfig([], { BIGQUERY_TABLE: "plays_v2" }).table, "plays_v2");
@@ -98,7 +101,18 @@ Deno.test("brokerList() accepts host:port lists", () => {
 });
 
 Deno.test("brokerList() rejects malformed lists", () => {
-  for (const broker of ["localhost", "a:0", "a:99999", "a:65536", ":9092", "a:b", "a b:1", "http://a:1"]) {
+  for (
+    const broker of [
+      "localhost",
+      "a:0",
+      "a:99999",
+      "a:65536",
+      ":9092",
+      "a:b",
+      "a b:1",
+      "http://a:1",
+    ]
+  ) {
     assert.throws(() => brokerList(broker), {
       message: `must be host:port pairs separated by commas, got ${JSON.stringify(broker)}`,
     });

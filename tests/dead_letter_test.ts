@@ -38,7 +38,11 @@ Deno.test("deadLetter() adds why and where as headers", () => {
 });
 
 Deno.test("deadLetter() leaves out error.field when no field is to blame", () => {
-  const letter = deadLetter(source, "plays", 0, { kind: "invalid-json", reason: "bad", field: undefined });
+  const letter = deadLetter(source, "plays", 0, {
+    kind: "invalid-json",
+    reason: "bad",
+    field: undefined,
+  });
   assert.equal(DEAD_LETTER_HEADERS.field in letter.headers, false);
   assert.equal(letter.headers[DEAD_LETTER_HEADERS.partition], "0");
 });
@@ -63,7 +67,10 @@ Deno.test("deadLetter() overwrites stale error headers of a re-processed letter"
 
 Deno.test("deadLetter() copies the headers instead of sharing them", () => {
   const headers: Record<string, unknown> = { trace: "abc" };
-  const letter = deadLetter({ ...source, headers }, "plays", 1, { kind: "invalid-json", reason: "bad" });
+  const letter = deadLetter({ ...source, headers }, "plays", 1, {
+    kind: "invalid-json",
+    reason: "bad",
+  });
   assert.equal("error" in headers, false);
   assert.notEqual(letter.headers, headers);
 });

@@ -86,7 +86,11 @@ Deno.test("parseEvent() rejects a song_id that is not an integer", () => {
   assertRejects({ ...valid(), song_id: "3" }, "song_id", `'song_id' must be an integer, got "3"`);
   assertRejects({ ...valid(), song_id: true }, "song_id", "'song_id' must be an integer, got true");
   assertRejects({ ...valid(), song_id: null }, "song_id", "'song_id' must be an integer, got null");
-  assertRejects({ ...valid(), song_id: [3] }, "song_id", "'song_id' must be an integer, got an array");
+  assertRejects(
+    { ...valid(), song_id: [3] },
+    "song_id",
+    "'song_id' must be an integer, got an array",
+  );
 });
 
 Deno.test("parseEvent() rejects a user_id beyond the safe integer range", () => {
@@ -115,8 +119,16 @@ Deno.test("parseEvent() rejects string fields of the wrong type", () => {
     "song_name",
     "'song_name' must be a string, got an object",
   );
-  assertRejects({ ...valid(), timestamp: 1667460133 }, "timestamp", "'timestamp' must be a string, got 1667460133");
-  assertRejects({ ...valid(), event_id: null }, "event_id", "'event_id' must be a string, got null");
+  assertRejects(
+    { ...valid(), timestamp: 1667460133 },
+    "timestamp",
+    "'timestamp' must be a string, got 1667460133",
+  );
+  assertRejects(
+    { ...valid(), event_id: null },
+    "event_id",
+    "'event_id' must be a string, got null",
+  );
 });
 
 Deno.test("parseEvent() rejects empty strings", () => {
@@ -134,12 +146,26 @@ Deno.test("parseEvent() rejects another event_type", () => {
 
 Deno.test("parseEvent() rejects an event_id that is not a UUID", () => {
   for (const id of ["nope", "0f8e1b5c8a3e4c4e9d550c2a9d1f6b7a", `${ID}0`, `{${ID}}`]) {
-    assertRejects({ ...valid(), event_id: id }, "event_id", `'event_id' must be a UUID, got ${JSON.stringify(id)}`);
+    assertRejects(
+      { ...valid(), event_id: id },
+      "event_id",
+      `'event_id' must be a UUID, got ${JSON.stringify(id)}`,
+    );
   }
 });
 
 Deno.test("parseEvent() rejects an artist that is not a slug", () => {
-  for (const artist of ["Tony Allen", "tony_allen", "-tony", "tony-", "tony--allen", "TONY", "tony allen"]) {
+  for (
+    const artist of [
+      "Tony Allen",
+      "tony_allen",
+      "-tony",
+      "tony-",
+      "tony--allen",
+      "TONY",
+      "tony allen",
+    ]
+  ) {
     assertRejects(
       { ...valid(), artist },
       "artist",
@@ -164,12 +190,17 @@ Deno.test("parseEvent() rejects a too long song name", () => {
   assertRejects(
     { ...valid(), song_name: longest + "x" },
     "song_name",
-    `'song_name' must be at most ${MAX_SONG_NAME_LENGTH} characters, got ${MAX_SONG_NAME_LENGTH + 1}`,
+    `'song_name' must be at most ${MAX_SONG_NAME_LENGTH} characters, got ${
+      MAX_SONG_NAME_LENGTH + 1
+    }`,
   );
 });
 
 Deno.test("parseEvent() accepts any song name text, not only slugs", () => {
-  assert.equal(parseEvent({ ...valid(), song_name: "Água de Beber (Live)" }).song_name, "Água de Beber (Live)");
+  assert.equal(
+    parseEvent({ ...valid(), song_name: "Água de Beber (Live)" }).song_name,
+    "Água de Beber (Live)",
+  );
 });
 
 Deno.test("parseEvent() rejects bad timestamps", () => {
@@ -198,13 +229,18 @@ Deno.test("parseEvent() rejects bad timestamps", () => {
     assertRejects(
       { ...valid(), timestamp },
       "timestamp",
-      `'timestamp' must be an ISO-8601 time like "2022-11-03T07:22:13Z", got ${JSON.stringify(timestamp)}`,
+      `'timestamp' must be an ISO-8601 time like "2022-11-03T07:22:13Z", got ${
+        JSON.stringify(timestamp)
+      }`,
     );
   }
 });
 
 Deno.test("parseEvent() accepts February 29 of a leap year", () => {
-  assert.equal(parseEvent({ ...valid(), timestamp: "2024-02-29T23:59:59Z" }).timestamp, "2024-02-29T23:59:59.000Z");
+  assert.equal(
+    parseEvent({ ...valid(), timestamp: "2024-02-29T23:59:59Z" }).timestamp,
+    "2024-02-29T23:59:59.000Z",
+  );
 });
 
 Deno.test("parseEvent() rejects input that is not a JSON object", () => {
@@ -295,7 +331,10 @@ Deno.test("decodeEvent() parses UTF-8 JSON bytes", () => {
 });
 
 Deno.test("decodeEvent() derives the id of a tutorial event from its source", () => {
-  assert.equal(decodeEvent(bytes(JSON.stringify(tutorial())), SOURCE).event_id, deriveEventId(SOURCE));
+  assert.equal(
+    decodeEvent(bytes(JSON.stringify(tutorial())), SOURCE).event_id,
+    deriveEventId(SOURCE),
+  );
 });
 
 Deno.test("decodeEvent() rejects invalid UTF-8", () => {
@@ -352,7 +391,7 @@ Deno.test("decodeEvent() reports the first bad field of a decoded message", () =
 });
 
 Deno.test("encodeEvent() and decodeEvent() round-trip an event", () => {
-  const event: SongCompleted = parseEvent({ ...valid(), song_name: "Ọ̀rọ̀ \"quoted\" \\ é" });
+  const event: SongCompleted = parseEvent({ ...valid(), song_name: 'Ọ̀rọ̀ "quoted" \\ é' });
   const encoded = encodeEvent(event);
   assert.ok(encoded instanceof Uint8Array);
   assert.deepEqual(decodeEvent(encoded), event);

@@ -6,8 +6,8 @@ import {
   formatHelp,
   integer,
   type Option,
-  OptionError,
   optional,
+  OptionError,
   parseOptions,
   type RawValues,
   text,
@@ -206,8 +206,8 @@ Deno.test("formatHelp() lists every flag, variable and default", () => {
     assert.ok(line.includes(option.help), line);
     if (option.env) assert.ok(line.endsWith(`[${option.env}]`), line);
   }
-  assert.match(help, /--count N +Events to send \(default: 10\)  \[COUNT\]/);
-  assert.match(help, /--derived NAME +Derived from name \(default: <name>\.dlq\)  \[DERIVED\]/);
+  assert.match(help, /--count N +Events to send \(default: 10\) {2}\[COUNT\]/);
+  assert.match(help, /--derived NAME +Derived from name \(default: <name>\.dlq\) {2}\[DERIVED\]/);
   assert.match(help, /--note TEXT +Optional note \(default: unset\)\n/);
   assert.match(help, /--help +Show this help and exit\n$/);
 });

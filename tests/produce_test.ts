@@ -56,7 +56,10 @@ Deno.test("produceEvents() delivers exactly count events, each once", async () =
   const stats = await produceEvents({ next, send, count: 1_234, rate: 0, batchSize: 100 });
   assert.deepEqual(stats, { sent: 1_234, errors: 0, unsent: 0 });
   assert.equal(next.made(), 1_234);
-  assert.deepEqual([...delivered].sort((a, b) => a - b), Array.from({ length: 1_234 }, (_, i) => i));
+  assert.deepEqual(
+    [...delivered].sort((a, b) => a - b),
+    Array.from({ length: 1_234 }, (_, i) => i),
+  );
   assert.ok(batches.every((size) => size <= 100));
   assert.equal(batches.length, 13);
 });

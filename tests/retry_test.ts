@@ -52,7 +52,10 @@ Deno.test("backoffDelay() jitters between half and all of the delay", () => {
     const attempt = 1 + (i % 10);
     const full = Math.min(3_000, 100 * 2 ** (attempt - 1));
     const delay = backoffDelay(attempt, { initialMs: 100, maxMs: 3_000 });
-    assert.ok(delay >= full / 2 && delay <= full, `attempt ${attempt}: ${delay} not in [${full / 2}, ${full}]`);
+    assert.ok(
+      delay >= full / 2 && delay <= full,
+      `attempt ${attempt}: ${delay} not in [${full / 2}, ${full}]`,
+    );
   }
 });
 
@@ -183,7 +186,10 @@ Deno.test("retry() does not retry once the signal is aborted", async () => {
   controller.abort();
   const { sleep, delays } = fakeSleep();
   const { fn, calls } = failing(busy(), busy());
-  await assert.rejects(retry(fn, { isTransient: () => true, signal: controller.signal, sleep }), /busy/);
+  await assert.rejects(
+    retry(fn, { isTransient: () => true, signal: controller.signal, sleep }),
+    /busy/,
+  );
   assert.equal(calls(), 1);
   assert.deepEqual(delays, []);
 });

@@ -38,7 +38,10 @@ Deno.test("PLAYS_COLUMNS cover every event field plus the ingestion metadata", (
 });
 
 Deno.test("PLAYS_COLUMNS types match the row values", () => {
-  const row = toRow(event, 1, "2", "2026-11-24T19:30:00.000Z") as unknown as Record<string, unknown>;
+  const row = toRow(event, 1, "2", "2026-11-24T19:30:00.000Z") as unknown as Record<
+    string,
+    unknown
+  >;
   for (const column of PLAYS_COLUMNS) {
     const value = row[column.name];
     assert.equal(column.mode, "REQUIRED", column.name);

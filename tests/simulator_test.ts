@@ -79,7 +79,9 @@ Deno.test("createSimulator() plays only the chosen artist", () => {
 Deno.test("createSimulator() rejects an unknown artist", () => {
   assert.throws(() => createSimulator({ artist: "nobody-here", catalog }), {
     message: new RegExp(
-      `^Unknown artist "nobody-here": expected a catalog slug such as tony-allen, ${catalog[1]!.slug},`,
+      `^Unknown artist "nobody-here": expected a catalog slug such as tony-allen, ${
+        catalog[1]!.slug
+      },`,
     ),
   });
 });

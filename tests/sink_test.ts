@@ -86,7 +86,12 @@ Deno.test("createSink() turns good messages into rows keyed by event_id", async 
   assert.deepEqual(f.writes[0], [
     {
       insertId: event(1).event_id,
-      json: { ...event(1), ingested_at: INGESTED.toISOString(), kafka_partition: 3, kafka_offset: 10 },
+      json: {
+        ...event(1),
+        ingested_at: INGESTED.toISOString(),
+        kafka_partition: 3,
+        kafka_offset: 10,
+      },
     },
     {
       insertId: event(2).event_id,
@@ -150,8 +155,14 @@ Deno.test("createSink() sends undecodable messages to the dead-letter topic as t
     "invalid-json",
     "invalid-json",
   ]);
-  assert.match(String(letters[0]!.headers.error), /^Cannot parse event: the message is not valid JSON/);
-  assert.equal(letters[1]!.headers.error, `Cannot parse event: 'song_id' must be an integer, got "x"`);
+  assert.match(
+    String(letters[0]!.headers.error),
+    /^Cannot parse event: the message is not valid JSON/,
+  );
+  assert.equal(
+    letters[1]!.headers.error,
+    `Cannot parse event: 'song_id' must be an integer, got "x"`,
+  );
   assert.equal(letters[1]!.headers["error.field"], "song_id");
   assert.equal("error.field" in letters[0]!.headers, false);
   assert.equal(letters[2]!.headers.error, "Cannot parse event: the message is not valid UTF-8");
@@ -203,7 +214,9 @@ Deno.test("createSink() maps rejected rows to the right message across partition
     write: (rows) => {
       f.writes.push(rows);
       return Promise.resolve(
-        rows.flatMap((row, index) => row.json.user_id === 1_002 ? [{ index, reason: "invalid" }] : []),
+        rows.flatMap((row, index) =>
+          row.json.user_id === 1_002 ? [{ index, reason: "invalid" }] : []
+        ),
       );
     },
   });
@@ -243,7 +256,10 @@ Deno.test("createSink() retries transient write failures and resolves after the 
   gate.resolve([]);
   await handled;
   assert.deepEqual(f.backoff, [true, false]);
-  assert.deepEqual(f.retries.map(([what, , attempt]) => [what, attempt]), [["insert", 1], ["insert", 2]]);
+  assert.deepEqual(f.retries.map(([what, , attempt]) => [what, attempt]), [["insert", 1], [
+    "insert",
+    2,
+  ]]);
   assert.equal(heartbeats, 2);
   assert.equal(sink.stats.retries, 2);
   assert.equal(sink.stats.inserted, 1);
@@ -265,21 +281,41 @@ Deno.test("createSink() keeps retrying when the heartbeat fails", async () => {
   assert.equal(sink.stats.inserted, 1);
 });
 
-Deno.test("createSink() rejects handle() on a permanent write failure", async () => {
+Deno.test("createSink() isolates rows refused for good by splitting the batch", async () => {
   const f = fakes();
-  const fatal = new Error("table not found");
-  let calls = 0;
+  const poison = new Set([3, 6]);
+  const attempts: number[][] = [];
   const sink = createSink({
     ...f.options,
-    write: () => {
-      calls++;
-      return Promise.reject(fatal);
+    write: (rows) => {
+      const offsets = rows.map((row) => Number(row.json.kafka_offset));
+      attempts.push(offsets);
+      // The whole request fails while it holds a poison row (like a 400).
+      if (offsets.some((offset) => poison.has(offset))) {
+        return Promise.reject(new Error(`invalid row in request of ${rows.length}`));
+      }
+      f.writes.push(rows);
+      return Promise.resolve([]);
     },
   });
-  await assert.rejects(sink.handle(0, [message(1, event(1))]), fatal);
-  assert.equal(calls, 1);
-  assert.equal(sink.stats.inserted, 0);
-  assert.deepEqual(f.published, [], "a failed write is not a dead letter");
+  const messages = Array.from({ length: 8 }, (_, i) => message(i, event(i)));
+  await sink.handle(0, messages);
+
+  const stored = f.writes.flat().map((row) => Number(row.json.kafka_offset)).sort((a, b) => a - b);
+  assert.deepEqual(stored, [0, 1, 2, 4, 5, 7], "every good row is stored once");
+  const letters = f.published.flat();
+  assert.deepEqual(letters.map((l) => text(l.headers["source.offset"])).sort(), ["3", "6"]);
+  for (const letter of letters) {
+    assert.equal(text(letter.headers["error.kind"]), "rejected-by-bigquery");
+    assert.match(
+      text(letter.headers.error) ?? "",
+      /^Cannot store event: invalid row in request of 1$/,
+    );
+  }
+  assert.equal(sink.stats.inserted, 6);
+  assert.equal(sink.stats.deadLettered["rejected-by-bigquery"], 2);
+  assert.deepEqual(attempts[0], [0, 1, 2, 3, 4, 5, 6, 7], "the batch is tried whole first");
+  assert.ok(attempts.every((offsets) => offsets.length >= 1));
 });
 
 Deno.test("createSink() gives up retrying when its signal aborts", async () => {
@@ -319,7 +355,10 @@ Deno.test("createSink() retries transient dead-letter failures before resolving"
 
 Deno.test("createSink() does not count dead letters that were not published", async () => {
   const f = fakes();
-  const sink = createSink({ ...f.options, publish: () => Promise.reject(new Error("not allowed")) });
+  const sink = createSink({
+    ...f.options,
+    publish: () => Promise.reject(new Error("not allowed")),
+  });
   await assert.rejects(sink.handle(0, [message(1, "nope")]), /not allowed/);
   assert.equal(sink.stats.deadLettered["invalid-json"], 0);
 });
@@ -337,7 +376,9 @@ Deno.test("createSink() batches by maxRows and drain() flushes the rest", async 
   const f = fakes({ maxRows: 2, maxWaitMs: 10_000 });
   const sink = createSink(f.options);
   let done = false;
-  const handled = sink.handle(0, [1, 2, 3].map((i) => message(i, event(i)))).then(() => done = true);
+  const handled = sink.handle(0, [1, 2, 3].map((i) => message(i, event(i)))).then(() =>
+    done = true
+  );
   await new Promise((resolve) => setTimeout(resolve, 5));
   assert.equal(f.writes.length, 1);
   assert.equal(done, false);

@@ -104,11 +104,12 @@ export async function waitFor(
   what: string,
   predicate: () => boolean | Promise<boolean>,
   timeoutMs = 30_000,
+  intervalMs = 100,
 ): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (await predicate()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
 }
@@ -124,10 +125,23 @@ export async function produceRaw(
   const producer = kafka.producer();
   await producer.connect();
   try {
-    for (let i = 0; i < values.length; i += 500) {
-      const chunk = values.slice(i, i + 500);
-      await publish(producer, topic, chunk.map((value) => ({ key: null, value })));
+    // Requests stay under the broker's 1 MB batch limit, so large test
+    // messages travel alone.
+    let chunk: (string | Uint8Array)[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (chunk.length > 0) {
+        await publish(producer, topic, chunk.map((value) => ({ key: null, value })));
+      }
+      chunk = [];
+      bytes = 0;
+    };
+    for (const value of values) {
+      if (chunk.length >= 500 || bytes + value.length > 300_000) await flush();
+      chunk.push(value);
+      bytes += value.length;
     }
+    await flush();
   } finally {
     await producer.disconnect();
   }
@@ -236,9 +250,12 @@ export async function tableRows(table: string): Promise<Record<string, unknown>[
 }
 
 /** A valid event JSON with a fresh id. */
-export function goodEvent(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+export function goodEvent(
+  overrides: Record<string, unknown> = {},
+): Record<string, unknown> & { event_id: string } {
+  const eventId = crypto.randomUUID();
   return {
-    event_id: crypto.randomUUID(),
+    event_id: eventId,
     user_id: 1 + Math.floor(Math.random() * 100_000),
     artist: "tony-allen",
     song_id: 3,
@@ -246,6 +263,7 @@ export function goodEvent(overrides: Record<string, unknown> = {}): Record<strin
     event_type: "song_completed",
     timestamp: new Date().toISOString(),
     ...overrides,
+    ...(typeof overrides.event_id === "string" ? {} : { event_id: eventId }),
   };
 }
 
@@ -265,4 +283,75 @@ export function consumerArgs(
     "200",
     ...extra,
   ];
+}
+
+/** Runs `bash infra/services.sh <action> [service]` and throws on failure. */
+export async function services(
+  action: "up" | "down" | "status",
+  service?: "kafka" | "bigquery",
+): Promise<void> {
+  const result = await new Deno.Command("bash", {
+    args: ["infra/services.sh", action, ...(service ? [service] : [])],
+    cwd: ROOT,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!result.success) {
+    const decoder = new TextDecoder();
+    throw new Error(
+      `services.sh ${action} ${service ?? ""} failed:\n${decoder.decode(result.stdout)}${
+        decoder.decode(result.stderr)
+      }`,
+    );
+  }
+}
+
+/** Distinct event ids of the events in `topic` (what was really produced). */
+export async function topicEventIds(topic: string): Promise<Set<string>> {
+  const decoder = new TextDecoder();
+  const ids = new Set<string>();
+  for (const message of await readTopic(topic)) {
+    const value: unknown = JSON.parse(decoder.decode(message.value ?? new Uint8Array()));
+    if (
+      typeof value === "object" && value !== null && "event_id" in value &&
+      typeof value.event_id === "string"
+    ) {
+      ids.add(value.event_id);
+    }
+  }
+  return ids;
+}
+
+/** Distinct event ids stored in `table`. */
+export async function storedEventIds(table: string): Promise<Set<string>> {
+  const rows = await query(
+    warehouseFor(table),
+    `SELECT DISTINCT event_id FROM \`livecharts-local.music.${table}\``,
+  );
+  return new Set(rows.map((row) => String(row.event_id)));
+}
+
+/** Waits until `table` holds `expected` distinct ids (polling BigQuery). */
+export async function waitForStored(
+  table: string,
+  expected: number,
+  timeoutMs = 120_000,
+): Promise<void> {
+  let last = 0;
+  await waitFor(
+    `${expected} distinct rows in ${table}`,
+    async () => {
+      try {
+        last = (await storedEventIds(table)).size;
+      } catch {
+        return false; // table not created yet, or BigQuery restarting
+      }
+      return last >= expected;
+    },
+    timeoutMs,
+    500,
+  ).catch((error) => {
+    throw new Error(`${error.message} (have ${last})`);
+  });
 }

@@ -1,0 +1,263 @@
+/**
+ * `deno task dashboard`: the live chart. Reads the plays topic from Kafka
+ * (its own reader, from the earliest offset, so a restart rebuilds the same
+ * state), counts plays in sliding event-time windows, and serves the page,
+ * the JSON API and a Server-Sent Events stream. Checks itself against
+ * BigQuery when the pipeline is quiet.
+ *
+ * Flow: Kafka topic → decode → windowed counter → HTTP/SSE.
+ *
+ * @module
+ */
+
+import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli.ts";
+import { bigqueryOptions, groupOptions, kafkaOptions } from "./shared/config.ts";
+import { isTransientBigQueryError, openWarehouse } from "./shared/bigquery.ts";
+import { createDashboardHandler } from "./shared/dashboard_server.ts";
+import { formatDuration, parseDuration } from "./shared/duration.ts";
+import { createKafka, ensureTopic, groupLag } from "./shared/kafka.ts";
+import { logger, logLevel, setupLogging, stopLogging } from "./shared/log.ts";
+import { integer, text } from "./shared/options.ts";
+import { type PlayFeed, startPlayFeed } from "./shared/play_feed.ts";
+import { reconcile } from "./shared/reconcile.ts";
+import { retry, sleep } from "./shared/retry.ts";
+import { ensureTopSongsView, viewOptions } from "./shared/top_songs_view.ts";
+import { createPlayCounter, LONGEST_WINDOW_MS } from "./shared/windows.ts";
+
+const options = {
+  host: {
+    flag: "host",
+    env: "DASHBOARD_HOST",
+    arg: "HOST",
+    help: "Address to serve on",
+    fallback: "127.0.0.1",
+    parse: text(/^[A-Za-z0-9.:-]{1,253}$/, "a host name or IP address"),
+  },
+  port: {
+    flag: "port",
+    env: "DASHBOARD_PORT",
+    arg: "PORT",
+    help: "Port to serve on; 0 picks a free one",
+    fallback: 8080,
+    parse: integer(0, 65535),
+  },
+  ...kafkaOptions,
+  group: {
+    ...groupOptions.group,
+    help: "Group of the BigQuery consumer: reconciliation waits until it has no lag",
+  },
+  ...bigqueryOptions,
+  ...viewOptions,
+  allowedLateness: {
+    flag: "allowed-lateness",
+    env: "DASHBOARD_ALLOWED_LATENESS",
+    arg: "DURATION",
+    help: "Plays read later than this after their event time count in 'all time' only",
+    fallback: LONGEST_WINDOW_MS,
+    fallbackHelp: formatDuration(LONGEST_WINDOW_MS),
+    parse: parseDuration,
+  },
+  reconcileEvery: {
+    flag: "reconcile-every",
+    env: "DASHBOARD_RECONCILE_EVERY",
+    arg: "DURATION",
+    help: "Compare with BigQuery this often when the pipeline is quiet; 0 turns it off",
+    fallback: 60_000,
+    fallbackHelp: "60s",
+    parse: parseDuration,
+  },
+  partitions: {
+    flag: "partitions",
+    env: "KAFKA_PARTITIONS",
+    arg: "N",
+    help: "Partitions when creating a missing topic",
+    fallback: 3,
+    parse: integer(1, 10_000),
+  },
+  logLevel: {
+    flag: "log-level",
+    env: "LOG_LEVEL",
+    arg: "LEVEL",
+    help: "debug, info, warning or error",
+    fallback: "info" as const,
+    parse: logLevel,
+  },
+};
+
+async function main(): Promise<number> {
+  const config = parseArgsOrExit({
+    usage: "deno task dashboard [options]",
+    summary: "Serves the live top-songs chart, counted from Kafka, equal to BigQuery.",
+  }, options);
+  await setupLogging({ level: config.logLevel });
+  const log = logger("dashboard");
+  const stop = shutdownSignal((name) => log.info("Received {signal}: stopping", { signal: name }));
+  const started = Date.now();
+
+  const counter = createPlayCounter({ allowedLatenessMs: config.allowedLateness });
+  const warehouse = openWarehouse(config);
+  let feed: PlayFeed | undefined;
+  const live = () => feed?.stats.caughtUp ?? false;
+  const check = () => reconcile(counter, warehouse, Date.now());
+
+  const http = createDashboardHandler({
+    counter,
+    staticDir: new URL("./dashboard/", import.meta.url),
+    isLive: live,
+    reconcile: check,
+    health: () => ({
+      status: "ok",
+      state: live() ? "live" : "catching-up",
+      topic: config.topic,
+      uptime_s: Math.round((Date.now() - started) / 1000),
+      kafka: feed?.stats ?? null,
+      counter: counter.stats,
+      streams: http.streams,
+      rss_mb: Math.round(Deno.memoryUsage().rss / 1e6),
+    }),
+  });
+
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: config.host,
+      port: config.port,
+      onListen: ({ hostname, port }) => {
+        const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
+        console.log(`Dashboard: http://${shown}:${port}/`);
+      },
+    }, http.handler);
+  } catch (error) {
+    const hint = error instanceof Deno.errors.AddrInUse
+      ? " (another dashboard running? pick one with --port)"
+      : error instanceof Deno.errors.NotCapable
+      ? " (not granted: run with --allow-net for that address)"
+      : "";
+    log.fatal("Cannot listen on {host}:{port}: {error}{hint}", {
+      host: config.host,
+      port: config.port,
+      error: errorMessage(error),
+      hint,
+    });
+    await stopLogging();
+    return 1;
+  }
+
+  // BigQuery is optional for the live chart: the view is created when it answers.
+  const viewReady = retry(() => ensureTopSongsView(warehouse, config.view), {
+    isTransient: isTransientBigQueryError,
+    signal: stop,
+    maxMs: 30_000,
+    onRetry: (error, attempt, delayMs) =>
+      log.warn("BigQuery not ready ({error}); retrying in {delayMs} ms", {
+        error: errorMessage(error),
+        attempt,
+        delayMs,
+      }),
+  }).then(
+    () => log.info("View {view} is ready", { view: `${config.dataset}.${config.view}` }),
+    (error) => log.error("Cannot create view {view}: {error}", {
+      view: config.view,
+      error: errorMessage(error),
+    }),
+  );
+
+  const kafka = createKafka({ brokers: config.brokers, clientId: "livecharts-dashboard" });
+  const admin = kafka.admin();
+  let invalidLogged = 0;
+  async function startFeed(): Promise<PlayFeed> {
+    const replayStarted = Date.now();
+    await ensureTopic(kafka, config.topic, config.partitions);
+    return await startPlayFeed(kafka, {
+      topic: config.topic,
+      counter,
+      onCaughtUp: (stats) =>
+        log.info("Caught up: {read} messages replayed in {seconds} s ({invalid} invalid)", {
+          read: stats.read,
+          invalid: stats.invalid,
+          seconds: ((Date.now() - replayStarted) / 1000).toFixed(1),
+          ...counter.stats,
+        }),
+      onInvalid: (error, partition, offset) => {
+        if (invalidLogged++ < 5) {
+          log.warn("Skipping message {partition}@{offset}: {error}", {
+            partition,
+            offset,
+            error: error.message,
+          });
+        }
+      },
+      onCrash: (error) => {
+        log.error("Kafka reader stopped: {error}; restarting", { error: errorMessage(error) });
+        crashed = true;
+      },
+    });
+  }
+  let crashed = false;
+
+  log.info("Reading {topic} from the earliest offset", { topic: config.topic });
+  let nextCheck = Date.now() + Math.min(config.reconcileEvery, 10_000);
+  while (!stop.aborted) {
+    if (feed === undefined || crashed) {
+      const old = feed;
+      feed = undefined;
+      crashed = false;
+      await old?.stop().catch(() => {});
+      try {
+        feed = await startFeed();
+        await admin.connect();
+      } catch (error) {
+        log.warn("Kafka not ready ({error}); retrying in 3 s", { error: errorMessage(error) });
+        await sleep(3_000, stop);
+        continue;
+      }
+    }
+    await sleep(500, stop);
+    if (config.reconcileEvery === 0 || Date.now() < nextCheck || !live()) continue;
+    const quietFor = Date.now() - (feed.stats.lastReadAt ?? 0);
+    if (quietFor < 3_000) continue;
+    nextCheck = Date.now() + config.reconcileEvery;
+    try {
+      const lag = (await groupLag(admin, config.group, config.topic))
+        .reduce((sum, partition) => sum + partition.lag, 0n);
+      if (lag > 0n) {
+        log.debug("Not reconciling: consumer {group} is {lag} behind", { group: config.group, lag });
+        continue;
+      }
+      const result = await check();
+      const summary = result.windows.map((w) => `${w.window} ${w.dashboard}`).join(", ");
+      if (result.equal) {
+        log.info("Reconciled with BigQuery: every window equal ({summary})", { summary });
+      } else {
+        log.warn("Reconciliation: dashboard and BigQuery differ ({summary})", {
+          summary: result.windows.map((w) => `${w.window} ${w.dashboard} vs ${w.bigquery}`)
+            .join(", "),
+          late: counter.stats.late,
+          differences: result.windows.flatMap((w) =>
+            w.differences.slice(0, 3).map((d) => ({ window: w.window, ...d }))
+          ),
+        });
+      }
+    } catch (error) {
+      log.warn("Cannot reconcile with BigQuery: {error}", { error: errorMessage(error) });
+    }
+  }
+
+  // Shutdown in flow order: input, then the page's streams and the server.
+  await feed?.stop().catch(() => {});
+  await admin.disconnect().catch(() => {});
+  http.close();
+  await server.shutdown();
+  await viewReady;
+  log.info("Stopped", { ...counter.stats });
+  await stopLogging();
+  return 0;
+}
+
+if (import.meta.main) {
+  main().then(Deno.exit, async (error) => {
+    logger("dashboard").fatal("Dashboard failed: {error}", { error: errorMessage(error) });
+    await stopLogging();
+    Deno.exit(1);
+  });
+}

@@ -1,0 +1,270 @@
+// livecharts dashboard page: follows /api/stream and draws the chart.
+// Everything that comes from events (artist, song names) is set with
+// textContent, never as HTML.
+"use strict";
+
+const WINDOWS = {
+  "5m": "last 5 minutes",
+  "1h": "last hour",
+  "24h": "last 24 hours",
+  all: "all time",
+};
+const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const numbers = new Intl.NumberFormat();
+const rates = new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 });
+
+const $ = (id) => document.getElementById(id);
+const els = {
+  artist: $("artist"),
+  bars: $("bars"),
+  empty: $("empty"),
+  title: $("title"),
+  subtitle: $("subtitle"),
+  total: $("total"),
+  totalNote: $("total-note"),
+  rate: $("rate"),
+  last: $("last"),
+  lastAgo: $("last-ago"),
+  connection: $("connection"),
+  connectionText: $("connection-text"),
+  updated: $("updated"),
+};
+
+const params = new URLSearchParams(location.search);
+const view = {
+  artist: SLUG.test(params.get("artist") ?? "") ? params.get("artist") : "tony-allen",
+  window: Object.hasOwn(WINDOWS, params.get("window") ?? "") ? params.get("window") : "1h",
+  limit: Math.min(100, Math.max(1, Number.parseInt(params.get("limit") ?? "10", 10) || 10)),
+};
+
+/** "tony-allen" → "Tony Allen". */
+function prettyArtist(slug) {
+  return slug.split("-").map((w) => w.charAt(0).toUpperCase() + w.slice(1)).join(" ");
+}
+
+// ------------------------------------------------------------------ connection
+
+let source;
+let lastMessageAt = 0;
+let connection = "connecting";
+
+function setConnection(state) {
+  connection = state;
+  els.connection.dataset.state = state;
+  els.connectionText.textContent = {
+    connecting: "Connecting…",
+    live: "Live",
+    reconnecting: "Reconnecting…",
+    "catching-up": "Catching up…",
+  }[state];
+}
+
+function connect() {
+  source?.close();
+  const query = new URLSearchParams({ artist: view.artist, window: view.window });
+  if (view.limit !== 10) query.set("limit", String(view.limit));
+  const stream = new EventSource(`/api/stream?${query}`);
+  source = stream;
+  lastMessageAt = Date.now();
+  stream.onmessage = (message) => {
+    if (stream !== source) return;
+    lastMessageAt = Date.now();
+    const doc = JSON.parse(message.data);
+    setConnection(doc.state === "live" ? "live" : "catching-up");
+    render(doc);
+  };
+  stream.addEventListener("ping", () => (lastMessageAt = Date.now()));
+  stream.onerror = () => {
+    if (stream !== source) return;
+    setConnection("reconnecting");
+    if (stream.readyState === EventSource.CLOSED) setTimeout(() => stream === source && connect(), 2000);
+  };
+}
+
+// A stream that went silent (no data, no ping) is reopened.
+setInterval(() => {
+  if (Date.now() - lastMessageAt > 40_000) {
+    setConnection("reconnecting");
+    connect();
+  }
+}, 5_000);
+
+// ------------------------------------------------------------------ rendering
+
+const rows = new Map(); // song_id → { el, plays }
+let lastEventAt = null;
+let shownTotal = 0;
+let totalAnimation = 0;
+
+function animateTotal(target) {
+  cancelAnimationFrame(totalAnimation);
+  const from = shownTotal;
+  const start = performance.now();
+  const step = (now) => {
+    const t = Math.min(1, (now - start) / 450);
+    const eased = 1 - (1 - t) ** 3;
+    shownTotal = Math.round(from + (target - from) * eased);
+    els.total.textContent = numbers.format(shownTotal);
+    if (t < 1) totalAnimation = requestAnimationFrame(step);
+  };
+  if (from === target || document.hidden) {
+    shownTotal = target;
+    els.total.textContent = numbers.format(target);
+  } else {
+    totalAnimation = requestAnimationFrame(step);
+  }
+}
+
+function makeRow(song) {
+  const el = document.createElement("li");
+  el.className = "row";
+  el.dataset.song = String(song.song_id);
+  for (const part of ["rank", "name", "track", "plays"]) {
+    const child = document.createElement("span");
+    child.className = part;
+    el.append(child);
+  }
+  const fill = document.createElement("span");
+  fill.className = "fill";
+  el.querySelector(".track").append(fill);
+  return el;
+}
+
+function render(doc) {
+  const artistName = prettyArtist(doc.artist);
+  els.title.textContent = artistName;
+  document.title = `${artistName} · livecharts`;
+  els.subtitle.textContent = `Top ${view.limit} songs · ${WINDOWS[doc.window]}`;
+  els.totalNote.textContent = WINDOWS[doc.window];
+  animateTotal(doc.total);
+  els.rate.textContent = rates.format(doc.plays_per_second);
+  lastEventAt = doc.last_event_at === null ? null : new Date(doc.last_event_at);
+  els.last.textContent = lastEventAt === null
+    ? "–"
+    : lastEventAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  tickAgo();
+  els.updated.textContent = `updated ${new Date(doc.updated_at).toLocaleTimeString()}`;
+
+  const max = Math.max(1, ...doc.songs.map((song) => song.plays));
+  const present = new Set();
+  doc.songs.forEach((song, i) => {
+    present.add(song.song_id);
+    let row = rows.get(song.song_id);
+    if (row === undefined || row.el.classList.contains("leaving")) {
+      row?.el.remove();
+      row = { el: makeRow(song), plays: song.plays };
+      rows.set(song.song_id, row);
+      els.bars.append(row.el);
+    } else if (song.plays > row.plays) {
+      row.el.classList.remove("bump");
+      void row.el.offsetWidth; // restart the animation
+      row.el.classList.add("bump");
+    }
+    row.plays = song.plays;
+    row.el.style.setProperty("--i", String(i));
+    row.el.classList.toggle("top", i === 0);
+    row.el.querySelector(".rank").textContent = String(i + 1);
+    const name = row.el.querySelector(".name");
+    name.textContent = song.song_name;
+    name.title = song.song_name;
+    row.el.querySelector(".plays").textContent = numbers.format(song.plays);
+    row.el.querySelector(".fill").style.width = `${(song.plays / max) * 100}%`;
+  });
+  for (const [id, row] of rows) {
+    if (present.has(id) || row.el.classList.contains("leaving")) continue;
+    row.el.classList.add("leaving");
+    setTimeout(() => {
+      if (rows.get(id) === row) rows.delete(id);
+      row.el.remove();
+    }, 450);
+  }
+  els.bars.style.setProperty("--rows", String(Math.max(1, doc.songs.length)));
+  els.empty.hidden = doc.songs.length > 0;
+  els.empty.textContent = doc.window === "all"
+    ? `No plays for ${artistName} yet.`
+    : `No plays for ${artistName} in the ${WINDOWS[doc.window]}.`;
+}
+
+function clearRows() {
+  for (const row of rows.values()) row.el.remove();
+  rows.clear();
+  shownTotal = 0;
+}
+
+function tickAgo() {
+  if (lastEventAt === null) {
+    els.lastAgo.textContent = "no plays yet";
+    return;
+  }
+  const seconds = Math.round((Date.now() - lastEventAt.getTime()) / 1000);
+  els.lastAgo.textContent = seconds < 2
+    ? "just now"
+    : seconds < 90
+    ? `${seconds} s ago`
+    : seconds < 5400
+    ? `${Math.round(seconds / 60)} min ago`
+    : seconds < 129600
+    ? `${Math.round(seconds / 3600)} h ago`
+    : lastEventAt.toLocaleDateString();
+}
+setInterval(tickAgo, 1000);
+
+// ------------------------------------------------------------------ controls
+
+function updateUrl() {
+  const query = new URLSearchParams({ artist: view.artist, window: view.window });
+  if (view.limit !== 10) query.set("limit", String(view.limit));
+  history.replaceState(null, "", `?${query}`);
+}
+
+function showWindow() {
+  for (const button of document.querySelectorAll("[data-window]")) {
+    button.setAttribute("aria-pressed", String(button.dataset.window === view.window));
+  }
+}
+
+for (const button of document.querySelectorAll("[data-window]")) {
+  button.addEventListener("click", () => {
+    if (view.window === button.dataset.window) return;
+    view.window = button.dataset.window;
+    showWindow();
+    updateUrl();
+    connect();
+  });
+}
+
+els.artist.addEventListener("change", () => {
+  view.artist = els.artist.value;
+  updateUrl();
+  clearRows();
+  connect();
+});
+
+let artistsKey = "";
+async function loadArtists() {
+  try {
+    const response = await fetch("/api/artists");
+    const { artists } = await response.json();
+    const slugs = artists.map((entry) => entry.artist);
+    if (!slugs.includes(view.artist)) slugs.push(view.artist);
+    slugs.sort((a, b) => prettyArtist(a).localeCompare(prettyArtist(b)));
+    const key = slugs.join(",");
+    if (key === artistsKey) return;
+    artistsKey = key;
+    els.artist.replaceChildren(...slugs.map((slug) => {
+      const option = document.createElement("option");
+      option.value = slug;
+      option.textContent = prettyArtist(slug);
+      return option;
+    }));
+    els.artist.value = view.artist;
+  } catch {
+    // The stream's state already says when the server is away.
+  }
+}
+
+showWindow();
+updateUrl();
+loadArtists();
+setInterval(loadArtists, 10_000);
+connect();

@@ -1,0 +1,323 @@
+/**
+ * The dashboard's HTTP side: the static page, the JSON API and the
+ * Server-Sent Events stream, as one `fetch`-style handler for `Deno.serve`.
+ *
+ * Routes:
+ * - `GET /` (and `/app.js`, `/style.css`, `/favicon.svg`): the page;
+ * - `GET /api/top?artist=&window=&limit=`: the top songs document;
+ * - `GET /api/artists`: artists seen, most played first;
+ * - `GET /api/stream?artist=&window=&limit=`: the same document as SSE,
+ *   pushed when it changes (checked every `tickMs`, so at most a few per second);
+ * - `GET /api/reconcile`: dashboard versus BigQuery for every window;
+ * - `GET /healthz`: liveness and counters.
+ *
+ * @module
+ */
+
+import type { Reconciliation } from "./reconcile.ts";
+import {
+  isWindowName,
+  type PlayCounter,
+  type SongPlays,
+  WINDOW_NAMES,
+  type WindowName,
+} from "./windows.ts";
+
+/** Defaults of the query parameters. */
+export const DEFAULT_ARTIST = "tony-allen";
+export const DEFAULT_WINDOW: WindowName = "1h";
+export const DEFAULT_LIMIT = 10;
+export const MAX_LIMIT = 100;
+
+const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+/** A bad query parameter (answered with 400). */
+export class QueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "QueryError";
+  }
+}
+
+/** What `/api/top` and `/api/stream` are asked for. */
+export interface TopQuery {
+  artist: string;
+  window: WindowName;
+  limit: number;
+}
+
+/**
+ * Validates the query parameters of `/api/top` and `/api/stream`.
+ * Unknown parameters are ignored.
+ *
+ * @example
+ * ```ts
+ * import { parseTopQuery } from "./dashboard_server.ts";
+ * parseTopQuery(new URLSearchParams("window=5m")); // { artist: "tony-allen", window: "5m", limit: 10 }
+ * ```
+ */
+export function parseTopQuery(params: URLSearchParams): TopQuery {
+  const artist = params.get("artist") ?? DEFAULT_ARTIST;
+  if (artist.length > 128 || !SLUG.test(artist)) {
+    throw new QueryError(
+      `Invalid 'artist': expected a slug like "tony-allen", got ${
+        JSON.stringify(artist.slice(0, 64))
+      }`,
+    );
+  }
+  const window = params.get("window") ?? DEFAULT_WINDOW;
+  if (!isWindowName(window)) {
+    throw new QueryError(
+      `Invalid 'window': expected one of ${WINDOW_NAMES.join(", ")}, got ${
+        JSON.stringify(window.slice(0, 64))
+      }`,
+    );
+  }
+  const rawLimit = params.get("limit") ?? String(DEFAULT_LIMIT);
+  const limit = Number(rawLimit);
+  if (!/^\d{1,3}$/.test(rawLimit) || limit < 1 || limit > MAX_LIMIT) {
+    throw new QueryError(
+      `Invalid 'limit': expected an integer from 1 to ${MAX_LIMIT}, got ${
+        JSON.stringify(rawLimit.slice(0, 64))
+      }`,
+    );
+  }
+  return { artist, window, limit };
+}
+
+/** The document of `/api/top` and of each `/api/stream` event. */
+export interface TopDocument {
+  artist: string;
+  window: WindowName;
+  /** Window start (ISO), `null` for `all`: BigQuery can be asked for `timestamp >= from`. */
+  from: string | null;
+  updated_at: string;
+  /** Plays of the artist in the window (all songs, not only those listed). */
+  total: number;
+  songs: SongPlays[];
+  /** Plays of the artist per second over the last minute. */
+  plays_per_second: number;
+  /** Latest event time of the artist. */
+  last_event_at: string | null;
+  /** `catching-up` while the history is being replayed after a start. */
+  state: "live" | "catching-up";
+}
+
+/** Builds the document for `query` at `now`. */
+export function topDocument(
+  counter: PlayCounter,
+  query: TopQuery,
+  now: number,
+  live: boolean,
+): TopDocument {
+  const top = counter.top(query.artist, query.window, query.limit, now);
+  return {
+    artist: top.artist,
+    window: top.window,
+    from: top.from === undefined ? null : new Date(top.from).toISOString(),
+    updated_at: new Date(now).toISOString(),
+    total: top.total,
+    songs: top.songs,
+    plays_per_second: Math.round(top.playsPerSecond * 100) / 100,
+    last_event_at: top.lastEventAt === undefined ? null : new Date(top.lastEventAt).toISOString(),
+    state: live ? "live" : "catching-up",
+  };
+}
+
+/** What changes a streamed document (the clock alone does not). */
+function contentKey(doc: TopDocument): string {
+  return JSON.stringify([doc.total, doc.songs, doc.plays_per_second, doc.last_event_at, doc.state]);
+}
+
+/** Options of {@linkcode createDashboardHandler}. */
+export interface DashboardHandlerOptions {
+  counter: PlayCounter;
+  /** Directory of the static page (`dashboard/`). */
+  staticDir: URL;
+  /** Whether the history replay is done. */
+  isLive: () => boolean;
+  /** Body of `/healthz`. */
+  health: () => Record<string, unknown>;
+  /** Runs a reconciliation against BigQuery. */
+  reconcile: () => Promise<Reconciliation>;
+  /** How often streams check for changes (default 250 ms). */
+  tickMs?: number;
+  /** Interval of SSE `ping` events that keep connections and the page's watchdog alive (default 15 s). */
+  heartbeatMs?: number;
+  /** Wall clock (default `Date.now`). */
+  now?: () => number;
+}
+
+/** The handler and a way to end every open stream. */
+export interface DashboardHandler {
+  handler: (request: Request) => Promise<Response>;
+  /** Number of open streams. */
+  readonly streams: number;
+  /** Ends all streams and stops the timer. */
+  close(): void;
+}
+
+const STATIC: Record<string, { file: string; type: string }> = {
+  "/": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/index.html": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
+  "/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
+};
+
+const SECURITY_HEADERS = {
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+const PAGE_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+  "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
+  "form-action 'self'; frame-ancestors 'none'";
+
+function json(body: unknown, status = 200): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: {
+      ...SECURITY_HEADERS,
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+    },
+  });
+}
+
+interface Subscriber {
+  query: TopQuery;
+  key: string;
+  controller: ReadableStreamDefaultController<Uint8Array>;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Creates the handler.
+ *
+ * @example
+ * ```ts ignore
+ * const { handler } = createDashboardHandler({ counter, staticDir, ... });
+ * Deno.serve({ port: 8080 }, handler);
+ * ```
+ */
+export function createDashboardHandler(options: DashboardHandlerOptions): DashboardHandler {
+  const now = options.now ?? Date.now;
+  const subscribers = new Set<Subscriber>();
+  let lastHeartbeat = now();
+
+  function send(subscriber: Subscriber, text: string): void {
+    try {
+      subscriber.controller.enqueue(encoder.encode(text));
+    } catch {
+      subscribers.delete(subscriber); // the client went away
+    }
+  }
+
+  function push(subscriber: Subscriber, at: number, force: boolean): void {
+    const doc = topDocument(options.counter, subscriber.query, at, options.isLive());
+    const key = contentKey(doc);
+    if (!force && key === subscriber.key) return;
+    subscriber.key = key;
+    send(subscriber, `data: ${JSON.stringify(doc)}\n\n`);
+  }
+
+  const timer = setInterval(() => {
+    if (subscribers.size === 0) return;
+    const at = now();
+    for (const subscriber of subscribers) push(subscriber, at, false);
+    if (at - lastHeartbeat >= (options.heartbeatMs ?? 15_000)) {
+      lastHeartbeat = at;
+      for (const subscriber of subscribers) send(subscriber, "event: ping\ndata: {}\n\n");
+    }
+  }, options.tickMs ?? 250);
+
+  function stream(query: TopQuery): Response {
+    let subscriber: Subscriber | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        subscriber = { query, key: "", controller };
+        subscribers.add(subscriber);
+        send(subscriber, "retry: 2000\n\n");
+        push(subscriber, now(), true);
+      },
+      cancel() {
+        if (subscriber !== undefined) subscribers.delete(subscriber);
+      },
+    });
+    return new Response(body, {
+      headers: {
+        ...SECURITY_HEADERS,
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-store",
+        "x-accel-buffering": "no",
+      },
+    });
+  }
+
+  async function serveStatic(path: string): Promise<Response | undefined> {
+    const entry = STATIC[path];
+    if (entry === undefined) return undefined;
+    const body = await Deno.readFile(new URL(entry.file, options.staticDir));
+    const headers: Record<string, string> = {
+      ...SECURITY_HEADERS,
+      "content-type": entry.type,
+      "cache-control": "no-cache",
+    };
+    if (entry.file === "index.html") headers["content-security-policy"] = PAGE_POLICY;
+    return new Response(body, { headers });
+  }
+
+  async function handler(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      return json({ error: `Method ${request.method} is not allowed: use GET` }, 405);
+    }
+    try {
+      switch (url.pathname) {
+        case "/api/top":
+          return json(
+            topDocument(options.counter, parseTopQuery(url.searchParams), now(), options.isLive()),
+          );
+        case "/api/stream":
+          return stream(parseTopQuery(url.searchParams));
+        case "/api/artists":
+          return json({ artists: options.counter.artists() });
+        case "/api/reconcile":
+          try {
+            return json(await options.reconcile());
+          } catch (error) {
+            const message = error instanceof Error ? error.message : String(error);
+            return json({ error: `Cannot reconcile with BigQuery: ${message}` }, 503);
+          }
+        case "/healthz":
+          return json(options.health());
+      }
+      const page = await serveStatic(url.pathname);
+      return page ?? json({ error: `Not found: ${url.pathname}` }, 404);
+    } catch (error) {
+      if (error instanceof QueryError) return json({ error: error.message }, 400);
+      const message = error instanceof Error ? error.message : String(error);
+      return json({ error: `Internal error: ${message}` }, 500);
+    }
+  }
+
+  return {
+    handler,
+    get streams() {
+      return subscribers.size;
+    },
+    close() {
+      clearInterval(timer);
+      for (const subscriber of subscribers) {
+        try {
+          subscriber.controller.close();
+        } catch {
+          // already closed
+        }
+      }
+      subscribers.clear();
+    },
+  };
+}

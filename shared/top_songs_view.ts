@@ -1,0 +1,77 @@
+/**
+ * The `top_songs` BigQuery view: deduplicated play counts per window, artist
+ * and song, with the same windows as the live dashboard (same lengths, same
+ * bucket alignment, computed from `CURRENT_TIMESTAMP()`). It is what Looker
+ * Studio users point a chart at.
+ *
+ * @module
+ */
+
+import type { BigQueryConfig } from "./config.ts";
+import { ensurePlaysTable, playsTableRef, query, type Warehouse } from "./bigquery.ts";
+import { type Option, text } from "./options.ts";
+import { WINDOW_NAMES, WINDOWS } from "./windows.ts";
+
+/** The `--view` option: name of the view in the plays table's dataset. */
+export const viewOptions = {
+  view: {
+    flag: "view",
+    env: "BIGQUERY_VIEW",
+    arg: "NAME",
+    help: "BigQuery view of deduplicated top songs (created or replaced at start)",
+    fallback: "top_songs",
+    parse: text(/^[A-Za-z_][A-Za-z0-9_]{0,1023}$/, "a view name (letters, digits, _)"),
+  },
+} satisfies Record<string, Option<string>>;
+
+/** Fully qualified, quoted name of the view for SQL. */
+export function viewRef(config: BigQueryConfig, view: string): string {
+  return `\`${config.project}.${config.dataset}.${view}\``;
+}
+
+/** SQL of each window's start, aligned like `windowStart()` in windows.ts. */
+function windowStartSql(): string {
+  return WINDOW_NAMES.map((name) => {
+    const spec = WINDOWS[name];
+    const start = spec.lengthMs === undefined
+      ? "CAST(NULL AS TIMESTAMP)"
+      : `TIMESTAMP_MILLIS(CAST(CEIL((UNIX_MILLIS(CURRENT_TIMESTAMP()) - ${spec.lengthMs}) / ${spec.bucketMs}) * ${spec.bucketMs} AS INT64))`;
+    return `SELECT '${name}' AS time_window, ${start} AS window_start`;
+  }).join("\n  UNION ALL ");
+}
+
+/**
+ * The `CREATE OR REPLACE VIEW` statement. Columns: `time_window` (`5m`,
+ * `1h`, `24h`, `all`), `window_start` (NULL for `all`), `artist`, `song_id`,
+ * `song_name` (of the latest play), `plays` (`COUNT(DISTINCT event_id)`).
+ *
+ * @example
+ * ```ts
+ * import { topSongsViewSql } from "./top_songs_view.ts";
+ * import { loadConfig } from "./config.ts";
+ * topSongsViewSql(loadConfig([], {}), "top_songs").startsWith("CREATE OR REPLACE VIEW"); // true
+ * ```
+ */
+export function topSongsViewSql(config: BigQueryConfig, view: string): string {
+  return `CREATE OR REPLACE VIEW ${viewRef(config, view)} AS
+WITH windows AS (
+  ${windowStartSql()}
+)
+SELECT
+  w.time_window,
+  w.window_start,
+  p.artist,
+  p.song_id,
+  ARRAY_AGG(p.song_name ORDER BY p.timestamp DESC LIMIT 1)[OFFSET(0)] AS song_name,
+  COUNT(DISTINCT p.event_id) AS plays
+FROM ${playsTableRef(config)} AS p
+CROSS JOIN windows AS w
+WHERE w.window_start IS NULL OR p.timestamp >= w.window_start
+GROUP BY w.time_window, w.window_start, p.artist, p.song_id`;
+}
+
+/** Creates the dataset and plays table when missing, then (re)creates the view. */
+export async function ensureTopSongsView(warehouse: Warehouse, view: string): Promise<void> {
+  await ensurePlaysTable(warehouse);
+  await query(warehouse, topSongsViewSql(warehouse.config, view));
+}

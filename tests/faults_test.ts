@@ -1,0 +1,307 @@
+// Fault tests: the pipeline under the failures real clusters have. Each test
+// produces a known set of events and ends by asserting that BigQuery holds
+// exactly that set of distinct event ids: nothing lost, nothing extra.
+//
+// Two tests stop and start the shared local services (`infra/services.sh`),
+// so this file must not run alongside other integration tests.
+
+import assert from "node:assert/strict";
+import { query } from "../shared/bigquery.ts";
+import { PLAYS_COLUMNS, playsTableMetadata } from "../shared/schema.ts";
+import {
+  committedOffsets,
+  consumerArgs,
+  goodEvent,
+  produceRaw,
+  readTopic,
+  services,
+  startScript,
+  storedEventIds,
+  topicEventIds,
+  uniqueName,
+  waitFor,
+  waitForStored,
+  warehouseFor,
+} from "./support/harness.ts";
+
+function names() {
+  const id = uniqueName("f");
+  return { topic: `faults_${id}`, group: `group_${id}`, table: `faults_${id}` };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function assertExactly(table: string, expected: Set<string>): Promise<void> {
+  const stored = await storedEventIds(table);
+  const missing = [...expected].filter((id) => !stored.has(id));
+  const extra = [...stored].filter((id) => !expected.has(id));
+  assert.deepEqual({ missing: missing.length, extra: extra.length }, { missing: 0, extra: 0 });
+}
+
+async function stopConsumer(consumer: Awaited<ReturnType<typeof startScript>>): Promise<string> {
+  consumer.kill("SIGTERM");
+  const result = await consumer.done;
+  assert.equal(result.code, 0, result.stderr);
+  return result.stderr;
+}
+
+Deno.test("faults: a consumer killed with SIGKILL mid-batch loses nothing after a restart", async () => {
+  const n = names();
+  const events = Array.from({ length: 4_000 }, () => goodEvent());
+  await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
+  const first = await startScript("consume", consumerArgs(n, ["--batch-rows", "100"]));
+  try {
+    await waitFor(
+      "some rows to land",
+      async () => {
+        const stored = await storedEventIds(n.table).catch(() => new Set<string>());
+        return stored.size > 0;
+      },
+      60_000,
+      50,
+    );
+  } finally {
+    first.kill("SIGKILL");
+    await first.done;
+  }
+  const partial = (await storedEventIds(n.table)).size;
+  assert.ok(partial < events.length, `killed mid-stream (${partial} stored)`);
+
+  const second = await startScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+  const result = await second.done;
+  assert.equal(result.code, 0, result.stderr);
+  await assertExactly(n.table, new Set(events.map((e) => e.event_id)));
+});
+
+Deno.test("faults: poison input (10%) goes to the DLQ with a reason and every good event lands", async () => {
+  const n = names();
+  const good = Array.from({ length: 450 }, () => goodEvent());
+  const poisonKinds = [
+    () => '{"event_id": ', // truncated JSON
+    () => JSON.stringify(goodEvent({ user_id: "forty-two" })), // wrong type
+    () => JSON.stringify(goodEvent({ song_id: 2.5 })), // wrong type
+    () => JSON.stringify(goodEvent({ artist: undefined })), // missing field
+    () => JSON.stringify(goodEvent({ song_name: "x".repeat(600_000) })), // oversized
+  ];
+  const poison = Array.from({ length: 50 }, (_, i) => poisonKinds[i % poisonKinds.length]!());
+  const values = good.map((e) => JSON.stringify(e));
+  poison.forEach((p, i) => values.splice(i * 10 + 5, 0, p));
+  await produceRaw(n.topic, values);
+
+  const consumer = await startScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+  const result = await consumer.done;
+  assert.equal(result.code, 0, result.stderr);
+  await assertExactly(n.table, new Set(good.map((e) => e.event_id)));
+
+  const dlq = await readTopic(`${n.topic}.dlq`);
+  assert.equal(dlq.length, poison.length);
+  const decoder = new TextDecoder();
+  const letters = dlq.map((m) => decoder.decode(m.value!)).sort();
+  assert.deepEqual(letters, [...poison].sort(), "original bytes, unchanged");
+  for (const letter of dlq) {
+    assert.match(letter.headers.error ?? "", /^Cannot parse event: /);
+    assert.ok(["invalid-json", "invalid-event"].includes(letter.headers["error.kind"] ?? ""));
+  }
+  const oversized = dlq.find((m) => (m.value?.length ?? 0) > 500_000);
+  assert.match(oversized?.headers.error ?? "", /'song_name' must be at most 1024 characters/);
+});
+
+Deno.test("faults: rows BigQuery rejects go to the DLQ with BigQuery's reason", async () => {
+  const n = names();
+  // Schema drift: the table was created without a column the rows carry, so
+  // BigQuery refuses each row ("no such field"). Nothing may be committed
+  // as stored, and nothing may block: every row ends in the DLQ.
+  const warehouse = warehouseFor(n.table);
+  const fields = PLAYS_COLUMNS.filter((column) => column.name !== "kafka_offset").map((c) => ({
+    ...c,
+  }));
+  await warehouse.client.dataset("music").table(n.table).create({
+    ...playsTableMetadata(),
+    schema: { fields },
+  });
+  const events = Array.from({ length: 12 }, () => goodEvent());
+  await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
+
+  const consumer = await startScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+  const result = await consumer.done;
+  assert.equal(result.code, 0, result.stderr);
+  const dlq = await readTopic(`${n.topic}.dlq`);
+  assert.equal(dlq.length, events.length, result.stderr);
+  for (const letter of dlq) {
+    assert.equal(letter.headers["error.kind"], "rejected-by-bigquery");
+    assert.match(letter.headers.error ?? "", /^Cannot store event: .*kafka_offset/);
+  }
+  assert.equal((await storedEventIds(n.table)).size, 0);
+});
+
+Deno.test("faults: SIGTERM during load writes what was read, commits it, and exits 0 within 10 s", async () => {
+  const n = names();
+  const consumer = await startScript("consume", consumerArgs(n));
+  const producer = await startScript("produce", [
+    "--topic",
+    n.topic,
+    "--rate",
+    "400",
+    "--log-file",
+    "",
+  ]);
+  try {
+    await waitFor(
+      "rows to land",
+      async () => (await storedEventIds(n.table).catch(() => new Set())).size > 200,
+      60_000,
+      200,
+    );
+    const signalled = Date.now();
+    const stderr = await stopConsumer(consumer);
+    assert.ok(Date.now() - signalled < 10_000, "exits within 10 s");
+    assert.match(stderr, /Stopped: \d+ consumed/);
+  } finally {
+    producer.kill("SIGTERM");
+    await producer.done;
+    consumer.kill("SIGKILL");
+  }
+  // Everything below the committed offsets is stored.
+  const committed = await committedOffsets(n.group, n.topic);
+  const decoder = new TextDecoder();
+  const below = (await readTopic(n.topic)).filter((m) =>
+    BigInt(m.offset) < (committed.get(m.partition) ?? 0n)
+  );
+  assert.ok(below.length > 0);
+  const stored = await storedEventIds(n.table);
+  for (const message of below) {
+    assert.ok(
+      stored.has(JSON.parse(decoder.decode(message.value!)).event_id),
+      "committed means stored",
+    );
+  }
+  // And a restart finishes the rest.
+  const rest = await startScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+  assert.equal((await rest.done).code, 0);
+  await assertExactly(n.table, await topicEventIds(n.topic));
+});
+
+Deno.test("faults: a second consumer joining and leaving during load loses nothing", async () => {
+  const n = names();
+  const a = await startScript("consume", consumerArgs(n));
+  const producer = await startScript("produce", [
+    "--topic",
+    n.topic,
+    "--rate",
+    "300",
+    "--count",
+    "4500",
+    "--partitions",
+    "6",
+    "--log-file",
+    "",
+  ]);
+  let b;
+  try {
+    await sleep(3_000);
+    b = await startScript("consume", consumerArgs(n));
+    await sleep(5_000);
+    await stopConsumer(b);
+    const produced = await producer.done;
+    assert.equal(produced.code, 0, produced.stderr);
+    const expected = await topicEventIds(n.topic);
+    assert.equal(expected.size, 4_500);
+    await waitForStored(n.table, expected.size);
+    await stopConsumer(a);
+    await assertExactly(n.table, expected);
+    // Duplicates from the hand-over stay out of query results.
+    const [row] = await query(
+      warehouseFor(n.table),
+      `SELECT COUNT(DISTINCT event_id) AS plays FROM \`livecharts-local.music.${n.table}\``,
+    );
+    assert.equal(Number(row?.plays), 4_500);
+  } finally {
+    a.kill("SIGKILL");
+    b?.kill("SIGKILL");
+    producer.kill("SIGKILL");
+  }
+});
+
+Deno.test("faults: the broker stopped for 20 s during producing and consuming", async () => {
+  const n = names();
+  const consumer = await startScript("consume", consumerArgs(n));
+  const producer = await startScript("produce", [
+    "--topic",
+    n.topic,
+    "--rate",
+    "150",
+    "--count",
+    "6000",
+    "--log-file",
+    "",
+  ]);
+  try {
+    await waitFor(
+      "rows to land",
+      async () => (await storedEventIds(n.table).catch(() => new Set())).size > 100,
+      60_000,
+      200,
+    );
+    await services("down", "kafka");
+    await sleep(20_000);
+    await services("up", "kafka");
+    const produced = await producer.done;
+    assert.equal(produced.code, 0, produced.stderr);
+    assert.match(produced.stderr, /Stopped: 6000 events delivered/);
+    const expected = await topicEventIds(n.topic);
+    assert.equal(expected.size, 6_000, "every event reached Kafka once or more");
+    await waitForStored(n.table, expected.size, 180_000);
+    await stopConsumer(consumer);
+    await assertExactly(n.table, expected);
+  } finally {
+    await services("up", "kafka");
+    producer.kill("SIGKILL");
+    consumer.kill("SIGKILL");
+  }
+});
+
+Deno.test("faults: BigQuery unavailable for 30 s: the consumer backs off, commits nothing unwritten, catches up", async () => {
+  const n = names();
+  const consumer = await startScript("consume", consumerArgs(n));
+  let exited = false;
+  consumer.done.then(() => (exited = true));
+  const producer = await startScript("produce", [
+    "--topic",
+    n.topic,
+    "--rate",
+    "200",
+    "--count",
+    "8000",
+    "--log-file",
+    "",
+  ]);
+  try {
+    await waitFor(
+      "rows to land",
+      async () => (await storedEventIds(n.table).catch(() => new Set())).size > 100,
+      60_000,
+      200,
+    );
+    await services("down", "bigquery");
+    await sleep(5_000); // let the consumer notice and stop committing
+    const before = await committedOffsets(n.group, n.topic);
+    await sleep(25_000);
+    const after = await committedOffsets(n.group, n.topic);
+    assert.deepEqual(after, before, "no commit while BigQuery is down");
+    assert.equal(exited, false, "the consumer keeps running");
+    await services("up", "bigquery");
+    const produced = await producer.done;
+    assert.equal(produced.code, 0, produced.stderr);
+    const expected = await topicEventIds(n.topic);
+    assert.equal(expected.size, 8_000);
+    await waitForStored(n.table, expected.size, 180_000);
+    const stderr = await stopConsumer(consumer);
+    assert.match(stderr, /Pausing fetches until writes succeed again/);
+    assert.match(stderr, /resuming fetches/);
+    await assertExactly(n.table, expected);
+  } finally {
+    await services("up", "bigquery");
+    producer.kill("SIGKILL");
+    consumer.kill("SIGKILL");
+  }
+});
