@@ -31,6 +31,9 @@ import { decimal, integer, optional } from "./shared/options.ts";
 import { compact, rateMeter, startProgress } from "./shared/progress.ts";
 import { retry, sleep } from "./shared/retry.ts";
 import { createSink } from "./shared/sink.ts";
+import { createConsumerMetrics } from "./shared/consumer_metrics.ts";
+import { healthOptions } from "./shared/health.ts";
+import { metricsServerOptions, serveMetrics } from "./shared/metrics_server.ts";
 
 /** Largest dead letter: a maximal source message plus generous headers. */
 const DLQ_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
@@ -86,6 +89,8 @@ const options = {
     fallback: undefined,
     parse: decimal(0),
   },
+  ...metricsServerOptions,
+  ...healthOptions,
   logFile: {
     flag: "log-file",
     arg: "FILE",
@@ -115,6 +120,13 @@ async function main(): Promise<number> {
     log.info("Received {signal}: finishing the batch in flight", { signal: name })
   );
   const giveUp = deadlineAfter(stop, 8_000);
+  const metrics = createConsumerMetrics({ stuckAfterMs: config.stuckAfter * 1000 });
+  const metricsServer = serveMetrics({
+    hostname: config.metricsHost,
+    port: config.metricsPort,
+    registry: metrics.registry,
+    health: metrics.health,
+  });
 
   // Output first, so nothing is read before it can be written.
   const warehouse = openWarehouse(config);
@@ -133,7 +145,7 @@ async function main(): Promise<number> {
     mode: warehouse.mode,
   });
 
-  const kafka = createKafka({ brokers: config.brokers, clientId: "livecharts-consumer" });
+  const kafka = createKafka({ ...config, clientId: "livecharts-consumer" });
   await ensureTopic(kafka, config.topic, config.partitions);
   // Dead letters carry a whole source message plus headers: allow more than 1 MB.
   await ensureTopic(kafka, config.dlqTopic, 1, {
@@ -153,7 +165,6 @@ async function main(): Promise<number> {
 
   let heartbeat: (() => Promise<void>) | undefined;
   let lastMessageAt = Date.now();
-  const lag = new Map<number, bigint>();
   const sink = createSink({
     topic: config.topic,
     maxRows: config.maxRows,
@@ -168,6 +179,7 @@ async function main(): Promise<number> {
     isTransient: (error) =>
       isKafkaError(error) ? isTransientKafkaError(error) : isTransientBigQueryError(error),
     heartbeat: () => heartbeat?.() ?? Promise.resolve(),
+    onInsert: metrics.onInsert,
     onBackoff: (paused) => {
       if (paused) {
         log.warn("Pausing fetches until writes succeed again");
@@ -177,14 +189,17 @@ async function main(): Promise<number> {
         consumer.resume([{ topic: config.topic }]);
       }
     },
-    onRetry: (what, error, attempt, delayMs) =>
+    onRetry: (what, error, attempt, delayMs) => {
+      metrics.retried(what);
       log.warn("Cannot {what} ({error}); retry {attempt} in {delayMs} ms", {
         what: what === "insert" ? "insert into BigQuery" : "publish dead letters",
         error: errorMessage(error),
         attempt,
         delayMs,
-      }),
+      });
+    },
   });
+  metrics.trackSink(sink.stats);
 
   const meter = rateMeter();
   const progress = startProgress({
@@ -192,15 +207,20 @@ async function main(): Promise<number> {
       const s = sink.stats;
       const dlq = s.deadLettered["invalid-json"] + s.deadLettered["invalid-event"] +
         s.deadLettered["rejected-by-bigquery"];
-      const behind = [...lag.values()].reduce((a, b) => a + b, 0n);
+      const behind = metrics.totalLag();
       return `consumer: consumed ${compact(s.consumed)} | inserted ${compact(s.inserted)}` +
         ` | dlq ${dlq} | retries ${s.retries} | lag ${behind} | ${compact(meter(s.inserted))}/s`;
     },
   });
 
   await consumer.subscribe({ topic: config.topic, fromBeginning: true });
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    metrics.assigned(payload.memberAssignment[config.topic] ?? []);
+    metrics.setUp(true);
+  });
   let failed: unknown;
   consumer.on(consumer.events.CRASH, ({ payload }) => {
+    metrics.setUp(false);
     if (!payload.restart) {
       failed = payload.error;
       log.error("Consumer crashed: {error}", { error: errorMessage(payload.error) });
@@ -225,7 +245,7 @@ async function main(): Promise<number> {
         offset: next,
       }]);
       resolveOffset(last);
-      lag.set(batch.partition, BigInt(batch.highWatermark) - BigInt(next));
+      metrics.committed(batch.partition, BigInt(batch.highWatermark) - BigInt(next));
       lastMessageAt = Date.now();
     },
   });
@@ -234,6 +254,7 @@ async function main(): Promise<number> {
   const idleMs = config.exitWhenIdle === undefined ? undefined : config.exitWhenIdle * 1000;
   while (!stop.aborted && failed === undefined) {
     await sleep(250, stop);
+    metrics.refreshLag(() => groupLag(admin, config.group, config.topic));
     if (idleMs === undefined || Date.now() - lastMessageAt < idleMs) continue;
     try {
       const partitions = await groupLag(admin, config.group, config.topic);
@@ -248,11 +269,13 @@ async function main(): Promise<number> {
   }
 
   // Shutdown in flow order: input, then the stages after it.
+  metrics.setUp(false);
   await sink.drain();
   await consumer.disconnect();
   await sink.drain();
   await deadLetters.disconnect();
   await admin.disconnect();
+  await metricsServer?.shutdown();
   progress.stop();
   const s = sink.stats;
   log.info(

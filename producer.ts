@@ -105,7 +105,7 @@ async function main(): Promise<number> {
   const stop = shutdownSignal((name) =>
     log.info("Received {signal}: flushing and stopping", { signal: name })
   );
-  const kafka = createKafka({ brokers: config.brokers, clientId: "livecharts-producer" });
+  const kafka = createKafka({ ...config, clientId: "livecharts-producer" });
   await ensureTopic(kafka, config.topic, config.partitions);
   const producer = createProducer(kafka);
   await producer.connect();
@@ -126,6 +126,10 @@ async function main(): Promise<number> {
   });
 
   let stats;
+  // Time from the first event generated to the last acknowledged: the rate the
+  // summary reports (process start, topic check and disconnect excluded).
+  const started = performance.now();
+  let elapsedMs = 0;
   try {
     stats = await produceEvents({
       next,
@@ -154,13 +158,19 @@ async function main(): Promise<number> {
         });
       },
     });
+    elapsedMs = performance.now() - started;
   } finally {
     progress.stop();
     await producer.disconnect();
   }
   log.info(
-    "Stopped: {sent} events delivered, {errors} failed attempts retried, {unsent} undelivered",
-    { ...stats },
+    "Stopped: {sent} events delivered, {errors} failed attempts retried, {unsent} undelivered" +
+      " in {seconds} s ({rate} events/s)",
+    {
+      ...stats,
+      seconds: (elapsedMs / 1000).toFixed(3),
+      rate: elapsedMs > 0 ? Math.round((stats.sent * 1000) / elapsedMs) : 0,
+    },
   );
   await stopLogging();
   return stats.unsent > 0 ? 1 : 0;

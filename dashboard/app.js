@@ -168,7 +168,9 @@ function render(doc) {
     name.textContent = song.song_name;
     name.title = song.song_name;
     row.el.querySelector(".plays").textContent = numbers.format(song.plays);
-    row.el.querySelector(".fill").style.width = `${(song.plays / max) * 100}%`;
+    const fill = row.el.querySelector(".fill");
+    fill.style.width = `${(song.plays / max) * 100}%`;
+    fill.style.setProperty("--share", String(song.plays / max));
   });
   for (const [id, row] of rows) {
     if (present.has(id) || row.el.classList.contains("leaving")) continue;

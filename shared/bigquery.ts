@@ -110,10 +110,12 @@ function describeRowErrors(errors: unknown): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rejectedRows } from "./bigquery.ts";
- * rejectedRows({
+ * const rejected = rejectedRows({
  *   insertErrors: [{ index: 1, errors: [{ reason: "invalid", message: "no such field: x." }] }],
- * }, 2); // [{ index: 1, reason: "invalid: no such field: x." }]
+ * }, 2);
+ * assert.deepEqual(rejected, [{ index: 1, reason: "invalid: no such field: x." }]);
  * ```
  */
 export function rejectedRows(response: unknown, count: number): RejectedRow[] {

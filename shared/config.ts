@@ -7,6 +7,7 @@
  */
 
 import {
+  boolean,
   type Option,
   optional,
   parseOptions,
@@ -70,7 +71,93 @@ export const kafkaOptions = {
     fallback: "tony-allen-plays",
     parse: text(TOPIC, "a Kafka topic name ([A-Za-z0-9._-], up to 249)"),
   },
+  saslMechanism: {
+    flag: "sasl-mechanism",
+    env: "KAFKA_SASL_MECHANISM",
+    arg: "NAME",
+    help: "SASL mechanism: plain, scram-sha-256 or scram-sha-512",
+    fallback: undefined,
+    fallbackHelp: "none",
+    parse: saslMechanism,
+    check: checkSasl,
+  },
+  saslUsername: {
+    flag: "sasl-username",
+    env: "KAFKA_SASL_USERNAME",
+    arg: "NAME",
+    help: "SASL user name",
+    fallback: undefined,
+    parse: optional,
+  },
+  saslPassword: {
+    flag: "sasl-password",
+    env: "KAFKA_SASL_PASSWORD",
+    arg: "SECRET",
+    help: "SASL password; prefer the variable (deno task echoes flags, ps shows them)",
+    fallback: undefined,
+    parse: optional,
+    secret: true,
+  },
+  ssl: {
+    flag: "ssl",
+    env: "KAFKA_SSL",
+    help: "Connect with TLS",
+    fallback: (raw: RawValues): boolean => raw.sslCa !== undefined,
+    fallbackHelp: "false, true with --ssl-ca",
+    parse: boolean,
+    check: (values) =>
+      values.ssl === false && values.sslCa !== undefined
+        ? "KAFKA_SSL_CA (--ssl-ca) needs TLS, but KAFKA_SSL (--ssl) is false"
+        : undefined,
+  },
+  sslCa: {
+    flag: "ssl-ca",
+    env: "KAFKA_SSL_CA",
+    arg: "FILE",
+    help: "PEM file of the CA that signed the brokers' certificates (implies --ssl)",
+    fallback: undefined,
+    parse: optional,
+  },
+  sslRejectUnauthorized: {
+    flag: "ssl-reject-unauthorized",
+    env: "KAFKA_SSL_REJECT_UNAUTHORIZED",
+    help: "Verify the brokers' certificates; =false only for a throwaway test broker",
+    fallback: true,
+    parse: boolean,
+  },
 } satisfies Record<string, Option<unknown>>;
+
+/** SASL mechanisms the Kafka client supports. */
+export type SaslMechanism = "plain" | "scram-sha-256" | "scram-sha-512";
+const SASL_MECHANISMS: readonly SaslMechanism[] = ["plain", "scram-sha-256", "scram-sha-512"];
+
+/** A SASL mechanism name (any case); empty means none. */
+export function saslMechanism(raw: string): SaslMechanism | undefined {
+  const value = raw.trim().toLowerCase();
+  if (value === "") return undefined;
+  const mechanism = SASL_MECHANISMS.find((candidate) => candidate === value);
+  if (mechanism === undefined) {
+    throw new Error(`must be one of ${SASL_MECHANISMS.join(", ")}, got ${JSON.stringify(raw)}`);
+  }
+  return mechanism;
+}
+
+/** A mechanism needs both credentials, and credentials need a mechanism. */
+function checkSasl(values: Readonly<Record<string, unknown>>): string | undefined {
+  const missing = [
+    ["KAFKA_SASL_USERNAME (--sasl-username)", values.saslUsername],
+    ["KAFKA_SASL_PASSWORD (--sasl-password)", values.saslPassword],
+  ].filter(([, value]) => value === undefined).map(([name]) => name);
+  if (values.saslMechanism !== undefined) {
+    if (missing.length === 0) return undefined;
+    return `SASL mechanism ${values.saslMechanism} needs ${missing.join(" and ")}, ${
+      missing.length === 1 ? "which is" : "which are"
+    } unset`;
+  }
+  if (missing.length === 2) return undefined;
+  return `SASL credentials are set but KAFKA_SASL_MECHANISM (--sasl-mechanism) is not: ` +
+    `set it to ${SASL_MECHANISMS.join(", ").replace(/, ([^,]*)$/, " or $1")}`;
+}
 
 /** Kafka options of the consuming side (group and dead-letter topic). */
 export const groupOptions = {

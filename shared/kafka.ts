@@ -8,6 +8,7 @@
 
 import { Buffer } from "node:buffer";
 import process from "node:process";
+import type { ConnectionOptions } from "node:tls";
 import {
   type Admin,
   type Consumer,
@@ -19,17 +20,45 @@ import {
   type Producer,
   type ProducerConfig,
   type RecordMetadata,
+  type SASLOptions,
 } from "kafkajs";
 import { logger } from "./log.ts";
+import { addSecret } from "./redact.ts";
 
 export type { Admin, Consumer, Producer };
 export type { EachBatchPayload, IHeaders, KafkaMessage, Message } from "kafkajs";
 
 const log = logger("kafka");
 
+// Fields of kafkajs log entries that may carry credentials or raw protocol
+// bytes (SASL messages); they are never logged.
+const UNSAFE_FIELD = /pass|secret|sasl|auth|token|credential|buffer|payload/i;
+
+/**
+ * A kafkajs log field made safe to log: bytes become their length, and
+ * fields that may hold credentials or protocol bytes are dropped (in nested
+ * objects too). Strings are redacted later, by the log formatter.
+ */
+export function safeLogField(value: unknown, depth = 0): unknown {
+  if (value instanceof Uint8Array) return `<${value.byteLength} bytes>`;
+  if (value instanceof Error) return value.message;
+  if (typeof value !== "object" || value === null) return value;
+  if (depth >= 4) return "<nested>";
+  if (Array.isArray(value)) return value.map((item) => safeLogField(item, depth + 1));
+  const safe: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    if (!UNSAFE_FIELD.test(key)) safe[key] = safeLogField(item, depth + 1);
+  }
+  return safe;
+}
+
 function bridgeLogs(): NonNullable<KafkaJsConfig["logCreator"]> {
   return () => ({ level, log: entry }) => {
-    const { message, timestamp: _t, logger: _l, stack: _s, ...fields } = entry;
+    const { message, timestamp: _t, logger: _l, stack: _s, ...raw } = entry;
+    const fields: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(raw)) {
+      if (!UNSAFE_FIELD.test(key)) fields[key] = safeLogField(value);
+    }
     const text = `${entry.namespace ?? "kafkajs"}: ${message}`;
     switch (level) {
       case logLevel.ERROR:
@@ -47,17 +76,106 @@ function bridgeLogs(): NonNullable<KafkaJsConfig["logCreator"]> {
   };
 }
 
+/** Authentication and encryption settings (the `kafkaOptions` of config.ts). */
+export interface KafkaSecurityOptions {
+  /** `plain`, `scram-sha-256` or `scram-sha-512` (any case); unset: no SASL. */
+  saslMechanism?: string | undefined;
+  saslUsername?: string | undefined;
+  saslPassword?: string | undefined;
+  /** Connect with TLS; implied by `sslCa`. */
+  ssl?: boolean | undefined;
+  /** PEM file of the CA that signed the brokers' certificates (default: public roots). */
+  sslCa?: string | undefined;
+  /** Verify the brokers' certificates (default true). */
+  sslRejectUnauthorized?: boolean | undefined;
+}
+
 /** Connection settings of {@linkcode createKafka}. */
-export interface KafkaClientOptions {
+export interface KafkaClientOptions extends KafkaSecurityOptions {
   brokers: string[];
   clientId: string;
+}
+
+/** What {@linkcode kafkaSecurity} adds to the client configuration. */
+export interface KafkaSecurity {
+  sasl?: SASLOptions;
+  ssl?: ConnectionOptions | boolean;
+}
+
+/** Reads a PEM CA file; the error names the file, never its contents. */
+function readCaFile(path: string): string {
+  let pem: string;
+  try {
+    pem = Deno.readTextFileSync(path);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot read the Kafka CA file ${JSON.stringify(path)}: ${reason}`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new Error(
+      `Cannot use the Kafka CA file ${JSON.stringify(path)}: expected PEM certificates ` +
+        `(-----BEGIN CERTIFICATE-----)`,
+    );
+  }
+  return pem;
+}
+
+/**
+ * The kafkajs `sasl` and `ssl` settings for `options` (reads the CA file).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kafkaSecurity } from "./kafka.ts";
+ * assert.deepEqual(
+ *   kafkaSecurity({ saslMechanism: "scram-sha-512", saslUsername: "app", saslPassword: "pw" }),
+ *   { sasl: { mechanism: "scram-sha-512", username: "app", password: "pw" } },
+ * );
+ * ```
+ */
+export function kafkaSecurity(options: KafkaSecurityOptions): KafkaSecurity {
+  const security: KafkaSecurity = {};
+  if (options.saslMechanism !== undefined) {
+    const { saslUsername: username, saslPassword: password } = options;
+    const mechanism = options.saslMechanism.toLowerCase();
+    if (username === undefined || password === undefined) {
+      throw new Error(`Cannot use SASL ${mechanism} without a user name and a password`);
+    }
+    switch (mechanism) {
+      case "plain":
+      case "scram-sha-256":
+      case "scram-sha-512":
+        security.sasl = { mechanism, username, password };
+        break;
+      default:
+        throw new Error(
+          `Cannot use SASL mechanism ${JSON.stringify(options.saslMechanism)}: ` +
+            `expected plain, scram-sha-256 or scram-sha-512`,
+        );
+    }
+  }
+  const rejectUnauthorized = options.sslRejectUnauthorized ?? true;
+  if (options.sslCa !== undefined) {
+    security.ssl = { ca: [readCaFile(options.sslCa)], rejectUnauthorized };
+  } else if (options.ssl) {
+    security.ssl = rejectUnauthorized ? true : { rejectUnauthorized };
+  }
+  return security;
 }
 
 /**
  * Creates a Kafka client that logs through LogTape and keeps retrying
  * connections (a broker restart must not end a long-running script).
+ * Authenticates with SASL and encrypts with TLS as `options` say; the
+ * password is registered for redaction, so no log line ever shows it.
+ * Extra properties in `options` are ignored: a script's whole config fits.
  */
 export function createKafka(options: KafkaClientOptions): Kafka {
+  addSecret(options.saslPassword);
+  const security = kafkaSecurity(options);
+  if (typeof security.ssl === "object" && security.ssl.rejectUnauthorized === false) {
+    log.warn("Not verifying the brokers' TLS certificates (KAFKA_SSL_REJECT_UNAUTHORIZED=false)");
+  }
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
@@ -66,6 +184,7 @@ export function createKafka(options: KafkaClientOptions): Kafka {
     logLevel: logLevel.INFO,
     logCreator: bridgeLogs(),
     retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 12 },
+    ...security,
   });
 }
 
@@ -373,4 +492,226 @@ export async function startTopicReader(
       }
     },
   };
+}
+
+// Appended for the dead-letter tool (dlq.ts): reading a topic up to its
+// current end, optionally as a consumer group that commits what it handled.
+
+/** A record read by {@linkcode readToEnd}, with plain bytes. */
+export interface TopicRecord {
+  partition: number;
+  offset: string;
+  /** Kafka timestamp, epoch milliseconds as text. */
+  timestamp: string;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  /** Header values as bytes (the first value of a repeated header). */
+  headers: Record<string, Uint8Array>;
+}
+
+/** Options of {@linkcode readToEnd}. */
+export interface ReadToEndOptions {
+  topic: string;
+  /**
+   * Consumer group to read as: its committed offsets are where reading
+   * starts. Default: a throwaway group, deleted afterwards.
+   */
+  groupId?: string;
+  /** Start no earlier than these offsets (per partition). */
+  from?: ReadonlyMap<number, bigint>;
+  /** Commit the group's offset past each batch once `onBatch` resolved (needs `groupId`). */
+  commit?: boolean;
+  /** Handles the records of one partition, in offset order; awaited before the next batch. */
+  onBatch: (records: TopicRecord[]) => Promise<void>;
+  /** Give up when nothing arrives for this long (default 30 s). */
+  idleTimeoutMs?: number;
+}
+
+/** Where reading started and ended, per partition. */
+export interface ReadRange {
+  partition: number;
+  /** First offset read. */
+  start: bigint;
+  /** End offset when reading started (exclusive). */
+  end: bigint;
+}
+
+function recordOf(partition: number, message: FetchedMessage): TopicRecord {
+  const headers: Record<string, Uint8Array> = {};
+  const encoder = new TextEncoder();
+  for (const [name, raw] of Object.entries(message.headers ?? {})) {
+    const value = Array.isArray(raw) ? raw[0] : raw;
+    if (value !== undefined) {
+      headers[name] = typeof value === "string" ? encoder.encode(value) : value;
+    }
+  }
+  return {
+    partition,
+    offset: message.offset,
+    timestamp: message.timestamp,
+    key: message.key ?? null,
+    value: message.value ?? null,
+    headers,
+  };
+}
+
+/** Committed offsets of `groupId` on `topic` (partitions without one are left out). */
+export async function committedOffsetsOf(
+  admin: Admin,
+  groupId: string,
+  topic: string,
+): Promise<Map<number, bigint>> {
+  const [entry] = await admin.fetchOffsets({ groupId, topics: [topic] });
+  const offsets = new Map<number, bigint>();
+  for (const partition of entry?.partitions ?? []) {
+    if (partition.offset !== "-1") offsets.set(partition.partition, BigInt(partition.offset));
+  }
+  return offsets;
+}
+
+/**
+ * Reads `topic` from where `groupId` left off (or from its earliest retained
+ * offset) up to the end it had when the call started, then stops. New
+ * messages arriving meanwhile are left for the next run. With `commit`, the
+ * group's offset moves past each batch only after `onBatch` resolved (so a
+ * crash re-reads at most one batch); without it nothing is committed.
+ *
+ * Refuses to start when `groupId` has active members (another run of the
+ * same job), so two runs never handle the same records.
+ *
+ * @example
+ * ```ts ignore
+ * const ranges = await readToEnd(kafka, {
+ *   topic: "plays.dlq",
+ *   onBatch: async (records) => console.log(records.length),
+ * });
+ * ```
+ */
+export async function readToEnd(kafka: Kafka, options: ReadToEndOptions): Promise<ReadRange[]> {
+  const { topic } = options;
+  const throwaway = options.groupId === undefined;
+  const groupId = options.groupId ?? `livecharts-read-${crypto.randomUUID()}`;
+  if (options.commit && throwaway) {
+    throw new Error("Cannot commit while reading without a 'groupId'");
+  }
+  const admin = kafka.admin();
+  await admin.connect();
+  let ranges: ReadRange[];
+  try {
+    if (!throwaway) {
+      const [group] = (await admin.describeGroups([groupId])).groups;
+      if (group !== undefined && !["Empty", "Dead"].includes(group.state)) {
+        throw new Error(
+          `Cannot read ${topic} as group ${groupId}: the group is ${group.state} with ${group.members.length} member(s) (another run in progress?)`,
+        );
+      }
+    }
+    const [ends, committed] = await Promise.all([
+      admin.fetchTopicOffsets(topic),
+      throwaway
+        ? Promise.resolve(new Map<number, bigint>())
+        : committedOffsetsOf(admin, groupId, topic),
+    ]);
+    ranges = ends.map((entry) => {
+      const low = BigInt(entry.low);
+      const candidates = [
+        low,
+        committed.get(entry.partition) ?? low,
+        options.from?.get(entry.partition) ?? low,
+      ];
+      const start = candidates.reduce((a, b) => (b > a ? b : a));
+      return { partition: entry.partition, start, end: BigInt(entry.high) };
+    }).sort((a, b) => a.partition - b.partition);
+  } finally {
+    await admin.disconnect();
+  }
+
+  const pending = new Map(
+    ranges.filter((r) => r.start < r.end).map((r) => [r.partition, { ...r }]),
+  );
+  if (pending.size === 0) return ranges;
+
+  const consumer = kafka.consumer({
+    groupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    maxWaitTimeInMs: 200,
+    maxBytesPerPartition: 1_000_000,
+    allowAutoTopicCreation: false,
+  });
+  let settle: (error?: unknown) => void = () => {};
+  const finished = new Promise<void>((resolve, reject) => {
+    settle = (error) => (error === undefined ? resolve() : reject(error));
+  });
+  let lastActivity = Date.now();
+  consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+    lastActivity = Date.now();
+    for (const partition of payload.memberAssignment[topic] ?? []) {
+      const range = pending.get(partition);
+      if (range !== undefined) consumer.seek({ topic, partition, offset: String(range.start) });
+    }
+  });
+  consumer.on(consumer.events.CRASH, ({ payload }) => {
+    if (!payload.restart) settle(payload.error);
+  });
+  const idleMs = options.idleTimeoutMs ?? 30_000;
+  const watchdog = setInterval(() => {
+    if (Date.now() - lastActivity < idleMs) return;
+    const left = [...pending.values()].map((r) => `${r.partition}: ${r.start}..${r.end}`);
+    settle(
+      new Error(
+        `Cannot read ${topic} to its end: nothing arrived for ${idleMs / 1000} s (left: ${
+          left.join(", ")
+        })`,
+      ),
+    );
+  }, 500);
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, heartbeat }) => {
+        const range = pending.get(batch.partition);
+        if (range === undefined) return;
+        lastActivity = Date.now();
+        const records = batch.messages
+          .filter((m) => BigInt(m.offset) >= range.start && BigInt(m.offset) < range.end)
+          .map((m) => recordOf(batch.partition, m));
+        const last = records[records.length - 1];
+        if (last === undefined) return;
+        try {
+          await options.onBatch(records);
+          const next = BigInt(last.offset) + 1n;
+          if (options.commit) {
+            await consumer.commitOffsets([{
+              topic,
+              partition: batch.partition,
+              offset: String(next),
+            }]);
+          }
+          range.start = next;
+          if (next >= range.end) pending.delete(batch.partition);
+          if (pending.size === 0) settle();
+          await heartbeat();
+        } catch (error) {
+          consumer.pause([{ topic }]);
+          settle(error);
+        }
+      },
+    });
+    await finished;
+  } finally {
+    clearInterval(watchdog);
+    await consumer.disconnect().catch(() => {});
+    if (throwaway) {
+      const cleanup = kafka.admin();
+      await cleanup.connect()
+        .then(() => cleanup.deleteGroups([groupId]))
+        .catch(() => {}) // the broker drops empty groups without offsets by itself anyway
+        .finally(() => cleanup.disconnect().catch(() => {}));
+    }
+  }
+  return ranges;
 }

@@ -15,6 +15,7 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { getFileSink } from "@logtape/file";
+import { redactSecrets } from "./redact.ts";
 
 const LEVELS: readonly LogLevel[] = [
   "trace",
@@ -35,7 +36,10 @@ export function logLevel(raw: string): LogLevel {
   return level;
 }
 
-/** Renders a record as one line: time, level, category, message, fields. */
+/**
+ * Renders a record as one line: time, level, category, message, fields, with
+ * secrets redacted (see `redact.ts`).
+ */
 export function formatRecord(record: LogRecord): string {
   let message = "";
   for (let i = 0; i < record.message.length; i++) {
@@ -48,9 +52,12 @@ export function formatRecord(record: LogRecord): string {
     .map(([key, value]) => ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
     .join("");
   const time = new Date(record.timestamp).toISOString();
-  return `${time} ${record.level.toUpperCase().padEnd(7)} ${
-    record.category.join(".")
-  }: ${message}${fields}\n`;
+  // Secrets (registered passwords, private keys) never reach a sink.
+  return redactSecrets(
+    `${time} ${record.level.toUpperCase().padEnd(7)} ${
+      record.category.join(".")
+    }: ${message}${fields}\n`,
+  );
 }
 
 const encoder = new TextEncoder();

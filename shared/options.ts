@@ -32,6 +32,13 @@ export interface Option<T> {
   parse: (raw: string) => T;
   /** Text shown as the default in help when `fallback` is a function. */
   fallbackHelp?: string;
+  /** A secret (e.g. a password): its value never appears in errors or help. */
+  secret?: boolean;
+  /**
+   * Checks the option against the others once all are parsed; returns the
+   * whole error message when they do not fit together.
+   */
+  check?: (values: Readonly<Record<string, unknown>>) => string | undefined;
 }
 
 /** Raw text of each option that was given (flag or environment). */
@@ -164,9 +171,17 @@ export function parseOptions<S extends Record<string, Option<unknown>>>(
     try {
       values[key] = option.parse(given);
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
+      const reason = option.secret
+        ? "the value is not valid (not shown: it is a secret)"
+        : error instanceof Error
+        ? error.message
+        : String(error);
       throw new OptionError(`Invalid ${label(option)}: ${reason}`);
     }
+  }
+  for (const option of Object.values(options)) {
+    const problem = option.check?.(values);
+    if (problem !== undefined) throw new OptionError(problem);
   }
   // The table's keys are exactly the keys filled above.
   return values as Values<S>;
@@ -184,7 +199,7 @@ export function formatHelp(
   const rows = Object.values(options).map((option) => {
     const left = `--${option.flag}${option.arg ? ` ${option.arg}` : ""}`;
     const fallback = option.fallbackHelp ??
-      (typeof option.fallback === "function"
+      (typeof option.fallback === "function" || option.secret
         ? ""
         : option.fallback === undefined
         ? "unset"

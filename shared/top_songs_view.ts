@@ -70,8 +70,19 @@ WHERE w.window_start IS NULL OR p.timestamp >= w.window_start
 GROUP BY w.time_window, w.window_start, p.artist, p.song_id`;
 }
 
-/** Creates the dataset and plays table when missing, then (re)creates the view. */
+/**
+ * Creates the dataset and plays table when missing, then (re)creates the
+ * view, so a changed definition takes effect on the next start.
+ */
 export async function ensureTopSongsView(warehouse: Warehouse, view: string): Promise<void> {
   await ensurePlaysTable(warehouse);
-  await query(warehouse, topSongsViewSql(warehouse.config, view));
+  const sql = topSongsViewSql(warehouse.config, view);
+  try {
+    await query(warehouse, sql);
+  } catch (error) {
+    // The emulator refuses OR REPLACE on an existing view ("already created").
+    if (!/already (created|exists)/i.test(error instanceof Error ? error.message : "")) throw error;
+    await query(warehouse, `DROP VIEW IF EXISTS ${viewRef(warehouse.config, view)}`);
+    await query(warehouse, sql.replace("CREATE OR REPLACE VIEW", "CREATE VIEW"));
+  }
 }

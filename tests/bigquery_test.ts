@@ -23,114 +23,126 @@ const rows: InsertRow[] = ["a", "b", "c"].map((id) => ({
   json: { event_id: id },
 }));
 
-/** An error shaped like @google-cloud/common's PartialFailureError. */
-function partialFailure(
-  failures: Array<{ row: unknown; errors: unknown }>,
-): Error & { errors: unknown[] } {
-  const error = new Error("A failure occurred during this request.") as Error & {
-    errors: unknown[];
-  };
-  error.name = "PartialFailureError";
-  error.errors = failures;
-  return error;
-}
+Deno.test("rejectedRows() returns nothing for a response without insertErrors", () => {
+  assert.deepEqual(rejectedRows({ kind: "bigquery#tableDataInsertAllResponse" }, 3), []);
+  assert.deepEqual(rejectedRows({}, 3), []);
+  assert.deepEqual(rejectedRows(undefined, 3), []);
+});
 
-Deno.test("rejectedRows() maps failures back to row indexes with reasons", () => {
-  const error = partialFailure([
-    { row: rows[2], errors: [{ reason: "invalid", message: "no such field: x" }] },
-    {
-      row: rows[0],
-      errors: [{ reason: "invalid", message: "bad timestamp" }, { reason: "invalid" }],
-    },
-  ]);
-  assert.deepEqual(rejectedRows(error, rows), [
-    { index: 2, reason: "invalid: no such field: x" },
+Deno.test("rejectedRows() maps insertErrors to row indexes with reasons", () => {
+  const response = {
+    insertErrors: [
+      { index: 2, errors: [{ reason: "invalid", message: "no such field: x." }] },
+      {
+        index: 0,
+        errors: [{ reason: "invalid", message: "bad timestamp" }, { reason: "invalid" }],
+      },
+    ],
+  };
+  assert.deepEqual(rejectedRows(response, 3), [
+    { index: 2, reason: "invalid: no such field: x." },
     { index: 0, reason: "invalid: bad timestamp; invalid" },
   ]);
 });
 
+Deno.test("rejectedRows() reads a missing index as 0", () => {
+  assert.deepEqual(rejectedRows({ insertErrors: [{ errors: [{ reason: "invalid" }] }] }, 3), [
+    { index: 0, reason: "invalid" },
+  ]);
+});
+
 Deno.test("rejectedRows() describes a failure without details", () => {
-  assert.deepEqual(rejectedRows(partialFailure([{ row: rows[1], errors: [] }]), rows), [
+  assert.deepEqual(rejectedRows({ insertErrors: [{ index: 1, errors: [] }] }, 3), [
     { index: 1, reason: "rejected by BigQuery" },
   ]);
   assert.deepEqual(
-    rejectedRows(partialFailure([{ row: rows[1], errors: [{ message: "m" }] }]), rows),
+    rejectedRows({ insertErrors: [{ index: "1", errors: [{ message: "m" }] }] }, 3),
     [
       { index: 1, reason: "invalid: m" },
     ],
   );
 });
 
-Deno.test("rejectedRows() returns undefined when every row was only stopped", () => {
-  const error = partialFailure(
-    rows.map((row) => ({ row, errors: [{ reason: "stopped", message: "" }] })),
-  );
-  assert.equal(rejectedRows(error, rows), undefined);
+Deno.test("rejectedRows() reports each row once", () => {
+  const response = {
+    insertErrors: [
+      { index: 1, errors: [{ reason: "invalid", message: "first" }] },
+      { index: 1, errors: [{ reason: "invalid", message: "second" }] },
+    ],
+  };
+  assert.equal(rejectedRows(response, 3).length, 1);
 });
 
-Deno.test("rejectedRows() never reports a stopped row as written", () => {
-  // A stopped row was not stored: the request must be retried, not acknowledged.
-  const error = partialFailure([
-    { row: rows[0], errors: [{ reason: "invalid", message: "bad" }] },
-    { row: rows[1], errors: [{ reason: "stopped" }] },
-  ]);
-  assert.equal(rejectedRows(error, rows), undefined);
+Deno.test("rejectedRows() refuses a response where rows were only stopped", () => {
+  // A stopped row was not stored: the request must not count as written.
+  const allStopped = {
+    insertErrors: [0, 1, 2].map((index) => ({ index, errors: [{ reason: "stopped" }] })),
+  };
+  assert.throws(() => rejectedRows(allStopped, 3), {
+    message: "Cannot trust the insertAll response: row 0 was stopped, not written",
+  });
+  const mixed = {
+    insertErrors: [
+      { index: 0, errors: [{ reason: "invalid", message: "bad" }] },
+      { index: 1, errors: [{ reason: "stopped" }] },
+    ],
+  };
+  assert.throws(() => rejectedRows(mixed, 3), { message: /row 1 was stopped, not written$/ });
 });
 
-Deno.test("rejectedRows() ignores failures of rows it did not send", () => {
-  const error = partialFailure([
-    { row: { insertId: "zzz", json: {} }, errors: [{ reason: "invalid" }] },
-    { row: "not a row", errors: [] },
-    { row: rows[1], errors: [{ reason: "invalid" }] },
-  ]);
-  assert.deepEqual(rejectedRows(error, rows), [{ index: 1, reason: "invalid" }]);
+Deno.test("rejectedRows() refuses a response it cannot map to the request", () => {
+  for (const index of [3, -1, 1.5, "x"]) {
+    assert.throws(() => rejectedRows({ insertErrors: [{ index, errors: [] }] }, 3), {
+      message: `Cannot read the insertAll response: row index ${
+        JSON.stringify(index)
+      } is outside the 3 rows sent`,
+    });
+  }
+  assert.throws(() => rejectedRows({ insertErrors: "oops" }, 3), {
+    message: "Cannot read the insertAll response: 'insertErrors' is not a list",
+  });
 });
 
-Deno.test("rejectedRows() returns undefined for other errors", () => {
-  assert.equal(rejectedRows(new Error("socket hang up"), rows), undefined);
-  assert.equal(
-    rejectedRows(Object.assign(new Error("x"), { code: 500, errors: [] }), rows),
-    undefined,
-  );
-  assert.equal(rejectedRows({ name: "PartialFailureError" }, rows), undefined);
-  assert.equal(rejectedRows("PartialFailureError", rows), undefined);
-  assert.equal(rejectedRows(null, rows), undefined);
-});
-
-/** A table whose `insert` records its arguments and then settles with `outcome`. */
-function fakeTable(outcome: unknown) {
-  const calls: unknown[][] = [];
+/** A table whose `request` records its options and then settles with `outcome`. */
+function fakeTable(outcome: { response: unknown } | { error: unknown }) {
+  const calls: unknown[] = [];
   const table = {
-    insert: (...args: unknown[]) => {
-      calls.push(args);
-      return outcome === undefined ? Promise.resolve([{}]) : Promise.reject(outcome);
+    request: (options: unknown) => {
+      calls.push(options);
+      return "error" in outcome
+        ? Promise.reject(outcome.error)
+        : Promise.resolve([outcome.response, {}]);
     },
   } as unknown as Table;
   return { table, calls };
 }
 
-Deno.test("insertRows() streams raw rows, skipping invalid ones", async () => {
-  const { table, calls } = fakeTable(undefined);
+Deno.test("insertRows() streams the rows in one insertAll request, skipping invalid ones", async () => {
+  const { table, calls } = fakeTable({ response: { kind: "bigquery#tableDataInsertAllResponse" } });
   assert.deepEqual(await insertRows(table, rows), []);
-  assert.deepEqual(calls, [[rows, { raw: true, skipInvalidRows: true }]]);
+  assert.deepEqual(calls, [{
+    method: "POST",
+    uri: "/insertAll",
+    json: { rows, skipInvalidRows: true },
+  }]);
 });
 
 Deno.test("insertRows() resolves with the rows BigQuery rejected", async () => {
-  const { table } = fakeTable(
-    partialFailure([{ row: rows[1], errors: [{ reason: "invalid", message: "bad" }] }]),
-  );
+  const { table } = fakeTable({
+    response: { insertErrors: [{ index: 1, errors: [{ reason: "invalid", message: "bad" }] }] },
+  });
   assert.deepEqual(await insertRows(table, rows), [{ index: 1, reason: "invalid: bad" }]);
 });
 
-Deno.test("insertRows() throws when the request as a whole failed", async () => {
+Deno.test("insertRows() throws when the request failed or cannot be trusted", async () => {
   const down = Object.assign(new Error("Service Unavailable"), { code: 503 });
-  await assert.rejects(insertRows(fakeTable(down).table, rows), down);
-  const stopped = partialFailure(rows.map((row) => ({ row, errors: [{ reason: "stopped" }] })));
-  await assert.rejects(insertRows(fakeTable(stopped).table, rows), stopped);
+  await assert.rejects(insertRows(fakeTable({ error: down }).table, rows), down);
+  const stopped = { insertErrors: [{ index: 2, errors: [{ reason: "stopped" }] }] };
+  await assert.rejects(insertRows(fakeTable({ response: stopped }).table, rows), /was stopped/);
 });
 
 Deno.test("insertRows() sends nothing for no rows", async () => {
-  const { table, calls } = fakeTable(undefined);
+  const { table, calls } = fakeTable({ response: {} });
   assert.deepEqual(await insertRows(table, []), []);
   assert.equal(calls.length, 0);
 });

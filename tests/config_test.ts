@@ -22,6 +22,12 @@ Deno.test("loadConfig() defaults to the local stack", () => {
   assert.deepEqual(loadConfig([], {}), {
     brokers: ["127.0.0.1:9092"],
     topic: "tony-allen-plays",
+    saslMechanism: undefined,
+    saslUsername: undefined,
+    saslPassword: undefined,
+    ssl: false,
+    sslCa: undefined,
+    sslRejectUnauthorized: true,
     group: "tony-allen-consumer",
     dlqTopic: "tony-allen-plays.dlq",
     project: "livecharts-local",
@@ -170,7 +176,7 @@ Deno.test("help text lists each shared flag and variable", () => {
   const tables = { ...kafkaOptions, ...groupOptions, ...bigqueryOptions };
   const help = formatHelp("deno task consume [OPTIONS]", "Kafka to BigQuery.", tables);
   for (const option of Object.values(tables) as Option<unknown>[]) {
-    assert.ok(help.includes(`--${option.flag} ${option.arg}`), option.flag);
+    assert.ok(help.includes(`--${option.flag}${option.arg ? ` ${option.arg}` : ""} `), option.flag);
     assert.ok(option.env !== undefined && help.includes(`[${option.env}]`), option.flag);
   }
   assert.ok(help.includes("(default: <topic>.dlq)"));

@@ -9,8 +9,15 @@
 import { Buffer } from "node:buffer";
 import { openWarehouse, query, type Warehouse } from "../../shared/bigquery.ts";
 import { loadConfig } from "../../shared/config.ts";
-import { createKafka, ensureTopic, type KafkaMessage, publish } from "../../shared/kafka.ts";
+import {
+  createKafka,
+  ensureTopic,
+  type KafkaMessage,
+  type KafkaSecurityOptions,
+  publish,
+} from "../../shared/kafka.ts";
 import { taskRunArgs } from "../../shared/tasks.ts";
+import { mergePermissions } from "./permissions.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const BROKERS = ["127.0.0.1:9092"];
@@ -31,14 +38,24 @@ export interface Script {
   kill(signal?: Deno.Signal): void;
 }
 
+/** Options of {@linkcode startScript}. */
+export interface StartOptions {
+  /**
+   * Permissions granted on top of the task's, merged into its flags (see
+   * `mergePermissions`): e.g. `["--allow-net=127.0.0.1:9094"]`.
+   */
+  permissions?: string[];
+}
+
 /** Starts a deno.json task's script with extra flags, in the repository root. */
 export async function startScript(
   task: string,
   args: string[],
   env: Record<string, string> = {},
+  options: StartOptions = {},
 ): Promise<Script> {
   const command = new Deno.Command(Deno.execPath(), {
-    args: [...await taskRunArgs(ROOT, task), ...args],
+    args: [...mergePermissions(await taskRunArgs(ROOT, task), options.permissions ?? []), ...args],
     cwd: ROOT,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
@@ -79,9 +96,9 @@ export async function startScript(
 export async function runScript(
   task: string,
   args: string[],
-  options: { timeoutMs?: number; env?: Record<string, string> } = {},
+  options: { timeoutMs?: number; env?: Record<string, string> } & StartOptions = {},
 ): Promise<{ code: number; stderr: string; stdout: string }> {
-  const script = await startScript(task, args, options.env);
+  const script = await startScript(task, args, options.env, options);
   const timeout = options.timeoutMs ?? 90_000;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<never>((_, reject) => {
@@ -165,9 +182,15 @@ function headerText(headers: KafkaMessage["headers"]): Record<string, string> {
   return text;
 }
 
-/** Reads every message of `topic` from the start (up to its current end). */
-export async function readTopic(topic: string): Promise<ReadMessage[]> {
-  const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
+/**
+ * Reads every message of `topic` from the start (up to its current end), on
+ * the shared broker unless `connection` names other brokers and credentials.
+ */
+export async function readTopic(
+  topic: string,
+  connection: KafkaSecurityOptions & { brokers?: string[] } = {},
+): Promise<ReadMessage[]> {
+  const kafka = createKafka({ brokers: BROKERS, ...connection, clientId: "livecharts-tests" });
   const admin = kafka.admin();
   await admin.connect();
   const ends = await admin.fetchTopicOffsets(topic);

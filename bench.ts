@@ -1,0 +1,135 @@
+/**
+ * `deno task bench`: measures the pipeline on the local services
+ * (`deno task up`) against references measured in the same run, prints a
+ * Markdown table and writes the figures as JSON.
+ *
+ * A full run (the default) writes `bench/results.json`; `--quick` runs a
+ * reduced version (under 3 minutes, same fields) and `--only` a subset, both
+ * written under `bench/tmp/` unless `--out` says otherwise, so a quick check
+ * never overwrites the committed results.
+ *
+ * @module
+ */
+
+import { dirname } from "node:path";
+import { errorMessage, parseArgsOrExit } from "./shared/cli.ts";
+import { boolean, optional, text } from "./shared/options.ts";
+import { benchLatency } from "./bench/latency.ts";
+import { loadAverage, machineInfo, versions } from "./bench/machine.ts";
+import { benchMemory } from "./bench/memory.ts";
+import { benchProduce } from "./bench/produce.ts";
+import { type BenchReport, type BenchResult, markdownTable } from "./bench/report.ts";
+import { benchSink } from "./bench/sink.ts";
+
+const IDS = ["produce", "sink", "latency", "memory"] as const;
+type Id = typeof IDS[number];
+
+const options = {
+  quick: {
+    flag: "quick",
+    help: "Reduced sizes and repetitions (under 3 minutes), same fields",
+    fallback: false,
+    parse: boolean,
+  },
+  only: {
+    flag: "only",
+    arg: "ID[,ID]",
+    help: `Run only these benchmarks (${IDS.join(", ")})`,
+    fallback: undefined,
+    parse: (raw: string): Id[] => {
+      const ids = text(/^[a-z]+(,[a-z]+)*$/, "ids separated by commas")(raw).split(",");
+      const unknown = ids.filter((id) => !IDS.some((known) => known === id));
+      if (unknown.length > 0) {
+        throw new Error(`must be among ${IDS.join(", ")}, got ${JSON.stringify(unknown[0])}`);
+      }
+      return IDS.filter((id) => ids.includes(id));
+    },
+  },
+  out: {
+    flag: "out",
+    arg: "FILE",
+    help: "Where to write the JSON",
+    fallback: undefined,
+    fallbackHelp: "bench/results.json; bench/tmp/results-quick.json with --quick or --only",
+    parse: optional,
+  },
+};
+
+/** Sizes of a full and of a quick run. */
+const PLAN = {
+  full: {
+    produce: { events: 200_000, repetitions: 3 },
+    sink: { events: 200_000, repetitions: 3, tutorialSeconds: 20 },
+    latency: { rate: 1_000, seconds: 60, repetitions: 3 },
+    memory: { events: 1_000_000, repetitions: 2 },
+  },
+  quick: {
+    produce: { events: 50_000, repetitions: 3 },
+    sink: { events: 20_000, repetitions: 3, tutorialSeconds: 6 },
+    latency: { rate: 1_000, seconds: 15, repetitions: 1 },
+    memory: { events: 100_000, repetitions: 1 },
+  },
+};
+
+const encoder = new TextEncoder();
+function say(line: string): void {
+  Deno.stderr.writeSync(encoder.encode(`${line}\n`));
+}
+
+async function main(): Promise<number> {
+  const config = parseArgsOrExit({
+    usage: "deno task bench [--quick] [--only ID[,ID]] [--out FILE]",
+    summary: "Benchmarks the producer, the consumer, the dashboard's latency and memory " +
+      "against references measured in the same run (needs `deno task up`).",
+  }, options);
+  const mode = config.quick ? "quick" : "full";
+  const plan = PLAN[mode];
+  const ids = config.only ?? [...IDS];
+  const out = config.out ??
+    (config.quick || config.only !== undefined
+      ? "bench/tmp/results-quick.json"
+      : "bench/results.json");
+  const started = performance.now();
+  const report: BenchReport = {
+    mode,
+    started_at: new Date().toISOString(),
+    duration_s: 0,
+    machine: await machineInfo(),
+    versions: await versions(),
+    results: [],
+  };
+  const load = await loadAverage();
+  if (load !== undefined && load[0]! > 1.5) {
+    say(`note: the machine is busy (load average ${load.join(" ")}): figures will be noisy`);
+  }
+  const runners: Record<Id, () => Promise<BenchResult>> = {
+    produce: () => benchProduce({ ...plan.produce, log: say }),
+    sink: () => benchSink({ ...plan.sink, log: say }),
+    latency: () => benchLatency({ ...plan.latency, log: say }),
+    memory: () => benchMemory({ ...plan.memory, log: say }),
+  };
+  let failed = 0;
+  for (const id of ids) {
+    say(`== ${id} (${mode})`);
+    try {
+      report.results.push(await runners[id]());
+    } catch (error) {
+      failed++;
+      say(`error: ${id} failed: ${errorMessage(error)}`);
+    }
+  }
+  report.duration_s = Math.round((performance.now() - started) / 1000);
+  report.machine.load_average_at_end = await loadAverage();
+  await Deno.mkdir(dirname(out), { recursive: true });
+  await Deno.writeTextFile(out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log(markdownTable(report.results));
+  say(`\n${mode} run in ${report.duration_s} s; results written to ${out}`);
+  return failed === 0 ? 0 : 1;
+}
+
+if (import.meta.main) {
+  main().then(Deno.exit, (error) => {
+    console.error(`error: ${errorMessage(error)}`);
+    Deno.exit(1);
+  });
+}

@@ -1,0 +1,114 @@
+/**
+ * Resident memory of a running process, sampled from `/proc/<pid>/status`:
+ * `VmRSS` (resident now) and `VmHWM` (the kernel's high-water mark, so no
+ * peak is missed between two samples). Linux only.
+ *
+ * @module
+ */
+
+/** One reading of `/proc/<pid>/status`, in kilobytes. */
+export interface ProcMemory {
+  rssKb: number;
+  hwmKb: number;
+}
+
+/** A reading with when it was taken and how far the workload was (0–1). */
+export interface MemorySample extends ProcMemory {
+  at: number;
+  progress: number;
+}
+
+/**
+ * Reads `VmRSS` and `VmHWM` from the text of `/proc/<pid>/status`, or
+ * `undefined` when either is missing (a process that is exiting).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseProcStatus } from "./proc_memory.ts";
+ * const text = "Name:\tdeno\nVmHWM:\t  90112 kB\nVmRSS:\t  81920 kB\n";
+ * assert.deepEqual(parseProcStatus(text), { rssKb: 81920, hwmKb: 90112 });
+ * ```
+ */
+export function parseProcStatus(text: string): ProcMemory | undefined {
+  const field = (name: string) => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB$`, "m").exec(text);
+    return match === null ? undefined : Number(match[1]);
+  };
+  const rssKb = field("VmRSS");
+  const hwmKb = field("VmHWM");
+  return rssKb === undefined || hwmKb === undefined ? undefined : { rssKb, hwmKb };
+}
+
+/**
+ * RSS (MB) of the first sample at or past each progress fraction, e.g. at
+ * 25, 50, 75 and 100 % of the events: a flat process shows about the same
+ * figure at every point. `undefined` where the workload never got that far.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rssAtProgress } from "./proc_memory.ts";
+ * const samples = [0.1, 0.3, 0.6, 1].map((progress, i) => ({
+ *   at: i, progress, rssKb: 50_000 + i * 1_000, hwmKb: 60_000,
+ * }));
+ * assert.deepEqual(rssAtProgress(samples, [0.25, 1]), [51.2, 53.2]);
+ * ```
+ */
+export function rssAtProgress(
+  samples: readonly MemorySample[],
+  fractions: readonly number[],
+): (number | undefined)[] {
+  return fractions.map((fraction) => {
+    const sample = samples.find((s) => s.progress >= fraction);
+    return sample === undefined ? undefined : Math.round(sample.rssKb * 1.024) / 1000;
+  });
+}
+
+/** Peak resident memory in MB (decimal) over samples: the largest high-water mark. */
+export function peakMb(samples: readonly MemorySample[]): number {
+  const kb = samples.reduce((peak, s) => Math.max(peak, s.hwmKb, s.rssKb), 0);
+  return Math.round(kb * 1.024) / 1000;
+}
+
+/** A running sampler. */
+export interface MemorySampler {
+  readonly samples: MemorySample[];
+  /** Takes a last sample (when the process still runs) and stops. */
+  stop(): Promise<MemorySample[]>;
+}
+
+/**
+ * Samples `/proc/<pid>/status` every `intervalMs` (default 250 ms), tagging
+ * each sample with `progress()`.
+ */
+export function sampleMemory(
+  pid: number,
+  options: { intervalMs?: number; progress: () => number },
+): MemorySampler {
+  const samples: MemorySample[] = [];
+  const path = `/proc/${pid}/status`;
+  async function take(): Promise<void> {
+    try {
+      const memory = parseProcStatus(await Deno.readTextFile(path));
+      if (memory !== undefined) {
+        samples.push({ at: performance.now(), progress: options.progress(), ...memory });
+      }
+    } catch {
+      // the process ended
+    }
+  }
+  let busy: Promise<void> = take();
+  const timer = setInterval(() => {
+    busy = busy.then(take);
+  }, options.intervalMs ?? 250);
+  return {
+    samples,
+    async stop() {
+      clearInterval(timer);
+      await busy;
+      await take();
+      return samples;
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * The local broker and emulator as the benchmark uses them: unique names
+ * per repetition, topic creation and sizes, group progress, and cleanup of
+ * what a repetition created (so repetitions do not slow each other down by
+ * filling the emulator).
+ *
+ * @module
+ */
+
+import { openWarehouse } from "../shared/bigquery.ts";
+import { loadConfig } from "../shared/config.ts";
+import { type Admin, createKafka, ensureTopic, groupLag } from "../shared/kafka.ts";
+
+/** The broker `deno task up` starts. */
+export const BROKERS = ["127.0.0.1:9092"];
+/** The BigQuery emulator `deno task up` starts. */
+export const EMULATOR = "http://127.0.0.1:9050";
+
+/** A unique topic, group and table name: `bench_<what>_<random>`. */
+export function uniqueName(what: string): string {
+  return `bench_${what}_${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** The Kafka client of the benchmark process. */
+export function benchKafka(): ReturnType<typeof createKafka> {
+  return createKafka({ brokers: BROKERS, clientId: "livecharts-bench" });
+}
+
+/** Creates `topic` with `partitions` partitions (the producer's default is 3). */
+export async function createTopic(topic: string, partitions = 3): Promise<void> {
+  await ensureTopic(benchKafka(), topic, partitions);
+}
+
+/** A connected admin client; `close()` disconnects it. */
+export async function openAdmin(): Promise<Admin> {
+  const admin = benchKafka().admin();
+  await admin.connect();
+  return admin;
+}
+
+/** Messages in `topic` (sum over partitions of end minus start offset). */
+export async function topicSize(admin: Admin, topic: string): Promise<number> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return offsets.reduce((sum, p) => sum + Number(BigInt(p.high) - BigInt(p.low)), 0);
+}
+
+/** Messages of `topic` whose offsets `group` committed. */
+export async function committedCount(admin: Admin, group: string, topic: string): Promise<number> {
+  const lag = await groupLag(admin, group, topic);
+  return lag.reduce((sum, p) => sum + Number(p.committed), 0);
+}
+
+/** Deletes topics and groups, ignoring what is already gone. */
+export async function removeKafka(
+  admin: Admin,
+  names: { topics?: string[]; groups?: string[] },
+): Promise<void> {
+  if ((names.groups ?? []).length > 0) {
+    await admin.deleteGroups(names.groups ?? []).catch(() => {});
+  }
+  if ((names.topics ?? []).length > 0) {
+    await admin.deleteTopics({ topics: names.topics ?? [], timeout: 30_000 }).catch(() => {});
+  }
+}
+
+/** The emulator's warehouse for `table` (dataset `music` of `livecharts-local`). */
+export function benchWarehouse(table: string): ReturnType<typeof openWarehouse> {
+  return openWarehouse(loadConfig(["--table", table, "--emulator-host", EMULATOR], {}));
+}
+
+/** Drops tables (and views), ignoring those that do not exist. */
+export async function dropTables(names: string[]): Promise<void> {
+  for (const name of names) {
+    await benchWarehouse(name).table.delete().catch(() => {});
+  }
+}

@@ -1,0 +1,233 @@
+/**
+ * The consumer's metrics and health state: the `livecharts_consumer_*`
+ * series, the lag of the partitions this member owns, the time of its last
+ * commit, and the `/healthz` verdict built from them.
+ *
+ * @module
+ */
+
+import { checkHealth } from "./health.ts";
+import { logger } from "./log.ts";
+import { createRegistry, type Registry } from "./metrics.ts";
+import type { HealthReport } from "./metrics_server.ts";
+import type { SinkStats } from "./sink.ts";
+
+/** Rows per insertAll call. */
+export const BATCH_ROWS_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000];
+/** Seconds per insertAll call. */
+export const INSERT_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Options of {@linkcode createConsumerMetrics}. */
+export interface ConsumerMetricsOptions {
+  /** `--stuck-after` in milliseconds. */
+  stuckAfterMs: number;
+  /** Wall clock in epoch milliseconds (default `Date.now`). */
+  now?: () => number;
+}
+
+/** Lag of one partition as measured from the broker. */
+export interface MeasuredLag {
+  partition: number;
+  lag: bigint;
+}
+
+/** The consumer's metrics. */
+export interface ConsumerMetrics {
+  readonly registry: Registry;
+  /** Reads consumed, inserted and dead-letter counts from the sink's stats when rendering. */
+  trackSink(stats: SinkStats): void;
+  /** The sink's `onInsert` hook. */
+  onInsert(rows: number, millis: number): void;
+  /** Counts a retry of an insert or a dead-letter publish. */
+  retried(operation: "insert" | "dead-letter"): void;
+  /** The partitions the group gave this member (after each rebalance). */
+  assigned(partitions: readonly number[]): void;
+  /** A commit of `partition`, leaving `lag` messages behind it: progress. */
+  committed(partition: number, lag: bigint): void;
+  /** Measures lag now and then (throttled, one at a time); call it often. */
+  refreshLag(measure: () => Promise<readonly MeasuredLag[]>): void;
+  /** Messages behind on the owned partitions, as last known (0 when unknown). */
+  totalLag(): bigint;
+  /** Sets `livecharts_consumer_up`. */
+  setUp(up: boolean): void;
+  /** The `/healthz` verdict. */
+  health(): HealthReport;
+}
+
+const log = logger("consumer", "health");
+
+/**
+ * Creates the registry with every consumer metric.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createConsumerMetrics } from "./consumer_metrics.ts";
+ * let now = 0;
+ * const metrics = createConsumerMetrics({ stuckAfterMs: 60_000, now: () => now });
+ * metrics.assigned([0, 1]);
+ * metrics.committed(0, 5n);
+ * metrics.committed(1, 0n);
+ * assert.match(metrics.registry.render(), /^livecharts_consumer_lag\{partition="0"\} 5$/m);
+ * now = 61_000;
+ * assert.equal(metrics.health().healthy, false);
+ * ```
+ */
+export function createConsumerMetrics(options: ConsumerMetricsOptions): ConsumerMetrics {
+  const now = options.now ?? Date.now;
+  const started = now();
+  let stats: SinkStats | undefined;
+  let owned: Set<number> | undefined;
+  /** Last known lag of each partition and when it was measured. */
+  const lag = new Map<number, { behind: bigint; at: number }>();
+  let lastProgressAt = started;
+  let refreshing = false;
+  let lastRefreshAt = -Infinity;
+  let lastStatus: string | undefined;
+  const refreshEveryMs = Math.min(5_000, Math.max(250, options.stuckAfterMs / 2));
+
+  const registry = createRegistry();
+  registry.counter({
+    name: "livecharts_consumer_messages_consumed_total",
+    help: "Messages read from the source topic",
+    collect: () => stats?.consumed ?? 0,
+  });
+  registry.counter({
+    name: "livecharts_consumer_rows_inserted_total",
+    help: "Rows BigQuery acknowledged",
+    collect: () => stats?.inserted ?? 0,
+  });
+  registry.counter({
+    name: "livecharts_consumer_dead_letters_total",
+    help: "Messages sent to the dead-letter topic (acknowledged by Kafka), by reason",
+    labelNames: ["reason"],
+    collect: () =>
+      Object.entries(stats?.deadLettered ?? {}).map(([reason, count]) => [{ reason }, count]),
+  });
+  const retries = registry.counter({
+    name: "livecharts_consumer_retries_total",
+    help: "Retries of transient failures, by operation",
+    labelNames: ["operation"],
+  });
+  retries.labels({ operation: "insert" });
+  retries.labels({ operation: "dead-letter" });
+  const batchRows = registry.histogram({
+    name: "livecharts_consumer_batch_rows",
+    help: "Rows stored per BigQuery insertAll call",
+    buckets: BATCH_ROWS_BUCKETS,
+  });
+  const insertSeconds = registry.histogram({
+    name: "livecharts_consumer_insert_seconds",
+    help: "Duration of successful BigQuery insertAll calls (including retries)",
+    buckets: INSERT_SECONDS_BUCKETS,
+  });
+  const lagGauge = registry.gauge({
+    name: "livecharts_consumer_lag",
+    help: "Messages behind the end of each partition this consumer owns",
+    labelNames: ["partition"],
+  });
+  const lastCommit = registry.gauge({
+    name: "livecharts_consumer_last_commit_timestamp_seconds",
+    help: "Unix time of the last offset commit (0 before the first)",
+  });
+  const up = registry.gauge({
+    name: "livecharts_consumer_up",
+    help: "1 while the consumer is running in its group, 0 otherwise",
+  });
+
+  function setLag(partition: number, value: bigint): void {
+    if (owned !== undefined && !owned.has(partition)) return;
+    const behind = value > 0n ? value : 0n;
+    lag.set(partition, { behind, at: now() });
+    lagGauge.labels({ partition }).set(Number(behind));
+  }
+
+  function totalLag(): bigint {
+    let sum = 0n;
+    for (const { behind } of lag.values()) sum += behind;
+    return sum;
+  }
+
+  function health(): HealthReport {
+    const at = now();
+    // Known when every owned partition was measured; as old as the oldest measurement.
+    const measured = owned === undefined ? undefined : [...owned].map((p) => lag.get(p));
+    const known = measured !== undefined && measured.every((entry) => entry !== undefined);
+    const behind = known ? totalLag() : undefined;
+    const verdict = checkHealth({
+      now: at,
+      lastProgressAt,
+      lag: behind,
+      lagMeasuredAt: known ? Math.min(at, ...measured.map((entry) => entry?.at ?? 0)) : undefined,
+      stuckAfterMs: options.stuckAfterMs,
+    });
+    return {
+      ...verdict,
+      details: {
+        lag: behind === undefined ? null : Number(behind),
+        partitions: owned === undefined ? null : [...owned].sort((a, b) => a - b),
+        last_progress_seconds_ago: Math.round((at - lastProgressAt) / 1000),
+        stuck_after_seconds: options.stuckAfterMs / 1000,
+      },
+    };
+  }
+
+  function logTransition(): void {
+    const verdict = health();
+    if (verdict.status === lastStatus) return;
+    if (!verdict.healthy) log.warn("Unhealthy: {reason}", { reason: verdict.reason });
+    else if (lastStatus !== undefined) {
+      log.info("Healthy again: {reason}", { reason: verdict.reason });
+    }
+    lastStatus = verdict.status;
+  }
+
+  return {
+    registry,
+    trackSink(sinkStats) {
+      stats = sinkStats;
+    },
+    onInsert(rows, millis) {
+      batchRows.observe(rows);
+      insertSeconds.observe(millis / 1000);
+    },
+    retried(operation) {
+      retries.labels({ operation }).inc();
+    },
+    assigned(partitions) {
+      owned = new Set(partitions);
+      for (const partition of [...lag.keys()]) {
+        if (!owned.has(partition)) {
+          lag.delete(partition);
+          lagGauge.remove({ partition });
+        }
+      }
+    },
+    committed(partition, behind) {
+      const at = now();
+      lastProgressAt = at;
+      lastCommit.set(at / 1000);
+      setLag(partition, behind);
+    },
+    refreshLag(measure) {
+      if (refreshing || now() - lastRefreshAt < refreshEveryMs) return;
+      refreshing = true;
+      lastRefreshAt = now();
+      measure().then((partitions) => {
+        for (const { partition, lag: behind } of partitions) setLag(partition, behind);
+      }, (error) => {
+        log.debug("Cannot measure lag: {error}", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }).finally(() => {
+        refreshing = false;
+        logTransition();
+      });
+    },
+    totalLag,
+    setUp(running) {
+      up.set(running ? 1 : 0);
+    },
+    health,
+  };
+}

@@ -1,0 +1,154 @@
+// Browser test: headless Chromium (Debian's /usr/bin/chromium) drives the
+// real page against a dashboard reading a real Kafka topic.
+
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { createKafka, createProducer, ensureTopic, publish } from "../shared/kafka.ts";
+import { dashboardNames, playAt, startDashboard } from "./support/dashboard.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const ARTIFACTS = new URL("./artifacts/", import.meta.url);
+const XSS = "<img src=x onerror=alert(1)>";
+
+function hasChromium(): boolean {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "dashboard page: bars grow live, windows and artists switch, names stay text",
+  ignore: !hasChromium() && Deno.env.get("CI") !== "true",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const names = dashboardNames();
+    const now = Date.now();
+    const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
+    await ensureTopic(kafka, names.topic, 3);
+    const producer = createProducer(kafka);
+    await producer.connect();
+    const send = (events: Record<string, unknown>[]) =>
+      publish(
+        producer,
+        names.topic,
+        events.map((event) => ({ key: null, value: JSON.stringify(event) })),
+      );
+    const counts: [number, number][] = [[1, 5], [2, 3], [3, 2]];
+    await send([
+      ...counts.flatMap(([song, n]) => Array.from({ length: n }, () => playAt(now - 20_000, song))),
+      playAt(now - 2 * 3_600_000, 4), // only in the 24 h window
+      playAt(now - 10_000, 42, { song_name: XSS }),
+      playAt(now - 10_000, 1, { artist: "fela-kuti", song_name: "water-no-get-enemy" }),
+    ]);
+
+    const dashboard = await startDashboard(names, ["--reconcile-every", "0"]);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      // launch() gives every run a fresh temporary profile (user-data dir).
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+    const dialogs: string[] = [];
+    const errors: string[] = [];
+    try {
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      page.on("dialog", (dialog) => {
+        dialogs.push(dialog.message());
+        void dialog.dismiss();
+      });
+      page.on("pageerror", (error) => errors.push(error.message));
+      const requests: string[] = [];
+      page.on("request", (request) => requests.push(request.url()));
+
+      await page.goto(new URL("/?artist=tony-allen&window=5m", dashboard.url).href);
+      const row = (name: string) => page.locator(".row", { hasText: name });
+      await row("zombie").locator(".plays", { hasText: "5" }).waitFor({ timeout: 10_000 });
+      assert.equal(await page.locator("#title").textContent(), "Tony Allen");
+      assert.equal(await page.locator("#connection").getAttribute("data-state"), "live");
+      assert.equal(await row("lady").locator(".plays").textContent(), "3");
+      // Ten plays of three songs plus the markup-named song's; the total counts up.
+      await page.waitForFunction("document.getElementById('total').textContent === '11'");
+      const widthOf = (name: string) =>
+        row(name).locator(".fill").evaluate((el) => el.getBoundingClientRect().width);
+      await page.waitForTimeout(800); // let the bars finish growing in
+      const before = await widthOf("lady");
+
+      // One more play of "lady": its bar grows within a second.
+      const sentAt = Date.now();
+      await send([playAt(Date.now(), 2)]);
+      await row("lady").locator(".plays", { hasText: "4" }).waitFor({ timeout: 1_000 });
+      const latency = Date.now() - sentAt;
+      assert.ok(latency < 1_000, `shown ${latency} ms after producing`);
+      await page.waitForTimeout(800);
+      assert.ok((await widthOf("lady")) > before, "the bar is longer");
+      await page.screenshot({ path: new URL("dashboard_live.png", ARTIFACTS).pathname });
+
+      // Window: 24 hours adds the older play, and the URL follows.
+      await page.click('button[data-window="24h"]');
+      await row("kindness").waitFor({ timeout: 5_000 });
+      assert.match(page.url(), /window=24h/);
+      assert.equal(await page.locator("#subtitle").textContent(), "Top 10 songs · last 24 hours");
+      assert.equal(
+        await page.locator('button[data-window="24h"]').getAttribute("aria-pressed"),
+        "true",
+      );
+
+      // The song named like markup is shown as text, and no element was made of it.
+      const xss = row(XSS);
+      await xss.waitFor({ timeout: 5_000 });
+      assert.equal(await xss.locator(".name").textContent(), XSS);
+      assert.equal(await page.locator("#bars img").count(), 0);
+
+      // Artist: the picker lists the artists seen.
+      await page.waitForFunction("document.querySelectorAll('#artist option').length === 2");
+      await page.selectOption("#artist", "fela-kuti");
+      await page.locator("#title", { hasText: "Fela Kuti" }).waitFor({ timeout: 5_000 });
+      await row("water-no-get-enemy").waitFor({ timeout: 5_000 });
+      assert.match(page.url(), /artist=fela-kuti/);
+      assert.equal(await page.locator(".row").count(), 1);
+
+      // A linked view opens as linked.
+      await page.goto(new URL("/?artist=tony-allen&window=all", dashboard.url).href);
+      await row("zombie").waitFor({ timeout: 5_000 });
+      assert.equal(
+        await page.locator('button[data-window="all"]').getAttribute("aria-pressed"),
+        "true",
+      );
+      await page.screenshot({ path: new URL("dashboard.png", ARTIFACTS).pathname });
+
+      // Phone width: still one readable column.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.waitForTimeout(300);
+      const overflow = await page.evaluate<number>(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+      );
+      assert.equal(overflow, 0, "no horizontal scrolling on a phone");
+      await page.screenshot({ path: new URL("dashboard_phone.png", ARTIFACTS).pathname });
+
+      // Everything came from the dashboard itself (no CDN).
+      const origin = new URL(dashboard.url).origin;
+      assert.deepEqual(requests.filter((url) => !url.startsWith(origin)), []);
+
+      // The server going away shows as reconnecting.
+      await dashboard.stop();
+      await page.locator('#connection[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
+
+      assert.deepEqual(dialogs, []);
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await dashboard.stop();
+      await producer.disconnect();
+    }
+  },
+});

@@ -1,0 +1,208 @@
+import assert from "node:assert/strict";
+import {
+  createDashboardHandler,
+  type DashboardHandlerOptions,
+  parseTopQuery,
+  QueryError,
+  type TopDocument,
+} from "../shared/dashboard_server.ts";
+import type { SongCompleted } from "../shared/event.ts";
+import { createPlayCounter } from "../shared/windows.ts";
+
+const NOW = Date.UTC(2026, 10, 24, 12);
+let clock = NOW;
+
+function play(songId: number, songName: string, overrides: Partial<SongCompleted> = {}) {
+  return {
+    event_id: crypto.randomUUID(),
+    user_id: 1,
+    artist: "tony-allen",
+    song_id: songId,
+    song_name: songName,
+    event_type: "song_completed" as const,
+    timestamp: new Date(clock - 1_000).toISOString(),
+    ...overrides,
+  };
+}
+
+function setup(overrides: Partial<DashboardHandlerOptions> = {}) {
+  clock = NOW;
+  const counter = createPlayCounter({ now: NOW });
+  const dashboard = createDashboardHandler({
+    counter,
+    staticDir: new URL("../dashboard/", import.meta.url),
+    isLive: () => true,
+    health: () => ({ status: "ok" }),
+    reconcile: () => Promise.reject(new Error("BigQuery is away")),
+    tickMs: 20,
+    now: () => clock,
+    ...overrides,
+  });
+  const get = (path: string, init?: RequestInit) =>
+    dashboard.handler(new Request(`http://127.0.0.1${path}`, init));
+  return { counter, dashboard, get };
+}
+
+Deno.test("parseTopQuery() fills defaults and rejects bad values", () => {
+  assert.deepEqual(parseTopQuery(new URLSearchParams()), {
+    artist: "tony-allen",
+    window: "1h",
+    limit: 10,
+  });
+  assert.deepEqual(parseTopQuery(new URLSearchParams("artist=fela-kuti&window=all&limit=3")), {
+    artist: "fela-kuti",
+    window: "all",
+    limit: 3,
+  });
+  for (const query of ["window=2h", "window=", "limit=0", "limit=101", "limit=5.5", "limit=x"]) {
+    assert.throws(() => parseTopQuery(new URLSearchParams(query)), QueryError, query);
+  }
+  for (const artist of ["<script>", "Tony Allen", "a".repeat(129), ""]) {
+    assert.throws(
+      () => parseTopQuery(new URLSearchParams({ artist })),
+      /Invalid 'artist': expected a slug like "tony-allen"/,
+    );
+  }
+});
+
+Deno.test("GET /api/top answers the documented shape", async () => {
+  const { counter, dashboard, get } = setup();
+  counter.add(play(1, "zombie"));
+  counter.add(play(1, "zombie"));
+  counter.add(play(3, "secret-agent"));
+  const response = await get("/api/top?artist=tony-allen&window=5m&limit=10");
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type")!, /^application\/json/);
+  const doc: TopDocument = await response.json();
+  assert.deepEqual(doc, {
+    artist: "tony-allen",
+    window: "5m",
+    from: new Date(NOW - 5 * 60_000).toISOString(),
+    updated_at: new Date(NOW).toISOString(),
+    total: 3,
+    songs: [
+      { song_id: 1, song_name: "zombie", plays: 2 },
+      { song_id: 3, song_name: "secret-agent", plays: 1 },
+    ],
+    plays_per_second: 0.05,
+    last_event_at: new Date(NOW - 1_000).toISOString(),
+    state: "live",
+  });
+  dashboard.close();
+});
+
+Deno.test("GET /api/top answers an unknown artist with an empty list", async () => {
+  const { dashboard, get } = setup();
+  const doc = await (await get("/api/top?artist=nobody-here&window=all")).json();
+  assert.deepEqual([doc.total, doc.songs, doc.from, doc.last_event_at], [0, [], null, null]);
+  dashboard.close();
+});
+
+Deno.test("bad parameters, paths and methods get JSON errors", async () => {
+  const { dashboard, get } = setup();
+  const bad = await get("/api/top?window=week");
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error, /^Invalid 'window': expected one of 5m, 1h, 24h, all/);
+  assert.equal((await get("/api/stream?limit=1000")).status, 400);
+  const missing = await get("/../deno.json");
+  assert.equal(missing.status, 404);
+  assert.match((await missing.json()).error, /^Not found/);
+  const post = await get("/api/top", { method: "POST" });
+  assert.equal(post.status, 405);
+  await post.body?.cancel();
+  const reconcile = await get("/api/reconcile");
+  assert.equal(reconcile.status, 503);
+  assert.match((await reconcile.json()).error, /BigQuery is away/);
+  dashboard.close();
+});
+
+Deno.test("GET / serves the page with a strict content security policy", async () => {
+  const { dashboard, get } = setup();
+  const page = await get("/");
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get("content-security-policy")!, /script-src 'self'/);
+  const html = await page.text();
+  assert.match(html, /<script src="\/app.js" defer><\/script>/);
+  assert.doesNotMatch(html, /https?:\/\/(?!127)/, "no CDN");
+  for (const path of ["/app.js", "/style.css", "/favicon.svg"]) {
+    const response = await get(path);
+    assert.equal(response.status, 200, path);
+    await response.body?.cancel();
+  }
+  dashboard.close();
+});
+
+Deno.test("GET /api/artists and /healthz answer JSON", async () => {
+  const { counter, dashboard, get } = setup();
+  counter.add(play(1, "zombie", { artist: "fela-kuti" }));
+  assert.deepEqual(await (await get("/api/artists")).json(), {
+    artists: [{ artist: "fela-kuti", plays: 1 }],
+  });
+  assert.deepEqual(await (await get("/healthz")).json(), { status: "ok" });
+  dashboard.close();
+});
+
+async function nextFrame(
+  reader: ReadableStreamDefaultReader<string>,
+  buffer: { text: string },
+): Promise<string> {
+  for (;;) {
+    const end = buffer.text.indexOf("\n\n");
+    if (end !== -1) {
+      const frame = buffer.text.slice(0, end);
+      buffer.text = buffer.text.slice(end + 2);
+      return frame;
+    }
+    const { value, done } = await reader.read();
+    if (done) throw new Error("stream ended");
+    buffer.text += value;
+  }
+}
+
+Deno.test("GET /api/stream pushes the document at once and again when it changes", async () => {
+  const { counter, dashboard, get } = setup();
+  counter.add(play(1, "zombie"));
+  const response = await get("/api/stream?artist=tony-allen&window=5m");
+  assert.equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const buffer = { text: "" };
+  assert.equal(await nextFrame(reader, buffer), "retry: 2000");
+  const first: TopDocument = JSON.parse((await nextFrame(reader, buffer)).replace(/^data: /, ""));
+  assert.equal(first.total, 1);
+  assert.equal(dashboard.streams, 1);
+
+  // The clock alone moving (same counts) sends nothing; a new play does.
+  clock += 200;
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  counter.add(play(2, "lady"));
+  counter.add(play(2, "lady"));
+  const second: TopDocument = JSON.parse((await nextFrame(reader, buffer)).replace(/^data: /, ""));
+  assert.deepEqual(second.songs.map((s) => [s.song_id, s.plays]), [[2, 2], [1, 1]]);
+  assert.equal(second.updated_at, new Date(NOW + 200).toISOString());
+
+  // Plays ageing out are pushed too, without any new event.
+  clock += 5 * 60_000;
+  const third: TopDocument = JSON.parse((await nextFrame(reader, buffer)).replace(/^data: /, ""));
+  assert.deepEqual([third.total, third.songs], [0, []]);
+
+  await reader.cancel();
+  for (let i = 0; i < 50 && dashboard.streams > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(dashboard.streams, 0, "a closed connection unsubscribes");
+  dashboard.close();
+});
+
+Deno.test("GET /api/stream sends ping events to keep quiet connections alive", async () => {
+  const { dashboard, get } = setup({ heartbeatMs: 50 });
+  const response = await get("/api/stream?window=all");
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const buffer = { text: "" };
+  await nextFrame(reader, buffer);
+  await nextFrame(reader, buffer);
+  clock += 100;
+  assert.equal(await nextFrame(reader, buffer), "event: ping\ndata: {}");
+  dashboard.close();
+  const { done } = await reader.read();
+  assert.equal(done, true, "close() ends open streams");
+});

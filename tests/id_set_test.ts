@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { createIdSet, idHash } from "../shared/id_set.ts";
+
+Deno.test("createIdSet() adds each id once", () => {
+  const seen = createIdSet(16);
+  assert.equal(seen.add("0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a"), true);
+  assert.equal(seen.add("0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a"), false);
+  assert.equal(seen.has("0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a"), true);
+  assert.equal(seen.has("0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7b"), false);
+  assert.equal(seen.size, 1);
+});
+
+Deno.test("createIdSet() keeps every id while growing", () => {
+  const seen = createIdSet(16);
+  const ids = Array.from({ length: 50_000 }, () => crypto.randomUUID());
+  for (const id of ids) assert.equal(seen.add(id), true);
+  assert.equal(seen.size, ids.length);
+  for (const id of ids) assert.equal(seen.add(id), false);
+  assert.equal(seen.size, ids.length);
+  // 16 bytes a slot at no more than half load.
+  assert.ok(seen.bytes <= ids.length * 4 * 8, `bytes ${seen.bytes}`);
+});
+
+Deno.test("idHash() separates ids that differ in one character anywhere", () => {
+  const base = "00000000-0000-4000-8000-000000000000";
+  const hashes = new Set<string>();
+  for (let i = 0; i < base.length; i++) {
+    if (base[i] === "-") continue;
+    for (const c of "0123456789abcdef") {
+      if (c === base[i]) continue;
+      hashes.add(idHash(base.slice(0, i) + c + base.slice(i + 1)).join(":"));
+    }
+  }
+  hashes.add(idHash(base).join(":"));
+  assert.equal(hashes.size, 32 * 15 + 1);
+});
+
+Deno.test("idHash() has no collision across sequential ids", () => {
+  const hashes = new Set<string>();
+  for (let i = 0; i < 200_000; i++) {
+    const id = `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
+    hashes.add(idHash(id).join(":"));
+  }
+  assert.equal(hashes.size, 200_000);
+});
