@@ -84,6 +84,17 @@ const options = {
   },
 };
 
+function memoryMegabytes(): Record<string, number> {
+  const usage = Deno.memoryUsage();
+  const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
+  return {
+    rss: mb(usage.rss),
+    heap_total: mb(usage.heapTotal),
+    heap_used: mb(usage.heapUsed),
+    external: mb(usage.external),
+  };
+}
+
 async function main(): Promise<number> {
   const config = parseArgsOrExit({
     usage: "deno task dashboard [options]",
@@ -113,7 +124,7 @@ async function main(): Promise<number> {
       kafka: feed?.stats ?? null,
       counter: counter.stats,
       streams: http.streams,
-      rss_mb: Math.round(Deno.memoryUsage().rss / 1e6),
+      memory_mb: memoryMegabytes(),
     }),
   });
 

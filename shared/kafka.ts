@@ -462,7 +462,9 @@ export async function startTopicReader(
     sessionTimeout: 30_000,
     heartbeatInterval: 3_000,
     maxWaitTimeInMs: options.maxWaitTimeInMs ?? 100,
-    maxBytesPerPartition: 2_000_000,
+    // Small fetches keep memory flat while a long topic is replayed.
+    maxBytes: 1_048_576,
+    maxBytesPerPartition: 524_288,
     allowAutoTopicCreation: false,
   });
   consumer.on(consumer.events.CRASH, ({ payload }) => {
