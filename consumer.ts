@@ -219,6 +219,7 @@ async function main(): Promise<number> {
     metrics.setUp(true);
   });
   let failed: unknown;
+  let abandoned = false;
   consumer.on(consumer.events.CRASH, ({ payload }) => {
     metrics.setUp(false);
     if (!payload.restart) {
@@ -236,7 +237,13 @@ async function main(): Promise<number> {
       lastMessageAt = Date.now();
       const pending = sink.handle(batch.partition, batch.messages);
       if (stop.aborted) sink.drain();
-      await pending;
+      try {
+        await pending;
+      } catch (error) {
+        // Shutting down with writes still failing: leave the batch uncommitted.
+        if (giveUp.aborted) abandoned = true;
+        throw error;
+      }
       const last = batch.messages[batch.messages.length - 1]!.offset;
       const next = (BigInt(last) + 1n).toString();
       await consumer.commitOffsets([{
@@ -288,7 +295,10 @@ async function main(): Promise<number> {
     },
   );
   await stopLogging();
-  return failed === undefined && !giveUp.aborted ? 0 : 1;
+  if (abandoned) {
+    log.error("Stopped before BigQuery took every row read; those rows were not committed and will be read again");
+  }
+  return failed === undefined && !abandoned ? 0 : 1;
 }
 
 if (import.meta.main) {

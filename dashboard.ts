@@ -18,6 +18,7 @@ import { formatDuration, parseDuration } from "./shared/duration.ts";
 import { createKafka, ensureTopic, groupLag } from "./shared/kafka.ts";
 import { logger, logLevel, setupLogging, stopLogging } from "./shared/log.ts";
 import { integer, text } from "./shared/options.ts";
+import { compact, rateMeter, startProgress } from "./shared/progress.ts";
 import { type PlayFeed, startPlayFeed } from "./shared/play_feed.ts";
 import { reconcile } from "./shared/reconcile.ts";
 import { retry, sleep } from "./shared/retry.ts";
@@ -167,13 +168,16 @@ async function main(): Promise<number> {
       }),
   }).then(
     () => log.info("View {view} is ready", { view: `${config.dataset}.${config.view}` }),
-    (error) => log.error("Cannot create view {view}: {error}", {
-      view: config.view,
-      error: errorMessage(error),
-    }),
+    (error) => {
+      if (stop.aborted) return; // stopped while BigQuery was still away
+      log.error("Cannot create view {view}: {error}", {
+        view: config.view,
+        error: errorMessage(error),
+      });
+    },
   );
 
-  const kafka = createKafka({ brokers: config.brokers, clientId: "livecharts-dashboard" });
+  const kafka = createKafka({ ...config, clientId: "livecharts-dashboard" });
   const admin = kafka.admin();
   let invalidLogged = 0;
   async function startFeed(): Promise<PlayFeed> {
@@ -207,7 +211,18 @@ async function main(): Promise<number> {
   let crashed = false;
 
   log.info("Reading {topic} from the earliest offset", { topic: config.topic });
+  const meter = rateMeter();
+  const progress = startProgress({
+    render: () => {
+      const read = feed?.stats.read ?? 0;
+      return `dashboard: read ${compact(read)} | plays ${compact(counter.stats.counted)}` +
+        ` | ${live() ? "live" : "catching up"} | ${http.streams} viewers | ${
+          compact(meter(read))
+        }/s`;
+    },
+  });
   let nextCheck = Date.now() + Math.min(config.reconcileEvery, 10_000);
+  let lastEqual = "";
   while (!stop.aborted) {
     if (feed === undefined || crashed) {
       const old = feed;
@@ -232,14 +247,22 @@ async function main(): Promise<number> {
       const lag = (await groupLag(admin, config.group, config.topic))
         .reduce((sum, partition) => sum + partition.lag, 0n);
       if (lag > 0n) {
-        log.debug("Not reconciling: consumer {group} is {lag} behind", { group: config.group, lag });
+        log.debug("Not reconciling: consumer {group} is {lag} behind", {
+          group: config.group,
+          lag,
+        });
         continue;
       }
       const result = await check();
       const summary = result.windows.map((w) => `${w.window} ${w.dashboard}`).join(", ");
       if (result.equal) {
-        log.info("Reconciled with BigQuery: every window equal ({summary})", { summary });
+        // Said once per state, not every interval of a quiet afternoon.
+        const message = "Reconciled with BigQuery: every window equal ({summary})";
+        if (summary === lastEqual) log.debug(message, { summary });
+        else log.info(message, { summary });
+        lastEqual = summary;
       } else {
+        lastEqual = "";
         log.warn("Reconciliation: dashboard and BigQuery differ ({summary})", {
           summary: result.windows.map((w) => `${w.window} ${w.dashboard} vs ${w.bigquery}`)
             .join(", "),
@@ -255,6 +278,7 @@ async function main(): Promise<number> {
   }
 
   // Shutdown in flow order: input, then the page's streams and the server.
+  progress.stop();
   await feed?.stop().catch(() => {});
   await admin.disconnect().catch(() => {});
   http.close();

@@ -46,10 +46,8 @@ function prettyArtist(slug) {
 
 let source;
 let lastMessageAt = 0;
-let connection = "connecting";
 
 function setConnection(state) {
-  connection = state;
   els.connection.dataset.state = state;
   els.connectionText.textContent = {
     connecting: "Connecting…",
@@ -77,7 +75,9 @@ function connect() {
   stream.onerror = () => {
     if (stream !== source) return;
     setConnection("reconnecting");
-    if (stream.readyState === EventSource.CLOSED) setTimeout(() => stream === source && connect(), 2000);
+    if (stream.readyState === EventSource.CLOSED) {
+      setTimeout(() => stream === source && connect(), 2000);
+    }
   };
 }
 

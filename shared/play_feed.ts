@@ -109,10 +109,12 @@ export async function startPlayFeed(
   const now = options.now ?? Date.now;
   const stats: FeedStats = { read: 0, invalid: 0, caughtUp: false, lastReadAt: undefined };
   const next = new Map<number, bigint>();
-  let pending: Map<number, { low: bigint; high: bigint }> | undefined;
+  // Partitions not read to their end-at-start yet; filled once the reader runs.
+  const pending = new Map<number, { low: bigint; high: bigint }>();
+  let started = false;
 
   function checkCaughtUp(): void {
-    if (stats.caughtUp || pending === undefined) return;
+    if (stats.caughtUp || !started) return;
     for (const [partition, { low, high }] of pending) {
       if (high <= low || (next.get(partition) ?? low) >= high) pending.delete(partition);
     }
@@ -141,7 +143,8 @@ export async function startPlayFeed(
       checkCaughtUp();
     },
   });
-  pending = new Map(reader.offsetsAtStart);
+  for (const [partition, offsets] of reader.offsetsAtStart) pending.set(partition, offsets);
+  started = true;
   checkCaughtUp();
   return { stats, stop: () => reader.stop() };
 }

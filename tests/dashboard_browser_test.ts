@@ -77,7 +77,7 @@ Deno.test({
       assert.equal(await page.locator("#connection").getAttribute("data-state"), "live");
       assert.equal(await row("lady").locator(".plays").textContent(), "3");
       // Ten plays of three songs plus the markup-named song's; the total counts up.
-      await page.waitForFunction("document.getElementById('total').textContent === '11'");
+      await page.locator("#total", { hasText: /^11$/ }).waitFor({ timeout: 5_000 });
       const widthOf = (name: string) =>
         row(name).locator(".fill").evaluate((el) => el.getBoundingClientRect().width);
       await page.waitForTimeout(800); // let the bars finish growing in
@@ -110,7 +110,11 @@ Deno.test({
       assert.equal(await page.locator("#bars img").count(), 0);
 
       // Artist: the picker lists the artists seen.
-      await page.waitForFunction("document.querySelectorAll('#artist option').length === 2");
+      await page.locator('#artist option[value="fela-kuti"]').waitFor({
+        state: "attached",
+        timeout: 15_000,
+      });
+      assert.equal(await page.locator("#artist option").count(), 2);
       await page.selectOption("#artist", "fela-kuti");
       await page.locator("#title", { hasText: "Fela Kuti" }).waitFor({ timeout: 5_000 });
       await row("water-no-get-enemy").waitFor({ timeout: 5_000 });
@@ -124,14 +128,14 @@ Deno.test({
         await page.locator('button[data-window="all"]').getAttribute("aria-pressed"),
         "true",
       );
+      await page.waitForTimeout(1_000); // bars and numbers finish animating
       await page.screenshot({ path: new URL("dashboard.png", ARTIFACTS).pathname });
 
       // Phone width: still one readable column.
       await page.setViewportSize({ width: 390, height: 844 });
       await page.waitForTimeout(300);
-      const overflow = await page.evaluate<number>(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth",
-      );
+      // (Locator callbacks, not string scripts: the page's CSP forbids eval.)
+      const overflow = await page.locator("html").evaluate((el) => el.scrollWidth - el.clientWidth);
       assert.equal(overflow, 0, "no horizontal scrolling on a phone");
       await page.screenshot({ path: new URL("dashboard_phone.png", ARTIFACTS).pathname });
 

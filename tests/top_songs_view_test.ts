@@ -29,15 +29,20 @@ Deno.test("ensureTopSongsView() creates a view Looker Studio can chart", async (
   const insert = [...rows, rows[0]!].map((row, i) => ({
     insertId: `${row.id}-${i}`,
     json: {
-      ...toRow({
-        event_id: row.id,
-        user_id: 1,
-        artist: "tony-allen",
-        song_id: row.song,
-        song_name: row.name,
-        event_type: "song_completed",
-        timestamp: new Date(row.at).toISOString(),
-      }, 0, String(i), new Date().toISOString()),
+      ...toRow(
+        {
+          event_id: row.id,
+          user_id: 1,
+          artist: "tony-allen",
+          song_id: row.song,
+          song_name: row.name,
+          event_type: "song_completed",
+          timestamp: new Date(row.at).toISOString(),
+        },
+        0,
+        String(i),
+        new Date().toISOString(),
+      ),
     },
   }));
   assert.deepEqual(await insertRows(warehouse.table, insert), []);
