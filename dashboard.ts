@@ -14,6 +14,8 @@ import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli.ts";
 import { bigqueryOptions, groupOptions, kafkaOptions } from "./shared/config.ts";
 import { isTransientBigQueryError, openWarehouse } from "./shared/bigquery.ts";
 import { createDashboardHandler } from "./shared/dashboard_server.ts";
+import { dashboardMetrics } from "./shared/dashboard_metrics.ts";
+import { metricsResponse } from "./shared/metrics_server.ts";
 import { formatDuration, parseDuration } from "./shared/duration.ts";
 import { createKafka, ensureTopic, groupLag } from "./shared/kafka.ts";
 import { logger, logLevel, setupLogging, stopLogging } from "./shared/log.ts";
@@ -129,16 +131,28 @@ async function main(): Promise<number> {
     }),
   });
 
+  const metrics = dashboardMetrics({
+    feed: () => feed?.stats,
+    counter: () => counter.stats,
+    streams: () => http.streams,
+  });
+
   let server: Deno.HttpServer<Deno.NetAddr>;
   try {
-    server = Deno.serve({
-      hostname: config.host,
-      port: config.port,
-      onListen: ({ hostname, port }) => {
-        const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
-        console.log(`Dashboard: http://${shown}:${port}/`);
+    server = Deno.serve(
+      {
+        hostname: config.host,
+        port: config.port,
+        onListen: ({ hostname, port }) => {
+          const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
+          console.log(`Dashboard: http://${shown}:${port}/`);
+        },
       },
-    }, http.handler);
+      (request) =>
+        new URL(request.url).pathname === "/metrics"
+          ? metricsResponse(metrics)
+          : http.handler(request),
+    );
   } catch (error) {
     const hint = error instanceof Deno.errors.AddrInUse
       ? " (another dashboard running? pick one with --port)"

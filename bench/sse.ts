@@ -73,19 +73,28 @@ export async function subscribe(
     await response.body?.cancel();
     throw new Error(`Cannot subscribe to ${url}: got ${response.status} ${type}`);
   }
-  const body = response.body.pipeThrough(new TextDecoderStream());
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let closed = false;
   const done = (async () => {
     let buffer = "";
     try {
-      for await (const chunk of body) {
+      while (true) {
+        const { value, done } = await reader.read();
+        if (done) break;
         const at = Date.now();
-        const { events, rest } = parseSseFrames(buffer + chunk);
+        const { events, rest } = parseSseFrames(buffer + decoder.decode(value, { stream: true }));
         buffer = rest;
         for (const event of events) onEvent(event, at);
       }
     } catch (error) {
-      if (!controller.signal.aborted) throw error;
+      if (!closed) throw error;
     }
   })();
-  return { close: () => controller.abort(), done };
+  const close = () => {
+    closed = true;
+    reader.cancel().catch(() => {});
+    controller.abort();
+  };
+  return { close, done };
 }

@@ -23,6 +23,7 @@ import {
   waitForStored,
   warehouseFor,
 } from "./support/harness.ts";
+import { getJson, startDashboard } from "./support/dashboard.ts";
 
 function names() {
   const id = uniqueName("f");
@@ -36,6 +37,31 @@ async function assertExactly(table: string, expected: Set<string>): Promise<void
   const missing = [...expected].filter((id) => !stored.has(id));
   const extra = [...stored].filter((id) => !expected.has(id));
   assert.deepEqual({ missing: missing.length, extra: extra.length }, { missing: 0, extra: 0 });
+}
+
+/** The dashboard, rebuilt from the topic, shows BigQuery's all-time numbers. */
+async function assertDashboardAgrees(
+  n: { topic: string; group: string; table: string },
+): Promise<void> {
+  const dashboard = await startDashboard({ ...n, view: `${n.table}_top_songs` });
+  try {
+    const { body } = await getJson(dashboard.url, "/api/artists");
+    const artists = Array.isArray(body.artists) ? body.artists : [];
+    const shown = new Map<string, number>();
+    for (const entry of artists) {
+      if (typeof entry === "object" && entry !== null && "artist" in entry && "plays" in entry) {
+        shown.set(String(entry.artist), Number(entry.plays));
+      }
+    }
+    const rows = await query(
+      warehouseFor(n.table),
+      `SELECT artist, COUNT(DISTINCT event_id) AS plays FROM \`livecharts-local.music.${n.table}\` GROUP BY artist`,
+    );
+    const stored = new Map(rows.map((row) => [String(row.artist), Number(row.plays)]));
+    assert.deepEqual(shown, stored, "dashboard all-time plays per artist equal BigQuery's");
+  } finally {
+    await dashboard.stop();
+  }
 }
 
 async function stopConsumer(consumer: Awaited<ReturnType<typeof startScript>>): Promise<string> {
@@ -71,6 +97,7 @@ Deno.test("faults: a consumer killed with SIGKILL mid-batch loses nothing after 
   const result = await second.done;
   assert.equal(result.code, 0, result.stderr);
   await assertExactly(n.table, new Set(events.map((e) => e.event_id)));
+  await assertDashboardAgrees(n);
 });
 
 Deno.test("faults: poison input (10%) goes to the DLQ with a reason and every good event lands", async () => {
@@ -92,6 +119,7 @@ Deno.test("faults: poison input (10%) goes to the DLQ with a reason and every go
   const result = await consumer.done;
   assert.equal(result.code, 0, result.stderr);
   await assertExactly(n.table, new Set(good.map((e) => e.event_id)));
+  await assertDashboardAgrees(n);
 
   const dlq = await readTopic(`${n.topic}.dlq`);
   assert.equal(dlq.length, poison.length);
@@ -179,6 +207,7 @@ Deno.test("faults: SIGTERM during load writes what was read, commits it, and exi
   const rest = await startScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
   assert.equal((await rest.done).code, 0);
   await assertExactly(n.table, await topicEventIds(n.topic));
+  await assertDashboardAgrees(n);
 });
 
 Deno.test("faults: a second consumer joining and leaving during load loses nothing", async () => {
@@ -209,6 +238,7 @@ Deno.test("faults: a second consumer joining and leaving during load loses nothi
     await waitForStored(n.table, expected.size);
     await stopConsumer(a);
     await assertExactly(n.table, expected);
+    await assertDashboardAgrees(n);
     // Duplicates from the hand-over stay out of query results.
     const [row] = await query(
       warehouseFor(n.table),
@@ -253,6 +283,7 @@ Deno.test("faults: the broker stopped for 20 s during producing and consuming", 
     await waitForStored(n.table, expected.size, 180_000);
     await stopConsumer(consumer);
     await assertExactly(n.table, expected);
+    await assertDashboardAgrees(n);
   } finally {
     await services("up", "kafka");
     producer.kill("SIGKILL");
@@ -299,6 +330,7 @@ Deno.test("faults: BigQuery unavailable for 30 s: the consumer backs off, commit
     assert.match(stderr, /Pausing fetches until writes succeed again/);
     assert.match(stderr, /resuming fetches/);
     await assertExactly(n.table, expected);
+    await assertDashboardAgrees(n);
   } finally {
     await services("up", "bigquery");
     producer.kill("SIGKILL");

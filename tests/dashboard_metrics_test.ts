@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { dashboardMetrics } from "../shared/dashboard_metrics.ts";
+import { dashboardNames, startDashboard } from "./support/dashboard.ts";
+import { goodEvent, produceRaw } from "./support/harness.ts";
+
+Deno.test("dashboardMetrics() reads the live stats at scrape time", () => {
+  const feed = { read: 0, invalid: 0, caughtUp: false, lastReadAt: undefined };
+  const counter = {
+    counted: 0,
+    duplicates: 0,
+    late: 0,
+    songs: 0,
+    artists: 0,
+    dedupBytes: 0,
+    buckets: 0,
+  };
+  const registry = dashboardMetrics({ feed: () => feed, counter: () => counter, streams: () => 2 });
+  assert.match(registry.render(), /^livecharts_dashboard_live 0$/m);
+  feed.read = 10;
+  feed.invalid = 1;
+  feed.caughtUp = true;
+  counter.counted = 8;
+  counter.duplicates = 1;
+  const text = registry.render();
+  assert.match(text, /^livecharts_dashboard_messages_read_total 10$/m);
+  assert.match(text, /^livecharts_dashboard_messages_invalid_total 1$/m);
+  assert.match(text, /^livecharts_dashboard_plays_counted_total 8$/m);
+  assert.match(text, /^livecharts_dashboard_duplicates_total 1$/m);
+  assert.match(text, /^livecharts_dashboard_live 1$/m);
+  assert.match(text, /^livecharts_dashboard_streams 2$/m);
+  assert.match(text, /^# TYPE livecharts_dashboard_plays_counted_total counter$/m);
+});
+
+Deno.test("dashboard serves /metrics with what it read from Kafka", async () => {
+  const names = dashboardNames();
+  const events = Array.from({ length: 25 }, () => goodEvent());
+  await produceRaw(names.topic, [
+    ...events.map((e) => JSON.stringify(e)),
+    JSON.stringify(events[0]), // a duplicate
+    "not json",
+  ]);
+  const dashboard = await startDashboard(names);
+  try {
+    const response = await fetch(new URL("/metrics", dashboard.url));
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+    const text = await response.text();
+    assert.match(text, /^livecharts_dashboard_messages_read_total 27$/m);
+    assert.match(text, /^livecharts_dashboard_messages_invalid_total 1$/m);
+    assert.match(text, /^livecharts_dashboard_plays_counted_total 25$/m);
+    assert.match(text, /^livecharts_dashboard_duplicates_total 1$/m);
+    assert.match(text, /^livecharts_dashboard_live 1$/m);
+  } finally {
+    await dashboard.stop();
+  }
+});
