@@ -296,7 +296,9 @@ async function main(): Promise<number> {
   );
   await stopLogging();
   if (abandoned) {
-    log.error("Stopped before BigQuery took every row read; those rows were not committed and will be read again");
+    log.error(
+      "Stopped before BigQuery took every row read; those rows were not committed and will be read again",
+    );
   }
   return failed === undefined && !abandoned ? 0 : 1;
 }

@@ -35,6 +35,8 @@ const options = {
 };
 
 const ROOT = new URL("./", import.meta.url);
+/** What a script's progress line sends to redraw itself on a terminal. */
+const CLEAR_LINE = "\x1b[2K";
 const encoder = new TextEncoder();
 const write = (text: string) => Deno.stderr.writeSync(encoder.encode(text));
 
@@ -66,7 +68,7 @@ async function spawn(
       buffer += chunk;
       let end;
       while ((end = buffer.indexOf("\n")) !== -1) {
-        onLine(child, buffer.slice(0, end).replace(/\r?\x1b\[2K/g, ""));
+        onLine(child, buffer.slice(0, end).replaceAll(CLEAR_LINE, "").replaceAll("\r", ""));
         buffer = buffer.slice(end + 1);
       }
     }
