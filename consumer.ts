@@ -9,7 +9,7 @@
  */
 
 import { deadlineAfter, errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli.ts";
-import { bigqueryOptions, groupOptions, kafkaOptions } from "./shared/config.ts";
+import { bigqueryOptions, groupOptions, kafkaOptions, partitionsOption } from "./shared/config.ts";
 import {
   ensurePlaysTable,
   insertRows,
@@ -26,7 +26,7 @@ import {
   isTransientKafkaError,
   publish,
 } from "./shared/kafka.ts";
-import { logger, logLevel, setupLogging, stopLogging } from "./shared/log.ts";
+import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/log.ts";
 import { decimal, integer, optional } from "./shared/options.ts";
 import { compact, rateMeter, startProgress } from "./shared/progress.ts";
 import { retry, sleep } from "./shared/retry.ts";
@@ -74,14 +74,7 @@ const options = {
     fallback: 2,
     parse: integer(1, 64),
   },
-  partitions: {
-    flag: "partitions",
-    env: "KAFKA_PARTITIONS",
-    arg: "N",
-    help: "Partitions when creating a missing topic",
-    fallback: 3,
-    parse: integer(1, 10_000),
-  },
+  partitions: partitionsOption,
   exitWhenIdle: {
     flag: "exit-when-idle",
     arg: "SECONDS",
@@ -98,14 +91,7 @@ const options = {
     fallback: undefined,
     parse: optional,
   },
-  logLevel: {
-    flag: "log-level",
-    env: "LOG_LEVEL",
-    arg: "LEVEL",
-    help: "debug, info, warning or error",
-    fallback: "info" as const,
-    parse: logLevel,
-  },
+  logLevel: logLevelOption,
 };
 
 async function main(): Promise<number> {

@@ -11,14 +11,14 @@
  */
 
 import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli.ts";
-import { bigqueryOptions, groupOptions, kafkaOptions } from "./shared/config.ts";
+import { bigqueryOptions, groupOptions, kafkaOptions, partitionsOption } from "./shared/config.ts";
 import { isTransientBigQueryError, openWarehouse } from "./shared/bigquery.ts";
 import { createDashboardHandler } from "./shared/dashboard_server.ts";
 import { dashboardMetrics } from "./shared/dashboard_metrics.ts";
 import { metricsResponse } from "./shared/metrics_server.ts";
 import { formatDuration, parseDuration } from "./shared/duration.ts";
 import { createKafka, ensureTopic, groupLag } from "./shared/kafka.ts";
-import { logger, logLevel, setupLogging, stopLogging } from "./shared/log.ts";
+import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/log.ts";
 import { integer, text } from "./shared/options.ts";
 import { compact, rateMeter, startProgress } from "./shared/progress.ts";
 import { type PlayFeed, startPlayFeed } from "./shared/play_feed.ts";
@@ -69,22 +69,8 @@ const options = {
     fallbackHelp: "60s",
     parse: parseDuration,
   },
-  partitions: {
-    flag: "partitions",
-    env: "KAFKA_PARTITIONS",
-    arg: "N",
-    help: "Partitions when creating a missing topic",
-    fallback: 3,
-    parse: integer(1, 10_000),
-  },
-  logLevel: {
-    flag: "log-level",
-    env: "LOG_LEVEL",
-    arg: "LEVEL",
-    help: "debug, info, warning or error",
-    fallback: "info" as const,
-    parse: logLevel,
-  },
+  partitions: partitionsOption,
+  logLevel: logLevelOption,
 };
 
 function memoryMegabytes(): Record<string, number> {

@@ -6,9 +6,9 @@
  */
 
 import { deadlineAfter, errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli.ts";
-import { kafkaOptions } from "./shared/config.ts";
+import { kafkaOptions, partitionsOption } from "./shared/config.ts";
 import { createKafka, createProducer, ensureTopic, publish } from "./shared/kafka.ts";
-import { logger, logLevel, setupLogging, stopLogging } from "./shared/log.ts";
+import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/log.ts";
 import { decimal, integer, optional, text } from "./shared/options.ts";
 import { produceEvents } from "./shared/produce.ts";
 import { compact, rateMeter, startProgress } from "./shared/progress.ts";
@@ -44,14 +44,7 @@ const options = {
     fallback: undefined,
     parse: integer(0, 2 ** 32 - 1),
   },
-  partitions: {
-    flag: "partitions",
-    env: "KAFKA_PARTITIONS",
-    arg: "N",
-    help: "Partitions when creating the topic",
-    fallback: 3,
-    parse: integer(1, 10_000),
-  },
+  partitions: partitionsOption,
   batchSize: {
     flag: "batch-size",
     arg: "N",
@@ -66,14 +59,7 @@ const options = {
     fallback: "producer.log",
     parse: optional,
   },
-  logLevel: {
-    flag: "log-level",
-    env: "LOG_LEVEL",
-    arg: "LEVEL",
-    help: "debug, info, warning or error",
-    fallback: "info" as const,
-    parse: logLevel,
-  },
+  logLevel: logLevelOption,
 };
 
 async function main(): Promise<number> {

@@ -8,6 +8,7 @@
 
 import {
   boolean,
+  integer,
   type Option,
   optional,
   parseOptions,
@@ -225,6 +226,16 @@ export const bigqueryOptions = {
     parse: optional,
   },
 } satisfies Record<string, Option<unknown>>;
+
+/** Partitions of a topic a script creates because it is missing. */
+export const partitionsOption = {
+  flag: "partitions",
+  env: "KAFKA_PARTITIONS",
+  arg: "N",
+  help: "Partitions when creating a missing topic",
+  fallback: 3,
+  parse: integer(1, 10_000),
+} satisfies Option<number>;
 
 /** Where the plays table lives and how to reach BigQuery. */
 export type BigQueryConfig = Values<typeof bigqueryOptions>;

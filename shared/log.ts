@@ -36,6 +36,16 @@ export function logLevel(raw: string): LogLevel {
   return level;
 }
 
+/** The `--log-level` / `LOG_LEVEL` option every script shares. */
+export const logLevelOption = {
+  flag: "log-level",
+  env: "LOG_LEVEL",
+  arg: "LEVEL",
+  help: "debug, info, warning or error",
+  fallback: "info" as LogLevel,
+  parse: logLevel,
+};
+
 /**
  * Renders a record as one line: time, level, category, message, fields, with
  * secrets redacted (see `redact.ts`).

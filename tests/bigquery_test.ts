@@ -2,18 +2,7 @@ import assert from "node:assert/strict";
 import type { InsertRow, Table } from "../shared/bigquery.ts";
 import { loadConfig } from "../shared/config.ts";
 
-// The Google client libraries read their logging switches from the
-// environment when loaded. Unit tests run without permissions, so a variable
-// that is not granted reads as unset (as in `readEnv()`).
-const getEnv = Deno.env.get.bind(Deno.env);
-Deno.env.get = (name) => {
-  try {
-    return getEnv(name);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) return undefined;
-    throw error;
-  }
-};
+import "./support/lenient_env.ts";
 const { insertRows, isTransientBigQueryError, playsTableRef, rejectedRows } = await import(
   "../shared/bigquery.ts"
 );

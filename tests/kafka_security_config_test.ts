@@ -5,17 +5,7 @@ import assert from "node:assert/strict";
 import { kafkaOptions, loadConfig, saslMechanism } from "../shared/config.ts";
 import { formatHelp, OptionError, parseOptions, text } from "../shared/options.ts";
 
-// kafkajs reads NODE_ENV and its debug switches when loaded; without
-// permissions a variable reads as unset (as in `readEnv()`).
-const getEnv = Deno.env.get.bind(Deno.env);
-Deno.env.get = (name) => {
-  try {
-    return getEnv(name);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) return undefined;
-    throw error;
-  }
-};
+import "./support/lenient_env.ts";
 const { kafkaSecurity, safeLogField } = await import("../shared/kafka.ts");
 
 const PASSWORD = "pa55-Wörd\"with'quotes";

@@ -1,17 +1,6 @@
 import assert from "node:assert/strict";
 
-// kafkajs reads NODE_ENV and its debug switches when loaded. Unit tests run
-// without permissions, so a variable that is not granted reads as unset (as
-// in `readEnv()`).
-const getEnv = Deno.env.get.bind(Deno.env);
-Deno.env.get = (name) => {
-  try {
-    return getEnv(name);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotCapable) return undefined;
-    throw error;
-  }
-};
+import "./support/lenient_env.ts";
 const { isTransientKafkaError } = await import("../shared/kafka.ts");
 const {
   KafkaJSConnectionError,
