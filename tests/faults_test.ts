@@ -64,6 +64,31 @@ async function assertDashboardAgrees(
   }
 }
 
+/** Runs the producer on the test's topic at `rate` events/s. */
+function startProducer(topic: string, rate: number, count = 0, extra: string[] = []) {
+  return startScript("produce", [
+    "--topic",
+    topic,
+    "--rate",
+    String(rate),
+    "--count",
+    String(count),
+    "--log-file",
+    "",
+    ...extra,
+  ]);
+}
+
+/** Waits until more than `min` distinct rows are stored. */
+function waitForRows(table: string, min: number): Promise<void> {
+  return waitFor(
+    `more than ${min} rows in ${table}`,
+    async () => (await storedEventIds(table).catch(() => new Set())).size > min,
+    60_000,
+    200,
+  );
+}
+
 async function stopConsumer(consumer: Awaited<ReturnType<typeof startScript>>): Promise<string> {
   consumer.kill("SIGTERM");
   const result = await consumer.done;
@@ -174,12 +199,7 @@ Deno.test("faults: SIGTERM during load writes what was read, commits it, and exi
     "",
   ]);
   try {
-    await waitFor(
-      "rows to land",
-      async () => (await storedEventIds(n.table).catch(() => new Set())).size > 200,
-      60_000,
-      200,
-    );
+    await waitForRows(n.table, 200);
     const signalled = Date.now();
     const stderr = await stopConsumer(consumer);
     assert.ok(Date.now() - signalled < 10_000, "exits within 10 s");
@@ -213,18 +233,7 @@ Deno.test("faults: SIGTERM during load writes what was read, commits it, and exi
 Deno.test("faults: a second consumer joining and leaving during load loses nothing", async () => {
   const n = names();
   const a = await startScript("consume", consumerArgs(n));
-  const producer = await startScript("produce", [
-    "--topic",
-    n.topic,
-    "--rate",
-    "300",
-    "--count",
-    "4500",
-    "--partitions",
-    "6",
-    "--log-file",
-    "",
-  ]);
+  const producer = await startProducer(n.topic, 300, 4500, ["--partitions", "6"]);
   let b;
   try {
     await sleep(3_000);
@@ -255,23 +264,9 @@ Deno.test("faults: a second consumer joining and leaving during load loses nothi
 Deno.test("faults: the broker stopped for 20 s during producing and consuming", async () => {
   const n = names();
   const consumer = await startScript("consume", consumerArgs(n));
-  const producer = await startScript("produce", [
-    "--topic",
-    n.topic,
-    "--rate",
-    "150",
-    "--count",
-    "6000",
-    "--log-file",
-    "",
-  ]);
+  const producer = await startProducer(n.topic, 150, 6000);
   try {
-    await waitFor(
-      "rows to land",
-      async () => (await storedEventIds(n.table).catch(() => new Set())).size > 100,
-      60_000,
-      200,
-    );
+    await waitForRows(n.table, 100);
     await services("down", "kafka");
     await sleep(20_000);
     await services("up", "kafka");
@@ -296,23 +291,9 @@ Deno.test("faults: BigQuery unavailable for 30 s: the consumer backs off, commit
   const consumer = await startScript("consume", consumerArgs(n));
   let exited = false;
   consumer.done.then(() => (exited = true));
-  const producer = await startScript("produce", [
-    "--topic",
-    n.topic,
-    "--rate",
-    "200",
-    "--count",
-    "8000",
-    "--log-file",
-    "",
-  ]);
+  const producer = await startProducer(n.topic, 200, 8000);
   try {
-    await waitFor(
-      "rows to land",
-      async () => (await storedEventIds(n.table).catch(() => new Set())).size > 100,
-      60_000,
-      200,
-    );
+    await waitForRows(n.table, 100);
     await services("down", "bigquery");
     await sleep(5_000); // let the consumer notice and stop committing
     const before = await committedOffsets(n.group, n.topic);
