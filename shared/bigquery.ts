@@ -151,6 +151,10 @@ export function rejectedRows(response: unknown, count: number): RejectedRow[] {
  *
  * The request is made directly rather than through the client's `insert()`,
  * which maps errors by an index some servers omit and re-sends refused rows.
+ * Its body is serialized here, once: given a `json` object, the client would
+ * deep-copy it and walk every value of every row for `{{projectId}}`
+ * placeholders (rewriting such text inside row values), which costs more CPU
+ * and garbage than the request itself.
  */
 export async function insertRows(
   table: Table,
@@ -160,7 +164,8 @@ export async function insertRows(
   const [response] = await table.request({
     method: "POST",
     uri: "/insertAll",
-    json: { rows, skipInvalidRows: true },
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ rows, skipInvalidRows: true }),
   });
   return rejectedRows(response, rows.length);
 }

@@ -112,7 +112,8 @@ Deno.test("insertRows() streams the rows in one insertAll request, skipping inva
   assert.deepEqual(calls, [{
     method: "POST",
     uri: "/insertAll",
-    json: { rows, skipInvalidRows: true },
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ rows, skipInvalidRows: true }),
   }]);
 });
 

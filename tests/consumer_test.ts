@@ -214,3 +214,17 @@ Deno.test("consumer rejects invalid configuration with one clear message", async
     assert.ok(help.stdout.includes(name), `help mentions ${name}`);
   }
 });
+
+Deno.test("consumer stores event text exactly as sent, placeholders and markup included", async () => {
+  const n = names();
+  const names_ = ["{{projectId}}", "<img src=x onerror=alert(1)>", "naïve — “quoted” 🎵", 'a\\b"c'];
+  const events = names_.map((song_name, i) => goodEvent({ song_name, song_id: 20 + i }));
+  await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
+  const consumed = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+  assert.equal(consumed.code, 0, consumed.stderr);
+  const rows = await tableRows(n.table);
+  assert.deepEqual(
+    rows.map((row) => row.song_name).sort(),
+    [...names_].sort(),
+  );
+});
