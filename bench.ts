@@ -19,6 +19,7 @@ import { loadAverage, machineInfo, versions } from "./bench/machine.ts";
 import { benchMemory } from "./bench/memory.ts";
 import { benchProduce } from "./bench/produce.ts";
 import { type BenchReport, type BenchResult, markdownTable } from "./bench/report.ts";
+import { BROKERS, emulatorState } from "./bench/services.ts";
 import { benchSink } from "./bench/sink.ts";
 
 const IDS = ["produce", "sink", "latency", "memory"] as const;
@@ -96,6 +97,7 @@ async function main(): Promise<number> {
     duration_s: 0,
     machine: await machineInfo(),
     versions: await versions(),
+    services: { kafka: BROKERS.join(","), emulator: await emulatorState() },
     results: [],
   };
   const load = await loadAverage();
@@ -117,14 +119,25 @@ async function main(): Promise<number> {
       failed++;
       say(`error: ${id} failed: ${errorMessage(error)}`);
     }
+    report.duration_s = Math.round((performance.now() - started) / 1000);
+    report.machine.load_average_at_end = await loadAverage();
+    await writeReport(out, report); // after each benchmark: a late failure loses nothing
   }
-  report.duration_s = Math.round((performance.now() - started) / 1000);
-  report.machine.load_average_at_end = await loadAverage();
-  await Deno.mkdir(dirname(out), { recursive: true });
-  await Deno.writeTextFile(out, `${JSON.stringify(report, null, 2)}\n`);
   console.log(markdownTable(report.results));
   say(`\n${mode} run in ${report.duration_s} s; results written to ${out}`);
   return failed === 0 ? 0 : 1;
+}
+
+/** Writes the JSON, creating its directory (`bench/tmp/`) when missing. */
+async function writeReport(out: string, report: BenchReport): Promise<void> {
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  try {
+    await Deno.writeTextFile(out, text);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    await Deno.mkdir(dirname(out), { recursive: true });
+    await Deno.writeTextFile(out, text);
+  }
 }
 
 if (import.meta.main) {

@@ -21,13 +21,7 @@
 import { type BenchDashboard, startDashboard } from "./dashboard.ts";
 import { finish, type Running, spawnTask, stop } from "./processes.ts";
 import type { BenchResult } from "./report.ts";
-import {
-  createTopic,
-  dropTables,
-  openAdmin,
-  removeKafka,
-  uniqueName,
-} from "./services.ts";
+import { createTopic, dropTables, openAdmin, removeKafka, uniqueName } from "./services.ts";
 import { subscribe } from "./sse.ts";
 import { percentile, summarize } from "./stats.ts";
 
@@ -155,7 +149,10 @@ async function repetition(options: LatencyBenchOptions): Promise<Repetition> {
     await stream.done.catch(() => {});
     const summary = lines.find((l) => /events delivered/.test(l.text))?.text ?? "";
     const rate = /\((\d+) events\/s\)/.exec(summary)?.[1];
-    return { samples: sampler.samples, producerRate: rate === undefined ? undefined : Number(rate) };
+    return {
+      samples: sampler.samples,
+      producerRate: rate === undefined ? undefined : Number(rate),
+    };
   } finally {
     if (consumer !== undefined) await stop(consumer);
     if (dashboard !== undefined) await stop(dashboard.running);

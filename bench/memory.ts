@@ -92,7 +92,9 @@ async function repetition(
   try {
     await fillTopic(topic, events);
     const size = await topicSize(admin, topic);
-    if (size !== events) throw new Error(`The memory topic holds ${size} events, expected ${events}`);
+    if (size !== events) {
+      throw new Error(`The memory topic holds ${size} events, expected ${events}`);
+    }
 
     let inserted = 0;
     let read = 0;

@@ -1,10 +1,12 @@
 /**
  * Resident memory of a running process, sampled from `/proc/<pid>/status`:
  * `VmRSS` (resident now) and `VmHWM` (the kernel's high-water mark, so no
- * peak is missed between two samples). Linux only.
+ * peak is missed between two samples). Linux only; needs `sh`.
  *
  * @module
  */
+
+import { spawn } from "./processes.ts";
 
 /** One reading of `/proc/<pid>/status`, in kilobytes. */
 export interface ProcMemory {
@@ -52,7 +54,7 @@ export function parseProcStatus(text: string): ProcMemory | undefined {
  * const samples = [0.1, 0.3, 0.6, 1].map((progress, i) => ({
  *   at: i, progress, rssKb: 50_000 + i * 1_000, hwmKb: 60_000,
  * }));
- * assert.deepEqual(rssAtProgress(samples, [0.25, 1]), [51.2, 53.2]);
+ * assert.deepEqual(rssAtProgress(samples, [0.25, 1]), [52.224, 54.272]);
  * ```
  */
 export function rssAtProgress(
@@ -74,40 +76,49 @@ export function peakMb(samples: readonly MemorySample[]): number {
 /** A running sampler. */
 export interface MemorySampler {
   readonly samples: MemorySample[];
-  /** Takes a last sample (when the process still runs) and stops. */
+  /** Stops sampling; resolves with every sample taken. */
   stop(): Promise<MemorySample[]>;
 }
 
+// Deno asks for --allow-all to read /proc/<pid> of a process it started, so
+// a small shell loop reads the file and prints VmHWM/VmRSS frames ending in "--".
+const LOOP = `while [ -r "/proc/$1/status" ]; do
+  grep -E '^Vm(HWM|RSS):' "/proc/$1/status" && echo "--"
+  sleep "$2"
+done`;
+
 /**
- * Samples `/proc/<pid>/status` every `intervalMs` (default 250 ms), tagging
- * each sample with `progress()`.
+ * Samples `/proc/<pid>/status` every `intervalMs` (default 250 ms) until the
+ * process ends or `stop()`, tagging each sample with `progress()` at the time
+ * it arrived.
  */
 export function sampleMemory(
   pid: number,
   options: { intervalMs?: number; progress: () => number },
 ): MemorySampler {
   const samples: MemorySample[] = [];
-  const path = `/proc/${pid}/status`;
-  async function take(): Promise<void> {
-    try {
-      const memory = parseProcStatus(await Deno.readTextFile(path));
-      if (memory !== undefined) {
-        samples.push({ at: performance.now(), progress: options.progress(), ...memory });
+  let frame: string[] = [];
+  const seconds = ((options.intervalMs ?? 250) / 1000).toFixed(3);
+  const loop = spawn("sh", ["-c", LOOP, "sh", String(pid), seconds], {
+    keepLines: 8,
+    onLine: (line) => {
+      if (line.stream !== "stdout") return;
+      if (line.text !== "--") {
+        frame.push(line.text);
+        return;
       }
-    } catch {
-      // the process ended
-    }
-  }
-  let busy: Promise<void> = take();
-  const timer = setInterval(() => {
-    busy = busy.then(take);
-  }, options.intervalMs ?? 250);
+      const memory = parseProcStatus(frame.join("\n"));
+      frame = [];
+      if (memory !== undefined) {
+        samples.push({ at: line.at, progress: options.progress(), ...memory });
+      }
+    },
+  });
   return {
     samples,
     async stop() {
-      clearInterval(timer);
-      await busy;
-      await take();
+      loop.kill("SIGTERM");
+      await loop.done;
       return samples;
     },
   };

@@ -101,13 +101,48 @@ export function spawn(command: string, args: string[], options: SpawnOptions = {
   };
 }
 
-/** Starts the script of a deno.json task with its permissions and extra flags. */
+/** The emulator of `deno task up`, which the tasks' network grants name. */
+const TASK_EMULATOR = "127.0.0.1:9050";
+
+/**
+ * A task's arguments with the emulator address in `--allow-net` replaced by
+ * `emulator` (`host:port`), for runs against another emulator.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withEmulator } from "./processes.ts";
+ * assert.deepEqual(
+ *   withEmulator(["run", "--allow-net=127.0.0.1:9092,127.0.0.1:9050", "x.ts"], "127.0.0.1:9150"),
+ *   ["run", "--allow-net=127.0.0.1:9092,127.0.0.1:9150", "x.ts"],
+ * );
+ * ```
+ */
+export function withEmulator(args: readonly string[], emulator: string): string[] {
+  return args.map((arg) =>
+    arg.startsWith("--allow-net=")
+      ? `--allow-net=${
+        arg.slice("--allow-net=".length).split(",").map((host) =>
+          host === TASK_EMULATOR ? emulator : host
+        ).join(",")
+      }`
+      : arg
+  );
+}
+
+/**
+ * Starts the script of a deno.json task with its permissions and extra
+ * flags. When `BIGQUERY_EMULATOR_HOST` names another emulator (which the
+ * script inherits), its network grant names that one instead.
+ */
 export async function spawnTask(
   task: string,
   args: string[],
   options: SpawnOptions & { permissions?: (args: string[]) => string[] } = {},
 ): Promise<Running> {
-  const runArgs = await taskRunArgs(ROOT, task);
+  let runArgs = await taskRunArgs(ROOT, task);
+  const emulator = Deno.env.get("BIGQUERY_EMULATOR_HOST");
+  if (emulator !== undefined) runArgs = withEmulator(runArgs, new URL(emulator).host);
   return spawn("deno", [...(options.permissions?.(runArgs) ?? runArgs), ...args], options);
 }
 

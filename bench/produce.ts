@@ -25,14 +25,7 @@ import { createSimulator } from "../shared/simulator.ts";
 import { kafkaTools } from "./machine.ts";
 import { available, finish, spawn, spawnTask, tail } from "./processes.ts";
 import type { BenchResult, Reference } from "./report.ts";
-import {
-  BROKERS,
-  createTopic,
-  openAdmin,
-  removeKafka,
-  topicSize,
-  uniqueName,
-} from "./services.ts";
+import { BROKERS, createTopic, openAdmin, removeKafka, topicSize, uniqueName } from "./services.ts";
 import { ratio, summarize } from "./stats.ts";
 
 /** Options of {@linkcode benchProduce}. */
@@ -65,10 +58,13 @@ export function producerRate(lines: readonly string[]): number | undefined {
   return undefined;
 }
 
-/** Reads `X records/sec` from ProducerPerformance's final line. */
+/**
+ * Reads `X records/sec` from ProducerPerformance's final line (the one with
+ * percentiles; the lines it prints every 5 s give the rate of that window).
+ */
 export function producerPerformanceRate(lines: readonly string[]): number | undefined {
   for (const line of lines) {
-    const match = /^(\d+) records sent, ([\d.]+) records\/sec/.exec(line);
+    const match = /^(\d+) records sent, ([\d.]+) records\/sec .* 99th/.exec(line);
     if (match !== null) return Number(match[2]);
   }
   return undefined;
@@ -117,7 +113,9 @@ export async function benchProduce(options: ProduceBenchOptions): Promise<BenchR
               300_000,
             );
             rate = producerRate(lines.map((l) => l.text));
-            if (rate === undefined) throw new Error(`No rate in the producer's summary:\n${tail(lines)}`);
+            if (rate === undefined) {
+              throw new Error(`No rate in the producer's summary:\n${tail(lines)}`);
+            }
           } else if (tool === "ProducerPerformance") {
             await createTopic(topic);
             const lines = await finish(
@@ -142,7 +140,9 @@ export async function benchProduce(options: ProduceBenchOptions): Promise<BenchR
               300_000,
             );
             rate = producerPerformanceRate(lines.map((l) => l.text));
-            if (rate === undefined) throw new Error(`No rate from ProducerPerformance:\n${tail(lines)}`);
+            if (rate === undefined) {
+              throw new Error(`No rate from ProducerPerformance:\n${tail(lines)}`);
+            }
           } else {
             await createTopic(topic);
             const started = performance.now();
@@ -164,7 +164,9 @@ export async function benchProduce(options: ProduceBenchOptions): Promise<BenchR
             rate = (n * 1000) / (performance.now() - started);
           }
           const size = await topicSize(admin, topic);
-          if (size !== n) throw new Error(`${tool} left ${size} records in ${topic}, expected ${n}`);
+          if (size !== n) {
+            throw new Error(`${tool} left ${size} records in ${topic}, expected ${n}`);
+          }
           rates[tool].push(rate);
           log(`produce #${rep + 1} ${tool}: ${Math.round(rate)} events/s`);
         } finally {

@@ -50,6 +50,8 @@ export interface BenchReport {
   duration_s: number;
   machine: Record<string, unknown>;
   versions: Record<string, string>;
+  /** State of the services at the start (the emulator's speed depends on it). */
+  services: Record<string, unknown>;
   results: BenchResult[];
 }
 
@@ -113,7 +115,8 @@ function cell(text: string): string {
  * ```
  */
 export function markdownTable(results: readonly BenchResult[]): string {
-  const header = "| id | what | ours: median (min–max) | reference, same run | ratio | target | met |";
+  const header =
+    "| id | what | ours: median (min–max) | reference, same run | ratio | target | met |";
   const rule = "|---|---|---|---|---|---|---|";
   const rows = results.map((result) => {
     const references = result.references.map((r) => formatReference(r, result.unit));

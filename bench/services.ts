@@ -13,8 +13,11 @@ import { type Admin, createKafka, ensureTopic, groupLag } from "../shared/kafka.
 
 /** The broker `deno task up` starts. */
 export const BROKERS = ["127.0.0.1:9092"];
-/** The BigQuery emulator `deno task up` starts. */
-export const EMULATOR = "http://127.0.0.1:9050";
+/**
+ * The BigQuery emulator: the one `deno task up` starts, or
+ * `BIGQUERY_EMULATOR_HOST` (inherited by the scripts the benchmark runs).
+ */
+export const EMULATOR = Deno.env.get("BIGQUERY_EMULATOR_HOST") ?? "http://127.0.0.1:9050";
 
 /** A unique topic, group and table name: `bench_<what>_<random>`. */
 export function uniqueName(what: string): string {
@@ -72,5 +75,48 @@ export function benchWarehouse(table: string): ReturnType<typeof openWarehouse> 
 export async function dropTables(names: string[]): Promise<void> {
   for (const name of names) {
     await benchWarehouse(name).table.delete().catch(() => {});
+  }
+}
+
+async function getJson(path: string): Promise<unknown> {
+  const response = await fetch(`${EMULATOR}/bigquery/v2/projects/livecharts-local/${path}`);
+  if (!response.ok) {
+    await response.body?.cancel();
+    throw new Error(`GET ${path}: ${response.status}`);
+  }
+  return await response.json();
+}
+
+function listLength(body: unknown, field: string): number | null {
+  if (typeof body !== "object" || body === null) return null;
+  const list: unknown = Reflect.get(body, field);
+  return list === undefined ? 0 : Array.isArray(list) ? list.length : null;
+}
+
+/**
+ * What the emulator holds and how fast it answers a metadata request. The
+ * emulator serves one request at a time and loads the project's tables and
+ * jobs for each, so its speed depends on how much earlier runs left in it:
+ * figures from runs with very different states are not comparable.
+ */
+export async function emulatorState(): Promise<Record<string, unknown>> {
+  try {
+    const tables = listLength(await getJson("datasets/music/tables?maxResults=100000"), "tables");
+    const jobs = listLength(await getJson("jobs?maxResults=100000"), "jobs");
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const started = performance.now();
+      await getJson("datasets/music");
+      times.push(performance.now() - started);
+    }
+    times.sort((a, b) => a - b);
+    return {
+      url: EMULATOR,
+      tables_in_dataset: tables,
+      jobs_in_project: jobs,
+      metadata_request_ms: Math.round(times[2]! * 10) / 10,
+    };
+  } catch (error) {
+    return { url: EMULATOR, error: error instanceof Error ? error.message : String(error) };
   }
 }

@@ -215,7 +215,8 @@ async function tutorial(
     "--table",
     names.table,
   ], {
-    permissions: (args) => args.map((arg) => arg === "consumer.ts" ? "bench/tutorial_consumer.ts" : arg),
+    permissions: (args) =>
+      args.map((arg) => arg === "consumer.ts" ? "bench/tutorial_consumer.ts" : arg),
     onLine,
   });
   const startTimeout = setTimeout(finished, 120_000);
@@ -248,7 +249,11 @@ export async function benchSink(options: SinkBenchOptions): Promise<BenchResult>
         if (size !== n) throw new Error(`The sink topic holds ${size} events, expected ${n}`);
         const all: Contender[] = ["raw", "ours", "tutorial"];
         for (const contender of [...all.slice(rep % 3), ...all.slice(0, rep % 3)]) {
-          const names = { topic, group: uniqueName(`${contender}_g`), table: uniqueName(contender) };
+          const names = {
+            topic,
+            group: uniqueName(`${contender}_g`),
+            table: uniqueName(contender),
+          };
           tables.push(names.table);
           groups.push(names.group);
           const rate = contender === "raw"

@@ -33,7 +33,7 @@ const consumer = kafka.consumer({ groupId: values.group });
 
 const bigquery = new BigQuery({
   projectId: "livecharts-local",
-  apiEndpoint: "http://127.0.0.1:9050",
+  apiEndpoint: Deno.env.get("BIGQUERY_EMULATOR_HOST") ?? "http://127.0.0.1:9050",
   authClient: new PassThroughClient(),
 });
 const table = bigquery.dataset("music").table(values.table);

@@ -148,7 +148,10 @@ export function createBatcher<T>(options: BatcherOptions<T>): Batcher<T> {
   }
 
   function take(): Entry<T>[] {
-    const count = batchLength(queue.map((entry) => entry.bytes), options);
+    // Only the head can form the batch: sizing the whole queue for every
+    // batch would be quadratic in a long queue.
+    const head = queue.slice(0, options.maxRows).map((entry) => entry.bytes);
+    const count = batchLength(head, options);
     const batch = queue.splice(0, count);
     for (const entry of batch) queuedBytes -= entry.bytes;
     return batch;

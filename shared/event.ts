@@ -13,6 +13,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 
 /** A listener played a song to the end. */
@@ -292,8 +293,6 @@ export function decodeEvent(
   return parseEvent(json, source);
 }
 
-const encoder = new TextEncoder();
-
 /**
  * Serializes an event for Kafka (UTF-8 JSON, fields in declaration order).
  *
@@ -311,5 +310,8 @@ const encoder = new TextEncoder();
  * ```
  */
 export function encodeEvent(event: SongCompleted): Uint8Array {
-  return encoder.encode(JSON.stringify(event));
+  // A Buffer is a Uint8Array carved from a shared pool: one small allocation
+  // per event instead of an ArrayBuffer each, which costs the producer a
+  // third of its throughput (see the Performance section of the README).
+  return Buffer.from(JSON.stringify(event));
 }

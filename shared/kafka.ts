@@ -22,8 +22,13 @@ import {
   type RecordMetadata,
   type SASLOptions,
 } from "kafkajs";
+import { installFastVarints } from "./kafka_encoder_patch.ts";
 import { logger } from "./log.ts";
 import { addSecret } from "./redact.ts";
+
+// kafkajs spends most of a producer's time building a Buffer per varint;
+// these write the same bytes in place (see kafka_encoder_patch.ts).
+installFastVarints();
 
 export type { Admin, Consumer, Producer };
 export type { EachBatchPayload, IHeaders, KafkaMessage, Message } from "kafkajs";
@@ -283,7 +288,10 @@ export interface PlainMessage {
 }
 
 function toBuffer(bytes: Uint8Array | string | null): Buffer | string | null {
-  if (bytes === null || typeof bytes === "string" || Buffer.isBuffer(bytes)) return bytes;
+  // Encoded once here: given a string, kafkajs encodes it again for the
+  // partitioner and for the record (~5 % of the producer's time).
+  if (typeof bytes === "string") return Buffer.from(bytes);
+  if (bytes === null || Buffer.isBuffer(bytes)) return bytes;
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 

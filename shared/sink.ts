@@ -20,7 +20,7 @@ import {
   type OutgoingMessage,
   type SourceMessage,
 } from "./dead_letter.ts";
-import { decodeEvent, EventError } from "./event.ts";
+import { decodeEvent, EventError, type SongCompleted } from "./event.ts";
 import { type BackoffOptions, retry } from "./retry.ts";
 import { toRow } from "./schema.ts";
 
@@ -79,11 +79,32 @@ export interface Sink {
   readonly stats: SinkStats;
 }
 
+/**
+ * A message waiting for its batch. It is decoded, and its row built, only
+ * when the batch is written: objects made just before the request die young,
+ * while objects made for a whole fetch at once would survive the wait and be
+ * promoted to the old generation (most of the consumer's memory and its
+ * spikes when it catches up on a backlog).
+ */
 interface Item {
-  row: InsertRow;
   message: SourceMessage;
   partition: number;
+  ingestedAt: string;
   bytes: number;
+}
+
+/** An item whose message decoded to an event. */
+interface Decoded {
+  item: Item;
+  event: SongCompleted;
+}
+
+/** The insertAll row of a decoded item: the event's id as `insertId`. */
+function rowOf({ item, event }: Decoded): InsertRow {
+  return {
+    insertId: event.event_id,
+    json: { ...toRow(event, item.partition, item.message.offset, item.ingestedAt) },
+  };
 }
 
 /** Classifies a decoding error. */
@@ -174,12 +195,31 @@ export function createSink(options: SinkOptions): Sink {
     concurrency: options.concurrency ?? 1,
     size: (item) => item.bytes,
     flush: async (items) => {
-      const letters = await write(items);
-      await publish(letters, letters.map(() => "rejected-by-bigquery"));
+      const decoded: Decoded[] = [];
+      const letters: OutgoingMessage[] = [];
+      const kinds: DeadLetterKind[] = [];
+      for (const item of items) {
+        const { message, partition } = item;
+        try {
+          const source = { topic: options.topic, partition, offset: message.offset };
+          decoded.push({ item, event: decodeEvent(message.value, source) });
+        } catch (error) {
+          if (!(error instanceof EventError)) throw error;
+          const failure = failureOf(error);
+          letters.push(deadLetter(message, options.topic, partition, failure));
+          kinds.push(failure.kind);
+        }
+      }
+      const rejected = decoded.length > 0 ? await write(decoded) : [];
+      for (const letter of rejected) {
+        letters.push(letter);
+        kinds.push("rejected-by-bigquery");
+      }
+      await publish(letters, kinds);
     },
   });
 
-  function rejectedLetter(item: Item, reason: string): OutgoingMessage {
+  function rejectedLetter({ item }: Decoded, reason: string): OutgoingMessage {
     return deadLetter(item.message, options.topic, item.partition, {
       kind: "rejected-by-bigquery",
       reason: `Cannot store event: ${reason}`,
@@ -192,8 +232,8 @@ export function createSink(options: SinkOptions): Sink {
    * is split in halves until the offending rows are isolated, so one bad row
    * never blocks the others.
    */
-  async function write(items: Item[]): Promise<OutgoingMessage[]> {
-    const rows = items.map((item) => item.row);
+  async function write(items: Decoded[]): Promise<OutgoingMessage[]> {
+    const rows = items.map(rowOf);
     const started = performance.now();
     let rejected: RejectedRow[];
     try {
@@ -223,35 +263,13 @@ export function createSink(options: SinkOptions): Sink {
 
   return {
     async handle(partition, messages) {
-      const items: Item[] = [];
-      const letters: OutgoingMessage[] = [];
-      const kinds: DeadLetterKind[] = [];
       const ingestedAt = now().toISOString();
+      const items: Item[] = [];
       for (const message of messages) {
-        stats.consumed++;
-        try {
-          const event = decodeEvent(message.value, {
-            topic: options.topic,
-            partition,
-            offset: message.offset,
-          });
-          items.push({
-            row: {
-              insertId: event.event_id,
-              json: { ...toRow(event, partition, message.offset, ingestedAt) },
-            },
-            message,
-            partition,
-            bytes: (message.value?.length ?? 0) + 96,
-          });
-        } catch (error) {
-          if (!(error instanceof EventError)) throw error;
-          const failure = failureOf(error);
-          letters.push(deadLetter(message, options.topic, partition, failure));
-          kinds.push(failure.kind);
-        }
+        items.push({ message, partition, ingestedAt, bytes: (message.value?.length ?? 0) + 96 });
       }
-      await Promise.all([batcher.add(items), publish(letters, kinds)]);
+      stats.consumed += messages.length;
+      await batcher.add(items);
     },
     drain: () => batcher.drain(),
     stats,

@@ -1,0 +1,79 @@
+/**
+ * Faster varint writers for kafkajs's protocol `Encoder`, installed by
+ * `shared/kafka.ts` (the only module that uses kafkajs).
+ *
+ * kafkajs 2.2.4 builds a `Buffer` from an array for every varint it writes
+ * (several per record) and a `Long` for every 64-bit one. Under Deno's
+ * `Buffer` polyfill that was the largest single cost of the producer (CPU
+ * profile: ~11 % in `Buffer.from` called by `writeUVarInt`, ~7 % in long.js).
+ * These versions write the same bytes straight into the encoder's buffer;
+ * tests/kafka_encoder_patch_test.ts checks them byte for byte against
+ * kafkajs's own methods. kafkajs is in maintenance mode, so its encoder is
+ * not going to change under this.
+ *
+ * @module
+ */
+
+import Encoder from "kafkajs/src/protocol/encoder.js";
+
+/** The part of kafkajs's `Encoder` the writers use. */
+interface EncoderLike {
+  buf: Uint8Array;
+  offset: number;
+  ensureAvailable(length: number): void;
+}
+
+/** kafkajs's original methods, kept for values the fast paths do not cover. */
+export interface VarintWriters {
+  writeUVarInt(this: EncoderLike, value: number): EncoderLike;
+  writeVarLong(this: EncoderLike, value: unknown): EncoderLike;
+}
+
+/** Largest magnitude whose zigzag encoding fits a 31-bit integer. */
+const FAST_LONG_LIMIT = 0x40000000;
+
+let originals: VarintWriters | undefined;
+
+/**
+ * Replaces `writeUVarInt` and `writeVarLong` on kafkajs's `Encoder` (once;
+ * later calls do nothing) and returns kafkajs's originals.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { installFastVarints } from "./kafka_encoder_patch.ts";
+ * assert.equal(installFastVarints(), installFastVarints());
+ * ```
+ */
+export function installFastVarints(): VarintWriters {
+  if (originals !== undefined) return originals;
+  const prototype: VarintWriters = Encoder.prototype;
+  const kept: VarintWriters = {
+    writeUVarInt: prototype.writeUVarInt,
+    writeVarLong: prototype.writeVarLong,
+  };
+  // Same loop as kafkajs (LEB128 of the value's 32 bits), without the array
+  // and the Buffer made from it.
+  prototype.writeUVarInt = function (value: number) {
+    this.ensureAvailable(5);
+    while ((value & 0xffffff80) !== 0) {
+      this.buf[this.offset++] = (value & 0x7f) | 0x80;
+      value >>>= 7;
+    }
+    this.buf[this.offset++] = value & 0x7f;
+    return this;
+  };
+  // Small integers (timestamp deltas) zigzag-encode to the same varint in
+  // 32 bits as in 64; anything else goes through kafkajs's Long version.
+  prototype.writeVarLong = function (value: unknown) {
+    if (
+      typeof value === "number" && Number.isInteger(value) &&
+      value > -FAST_LONG_LIMIT && value < FAST_LONG_LIMIT
+    ) {
+      return prototype.writeUVarInt.call(this, value >= 0 ? value * 2 : -value * 2 - 1);
+    }
+    return kept.writeVarLong.call(this, value);
+  };
+  originals = kept;
+  return kept;
+}
