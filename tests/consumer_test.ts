@@ -169,17 +169,20 @@ Deno.test("consumer resumes from committed offsets after a restart without loss 
 
 Deno.test("consumer flushes the batch in flight and commits on SIGTERM", async () => {
   const n = names();
+  const events = Array.from({ length: 150 }, () => goodEvent());
+  await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
   // Batches would wait a minute on their own: only the shutdown flushes them.
   const consumer = await startScript(
     "consume",
     consumerArgs(n, ["--batch-wait-ms", "60000", "--batch-rows", "50000"]),
+    { LIVECHARTS_PROGRESS_MS: "200" },
   );
   try {
-    await waitFor("the consumer to start", () => /Writing to/.test(consumer.stderr()), 60_000);
-    const events = Array.from({ length: 150 }, () => goodEvent());
-    await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
-    // Give the consumer time to fetch them into its (unflushed) batch.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    await waitFor(
+      "all 150 read",
+      () => /consumed 150 \| inserted 0 /.test(consumer.stderr()),
+      60_000,
+    );
     assert.equal((await tableRows(n.table)).length, 0, "nothing flushed before the signal");
 
     const signalled = Date.now();
