@@ -18,7 +18,7 @@
 
 import { healthRead, startDashboard } from "./dashboard.ts";
 import { peakMb, rssAtProgress, sampleMemory } from "./proc_memory.ts";
-import { finish, spawnTask, stop, tail } from "./processes.ts";
+import { fillTopic, finish, spawnTask, stop, tail } from "./processes.ts";
 import type { BenchResult } from "./report.ts";
 import { insertedOf } from "./sink.ts";
 import { dropTables, openAdmin, removeKafka, topicSize, uniqueName } from "./services.ts";
@@ -62,23 +62,6 @@ export function isFlat(rssAt: readonly (number | null | undefined)[]): boolean {
   const last = rssAt[rssAt.length - 1];
   if (typeof first !== "number" || typeof last !== "number") return false;
   return last <= first * FLAT_GROWTH;
-}
-
-async function fillTopic(topic: string, events: number): Promise<void> {
-  await finish(
-    await spawnTask("produce", [
-      "--topic",
-      topic,
-      "--count",
-      String(events),
-      "--rate",
-      "0",
-      "--log-file",
-      "",
-    ]),
-    "producer.ts (filling the topic)",
-    900_000,
-  );
 }
 
 async function repetition(

@@ -204,3 +204,21 @@ export async function capture(command: string, args: string[]): Promise<string> 
   const decoder = new TextDecoder();
   return decoder.decode(result.stdout) + decoder.decode(result.stderr);
 }
+
+/** Fills `topic` with `events` simulated plays, as fast as the broker takes them. */
+export async function fillTopic(topic: string, events: number): Promise<void> {
+  await finish(
+    await spawnTask("produce", [
+      "--topic",
+      topic,
+      "--count",
+      String(events),
+      "--rate",
+      "0",
+      "--log-file",
+      "",
+    ]),
+    "producer.ts (filling the topic)",
+    900_000,
+  );
+}

@@ -26,7 +26,7 @@
 import { ensurePlaysTable } from "../shared/bigquery.ts";
 import { createSimulator } from "../shared/simulator.ts";
 import { toRow } from "../shared/schema.ts";
-import { finish, type Line, spawnTask, stop, tail } from "./processes.ts";
+import { fillTopic, finish, type Line, spawnTask, stop, tail } from "./processes.ts";
 import type { BenchResult, MeasuredReference } from "./report.ts";
 import {
   benchWarehouse,
@@ -125,23 +125,6 @@ async function consumerDefaults(): Promise<{ batchRows: number; concurrency: num
     throw new Error(`Cannot read the consumer's defaults from --help:\n${help}`);
   }
   return { batchRows, concurrency };
-}
-
-async function fillTopic(topic: string, events: number): Promise<void> {
-  await finish(
-    await spawnTask("produce", [
-      "--topic",
-      topic,
-      "--count",
-      String(events),
-      "--rate",
-      "0",
-      "--log-file",
-      "",
-    ]),
-    "producer.ts (filling the topic)",
-    600_000,
-  );
 }
 
 async function raw(table: string, events: number, batchRows: number): Promise<number> {
