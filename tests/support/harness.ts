@@ -139,7 +139,8 @@ export async function produceRaw(
 ): Promise<void> {
   const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
   await ensureTopic(kafka, topic, partitions);
-  const producer = kafka.producer();
+  // Idempotent: a retried request (e.g. while a new topic elects leaders) is not written twice.
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     // Requests stay under the broker's 1 MB batch limit, so large test
