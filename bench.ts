@@ -12,8 +12,8 @@
  */
 
 import { dirname } from "node:path";
-import { errorMessage, parseArgsOrExit } from "./shared/cli.ts";
-import { boolean, optional, text } from "./shared/options.ts";
+import { errorMessage, parseArgsOrExit } from "./shared/cli/mod.ts";
+import { boolean, optional, text } from "./shared/cli/mod.ts";
 import { benchLatency } from "./bench/latency.ts";
 import { loadAverage, machineInfo, versions } from "./bench/machine.ts";
 import { benchMemory } from "./bench/memory.ts";

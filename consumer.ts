@@ -8,14 +8,14 @@
  * @module
  */
 
-import { deadlineAfter, errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli.ts";
-import { bigqueryOptions, groupOptions, kafkaOptions, partitionsOption } from "./shared/config.ts";
+import { deadlineAfter, errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
+import { bigqueryOptions, groupOptions, kafkaOptions, partitionsOption } from "./shared/cli/mod.ts";
 import {
   ensurePlaysTable,
   insertRows,
   isTransientBigQueryError,
   openWarehouse,
-} from "./shared/bigquery.ts";
+} from "./shared/bigquery/mod.ts";
 import {
   createConsumer,
   createKafka,
@@ -25,15 +25,15 @@ import {
   isKafkaError,
   isTransientKafkaError,
   publish,
-} from "./shared/kafka.ts";
-import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/log.ts";
-import { decimal, integer, optional } from "./shared/options.ts";
-import { compact, rateMeter, startProgress } from "./shared/progress.ts";
-import { retry, sleep } from "./shared/retry.ts";
-import { createSink } from "./shared/sink.ts";
-import { createConsumerMetrics } from "./shared/consumer_metrics.ts";
-import { healthOptions } from "./shared/health.ts";
-import { metricsServerOptions, serveMetrics } from "./shared/metrics_server.ts";
+} from "./shared/kafka/mod.ts";
+import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { decimal, integer, optional } from "./shared/cli/mod.ts";
+import { compact, rateMeter, startProgress } from "./shared/ops/mod.ts";
+import { retry, sleep } from "./shared/ops/mod.ts";
+import { createSink } from "./shared/sink/mod.ts";
+import { createConsumerMetrics } from "./shared/sink/mod.ts";
+import { healthOptions } from "./shared/ops/mod.ts";
+import { metricsServerOptions, serveMetrics } from "./shared/ops/mod.ts";
 
 /** Largest dead letter: a maximal source message plus generous headers. */
 const DLQ_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;

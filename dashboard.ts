@@ -10,22 +10,22 @@
  * @module
  */
 
-import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli.ts";
-import { bigqueryOptions, groupOptions, kafkaOptions, partitionsOption } from "./shared/config.ts";
-import { isTransientBigQueryError, openWarehouse } from "./shared/bigquery.ts";
-import { createDashboardHandler } from "./shared/dashboard_server.ts";
-import { dashboardMetrics } from "./shared/dashboard_metrics.ts";
-import { metricsResponse } from "./shared/metrics_server.ts";
-import { formatDuration, parseDuration } from "./shared/duration.ts";
-import { createKafka, ensureTopic, groupLag } from "./shared/kafka.ts";
-import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/log.ts";
-import { integer, text } from "./shared/options.ts";
-import { compact, rateMeter, startProgress } from "./shared/progress.ts";
-import { type PlayFeed, startPlayFeed } from "./shared/play_feed.ts";
-import { reconcile } from "./shared/reconcile.ts";
-import { retry, sleep } from "./shared/retry.ts";
-import { ensureTopSongsView, viewOptions } from "./shared/top_songs_view.ts";
-import { createPlayCounter, LONGEST_WINDOW_MS } from "./shared/windows.ts";
+import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
+import { bigqueryOptions, groupOptions, kafkaOptions, partitionsOption } from "./shared/cli/mod.ts";
+import { isTransientBigQueryError, openWarehouse } from "./shared/bigquery/mod.ts";
+import { createDashboardHandler } from "./shared/live/mod.ts";
+import { dashboardMetrics } from "./shared/live/mod.ts";
+import { metricsResponse } from "./shared/ops/mod.ts";
+import { formatDuration, parseDuration } from "./shared/cli/mod.ts";
+import { createKafka, ensureTopic, groupLag } from "./shared/kafka/mod.ts";
+import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { integer, text } from "./shared/cli/mod.ts";
+import { compact, rateMeter, startProgress } from "./shared/ops/mod.ts";
+import { type PlayFeed, startPlayFeed } from "./shared/live/mod.ts";
+import { reconcile } from "./shared/live/mod.ts";
+import { retry, sleep } from "./shared/ops/mod.ts";
+import { ensureTopSongsView, viewOptions } from "./shared/live/mod.ts";
+import { createPlayCounter, LONGEST_WINDOW_MS } from "./shared/live/mod.ts";
 
 const options = {
   host: {
@@ -102,7 +102,7 @@ async function main(): Promise<number> {
 
   const http = createDashboardHandler({
     counter,
-    staticDir: new URL("./dashboard/", import.meta.url),
+    staticDir: new URL("./web/", import.meta.url),
     isLive: live,
     reconcile: check,
     health: () => ({

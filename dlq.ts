@@ -10,9 +10,9 @@
  * @module
  */
 
-import { errorMessage, parseArgsOrExit } from "./shared/cli.ts";
-import { groupOptions, kafkaOptions } from "./shared/config.ts";
-import { coordinates, createDlqSummary, formatReport } from "./shared/dlq_report.ts";
+import { errorMessage, parseArgsOrExit } from "./shared/cli/mod.ts";
+import { groupOptions, kafkaOptions } from "./shared/cli/mod.ts";
+import { coordinates, createDlqSummary, formatReport } from "./shared/dlq/mod.ts";
 import {
   emptyReplayReport,
   formatReplayReport,
@@ -23,16 +23,16 @@ import {
   replayMessage,
   type ReplayReport,
   replayTarget,
-} from "./shared/dlq_replay.ts";
+} from "./shared/dlq/mod.ts";
 import {
   committedOffsetsOf,
   createKafka,
   createProducer,
   publish,
   readToEnd,
-} from "./shared/kafka.ts";
-import { logger, logLevel, setupLogging, stopLogging } from "./shared/log.ts";
-import { boolean, integer, text, type Values } from "./shared/options.ts";
+} from "./shared/kafka/mod.ts";
+import { logger, logLevel, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { boolean, integer, text, type Values } from "./shared/cli/mod.ts";
 
 const TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 

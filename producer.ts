@@ -5,14 +5,14 @@
  * @module
  */
 
-import { deadlineAfter, errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli.ts";
-import { kafkaOptions, partitionsOption } from "./shared/config.ts";
-import { createKafka, createProducer, ensureTopic, publish } from "./shared/kafka.ts";
-import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/log.ts";
-import { decimal, integer, optional, text } from "./shared/options.ts";
-import { produceEvents } from "./shared/produce.ts";
-import { compact, rateMeter, startProgress } from "./shared/progress.ts";
-import { createSimulator } from "./shared/simulator.ts";
+import { deadlineAfter, errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
+import { kafkaOptions, partitionsOption } from "./shared/cli/mod.ts";
+import { createKafka, createProducer, ensureTopic, publish } from "./shared/kafka/mod.ts";
+import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { decimal, integer, optional, text } from "./shared/cli/mod.ts";
+import { produceEvents } from "./shared/produce/mod.ts";
+import { compact, rateMeter, startProgress } from "./shared/ops/mod.ts";
+import { createSimulator } from "./shared/produce/mod.ts";
 
 const options = {
   ...kafkaOptions,

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli.ts";
-import { decimal, text } from "./shared/options.ts";
-import { taskRunArgs } from "./shared/tasks.ts";
+import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
+import { decimal, text } from "./shared/cli/mod.ts";
+import { taskRunArgs } from "./shared/cli/mod.ts";
 
 const options = {
   rate: {

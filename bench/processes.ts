@@ -7,7 +7,7 @@
  * @module
  */
 
-import { taskRunArgs } from "../shared/tasks.ts";
+import { taskRunArgs } from "../shared/cli/tasks.ts";
 
 /** The repository root (where deno.json is). */
 export const ROOT = new URL("../", import.meta.url);

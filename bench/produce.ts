@@ -20,8 +20,8 @@
  * @module
  */
 
-import { toMessage } from "../shared/produce.ts";
-import { createSimulator } from "../shared/simulator.ts";
+import { toMessage } from "../shared/produce/produce_events.ts";
+import { createSimulator } from "../shared/produce/simulator.ts";
 import { kafkaTools } from "./machine.ts";
 import { available, finish, spawn, spawnTask, tail } from "./processes.ts";
 import type { BenchResult, Reference } from "./report.ts";

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { openWarehouse } from "../shared/bigquery.ts";
-import { loadConfig } from "../shared/config.ts";
-import { type Admin, createKafka, ensureTopic, groupLag } from "../shared/kafka.ts";
+import { openWarehouse } from "../shared/bigquery/warehouse.ts";
+import { loadConfig } from "../shared/cli/config.ts";
+import { type Admin, createKafka, ensureTopic, groupLag } from "../shared/kafka/kafka.ts";
 
 /** The broker `deno task up` starts. */
 export const BROKERS = ["127.0.0.1:9092"];

@@ -23,8 +23,8 @@
  * @module
  */
 
-import { ensurePlaysTable } from "../shared/bigquery.ts";
-import { createSimulator } from "../shared/simulator.ts";
+import { ensurePlaysTable } from "../shared/bigquery/warehouse.ts";
+import { createSimulator } from "../shared/produce/simulator.ts";
 import { toRow } from "../shared/schema.ts";
 import { fillTopic, finish, type Line, spawnTask, stop, tail } from "./processes.ts";
 import type { BenchResult, MeasuredReference } from "./report.ts";

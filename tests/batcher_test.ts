@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Batcher, batchLength, createBatcher, flushReason } from "../shared/batcher.ts";
+import { type Batcher, batchLength, createBatcher, flushReason } from "../shared/sink/batcher.ts";
 
 type Reason = "rows" | "bytes" | "time" | "drain";
 

@@ -11,7 +11,7 @@ import { producerPerformanceRate, producerRate } from "../bench/produce.ts";
 import { type BenchResult, formatSummary, formatValue, markdownTable } from "../bench/report.ts";
 import { helpDefault, insertedOf, parseCompact, progressRate } from "../bench/sink.ts";
 import { parseSseFrames } from "../bench/sse.ts";
-import { compact } from "../shared/progress.ts";
+import { compact } from "../shared/ops/progress.ts";
 
 Deno.test("producerRate() reads the rate from producer.ts's summary line", () => {
   const lines = [

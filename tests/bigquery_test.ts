@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import type { InsertRow, Table } from "../shared/bigquery.ts";
-import { loadConfig } from "../shared/config.ts";
+import type { InsertRow, Table } from "../shared/bigquery/warehouse.ts";
+import { loadConfig } from "../shared/cli/config.ts";
 
 import "./support/lenient_env.ts";
 const { insertRows, isTransientBigQueryError, playsTableRef, rejectedRows } = await import(
-  "../shared/bigquery.ts"
+  "../shared/bigquery/warehouse.ts"
 );
 
 const rows: InsertRow[] = ["a", "b", "c"].map((id) => ({

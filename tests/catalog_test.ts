@@ -5,7 +5,7 @@ import {
   slugify,
   TONY_ALLEN_SONGS,
   zipfCumulative,
-} from "../shared/catalog.ts";
+} from "../shared/produce/catalog.ts";
 import { parseEvent } from "../shared/event.ts";
 
 const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;

@@ -6,8 +6,8 @@ import {
   httpUrl,
   kafkaOptions,
   loadConfig,
-} from "../shared/config.ts";
-import { formatHelp, type Option, OptionError } from "../shared/options.ts";
+} from "../shared/cli/config.ts";
+import { formatHelp, type Option, OptionError } from "../shared/cli/options.ts";
 
 function rejects(args: string[], env: Record<string, string>, message: string | RegExp): void {
   assert.throws(() => loadConfig(args, env), (error: unknown) => {

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { createKafka, createProducer, ensureTopic, publish } from "../shared/kafka.ts";
+import { createKafka, createProducer, ensureTopic, publish } from "../shared/kafka/kafka.ts";
 import { dashboardNames, playAt, startDashboard } from "./support/dashboard.ts";
 
 const CHROMIUM = "/usr/bin/chromium";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { dashboardMetrics } from "../shared/dashboard_metrics.ts";
+import { dashboardMetrics } from "../shared/live/metrics.ts";
 import { dashboardNames, startDashboard } from "./support/dashboard.ts";
 import { goodEvent, produceRaw } from "./support/harness.ts";
 

@@ -5,9 +5,9 @@ import {
   parseTopQuery,
   QueryError,
   type TopDocument,
-} from "../shared/dashboard_server.ts";
+} from "../shared/live/server.ts";
 import type { SongCompleted } from "../shared/event.ts";
-import { createPlayCounter } from "../shared/windows.ts";
+import { createPlayCounter } from "../shared/live/windows.ts";
 
 const NOW = Date.UTC(2026, 10, 24, 12);
 let clock = NOW;
@@ -30,7 +30,7 @@ function setup(overrides: Partial<DashboardHandlerOptions> = {}) {
   const counter = createPlayCounter({ now: NOW });
   const dashboard = createDashboardHandler({
     counter,
-    staticDir: new URL("../dashboard/", import.meta.url),
+    staticDir: new URL("../web/", import.meta.url),
     isLive: () => true,
     health: () => ({ status: "ok" }),
     reconcile: () => Promise.reject(new Error("BigQuery is away")),

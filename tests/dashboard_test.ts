@@ -3,7 +3,7 @@
 // BigQuery, and the dashboard's numbers must equal BigQuery's for every window.
 
 import assert from "node:assert/strict";
-import { WINDOW_NAMES } from "../shared/windows.ts";
+import { WINDOW_NAMES } from "../shared/live/windows.ts";
 import {
   bigqueryTop,
   dashboardNames,
@@ -13,7 +13,7 @@ import {
   startDashboard,
 } from "./support/dashboard.ts";
 import { consumerArgs, produceRaw, runScript } from "./support/harness.ts";
-import { query } from "../shared/bigquery.ts";
+import { query } from "../shared/bigquery/warehouse.ts";
 import { warehouseFor } from "./support/harness.ts";
 
 type Song = { song_id: number; song_name: string; plays: number };

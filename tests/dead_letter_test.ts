@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DEAD_LETTER_HEADERS, deadLetter, type SourceMessage } from "../shared/dead_letter.ts";
+import { DEAD_LETTER_HEADERS, deadLetter, type SourceMessage } from "../shared/dlq/dead_letter.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

@@ -7,8 +7,8 @@ import {
   replayGroup,
   replayMessage,
   replayTarget,
-} from "../shared/dlq_replay.ts";
-import type { DeadLetterRecord } from "../shared/dlq_report.ts";
+} from "../shared/dlq/replay.ts";
+import type { DeadLetterRecord } from "../shared/dlq/report.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);

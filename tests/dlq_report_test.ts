@@ -6,7 +6,7 @@ import {
   normalizeReason,
   printable,
   printableText,
-} from "../shared/dlq_report.ts";
+} from "../shared/dlq/report.ts";
 
 const encoder = new TextEncoder();
 const bytes = (text: string) => encoder.encode(text);

@@ -2,8 +2,8 @@
 // consumer, to fill a dead-letter topic). Each test uses its own topics.
 
 import assert from "node:assert/strict";
-import type { DlqReport } from "../shared/dlq_report.ts";
-import type { ReplayReport } from "../shared/dlq_replay.ts";
+import type { DlqReport } from "../shared/dlq/report.ts";
+import type { ReplayReport } from "../shared/dlq/replay.ts";
 import {
   consumerArgs,
   goodEvent,

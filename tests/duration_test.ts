@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { formatDuration, parseDuration } from "../shared/duration.ts";
+import { formatDuration, parseDuration } from "../shared/cli/duration.ts";
 
 Deno.test("parseDuration() reads each unit and bare seconds", () => {
   assert.equal(parseDuration("250ms"), 250);

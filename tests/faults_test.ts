@@ -6,7 +6,7 @@
 // so this file must not run alongside other integration tests.
 
 import assert from "node:assert/strict";
-import { query } from "../shared/bigquery.ts";
+import { query } from "../shared/bigquery/warehouse.ts";
 import { PLAYS_COLUMNS, playsTableMetadata } from "../shared/schema.ts";
 import {
   committedOffsets,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createConsumerMetrics } from "../shared/consumer_metrics.ts";
-import { checkHealth, type HealthInput } from "../shared/health.ts";
+import { createConsumerMetrics } from "../shared/sink/metrics.ts";
+import { checkHealth, type HealthInput } from "../shared/ops/health.ts";
 import { parseExposition, sampleValue } from "./support/prometheus.ts";
 
 const MINUTE = 60_000;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createIdSet, idHash } from "../shared/id_set.ts";
+import { createIdSet, idHash } from "../shared/live/id_set.ts";
 
 Deno.test("createIdSet() adds each id once", () => {
   const seen = createIdSet(16);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import Encoder from "kafkajs/src/protocol/encoder.js";
 import Long from "kafkajs/src/utils/long.js";
-import { installFastVarints, type VarintWriters } from "../shared/kafka_encoder_patch.ts";
+import { installFastVarints, type VarintWriters } from "../shared/kafka/encoder_patch.ts";
 
 const originals = installFastVarints();
 type AnEncoder = ThisParameterType<VarintWriters["writeUVarInt"]>;

@@ -2,11 +2,11 @@
 // secret options in options.ts, and what shared/kafka.ts builds from them.
 
 import assert from "node:assert/strict";
-import { kafkaOptions, loadConfig, saslMechanism } from "../shared/config.ts";
-import { formatHelp, OptionError, parseOptions, text } from "../shared/options.ts";
+import { kafkaOptions, loadConfig, saslMechanism } from "../shared/cli/config.ts";
+import { formatHelp, OptionError, parseOptions, text } from "../shared/cli/options.ts";
 
 import "./support/lenient_env.ts";
-const { kafkaSecurity, safeLogField } = await import("../shared/kafka.ts");
+const { kafkaSecurity, safeLogField } = await import("../shared/kafka/kafka.ts");
 
 const PASSWORD = "pa55-Wörd\"with'quotes";
 const CREDENTIALS = { KAFKA_SASL_USERNAME: "app", KAFKA_SASL_PASSWORD: PASSWORD };

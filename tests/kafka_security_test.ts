@@ -8,7 +8,7 @@
 // the CA file) with the harness's `permissions`.
 
 import assert from "node:assert/strict";
-import { secretForms } from "../shared/redact.ts";
+import { secretForms } from "../shared/ops/redact.ts";
 import { consumerArgs, readTopic, runScript, tableRows, uniqueName } from "./support/harness.ts";
 
 const ROOT = new URL("../", import.meta.url);

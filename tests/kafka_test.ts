@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 
 import "./support/lenient_env.ts";
-const { isTransientKafkaError } = await import("../shared/kafka.ts");
+const { isTransientKafkaError } = await import("../shared/kafka/kafka.ts");
 const {
   KafkaJSConnectionError,
   KafkaJSError,

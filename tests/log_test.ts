@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
-import { formatRecord, logger, logLevel } from "../shared/log.ts";
+import { formatRecord, logger, logLevel } from "../shared/ops/log.ts";
 
 const AT = Date.parse("2026-11-24T19:22:13.456Z");
 

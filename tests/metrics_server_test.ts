@@ -2,8 +2,8 @@
 // against the real local broker and emulator, scraped while it runs.
 
 import assert from "node:assert/strict";
-import { createRegistry } from "../shared/metrics.ts";
-import { createMetricsHandler, serveMetrics } from "../shared/metrics_server.ts";
+import { createRegistry } from "../shared/ops/metrics.ts";
+import { createMetricsHandler, serveMetrics } from "../shared/ops/metrics_server.ts";
 import {
   consumerArgs,
   endOffsets,

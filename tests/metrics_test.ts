@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { CONTENT_TYPE, createRegistry, escapeLabelValue, formatValue } from "../shared/metrics.ts";
+import {
+  CONTENT_TYPE,
+  createRegistry,
+  escapeLabelValue,
+  formatValue,
+} from "../shared/ops/metrics.ts";
 import { parseExposition, sampleValue } from "./support/prometheus.ts";
 
 Deno.test("createRegistry() renders HELP, TYPE and an unlabelled counter at 0", () => {

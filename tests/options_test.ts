@@ -11,7 +11,7 @@ import {
   parseOptions,
   type RawValues,
   text,
-} from "../shared/options.ts";
+} from "../shared/cli/options.ts";
 
 const table = {
   count: {

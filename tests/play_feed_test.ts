@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { deriveEventId } from "../shared/event.ts";
-import { applyMessages, type FeedMessage } from "../shared/play_feed.ts";
-import { createPlayCounter } from "../shared/windows.ts";
+import { applyMessages, type FeedMessage } from "../shared/live/play_feed.ts";
+import { createPlayCounter } from "../shared/live/windows.ts";
 
 const encoder = new TextEncoder();
 const NOW = Date.UTC(2026, 10, 24, 12);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { decodeEvent, type SongCompleted } from "../shared/event.ts";
-import { type EventMessage, produceEvents, toMessage } from "../shared/produce.ts";
-import type { Simulator } from "../shared/simulator.ts";
+import { type EventMessage, produceEvents, toMessage } from "../shared/produce/produce_events.ts";
+import type { Simulator } from "../shared/produce/simulator.ts";
 
 /** A simulator numbering its events through user_id (0, 1, 2, ...). */
 function numbered(): Simulator & { made: () => number } {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compact, rateMeter, startProgress } from "../shared/progress.ts";
+import { compact, rateMeter, startProgress } from "../shared/ops/progress.ts";
 
 Deno.test("compact() prints small counts as integers", () => {
   assert.equal(compact(0), "0");

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { insertRows, openWarehouse } from "../shared/bigquery.ts";
-import { loadConfig } from "../shared/config.ts";
+import { insertRows, openWarehouse } from "../shared/bigquery/warehouse.ts";
+import { loadConfig } from "../shared/cli/config.ts";
 import type { SongCompleted } from "../shared/event.ts";
-import { compareCounts, reconcile } from "../shared/reconcile.ts";
+import { compareCounts, reconcile } from "../shared/live/reconcile.ts";
 import { toRow } from "../shared/schema.ts";
-import { ensureTopSongsView } from "../shared/top_songs_view.ts";
-import { createPlayCounter } from "../shared/windows.ts";
+import { ensureTopSongsView } from "../shared/live/top_songs_view.ts";
+import { createPlayCounter } from "../shared/live/windows.ts";
 
 Deno.test("compareCounts() lists every differing song, largest difference first", () => {
   const dashboard = new Map([["tony-allen/1", 5], ["tony-allen/2", 3], ["fela-kuti/1", 1]]);

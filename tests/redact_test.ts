@@ -6,8 +6,8 @@ import {
   redactPrivateKeys,
   redactSecrets,
   secretForms,
-} from "../shared/redact.ts";
-import { formatRecord } from "../shared/log.ts";
+} from "../shared/ops/redact.ts";
+import { formatRecord } from "../shared/ops/log.ts";
 
 const SECRET = 'S3cr3t/pa"ss+wörd';
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { backoffDelay, retry, type RetryOptions, sleep } from "../shared/retry.ts";
+import { backoffDelay, retry, type RetryOptions, sleep } from "../shared/ops/retry.ts";
 
 const busy = () => new Error("busy");
 

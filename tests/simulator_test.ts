@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
-import { buildCatalog } from "../shared/catalog.ts";
+import { buildCatalog } from "../shared/produce/catalog.ts";
 import { parseEvent } from "../shared/event.ts";
-import { createSimulator, eventsDue, prng, type SimulatorOptions } from "../shared/simulator.ts";
+import {
+  createSimulator,
+  eventsDue,
+  prng,
+  type SimulatorOptions,
+} from "../shared/produce/simulator.ts";
 
 const catalog = buildCatalog();
 const NOW = new Date("2026-11-24T19:22:13.000Z");

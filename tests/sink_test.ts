@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import type { InsertRow, RejectedRow } from "../shared/bigquery.ts";
-import type { OutgoingMessage, SourceMessage } from "../shared/dead_letter.ts";
+import type { InsertRow, RejectedRow } from "../shared/bigquery/warehouse.ts";
+import type { OutgoingMessage, SourceMessage } from "../shared/dlq/dead_letter.ts";
 import { deriveEventId, EventError } from "../shared/event.ts";
-import { createSink, failureOf, type SinkOptions } from "../shared/sink.ts";
+import { createSink, failureOf, type SinkOptions } from "../shared/sink/sink.ts";
 
 const TOPIC = "tony-allen-plays";
 const INGESTED = new Date("2026-11-24T19:30:00.000Z");

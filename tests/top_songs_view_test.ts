@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { insertRows, openWarehouse, query } from "../shared/bigquery.ts";
-import { loadConfig } from "../shared/config.ts";
+import { insertRows, openWarehouse, query } from "../shared/bigquery/warehouse.ts";
+import { loadConfig } from "../shared/cli/config.ts";
 import { toRow } from "../shared/schema.ts";
-import { ensureTopSongsView, topSongsViewSql, viewRef } from "../shared/top_songs_view.ts";
+import { ensureTopSongsView, topSongsViewSql, viewRef } from "../shared/live/top_songs_view.ts";
 
 Deno.test("topSongsViewSql() defines every window over deduplicated plays", () => {
   const sql = topSongsViewSql(loadConfig([], {}), "top_songs");

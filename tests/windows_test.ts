@@ -6,7 +6,7 @@ import {
   isWindowName,
   WINDOW_NAMES,
   windowStart,
-} from "../shared/windows.ts";
+} from "../shared/live/windows.ts";
 
 const T0 = Date.UTC(2026, 10, 24, 12, 0, 0);
 const SECOND = 1_000;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { query } from "../../shared/bigquery.ts";
+import { query } from "../../shared/bigquery/warehouse.ts";
 import { type Script, startScript, uniqueName, waitFor, warehouseFor } from "./harness.ts";
 
 /** Topic, table, consumer group and view of one test. */

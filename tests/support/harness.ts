@@ -7,16 +7,16 @@
  */
 
 import { Buffer } from "node:buffer";
-import { openWarehouse, query, type Warehouse } from "../../shared/bigquery.ts";
-import { loadConfig } from "../../shared/config.ts";
+import { openWarehouse, query, type Warehouse } from "../../shared/bigquery/warehouse.ts";
+import { loadConfig } from "../../shared/cli/config.ts";
 import {
   createKafka,
   ensureTopic,
   type KafkaMessage,
   type KafkaSecurityOptions,
   publish,
-} from "../../shared/kafka.ts";
-import { taskRunArgs } from "../../shared/tasks.ts";
+} from "../../shared/kafka/kafka.ts";
+import { taskRunArgs } from "../../shared/cli/tasks.ts";
 import { mergePermissions } from "./permissions.ts";
 
 const ROOT = new URL("../../", import.meta.url);

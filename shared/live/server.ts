@@ -52,7 +52,7 @@ export interface TopQuery {
  *
  * @example
  * ```ts
- * import { parseTopQuery } from "./dashboard_server.ts";
+ * import { parseTopQuery } from "./server.ts";
  * parseTopQuery(new URLSearchParams("window=5m")); // { artist: "tony-allen", window: "5m", limit: 10 }
  * ```
  */
@@ -132,7 +132,7 @@ function contentKey(doc: TopDocument): string {
 /** Options of {@linkcode createDashboardHandler}. */
 export interface DashboardHandlerOptions {
   counter: PlayCounter;
-  /** Directory of the static page (`dashboard/`). */
+  /** Directory of the static page (`web/`). */
   staticDir: URL;
   /** Whether the history replay is done. */
   isLive: () => boolean;

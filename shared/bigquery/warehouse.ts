@@ -12,8 +12,8 @@
 
 import { BigQuery, type Table } from "@google-cloud/bigquery";
 import { PassThroughClient } from "google-auth-library";
-import type { BigQueryConfig } from "./config.ts";
-import { playsTableMetadata } from "./schema.ts";
+import type { BigQueryConfig } from "../cli/mod.ts";
+import { playsTableMetadata } from "../schema.ts";
 
 export type { BigQuery, Table };
 
@@ -111,7 +111,7 @@ function describeRowErrors(errors: unknown): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { rejectedRows } from "./bigquery.ts";
+ * import { rejectedRows } from "./warehouse.ts";
  * const rejected = rejectedRows({
  *   insertErrors: [{ index: 1, errors: [{ reason: "invalid", message: "no such field: x." }] }],
  * }, 2);

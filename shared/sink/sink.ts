@@ -12,17 +12,17 @@
  */
 
 import { createBatcher, type FlushLimits } from "./batcher.ts";
-import type { InsertRow, RejectedRow } from "./bigquery.ts";
+import type { InsertRow, RejectedRow } from "../bigquery/mod.ts";
 import {
   deadLetter,
   type DeadLetterKind,
   type Failure,
   type OutgoingMessage,
   type SourceMessage,
-} from "./dead_letter.ts";
-import { decodeEvent, EventError, type SongCompleted } from "./event.ts";
-import { type BackoffOptions, retry } from "./retry.ts";
-import { toRow } from "./schema.ts";
+} from "../dlq/mod.ts";
+import { decodeEvent, EventError, type SongCompleted } from "../event.ts";
+import { type BackoffOptions, retry } from "../ops/mod.ts";
+import { toRow } from "../schema.ts";
 
 /** Counters kept by the sink (all monotonic). */
 export interface SinkStats {

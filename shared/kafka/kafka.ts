@@ -22,9 +22,9 @@ import {
   type RecordMetadata,
   type SASLOptions,
 } from "kafkajs";
-import { installFastVarints } from "./kafka_encoder_patch.ts";
-import { logger } from "./log.ts";
-import { addSecret } from "./redact.ts";
+import { installFastVarints } from "./encoder_patch.ts";
+import { logger } from "../ops/mod.ts";
+import { addSecret } from "../ops/mod.ts";
 
 // kafkajs spends most of a producer's time building a Buffer per varint;
 // these write the same bytes in place (see kafka_encoder_patch.ts).

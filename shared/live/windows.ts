@@ -20,7 +20,7 @@
  * @module
  */
 
-import type { SongCompleted } from "./event.ts";
+import type { SongCompleted } from "../event.ts";
 import { createIdSet } from "./id_set.ts";
 
 /** Names of the windows, shortest first. */

@@ -103,7 +103,7 @@ function escapeChar(char: string): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { printableText } from "./dlq_report.ts";
+ * import { printableText } from "./report.ts";
  * assert.equal(printableText("a\u001b[2Jb\n", 20), "a\\u{1b}[2Jb\\n");
  * assert.equal(printableText("abcdef", 3), "abc…");
  * ```
@@ -121,7 +121,7 @@ export function printableText(text: string, maxChars: number): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { printable } from "./dlq_report.ts";
+ * import { printable } from "./report.ts";
  * assert.equal(printable(new Uint8Array([0xff, 0x00, 0x41])), "<3 bytes, not UTF-8: ff 00 41>");
  * assert.equal(printable(null), "<null>");
  * ```
@@ -149,7 +149,7 @@ export function printable(bytes: Uint8Array | null, maxChars = 120): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { normalizeReason } from "./dlq_report.ts";
+ * import { normalizeReason } from "./report.ts";
  * assert.equal(
  *   normalizeReason(`Cannot parse event: 'song_id' must be an integer, got "x"`),
  *   "Cannot parse event: 'song_id' must be an integer, got …",
@@ -175,7 +175,7 @@ export interface DlqSummary {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { createDlqSummary } from "./dlq_report.ts";
+ * import { createDlqSummary } from "./report.ts";
  * const text = (s: string) => new TextEncoder().encode(s);
  * const summary = createDlqSummary({ topic: "plays.dlq" });
  * summary.add({
@@ -239,7 +239,7 @@ export function createDlqSummary(options: DlqSummaryOptions): DlqSummary {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { formatReport } from "./dlq_report.ts";
+ * import { formatReport } from "./report.ts";
  * assert.equal(formatReport({ topic: "plays.dlq", total: 0, groups: [] }), "plays.dlq: no dead letters\n");
  * ```
  */

@@ -9,7 +9,7 @@
  */
 
 import { DEAD_LETTER_HEADERS } from "./dead_letter.ts";
-import { coordinates, type DeadLetterRecord, headerText, printableText } from "./dlq_report.ts";
+import { coordinates, type DeadLetterRecord, headerText, printableText } from "./report.ts";
 
 /** Header naming the dead letter a replayed message came from (`topic[partition]@offset`). */
 export const REPLAYED_FROM = "replayed.from";
@@ -38,7 +38,7 @@ export function letterKind(record: DeadLetterRecord): string {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { replayGroup } from "./dlq_replay.ts";
+ * import { replayGroup } from "./replay.ts";
  * assert.equal(replayGroup("plays.dlq"), "plays.dlq.replay");
  * assert.equal(replayGroup("plays.dlq", "invalid-json"), "plays.dlq.replay.invalid-json");
  * ```
@@ -63,7 +63,7 @@ export function replayTarget(record: DeadLetterRecord, to?: string): string | un
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { replayMessage } from "./dlq_replay.ts";
+ * import { replayMessage } from "./replay.ts";
  * const text = (s: string) => new TextEncoder().encode(s);
  * const message = replayMessage({
  *   partition: 0, offset: "4", key: text("k"), value: text("{oops"),
@@ -123,7 +123,7 @@ export function emptyReplayReport(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { emptyReplayReport, formatReplayReport } from "./dlq_replay.ts";
+ * import { emptyReplayReport, formatReplayReport } from "./replay.ts";
  * const report = { ...emptyReplayReport({ dlqTopic: "plays.dlq", dryRun: false }), read: 2 };
  * report.published = { plays: 2 };
  * assert.match(formatReplayReport(report), /^Replayed 2 dead letters from plays\.dlq/);

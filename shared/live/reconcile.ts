@@ -6,7 +6,7 @@
  * @module
  */
 
-import { playsTableRef, query, type Warehouse } from "./bigquery.ts";
+import { playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
 import { type PlayCounter, songKey, WINDOW_NAMES, type WindowName } from "./windows.ts";
 
 /** A song whose counts differ. */

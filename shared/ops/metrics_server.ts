@@ -9,7 +9,7 @@
 import type { Health } from "./health.ts";
 import { logger } from "./log.ts";
 import { CONTENT_TYPE, type Registry } from "./metrics.ts";
-import { integer, text } from "./options.ts";
+import { integer, text } from "../cli/mod.ts";
 
 /** Port used when `--metrics-port` / `METRICS_PORT` is not given. */
 export const DEFAULT_METRICS_PORT = 9464;

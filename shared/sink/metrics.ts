@@ -6,10 +6,10 @@
  * @module
  */
 
-import { checkHealth } from "./health.ts";
-import { logger } from "./log.ts";
-import { createRegistry, type Registry } from "./metrics.ts";
-import type { HealthReport } from "./metrics_server.ts";
+import { checkHealth } from "../ops/mod.ts";
+import { logger } from "../ops/mod.ts";
+import { createRegistry, type Registry } from "../ops/mod.ts";
+import type { HealthReport } from "../ops/mod.ts";
 import type { SinkStats } from "./sink.ts";
 
 /** Rows per insertAll call. */
@@ -62,7 +62,7 @@ const log = logger("consumer", "health");
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { createConsumerMetrics } from "./consumer_metrics.ts";
+ * import { createConsumerMetrics } from "./metrics.ts";
  * let now = 0;
  * const metrics = createConsumerMetrics({ stuckAfterMs: 60_000, now: () => now });
  * metrics.assigned([0, 1]);

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { encodeEvent, type SongCompleted } from "./event.ts";
-import { type BackoffOptions, retry, sleep } from "./retry.ts";
+import { encodeEvent, type SongCompleted } from "../event.ts";
+import { type BackoffOptions, retry, sleep } from "../ops/mod.ts";
 import { eventsDue, type Simulator } from "./simulator.ts";
 
 /** A message as handed to the Kafka producer. */
@@ -60,7 +60,7 @@ export function toMessage(event: SongCompleted): EventMessage {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { produceEvents } from "./produce.ts";
+ * import { produceEvents } from "./produce_events.ts";
  * import { createSimulator } from "./simulator.ts";
  * const stats = await produceEvents({
  *   next: createSimulator({ seed: 1 }), count: 10, rate: 0,

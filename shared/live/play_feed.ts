@@ -8,9 +8,9 @@
  * @module
  */
 
-import { decodeEvent, EventError } from "./event.ts";
-import { startTopicReader } from "./kafka.ts";
-import type { createKafka } from "./kafka.ts";
+import { decodeEvent, EventError } from "../event.ts";
+import { startTopicReader } from "../kafka/mod.ts";
+import type { createKafka } from "../kafka/mod.ts";
 import type { PlayCounter } from "./windows.ts";
 
 /** A message as read from Kafka (the fields the feed uses). */

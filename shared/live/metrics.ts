@@ -6,7 +6,7 @@
  * @module
  */
 
-import { createRegistry, type Registry } from "./metrics.ts";
+import { createRegistry, type Registry } from "../ops/mod.ts";
 import type { FeedStats } from "./play_feed.ts";
 import type { CounterStats } from "./windows.ts";
 
@@ -23,7 +23,7 @@ export interface DashboardSources {
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { dashboardMetrics } from "./dashboard_metrics.ts";
+ * import { dashboardMetrics } from "./metrics.ts";
  * const registry = dashboardMetrics({
  *   feed: () => ({ read: 3, invalid: 1, caughtUp: true, lastReadAt: 0 }),
  *   counter: () => ({ counted: 2, duplicates: 0, late: 0, songs: 2, artists: 1, dedupBytes: 64, buckets: 4 }),

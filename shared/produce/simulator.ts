@@ -7,7 +7,7 @@
  */
 
 import { type Artist, buildCatalog, pick, zipfCumulative } from "./catalog.ts";
-import type { SongCompleted } from "./event.ts";
+import type { SongCompleted } from "../event.ts";
 
 /** A small, fast, seedable PRNG (mulberry32) returning numbers in [0, 1). */
 export function prng(seed: number): () => number {

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { integer } from "./options.ts";
+import { integer } from "../cli/mod.ts";
 
 /** `--stuck-after` / `STUCK_AFTER_SECONDS`. */
 export const healthOptions = {

@@ -41,7 +41,7 @@ let originals: VarintWriters | undefined;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { installFastVarints } from "./kafka_encoder_patch.ts";
+ * import { installFastVarints } from "./encoder_patch.ts";
  * assert.equal(installFastVarints(), installFastVarints());
  * ```
  */

@@ -7,9 +7,9 @@
  * @module
  */
 
-import type { BigQueryConfig } from "./config.ts";
-import { ensurePlaysTable, playsTableRef, query, type Warehouse } from "./bigquery.ts";
-import { type Option, text } from "./options.ts";
+import type { BigQueryConfig } from "../cli/mod.ts";
+import { ensurePlaysTable, playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
+import { type Option, text } from "../cli/mod.ts";
 import { WINDOW_NAMES, WINDOWS } from "./windows.ts";
 
 /** The `--view` option: name of the view in the plays table's dataset. */
@@ -48,7 +48,7 @@ function windowStartSql(): string {
  * @example
  * ```ts
  * import { topSongsViewSql } from "./top_songs_view.ts";
- * import { loadConfig } from "./config.ts";
+ * import { loadConfig } from "../cli/mod.ts";
  * topSongsViewSql(loadConfig([], {}), "top_songs").startsWith("CREATE OR REPLACE VIEW"); // true
  * ```
  */

@@ -1,0 +1,5 @@
+export * from "./config.ts";
+export * from "./duration.ts";
+export * from "./options.ts";
+export * from "./script.ts";
+export * from "./tasks.ts";

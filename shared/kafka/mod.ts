@@ -1,0 +1,2 @@
+export * from "./encoder_patch.ts";
+export * from "./kafka.ts";

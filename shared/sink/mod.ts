@@ -1,0 +1,3 @@
+export * from "./batcher.ts";
+export * from "./metrics.ts";
+export * from "./sink.ts";
