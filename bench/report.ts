@@ -110,8 +110,12 @@ function cell(text: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { markdownTable } from "./report.ts";
- * markdownTable([]).split("\n").length; // 2 (header and separator)
+ * const [header, rule, ...rows] = markdownTable([]).split("\n");
+ * assert.match(header ?? "", /^\| id \| what \| ours/);
+ * assert.equal(rule, "|---|---|---|---|---|---|---|");
+ * assert.deepEqual(rows, []);
  * ```
  */
 export function markdownTable(results: readonly BenchResult[]): string {

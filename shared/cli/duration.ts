@@ -12,9 +12,11 @@ const UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDuration } from "./duration.ts";
- * parseDuration("15m"); // 900000
- * parseDuration("30"); // 30000
+ * assert.equal(parseDuration("15m"), 900_000);
+ * assert.equal(parseDuration("30"), 30_000);
+ * assert.throws(() => parseDuration("soon"), /must be a duration like 90s/);
  * ```
  */
 export function parseDuration(raw: string): number {
@@ -34,9 +36,10 @@ export function parseDuration(raw: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDuration } from "./duration.ts";
- * formatDuration(86_400_000); // "1d"
- * formatDuration(90_000); // "90s"
+ * assert.equal(formatDuration(86_400_000), "1d");
+ * assert.equal(formatDuration(90_000), "90s");
  * ```
  */
 export function formatDuration(ms: number): string {

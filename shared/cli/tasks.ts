@@ -10,9 +10,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { runArgs } from "./tasks.ts";
- * runArgs({ tasks: { produce: "deno run --allow-net=127.0.0.1:9092 producer.ts" } }, "produce");
- * // ["run", "--allow-net=127.0.0.1:9092", "producer.ts"]
+ * assert.deepEqual(
+ *   runArgs({ tasks: { produce: "deno run --allow-net=127.0.0.1:9092 producer.ts" } }, "produce"),
+ *   ["run", "--allow-net=127.0.0.1:9092", "producer.ts"],
+ * );
  * ```
  */
 export function runArgs(config: unknown, task: string): string[] {

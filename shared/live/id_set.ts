@@ -36,9 +36,12 @@ function fmix(h: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { idHash } from "./id_set.ts";
  * const [hi, lo] = idHash("0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a");
- * hi >= 0 && lo >= 0; // true
+ * assert.ok(hi >= 0 && hi < 2 ** 32 && lo >= 0 && lo < 2 ** 32);
+ * assert.deepEqual(idHash("0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a"), [hi, lo]);
+ * assert.notDeepEqual(idHash("0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7b"), [hi, lo]);
  * ```
  */
 export function idHash(id: string): [number, number] {
@@ -59,10 +62,11 @@ export function idHash(id: string): [number, number] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createIdSet } from "./id_set.ts";
  * const seen = createIdSet();
- * seen.add("0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a"); // true
- * seen.add("0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a"); // false
+ * assert.equal(seen.add("0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a"), true);
+ * assert.equal(seen.add("0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a"), false);
  * ```
  */
 export function createIdSet(initialCapacity = 1024): IdSet {

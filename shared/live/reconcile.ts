@@ -42,9 +42,12 @@ export interface Reconciliation {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareCounts } from "./reconcile.ts";
- * compareCounts(new Map([["tony-allen/1", 3]]), new Map([["tony-allen/1", 2]]));
- * // [{ artist: "tony-allen", song_id: 1, dashboard: 3, bigquery: 2 }]
+ * assert.deepEqual(
+ *   compareCounts(new Map([["tony-allen/1", 3]]), new Map([["tony-allen/1", 2]])),
+ *   [{ artist: "tony-allen", song_id: 1, dashboard: 3, bigquery: 2 }],
+ * );
  * ```
  */
 export function compareCounts(

@@ -52,8 +52,13 @@ export interface TopQuery {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTopQuery } from "./server.ts";
- * parseTopQuery(new URLSearchParams("window=5m")); // { artist: "tony-allen", window: "5m", limit: 10 }
+ * assert.deepEqual(
+ *   parseTopQuery(new URLSearchParams("window=5m")),
+ *   { artist: "tony-allen", window: "5m", limit: 10 },
+ * );
+ * assert.throws(() => parseTopQuery(new URLSearchParams("limit=0")), /Invalid 'limit'/);
  * ```
  */
 export function parseTopQuery(params: URLSearchParams): TopQuery {
@@ -197,9 +202,26 @@ const encoder = new TextEncoder();
  * Creates the handler.
  *
  * @example
- * ```ts ignore
- * const { handler } = createDashboardHandler({ counter, staticDir, ... });
- * Deno.serve({ port: 8080 }, handler);
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createDashboardHandler } from "./server.ts";
+ * import { createPlayCounter } from "./windows.ts";
+ * const dashboard = createDashboardHandler({
+ *   counter: createPlayCounter(),
+ *   staticDir: new URL("../../web/", import.meta.url),
+ *   isLive: () => true,
+ *   health: () => ({ state: "live" }),
+ *   reconcile: () => Promise.reject(new Error("no BigQuery here")),
+ * });
+ * try {
+ *   const top = await dashboard.handler(new Request("http://127.0.0.1/api/top?window=5m"));
+ *   assert.equal(top.status, 200);
+ *   assert.deepEqual((await top.json()).songs, []);
+ *   const bad = await dashboard.handler(new Request("http://127.0.0.1/api/top?limit=0"));
+ *   assert.equal(bad.status, 400);
+ * } finally {
+ *   dashboard.close();
+ * }
  * ```
  */
 export function createDashboardHandler(options: DashboardHandlerOptions): DashboardHandler {

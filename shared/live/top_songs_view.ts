@@ -47,9 +47,12 @@ function windowStartSql(): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { topSongsViewSql } from "./top_songs_view.ts";
  * import { loadConfig } from "../cli/mod.ts";
- * topSongsViewSql(loadConfig([], {}), "top_songs").startsWith("CREATE OR REPLACE VIEW"); // true
+ * const sql = topSongsViewSql(loadConfig([], {}), "top_songs");
+ * assert.match(sql, /^CREATE OR REPLACE VIEW `livecharts-local\.music\.top_songs` AS/);
+ * assert.match(sql, /COUNT\(DISTINCT p\.event_id\) AS plays/);
  * ```
  */
 export function topSongsViewSql(config: BigQueryConfig, view: string): string {

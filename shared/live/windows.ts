@@ -59,9 +59,11 @@ export function isWindowName(value: string): value is WindowName {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { windowStart } from "./windows.ts";
- * windowStart("5m", Date.UTC(2026, 0, 1, 12, 0, 0, 500)); // Date.UTC(2026, 0, 1, 11, 55, 1)
- * windowStart("all", Date.now()); // undefined
+ * const now = Date.UTC(2026, 0, 1, 12, 0, 0, 500);
+ * assert.equal(windowStart("5m", now), Date.UTC(2026, 0, 1, 11, 55, 1));
+ * assert.equal(windowStart("all", Date.now()), undefined);
  * ```
  */
 export function windowStart(window: WindowName, now: number): number | undefined {
@@ -174,9 +176,14 @@ export function songKey(artist: string, songId: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareSongs } from "./windows.ts";
- * [{ song_id: 2, song_name: "b", plays: 3 }, { song_id: 1, song_name: "a", plays: 3 }]
- *   .sort(compareSongs)[0]!.song_id; // 1
+ * const songs = [
+ *   { song_id: 2, song_name: "b", plays: 3 },
+ *   { song_id: 1, song_name: "a", plays: 3 },
+ *   { song_id: 3, song_name: "c", plays: 5 },
+ * ];
+ * assert.deepEqual(songs.sort(compareSongs).map((song) => song.song_id), [3, 1, 2]);
  * ```
  */
 export function compareSongs(a: SongPlays, b: SongPlays): number {
@@ -203,6 +210,7 @@ function insertSorted(values: number[], value: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createPlayCounter } from "./windows.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
  * const counter = createPlayCounter({ now });
@@ -211,9 +219,12 @@ function insertSorted(values: number[], value: number): void {
  *   song_id: 1, song_name: "zombie", event_type: "song_completed" as const,
  *   timestamp: new Date(now - 1_000).toISOString(),
  * };
- * counter.add(play); // "counted"
- * counter.add(play); // "duplicate"
- * counter.top("tony-allen", "5m", 10, now).songs; // [{ song_id: 1, song_name: "zombie", plays: 1 }]
+ * assert.equal(counter.add(play), "counted");
+ * assert.equal(counter.add(play), "duplicate");
+ * assert.deepEqual(
+ *   counter.top("tony-allen", "5m", 10, now).songs,
+ *   [{ song_id: 1, song_name: "zombie", plays: 1 }],
+ * );
  * ```
  */
 export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter {
