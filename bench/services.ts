@@ -9,6 +9,7 @@
 
 import { openWarehouse } from "../shared/bigquery/warehouse.ts";
 import { loadConfig } from "../shared/cli/config.ts";
+import { errorMessage } from "../shared/cli/error_message.ts";
 import { type Admin, createKafka, ensureTopic, groupLag } from "../shared/kafka/kafka.ts";
 
 /** The broker `deno task up` starts. */
@@ -117,6 +118,6 @@ export async function emulatorState(): Promise<Record<string, unknown>> {
       metadata_request_ms: Math.round(times[2]! * 10) / 10,
     };
   } catch (error) {
-    return { url: EMULATOR, error: error instanceof Error ? error.message : String(error) };
+    return { url: EMULATOR, error: errorMessage(error) };
   }
 }

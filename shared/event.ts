@@ -15,6 +15,7 @@
 
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
+import { errorMessage } from "./cli/mod.ts";
 
 /** A listener played a song to the end. */
 export interface SongCompleted {
@@ -287,8 +288,7 @@ export function decodeEvent(
   try {
     json = JSON.parse(text);
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new EventError(`the message is not valid JSON (${reason})`);
+    throw new EventError(`the message is not valid JSON (${errorMessage(error)})`);
   }
   return parseEvent(json, source);
 }

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { errorMessage } from "./error_message.ts";
+
 /** A bad flag or variable; the message names it and says what was expected. */
 export class OptionError extends Error {
   constructor(message: string) {
@@ -173,9 +175,7 @@ export function parseOptions<S extends Record<string, Option<unknown>>>(
     } catch (error) {
       const reason = option.secret
         ? "the value is not valid (not shown: it is a secret)"
-        : error instanceof Error
-        ? error.message
-        : String(error);
+        : errorMessage(error);
       throw new OptionError(`Invalid ${label(option)}: ${reason}`);
     }
   }

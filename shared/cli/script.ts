@@ -78,8 +78,3 @@ export function deadlineAfter(after: AbortSignal, ms: number): AbortSignal {
   }, { once: true });
   return controller.signal;
 }
-
-/** Message of an unknown error. */
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

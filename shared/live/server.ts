@@ -14,6 +14,7 @@
  * @module
  */
 
+import { errorMessage } from "../cli/mod.ts";
 import type { Reconciliation } from "./reconcile.ts";
 import {
   isWindowName,
@@ -310,8 +311,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
           try {
             return json(await options.reconcile());
           } catch (error) {
-            const message = error instanceof Error ? error.message : String(error);
-            return json({ error: `Cannot reconcile with BigQuery: ${message}` }, 503);
+            return json({ error: `Cannot reconcile with BigQuery: ${errorMessage(error)}` }, 503);
           }
         case "/healthz":
           return json(options.health());
@@ -320,8 +320,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
       return page ?? json({ error: `Not found: ${url.pathname}` }, 404);
     } catch (error) {
       if (error instanceof QueryError) return json({ error: error.message }, 400);
-      const message = error instanceof Error ? error.message : String(error);
-      return json({ error: `Internal error: ${message}` }, 500);
+      return json({ error: `Internal error: ${errorMessage(error)}` }, 500);
     }
   }
 

@@ -9,7 +9,7 @@
 
 import type { BigQueryConfig } from "../cli/mod.ts";
 import { ensurePlaysTable, playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
-import { type Option, text } from "../cli/mod.ts";
+import { errorMessage, type Option, text } from "../cli/mod.ts";
 import { WINDOW_NAMES, WINDOWS } from "./windows.ts";
 
 /** The `--view` option: name of the view in the plays table's dataset. */
@@ -84,7 +84,7 @@ export async function ensureTopSongsView(warehouse: Warehouse, view: string): Pr
     await query(warehouse, sql);
   } catch (error) {
     // The emulator refuses OR REPLACE on an existing view ("already created").
-    if (!/already (created|exists)/i.test(error instanceof Error ? error.message : "")) throw error;
+    if (!/already (created|exists)/i.test(errorMessage(error))) throw error;
     await query(warehouse, `DROP VIEW IF EXISTS ${viewRef(warehouse.config, view)}`);
     await query(warehouse, sql.replace("CREATE OR REPLACE VIEW", "CREATE VIEW"));
   }

@@ -15,6 +15,7 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { getFileSink } from "@logtape/file";
+import { errorMessage } from "../cli/mod.ts";
 import { redactSecrets } from "./redact.ts";
 
 const LEVELS: readonly LogLevel[] = [
@@ -105,8 +106,9 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
     try {
       Deno.openSync(options.file, { append: true, create: true }).close();
     } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`Cannot write the log file ${JSON.stringify(options.file)}: ${reason}`);
+      throw new Error(
+        `Cannot write the log file ${JSON.stringify(options.file)}: ${errorMessage(error)}`,
+      );
     }
     sinks.file = getFileSink(options.file, { formatter: formatRecord, lazy: true });
     names.push("file");

@@ -22,6 +22,7 @@ import {
 } from "../dlq/mod.ts";
 import { decodeEvent, EventError, type SongCompleted } from "../event.ts";
 import { type BackoffOptions, retry } from "../ops/mod.ts";
+import { errorMessage } from "../cli/mod.ts";
 import { toRow } from "../schema.ts";
 
 /** Counters kept by the sink (all monotonic). */
@@ -242,8 +243,7 @@ export function createSink(options: SinkOptions): Sink {
       if (options.isTransient(error) || options.signal?.aborted) throw error;
       recovered();
       if (items.length === 1) {
-        const reason = error instanceof Error ? error.message : String(error);
-        return [rejectedLetter(items[0]!, reason)];
+        return [rejectedLetter(items[0]!, errorMessage(error))];
       }
       const half = Math.ceil(items.length / 2);
       return [...await write(items.slice(0, half)), ...await write(items.slice(half))];
