@@ -8,7 +8,7 @@
  */
 
 import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
-import { decimal, text } from "./shared/cli/mod.ts";
+import { artistSlug, decimal } from "./shared/cli/mod.ts";
 import { taskRunArgs } from "./shared/cli/mod.ts";
 
 const options = {
@@ -24,7 +24,7 @@ const options = {
     arg: "SLUG",
     help: "Produce plays of this artist only (default: all)",
     fallback: undefined,
-    parse: text(/^[a-z0-9]+(?:-[a-z0-9]+)*$/, "an artist slug like tony-allen"),
+    parse: artistSlug,
   },
   skipUp: {
     flag: "no-up",

@@ -15,7 +15,7 @@
 
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { errorMessage } from "./cli/mod.ts";
+import { errorMessage, SLUG } from "./cli/mod.ts";
 
 /** A listener played a song to the end. */
 export interface SongCompleted {
@@ -60,7 +60,6 @@ export const MAX_ARTIST_LENGTH = 128;
 export const MAX_SONG_NAME_LENGTH = 1024;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 // 2026-11-24T19:22:13Z, 2026-11-24T19:22:13.123+01:00, 2022-11-03 07:22:13
 const TIMESTAMP =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$/;

@@ -7,8 +7,7 @@ import {
   zipfCumulative,
 } from "../shared/produce/catalog.ts";
 import { parseEvent } from "../shared/event.ts";
-
-const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+import { SLUG } from "../shared/cli/options.ts";
 
 Deno.test("buildCatalog() is the same on every call", () => {
   assert.deepEqual(buildCatalog(), buildCatalog());

@@ -14,7 +14,8 @@
  * @module
  */
 
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage, SLUG } from "../cli/mod.ts";
+import { MAX_ARTIST_LENGTH } from "../event.ts";
 import type { Reconciliation } from "./reconcile.ts";
 import {
   isWindowName,
@@ -29,8 +30,6 @@ export const DEFAULT_ARTIST = "tony-allen";
 export const DEFAULT_WINDOW: WindowName = "1h";
 export const DEFAULT_LIMIT = 10;
 export const MAX_LIMIT = 100;
-
-const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
 /** A bad query parameter (answered with 400). */
 export class QueryError extends Error {
@@ -64,7 +63,7 @@ export interface TopQuery {
  */
 export function parseTopQuery(params: URLSearchParams): TopQuery {
   const artist = params.get("artist") ?? DEFAULT_ARTIST;
-  if (artist.length > 128 || !SLUG.test(artist)) {
+  if (artist.length > MAX_ARTIST_LENGTH || !SLUG.test(artist)) {
     throw new QueryError(
       `Invalid 'artist': expected a slug like "tony-allen", got ${
         JSON.stringify(artist.slice(0, 64))

@@ -9,7 +9,7 @@
 
 import type { BigQueryConfig } from "../cli/mod.ts";
 import { ensurePlaysTable, playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
-import { errorMessage, type Option, text } from "../cli/mod.ts";
+import { BIGQUERY_NAME, errorMessage, type Option, text } from "../cli/mod.ts";
 import { WINDOW_NAMES, WINDOWS } from "./windows.ts";
 
 /** The `--view` option: name of the view in the plays table's dataset. */
@@ -20,7 +20,7 @@ export const viewOptions = {
     arg: "NAME",
     help: "BigQuery view of deduplicated top songs (created or replaced at start)",
     fallback: "top_songs",
-    parse: text(/^[A-Za-z_][A-Za-z0-9_]{0,1023}$/, "a view name (letters, digits, _)"),
+    parse: text(BIGQUERY_NAME, "a view name (letters, digits, _)"),
   },
 } satisfies Record<string, Option<string>>;
 
