@@ -11,12 +11,17 @@
 # With a working Docker engine the services run from docker-compose.yaml.
 # Otherwise they run as detached background processes on this machine:
 #   Kafka    127.0.0.1:9092 (controller 9093), jars from Maven Central via infra/kafka/pom.xml
-#   BigQuery 127.0.0.1:9050 (REST), 9060 (gRPC), project livecharts-local, dataset music
+#   BigQuery 127.0.0.1:9050 (REST), 9060 (Storage API, gRPC), project livecharts-local,
+#            dataset music: PyPI bqemulator (DuckDB-backed) in a Python venv, pinned by
+#            infra/bigquery/requirements.txt
 #
 # Environment:
-#   LIVECHARTS_STATE_DIR   data, logs and pid files   (default: <repo>/.state)
-#   LIVECHARTS_CACHE       downloaded/built tools      (default: ~/.cache/livecharts)
-#   LIVECHARTS_SERVICES    auto | docker | local       (default: auto = docker if `docker info` works)
+#   LIVECHARTS_STATE_DIR           data, logs and pid files   (default: <repo>/.state)
+#   LIVECHARTS_CACHE               downloaded tools            (default: ~/.cache/livecharts)
+#   LIVECHARTS_SERVICES            auto | docker | local       (default: auto = docker if `docker info` works)
+#   LIVECHARTS_PYTHON              Python 3.11+ for the BigQuery emulator's venv (default: python3)
+#   LIVECHARTS_BIGQUERY_PORT       REST port of the local BigQuery (default: 9050)
+#   LIVECHARTS_BIGQUERY_GRPC_PORT  its Storage API port (default: 9060)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,15 +36,21 @@ KAFKA_PORT=9092
 KAFKA_CONTROLLER_PORT=9093
 KAFKA_READY_TIMEOUT=90
 
-BQ_VERSION=v0.8.1
-BQ_MODULE=github.com/goccy/bigquery-emulator
-BQ_BIN=$CACHE/bin/bigquery-emulator
+BQ_VERSION=1.4.0
+BQ_REQUIREMENTS=$ROOT/infra/bigquery/requirements.txt
+BQ_HOME=$CACHE/bqemulator-$BQ_VERSION
+BQ_VENV=$BQ_HOME/venv
+BQ_BIN=$BQ_VENV/bin/bqemulator
+# The emulator's HOME: DuckDB finds the extensions installed from the wheels there.
+BQ_RUN_HOME=$BQ_HOME/home
+BQ_PYTHON=${LIVECHARTS_PYTHON:-python3}
 BQ_PROJECT=livecharts-local
 BQ_DATASET=music
-BQ_PORT=9050
-BQ_GRPC_PORT=9060
+BQ_PORT=${LIVECHARTS_BIGQUERY_PORT:-9050}
+BQ_GRPC_PORT=${LIVECHARTS_BIGQUERY_GRPC_PORT:-9060}
 BQ_READY_TIMEOUT=60
-BQ_READY_URL=http://127.0.0.1:$BQ_PORT/bigquery/v2/projects/$BQ_PROJECT/datasets
+BQ_API=http://127.0.0.1:$BQ_PORT/bigquery/v2/projects/$BQ_PROJECT
+BQ_READY_URL=$BQ_API/datasets
 
 STOP_TIMEOUT=20
 ALL_SERVICES=(kafka bigquery)
@@ -169,42 +180,50 @@ install_kafka() {
   exec 8>&-
 }
 
+# The venv is complete when its marker names the requirements it was made from.
+bigquery_installed() {
+  [[ -x $BQ_BIN && -f $BQ_HOME/.complete ]] &&
+    [[ $(<"$BQ_HOME/.complete") == "$(cksum <"$BQ_REQUIREMENTS")" ]]
+}
+
 install_bigquery() {
-  [[ -x $BQ_BIN ]] && return 0
+  bigquery_installed && return 0
   with_lock 8 "$CACHE/.install.lock"
-  if [[ ! -x $BQ_BIN ]]; then
-    need go "Go 1.24 or newer (used once to build the BigQuery emulator)"
-    warn "building the BigQuery emulator once (several minutes, needs ~6 GB RAM)..."
-    local mod=$CACHE/build/bigquery-emulator-$BQ_VERSION
-    local log=$mod/build.log
-    local started=$SECONDS
-    rm -rf "$mod"
-    mkdir -p "$mod" "$(dirname "$BQ_BIN")"
-    printf 'module livecharts/bqemu\n\ngo 1.24\n' >"$mod/go.mod"
-    cat >"$mod/tools.go" <<EOF
-//go:build tools
-
-// Package bqemu pins the BigQuery emulator build for livecharts.
-package bqemu
-
-import _ "$BQ_MODULE/cmd/bigquery-emulator"
-EOF
-    # `go install module@version` is avoided on purpose: it asks the module
-    # proxy for the version list, which is not always served. A pinned go.mod works.
-    if ! (
-      cd "$mod" &&
-        export CGO_ENABLED=0 &&
-        go get "$BQ_MODULE@$BQ_VERSION" &&
-        go mod tidy &&
-        go build -trimpath -ldflags "-s -w -X main.version=${BQ_VERSION#v}" \
-          -o "$BQ_BIN.tmp.$$" "$BQ_MODULE/cmd/bigquery-emulator"
-    ) >"$log" 2>&1; then
+  if ! bigquery_installed; then
+    need "$BQ_PYTHON" "Python 3.11 or newer with venv and pip (e.g. apt-get install python3-venv), or set LIVECHARTS_PYTHON"
+    "$BQ_PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
+      die "the BigQuery emulator needs Python 3.11 or newer: $BQ_PYTHON is $("$BQ_PYTHON" -V 2>&1); set LIVECHARTS_PYTHON"
+    local log=$BQ_HOME/install.log started=$SECONDS total
+    total=$(grep -cE '^[A-Za-z]' "$BQ_REQUIREMENTS")
+    warn "bigquery: installing bqemulator $BQ_VERSION and $((total - 1)) pinned packages into $BQ_VENV (once, about a minute)..."
+    rm -rf "$BQ_HOME"
+    mkdir -p "$BQ_HOME" "$BQ_RUN_HOME"
+    if ! "$BQ_PYTHON" -m venv "$BQ_VENV" >"$log" 2>&1; then
       show_tail "$log"
-      rm -f "$BQ_BIN.tmp.$$"
-      die "could not build the BigQuery emulator (log: $log)"
+      die "could not create a Python venv in $BQ_VENV (on Debian: apt-get install python3-venv)"
     fi
-    mv -f "$BQ_BIN.tmp.$$" "$BQ_BIN"
-    warn "built $BQ_BIN in $((SECONDS - started))s"
+    # pip's own output goes to the log; one progress line per 10 packages here.
+    if ! "$BQ_VENV/bin/python" -m pip install --disable-pip-version-check --no-input \
+      --progress-bar off -r "$BQ_REQUIREMENTS" 2>&1 | tee -a "$log" |
+      awk -v total="$total" '
+        /^(Collecting|Requirement already satisfied)/ {
+          n++
+          if (n % 10 == 0 || n == total) {
+            printf "bigquery:   %d/%d packages fetched\n", n, total > "/dev/stderr"
+          }
+        }
+        /^Installing collected packages/ { print "bigquery:   installing them..." > "/dev/stderr" }
+      '; then # pipefail: pip's failure fails the pipeline
+      show_tail "$log"
+      die "could not install the BigQuery emulator with pip (log: $log)"
+    fi
+    warn "bigquery:   installing DuckDB's spatial and avro extensions from their wheels..."
+    if ! HOME=$BQ_RUN_HOME "$BQ_VENV/bin/python" "$ROOT/infra/bigquery/install_extensions.py" >>"$log" 2>&1; then
+      show_tail "$log"
+      die "could not install DuckDB's extensions for the BigQuery emulator (log: $log)"
+    fi
+    cksum <"$BQ_REQUIREMENTS" >"$BQ_HOME/.complete"
+    warn "bigquery: installed in $((SECONDS - started))s"
   fi
   exec 8>&-
 }
@@ -335,16 +354,30 @@ kafka_logfile() { say "$KAFKA_DIR/kafka.log"; }
 
 BQ_DIR=$STATE/bigquery
 BQ_PID=$BQ_DIR/pid
-BQ_PATTERN=--database=$BQ_DIR/data.db
+BQ_PATTERN=--data-dir=$BQ_DIR/data
 
-bigquery_ready() {
-  [[ $(curl -s --noproxy '*' --max-time 2 -o /dev/null -w '%{http_code}' "$BQ_READY_URL" 2>/dev/null) == 200 ]]
+bigquery_http() { # bigquery_http <method> <url> [body]: prints the HTTP status
+  curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' -X "$1" \
+    -H 'Content-Type: application/json' ${3:+--data "$3"} "$2" 2>/dev/null
+}
+
+bigquery_ready() { [[ $(bigquery_http GET "$BQ_READY_URL") == 200 ]]; }
+
+# There is no dataset flag: create the dataset over REST (409: it exists).
+bigquery_dataset() {
+  local status
+  [[ $(bigquery_http GET "$BQ_API/datasets/$BQ_DATASET") == 200 ]] && return 0
+  status=$(bigquery_http POST "$BQ_API/datasets" \
+    "{\"datasetReference\":{\"projectId\":\"$BQ_PROJECT\",\"datasetId\":\"$BQ_DATASET\"}}")
+  [[ $status == 200 || $status == 409 ]] ||
+    die "could not create the dataset $BQ_PROJECT.$BQ_DATASET (HTTP $status)"
 }
 
 bigquery_up() {
   local pid
   if pid=$(pid_of "$BQ_PID" "$BQ_PATTERN"); then
     if port_open "$BQ_PORT"; then
+      bigquery_dataset
       say "bigquery: already running (pid $pid, 127.0.0.1:$BQ_PORT, gRPC $BQ_GRPC_PORT)"
       return 0
     fi
@@ -356,29 +389,35 @@ bigquery_up() {
     bigquery_ready ||
       die "port $BQ_PORT is in use by a process that is not the BigQuery emulator; stop it first"
     warn "bigquery: an emulator not started from $STATE already answers on 127.0.0.1:$BQ_PORT; using it"
+    bigquery_dataset
     return 0
   fi
   port_open "$BQ_GRPC_PORT" &&
     die "port $BQ_GRPC_PORT (BigQuery emulator gRPC) is in use by another process; stop it first"
   install_bigquery
 
-  mkdir -p "$BQ_DIR"
+  mkdir -p "$BQ_DIR/data"
   local started=$SECONDS
+  # HOME: where the DuckDB extensions were installed (nothing is downloaded).
+  # Warnings only: at info level it logs every request.
   launch "$BQ_PID" "$BQ_DIR/emulator.log" \
-    "$BQ_BIN" --project="$BQ_PROJECT" --dataset="$BQ_DATASET" \
-    --host=127.0.0.1 --port="$BQ_PORT" --grpc-port="$BQ_GRPC_PORT" \
-    --database="$BQ_DIR/data.db" --log-level=info
+    env HOME="$BQ_RUN_HOME" "$BQ_BIN" start --project="$BQ_PROJECT" \
+    --rest-host=127.0.0.1 --rest-port="$BQ_PORT" \
+    --grpc-host=127.0.0.1 --grpc-port="$BQ_GRPC_PORT" \
+    --persistent --data-dir="$BQ_DIR/data" \
+    --log-level=warning --log-format=console
   bigquery_wait "$started"
 }
 
-bigquery_wait() { # bigquery_wait <start time in $SECONDS>: until the REST API answers
+bigquery_wait() { # bigquery_wait <start time in $SECONDS>: until both APIs answer
   local started=$1 pid
   while ((SECONDS - started < BQ_READY_TIMEOUT)); do
     if ! pid=$(pid_of "$BQ_PID" "$BQ_PATTERN"); then
       show_tail "$BQ_DIR/emulator.log"
       die "the BigQuery emulator exited during startup (log: $BQ_DIR/emulator.log)"
     fi
-    if bigquery_ready; then
+    if bigquery_ready && port_open "$BQ_GRPC_PORT"; then
+      bigquery_dataset
       say "bigquery: started (pid $pid, 127.0.0.1:$BQ_PORT, gRPC $BQ_GRPC_PORT) in $((SECONDS - started))s"
       return 0
     fi
@@ -437,6 +476,10 @@ docker_up() {
       done
     done
   fi
+  local svc
+  for svc in "$@"; do
+    [[ $svc != bigquery ]] || bigquery_dataset
+  done
   docker_status "$@"
 }
 
