@@ -20,8 +20,8 @@
 #   LIVECHARTS_CACHE               downloaded tools            (default: ~/.cache/livecharts)
 #   LIVECHARTS_SERVICES            auto | docker | local       (default: auto = docker if `docker info` works)
 #   LIVECHARTS_PYTHON              Python 3.11+ for the BigQuery emulator's venv (default: python3)
-#   LIVECHARTS_BIGQUERY_PORT       REST port of the local BigQuery (default: 9050)
-#   LIVECHARTS_BIGQUERY_GRPC_PORT  its Storage API port (default: 9060)
+#   LIVECHARTS_BIGQUERY_PORT       REST port of the local BigQuery (default: 9050; local mode only)
+#   LIVECHARTS_BIGQUERY_GRPC_PORT  its Storage API port (default: 9060; local mode only)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
