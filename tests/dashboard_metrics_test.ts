@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { dashboardMetrics } from "../shared/live/metrics.ts";
 import { dashboardNames, startDashboard } from "./support/dashboard.ts";
 import { goodEvent, produceRaw } from "./support/harness.ts";
+import { parseExposition, sampleValue } from "./support/prometheus.ts";
 
-Deno.test("dashboardMetrics() reads the live stats at scrape time", () => {
+Deno.test("dashboardMetrics() reads the live stats at scrape time", async () => {
   const feed = { read: 0, invalid: 0, caughtUp: false, lastReadAt: undefined };
   const counter = {
     counted: 0,
@@ -15,13 +16,13 @@ Deno.test("dashboardMetrics() reads the live stats at scrape time", () => {
     buckets: 0,
   };
   const registry = dashboardMetrics({ feed: () => feed, counter: () => counter, streams: () => 2 });
-  assert.match(registry.render(), /^livecharts_dashboard_live 0$/m);
+  assert.match(await registry.metrics(), /^livecharts_dashboard_live 0$/m);
   feed.read = 10;
   feed.invalid = 1;
   feed.caughtUp = true;
   counter.counted = 8;
   counter.duplicates = 1;
-  const text = registry.render();
+  const text = await registry.metrics();
   assert.match(text, /^livecharts_dashboard_messages_read_total 10$/m);
   assert.match(text, /^livecharts_dashboard_messages_invalid_total 1$/m);
   assert.match(text, /^livecharts_dashboard_plays_counted_total 8$/m);
@@ -29,6 +30,9 @@ Deno.test("dashboardMetrics() reads the live stats at scrape time", () => {
   assert.match(text, /^livecharts_dashboard_live 1$/m);
   assert.match(text, /^livecharts_dashboard_streams 2$/m);
   assert.match(text, /^# TYPE livecharts_dashboard_plays_counted_total counter$/m);
+  assert.match(text, /^# TYPE livecharts_dashboard_live gauge$/m);
+  assert.match(text, /^livecharts_dashboard_resident_memory_bytes [1-9]\d*$/m);
+  assert.match(text, /^# TYPE process_cpu_seconds_total counter$/m, "default metrics too");
 });
 
 Deno.test("dashboard serves /metrics with what it read from Kafka", async () => {
@@ -50,6 +54,10 @@ Deno.test("dashboard serves /metrics with what it read from Kafka", async () => 
     assert.match(text, /^livecharts_dashboard_plays_counted_total 25$/m);
     assert.match(text, /^livecharts_dashboard_duplicates_total 1$/m);
     assert.match(text, /^livecharts_dashboard_live 1$/m);
+    // prom-client's default metrics, with the task's grants (no /proc: memory from Deno).
+    const parsed = parseExposition(text);
+    assert.ok((sampleValue(parsed, "process_resident_memory_bytes") ?? 0) > 0);
+    assert.equal(parsed.types.get("process_cpu_seconds_total"), "counter");
   } finally {
     await dashboard.stop();
   }

@@ -60,7 +60,11 @@ Deno.test("checkHealth() rejects a threshold that is not positive", () => {
 
 Deno.test("createConsumerMetrics() tracks lag of owned partitions and health from commits", async () => {
   let now = 1_000_000;
-  const metrics = createConsumerMetrics({ stuckAfterMs: 10_000, now: () => now });
+  const metrics = createConsumerMetrics({
+    stuckAfterMs: 10_000,
+    now: () => now,
+    defaultMetrics: false,
+  });
   assert.equal(metrics.health().healthy, true, "starting");
   now += 10_000;
   assert.match(metrics.health().reason, /lag is unknown \(never measured/, "not joined yet");
@@ -87,7 +91,7 @@ Deno.test("createConsumerMetrics() tracks lag of owned partitions and health fro
   assert.equal(report.details?.lag, 7);
 
   metrics.assigned([2]);
-  const parsed = parseExposition(metrics.registry.render());
+  const parsed = parseExposition(await metrics.registry.metrics());
   assert.equal(sampleValue(parsed, "livecharts_consumer_lag", { partition: "0" }), undefined);
   assert.equal(sampleValue(parsed, "livecharts_consumer_lag", { partition: "2" }), 3);
   assert.equal(
@@ -96,7 +100,7 @@ Deno.test("createConsumerMetrics() tracks lag of owned partitions and health fro
   );
 });
 
-Deno.test("createConsumerMetrics() exposes every consumer series", () => {
+Deno.test("createConsumerMetrics() exposes every consumer series", async () => {
   const metrics = createConsumerMetrics({ stuckAfterMs: 120_000 });
   metrics.trackSink({
     consumed: 12,
@@ -111,7 +115,7 @@ Deno.test("createConsumerMetrics() exposes every consumer series", () => {
   metrics.onInsert(4, 30);
   metrics.retried("insert");
   metrics.setUp(true);
-  const parsed = parseExposition(metrics.registry.render());
+  const parsed = parseExposition(await metrics.registry.metrics());
   const value = (name: string, labels?: Record<string, string>) =>
     sampleValue(parsed, name, labels);
   assert.equal(value("livecharts_consumer_messages_consumed_total"), 12);
@@ -131,4 +135,7 @@ Deno.test("createConsumerMetrics() exposes every consumer series", () => {
   assert.equal(value("livecharts_consumer_up"), 1);
   assert.equal(parsed.types.get("livecharts_consumer_lag"), "gauge");
   assert.equal(parsed.types.get("livecharts_consumer_insert_seconds"), "histogram");
+  assert.equal(parsed.types.get("livecharts_consumer_batch_rows"), "histogram");
+  assert.equal(parsed.types.get("livecharts_consumer_messages_consumed_total"), "counter");
+  assert.equal(parsed.types.get("process_cpu_seconds_total"), "counter", "default metrics too");
 });

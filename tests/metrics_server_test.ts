@@ -2,7 +2,7 @@
 // against the real local broker and emulator, scraped while it runs.
 
 import assert from "node:assert/strict";
-import { createRegistry } from "../shared/ops/metrics.ts";
+import { Counter, createRegistry, Gauge } from "../shared/ops/metrics.ts";
 import { createMetricsHandler, serveMetrics } from "../shared/ops/metrics_server.ts";
 import {
   consumerArgs,
@@ -17,8 +17,8 @@ import {
 import { type Exposition, parseExposition, sampleValue } from "./support/prometheus.ts";
 
 Deno.test("createMetricsHandler() routes /metrics, /healthz, 404 and 405", async () => {
-  const registry = createRegistry();
-  registry.counter({ name: "jobs_total", help: "Jobs" }).inc(3);
+  const registry = createRegistry({ defaultMetrics: false });
+  new Counter({ name: "jobs_total", help: "Jobs", registers: [registry] }).inc(3);
   let healthy = true;
   const handler = createMetricsHandler({
     registry,
@@ -30,16 +30,16 @@ Deno.test("createMetricsHandler() routes /metrics, /healthz, 404 and 405", async
   const get = (path: string, method = "GET") =>
     handler(new Request(`http://127.0.0.1${path}`, { method }));
 
-  const metrics = get("/metrics");
+  const metrics = await get("/metrics");
   assert.equal(metrics.status, 200);
   assert.equal(metrics.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   assert.equal(sampleValue(parseExposition(await metrics.text()), "jobs_total"), 3);
 
-  const ok = get("/healthz");
+  const ok = await get("/healthz");
   assert.equal(ok.status, 200);
   assert.deepEqual(await ok.json(), { status: "ok", reason: "Caught up (lag 0)", lag: 0 });
   healthy = false;
-  const stuck = get("/healthz");
+  const stuck = await get("/healthz");
   assert.equal(stuck.status, 503);
   assert.deepEqual(await stuck.json(), {
     status: "stuck",
@@ -47,18 +47,18 @@ Deno.test("createMetricsHandler() routes /metrics, /healthz, 404 and 405", async
     lag: 4,
   });
 
-  const missing = get("/");
+  const missing = await get("/");
   assert.equal(missing.status, 404);
   await missing.body?.cancel();
-  const post = get("/metrics", "POST");
+  const post = await get("/metrics", "POST");
   assert.equal(post.status, 405);
   assert.equal(post.headers.get("allow"), "GET, HEAD");
   await post.body?.cancel();
 });
 
 Deno.test("serveMetrics() serves on a free port, and fails only for an explicit busy port", async () => {
-  const registry = createRegistry();
-  registry.gauge({ name: "up", help: "Up" }).set(1);
+  const registry = createRegistry({ defaultMetrics: false });
+  new Gauge({ name: "up", help: "Up", registers: [registry] }).set(1);
   const server = serveMetrics({ hostname: "127.0.0.1", port: 0, registry });
   assert.ok(server && server.port > 0);
   try {
@@ -131,6 +131,10 @@ Deno.test("consumer serves /metrics and /healthz: counts, dead letters by reason
     );
     assert.equal(value("livecharts_consumer_retries_total", { operation: "insert" }), 0);
     assert.equal(value("livecharts_consumer_up"), 1);
+    // prom-client's default metrics, with the task's grants (no /proc: memory from Deno).
+    assert.ok((value("process_resident_memory_bytes") ?? 0) > 0);
+    assert.ok((value("process_cpu_seconds_total") ?? 0) > 0);
+    assert.equal(metrics.types.get("nodejs_eventloop_lag_seconds"), "gauge");
     assert.equal(value("livecharts_consumer_batch_rows_sum"), 40);
     assert.ok((value("livecharts_consumer_insert_seconds_count") ?? 0) >= 1);
     const committedAt = value("livecharts_consumer_last_commit_timestamp_seconds") ?? 0;

@@ -1,12 +1,12 @@
 /**
  * Prometheus metrics of the dashboard: what it read from Kafka, what it
  * counted, open streams and memory, all read from the live stats objects at
- * scrape time.
+ * scrape time, plus the default process and runtime metrics.
  *
  * @module
  */
 
-import { createRegistry, type Registry } from "../ops/mod.ts";
+import { Counter, createRegistry, Gauge, type Registry } from "../ops/mod.ts";
 import type { FeedStats } from "./play_feed.ts";
 import type { CounterStats } from "./windows.ts";
 
@@ -17,8 +17,15 @@ export interface DashboardSources {
   streams: () => number;
 }
 
+/** Options of {@linkcode dashboardMetrics}. */
+export interface DashboardMetricsOptions {
+  /** Adds the default process and runtime metrics (default true; see `createRegistry`). */
+  defaultMetrics?: boolean;
+}
+
 /**
- * Builds the dashboard's registry.
+ * Builds the dashboard's registry: its `livecharts_dashboard_*` series next
+ * to the default process and runtime metrics.
  *
  * @example
  * ```ts
@@ -29,60 +36,83 @@ export interface DashboardSources {
  *   counter: () => ({ counted: 2, duplicates: 0, late: 0, songs: 2, artists: 1, dedupBytes: 64, buckets: 4 }),
  *   streams: () => 1,
  * });
- * assert.match(registry.render(), /^livecharts_dashboard_messages_read_total 3$/m);
+ * const text = await registry.metrics();
+ * assert.match(text, /^livecharts_dashboard_messages_read_total 3$/m);
+ * assert.match(text, /^livecharts_dashboard_live 1$/m);
  * ```
  */
-export function dashboardMetrics(sources: DashboardSources): Registry {
-  const registry = createRegistry();
-  registry.counter({
-    name: "livecharts_dashboard_messages_read_total",
-    help: "Kafka messages read (history replay and live)",
-    collect: () => sources.feed()?.read ?? 0,
-  });
-  registry.counter({
-    name: "livecharts_dashboard_messages_invalid_total",
-    help: "Messages skipped because they are not valid events",
-    collect: () => sources.feed()?.invalid ?? 0,
-  });
-  registry.counter({
-    name: "livecharts_dashboard_plays_counted_total",
-    help: "Distinct plays counted",
-    collect: () => sources.counter().counted,
-  });
-  registry.counter({
-    name: "livecharts_dashboard_duplicates_total",
-    help: "Plays ignored because their event_id was already counted",
-    collect: () => sources.counter().duplicates,
-  });
-  registry.counter({
-    name: "livecharts_dashboard_late_total",
-    help: "Plays read later than the allowed lateness (counted in all-time only)",
-    collect: () => sources.counter().late,
-  });
-  registry.gauge({
-    name: "livecharts_dashboard_live",
-    help: "1 once the history replay caught up",
-    collect: () => (sources.feed()?.caughtUp ? 1 : 0),
-  });
-  registry.gauge({
-    name: "livecharts_dashboard_songs",
-    help: "Songs with plays",
-    collect: () => sources.counter().songs,
-  });
-  registry.gauge({
-    name: "livecharts_dashboard_dedup_bytes",
-    help: "Bytes held by the event-id dedup set",
-    collect: () => sources.counter().dedupBytes,
-  });
-  registry.gauge({
-    name: "livecharts_dashboard_streams",
-    help: "Open Server-Sent Events streams",
-    collect: () => sources.streams(),
-  });
-  registry.gauge({
-    name: "livecharts_dashboard_resident_memory_bytes",
-    help: "Resident set size of the process",
-    collect: () => Deno.memoryUsage().rss,
-  });
+export function dashboardMetrics(
+  sources: DashboardSources,
+  options: DashboardMetricsOptions = {},
+): Registry {
+  const registry = createRegistry({ defaultMetrics: options.defaultMetrics ?? true });
+  // Totals kept by the feed and the counter, taken at scrape time.
+  const counters: [name: string, help: string, read: () => number][] = [
+    [
+      "livecharts_dashboard_messages_read_total",
+      "Kafka messages read (history replay and live)",
+      () => sources.feed()?.read ?? 0,
+    ],
+    [
+      "livecharts_dashboard_messages_invalid_total",
+      "Messages skipped because they are not valid events",
+      () => sources.feed()?.invalid ?? 0,
+    ],
+    [
+      "livecharts_dashboard_plays_counted_total",
+      "Distinct plays counted",
+      () => sources.counter().counted,
+    ],
+    [
+      "livecharts_dashboard_duplicates_total",
+      "Plays ignored because their event_id was already counted",
+      () => sources.counter().duplicates,
+    ],
+    [
+      "livecharts_dashboard_late_total",
+      "Plays read later than the allowed lateness (counted in all-time only)",
+      () => sources.counter().late,
+    ],
+  ];
+  for (const [name, help, read] of counters) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+  const gauges: [name: string, help: string, read: () => number][] = [
+    [
+      "livecharts_dashboard_live",
+      "1 once the history replay caught up",
+      () => (sources.feed()?.caughtUp ? 1 : 0),
+    ],
+    ["livecharts_dashboard_songs", "Songs with plays", () => sources.counter().songs],
+    [
+      "livecharts_dashboard_dedup_bytes",
+      "Bytes held by the event-id dedup set",
+      () => sources.counter().dedupBytes,
+    ],
+    ["livecharts_dashboard_streams", "Open Server-Sent Events streams", () => sources.streams()],
+    [
+      "livecharts_dashboard_resident_memory_bytes",
+      "Resident set size of the process",
+      () => Deno.memoryUsage().rss,
+    ],
+  ];
+  for (const [name, help, read] of gauges) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
   return registry;
 }

@@ -8,8 +8,8 @@
 
 import type { Health } from "./health.ts";
 import { logger } from "./log.ts";
-import { CONTENT_TYPE, type Registry } from "./metrics.ts";
-import { integer, text } from "../cli/mod.ts";
+import type { Registry } from "./metrics.ts";
+import { errorMessage, integer, text } from "../cli/mod.ts";
 
 /** Port used when `--metrics-port` / `METRICS_PORT` is not given. */
 export const DEFAULT_METRICS_PORT = 9464;
@@ -57,17 +57,18 @@ const NO_STORE = { "cache-control": "no-store", "x-content-type-options": "nosni
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { createRegistry } from "./metrics.ts";
+ * import { createRegistry, Gauge } from "./metrics.ts";
  * import { metricsResponse } from "./metrics_server.ts";
- * const registry = createRegistry();
- * registry.gauge({ name: "up", help: "Running" }).set(1);
- * const response = metricsResponse(registry);
+ * const registry = createRegistry({ defaultMetrics: false });
+ * new Gauge({ name: "up", help: "Running", registers: [registry] }).set(1);
+ * const response = await metricsResponse(registry);
+ * assert.equal(response.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
  * assert.equal(await response.text(), "# HELP up Running\n# TYPE up gauge\nup 1\n");
  * ```
  */
-export function metricsResponse(registry: Registry): Response {
-  return new Response(registry.render(), {
-    headers: { ...NO_STORE, "content-type": CONTENT_TYPE },
+export async function metricsResponse(registry: Registry): Promise<Response> {
+  return new Response(await registry.metrics(), {
+    headers: { ...NO_STORE, "content-type": registry.contentType },
   });
 }
 
@@ -80,18 +81,18 @@ export function metricsResponse(registry: Registry): Response {
  * import { createRegistry } from "./metrics.ts";
  * import { createMetricsHandler } from "./metrics_server.ts";
  * const handler = createMetricsHandler({
- *   registry: createRegistry(),
+ *   registry: createRegistry({ defaultMetrics: false }),
  *   health: () => ({ healthy: false, status: "stuck", reason: "No progress for 130 s" }),
  * });
- * const response = handler(new Request("http://localhost/healthz"));
+ * const response = await handler(new Request("http://localhost/healthz"));
  * assert.equal(response.status, 503);
  * assert.deepEqual(await response.json(), { status: "stuck", reason: "No progress for 130 s" });
  * ```
  */
 export function createMetricsHandler(
   options: MetricsHandlerOptions,
-): (request: Request) => Response {
-  return (request) => {
+): (request: Request) => Promise<Response> {
+  return async (request) => {
     const { pathname } = new URL(request.url);
     if (pathname !== "/metrics" && pathname !== "/healthz") {
       return new Response("Not found: try /metrics or /healthz\n", {
@@ -105,7 +106,7 @@ export function createMetricsHandler(
         headers: { ...NO_STORE, allow: "GET, HEAD", "content-type": "text/plain; charset=utf-8" },
       });
     }
-    if (pathname === "/metrics") return metricsResponse(options.registry);
+    if (pathname === "/metrics") return await metricsResponse(options.registry);
     const health: HealthReport = options.health?.() ??
       { healthy: true, status: "ok", reason: "Running" };
     return new Response(
@@ -157,13 +158,13 @@ export function serveMetrics(options: ServeMetricsOptions): MetricsServer | unde
         }),
       onError: (error) => {
         log.error("Cannot answer a metrics request: {error}", {
-          error: error instanceof Error ? error.message : String(error),
+          error: errorMessage(error),
         });
         return new Response("Internal error\n", { status: 500 });
       },
     }, createMetricsHandler(options));
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     const hint = error instanceof Deno.errors.AddrInUse
       ? "the port is taken"
       : error instanceof Deno.errors.NotCapable

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { checkHealth } from "../ops/mod.ts";
-import { logger } from "../ops/mod.ts";
-import { createRegistry, type Registry } from "../ops/mod.ts";
+import { errorMessage } from "../cli/mod.ts";
+import { checkHealth, logger } from "../ops/mod.ts";
+import { Counter, createRegistry, Gauge, Histogram, type Registry } from "../ops/mod.ts";
 import type { HealthReport } from "../ops/mod.ts";
 import type { SinkStats } from "./sink.ts";
 
@@ -23,6 +23,8 @@ export interface ConsumerMetricsOptions {
   stuckAfterMs: number;
   /** Wall clock in epoch milliseconds (default `Date.now`). */
   now?: () => number;
+  /** Adds the default process and runtime metrics (default true; see `createRegistry`). */
+  defaultMetrics?: boolean;
 }
 
 /** Lag of one partition as measured from the broker. */
@@ -34,7 +36,7 @@ export interface MeasuredLag {
 /** The consumer's metrics. */
 export interface ConsumerMetrics {
   readonly registry: Registry;
-  /** Reads consumed, inserted and dead-letter counts from the sink's stats when rendering. */
+  /** Reads consumed, inserted and dead-letter counts from the sink's stats at scrape time. */
   trackSink(stats: SinkStats): void;
   /** The sink's `onInsert` hook. */
   onInsert(rows: number, millis: number): void;
@@ -57,7 +59,8 @@ export interface ConsumerMetrics {
 const log = logger("consumer", "health");
 
 /**
- * Creates the registry with every consumer metric.
+ * Creates the registry with every consumer metric, next to the default
+ * process and runtime metrics.
  *
  * @example
  * ```ts
@@ -68,7 +71,9 @@ const log = logger("consumer", "health");
  * metrics.assigned([0, 1]);
  * metrics.committed(0, 5n);
  * metrics.committed(1, 0n);
- * assert.match(metrics.registry.render(), /^livecharts_consumer_lag\{partition="0"\} 5$/m);
+ * const text = await metrics.registry.metrics();
+ * assert.match(text, /^livecharts_consumer_lag\{partition="0"\} 5$/m);
+ * assert.match(text, /^# TYPE process_cpu_seconds_total counter$/m);
  * now = 61_000;
  * assert.equal(metrics.health().healthy, false);
  * ```
@@ -86,53 +91,74 @@ export function createConsumerMetrics(options: ConsumerMetricsOptions): Consumer
   let lastStatus: string | undefined;
   const refreshEveryMs = Math.min(5_000, Math.max(250, options.stuckAfterMs / 2));
 
-  const registry = createRegistry();
-  registry.counter({
+  const registry = createRegistry({ defaultMetrics: options.defaultMetrics ?? true });
+  const registers = [registry];
+  // The sink counts; these counters take its totals at scrape time.
+  new Counter({
     name: "livecharts_consumer_messages_consumed_total",
     help: "Messages read from the source topic",
-    collect: () => stats?.consumed ?? 0,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(stats?.consumed ?? 0);
+    },
   });
-  registry.counter({
+  new Counter({
     name: "livecharts_consumer_rows_inserted_total",
     help: "Rows BigQuery acknowledged",
-    collect: () => stats?.inserted ?? 0,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(stats?.inserted ?? 0);
+    },
   });
-  registry.counter({
+  new Counter({
     name: "livecharts_consumer_dead_letters_total",
     help: "Messages sent to the dead-letter topic (acknowledged by Kafka), by reason",
     labelNames: ["reason"],
-    collect: () =>
-      Object.entries(stats?.deadLettered ?? {}).map(([reason, count]) => [{ reason }, count]),
+    registers,
+    collect() {
+      this.reset();
+      for (const [reason, count] of Object.entries(stats?.deadLettered ?? {})) {
+        this.inc({ reason }, count);
+      }
+    },
   });
-  const retries = registry.counter({
+  const retries = new Counter({
     name: "livecharts_consumer_retries_total",
     help: "Retries of transient failures, by operation",
     labelNames: ["operation"],
+    registers,
   });
-  retries.labels({ operation: "insert" });
-  retries.labels({ operation: "dead-letter" });
-  const batchRows = registry.histogram({
+  retries.inc({ operation: "insert" }, 0);
+  retries.inc({ operation: "dead-letter" }, 0);
+  const batchRows = new Histogram({
     name: "livecharts_consumer_batch_rows",
     help: "Rows stored per BigQuery insertAll call",
     buckets: BATCH_ROWS_BUCKETS,
+    registers,
   });
-  const insertSeconds = registry.histogram({
+  const insertSeconds = new Histogram({
     name: "livecharts_consumer_insert_seconds",
     help: "Duration of successful BigQuery insertAll calls (including retries)",
     buckets: INSERT_SECONDS_BUCKETS,
+    registers,
   });
-  const lagGauge = registry.gauge({
+  const lagGauge = new Gauge({
     name: "livecharts_consumer_lag",
     help: "Messages behind the end of each partition this consumer owns",
     labelNames: ["partition"],
+    registers,
   });
-  const lastCommit = registry.gauge({
+  const lastCommit = new Gauge({
     name: "livecharts_consumer_last_commit_timestamp_seconds",
     help: "Unix time of the last offset commit (0 before the first)",
+    registers,
   });
-  const up = registry.gauge({
+  const up = new Gauge({
     name: "livecharts_consumer_up",
     help: "1 while the consumer is running in its group, 0 otherwise",
+    registers,
   });
 
   function setLag(partition: number, value: bigint): void {
@@ -192,7 +218,7 @@ export function createConsumerMetrics(options: ConsumerMetricsOptions): Consumer
       insertSeconds.observe(millis / 1000);
     },
     retried(operation) {
-      retries.labels({ operation }).inc();
+      retries.inc({ operation });
     },
     assigned(partitions) {
       owned = new Set(partitions);
@@ -216,9 +242,7 @@ export function createConsumerMetrics(options: ConsumerMetricsOptions): Consumer
       measure().then((partitions) => {
         for (const { partition, lag: behind } of partitions) setLag(partition, behind);
       }, (error) => {
-        log.debug("Cannot measure lag: {error}", {
-          error: error instanceof Error ? error.message : String(error),
-        });
+        log.debug("Cannot measure lag: {error}", { error: errorMessage(error) });
       }).finally(() => {
         refreshing = false;
         logTransition();

@@ -32,10 +32,12 @@ function unescape(text: string, quotes: boolean): string {
   });
 }
 
+/** Special values are case-insensitive, as in Prometheus (prom-client writes `Nan`). */
 function parseValue(text: string): number {
-  if (text === "+Inf") return Infinity;
-  if (text === "-Inf") return -Infinity;
-  if (text === "NaN") return NaN;
+  const special = text.toLowerCase();
+  if (special === "+inf" || special === "inf") return Infinity;
+  if (special === "-inf") return -Infinity;
+  if (special === "nan") return NaN;
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) {
     throw new Error(`Invalid sample value ${JSON.stringify(text)}`);
   }
