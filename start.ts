@@ -7,9 +7,16 @@
  * @module
  */
 
-import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
-import { artistSlug, decimal } from "./shared/cli/mod.ts";
-import { taskRunArgs } from "./shared/cli/mod.ts";
+import {
+  artistSlug,
+  type Child as Process,
+  decimal,
+  errorMessage,
+  parseArgsOrExit,
+  shutdownSignal,
+  spawnTask,
+  taskRunArgs,
+} from "./shared/cli/mod.ts";
 
 const options = {
   rate: {
@@ -22,8 +29,9 @@ const options = {
   artist: {
     flag: "artist",
     arg: "SLUG",
-    help: "Produce plays of this artist only (default: all)",
+    help: "Produce plays of this artist only",
     fallback: undefined,
+    fallbackHelp: "all",
     parse: artistSlug,
   },
   skipUp: {
@@ -40,45 +48,32 @@ const CLEAR_LINE = "\x1b[2K";
 const encoder = new TextEncoder();
 const write = (text: string) => Deno.stderr.writeSync(encoder.encode(text));
 
-interface Child {
+/** A script as the combined view shows it. */
+interface Shown {
   name: string;
-  process: Deno.ChildProcess;
+  /** The script's latest progress line. */
   status: string;
-  exited: Promise<number>;
 }
 
+interface Child extends Shown {
+  process: Process;
+}
+
+/** Starts a task's script (its own permissions), passing each line to `onLine`. */
 async function spawn(
   name: string,
   task: string,
   args: string[],
-  onLine: (child: Child, line: string) => void,
+  onLine: (shown: Shown, line: string) => void,
 ): Promise<Child> {
-  const process = new Deno.Command("deno", {
-    args: [...await taskRunArgs(ROOT, task), ...args],
-    cwd: ROOT,
+  const shown = { name, status: "starting" };
+  const process = await spawnTask(task, args, {
+    root: ROOT,
     env: { LIVECHARTS_PROGRESS_MS: "1000" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const child: Child = { name, process, status: "starting", exited: Promise.resolve(0) };
-  const read = async (stream: ReadableStream<Uint8Array>) => {
-    let buffer = "";
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-      buffer += chunk;
-      let end;
-      while ((end = buffer.indexOf("\n")) !== -1) {
-        onLine(child, buffer.slice(0, end).replaceAll(CLEAR_LINE, "").replaceAll("\r", ""));
-        buffer = buffer.slice(end + 1);
-      }
-    }
-  };
-  const reading = Promise.all([read(process.stdout), read(process.stderr)]);
-  child.exited = process.status.then(async (status) => {
-    await reading;
-    return status.code;
+    keepLines: 0,
+    onLine: (line) => onLine(shown, line.text.replaceAll(CLEAR_LINE, "").replaceAll("\r", "")),
   });
-  return child;
+  return Object.assign(shown, { process });
 }
 
 async function main(): Promise<number> {
@@ -107,7 +102,7 @@ async function main(): Promise<number> {
     );
     drawn = lines.length;
   };
-  const onLine = (child: Child, line: string) => {
+  const onLine = (child: Shown, line: string) => {
     if (line.startsWith(`${child.name}:`)) {
       child.status = line;
       if (!tty) write(`${line}\n`);
@@ -140,7 +135,7 @@ async function main(): Promise<number> {
   write("Press Ctrl-C to stop (the services keep running; 'deno task down' stops them).\n");
   const redrawing = setInterval(redraw, 1000);
 
-  const firstExit = Promise.race(children.map((child) => child.exited.then(() => child)));
+  const firstExit = Promise.race(children.map((child) => child.process.done.then(() => child)));
   const ended = await Promise.race([
     firstExit,
     new Promise<undefined>((resolve) => stop.addEventListener("abort", () => resolve(undefined))),
@@ -152,12 +147,8 @@ async function main(): Promise<number> {
   for (const name of ["producer", "consumer", "dashboard"]) {
     const child = children.find((c) => c.name === name);
     if (child === undefined) continue;
-    try {
-      child.process.kill("SIGTERM");
-    } catch {
-      // already exited
-    }
-    const exit = await child.exited;
+    child.process.kill("SIGTERM");
+    const { code: exit } = await child.process.done;
     if (exit !== 0 && exit !== 130) code = 1;
   }
   clearInterval(redrawing);

@@ -1,14 +1,16 @@
 /**
- * The dashboard as the benchmark runs it: `deno task dashboard`'s command
- * line and permissions, with the task's own port (8080) swapped for a free
- * one in both the grant and `--port`, so a dashboard someone already runs is
- * not disturbed. Reconciliation with BigQuery is off (`--reconcile-every 0`):
- * it only runs when the pipeline is quiet, and the benchmark never is.
+ * The dashboard as the benchmark and the integration tests run it:
+ * `deno task dashboard`'s command line and permissions, with the task's own
+ * port (8080) swapped for a free one in both the grant and `--port`, so a
+ * dashboard someone already runs is not disturbed. The benchmark turns
+ * reconciliation with BigQuery off (`--reconcile-every 0`): it only runs when
+ * the pipeline is quiet, and the benchmark never is.
  *
  * @module
  */
 
-import { type Running, spawnTask, tail } from "./processes.ts";
+import { type Child, type ChildExit, tail } from "../shared/cli/tasks.ts";
+import { spawnTask } from "./processes.ts";
 
 /** A port nobody listens on right now. */
 export function freePort(): number {
@@ -45,11 +47,14 @@ export function withPort(args: readonly string[], port: number): string[] {
 }
 
 /** A running dashboard. */
-export interface BenchDashboard {
+export interface Dashboard {
+  /** Its address, e.g. `http://127.0.0.1:41234/`. */
   url: string;
-  running: Running;
+  child: Child;
   /** `/healthz` body (an empty object when it does not answer). */
   health(): Promise<Record<string, unknown>>;
+  /** Sends SIGTERM (SIGKILL 10 s later) and waits for the exit. */
+  stop(): Promise<ChildExit>;
 }
 
 /** Topic, table, view and consumer group of a dashboard run. */
@@ -60,10 +65,24 @@ export interface DashboardNames {
   group: string;
 }
 
-/** Starts the dashboard and waits until it serves `/healthz`. */
-export async function startDashboard(names: DashboardNames): Promise<BenchDashboard> {
+/** Options of {@linkcode startDashboard}. */
+export interface DashboardOptions {
+  /** More flags for dashboard.ts, e.g. `["--reconcile-every", "0"]`. */
+  args?: string[];
+  /**
+   * Wait until it has replayed its topic (`live`, the default) or only until
+   * it serves `/healthz` (`serving`).
+   */
+  until?: "serving" | "live";
+}
+
+/** Starts the dashboard for `names` and waits until it is live (or serving). */
+export async function startDashboard(
+  names: DashboardNames,
+  options: DashboardOptions = {},
+): Promise<Dashboard> {
   const port = freePort();
-  const running = await spawnTask("dashboard", [
+  const child = await spawnTask("dashboard", [
     "--port",
     String(port),
     "--topic",
@@ -74,30 +93,37 @@ export async function startDashboard(names: DashboardNames): Promise<BenchDashbo
     names.view,
     "--group",
     names.group,
-    "--reconcile-every",
-    "0",
+    ...options.args ?? [],
   ], { permissions: (args) => withPort(args, port) });
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://127.0.0.1:${port}/`;
   const health = async (): Promise<Record<string, unknown>> => {
     try {
-      const response = await fetch(`${url}/healthz`);
+      const response = await fetch(new URL("/healthz", url));
       const body: unknown = await response.json();
       return typeof body === "object" && body !== null ? { ...body } : {};
     } catch {
       return {};
     }
   };
+  const ready = options.until === "serving"
+    ? (body: Record<string, unknown>) => Object.keys(body).length > 0
+    : (body: Record<string, unknown>) => body.state === "live";
   let exited = false;
-  running.done.then(() => (exited = true));
+  child.done.then(() => (exited = true));
   const until = Date.now() + 60_000;
-  while (Object.keys(await health()).length === 0) {
+  while (!ready(await health())) {
     if (exited || Date.now() > until) {
-      running.kill("SIGKILL");
-      throw new Error(`The dashboard did not start:\n${tail(running.lines)}`);
+      child.kill("SIGKILL");
+      await child.done;
+      throw new Error(
+        `The dashboard ${exited ? "exited" : "did not start within 60 s"}:\n${
+          tail(child.lines, 40)
+        }`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return { url, running, health };
+  return { url, child, health, stop: () => child.stop() };
 }
 
 /** Messages the dashboard has read (`/healthz` → `kafka.read`), or 0. */

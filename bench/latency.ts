@@ -18,8 +18,9 @@
  * @module
  */
 
-import { type BenchDashboard, startDashboard } from "./dashboard.ts";
-import { finish, type Running, spawnTask, stop } from "./processes.ts";
+import type { Child } from "../shared/cli/tasks.ts";
+import { type Dashboard, startDashboard } from "./dashboard.ts";
+import { finish, spawnTask } from "./processes.ts";
 import type { BenchResult } from "./report.ts";
 import { createTopic, dropTables, openAdmin, removeKafka, uniqueName } from "./services.ts";
 import { subscribe } from "./sse.ts";
@@ -110,15 +111,18 @@ async function repetition(options: LatencyBenchOptions): Promise<Repetition> {
   const group = uniqueName("latency_g");
   const view = `${table}_top`;
   await createTopic(topic);
-  let dashboard: BenchDashboard | undefined;
-  let consumer: Running | undefined;
+  let dashboard: Dashboard | undefined;
+  let consumer: Child | undefined;
   const sampler = pushSampler();
   let producing = false;
   try {
-    dashboard = await startDashboard({ topic, table, view, group });
+    dashboard = await startDashboard({ topic, table, view, group }, {
+      args: ["--reconcile-every", "0"],
+      until: "serving",
+    });
     consumer = await spawnTask("consume", ["--topic", topic, "--group", group, "--table", table]);
     const stream = await subscribe(
-      `${dashboard.url}/api/stream?artist=tony-allen&window=5m`,
+      new URL("/api/stream?artist=tony-allen&window=5m", dashboard.url).href,
       (event, receivedAt) => {
         if (!producing || event.event !== "message") return;
         const last = lastEventTime(event.data);
@@ -154,8 +158,8 @@ async function repetition(options: LatencyBenchOptions): Promise<Repetition> {
       producerRate: rate === undefined ? undefined : Number(rate),
     };
   } finally {
-    if (consumer !== undefined) await stop(consumer);
-    if (dashboard !== undefined) await stop(dashboard.running);
+    if (consumer !== undefined) await consumer.stop();
+    if (dashboard !== undefined) await dashboard.stop();
     const admin = await openAdmin();
     await removeKafka(admin, { topics: [topic, `${topic}.dlq`], groups: [group] });
     await admin.disconnect();

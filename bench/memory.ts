@@ -16,9 +16,10 @@
  * @module
  */
 
+import { tail } from "../shared/cli/tasks.ts";
 import { healthRead, startDashboard } from "./dashboard.ts";
 import { peakMb, rssAtProgress, sampleMemory } from "./proc_memory.ts";
-import { fillTopic, finish, spawnTask, stop, tail } from "./processes.ts";
+import { fillTopic, finish, spawnTask } from "./processes.ts";
 import type { BenchResult } from "./report.ts";
 import { insertedOf } from "./sink.ts";
 import { dropTables, openAdmin, removeKafka, topicSize, uniqueName } from "./services.ts";
@@ -97,8 +98,11 @@ async function repetition(
       },
     });
     const consumerMemory = sampleMemory(consumer.pid, { progress: () => inserted / events });
-    const dashboard = await startDashboard({ topic, table, view, group: `${group}_dash` });
-    const dashboardMemory = sampleMemory(dashboard.running.pid, { progress: () => read / events });
+    const dashboard = await startDashboard({ topic, table, view, group: `${group}_dash` }, {
+      args: ["--reconcile-every", "0"],
+      until: "serving",
+    });
+    const dashboardMemory = sampleMemory(dashboard.child.pid, { progress: () => read / events });
     try {
       const until = Date.now() + 1_800_000;
       while (read < events && Date.now() < until) {
@@ -113,9 +117,9 @@ async function repetition(
         throw new Error(`The consumer inserted ${inserted} of ${events}:\n${tail(consumer.lines)}`);
       }
     } finally {
-      await stop(consumer);
+      await consumer.stop();
       await dashboardMemory.stop();
-      await stop(dashboard.running);
+      await dashboard.stop();
       await consumerMemory.stop();
     }
     return {

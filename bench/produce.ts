@@ -20,10 +20,11 @@
  * @module
  */
 
+import { tail } from "../shared/cli/tasks.ts";
 import { toMessage } from "../shared/produce/produce_events.ts";
 import { createSimulator } from "../shared/produce/simulator.ts";
 import { kafkaTools } from "./machine.ts";
-import { available, finish, spawn, spawnTask, tail } from "./processes.ts";
+import { available, finish, spawn, spawnTask } from "./processes.ts";
 import type { BenchResult, Reference } from "./report.ts";
 import { BROKERS, createTopic, openAdmin, removeKafka, topicSize, uniqueName } from "./services.ts";
 import { ratio, summarize } from "./stats.ts";

@@ -24,9 +24,10 @@
  */
 
 import { ensurePlaysTable } from "../shared/bigquery/warehouse.ts";
+import { type OutputLine, tail } from "../shared/cli/tasks.ts";
 import { createSimulator } from "../shared/produce/simulator.ts";
 import { toRow } from "../shared/schema.ts";
-import { fillTopic, finish, type Line, spawnTask, stop, tail } from "./processes.ts";
+import { fillTopic, finish, spawnTask } from "./processes.ts";
 import type { BenchResult, MeasuredReference } from "./report.ts";
 import {
   benchWarehouse,
@@ -183,7 +184,7 @@ async function tutorial(
   let count = 0;
   let finished: () => void = () => {};
   const window = new Promise<void>((resolve) => (finished = resolve));
-  const onLine = (line: Line) => {
+  const onLine = (line: OutputLine) => {
     if (line.stream !== "stdout" || !line.text.startsWith("Inserted play ")) return;
     if (first === undefined) {
       first = line.at;
@@ -205,7 +206,7 @@ async function tutorial(
   const startTimeout = setTimeout(finished, 120_000);
   await Promise.race([window, running.done]);
   clearTimeout(startTimeout);
-  await stop(running);
+  await running.stop();
   if (first === undefined || count === 0) {
     throw new Error(`The tutorial consumer inserted nothing:\n${tail(running.lines)}`);
   }

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { createKafka, createProducer, ensureTopic, publish } from "../shared/kafka/kafka.ts";
-import { dashboardNames, playAt, startDashboard } from "./support/dashboard.ts";
+import { startDashboard } from "../bench/dashboard.ts";
+import { dashboardNames, playAt } from "./support/dashboard.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = new URL("./artifacts/", import.meta.url);
@@ -44,7 +45,7 @@ Deno.test({
       playAt(now - 10_000, 1, { artist: "fela-kuti", song_name: "water-no-get-enemy" }),
     ]);
 
-    const dashboard = await startDashboard(names, ["--reconcile-every", "0"]);
+    const dashboard = await startDashboard(names, { args: ["--reconcile-every", "0"] });
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
       // launch() gives every run a fresh temporary profile (user-data dir).

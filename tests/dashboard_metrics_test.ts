@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { dashboardMetrics } from "../shared/live/metrics.ts";
-import { dashboardNames, startDashboard } from "./support/dashboard.ts";
+import { startDashboard } from "../bench/dashboard.ts";
+import { dashboardNames } from "./support/dashboard.ts";
 import { goodEvent, produceRaw } from "./support/harness.ts";
 import { parseExposition, sampleValue } from "./support/prometheus.ts";
 

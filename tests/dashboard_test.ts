@@ -4,14 +4,9 @@
 
 import assert from "node:assert/strict";
 import { WINDOW_NAMES } from "../shared/live/windows.ts";
-import {
-  bigqueryTop,
-  dashboardNames,
-  getJson,
-  knownMix,
-  playAt,
-  startDashboard,
-} from "./support/dashboard.ts";
+import { startDashboard } from "../bench/dashboard.ts";
+import { tail } from "../shared/cli/tasks.ts";
+import { bigqueryTop, dashboardNames, getJson, knownMix, playAt } from "./support/dashboard.ts";
 import { consumerArgs, produceRaw, runScript } from "./support/harness.ts";
 import { query } from "../shared/bigquery/warehouse.ts";
 import { warehouseFor } from "./support/harness.ts";
@@ -96,7 +91,7 @@ Deno.test("dashboard: /api/top equals BigQuery for every window, also after a re
     assert.equal(kafka.invalid, 2, "invalid messages are skipped and counted");
   } finally {
     const stopped = await dashboard.stop();
-    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.equal(stopped.code, 0, tail(stopped.lines));
   }
 
   // A restart rebuilds the same state from the topic.
@@ -117,7 +112,7 @@ Deno.test("dashboard: API errors, unknown artists, artists list and the live str
     JSON.stringify(playAt(now - 5_000, 1)),
     JSON.stringify(playAt(now - 5_000, 2, { artist: "fela-kuti" })),
   ]);
-  const dashboard = await startDashboard(names, ["--reconcile-every", "0"]);
+  const dashboard = await startDashboard(names, { args: ["--reconcile-every", "0"] });
   try {
     const bad = await getJson(dashboard.url, "/api/top?artist=tony-allen&window=2h");
     assert.equal(bad.status, 400);
@@ -165,7 +160,7 @@ Deno.test("dashboard: API errors, unknown artists, artists list and the live str
     await reader.cancel();
   } finally {
     const stopped = await dashboard.stop();
-    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.equal(stopped.code, 0, tail(stopped.lines));
   }
 });
 

@@ -23,7 +23,8 @@ import {
   waitForStored,
   warehouseFor,
 } from "./support/harness.ts";
-import { getJson, startDashboard } from "./support/dashboard.ts";
+import { startDashboard } from "../bench/dashboard.ts";
+import { getJson } from "./support/dashboard.ts";
 
 function names() {
   const id = uniqueName("f");

@@ -1,6 +1,8 @@
 /**
- * Reads the `deno run` command line of a deno.json task, so other scripts can
- * start a script with exactly the permissions its task grants.
+ * Reads the `deno run` command line of a deno.json task and starts its script
+ * with exactly the permissions the task grants, reading the child's output
+ * line by line ({@linkcode spawnTask}). `deno task start`, the benchmark and
+ * the integration tests start every script this way.
  *
  * @module
  */
@@ -49,4 +51,206 @@ export function runArgs(config: unknown, task: string): string[] {
 export async function taskRunArgs(root: URL, task: string): Promise<string[]> {
   const config: unknown = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
   return runArgs(config, task);
+}
+
+/** A line a child process wrote, and when it arrived (`performance.now()`). */
+export interface OutputLine {
+  at: number;
+  stream: "stdout" | "stderr";
+  text: string;
+}
+
+/** Options of {@linkcode spawnCommand}. */
+export interface SpawnOptions {
+  /** Working directory (default: the current one). */
+  cwd?: string | URL;
+  /** Extra environment variables; the rest of the environment is inherited. */
+  env?: Record<string, string>;
+  /** Called with every line as it arrives. */
+  onLine?: (line: OutputLine) => void;
+  /** Keep at most this many lines, the latest (default: all). */
+  keepLines?: number;
+  /** Bytes written to stdin, which is then closed (default: no stdin). */
+  stdin?: Uint8Array;
+}
+
+/** How a child process ended. */
+export interface ChildExit {
+  code: number;
+  /** The lines kept, both streams in arrival order. */
+  lines: OutputLine[];
+}
+
+/** A running child process whose output is read line by line. */
+export interface Child {
+  readonly pid: number;
+  /** The lines kept so far, both streams in arrival order. */
+  readonly lines: OutputLine[];
+  /** Resolves once the process ended and all its output was read. */
+  readonly done: Promise<ChildExit>;
+  /** The kept lines of one stream as text, each ending with a newline. */
+  output(stream: OutputLine["stream"]): string;
+  /** Sends a signal; ignored when the process already ended. */
+  kill(signal?: Deno.Signal): void;
+  /** Sends SIGTERM, then SIGKILL after `graceMs` (default 10 s); resolves once it ended. */
+  stop(graceMs?: number): Promise<ChildExit>;
+}
+
+async function readLines(
+  stream: ReadableStream<Uint8Array>,
+  name: OutputLine["stream"],
+  push: (line: OutputLine) => void,
+): Promise<void> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    const at = performance.now();
+    const parts = (rest + chunk).split("\n");
+    rest = parts.pop() ?? "";
+    for (const text of parts) push({ at, stream: name, text });
+  }
+  if (rest !== "") push({ at: performance.now(), stream: name, text: rest });
+}
+
+/**
+ * Starts `command` with `args`, reading its stdout and stderr line by line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { spawnCommand } from "./tasks.ts";
+ * const child = spawnCommand("deno", ["eval", "console.log('one'); console.error('two')"]);
+ * const { code, lines } = await child.done;
+ * assert.equal(code, 0);
+ * assert.deepEqual(lines.map((line) => line.text).sort(), ["one", "two"]);
+ * assert.equal(child.output("stdout"), "one\n");
+ * ```
+ */
+export function spawnCommand(
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions = {},
+): Child {
+  const process = new Deno.Command(command, {
+    args: [...args],
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.env === undefined ? {} : { env: options.env }),
+    stdin: options.stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const keep = options.keepLines ?? Infinity;
+  const lines: OutputLine[] = [];
+  const push = (line: OutputLine) => {
+    if (keep > 0) {
+      lines.push(line);
+      if (lines.length > keep) lines.splice(0, lines.length - keep);
+    }
+    options.onLine?.(line);
+  };
+  if (options.stdin !== undefined) {
+    const writer = process.stdin.getWriter();
+    writer.write(options.stdin).then(() => writer.close()).catch(() => {});
+  }
+  const reading = Promise.all([
+    readLines(process.stdout, "stdout", push),
+    readLines(process.stderr, "stderr", push),
+  ]);
+  const done = (async () => {
+    const status = await process.status;
+    await reading;
+    return { code: status.code, lines };
+  })();
+  const kill = (signal: Deno.Signal = "SIGTERM") => {
+    try {
+      process.kill(signal);
+    } catch {
+      // already ended
+    }
+  };
+  return {
+    pid: process.pid,
+    lines,
+    done,
+    output: (stream) =>
+      lines.filter((line) => line.stream === stream).map((line) => `${line.text}\n`).join(""),
+    kill,
+    async stop(graceMs = 10_000) {
+      kill("SIGTERM");
+      const timer = setTimeout(() => kill("SIGKILL"), graceMs);
+      try {
+        return await done;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** Options of {@linkcode spawnTask}. */
+export interface TaskOptions extends Omit<SpawnOptions, "cwd"> {
+  /** Folder of deno.json, where the task runs (default: this repository's root). */
+  root?: URL;
+  /**
+   * Rewrites the task's `deno run` arguments before the extra ones are
+   * appended, e.g. to widen a grant for one run.
+   */
+  permissions?: (args: string[]) => string[];
+}
+
+/**
+ * Starts the script of a deno.json task exactly as the task runs it (its own
+ * narrow permissions), with `args` appended, in the folder of deno.json.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { spawnTask } from "./tasks.ts";
+ * const root = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${root}/deno.json`, '{ "tasks": { "hello": "deno run hello.ts" } }');
+ * await Deno.writeTextFile(`${root}/hello.ts`, "console.log(`hello ${Deno.args[0]}`);");
+ * const child = await spawnTask("hello", ["world"], { root: new URL(`file://${root}/`) });
+ * assert.equal((await child.done).code, 0);
+ * assert.equal(child.output("stdout"), "hello world\n");
+ * await Deno.remove(root, { recursive: true });
+ * ```
+ */
+export async function spawnTask(
+  name: string,
+  args: readonly string[],
+  options: TaskOptions = {},
+): Promise<Child> {
+  const root = options.root ?? new URL("../../", import.meta.url);
+  const runArgs = await taskRunArgs(root, name);
+  return spawnCommand("deno", [...(options.permissions?.(runArgs) ?? runArgs), ...args], {
+    ...options,
+    cwd: root,
+  });
+}
+
+/** The last `count` lines as text, for error messages. */
+export function tail(lines: readonly OutputLine[], count = 15): string {
+  return lines.slice(-count).map((line) => line.text).join("\n");
+}
+
+/**
+ * Waits for `child` to end. After `timeoutMs` it kills the child (SIGKILL)
+ * and throws, quoting its last lines; `what` names it in that message.
+ */
+export async function waitWithin(
+  child: Child,
+  timeoutMs: number,
+  what: string,
+): Promise<ChildExit> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${what} did not finish within ${timeoutMs} ms:\n${tail(child.lines)}`));
+    }, timeoutMs);
+  });
+  try {
+    return await Promise.race([child.done, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,42 +1,19 @@
 /**
- * Helpers for the dashboard's integration and browser tests: a dashboard
- * subprocess on a free port (with its task's permissions), its JSON API, and
- * BigQuery's answer for the same window.
+ * Helpers for the dashboard's integration and browser tests: fresh names,
+ * its JSON API, BigQuery's answer for the same window, and known plays. The
+ * dashboard itself runs through `startDashboard` of bench/dashboard.ts.
  *
  * @module
  */
 
 import { query } from "../../shared/bigquery/warehouse.ts";
-import { type Script, startScript, uniqueName, waitFor, warehouseFor } from "./harness.ts";
-
-/** Topic, table, consumer group and view of one test. */
-export interface DashboardNames {
-  topic: string;
-  table: string;
-  group: string;
-  view: string;
-}
+import type { DashboardNames } from "../../bench/dashboard.ts";
+import { uniqueName, warehouseFor } from "./harness.ts";
 
 /** Fresh names for a test. */
 export function dashboardNames(): DashboardNames {
   const id = uniqueName("dash");
   return { topic: id, table: id, group: `group_${id}`, view: `${id}_top_songs` };
-}
-
-/** A port nobody listens on right now. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
-
-/** A running dashboard. */
-export interface Dashboard {
-  url: string;
-  script: Script;
-  /** Sends SIGTERM and waits for the exit. */
-  stop(): Promise<{ code: number; stderr: string; stdout: string }>;
 }
 
 /** GETs `path` and parses the JSON body. */
@@ -46,65 +23,6 @@ export async function getJson(
 ): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(new URL(path, url));
   return { status: response.status, body: await response.json() };
-}
-
-/**
- * Starts `deno task dashboard` (its permissions, plus any loopback port) for
- * the test's names and waits until it has replayed the topic.
- */
-export async function startDashboard(
-  names: DashboardNames,
-  extra: string[] = [],
-): Promise<Dashboard> {
-  const port = freePort();
-  const script = await startScript(
-    "dashboard",
-    [
-      "--port",
-      String(port),
-      "--topic",
-      names.topic,
-      "--table",
-      names.table,
-      "--group",
-      names.group,
-      "--view",
-      names.view,
-      ...extra,
-    ],
-    {},
-    { permissions: ["--allow-net=127.0.0.1"] },
-  );
-  const url = `http://127.0.0.1:${port}/`;
-  let exited = false;
-  script.done.then(() => (exited = true));
-  try {
-    await waitFor(
-      "the dashboard to replay its topic",
-      async () => {
-        if (exited) throw new Error(`The dashboard exited:\n${script.stderr()}`);
-        try {
-          return (await getJson(url, "/healthz")).body.state === "live";
-        } catch {
-          return false;
-        }
-      },
-      60_000,
-      200,
-    );
-  } catch (error) {
-    script.kill("SIGKILL");
-    await script.done;
-    throw error;
-  }
-  return {
-    url,
-    script,
-    stop: async () => {
-      script.kill("SIGTERM");
-      return await script.done;
-    },
-  };
 }
 
 /** BigQuery's `COUNT(DISTINCT event_id)` per song of `artist` since `from`. */

@@ -16,7 +16,7 @@ import {
   type KafkaSecurityOptions,
   publish,
 } from "../../shared/kafka/kafka.ts";
-import { taskRunArgs } from "../../shared/cli/tasks.ts";
+import { type Child, spawnTask, waitWithin } from "../../shared/cli/tasks.ts";
 import { mergePermissions } from "./permissions.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -27,13 +27,20 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${crypto.randomUUID().slice(0, 8)}`;
 }
 
+/** What a script wrote and how it ended. */
+export interface ScriptResult {
+  code: number;
+  stderr: string;
+  stdout: string;
+}
+
 /** A running script. */
 export interface Script {
-  process: Deno.ChildProcess;
-  /** Everything written to stderr so far. */
+  child: Child;
+  /** Everything written to stderr so far (complete lines). */
   stderr(): string;
   /** Resolves with the exit code once it ended, with all output collected. */
-  done: Promise<{ code: number; stderr: string; stdout: string }>;
+  done: Promise<ScriptResult>;
   /** Sends a signal. */
   kill(signal?: Deno.Signal): void;
 }
@@ -54,41 +61,20 @@ export async function startScript(
   env: Record<string, string> = {},
   options: StartOptions = {},
 ): Promise<Script> {
-  const command = new Deno.Command(Deno.execPath(), {
-    args: [...mergePermissions(await taskRunArgs(ROOT, task), options.permissions ?? []), ...args],
-    cwd: ROOT,
+  const child = await spawnTask(task, args, {
+    root: ROOT,
     env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
+    permissions: (runArgs) => mergePermissions(runArgs, options.permissions ?? []),
   });
-  const process = command.spawn();
-  let err = "";
-  let out = "";
-  const decoder = new TextDecoder();
-  const pump = async (stream: ReadableStream<Uint8Array>, sink: (text: string) => void) => {
-    for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
-  };
-  const reading = Promise.all([
-    pump(process.stderr, (text) => (err += text)),
-    pump(process.stdout, (text) => (out += text)),
-  ]);
-  const done = (async () => {
-    const status = await process.status;
-    await reading;
-    return { code: status.code, stderr: err, stdout: out };
-  })();
   return {
-    process,
-    stderr: () => err,
-    done,
-    kill: (signal: Deno.Signal = "SIGTERM") => {
-      try {
-        process.kill(signal);
-      } catch {
-        // already exited
-      }
-    },
+    child,
+    stderr: () => child.output("stderr"),
+    done: child.done.then(({ code }) => ({
+      code,
+      stderr: child.output("stderr"),
+      stdout: child.output("stdout"),
+    })),
+    kill: child.kill,
   };
 }
 
@@ -97,23 +83,10 @@ export async function runScript(
   task: string,
   args: string[],
   options: { timeoutMs?: number; env?: Record<string, string> } & StartOptions = {},
-): Promise<{ code: number; stderr: string; stdout: string }> {
+): Promise<ScriptResult> {
   const script = await startScript(task, args, options.env, options);
-  const timeout = options.timeoutMs ?? 90_000;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      script.kill("SIGKILL");
-      reject(
-        new Error(`${task} ${args.join(" ")} timed out after ${timeout} ms:\n${script.stderr()}`),
-      );
-    }, timeout);
-  });
-  try {
-    return await Promise.race([script.done, timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await waitWithin(script.child, options.timeoutMs ?? 90_000, `${task} ${args.join(" ")}`);
+  return await script.done;
 }
 
 /** Waits until `predicate` holds, polling; throws after `timeoutMs`. */
