@@ -3,9 +3,16 @@ import type { InsertRow, Table } from "../shared/bigquery/warehouse.ts";
 import { loadConfig } from "../shared/cli/config.ts";
 
 import "./support/lenient_env.ts";
-const { insertRows, isTransientBigQueryError, playsTableRef, rejectedRows } = await import(
-  "../shared/bigquery/warehouse.ts"
-);
+const {
+  DeadlineExceededError,
+  insertRows,
+  isTransientBigQueryError,
+  openWarehouse,
+  playsTableRef,
+  query,
+  rejectedRows,
+  withDeadline,
+} = await import("../shared/bigquery/mod.ts");
 
 const rows: InsertRow[] = ["a", "b", "c"].map((id) => ({
   insertId: id,
@@ -177,4 +184,123 @@ Deno.test("playsTableRef() quotes the fully qualified table name", () => {
     {},
   );
   assert.equal(playsTableRef(config), "`my-project.music.plays`");
+});
+
+Deno.test("isTransientBigQueryError() does not retry a job that failed on its SQL", () => {
+  // A failed query job carries reasons but no HTTP status.
+  for (const reason of ["invalidQuery", "notFound", "invalid", "accessDenied"]) {
+    assert.equal(isTransientBigQueryError({ errors: [{ reason, message: "x" }] }), false, reason);
+  }
+  for (const reason of ["backendError", "internalError", "jobRateLimitExceeded"]) {
+    assert.equal(isTransientBigQueryError({ errors: [{ reason, message: "x" }] }), true, reason);
+  }
+});
+
+Deno.test("withDeadline() settles like the call, or rejects at the deadline and aborts it", async () => {
+  assert.equal(await withDeadline("a call", 1_000, () => Promise.resolve("done")), "done");
+  await assert.rejects(withDeadline("a call", 1_000, () => Promise.reject(new Error("no"))), {
+    message: "no",
+  });
+  let aborted = false;
+  const started = Date.now();
+  const error = await withDeadline("a hung call", 50, (signal) => {
+    signal.addEventListener("abort", () => (aborted = true));
+    return new Promise<never>(() => {});
+  }).catch((error: unknown) => error);
+  assert.ok(error instanceof DeadlineExceededError);
+  assert.equal(error.message, "Cannot finish a hung call: no answer from BigQuery within 50 ms");
+  assert.equal(isTransientBigQueryError(error), true);
+  assert.ok(aborted, "the call's signal aborted");
+  assert.ok(Date.now() - started < 1_000);
+  assert.throws(() => withDeadline("a call", 0, () => Promise.resolve(1)), RangeError);
+});
+
+/** A TCP server that accepts connections and never answers (a hung BigQuery). */
+function silentServer(): { url: string; close(): void } {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const connections: Deno.Conn[] = [];
+  (async () => {
+    for await (const connection of listener) connections.push(connection);
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}`,
+    close() {
+      listener.close();
+      for (const connection of connections) connection.close();
+    },
+  };
+}
+
+type Config = Parameters<typeof openWarehouse>[0];
+
+function emulatorConfig(emulatorHost: string, table = "plays"): Config {
+  return {
+    project: "livecharts-local",
+    dataset: "music",
+    table,
+    emulatorHost,
+    credentials: undefined,
+  };
+}
+
+Deno.test({
+  name: "insertRows() and query() give up on a BigQuery that never answers, with a transient error",
+  // The client keeps its abandoned sockets in its agent's pool.
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const server = silentServer();
+    try {
+      const warehouse = openWarehouse(emulatorConfig(server.url), { requestTimeoutMs: 300 });
+      for (
+        const call of [
+          () => insertRows(warehouse.table, rows, { timeoutMs: 300 }),
+          () => query(warehouse, "SELECT 1 AS one"),
+        ]
+      ) {
+        const started = Date.now();
+        const error = await call().then(() => undefined, (error: unknown) => error);
+        assert.ok(error !== undefined, "the call rejected");
+        assert.equal(isTransientBigQueryError(error), true, String(error));
+        assert.ok(Date.now() - started < 5_000, `gave up after ${Date.now() - started} ms`);
+      }
+    } finally {
+      server.close();
+    }
+  },
+});
+
+Deno.test("openWarehouse() keeps the API path when BIGQUERY_EMULATOR_HOST is set", () => {
+  // Given that variable, the client takes it as its base URL, without the
+  // API path, which only some emulators serve.
+  const saved = Deno.env.get("BIGQUERY_EMULATOR_HOST");
+  try {
+    Deno.env.set("BIGQUERY_EMULATOR_HOST", "http://127.0.0.1:9999");
+    const warehouse = openWarehouse(emulatorConfig("http://127.0.0.1:9999"));
+    assert.equal(warehouse.client.baseUrl, "http://127.0.0.1:9999/bigquery/v2");
+  } finally {
+    if (saved === undefined) Deno.env.delete("BIGQUERY_EMULATOR_HOST");
+    else Deno.env.set("BIGQUERY_EMULATOR_HOST", saved);
+  }
+});
+
+// Against the local BigQuery of `deno task up` (or BIGQUERY_EMULATOR_HOST).
+const LOCAL_BIGQUERY = Deno.env.get("BIGQUERY_EMULATOR_HOST") ?? "http://127.0.0.1:9050";
+
+Deno.test({
+  name: "query() returns rows, and rejects bad SQL and a missing table (local BigQuery)",
+  sanitizeResources: false,
+  fn: async () => {
+    const warehouse = openWarehouse(emulatorConfig(LOCAL_BIGQUERY));
+    assert.deepEqual(await query(warehouse, "SELECT 1 AS one"), [{ one: 1 }]);
+    assert.deepEqual(await query(warehouse, "SELECT CONCAT(@s, '!') AS s", { s: "hi" }), [{
+      s: "hi!",
+    }]);
+    const missing = `livecharts-local.music.missing_${crypto.randomUUID().slice(0, 8)}`;
+    for (const sql of ["SELEC 1", `SELECT COUNT(*) AS n FROM \`${missing}\``]) {
+      const error = await query(warehouse, sql).then(() => undefined, (error: unknown) => error);
+      assert.ok(error instanceof Error, `${sql} rejected`);
+      assert.equal(isTransientBigQueryError(error), false, `${sql}: ${error.message}`);
+    }
+  },
 });

@@ -7,13 +7,19 @@
  * client, so no Google library ever looks for cloud credentials or probes a
  * metadata server.
  *
+ * Every call has a deadline (`requestTimeoutMs`): the HTTP request is
+ * abandoned after it, and the call rejects with an error that
+ * {@linkcode isTransientBigQueryError} calls transient, so a hung request is
+ * retried by the caller instead of being waited on forever.
+ *
  * @module
  */
 
-import { BigQuery, type Table } from "@google-cloud/bigquery";
+import { BigQuery, type BigQueryOptions, type Table } from "@google-cloud/bigquery";
 import { PassThroughClient } from "google-auth-library";
 import type { BigQueryConfig } from "../cli/mod.ts";
 import { playsTableMetadata } from "../schema.ts";
+import { withDeadline } from "./deadline.ts";
 
 export type { BigQuery, Table };
 
@@ -25,26 +31,49 @@ export interface Warehouse {
   config: BigQueryConfig;
   /** The plays table. */
   table: Table;
+  /** Deadline of one call, in milliseconds. */
+  requestTimeoutMs: number;
+}
+
+/** Deadline of one BigQuery call unless {@linkcode WarehouseOptions} say otherwise. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Options of {@linkcode openWarehouse}. */
+export interface WarehouseOptions {
+  /** Deadline of one call, in milliseconds (default {@linkcode DEFAULT_REQUEST_TIMEOUT_MS}). */
+  requestTimeoutMs?: number;
 }
 
 /**
  * Creates a client: real BigQuery when `credentials` is set and no emulator
  * host was given, the emulator otherwise.
  */
-export function openWarehouse(config: BigQueryConfig): Warehouse {
+export function openWarehouse(config: BigQueryConfig, options: WarehouseOptions = {}): Warehouse {
+  const requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   const emulator = config.emulatorHost;
-  const client = emulator === undefined
-    ? new BigQuery({ projectId: config.project, keyFilename: config.credentials ?? "" })
-    : new BigQuery({
+  // `timeout` (per HTTP request) is read by the client's base class, not typed by it.
+  const clientOptions: BigQueryOptions & { timeout: number } = emulator === undefined
+    ? {
+      projectId: config.project,
+      keyFilename: config.credentials ?? "",
+      timeout: requestTimeoutMs,
+    }
+    : {
       projectId: config.project,
       apiEndpoint: emulator,
       authClient: new PassThroughClient(),
-    });
+      timeout: requestTimeoutMs,
+    };
+  const client = new BigQuery(clientOptions);
+  // With BIGQUERY_EMULATOR_HOST in the environment the client takes that
+  // value as its base URL, without the API path, and ignores `apiEndpoint`.
+  if (emulator !== undefined) client.baseUrl = `${emulator}/bigquery/v2`;
   return {
     client,
     mode: emulator === undefined ? "cloud" : "emulator",
     config,
     table: client.dataset(config.dataset).table(config.table),
+    requestTimeoutMs,
   };
 }
 
@@ -55,19 +84,24 @@ function hasCode(error: unknown, code: number): boolean {
 
 /** Creates the dataset and the plays table when missing. */
 export async function ensurePlaysTable(warehouse: Warehouse): Promise<void> {
+  const ms = warehouse.requestTimeoutMs;
   const dataset = warehouse.client.dataset(warehouse.config.dataset);
-  const [datasetExists] = await dataset.exists();
+  const [datasetExists] = await withDeadline("a dataset lookup", ms, () => dataset.exists());
   if (!datasetExists) {
     try {
-      await dataset.create();
+      await withDeadline("creating the dataset", ms, () => dataset.create());
     } catch (error) {
       if (!hasCode(error, 409)) throw error; // created concurrently
     }
   }
-  const [tableExists] = await warehouse.table.exists();
+  const [tableExists] = await withDeadline("a table lookup", ms, () => warehouse.table.exists());
   if (!tableExists) {
     try {
-      await warehouse.table.create(playsTableMetadata());
+      await withDeadline(
+        "creating the table",
+        ms,
+        () => warehouse.table.create(playsTableMetadata()),
+      );
     } catch (error) {
       if (!hasCode(error, 409)) throw error;
     }
@@ -155,56 +189,92 @@ export function rejectedRows(response: unknown, count: number): RejectedRow[] {
  * deep-copy it and walk every value of every row for `{{projectId}}`
  * placeholders (rewriting such text inside row values), which costs more CPU
  * and garbage than the request itself.
+ *
+ * Rejects after `timeoutMs` (default {@linkcode DEFAULT_REQUEST_TIMEOUT_MS})
+ * with a transient error; the rows may or may not have been written then.
  */
 export async function insertRows(
   table: Table,
   rows: readonly InsertRow[],
+  options: { timeoutMs?: number } = {},
 ): Promise<RejectedRow[]> {
   if (rows.length === 0) return [];
-  const [response] = await table.request({
-    method: "POST",
-    uri: "/insertAll",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ rows, skipInvalidRows: true }),
-  });
+  const body = JSON.stringify({ rows, skipInvalidRows: true });
+  const [response] = await withDeadline(
+    "an insertAll request",
+    options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    () =>
+      table.request({
+        method: "POST",
+        uri: "/insertAll",
+        headers: { "Content-Type": "application/json" },
+        body,
+      }),
+  );
   return rejectedRows(response, rows.length);
 }
 
 // Quota errors come as 403 and say to retry with backoff; other 403s do not.
 const QUOTA_REASONS = new Set(["rateLimitExceeded", "quotaExceeded"]);
+// A failed job has no HTTP status, only reasons; these ones say "try again".
+const TRANSIENT_JOB_REASONS = new Set([
+  ...QUOTA_REASONS,
+  "backendError",
+  "internalError",
+  "jobBackendError",
+  "jobInternalError",
+  "jobRateLimitExceeded",
+]);
 
-/** HTTP statuses (and 403 quota errors) and network failures worth retrying. */
+function reasonsOf(error: Record<string, unknown>): string[] {
+  const errors = Array.isArray(error.errors) ? error.errors : [];
+  return errors.filter(isRecord).map((reason) => String(reason.reason));
+}
+
+/**
+ * HTTP statuses (and 403 quota errors), failed jobs whose reason says to try
+ * again, deadlines and network failures: the errors worth retrying. A job
+ * that failed on its SQL (`invalidQuery`, `notFound`) is not.
+ */
 export function isTransientBigQueryError(error: unknown): boolean {
   if (!isRecord(error)) return true;
   const code = error.code;
   if (typeof code === "number") {
-    if (code === 403) {
-      const reasons = Array.isArray(error.errors) ? error.errors : [];
-      return reasons.some((reason) => isRecord(reason) && QUOTA_REASONS.has(String(reason.reason)));
-    }
+    if (code === 403) return reasonsOf(error).some((reason) => QUOTA_REASONS.has(reason));
     return code === 408 || code === 429 || code >= 500;
   }
+  const reasons = reasonsOf(error);
+  if (reasons.length > 0) return reasons.some((reason) => TRANSIENT_JOB_REASONS.has(reason));
   // Connection refused/reset, DNS hiccups, timeouts: no HTTP status at all.
   return true;
 }
 
 /**
- * Runs a query and returns its rows.
+ * Runs a query (or a DDL statement) and returns its rows; rejects when the
+ * SQL fails (bad syntax, a missing table) and after the warehouse's deadline.
+ *
+ * A query job is created and its results read, rather than calling the
+ * client's `query()`, which resolves with no rows when the server answers
+ * with an error list (as the local emulator does for bad SQL).
  *
  * @example
  * ```ts ignore
  * const rows = await query(warehouse, "SELECT 1 AS one");
  * ```
  */
-export async function query(
+export function query(
   warehouse: Warehouse,
   sql: string,
   params?: Record<string, unknown>,
 ): Promise<Record<string, unknown>[]> {
-  const [rows] = await warehouse.client.query(
-    params === undefined ? { query: sql } : { query: sql, params },
-  );
-  return Array.isArray(rows) ? rows.filter(isRecord) : [];
+  const ms = warehouse.requestTimeoutMs;
+  return withDeadline("a query", ms, async () => {
+    const [job] = await warehouse.client.createQueryJob(
+      params === undefined ? { query: sql } : { query: sql, params },
+    );
+    const [rows] = await job.getQueryResults({ timeoutMs: ms });
+    return Array.isArray(rows) ? rows.filter(isRecord) : [];
+  });
 }
 
 /** Fully qualified, quoted name of the plays table for SQL. */
