@@ -20,7 +20,7 @@
 
 import type { Child } from "../shared/cli/tasks.ts";
 import { type Dashboard, startDashboard } from "./dashboard.ts";
-import { finish, spawnTask } from "./processes.ts";
+import { finish, spawnConsumer, spawnTask } from "./processes.ts";
 import type { BenchResult } from "./report.ts";
 import { createTopic, dropTables, openAdmin, removeKafka, uniqueName } from "./services.ts";
 import { subscribe } from "./sse.ts";
@@ -120,7 +120,7 @@ async function repetition(options: LatencyBenchOptions): Promise<Repetition> {
       args: ["--reconcile-every", "0"],
       until: "serving",
     });
-    consumer = await spawnTask("consume", ["--topic", topic, "--group", group, "--table", table]);
+    consumer = await spawnConsumer({ topic, group, table });
     const stream = await subscribe(
       new URL("/api/stream?artist=tony-allen&window=5m", dashboard.url).href,
       (event, receivedAt) => {

@@ -19,7 +19,7 @@
 import { tail } from "../shared/cli/tasks.ts";
 import { healthRead, startDashboard } from "./dashboard.ts";
 import { peakMb, rssAtProgress, sampleMemory } from "./proc_memory.ts";
-import { fillTopic, finish, spawnTask } from "./processes.ts";
+import { fillTopic, finish, spawnConsumer } from "./processes.ts";
 import type { BenchResult } from "./report.ts";
 import { insertedOf } from "./sink.ts";
 import { dropTables, openAdmin, removeKafka, topicSize, uniqueName } from "./services.ts";
@@ -82,16 +82,7 @@ async function repetition(
 
     let inserted = 0;
     let read = 0;
-    const consumer = await spawnTask("consume", [
-      "--topic",
-      topic,
-      "--group",
-      group,
-      "--table",
-      table,
-      "--exit-when-idle",
-      "2",
-    ], {
+    const consumer = await spawnConsumer({ topic, group, table }, ["--exit-when-idle", "2"], {
       env: { LIVECHARTS_PROGRESS_MS: "250" },
       onLine: (line) => {
         inserted = insertedOf(line.text) ?? inserted;

@@ -93,6 +93,23 @@ export function spawnTask(
   });
 }
 
+/** Topic, consumer group and table of a consumer run. */
+export interface ConsumerNames {
+  topic: string;
+  group: string;
+  table: string;
+}
+
+/** Starts consumer.ts (its task's permissions) on `names`, with more flags in `args`. */
+export function spawnConsumer(
+  names: ConsumerNames,
+  args: string[] = [],
+  options: TaskOptions = {},
+): Promise<Child> {
+  const flags = ["--topic", names.topic, "--group", names.group, "--table", names.table];
+  return spawnTask("consume", [...flags, ...args], options);
+}
+
 /**
  * Waits for a process to end; kills it and throws after `timeoutMs`. Throws
  * when it exits with a non-zero code, quoting its last lines.

@@ -27,7 +27,7 @@ import { ensurePlaysTable } from "../shared/bigquery/warehouse.ts";
 import { type OutputLine, tail } from "../shared/cli/tasks.ts";
 import { createSimulator } from "../shared/produce/simulator.ts";
 import { toRow } from "../shared/schema.ts";
-import { fillTopic, finish, spawnTask } from "./processes.ts";
+import { type ConsumerNames, fillTopic, finish, spawnConsumer, spawnTask } from "./processes.ts";
 import type { BenchResult, MeasuredReference } from "./report.ts";
 import {
   benchWarehouse,
@@ -150,20 +150,11 @@ async function raw(table: string, events: number, batchRows: number): Promise<nu
   return (events * 1000) / (performance.now() - started);
 }
 
-async function ours(
-  names: { topic: string; group: string; table: string },
-  events: number,
-): Promise<number> {
-  const running = await spawnTask("consume", [
-    "--topic",
-    names.topic,
-    "--group",
-    names.group,
-    "--table",
-    names.table,
-    "--exit-when-idle",
-    "1",
-  ], { env: { LIVECHARTS_PROGRESS_MS: "100" }, keepLines: 100_000 });
+async function ours(names: ConsumerNames, events: number): Promise<number> {
+  const running = await spawnConsumer(names, ["--exit-when-idle", "1"], {
+    env: { LIVECHARTS_PROGRESS_MS: "100" },
+    keepLines: 100_000,
+  });
   const lines = await finish(running, "consumer.ts", 900_000);
   const summary = lines.find((line) => /Stopped: \d+ consumed/.test(line.text))?.text ?? "";
   const inserted = Number(/(\d+) inserted/.exec(summary)?.[1]);
@@ -175,10 +166,7 @@ async function ours(
   return rate;
 }
 
-async function tutorial(
-  names: { topic: string; group: string; table: string },
-  seconds: number,
-): Promise<number> {
+async function tutorial(names: ConsumerNames, seconds: number): Promise<number> {
   await ensurePlaysTable(benchWarehouse(names.table));
   let first: number | undefined;
   let count = 0;
@@ -191,14 +179,7 @@ async function tutorial(
       setTimeout(finished, seconds * 1000);
     } else if (line.at - first <= seconds * 1000) count++;
   };
-  const running = await spawnTask("consume", [
-    "--topic",
-    names.topic,
-    "--group",
-    names.group,
-    "--table",
-    names.table,
-  ], {
+  const running = await spawnConsumer(names, [], {
     permissions: (args) =>
       args.map((arg) => arg === "consumer.ts" ? "bench/tutorial_consumer.ts" : arg),
     onLine,
