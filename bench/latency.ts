@@ -162,7 +162,7 @@ async function repetition(options: LatencyBenchOptions): Promise<Repetition> {
     if (dashboard !== undefined) await dashboard.stop();
     const admin = await openAdmin();
     await removeKafka(admin, { topics: [topic, `${topic}.dlq`], groups: [group] });
-    await admin.disconnect();
+    await admin.close();
     await dropTables([view, table]);
   }
 }

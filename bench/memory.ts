@@ -119,7 +119,7 @@ async function repetition(
     };
   } finally {
     await removeKafka(admin, { topics: [topic, `${topic}.dlq`], groups: [group] });
-    await admin.disconnect();
+    await admin.close();
     await dropTables([view, table]);
   }
 }

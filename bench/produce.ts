@@ -176,7 +176,7 @@ export async function benchProduce(options: ProduceBenchOptions): Promise<BenchR
       }
     }
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 
   const ours = summarize(rates.ours);

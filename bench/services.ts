@@ -8,9 +8,15 @@
  */
 
 import { openWarehouse } from "../shared/bigquery/warehouse.ts";
-import { loadConfig } from "../shared/cli/config.ts";
+import { loadBigQueryConfig } from "../shared/bigquery/options.ts";
 import { errorMessage } from "../shared/cli/error_message.ts";
-import { type Admin, createKafka, ensureTopic, groupLag } from "../shared/kafka/kafka.ts";
+import {
+  createAdmin,
+  createKafka,
+  ensureTopic,
+  type KafkaAdmin,
+  type KafkaClient,
+} from "../shared/kafka/mod.ts";
 
 /** The broker `deno task up` starts. */
 export const BROKERS = ["127.0.0.1:9092"];
@@ -26,7 +32,7 @@ export function uniqueName(what: string): string {
 }
 
 /** The Kafka client of the benchmark process. */
-export function benchKafka(): ReturnType<typeof createKafka> {
+export function benchKafka(): KafkaClient {
   return createKafka({ brokers: BROKERS, clientId: "livecharts-bench" });
 }
 
@@ -35,41 +41,43 @@ export async function createTopic(topic: string, partitions = 3): Promise<void> 
   await ensureTopic(benchKafka(), topic, partitions);
 }
 
-/** A connected admin client; `close()` disconnects it. */
-export async function openAdmin(): Promise<Admin> {
-  const admin = benchKafka().admin();
-  await admin.connect();
-  return admin;
+/** An admin client (it connects on first use); `close()` disconnects it. */
+export function openAdmin(): Promise<KafkaAdmin> {
+  return Promise.resolve(createAdmin(benchKafka()));
 }
 
 /** Messages in `topic` (sum over partitions of end minus start offset). */
-export async function topicSize(admin: Admin, topic: string): Promise<number> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return offsets.reduce((sum, p) => sum + Number(BigInt(p.high) - BigInt(p.low)), 0);
+export async function topicSize(admin: KafkaAdmin, topic: string): Promise<number> {
+  const offsets = await admin.topicOffsets(topic);
+  return offsets.reduce((sum, p) => sum + Number(p.high - p.low), 0);
 }
 
 /** Messages of `topic` whose offsets `group` committed. */
-export async function committedCount(admin: Admin, group: string, topic: string): Promise<number> {
-  const lag = await groupLag(admin, group, topic);
+export async function committedCount(
+  admin: KafkaAdmin,
+  group: string,
+  topic: string,
+): Promise<number> {
+  const lag = await admin.groupLag(group, topic);
   return lag.reduce((sum, p) => sum + Number(p.committed), 0);
 }
 
 /** Deletes topics and groups, ignoring what is already gone. */
 export async function removeKafka(
-  admin: Admin,
+  admin: KafkaAdmin,
   names: { topics?: string[]; groups?: string[] },
 ): Promise<void> {
   if ((names.groups ?? []).length > 0) {
     await admin.deleteGroups(names.groups ?? []).catch(() => {});
   }
   if ((names.topics ?? []).length > 0) {
-    await admin.deleteTopics({ topics: names.topics ?? [], timeout: 30_000 }).catch(() => {});
+    await admin.deleteTopics(names.topics ?? []).catch(() => {});
   }
 }
 
 /** The emulator's warehouse for `table` (dataset `music` of `livecharts-local`). */
 export function benchWarehouse(table: string): ReturnType<typeof openWarehouse> {
-  return openWarehouse(loadConfig(["--table", table, "--emulator-host", EMULATOR], {}));
+  return openWarehouse(loadBigQueryConfig(["--table", table, "--emulator-host", EMULATOR], {}));
 }
 
 /** Drops tables (and views), ignoring those that do not exist. */

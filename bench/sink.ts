@@ -235,7 +235,7 @@ export async function benchSink(options: SinkBenchOptions): Promise<BenchResult>
       }
     }
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
   const ours_ = summarize(rates.ours);
   const rawSummary = summarize(rates.raw);

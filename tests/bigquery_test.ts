@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { InsertRow, Table } from "../shared/bigquery/warehouse.ts";
-import { loadConfig } from "../shared/cli/config.ts";
+import { loadBigQueryConfig } from "../shared/bigquery/options.ts";
 
 import "./support/lenient_env.ts";
 const {
@@ -179,7 +179,7 @@ Deno.test("isTransientBigQueryError() retries network failures without a status"
 });
 
 Deno.test("playsTableRef() quotes the fully qualified table name", () => {
-  const config = loadConfig(
+  const config = loadBigQueryConfig(
     ["--project", "my-project", "--dataset", "music", "--table", "plays"],
     {},
   );

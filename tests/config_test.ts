@@ -1,13 +1,20 @@
+// The option tables of Kafka (shared/kafka/options.ts) and BigQuery
+// (shared/bigquery/options.ts), parsed together as the consumer does.
+
 import assert from "node:assert/strict";
+import { bigqueryOptions, httpUrl, loadBigQueryConfig } from "../shared/bigquery/options.ts";
+import { formatHelp, type Option, OptionError, parseOptions } from "../shared/cli/options.ts";
 import {
-  bigqueryOptions,
   brokerList,
   groupOptions,
-  httpUrl,
   kafkaOptions,
-  loadConfig,
-} from "../shared/cli/config.ts";
-import { formatHelp, type Option, OptionError } from "../shared/cli/options.ts";
+  loadKafkaConfig,
+} from "../shared/kafka/options.ts";
+
+/** Kafka, group and BigQuery options from `args` and `env`. */
+function loadConfig(args: readonly string[], env: Record<string, string | undefined>) {
+  return parseOptions({ ...kafkaOptions, ...groupOptions, ...bigqueryOptions }, args, env);
+}
 
 function rejects(args: string[], env: Record<string, string>, message: string | RegExp): void {
   assert.throws(() => loadConfig(args, env), (error: unknown) => {
@@ -160,6 +167,13 @@ Deno.test("loadConfig() rejects bad names", () => {
   rejects(["--table", "my-plays"], {}, /^Invalid --table \(BIGQUERY_TABLE\)/);
   rejects(["--project", "Bad_Project"], {}, /^Invalid --project \(BIGQUERY_PROJECT\)/);
   rejects(["--project", "short"], {}, /^Invalid --project/);
+});
+
+Deno.test("loadKafkaConfig() and loadBigQueryConfig() parse their own options only", () => {
+  assert.equal(loadKafkaConfig([], { KAFKA_TOPIC: "plays" }).dlqTopic, "plays.dlq");
+  assert.equal(loadBigQueryConfig(["--table", "t2"], {}).table, "t2");
+  assert.throws(() => loadKafkaConfig(["--table", "t2"], {}), OptionError);
+  assert.throws(() => loadBigQueryConfig(["--topic", "p"], {}), OptionError);
 });
 
 Deno.test("loadConfig() rejects unknown flags and missing values", () => {

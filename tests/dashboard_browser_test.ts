@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { createKafka, createProducer, ensureTopic, publish } from "../shared/kafka/kafka.ts";
+import { createKafka, ensureTopic, openPublisher } from "../shared/kafka/mod.ts";
 import { startDashboard } from "../bench/dashboard.ts";
 import { dashboardNames, playAt } from "./support/dashboard.ts";
 
@@ -29,11 +29,9 @@ Deno.test({
     const now = Date.now();
     const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
     await ensureTopic(kafka, names.topic, 3);
-    const producer = createProducer(kafka);
-    await producer.connect();
+    const producer = await openPublisher(kafka);
     const send = (events: Record<string, unknown>[]) =>
-      publish(
-        producer,
+      producer.send(
         names.topic,
         events.map((event) => ({ key: null, value: JSON.stringify(event) })),
       );
@@ -153,7 +151,7 @@ Deno.test({
     } finally {
       await browser.close();
       await dashboard.stop();
-      await producer.disconnect();
+      await producer.close();
     }
   },
 });

@@ -1,12 +1,17 @@
-// Unit tests of the Kafka security settings: SASL/TLS options in config.ts,
-// secret options in options.ts, and what shared/kafka.ts builds from them.
+// Unit tests of the Kafka security settings: SASL/TLS options in
+// shared/kafka/options.ts, secret options in shared/cli/options.ts, and what
+// shared/kafka/client.ts builds from them.
 
 import assert from "node:assert/strict";
-import { kafkaOptions, loadConfig, saslMechanism } from "../shared/cli/config.ts";
+import {
+  kafkaOptions,
+  loadKafkaConfig as loadConfig,
+  saslMechanism,
+} from "../shared/kafka/options.ts";
 import { formatHelp, OptionError, parseOptions, text } from "../shared/cli/options.ts";
 
 import "./support/lenient_env.ts";
-const { kafkaSecurity, safeLogField } = await import("../shared/kafka/kafka.ts");
+const { kafkaSecurity, safeLogField } = await import("../shared/kafka/client.ts");
 
 const PASSWORD = "pa55-Wörd\"with'quotes";
 const CREDENTIALS = { KAFKA_SASL_USERNAME: "app", KAFKA_SASL_PASSWORD: PASSWORD };

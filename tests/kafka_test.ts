@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 
 import "./support/lenient_env.ts";
-const { isTransientKafkaError } = await import("../shared/kafka/kafka.ts");
+const { isTransientKafkaError } = await import("../shared/kafka/errors.ts");
 const {
   KafkaJSConnectionError,
   KafkaJSError,
@@ -82,4 +82,129 @@ Deno.test("isTransientKafkaError() stops following a cycle of causes", () => {
   const b: Record<string, unknown> = { cause: a };
   a.cause = b;
   assert.equal(isTransientKafkaError(a), true);
+});
+
+// The source, publisher and admin against the local broker.
+
+const {
+  createAdmin,
+  createKafka,
+  createSource,
+  ensureTopic,
+  openPublisher,
+} = await import("../shared/kafka/mod.ts");
+
+function localKafka() {
+  return createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
+}
+
+async function waitUntil(what: string, done: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function topicWith(messages: number, partitions: number): Promise<string> {
+  const kafka = localKafka();
+  const topic = `source_${crypto.randomUUID().slice(0, 8)}`;
+  await ensureTopic(kafka, topic, partitions);
+  const publisher = await openPublisher(kafka);
+  try {
+    const deliveries = await publisher.send(
+      topic,
+      Array.from({ length: messages }, (_, i) => ({ key: `song-${i}`, value: `play ${i}` })),
+    );
+    assert.ok(deliveries.every((d) => d.topic === topic));
+  } finally {
+    await publisher.close();
+  }
+  return topic;
+}
+
+Deno.test("createSource() hands over batches and commits with metadata that committed() reads back", async () => {
+  const topic = await topicWith(20, 2);
+  const group = `group_${crypto.randomUUID().slice(0, 8)}`;
+  const kafka = localKafka();
+  const source = createSource(kafka, { topic, group, maxWaitMs: 100 });
+  const assigned: number[][] = [];
+  const revoked: number[][] = [];
+  source.onAssigned((partitions) => assigned.push(partitions));
+  source.onRevoked((partitions) => revoked.push(partitions));
+  const values: string[] = [];
+  await source.run(async (batch, heartbeat) => {
+    for (const message of batch.messages) values.push(new TextDecoder().decode(message.value!));
+    assert.equal(batch.nextOffset, BigInt(batch.messages.at(-1)!.offset) + 1n);
+    assert.ok(batch.highWatermark >= batch.nextOffset);
+    await heartbeat();
+    await source.commit(batch.partition, batch.nextOffset, `stream-a:${batch.nextOffset}`);
+  });
+  const admin = createAdmin(kafka);
+  try {
+    await waitUntil("all 20 messages", () => values.length >= 20);
+    assert.equal(new Set(values).size, 20);
+    assert.deepEqual(assigned.at(-1)?.sort(), [0, 1]);
+    const committed = await admin.committed(group, topic);
+    const total = [...committed.values()].reduce((sum, c) => sum + c.offset, 0n);
+    assert.equal(total, 20n);
+    for (const { offset, metadata } of committed.values()) {
+      assert.equal(metadata, `stream-a:${offset}`);
+    }
+    assert.deepEqual((await source.lag()).map((p) => p.lag), [0n, 0n]);
+  } finally {
+    await source.stop();
+    await admin.close();
+  }
+  assert.deepEqual(revoked.at(-1)?.sort(), [0, 1], "stop gives the partitions up");
+});
+
+Deno.test("createSource() fetches a batch again when its handler throws", async () => {
+  const topic = await topicWith(5, 1);
+  const source = createSource(localKafka(), {
+    topic,
+    group: `group_${crypto.randomUUID().slice(0, 8)}`,
+    maxWaitMs: 100,
+  });
+  const seen: string[][] = [];
+  await source.run((batch) => {
+    seen.push(batch.messages.map((m) => m.offset));
+    if (seen.length === 1) return Promise.reject(new Error("not stored"));
+    return source.commit(batch.partition, batch.nextOffset);
+  });
+  try {
+    await waitUntil("the batch a second time", () => seen.length >= 2);
+    assert.deepEqual(seen[1], seen[0], "the same messages again");
+    assert.equal(seen[0]?.[0], "0");
+  } finally {
+    await source.stop();
+  }
+});
+
+Deno.test("createSource() stops fetching while paused", async () => {
+  const topic = await topicWith(3, 1);
+  const kafka = localKafka();
+  const source = createSource(kafka, {
+    topic,
+    group: `group_${crypto.randomUUID().slice(0, 8)}`,
+    maxWaitMs: 100,
+  });
+  let read = 0;
+  await source.run((batch) => {
+    read += batch.messages.length;
+    return source.commit(batch.partition, batch.nextOffset);
+  });
+  const publisher = await openPublisher(kafka);
+  try {
+    await waitUntil("the first 3", () => read === 3);
+    source.pause();
+    await publisher.send(topic, [{ key: null, value: "late" }]);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.equal(read, 3, "nothing read while paused");
+    source.resume();
+    await waitUntil("the 4th after resume", () => read === 4);
+  } finally {
+    await publisher.close();
+    await source.stop();
+  }
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { insertRows, openWarehouse } from "../shared/bigquery/warehouse.ts";
-import { loadConfig } from "../shared/cli/config.ts";
+import { loadBigQueryConfig } from "../shared/bigquery/options.ts";
 import type { SongCompleted } from "../shared/event.ts";
 import { compareCounts, reconcile } from "../shared/live/reconcile.ts";
 import { toRow } from "../shared/schema.ts";
@@ -32,7 +32,7 @@ function event(at: number, songId: number, artist = "tony-allen"): SongCompleted
 
 Deno.test("reconcile() finds the dashboard equal to BigQuery, then names a missing play", async () => {
   const table = `reconcile_${crypto.randomUUID().slice(0, 8)}`;
-  const warehouse = openWarehouse(loadConfig(["--table", table], {}));
+  const warehouse = openWarehouse(loadBigQueryConfig(["--table", table], {}));
   await ensureTopSongsView(warehouse, `${table}_top_songs`);
   const now = Date.now();
   const events = [

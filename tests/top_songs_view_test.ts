@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { insertRows, openWarehouse, query } from "../shared/bigquery/warehouse.ts";
-import { loadConfig } from "../shared/cli/config.ts";
+import { loadBigQueryConfig } from "../shared/bigquery/options.ts";
 import { toRow } from "../shared/schema.ts";
 import { ensureTopSongsView, topSongsViewSql, viewRef } from "../shared/live/top_songs_view.ts";
 
 Deno.test("topSongsViewSql() defines every window over deduplicated plays", () => {
-  const sql = topSongsViewSql(loadConfig([], {}), "top_songs");
+  const sql = topSongsViewSql(loadBigQueryConfig([], {}), "top_songs");
   assert.match(sql, /^CREATE OR REPLACE VIEW `livecharts-local\.music\.top_songs` AS/);
   assert.match(sql, /COUNT\(DISTINCT p\.event_id\) AS plays/);
   assert.match(sql, /FROM `livecharts-local\.music\.plays` AS p/);
@@ -16,7 +16,7 @@ Deno.test("topSongsViewSql() defines every window over deduplicated plays", () =
 Deno.test("ensureTopSongsView() creates a view Looker Studio can chart", async () => {
   const table = `view_${crypto.randomUUID().slice(0, 8)}`;
   const view = `${table}_top_songs`;
-  const config = loadConfig(["--table", table], {});
+  const config = loadBigQueryConfig(["--table", table], {});
   const warehouse = openWarehouse(config);
   await ensureTopSongsView(warehouse, view);
   await ensureTopSongsView(warehouse, view); // idempotent

@@ -1,2 +1,3 @@
 export * from "./deadline.ts";
+export * from "./options.ts";
 export * from "./warehouse.ts";

@@ -17,7 +17,7 @@
 
 import { BigQuery, type BigQueryOptions, type Table } from "@google-cloud/bigquery";
 import { PassThroughClient } from "google-auth-library";
-import type { BigQueryConfig } from "../cli/mod.ts";
+import type { BigQueryConfig } from "./options.ts";
 import { playsTableMetadata } from "../schema.ts";
 import { withDeadline } from "./deadline.ts";
 

@@ -1,4 +1,3 @@
-export * from "./config.ts";
 export * from "./duration.ts";
 export * from "./error_message.ts";
 export * from "./options.ts";

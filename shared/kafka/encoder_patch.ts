@@ -1,6 +1,6 @@
 /**
- * Faster varint writers for kafkajs's protocol `Encoder`, installed by
- * `shared/kafka.ts` (the only module that uses kafkajs).
+ * Faster varint writers for kafkajs's protocol `Encoder`, installed when
+ * `client.ts` loads (every Kafka client of this folder is made there).
  *
  * kafkajs 2.2.4 builds a `Buffer` from an array for every varint it writes
  * (several per record) and a `Long` for every 64-bit one. Under Deno's
@@ -8,8 +8,10 @@
  * profile: ~11 % in `Buffer.from` called by `writeUVarInt`, ~7 % in long.js).
  * These versions write the same bytes straight into the encoder's buffer;
  * tests/kafka_encoder_patch_test.ts checks them byte for byte against
- * kafkajs's own methods. kafkajs is in maintenance mode, so its encoder is
- * not going to change under this.
+ * kafkajs's own methods, and tests/kafka_encoder_patch_test.ts fails when
+ * publishing no longer goes through them ({@linkcode fastVarintWrites}).
+ * kafkajs is pinned to exactly 2.2.4 in deno.json, since this targets its
+ * internals.
  *
  * @module
  */
@@ -33,6 +35,37 @@ export interface VarintWriters {
 const FAST_LONG_LIMIT = 0x40000000;
 
 let originals: VarintWriters | undefined;
+let writes = 0;
+
+/**
+ * How many varints the installed writers have written so far (0 before
+ * {@linkcode installFastVarints}): proof that encoding goes through them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fastVarintWrites } from "./encoder_patch.ts";
+ * assert.ok(fastVarintWrites() >= 0);
+ * ```
+ */
+export function fastVarintWrites(): number {
+  return writes;
+}
+
+/**
+ * Whether {@linkcode installFastVarints} has run (loading `client.ts` runs it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fastVarintsInstalled, installFastVarints } from "./encoder_patch.ts";
+ * installFastVarints();
+ * assert.equal(fastVarintsInstalled(), true);
+ * ```
+ */
+export function fastVarintsInstalled(): boolean {
+  return originals !== undefined;
+}
 
 /**
  * Replaces `writeUVarInt` and `writeVarLong` on kafkajs's `Encoder` (once;
@@ -55,6 +88,7 @@ export function installFastVarints(): VarintWriters {
   // Same loop as kafkajs (LEB128 of the value's 32 bits), without the array
   // and the Buffer made from it.
   prototype.writeUVarInt = function (value: number) {
+    writes++;
     this.ensureAvailable(5);
     while ((value & 0xffffff80) !== 0) {
       this.buf[this.offset++] = (value & 0x7f) | 0x80;

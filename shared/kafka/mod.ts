@@ -1,2 +1,17 @@
+export * from "./admin.ts";
+export {
+  createKafka,
+  type KafkaClient,
+  type KafkaClientOptions,
+  type KafkaSecurity,
+  kafkaSecurity,
+  type KafkaSecurityOptions,
+  safeLogField,
+  type SaslCredentials,
+} from "./client.ts";
 export * from "./encoder_patch.ts";
-export * from "./kafka.ts";
+export * from "./errors.ts";
+export * from "./options.ts";
+export * from "./publisher.ts";
+export * from "./reader.ts";
+export * from "./source.ts";

@@ -9,8 +9,7 @@
  */
 
 import { decodeEvent, EventError } from "../event.ts";
-import { startTopicReader } from "../kafka/mod.ts";
-import type { createKafka } from "../kafka/mod.ts";
+import { type KafkaClient, startTopicReader } from "../kafka/mod.ts";
 import type { PlayCounter } from "./windows.ts";
 
 /** A message as read from Kafka (the fields the feed uses). */
@@ -47,11 +46,13 @@ export interface Applied {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { applyMessages } from "./play_feed.ts";
  * import { createPlayCounter } from "./windows.ts";
  * const counter = createPlayCounter();
  * const value = new TextEncoder().encode("not json");
- * applyMessages(counter, "plays", 0, [{ offset: "0", value, timestamp: "0" }]).invalid.length; // 1
+ * const applied = applyMessages(counter, "plays", 0, [{ offset: "0", value, timestamp: "0" }]);
+ * assert.equal(applied.invalid.length, 1);
  * ```
  */
 export function applyMessages(
@@ -103,7 +104,7 @@ export interface PlayFeed {
 
 /** Starts reading `topic` into `counter`. */
 export async function startPlayFeed(
-  kafka: ReturnType<typeof createKafka>,
+  kafka: KafkaClient,
   options: PlayFeedOptions,
 ): Promise<PlayFeed> {
   const now = options.now ?? Date.now;

@@ -7,8 +7,13 @@
  * @module
  */
 
-import type { BigQueryConfig } from "../cli/mod.ts";
-import { ensurePlaysTable, playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
+import {
+  type BigQueryConfig,
+  ensurePlaysTable,
+  playsTableRef,
+  query,
+  type Warehouse,
+} from "../bigquery/mod.ts";
 import { BIGQUERY_NAME, errorMessage, type Option, text } from "../cli/mod.ts";
 import { WINDOW_NAMES, WINDOWS } from "./windows.ts";
 
@@ -49,8 +54,8 @@ function windowStartSql(): string {
  * ```ts
  * import assert from "node:assert/strict";
  * import { topSongsViewSql } from "./top_songs_view.ts";
- * import { loadConfig } from "../cli/mod.ts";
- * const sql = topSongsViewSql(loadConfig([], {}), "top_songs");
+ * import { loadBigQueryConfig } from "../bigquery/mod.ts";
+ * const sql = topSongsViewSql(loadBigQueryConfig([], {}), "top_songs");
  * assert.match(sql, /^CREATE OR REPLACE VIEW `livecharts-local\.music\.top_songs` AS/);
  * assert.match(sql, /COUNT\(DISTINCT p\.event_id\) AS plays/);
  * ```

@@ -1,3 +1,4 @@
 export * from "./catalog.ts";
+export * from "./options.ts";
 export * from "./produce_events.ts";
 export * from "./simulator.ts";

@@ -6,16 +6,16 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
 import { openWarehouse, query, type Warehouse } from "../../shared/bigquery/warehouse.ts";
-import { loadConfig } from "../../shared/cli/config.ts";
+import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import {
+  createAdmin,
   createKafka,
   ensureTopic,
-  type KafkaMessage,
   type KafkaSecurityOptions,
-  publish,
-} from "../../shared/kafka/kafka.ts";
+  openPublisher,
+  readToEnd,
+} from "../../shared/kafka/mod.ts";
 import { type Child, spawnTask, waitWithin } from "../../shared/cli/tasks.ts";
 import { mergePermissions } from "./permissions.ts";
 
@@ -113,8 +113,7 @@ export async function produceRaw(
   const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
   await ensureTopic(kafka, topic, partitions);
   // Idempotent: a retried request (e.g. while a new topic elects leaders) is not written twice.
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  const publisher = await openPublisher(kafka);
   try {
     // Requests stay under the broker's 1 MB batch limit, so large test
     // messages travel alone.
@@ -122,7 +121,7 @@ export async function produceRaw(
     let bytes = 0;
     const flush = async () => {
       if (chunk.length > 0) {
-        await publish(producer, topic, chunk.map((value) => ({ key: null, value })));
+        await publisher.send(topic, chunk.map((value) => ({ key: null, value })));
       }
       chunk = [];
       bytes = 0;
@@ -134,7 +133,7 @@ export async function produceRaw(
     }
     await flush();
   } finally {
-    await producer.disconnect();
+    await publisher.close();
   }
 }
 
@@ -146,16 +145,6 @@ export interface ReadMessage {
   headers: Record<string, string>;
 }
 
-function headerText(headers: KafkaMessage["headers"]): Record<string, string> {
-  const text: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    const first = Array.isArray(value) ? value[0] : value;
-    if (first !== undefined) text[name] = Buffer.isBuffer(first) ? first.toString("utf8") : first;
-  }
-  return text;
-}
-
 /**
  * Reads every message of `topic` from the start (up to its current end), on
  * the shared broker unless `connection` names other brokers and credentials.
@@ -165,70 +154,46 @@ export async function readTopic(
   connection: KafkaSecurityOptions & { brokers?: string[] } = {},
 ): Promise<ReadMessage[]> {
   const kafka = createKafka({ brokers: BROKERS, ...connection, clientId: "livecharts-tests" });
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  const remaining = new Map(
-    ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => [p.partition, BigInt(p.high)]),
-  );
   const messages: ReadMessage[] = [];
-  if (remaining.size === 0) return messages;
-  const consumer = kafka.consumer({ groupId: uniqueName("reader"), maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  await consumer.run({
-    eachMessage: ({ partition, message }) => {
-      messages.push({
-        partition,
-        offset: message.offset,
-        value: message.value,
-        headers: headerText(message.headers),
-      });
-      const end = remaining.get(partition);
-      if (end !== undefined && BigInt(message.offset) + 1n >= end) remaining.delete(partition);
-      if (remaining.size === 0) finish();
+  const decoder = new TextDecoder();
+  await readToEnd(kafka, {
+    topic,
+    onBatch: (records) => {
+      for (const { partition, offset, value, headers } of records) {
+        const text: Record<string, string> = {};
+        for (const [name, bytes] of Object.entries(headers)) text[name] = decoder.decode(bytes);
+        messages.push({ partition, offset, value, headers: text });
+      }
       return Promise.resolve();
     },
   });
-  const timer = setTimeout(finish, 30_000);
-  await finished;
-  clearTimeout(timer);
-  await consumer.disconnect();
   return messages;
 }
 
 /** Committed offsets of `group` on `topic`, by partition. */
 export async function committedOffsets(group: string, topic: string): Promise<Map<number, bigint>> {
-  const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = createAdmin(createKafka({ brokers: BROKERS, clientId: "livecharts-tests" }));
   try {
-    const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
-    return new Map((entry?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
+    const committed = await admin.committed(group, topic);
+    return new Map([...committed].map(([partition, { offset }]) => [partition, offset]));
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 
 /** End offsets of `topic`, by partition. */
 export async function endOffsets(topic: string): Promise<Map<number, bigint>> {
-  const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = createAdmin(createKafka({ brokers: BROKERS, clientId: "livecharts-tests" }));
   try {
-    const ends = await admin.fetchTopicOffsets(topic);
-    return new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
+    return new Map((await admin.topicOffsets(topic)).map((p) => [p.partition, p.high]));
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 }
 
 /** The local emulator's warehouse for `table`. */
 export function warehouseFor(table: string): Warehouse {
-  return openWarehouse(loadConfig(["--table", table], {}));
+  return openWarehouse(loadBigQueryConfig(["--table", table], {}));
 }
 
 /** Every row of `table` (event_id and the columns tests look at). */

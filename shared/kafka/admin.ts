@@ -1,0 +1,183 @@
+/**
+ * Topic and group administration in plain data: topics and their offsets,
+ * a group's committed offsets (with their commit metadata), its lag.
+ *
+ * @module
+ */
+
+import { type KafkaClient, kafkajsOf } from "./client.ts";
+import { logger } from "../ops/mod.ts";
+
+const log = logger("kafka");
+
+/** Earliest retained (`low`) and next (`high`) offset of one partition. */
+export interface PartitionOffsets {
+  partition: number;
+  low: bigint;
+  high: bigint;
+}
+
+/** A group's committed position in one partition. */
+export interface CommittedOffset {
+  /** Offset of the next message the group will read. */
+  offset: bigint;
+  /** The string committed with it (see `Source.commit`), or null. */
+  metadata: string | null;
+}
+
+/** Committed offset and end offset of one partition. */
+export interface PartitionLag {
+  partition: number;
+  committed: bigint;
+  end: bigint;
+  lag: bigint;
+}
+
+/** A consumer group's state and member count. */
+export interface GroupState {
+  /** `Empty`, `Stable`, `PreparingRebalance`, `Dead`, ... */
+  state: string;
+  members: number;
+}
+
+/** Administration of topics and groups; connects on first use. */
+export interface KafkaAdmin {
+  /** Names of the topics. */
+  listTopics(): Promise<string[]>;
+  /** Offsets of each partition of `topic`, by partition number. */
+  topicOffsets(topic: string): Promise<PartitionOffsets[]>;
+  /** Committed offsets of `group` on `topic`, with metadata (partitions without one are left out). */
+  committed(group: string, topic: string): Promise<Map<number, CommittedOffset>>;
+  /** Lag of `group` on `topic`, per partition (end offset minus committed). */
+  groupLag(group: string, topic: string): Promise<PartitionLag[]>;
+  /** State of `group`; undefined when the broker does not know it. */
+  groupState(group: string): Promise<GroupState | undefined>;
+  /** Deletes consumer groups. */
+  deleteGroups(groups: string[]): Promise<void>;
+  /** Deletes topics (waits up to 30 s). */
+  deleteTopics(topics: string[]): Promise<void>;
+  /** Disconnects (safe to call twice, or without any use). */
+  close(): Promise<void>;
+}
+
+/**
+ * The lag of each partition given its offsets and the group's committed
+ * offsets; a partition without a commit counts from 0.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lagOf } from "./admin.ts";
+ * const lag = lagOf([{ partition: 0, low: 0n, high: 10n }, { partition: 1, low: 0n, high: 4n }], new Map([[0, 7n]]));
+ * assert.deepEqual(lag.map((p) => p.lag), [3n, 4n]);
+ * ```
+ */
+export function lagOf(
+  offsets: readonly PartitionOffsets[],
+  committed: ReadonlyMap<number, bigint>,
+): PartitionLag[] {
+  return offsets.map(({ partition, high: end }) => {
+    const at = committed.get(partition) ?? 0n;
+    return { partition, committed: at, end, lag: end > at ? end - at : 0n };
+  }).sort((a, b) => a.partition - b.partition);
+}
+
+/**
+ * Creates an admin client for `kafka`. It connects on first use and stays
+ * connected (reconnecting as needed) until `close()`.
+ */
+export function createAdmin(kafka: KafkaClient): KafkaAdmin {
+  const admin = kafkajsOf(kafka).admin();
+  let connecting: Promise<void> | undefined;
+  const ready = (): Promise<void> =>
+    connecting ??= admin.connect().catch((error) => {
+      connecting = undefined;
+      throw error;
+    });
+
+  async function topicOffsets(topic: string): Promise<PartitionOffsets[]> {
+    await ready();
+    return (await admin.fetchTopicOffsets(topic))
+      .map((entry) => ({
+        partition: entry.partition,
+        low: BigInt(entry.low),
+        high: BigInt(entry.high),
+      }))
+      .sort((a, b) => a.partition - b.partition);
+  }
+
+  async function committed(group: string, topic: string): Promise<Map<number, CommittedOffset>> {
+    await ready();
+    const [entry] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    const offsets = new Map<number, CommittedOffset>();
+    for (const { partition, offset, metadata } of entry?.partitions ?? []) {
+      if (offset !== "-1") offsets.set(partition, { offset: BigInt(offset), metadata });
+    }
+    return offsets;
+  }
+
+  return {
+    async listTopics() {
+      await ready();
+      return await admin.listTopics();
+    },
+    topicOffsets,
+    committed,
+    async groupLag(group, topic) {
+      const [offsets, done] = await Promise.all([topicOffsets(topic), committed(group, topic)]);
+      return lagOf(offsets, new Map([...done].map(([partition, c]) => [partition, c.offset])));
+    },
+    async groupState(group) {
+      await ready();
+      const [found] = (await admin.describeGroups([group])).groups;
+      return found === undefined
+        ? undefined
+        : { state: found.state, members: found.members.length };
+    },
+    async deleteGroups(groups) {
+      await ready();
+      await admin.deleteGroups(groups);
+    },
+    async deleteTopics(topics) {
+      await ready();
+      await admin.deleteTopics({ topics, timeout: 30_000 });
+    },
+    async close() {
+      if (connecting === undefined) return;
+      connecting = undefined;
+      await admin.disconnect();
+    },
+  };
+}
+
+/**
+ * Creates `topic` with `partitions` partitions (and topic `config`) unless it
+ * exists.
+ * Returns true when it was created.
+ */
+export async function ensureTopic(
+  kafka: KafkaClient,
+  topic: string,
+  partitions: number,
+  config: Record<string, string> = {},
+): Promise<boolean> {
+  const admin = kafkajsOf(kafka).admin();
+  await admin.connect();
+  try {
+    const existing = await admin.listTopics();
+    if (existing.includes(topic)) return false;
+    const created = await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{
+        topic,
+        numPartitions: partitions,
+        replicationFactor: -1,
+        configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
+      }],
+    });
+    if (created) log.info("Created topic {topic}", { topic, partitions });
+    return created;
+  } finally {
+    await admin.disconnect();
+  }
+}
