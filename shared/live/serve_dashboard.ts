@@ -38,6 +38,14 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
+/** Memory use of the process, in megabytes. */
+export interface MemoryMegabytes {
+  rss: number;
+  heap_total: number;
+  heap_used: number;
+  external: number;
+}
+
 /**
  * Memory use in megabytes, one decimal.
  *
@@ -48,7 +56,7 @@ export interface DashboardServer {
  * assert.ok(memoryMegabytes().rss > 0);
  * ```
  */
-export function memoryMegabytes(): Record<string, number> {
+export function memoryMegabytes(): MemoryMegabytes {
   const usage = Deno.memoryUsage();
   const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
   return {
