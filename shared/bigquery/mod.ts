@@ -1,3 +1,4 @@
 export * from "./deadline.ts";
 export * from "./options.ts";
+export * from "./storage_write.ts";
 export * from "./warehouse.ts";
