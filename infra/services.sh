@@ -355,6 +355,8 @@ kafka_logfile() { say "$KAFKA_DIR/kafka.log"; }
 BQ_DIR=$STATE/bigquery
 BQ_PID=$BQ_DIR/pid
 BQ_PATTERN=--data-dir=$BQ_DIR/data
+# The Go emulator that earlier versions of this script started (same pid file).
+BQ_LEGACY_PATTERN=--database=$BQ_DIR/data.db
 
 bigquery_http() { # bigquery_http <method> <url> [body]: prints the HTTP status
   curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' -X "$1" \
@@ -385,6 +387,11 @@ bigquery_up() {
     return
   fi
   need curl "curl (e.g. apt-get install curl)"
+  if pid=$(pid_of "$BQ_PID" "$BQ_LEGACY_PATTERN"); then
+    warn "bigquery: the former Go emulator (pid $pid) still runs on 127.0.0.1:$BQ_PORT and is used; 'down' then 'up' replaces it"
+    bigquery_dataset
+    return 0
+  fi
   if port_open "$BQ_PORT"; then
     bigquery_ready ||
       die "port $BQ_PORT is in use by a process that is not the BigQuery emulator; stop it first"
@@ -431,12 +438,20 @@ bigquery_wait() { # bigquery_wait <start time in $SECONDS>: until both APIs answ
   die "the BigQuery emulator is not ready after ${BQ_READY_TIMEOUT}s (pid $pid; log: $BQ_DIR/emulator.log)"
 }
 
-bigquery_down() { stop_pid bigquery "$BQ_PID" "$BQ_PATTERN"; }
+bigquery_down() {
+  if pid_of "$BQ_PID" "$BQ_LEGACY_PATTERN" >/dev/null; then
+    stop_pid bigquery "$BQ_PID" "$BQ_LEGACY_PATTERN"
+  else
+    stop_pid bigquery "$BQ_PID" "$BQ_PATTERN"
+  fi
+}
 
 bigquery_status() {
   local pid
   if pid=$(pid_of "$BQ_PID" "$BQ_PATTERN"); then
     say "bigquery: running (pid $pid, 127.0.0.1:$BQ_PORT, gRPC $BQ_GRPC_PORT)"
+  elif pid=$(pid_of "$BQ_PID" "$BQ_LEGACY_PATTERN"); then
+    say "bigquery: the former Go emulator runs (pid $pid, 127.0.0.1:$BQ_PORT); 'down' then 'up' replaces it"
   elif port_open "$BQ_PORT"; then
     say "bigquery: stopped here, but 127.0.0.1:$BQ_PORT is in use by another process"
     return 3
