@@ -265,7 +265,19 @@ function toDate(timestamp: unknown): Date | undefined {
   return Number.isFinite(seconds) ? new Date(seconds * 1000 + Math.floor(nanos / 1e6)) : undefined;
 }
 
-/** Maps an AppendRows response to a result. */
+/**
+ * Maps BigQuery's answer to an append of `rows` rows at `offset` to a result.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { appendResult } from "./storage_write.ts";
+ * assert.deepEqual(appendResult({ appendResult: { offset: { value: 0 } } }, 0, 500), {
+ *   status: "ok", offset: 0, rows: 500,
+ * });
+ * assert.equal(appendResult({ error: { code: 6, message: "" } }, 0, 500).status, "already-exists");
+ * ```
+ */
 export function appendResult(response: unknown, offset: number, rows: number): AppendResult {
   const error = isRecord(response) && isRecord(response.error) ? response.error : undefined;
   const code = error !== undefined && typeof error.code === "number" ? error.code : 0;
