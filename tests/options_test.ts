@@ -3,7 +3,9 @@ import {
   boolean,
   decimal,
   envNames,
+  exampleValue,
   formatHelp,
+  formatOptionError,
   integer,
   type Option,
   optional,
@@ -219,4 +221,73 @@ Deno.test("envNames() lists each variable once", () => {
     "NAME",
     "RATE",
   ]);
+});
+
+Deno.test("parseOptions() lists every problem at once, each with an example", () => {
+  assert.throws(
+    () => parseOptions(table, ["--count", "x", "--nope", "1", "--rate"], { NAME: "", DERIVED: "" }),
+    (error: unknown) => {
+      assert.ok(error instanceof OptionError);
+      assert.deepEqual(error.problems, [
+        { text: "Unknown flag --nope (see --help)" },
+        { text: "Flag --rate needs a value PER_SECOND", example: "--rate 0" },
+        { text: `Invalid --count (COUNT): must be an integer, got "x"`, example: "--count 10" },
+      ]);
+      assert.equal(error.message, error.problems.map((problem) => problem.text).join("\n"));
+      return true;
+    },
+  );
+});
+
+Deno.test("parseOptions() shows an example the way the bad value was given", () => {
+  assert.throws(() => parseOptions(table, [], { COUNT: "x", RATE: "-1" }), (error: unknown) => {
+    assert.ok(error instanceof OptionError);
+    assert.deepEqual(error.problems.map((problem) => problem.example), ["COUNT=10", "RATE=0"]);
+    return true;
+  });
+  assert.throws(() => parseOptions(table, ["--verbose=maybe"], {}), (error: unknown) => {
+    assert.ok(error instanceof OptionError);
+    assert.equal(error.problems[0]?.example, "--verbose=false");
+    return true;
+  });
+});
+
+Deno.test("parseOptions() runs the checks of the options that parsed", () => {
+  const checked = {
+    ...table,
+    rate: { ...table.rate, check: () => "rate and count do not fit together" },
+  };
+  assert.throws(() => parseOptions(checked, ["--count", "x"], {}), (error: unknown) => {
+    assert.ok(error instanceof OptionError);
+    assert.deepEqual(error.problems.map((problem) => problem.text), [
+      `Invalid --count (COUNT): must be an integer, got "x"`,
+      "rate and count do not fit together",
+    ]);
+    return true;
+  });
+  assert.throws(() => parseOptions(checked, ["--rate", "x"], {}), (error: unknown) => {
+    assert.ok(error instanceof OptionError);
+    assert.equal(error.problems.length, 1, "a rate that failed is not checked");
+    return true;
+  });
+});
+
+Deno.test("exampleValue() prefers the declared example, then a valid default", () => {
+  assert.equal(exampleValue({ ...table.name, example: "plays_v2" }), "plays_v2");
+  assert.equal(exampleValue(table.derived), "plays.dlq");
+  assert.equal(exampleValue(table.note), undefined);
+  assert.equal(exampleValue({ ...table.count, fallback: -1 }), undefined, "-1 is not valid");
+  assert.equal(exampleValue({ ...table.name, secret: true }), undefined);
+});
+
+Deno.test("formatOptionError() prints one error line per problem", () => {
+  const error = new OptionError([
+    { text: "Unknown flag --nope (see --help)" },
+    { text: `Invalid --count (COUNT): must be an integer, got "x"`, example: "COUNT=10" },
+  ]);
+  assert.equal(
+    formatOptionError(error),
+    "error: Unknown flag --nope (see --help)\n" +
+      `error: Invalid --count (COUNT): must be an integer, got "x" (for example COUNT=10)`,
+  );
 });

@@ -10,13 +10,64 @@
 
 import { errorMessage } from "./error_message.ts";
 
-/** A bad flag or variable; the message names it and says what was expected. */
+/** One problem with a flag or variable, and how a valid setting looks. */
+export interface OptionProblem {
+  /** What is wrong, naming the flag and variable: `Invalid --count (COUNT): ...`. */
+  text: string;
+  /** A valid setting of the same flag or variable, e.g. `COUNT=10`, when one is known. */
+  example?: string;
+}
+
+/**
+ * Bad flags or variables: every problem found, each naming its flag or
+ * variable. The message lists the problems' texts, one a line.
+ */
 export class OptionError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** Every problem found, in the order of the arguments, then the table. */
+  readonly problems: readonly OptionProblem[];
+  constructor(problems: string | readonly OptionProblem[]) {
+    const list = typeof problems === "string" ? [{ text: problems }] : problems;
+    super(list.map((problem) => problem.text).join("\n"));
     this.name = "OptionError";
+    this.problems = list;
   }
 }
+
+/**
+ * The lines to show for an {@linkcode OptionError}: one `error:` line per
+ * problem, with its example.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatOptionError, OptionError } from "./options.ts";
+ * const error = new OptionError([{ text: "Invalid --count (COUNT): must be an integer, got \"x\"", example: "COUNT=10" }]);
+ * assert.equal(
+ *   formatOptionError(error),
+ *   'error: Invalid --count (COUNT): must be an integer, got "x" (for example COUNT=10)',
+ * );
+ * ```
+ */
+export function formatOptionError(error: OptionError): string {
+  return error.problems.map((problem) =>
+    `error: ${problem.text}${problem.example ? ` (for example ${problem.example})` : ""}`
+  ).join("\n");
+}
+
+/**
+ * What the value of an option needs from the runtime, so that a launcher can
+ * grant exactly that (see `permissions.ts`):
+ * - `connect`: the value is `host:port`, a list of them or a URL, to connect to;
+ * - `kafka`: the same for Kafka brokers (their advertised addresses are added);
+ * - `listen`: a port to serve on; the host is the option whose flag ends in
+ *   `host` instead of `port` (`--metrics-port` and `--metrics-host`);
+ * - `read` / `write`: a file to read, or to write (and read);
+ * - `none`: nothing.
+ *
+ * Without it the `arg` placeholder decides: `HOST:PORT`, `HOST:PORT,...` and
+ * `URL` connect, `PORT` listens, `FILE` reads; anything else needs nothing.
+ */
+export type Grant = "connect" | "kafka" | "listen" | "read" | "write" | "none";
 
 /** Declaration of one option producing a value of type `T`. */
 export interface Option<T> {
@@ -34,6 +85,10 @@ export interface Option<T> {
   parse: (raw: string) => T;
   /** Text shown as the default in help when `fallback` is a function. */
   fallbackHelp?: string;
+  /** A valid value shown in error messages (default: the default, when it is valid). */
+  example?: string;
+  /** What the value needs from the runtime (default: from `arg`, see {@linkcode Grant}). */
+  grant?: Grant;
   /** A secret (e.g. a password): its value never appears in errors or help. */
   secret?: boolean;
   /**
@@ -140,22 +195,76 @@ export function optional(raw: string): string | undefined {
   return raw === "" ? undefined : raw;
 }
 
-/** Name of an option in messages: `--flag` or `--flag/ENV`. */
+/** Name of an option in messages: `--flag` or `--flag (ENV)`. */
 function label(option: Option<unknown>): string {
   return option.env ? `--${option.flag} (${option.env})` : `--${option.flag}`;
 }
 
+/** The value of `option` as its raw text, for examples. */
+function asText(value: unknown): string | undefined {
+  if (value === undefined || value === null || typeof value === "function") return undefined;
+  if (Array.isArray(value)) return value.map(String).join(",");
+  return String(value);
+}
+
 /**
- * Parses `args` and `env` against an option table.
+ * A valid raw value of `option`: its `example`, else its default (or the
+ * first word of the default shown in help) when the option accepts it.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { integer, parseOptions } from "./options.ts";
- * const values = parseOptions({
+ * import { exampleValue, integer } from "./options.ts";
+ * assert.equal(exampleValue({ flag: "n", help: "", fallback: 5, parse: integer() }), "5");
+ * assert.equal(
+ *   exampleValue({ flag: "port", help: "", fallback: undefined, fallbackHelp: "9464", parse: integer() }),
+ *   "9464",
+ * );
+ * ```
+ */
+export function exampleValue(option: Option<unknown>): string | undefined {
+  if (option.secret) return undefined;
+  if (option.example !== undefined) return option.example;
+  const fallback = typeof option.fallback === "function" ? option.fallback({}) : option.fallback;
+  const candidates = [asText(fallback), option.fallbackHelp, option.fallbackHelp?.split(/\s/)[0]];
+  for (const candidate of candidates) {
+    if (candidate === undefined || candidate === "") continue;
+    try {
+      option.parse(candidate);
+      return candidate;
+    } catch {
+      // not a valid value: try the next
+    }
+  }
+  return undefined;
+}
+
+/** How `option` would be set to `value`, the way the bad value was given. */
+function setting(option: Option<unknown>, value: string, from: "flag" | "env"): string {
+  if (from === "env" && option.env) return `${option.env}=${value}`;
+  return option.arg === undefined ? `--${option.flag}=${value}` : `--${option.flag} ${value}`;
+}
+
+/**
+ * Parses `args` and `env` against an option table. Throws an
+ * {@linkcode OptionError} listing every problem found, not only the first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { integer, OptionError, parseOptions } from "./options.ts";
+ * const table = {
  *   count: { flag: "count", env: "COUNT", arg: "N", help: "events", fallback: 0, parse: integer() },
- * }, ["--count", "5"], {});
- * assert.equal(values.count, 5);
+ * };
+ * assert.equal(parseOptions(table, ["--count", "5"], {}).count, 5);
+ * assert.throws(() => parseOptions(table, ["--nope"], { COUNT: "x" }), (error: unknown) => {
+ *   assert.ok(error instanceof OptionError);
+ *   assert.deepEqual(error.problems, [
+ *     { text: "Unknown flag --nope (see --help)" },
+ *     { text: 'Invalid --count (COUNT): must be an integer, got "x"', example: "COUNT=0" },
+ *   ]);
+ *   return true;
+ * });
  * ```
  */
 export function parseOptions<S extends Record<string, Option<unknown>>>(
@@ -163,23 +272,35 @@ export function parseOptions<S extends Record<string, Option<unknown>>>(
   args: readonly string[],
   env: Record<string, string | undefined>,
 ): Values<S> {
+  const problems: OptionProblem[] = [];
   const byFlag = new Map<string, string>();
   for (const [key, option] of Object.entries(options)) {
     byFlag.set(option.flag, key);
   }
   const raw: RawValues = {};
+  const from: Record<string, "flag" | "env"> = {};
+  // An unknown flag's value (`--nope 1`, `-c 5`) is not a problem of its own.
+  const skipValue = (i: number) =>
+    !args[i]!.includes("=") && args[i + 1] !== undefined && !args[i + 1]!.startsWith("-")
+      ? i + 1
+      : i;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith("--")) {
-      throw new OptionError(`Unexpected argument ${JSON.stringify(arg)}`);
+      problems.push({ text: `Unexpected argument ${JSON.stringify(arg)}` });
+      if (arg.startsWith("-")) i = skipValue(i);
+      continue;
     }
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq === -1 ? undefined : eq);
     const key = byFlag.get(name);
     if (key === undefined) {
-      throw new OptionError(`Unknown flag --${name} (see --help)`);
+      problems.push({ text: `Unknown flag --${name} (see --help)` });
+      i = skipValue(i);
+      continue;
     }
     const option = options[key]!;
+    from[key] = "flag";
     if (eq !== -1) {
       raw[key] = arg.slice(eq + 1);
     } else if (option.arg === undefined) {
@@ -187,7 +308,12 @@ export function parseOptions<S extends Record<string, Option<unknown>>>(
     } else {
       const next = args[i + 1];
       if (next === undefined || next.startsWith("--")) {
-        throw new OptionError(`Flag --${name} needs a value ${option.arg}`);
+        const example = exampleValue(option);
+        problems.push({
+          text: `Flag --${name} needs a value ${option.arg}`,
+          ...(example === undefined ? {} : { example: setting(option, example, "flag") }),
+        });
+        continue;
       }
       raw[key] = next;
       i++;
@@ -196,10 +322,14 @@ export function parseOptions<S extends Record<string, Option<unknown>>>(
   for (const [key, option] of Object.entries(options)) {
     if (raw[key] === undefined && option.env !== undefined) {
       const value = env[option.env];
-      if (value !== undefined && value !== "") raw[key] = value;
+      if (value !== undefined && value !== "") {
+        raw[key] = value;
+        from[key] = "env";
+      }
     }
   }
   const values: Record<string, unknown> = {};
+  const failed = new Set<string>();
   for (const [key, option] of Object.entries(options)) {
     const given = raw[key];
     if (given === undefined) {
@@ -209,16 +339,25 @@ export function parseOptions<S extends Record<string, Option<unknown>>>(
     try {
       values[key] = option.parse(given);
     } catch (error) {
+      failed.add(key);
       const reason = option.secret
         ? "the value is not valid (not shown: it is a secret)"
         : errorMessage(error);
-      throw new OptionError(`Invalid ${label(option)}: ${reason}`);
+      const example = exampleValue(option);
+      problems.push({
+        text: `Invalid ${label(option)}: ${reason}`,
+        ...(example === undefined ? {} : { example: setting(option, example, from[key]!) }),
+      });
     }
   }
-  for (const option of Object.values(options)) {
+  // Checks compare options with each other: a value that failed above would
+  // only make them report a second, misleading problem.
+  for (const [key, option] of Object.entries(options)) {
+    if (failed.has(key)) continue;
     const problem = option.check?.(values);
-    if (problem !== undefined) throw new OptionError(problem);
+    if (problem !== undefined) problems.push({ text: problem });
   }
+  if (problems.length > 0) throw new OptionError(problems);
   // The table's keys are exactly the keys filled above.
   return values as Values<S>;
 }

@@ -8,6 +8,7 @@
 import {
   envNames,
   formatHelp,
+  formatOptionError,
   type Option,
   OptionError,
   parseOptions,
@@ -23,7 +24,8 @@ export interface ScriptInfo {
 
 /**
  * Parses the script's flags and environment. Prints help and exits 0 on
- * `--help`; prints the error and exits 2 on a bad value.
+ * `--help`; prints every problem (one `error:` line each) and exits 2 on bad
+ * values.
  */
 export function parseArgsOrExit<S extends Record<string, Option<unknown>>>(
   info: ScriptInfo,
@@ -38,7 +40,7 @@ export function parseArgsOrExit<S extends Record<string, Option<unknown>>>(
     return parseOptions(options, args, readEnv(envNames(options)));
   } catch (error) {
     if (error instanceof OptionError) {
-      console.error(`error: ${error.message}`);
+      console.error(formatOptionError(error));
       Deno.exit(2);
     }
     throw error;
