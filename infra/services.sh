@@ -60,6 +60,7 @@ ALL_SERVICES=(kafka bigquery)
 say() { printf '%s\n' "$*"; }
 warn() { printf '%s\n' "$*" >&2; }
 die() {
+  progress_done
   printf 'services: %s\n' "$*" >&2
   exit 1
 }
@@ -130,6 +131,7 @@ stop_pid() {
 }
 
 show_tail() { # show_tail <file>...
+  progress_done
   local f
   for f in "$@"; do
     [[ -s $f ]] || continue
@@ -137,6 +139,37 @@ show_tail() { # show_tail <file>...
     tail -n 40 "$f" >&2
   done
 }
+
+# progress <label> <estimate>: until progress_done, shows what is going on and
+# for how long: "<label>... 12s (usually <estimate>)", redrawn every second on
+# a terminal, one line every 15 s otherwise (logs, `deno task start`).
+PROGRESS_PID=
+progress() {
+  progress_done
+  local label=$1 estimate=$2 started=$SECONDS
+  if [[ -t 2 ]]; then
+    (while :; do
+      printf '\r\033[2K%s... %ds (usually %s)' "$label" $((SECONDS - started)) "$estimate" >&2
+      sleep 1
+    done) 8>&- 9>&- &
+  else
+    warn "$label (usually $estimate)..."
+    (while sleep 15; do
+      warn "$label... $((SECONDS - started))s (usually $estimate)"
+    done) 8>&- 9>&- &
+  fi
+  PROGRESS_PID=$!
+}
+
+progress_done() {
+  [[ -n $PROGRESS_PID ]] || return 0
+  kill "$PROGRESS_PID" 2>/dev/null || true
+  wait "$PROGRESS_PID" 2>/dev/null || true
+  PROGRESS_PID=
+  if [[ -t 2 ]]; then printf '\r\033[2K' >&2; fi
+  return 0
+}
+trap progress_done EXIT
 
 with_lock() { # with_lock <fd> <file>: serialise concurrent callers where flock exists
   command -v flock >/dev/null 2>&1 || return 0
@@ -163,19 +196,21 @@ install_kafka() {
   with_lock 8 "$CACHE/.install.lock"
   if [[ ! -f $KAFKA_HOME/.complete ]]; then
     need mvn "Maven 3 (e.g. apt-get install maven), used once to fetch the Kafka jars"
-    warn "installing Apache Kafka $KAFKA_VERSION into $KAFKA_LIB (once)..."
-    local tmp=$KAFKA_HOME/lib.tmp.$$
+    local tmp=$KAFKA_HOME/lib.tmp.$$ started=$SECONDS
     mkdir -p "$KAFKA_HOME"
     rm -rf "$tmp"
+    progress "kafka: fetching Kafka $KAFKA_VERSION with Maven (once)" "1-3 min"
     if ! mvn -q -B -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory="$tmp" >"$KAFKA_HOME/install.log" 2>&1; then
       show_tail "$KAFKA_HOME/install.log"
       rm -rf "$tmp"
       die "could not fetch the Kafka jars with Maven (log: $KAFKA_HOME/install.log)"
     fi
+    progress_done
     rm -rf "$KAFKA_LIB"
     mv "$tmp" "$KAFKA_LIB"
     touch "$KAFKA_HOME/.complete"
+    warn "kafka: fetched in $((SECONDS - started))s"
   fi
   exec 8>&-
 }
@@ -195,7 +230,7 @@ install_bigquery() {
       die "the BigQuery emulator needs Python 3.11 or newer: $BQ_PYTHON is $("$BQ_PYTHON" -V 2>&1); set LIVECHARTS_PYTHON"
     local log=$BQ_HOME/install.log started=$SECONDS total
     total=$(grep -cE '^[A-Za-z]' "$BQ_REQUIREMENTS")
-    warn "bigquery: installing bqemulator $BQ_VERSION and $((total - 1)) pinned packages into $BQ_VENV (once, about a minute)..."
+    warn "bigquery: installing bqemulator $BQ_VERSION and $((total - 1)) pinned packages into $BQ_VENV (once, usually 1-3 min; log: $log)..."
     rm -rf "$BQ_HOME"
     mkdir -p "$BQ_HOME" "$BQ_RUN_HOME"
     if ! "$BQ_PYTHON" -m venv "$BQ_VENV" >"$log" 2>&1; then
@@ -217,11 +252,12 @@ install_bigquery() {
       show_tail "$log"
       die "could not install the BigQuery emulator with pip (log: $log)"
     fi
-    warn "bigquery:   installing DuckDB's spatial and avro extensions from their wheels..."
+    progress "bigquery:   installing DuckDB's extensions" "10-30 s"
     if ! HOME=$BQ_RUN_HOME "$BQ_VENV/bin/python" "$ROOT/infra/bigquery/install_extensions.py" >>"$log" 2>&1; then
       show_tail "$log"
       die "could not install DuckDB's extensions for the BigQuery emulator (log: $log)"
     fi
+    progress_done
     cksum <"$BQ_REQUIREMENTS" >"$BQ_HOME/.complete"
     warn "bigquery: installed in $((SECONDS - started))s"
   fi
@@ -301,7 +337,7 @@ kafka_up() {
       -t "$(<"$KAFKA_DIR/cluster.id")" -c "$KAFKA_DIR/server.properties" \
       >"$KAFKA_DIR/format.log" 2>&1; then
       show_tail "$KAFKA_DIR/format.log"
-      die "could not format the Kafka storage in $KAFKA_DIR/data"
+      die "could not format the Kafka storage in $KAFKA_DIR/data (log: $KAFKA_DIR/format.log)"
     fi
   fi
 
@@ -318,12 +354,14 @@ kafka_up() {
 
 kafka_wait() { # kafka_wait <start time in $SECONDS>: until a metadata round trip works
   local started=$1 pid
+  progress "kafka: starting, waiting until it answers" "10-30 s"
   while ((SECONDS - started < KAFKA_READY_TIMEOUT)); do
     if ! pid=$(pid_of "$KAFKA_PID" "$KAFKA_PATTERN"); then
       show_tail "$KAFKA_DIR/kafka.log" "$KAFKA_DIR/kafka.out"
       die "kafka exited during startup (logs in $KAFKA_DIR)"
     fi
     if port_open "$KAFKA_PORT" && kafka_metadata_ok; then
+      progress_done
       say "kafka: started (pid $pid, 127.0.0.1:$KAFKA_PORT) in $((SECONDS - started))s"
       return 0
     fi
@@ -422,12 +460,14 @@ bigquery_up() {
 
 bigquery_wait() { # bigquery_wait <start time in $SECONDS>: until both APIs answer
   local started=$1 pid
+  progress "bigquery: starting, waiting until it answers" "5-20 s"
   while ((SECONDS - started < BQ_READY_TIMEOUT)); do
     if ! pid=$(pid_of "$BQ_PID" "$BQ_PATTERN"); then
       show_tail "$BQ_DIR/emulator.log"
       die "the BigQuery emulator exited during startup (log: $BQ_DIR/emulator.log)"
     fi
     if bigquery_ready && port_open "$BQ_GRPC_PORT"; then
+      progress_done
       bigquery_dataset
       say "bigquery: started (pid $pid, 127.0.0.1:$BQ_PORT, gRPC $BQ_GRPC_PORT) in $((SECONDS - started))s"
       return 0
