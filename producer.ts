@@ -18,6 +18,8 @@ import {
 import {
   createKafka,
   ensureTopic,
+  isTransientKafkaError,
+  kafkaErrorType,
   kafkaOptions,
   openPublisher,
   partitionsOption,
@@ -94,6 +96,7 @@ async function main(): Promise<number> {
   const started = performance.now();
   let stats;
   let seconds = 0;
+  const deadline = deadlineAfter(stop, 15_000);
   try {
     stats = await produceEvents({
       next,
@@ -101,9 +104,12 @@ async function main(): Promise<number> {
       rate: config.rate,
       batchSize: config.batchSize,
       signal: stop,
-      deadline: deadlineAfter(stop, 15_000),
-      send: async (messages) => {
-        const results = await publisher.send(config.topic, messages);
+      deadline,
+      // Broker and network trouble is retried; an error that would fail the
+      // same way again (too large, not allowed, no such topic) stops the run.
+      isTransient: isTransientKafkaError,
+      send: async (messages, signal) => {
+        const results = await publisher.send(config.topic, messages, { signal });
         deliveries.info("Delivered {count} events to {topic}", {
           count: messages.length,
           topic: config.topic,
@@ -121,6 +127,15 @@ async function main(): Promise<number> {
       },
     });
     seconds = (performance.now() - started) / 1000;
+  } catch (error) {
+    // Only errors that would fail the same way again get here (the others
+    // are retried): say which, once, and stop.
+    if (isTransientKafkaError(error)) throw error;
+    const type = kafkaErrorType(error);
+    throw new Error(
+      `Kafka refuses events for ${config.topic}${type ? ` (${type})` : ""}: ` +
+        `${errorMessage(error)}; not retried`,
+    );
   } finally {
     // Shutdown in flow order: the simulator stopped above, then the publisher.
     progress.stop();

@@ -33,6 +33,7 @@ const NonRetriable = KafkaJSNonRetriableError as unknown as new (
 Deno.test("isTransientKafkaError() does not retry errors that would fail again", () => {
   for (
     const [type, code] of [
+      ["UNKNOWN_TOPIC_OR_PARTITION", 3],
       ["MESSAGE_TOO_LARGE", 10],
       ["RECORD_LIST_TOO_LARGE", 18],
       ["INVALID_RECORD", 87],
@@ -60,6 +61,9 @@ Deno.test("isTransientKafkaError() retries broker and connection trouble", () =>
     protocolError("NOT_LEADER_FOR_PARTITION", 6, true),
     protocolError("REQUEST_TIMED_OUT", 7, true),
     protocolError("NOT_ENOUGH_REPLICAS", 19, true),
+    // The idempotent producer's own state: a new producer (id) fixes these.
+    protocolError("OUT_OF_ORDER_SEQUENCE_NUMBER", 45, false),
+    protocolError("UNKNOWN_PRODUCER_ID", 59, false),
     new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:9092"),
     new KafkaJSRequestTimeoutError("Request Produce(key: 0, version: 7) timed out"),
     new KafkaJSError("There is no leader for this topic-partition"),
@@ -207,4 +211,99 @@ Deno.test("createSource() stops fetching while paused", async () => {
     await publisher.close();
     await source.stop();
   }
+});
+
+/** Every value in `topic`, as `partition@offset=value`, in partition and offset order. */
+async function topicContents(topic: string): Promise<string[]> {
+  const { readToEnd } = await import("../shared/kafka/mod.ts");
+  const contents: string[] = [];
+  await readToEnd(localKafka(), {
+    topic,
+    onBatch: (records) => {
+      for (const r of records) {
+        contents.push(`${r.partition}@${r.offset}=${new TextDecoder().decode(r.value!)}`);
+      }
+      return Promise.resolve();
+    },
+  });
+  return contents.sort();
+}
+
+Deno.test("publisher: after a partly written request, the next request is written, not taken for it", async () => {
+  // The broker writes "a" to one partition and refuses the oversized record
+  // on the other, so the request fails. kafkajs rolls back the sequence
+  // numbers of both partitions; a producer that kept going would send "b"
+  // or "c" with the numbers of "a", and the broker would acknowledge it as
+  // "a" again without writing it.
+  const kafka = localKafka();
+  const topic = `partial_${crypto.randomUUID().slice(0, 8)}`;
+  await ensureTopic(kafka, topic, 2, { "max.message.bytes": "4096" });
+  const publisher = await openPublisher(kafka);
+  try {
+    await assert.rejects(
+      publisher.send(topic, [{ key: null, value: "a" }, { key: null, value: "x".repeat(8_000) }]),
+      (error: { type?: string }) => error.type === "MESSAGE_TOO_LARGE",
+    );
+    const deliveries = await publisher.send(topic, [
+      { key: null, value: "b" },
+      { key: null, value: "c" },
+    ]);
+    assert.equal(deliveries.length, 2);
+  } finally {
+    await publisher.close();
+  }
+  const values = (await topicContents(topic)).map((entry) => entry.split("=")[1]).sort();
+  assert.deepEqual(values, ["a", "b", "c"], "both acknowledged records are in the topic");
+});
+
+Deno.test("publisher: concurrent sends are served one at a time, in call order", async () => {
+  const kafka = localKafka();
+  const topic = `ordered_${crypto.randomUUID().slice(0, 8)}`;
+  await ensureTopic(kafka, topic, 1);
+  const publisher = await openPublisher(kafka);
+  try {
+    const sends = Array.from(
+      { length: 20 },
+      (_, i) => publisher.send(topic, [{ key: "song", value: `play ${i}` }]),
+    );
+    const offsets = (await Promise.all(sends)).map((d) => Number(d[0]?.baseOffset));
+    assert.deepEqual(offsets, Array.from({ length: 20 }, (_, i) => i));
+  } finally {
+    await publisher.close();
+  }
+});
+
+Deno.test("publisher: a send to a missing topic fails within seconds, as not transient", async () => {
+  const { isTransientKafkaError, KafkaTopicNotFoundError } = await import(
+    "../shared/kafka/mod.ts"
+  );
+  const publisher = await openPublisher(localKafka());
+  try {
+    const started = Date.now();
+    const error = await publisher.send(`missing_${crypto.randomUUID().slice(0, 8)}`, [
+      { key: null, value: "x" },
+    ]).then(() => undefined, (error: unknown) => error);
+    assert.ok(error instanceof KafkaTopicNotFoundError, String(error));
+    assert.equal(isTransientKafkaError(error), false);
+    assert.ok(Date.now() - started < 5_000, `failed after ${Date.now() - started} ms`);
+  } finally {
+    await publisher.close();
+  }
+});
+
+Deno.test("publisher: an aborted send fails at once and sends nothing", async () => {
+  const kafka = localKafka();
+  const topic = `aborted_${crypto.randomUUID().slice(0, 8)}`;
+  await ensureTopic(kafka, topic, 1);
+  const publisher = await openPublisher(kafka);
+  try {
+    await assert.rejects(
+      publisher.send(topic, [{ key: null, value: "x" }], { signal: AbortSignal.abort() }),
+      /Cannot send to aborted_\w+: stopped/,
+    );
+    await publisher.send(topic, [{ key: null, value: "y" }]);
+  } finally {
+    await publisher.close();
+  }
+  assert.deepEqual(await topicContents(topic), ["0@0=y"]);
 });

@@ -232,3 +232,30 @@ Deno.test("produceEvents() keeps at most concurrency sends in flight", async () 
   assert.equal(stats.sent, 100);
   assert.equal(most, 3);
 });
+
+Deno.test("produceEvents() stops waiting on the other sends once one fails for good", async () => {
+  const fatal = new Error("message too large");
+  let calls = 0;
+  const started = performance.now();
+  await assert.rejects(
+    produceEvents({
+      next: numbered(),
+      count: 0,
+      rate: 0,
+      batchSize: 5,
+      concurrency: 3,
+      isTransient: (error) => error !== fatal,
+      backoff: tiny,
+      send: (_messages, signal) => {
+        if (++calls === 2) return Promise.reject(fatal);
+        // The others would wait for a broker that never answers.
+        return new Promise((_, reject) => {
+          signal.addEventListener("abort", () => reject(new Error("abandoned")), { once: true });
+        });
+      },
+    }),
+    fatal,
+  );
+  assert.ok(performance.now() - started < 1_000);
+  assert.equal(calls, 3, "the abandoned sends were not retried");
+});

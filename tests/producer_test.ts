@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import { decodeEvent } from "../shared/event.ts";
+import { createAdmin, createKafka, ensureTopic } from "../shared/kafka/mod.ts";
 import { readTopic, runScript, startScript, uniqueName, waitFor } from "./support/harness.ts";
 
 Deno.test("producer sends --count valid events keyed by song and logs deliveries", async () => {
@@ -114,5 +115,87 @@ Deno.test("producer rejects bad flags with one clear message", async () => {
   assert.equal(help.code, 0);
   for (const name of ["--count", "--rate", "--artist", "--seed", "--topic", "KAFKA_BROKERS"]) {
     assert.ok(help.stdout.includes(name), `help mentions ${name}`);
+  }
+});
+
+/** The lines of `stderr` at level FATAL or ERROR written by our own categories (not kafkajs'). */
+function ownErrorLines(stderr: string): string[] {
+  return stderr.split("\n").filter((line) =>
+    /^\S+ (FATAL|ERROR) +livecharts\.(?!kafka:)/.test(line)
+  );
+}
+
+Deno.test("producer stops with one clear line and exit 1 when Kafka refuses its events for good", async () => {
+  // The broker refuses every batch: the topic takes records of 200 bytes at most.
+  const topic = uniqueName("too_large");
+  await ensureTopic(
+    createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" }),
+    topic,
+    1,
+    {
+      "max.message.bytes": "200",
+    },
+  );
+  const started = Date.now();
+  const result = await runScript("produce", [
+    "--topic",
+    topic,
+    "--count",
+    "50",
+    "--rate",
+    "0",
+    "--log-file",
+    "",
+  ], { timeoutMs: 30_000 });
+  assert.equal(result.code, 1, result.stderr);
+  assert.ok(Date.now() - started < 15_000, `stopped after ${Date.now() - started} ms`);
+  const lines = ownErrorLines(result.stderr);
+  assert.equal(lines.length, 1, result.stderr);
+  assert.match(
+    lines[0]!,
+    new RegExp(`Kafka refuses events for ${topic} \\(MESSAGE_TOO_LARGE\\): .*; not retried`),
+  );
+  assert.doesNotMatch(result.stderr, /retrying/, "not retried");
+  assert.equal((await readTopic(topic)).length, 0);
+});
+
+Deno.test("producer stops within seconds with one clear line when its topic is deleted", async () => {
+  const topic = uniqueName("deleted");
+  const producer = await startScript("produce", [
+    "--topic",
+    topic,
+    "--rate",
+    "100",
+    "--log-file",
+    "",
+  ]);
+  try {
+    await waitFor("the producer to deliver", () => /sent [1-9]/.test(producer.stderr()), 60_000);
+    const admin = createAdmin(
+      createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" }),
+    );
+    try {
+      await admin.deleteTopics([topic]);
+    } finally {
+      await admin.close();
+    }
+    const deleted = Date.now();
+    const result = await producer.done;
+    assert.ok(
+      Date.now() - deleted < 15_000,
+      `stopped ${Date.now() - deleted} ms after the deletion`,
+    );
+    assert.equal(result.code, 1, result.stderr);
+    const lines = ownErrorLines(result.stderr);
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(
+      lines[0]!,
+      new RegExp(
+        `Kafka refuses events for ${topic} \\(UNKNOWN_TOPIC_OR_PARTITION\\): .*does not exist`,
+      ),
+    );
+  } finally {
+    producer.kill("SIGKILL");
+    await producer.done;
   }
 });

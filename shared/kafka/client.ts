@@ -27,8 +27,9 @@ const UNSAFE_FIELD = /pass|secret|sasl|auth|token|credential|buffer|payload/i;
 
 // kafkajs warns about this for every idempotent producer given bounded
 // retries. Ours are bounded on purpose: a broker outage must reach the
-// caller's own retry and shutdown deadline. A failed request's sequence
-// numbers are rolled back, so the caller's retry is still deduplicated.
+// caller's own retry and shutdown deadline. After a failed send the
+// publisher replaces its producer (publisher.ts), so no other records are
+// ever sent under the sequence numbers kafkajs rolled back.
 const EXPECTED_WARNING = "Limiting retries for the idempotent producer";
 
 /**

@@ -29,8 +29,12 @@ export interface ProduceStats {
 /** Options of {@linkcode produceEvents}. */
 export interface ProduceOptions {
   next: Simulator;
-  /** Sends one batch; resolves when Kafka acknowledged all of it. */
-  send: (messages: EventMessage[]) => Promise<void>;
+  /**
+   * Sends one batch; resolves when Kafka acknowledged all of it. `signal`
+   * aborts when waiting for it is pointless: the hard deadline passed, or
+   * another batch failed for good (the run is ending).
+   */
+  send: (messages: EventMessage[], signal: AbortSignal) => Promise<void>;
   /** Events to send; 0 means until stopped. */
   count: number;
   /** Events per second; 0 means as fast as possible. */
@@ -41,7 +45,7 @@ export interface ProduceOptions {
   concurrency?: number;
   /** Stops generating; in-flight sends finish (and keep retrying). */
   signal?: AbortSignal;
-  /** Gives up retrying in-flight sends (a hard deadline after `signal`). */
+  /** Gives up in-flight sends and their retries (a hard deadline after `signal`). */
   deadline?: AbortSignal;
   isTransient?: (error: unknown) => boolean;
   onDelivered?: (events: SongCompleted[]) => void;
@@ -77,16 +81,21 @@ export async function produceEvents(options: ProduceOptions): Promise<ProduceSta
   const inFlight = new Set<Promise<void>>();
   let generated = 0;
   let failure: unknown;
+  // A batch that failed for good ends the run: the others stop waiting.
+  const failed = new AbortController();
+  const giveUp = options.deadline === undefined
+    ? failed.signal
+    : AbortSignal.any([options.deadline, failed.signal]);
 
   function dispatch(size: number): void {
     const events: SongCompleted[] = [];
     for (let i = 0; i < size; i++) events.push(options.next());
     generated += size;
     const messages = events.map(toMessage);
-    const delivery = retry(() => options.send(messages), {
+    const delivery = retry(() => options.send(messages, giveUp), {
       ...options.backoff,
       isTransient: options.isTransient ?? (() => true),
-      ...(options.deadline === undefined ? {} : { signal: options.deadline }),
+      signal: giveUp,
       onRetry: (error, attempt, delayMs) => {
         stats.errors++;
         options.onError?.(error, attempt, delayMs);
@@ -97,6 +106,7 @@ export async function produceEvents(options: ProduceOptions): Promise<ProduceSta
     }, (error) => {
       stats.unsent += size;
       failure ??= error;
+      failed.abort();
     }).finally(() => inFlight.delete(delivery));
     inFlight.add(delivery);
   }
