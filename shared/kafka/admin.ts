@@ -56,6 +56,8 @@ export interface KafkaAdmin {
   deleteGroups(groups: string[]): Promise<void>;
   /** Deletes topics (waits up to 30 s). */
   deleteTopics(topics: string[]): Promise<void>;
+  /** Deletes the records of `topic` below `before` (offset per partition), as retention does. */
+  deleteRecords(topic: string, before: ReadonlyMap<number, bigint>): Promise<void>;
   /** Disconnects (safe to call twice, or without any use). */
   close(): Promise<void>;
 }
@@ -142,12 +144,30 @@ export function createAdmin(kafka: KafkaClient): KafkaAdmin {
       await ready();
       await admin.deleteTopics({ topics, timeout: 30_000 });
     },
+    async deleteRecords(topic, before) {
+      await topicOffsets(topic); // loads the topic's metadata, which kafkajs needs here
+      const partitions = [...before].map(([partition, offset]) => ({
+        partition,
+        offset: String(offset),
+      }));
+      await admin.deleteTopicRecords({ topic, partitions });
+    },
     async close() {
       if (connecting === undefined) return;
       connecting = undefined;
       await admin.disconnect();
     },
   };
+}
+
+/** The broker's reasons in a failed topic creation (kafkajs lists them in `errors`). */
+function creationErrors(error: unknown): string {
+  const errors = typeof error === "object" && error !== null && "errors" in error &&
+      Array.isArray(error.errors)
+    ? error.errors
+    : [error];
+  return errors.map((item: unknown) => item instanceof Error ? item.message : String(item))
+    .join("; ");
 }
 
 /**
@@ -166,6 +186,8 @@ export async function ensureTopic(
   try {
     const existing = await admin.listTopics();
     if (existing.includes(topic)) return false;
+    // Another script may create it at the same moment: kafkajs then answers
+    // false ("already exists"), and the broker's error is logged at debug.
     const created = await admin.createTopics({
       waitForLeaders: true,
       topics: [{
@@ -174,6 +196,8 @@ export async function ensureTopic(
         replicationFactor: -1,
         configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
       }],
+    }).catch((error: unknown) => {
+      throw new Error(`Cannot create topic ${topic}: ${creationErrors(error)}`, { cause: error });
     });
     if (created) log.info("Created topic {topic}", { topic, partitions });
     return created;

@@ -12,6 +12,7 @@ import process from "node:process";
 import type { ConnectionOptions } from "node:tls";
 import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from "kafkajs";
 import { installFastVarints } from "./encoder_patch.ts";
+import { kafkaOptions } from "./options.ts";
 import { errorMessage } from "../cli/mod.ts";
 import { addSecret, logger } from "../ops/mod.ts";
 
@@ -58,6 +59,39 @@ export function safeLogField(value: unknown, depth = 0): unknown {
   return safe;
 }
 
+// Errors a broker answers while it or a new topic warms up, or while two
+// scripts create the same topic at once. kafkajs retries them (or treats
+// "already exists" as done); one that lasts reaches the caller as an error,
+// which the script reports. Logged at debug, so a normal start shows none.
+const EXPECTED_RESPONSE_ERRORS = new Set([
+  "Topic creation errors",
+  "Topic with this name already exists",
+  "The group coordinator is not available",
+  "The coordinator is loading and hence can't process requests for this group",
+  "This is not the correct coordinator for this group",
+  "There is no leader for this topic-partition as we are in the middle of a leadership election",
+  "This server does not host this topic-partition",
+  "This is not the correct controller for this cluster",
+]);
+
+/**
+ * Whether a kafkajs error entry is a broker's answer that is expected while
+ * things start (see `EXPECTED_RESPONSE_ERRORS`), not a failure.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isExpectedResponseError } from "./client.ts";
+ * assert.equal(isExpectedResponseError("Response CreateTopics(key: 19, version: 3)", "Topic creation errors"), true);
+ * assert.equal(isExpectedResponseError("Response Produce(key: 0, version: 7)", "Topic authorization failed"), false);
+ * assert.equal(isExpectedResponseError("Connection error: connect ECONNREFUSED", undefined), false);
+ * ```
+ */
+export function isExpectedResponseError(message: string, error: unknown): boolean {
+  return message.startsWith("Response ") && typeof error === "string" &&
+    EXPECTED_RESPONSE_ERRORS.has(error);
+}
+
 function bridgeLogs(): NonNullable<KafkaJsConfig["logCreator"]> {
   return () => ({ level, log: entry }) => {
     const { message, timestamp: _t, logger: _l, stack: _s, ...raw } = entry;
@@ -68,7 +102,8 @@ function bridgeLogs(): NonNullable<KafkaJsConfig["logCreator"]> {
     const text = `${entry.namespace ?? "kafkajs"}: ${message}`;
     switch (level) {
       case logLevel.ERROR:
-        log.error(text, fields);
+        if (isExpectedResponseError(message, raw.error)) log.debug(text, fields);
+        else log.error(text, fields);
         break;
       case logLevel.WARN:
         if (message.startsWith(EXPECTED_WARNING)) log.debug(text, fields);
@@ -189,6 +224,160 @@ export interface KafkaClient {
 
 const clients = new WeakMap<KafkaClient, Kafka>();
 
+/** Time a script's first connection to Kafka may take before it gives up. */
+export const FIRST_CONTACT_MS = 10_000;
+
+/** Time a first contact keeps trying brokers that answer with a refusal. */
+const ANSWERED_MS = 2_000;
+
+/**
+ * No broker answered: the message names the addresses, the reason and what
+ * to check, in one line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KafkaUnreachableError } from "./client.ts";
+ * const error = new KafkaUnreachableError(["127.0.0.1:1"], "connection refused");
+ * assert.match(error.message, /^Cannot reach Kafka at 127\.0\.0\.1:1 \(--brokers, KAFKA_BROKERS\): connection refused\. Check /);
+ * ```
+ */
+export class KafkaUnreachableError extends Error {
+  readonly brokers: readonly string[];
+  readonly reason: string;
+  constructor(brokers: readonly string[], reason: string) {
+    const { flag, env } = kafkaOptions.brokers;
+    super(
+      `Cannot reach Kafka at ${brokers.join(",")} (--${flag}, ${env}): ${reason}. ` +
+        `Check that the broker runs ('deno task status' shows the local one) and its address`,
+    );
+    this.name = "KafkaUnreachableError";
+    this.brokers = brokers;
+    this.reason = reason;
+  }
+}
+
+/** Properties of `error` and the errors it wraps (kafkajs: `originalError`, `cause`). */
+function* errorChain(error: unknown): Generator<Record<string, unknown>> {
+  for (let current = error, depth = 0; depth < 6; depth++) {
+    if (typeof current !== "object" || current === null) return;
+    yield { ...current, message: current instanceof Error ? current.message : undefined };
+    current = "originalError" in current
+      ? current.originalError
+      : "cause" in current
+      ? current.cause
+      : undefined;
+  }
+}
+
+/**
+ * Why a connection failed, in words, when `error` says the broker could not
+ * be reached (refused, no answer, unknown host, not granted); undefined for
+ * anything else (a refused password, a bad certificate).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { unreachableReason } from "./client.ts";
+ * const refused = Object.assign(new Error("Connection error: connect ECONNREFUSED 127.0.0.1:1"), {
+ *   name: "KafkaJSConnectionError",
+ *   code: "ECONNREFUSED",
+ * });
+ * assert.equal(unreachableReason({ originalError: refused }), "connection refused");
+ * assert.equal(unreachableReason(new Error("SASL PLAIN authentication failed")), undefined);
+ * ```
+ */
+export function unreachableReason(error: unknown): string | undefined {
+  for (const link of errorChain(error)) {
+    const message = typeof link.message === "string" ? link.message : "";
+    const code = typeof link.code === "string" ? link.code : "";
+    if (code === "ECONNREFUSED" || message.includes("ECONNREFUSED")) return "connection refused";
+    if (/ENOTFOUND|EAI_AGAIN|EAI_NONAME/.test(code + message)) return "unknown host name";
+    if (/EPERM|NotCapable|Requires net access/.test(code + message)) {
+      return "not granted by the permissions (see --print-permissions)";
+    }
+    if (/EHOSTUNREACH|ENETUNREACH/.test(code + message)) return "no route to the host";
+    if (message === "Connection timeout" || code === "ETIMEDOUT") return "no answer";
+    if (/ECONNRESET|EPIPE|Closed connection/.test(code + message)) {
+      return "the connection was closed (is it a Kafka listener, with the right TLS setting?)";
+    }
+  }
+  return undefined;
+}
+
+/**
+ * One short metadata request to `brokers` with `options`' security settings,
+ * retried until `timeoutMs`; returns the addresses the cluster advertises
+ * (`host:port`), which clients connect to after the first contact. Logs
+ * nothing. Throws {@linkcode KafkaUnreachableError} when no broker answered,
+ * and the client's own error otherwise (e.g. a refused password).
+ */
+export async function probeKafka(
+  options: KafkaSecurityOptions & { brokers: readonly string[] },
+  timeoutMs: number,
+): Promise<string[]> {
+  const kafka = new Kafka({
+    clientId: "livecharts-probe",
+    brokers: [...options.brokers],
+    connectionTimeout: Math.min(3_000, timeoutMs),
+    requestTimeout: timeoutMs,
+    logLevel: logLevel.NOTHING,
+    retry: { retries: 0 },
+    ...kafkaSecurity(options),
+  });
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  let last: unknown;
+  while (true) {
+    const admin = kafka.admin({ retry: { retries: 0 } });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(Object.assign(new Error("Connection timeout"), { code: "ETIMEDOUT" })),
+          Math.max(1, deadline - Date.now()),
+        );
+      });
+      const asking = admin.connect().then(() => admin.describeCluster());
+      asking.catch(() => {}); // when too late, nobody awaits it any more
+      const cluster = await Promise.race([asking, late]);
+      return cluster.brokers.map(({ host, port }) =>
+        `${host.includes(":") ? `[${host}]` : host}:${port}`
+      );
+    } catch (error) {
+      last = error;
+      const reason = unreachableReason(error);
+      if (reason === undefined) throw error;
+      // Refused (or an unknown name) is a clear answer: a broker still
+      // starting gets 2 s, no more. No answer at all is waited for.
+      if (reason !== "no answer" && Date.now() - started >= ANSWERED_MS) break;
+    } finally {
+      clearTimeout(timer);
+      await admin.disconnect().catch(() => {});
+    }
+    if (Date.now() + 500 >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const reason = unreachableReason(last) ?? errorMessage(last);
+  throw new KafkaUnreachableError(
+    options.brokers,
+    reason === "no answer" ? `no answer within ${Math.round(timeoutMs / 1000)} s` : reason,
+  );
+}
+
+/** `made` with a `connect()` that first awaits `first()`. */
+function connectAfter<T extends { connect(): Promise<void> }>(
+  made: T,
+  first: () => Promise<void>,
+): T {
+  const connect = made.connect.bind(made);
+  made.connect = async () => {
+    await first();
+    await connect();
+  };
+  return made;
+}
+
 /**
  * Creates a Kafka client that logs through LogTape and keeps retrying
  * connections (a broker restart must not end a long-running script).
@@ -220,6 +409,22 @@ export function createKafka(options: KafkaClientOptions): KafkaClient {
     retry: { initialRetryTime: 300, maxRetryTime: 5_000, retries: 12 },
     ...security,
   });
+  // The first connection of this client is one bounded, silent probe: a
+  // broker that does not answer fails the script in seconds, with one clear
+  // line, instead of a minute of retries. After that, kafkajs' retries ride
+  // out broker restarts as before.
+  let contact: Promise<void> | undefined;
+  const first = (): Promise<void> =>
+    contact ??= probeKafka(options, FIRST_CONTACT_MS).then(() => {}, (error) => {
+      contact = undefined;
+      throw error;
+    });
+  const admin = kafka.admin.bind(kafka);
+  const producer = kafka.producer.bind(kafka);
+  const consumer = kafka.consumer.bind(kafka);
+  kafka.admin = (config) => connectAfter(admin(config), first);
+  kafka.producer = (config) => connectAfter(producer(config), first);
+  kafka.consumer = (config) => connectAfter(consumer(config), first);
   const client: KafkaClient = Object.freeze({
     clientId: options.clientId,
     brokers: Object.freeze([...options.brokers]),
