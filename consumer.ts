@@ -54,7 +54,8 @@ import {
 /** Dead letters carry a whole source message plus headers: allow more than 1 MB. */
 const DLQ_TOPIC_CONFIG = { "max.message.bytes": String(4 * 1024 * 1024) };
 
-const options = {
+/** The options of this script (the launcher derives its grants from them). */
+export const options = {
   ...kafkaOptions,
   ...groupOptions,
   ...bigqueryOptions,
@@ -69,6 +70,7 @@ const options = {
     help: "Also append logs to this file",
     fallback: undefined,
     parse: optional,
+    grant: "write" as const,
   },
   logLevel: logLevelOption,
 };

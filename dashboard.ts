@@ -35,7 +35,8 @@ import {
 } from "./shared/ops/mod.ts";
 
 const { host, port, ...counting } = dashboardOptions;
-const options = {
+/** The options of this script (the launcher derives its grants from them). */
+export const options = {
   host,
   port,
   ...kafkaOptions,

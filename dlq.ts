@@ -19,7 +19,8 @@ import {
 import { createKafka, groupOptions, kafkaOptions } from "./shared/kafka/mod.ts";
 import { logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
 
-const options = { ...kafkaOptions, dlqTopic: groupOptions.dlqTopic, ...dlqToolOptions };
+/** The options of this script (the launcher derives its grants from them). */
+export const options = { ...kafkaOptions, dlqTopic: groupOptions.dlqTopic, ...dlqToolOptions };
 
 const SUMMARY =
   `Lists the dead-letter topic grouped by error kind and reason; --replay re-publishes letters.

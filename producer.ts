@@ -35,7 +35,8 @@ import {
 } from "./shared/ops/mod.ts";
 import { createSimulator, produceEvents, produceOptions } from "./shared/produce/mod.ts";
 
-const options = {
+/** The options of this script (the launcher derives its grants from them). */
+export const options = {
   ...kafkaOptions,
   ...produceOptions,
   partitions: partitionsOption,
@@ -45,6 +46,7 @@ const options = {
     help: "Delivery log",
     fallback: "producer.log",
     parse: optional,
+    grant: "write" as const,
   },
   logLevel: logLevelOption,
 };

@@ -59,7 +59,10 @@ interface Child extends Shown {
   process: Process;
 }
 
-/** Starts a task's script (its own permissions), passing each line to `onLine`. */
+/**
+ * Starts a task's script with the grants the task's launcher computes from
+ * its configuration, passing each line to `onLine`.
+ */
 async function spawn(
   name: string,
   task: string,
@@ -83,10 +86,22 @@ async function main(): Promise<number> {
   }, options);
 
   if (!config.skipUp) {
-    const up = await new Deno.Command("bash", { args: ["infra/services.sh", "up"], cwd: ROOT })
-      .output();
+    // The services script shows its own progress (downloads and installs on
+    // a cold machine, then each service's wait) straight on this terminal.
+    write("Starting Kafka and the local BigQuery (the first time: downloads, a few minutes)\n");
+    const up = await new Deno.Command("bash", {
+      args: ["infra/services.sh", "up"],
+      cwd: ROOT,
+      stdin: "null",
+      stdout: "inherit",
+      stderr: "inherit",
+    }).output();
     if (!up.success) {
-      console.error("error: the services did not start (see above); try 'deno task status'");
+      console.error(
+        `error: the services did not start (exit code ${up.code}): the line starting with ` +
+          `'services:' above says why and names the log; 'deno task status' shows what runs, ` +
+          `'bash infra/services.sh logs' the last lines of each log`,
+      );
       return 1;
     }
   }

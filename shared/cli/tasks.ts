@@ -1,11 +1,16 @@
 /**
  * Reads the `deno run` command line of a deno.json task and starts its script
  * with exactly the permissions the task grants, reading the child's output
- * line by line ({@linkcode spawnTask}). `deno task start`, the benchmark and
- * the integration tests start every script this way.
+ * line by line ({@linkcode spawnTask}). A task that runs the launcher
+ * (`shared/cli/launch.ts`) gets the grants the launcher computes from the
+ * script's configuration, as `deno task` would. `deno task start`, the
+ * benchmark and the integration tests start every script this way.
  *
  * @module
  */
+
+/** The launcher's path in a task's command line. */
+export const LAUNCHER = "shared/cli/launch.ts";
 
 /**
  * The arguments after `deno` of a task that is a plain `deno run ...`.
@@ -220,11 +225,35 @@ export async function spawnTask(
   options: TaskOptions = {},
 ): Promise<Child> {
   const root = options.root ?? new URL("../../", import.meta.url);
-  const runArgs = await taskRunArgs(root, name);
-  return spawnCommand("deno", [...(options.permissions?.(runArgs) ?? runArgs), ...args], {
+  const { runArgs, args: scriptArgs } = await taskCommand(root, name, args, options.env);
+  return spawnCommand("deno", [...(options.permissions?.(runArgs) ?? runArgs), ...scriptArgs], {
     ...options,
     cwd: root,
   });
+}
+
+/**
+ * The `deno run` arguments (`run`, flags, script) and the script's arguments
+ * of task `name` run with `args` and the extra variables `env`. For a task
+ * that runs the launcher these are the launcher's computed grants and
+ * script: the same configuration, the same grants. A service that does not
+ * answer or a bad option is left for the script to report.
+ */
+export async function taskCommand(
+  root: URL,
+  name: string,
+  args: readonly string[],
+  env?: Record<string, string>,
+): Promise<{ runArgs: string[]; args: string[] }> {
+  const runArgs = await taskRunArgs(root, name);
+  const at = runArgs.indexOf(LAUNCHER);
+  if (at === -1) return { runArgs, args: [...args] };
+  const { planLaunch } = await import("./launch.ts");
+  const plan = await planLaunch([...runArgs.slice(at + 1), ...args], {
+    root,
+    ...(env === undefined ? {} : { env }),
+  });
+  return { runArgs: plan.runArgs, args: plan.args };
 }
 
 /** The last `count` lines as text, for error messages. */

@@ -97,6 +97,7 @@ export const kafkaOptions = {
     fallback: ["127.0.0.1:9092"],
     fallbackHelp: "127.0.0.1:9092",
     parse: brokerList,
+    grant: "kafka",
   },
   topic: {
     flag: "topic",

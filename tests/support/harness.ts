@@ -1,7 +1,9 @@
 /**
  * Integration-test harness: runs the real scripts as subprocesses with the
- * permissions their deno.json tasks grant, talks to the real local broker and
- * BigQuery emulator, and reads back what landed.
+ * grants their deno.json tasks give them (the launcher's, computed from the
+ * same flags and variables, so every run proves those grants are enough),
+ * talks to the real local broker and BigQuery emulator, and reads back what
+ * landed.
  *
  * @module
  */
@@ -48,13 +50,16 @@ export interface Script {
 /** Options of {@linkcode startScript}. */
 export interface StartOptions {
   /**
-   * Permissions granted on top of the task's, merged into its flags (see
-   * `mergePermissions`): e.g. `["--allow-net=127.0.0.1:9094"]`.
+   * Permissions granted on top of the computed ones, merged into its flags
+   * (see `mergePermissions`): e.g. `["--allow-net=127.0.0.1:9094"]`.
    */
   permissions?: string[];
 }
 
-/** Starts a deno.json task's script with extra flags, in the repository root. */
+/**
+ * Starts a deno.json task's script with extra flags and variables, in the
+ * repository root, with the grants the task's launcher computes for them.
+ */
 export async function startScript(
   task: string,
   args: string[],
