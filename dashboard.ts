@@ -1,11 +1,13 @@
 /**
- * `deno task dashboard`: the live chart. Reads the plays topic from Kafka
- * (its own reader, from the earliest offset, so a restart rebuilds the same
- * state), counts plays in sliding event-time windows, and serves the page,
- * the JSON API and a Server-Sent Events stream. Checks itself against
- * BigQuery when the pipeline is quiet.
+ * `deno task dashboard`: the live chart. Starts from BigQuery's aggregated
+ * history below the BigQuery consumer's committed offsets, reads the plays
+ * topic from exactly those offsets on (so start time and memory do not
+ * depend on how much the topic holds), counts plays in sliding event-time
+ * windows, and serves the page, the JSON API and a Server-Sent Events
+ * stream. Re-anchors to BigQuery now and then, and checks itself against it
+ * when the pipeline is quiet.
  *
- * Flow: Kafka topic → decode → windowed counter → HTTP/SSE.
+ * Flow: BigQuery history + Kafka topic → decode → windowed counter → HTTP/SSE.
  *
  * @module
  */
@@ -15,7 +17,7 @@ import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.
 import { createKafka, groupOptions, kafkaOptions, partitionsOption } from "./shared/kafka/mod.ts";
 import {
   createLiveFeed,
-  createPlayCounter,
+  createReconcileGate,
   dashboardOptions,
   ensureTopSongsView,
   reconcile,
@@ -42,7 +44,8 @@ export const options = {
   ...kafkaOptions,
   group: {
     ...groupOptions.group,
-    help: "Group of the BigQuery consumer: reconciliation waits until it has no lag",
+    help: "Group of the BigQuery consumer: its committed offsets split the counts between " +
+      "BigQuery (below) and Kafka (from there on)",
   },
   ...bigqueryOptions,
   ...viewOptions,
@@ -56,22 +59,32 @@ const log = logger("dashboard");
 async function main(): Promise<number> {
   const config = parseArgsOrExit({
     usage: "deno task dashboard [options]",
-    summary: "Serves the live top-songs chart, counted from Kafka, equal to BigQuery.",
+    summary: "Serves the live top-songs chart: BigQuery's history plus Kafka live, equal to " +
+      "BigQuery.",
   }, options);
   await setupLogging({ level: config.logLevel });
   const stop = shutdownSignal((name) => log.info("Received {signal}: stopping", { signal: name }));
 
-  // Kafka → decode → windowed counter → HTTP/SSE; BigQuery checks the counts.
+  // BigQuery's history + Kafka → decode → windowed counter → HTTP/SSE.
   const kafka = createKafka({ ...config, clientId: "livecharts-dashboard" });
-  const counter = createPlayCounter({ allowedLatenessMs: config.allowedLateness });
-  const feed = createLiveFeed(kafka, { ...config, counter });
   const warehouse = openWarehouse(config);
-  const check = () => reconcile(counter, warehouse, Date.now());
+  const feed = createLiveFeed(kafka, {
+    ...config,
+    warehouse,
+    allowedLatenessMs: config.allowedLateness,
+    dedupHorizonMs: config.dedupHorizon,
+    reanchorEveryMs: config.reanchorEvery,
+  });
+  // Full-table queries: one run at a time, at most one per interval.
+  const gate = createReconcileGate({
+    run: () => reconcile(feed.counter(), warehouse, Date.now()),
+    minIntervalMs: config.reconcileMinInterval,
+  });
   const server = serveDashboard({
     ...config,
-    counter,
     feed,
-    reconcile: check,
+    reconcile: config.reconcileApi ? gate : undefined,
+    stallTimeoutMs: config.streamStallTimeout,
     staticDir: new URL("./web/", import.meta.url),
   });
   if (server === undefined) {
@@ -105,8 +118,9 @@ async function main(): Promise<number> {
   const progress = startProgress({
     render: () => {
       const read = feed.stats?.read ?? 0;
-      return `dashboard: read ${compact(read)} | plays ${compact(counter.stats.counted)}` +
-        ` | ${feed.isLive() ? "live" : "catching up"} | ${server.streams} viewers` +
+      const { counted, seeded } = feed.counter().stats;
+      return `dashboard: history ${compact(seeded)} | read ${compact(read)}` +
+        ` | counted ${compact(counted)} | ${feed.status().state} | ${server.streams} viewers` +
         ` | ${compact(meter(read))}/s`;
     },
   });
@@ -115,9 +129,10 @@ async function main(): Promise<number> {
     reconcileWhenQuiet(kafka, {
       ...config,
       everyMs: config.reconcileEvery,
-      counter,
+      counter: feed.counter,
+      isLive: feed.isLive,
       feed: () => feed.stats,
-      check,
+      check: () => gate.check(0),
       signal: stop,
     }),
   ]);
@@ -127,7 +142,7 @@ async function main(): Promise<number> {
   await feed.stop();
   await server.close();
   await viewReady;
-  log.info("Stopped", { ...counter.stats });
+  log.info("Stopped", { ...feed.counter().stats });
   await stopLogging();
   return 0;
 }

@@ -10,7 +10,7 @@
  */
 
 import { type Child, type ChildExit, tail } from "../shared/cli/tasks.ts";
-import { spawnTask } from "./processes.ts";
+import { spawnTask, withEmulator } from "./processes.ts";
 
 /** A port nobody listens on right now. */
 export function freePort(): number {
@@ -70,10 +70,15 @@ export interface DashboardOptions {
   /** More flags for dashboard.ts, e.g. `["--reconcile-every", "0"]`. */
   args?: string[];
   /**
-   * Wait until it has replayed its topic (`live`, the default) or only until
-   * it serves `/healthz` (`serving`).
+   * Wait until its numbers are complete (`live`, the default: BigQuery's
+   * history loaded and Kafka read to its end), or only until it serves
+   * `/healthz` (`serving`).
    */
   until?: "serving" | "live";
+  /** Another BigQuery endpoint (`http://host:port`) for this dashboard only, e.g. a stand-in. */
+  emulator?: string;
+  /** Longest wait for `until` (default 60 s). */
+  timeoutMs?: number;
 }
 
 /** Starts the dashboard for `names` and waits until it is live (or serving). */
@@ -93,8 +98,16 @@ export async function startDashboard(
     names.view,
     "--group",
     names.group,
+    ...options.emulator === undefined ? [] : ["--emulator-host", options.emulator],
     ...options.args ?? [],
-  ], { permissions: (args) => withPort(args, port) });
+  ], {
+    permissions: (args) => {
+      const granted = withPort(args, port);
+      return options.emulator === undefined
+        ? granted
+        : withEmulator(granted, new URL(options.emulator).host);
+    },
+  });
   const url = `http://127.0.0.1:${port}/`;
   const health = async (): Promise<Record<string, unknown>> => {
     try {
@@ -110,13 +123,14 @@ export async function startDashboard(
     : (body: Record<string, unknown>) => body.state === "live";
   let exited = false;
   child.done.then(() => (exited = true));
-  const until = Date.now() + 60_000;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const until = Date.now() + timeoutMs;
   while (!ready(await health())) {
     if (exited || Date.now() > until) {
       child.kill("SIGKILL");
       await child.done;
       throw new Error(
-        `The dashboard ${exited ? "exited" : "did not start within 60 s"}:\n${
+        `The dashboard ${exited ? "exited" : `did not start within ${timeoutMs / 1000} s`}:\n${
           tail(child.lines, 40)
         }`,
       );

@@ -7,6 +7,8 @@ import {
   type TopDocument,
 } from "../shared/live/server.ts";
 import type { SongCompleted } from "../shared/event.ts";
+import type { LiveStatus } from "../shared/live/live_feed.ts";
+import { createReconcileGate } from "../shared/live/reconcile_gate.ts";
 import { createPlayCounter } from "../shared/live/windows.ts";
 
 const NOW = Date.UTC(2026, 10, 24, 12);
@@ -28,19 +30,24 @@ function play(songId: number, songName: string, overrides: Partial<SongCompleted
 function setup(overrides: Partial<DashboardHandlerOptions> = {}) {
   clock = NOW;
   const counter = createPlayCounter({ now: NOW });
+  const status: Pick<LiveStatus, "state" | "problems"> = { state: "live", problems: [] };
   const dashboard = createDashboardHandler({
-    counter,
+    counter: () => counter,
+    status: () => status,
     staticDir: new URL("../web/", import.meta.url),
-    isLive: () => true,
-    health: () => ({ status: "ok" }),
-    reconcile: () => Promise.reject(new Error("BigQuery is away")),
+    health: () => ({ healthy: true, body: { status: "ok" } }),
+    reconcile: createReconcileGate({
+      run: () => Promise.reject(new Error("BigQuery is away")),
+      minIntervalMs: 60_000,
+      now: () => clock,
+    }),
     tickMs: 20,
     now: () => clock,
     ...overrides,
   });
   const get = (path: string, init?: RequestInit) =>
     dashboard.handler(new Request(`http://127.0.0.1${path}`, init));
-  return { counter, dashboard, get };
+  return { counter, dashboard, get, status };
 }
 
 Deno.test("parseTopQuery() fills defaults and rejects bad values", () => {
@@ -87,6 +94,7 @@ Deno.test("GET /api/top answers the documented shape", async () => {
     plays_per_second: 0.05,
     last_event_at: new Date(NOW - 1_000).toISOString(),
     state: "live",
+    problems: [],
   });
   dashboard.close();
 });
@@ -112,7 +120,66 @@ Deno.test("bad parameters, paths and methods get JSON errors", async () => {
   await post.body?.cancel();
   const reconcile = await get("/api/reconcile");
   assert.equal(reconcile.status, 503);
+  assert.ok(Number(reconcile.headers.get("retry-after")) > 0);
   assert.match((await reconcile.json()).error, /BigQuery is away/);
+  dashboard.close();
+});
+
+Deno.test("GET /api/reconcile is cached between runs, and answers 403 when turned off", async () => {
+  let runs = 0;
+  const { dashboard, get } = setup({
+    reconcile: createReconcileGate({
+      run: () => Promise.resolve({ checked_at: `run ${++runs}`, equal: true, windows: [] }),
+      minIntervalMs: 60_000,
+      now: () => clock,
+    }),
+  });
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, () => get("/api/reconcile").then((r) => r.json())),
+  );
+  assert.equal(runs, 1, "concurrent requests share one run");
+  assert.ok(answers.every((answer) => answer.checked_at === "run 1"));
+  clock += 30_000;
+  const cached = await (await get("/api/reconcile")).json();
+  assert.deepEqual([cached.checked_at, cached.cached, runs], ["run 1", true, 1]);
+  clock += 30_000;
+  const fresh = await (await get("/api/reconcile")).json();
+  assert.deepEqual([fresh.checked_at, fresh.cached, runs], ["run 2", false, 2]);
+  dashboard.close();
+
+  const off = setup({ reconcile: undefined });
+  const forbidden = await off.get("/api/reconcile");
+  assert.equal(forbidden.status, 403);
+  assert.match((await forbidden.json()).error, /turned off/);
+  off.dashboard.close();
+});
+
+Deno.test("GET /healthz answers 503 when the dashboard cannot count", async () => {
+  const { dashboard, get } = setup({
+    health: () => ({ healthy: false, body: { status: "down", problems: ["Kafka: gone"] } }),
+  });
+  const response = await get("/healthz");
+  assert.equal(response.status, 503);
+  assert.deepEqual((await response.json()).problems, ["Kafka: gone"]);
+  dashboard.close();
+});
+
+Deno.test("documents carry the state and the problems, and a change of them is pushed", async () => {
+  const { dashboard, get, status } = setup();
+  status.state = "degraded";
+  status.problems = ["BigQuery unreachable (connection refused): the history is missing"];
+  const doc = await (await get("/api/top?window=all")).json();
+  assert.deepEqual([doc.state, doc.problems], [status.state, status.problems]);
+  const response = await get("/api/stream?window=all");
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const buffer = { text: "" };
+  await nextFrame(reader, buffer);
+  assert.equal(JSON.parse((await nextFrame(reader, buffer)).slice(6)).state, "degraded");
+  status.state = "live";
+  status.problems = [];
+  const next = JSON.parse((await nextFrame(reader, buffer)).slice(6));
+  assert.deepEqual([next.state, next.problems], ["live", []]);
+  await reader.cancel();
   dashboard.close();
 });
 
@@ -205,4 +272,43 @@ Deno.test("GET /api/stream sends ping events to keep quiet connections alive", a
   dashboard.close();
   const { done } = await reader.read();
   assert.equal(done, true, "close() ends open streams");
+});
+
+Deno.test("a viewer that does not read holds one frame, the latest, and is cut off when stalled", async () => {
+  const { counter, dashboard, get } = setup({ stallTimeoutMs: 500 });
+  const response = await get("/api/stream?artist=tony-allen&window=5m");
+  // Nothing is read from the body while plays keep changing the document.
+  for (let i = 0; i < 20; i++) {
+    counter.add(play(1, "zombie"));
+    clock += 10;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  assert.equal(dashboard.streams, 1);
+  // What was kept for it: the first frame and the newest document only.
+  // (Read without a pipe, which would keep pulling in the background.)
+  const reader = response.body!.getReader();
+  const decoder = new TextDecoder();
+  const read = async () => decoder.decode((await reader.read()).value);
+  assert.equal(await read(), "retry: 2000\n\n");
+  const kept = JSON.parse((await read()).slice(6));
+  assert.equal(kept.total, 20, "the latest state, not each one in between");
+
+  // Now it stops reading for good: after the stall timeout it is dropped.
+  counter.add(play(2, "lady"));
+  clock += 600;
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  counter.add(play(2, "lady"));
+  for (let i = 0; i < 50 && dashboard.streams > 0; i++) {
+    clock += 100;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(dashboard.streams, 0);
+  assert.equal(dashboard.dropped, 1);
+  await assert.rejects(async () => {
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) break;
+    }
+  }, /stopped reading/);
+  dashboard.close();
 });

@@ -1,74 +1,113 @@
 // Integration tests of dashboard.ts against the real local broker and the
-// BigQuery emulator: a known mix goes through Kafka, consumer.ts fills
-// BigQuery, and the dashboard's numbers must equal BigQuery's for every window.
+// BigQuery emulator: plays go through Kafka, consumer.ts fills BigQuery and
+// commits, and the dashboard, which starts from BigQuery's history below the
+// committed offsets and reads Kafka from there on, must equal BigQuery's
+// recount for every artist and window: after a start, after Kafka deleted
+// the older records, across replicas, across a restart under load, and once
+// BigQuery is back after being away at start. Every wait is on a condition.
 
 import assert from "node:assert/strict";
-import { WINDOW_NAMES } from "../shared/live/windows.ts";
-import { startDashboard } from "../bench/dashboard.ts";
+import { freePort, startDashboard } from "../bench/dashboard.ts";
 import { tail } from "../shared/cli/tasks.ts";
-import { bigqueryTop, dashboardNames, getJson, knownMix, playAt } from "./support/dashboard.ts";
-import { consumerArgs, produceRaw, runScript } from "./support/harness.ts";
+import { openWarehouse } from "../shared/bigquery/warehouse.ts";
+import { loadBigQueryConfig } from "../shared/bigquery/options.ts";
+import { createAdmin, createKafka } from "../shared/kafka/mod.ts";
+import { createLiveFeed } from "../shared/live/live_feed.ts";
+import {
+  dashboardNames,
+  dashboardState,
+  getJson,
+  knownMix,
+  playAt,
+  startBigQueryStandIn,
+  stateDifferences,
+  waitForEqualBigQuery,
+} from "./support/dashboard.ts";
+import {
+  committedOffsets,
+  consumerArgs,
+  endOffsets,
+  produceRaw,
+  runScript,
+  startScript,
+  waitFor,
+  warehouseFor,
+} from "./support/harness.ts";
 import { query } from "../shared/bigquery/warehouse.ts";
-import { warehouseFor } from "./support/harness.ts";
 
-type Song = { song_id: number; song_name: string; plays: number };
+type Names = ReturnType<typeof dashboardNames>;
 
-async function fillBigQuery(names: ReturnType<typeof dashboardNames>): Promise<void> {
+/** Runs the consumer until the group has no lag (everything stored and committed). */
+async function fillBigQuery(names: Names): Promise<void> {
   const consumed = await runScript("consume", consumerArgs(names, ["--exit-when-idle", "2"]));
   assert.equal(consumed.code, 0, consumed.stderr);
 }
 
-async function assertEqualsBigQuery(
-  url: string,
-  table: string,
-  artist: string,
-): Promise<Record<string, number>> {
-  const totals: Record<string, number> = {};
-  for (const window of WINDOW_NAMES) {
-    const { status, body } = await getJson(
-      url,
-      `/api/top?artist=${artist}&window=${window}&limit=100`,
-    );
-    assert.equal(status, 200);
-    const songs = body.songs as Song[];
-    const expected = await bigqueryTop(table, artist, body.from as string | null);
-    assert.deepEqual(
-      songs.map((s) => ({ song_id: s.song_id, plays: s.plays })),
-      expected,
-      `${artist} ${window} from ${body.from}`,
-    );
-    assert.equal(body.total, expected.reduce((sum, s) => sum + s.plays, 0));
-    totals[window] = body.total as number;
-  }
-  return totals;
-}
-
-Deno.test("dashboard: /api/top equals BigQuery for every window, also after a restart", async () => {
-  const names = dashboardNames();
-  const now = Date.now();
-  await produceRaw(names.topic, knownMix(now));
+/** Produces `count` simulated plays (random artists and songs) as fast as Kafka takes them. */
+async function produce(names: Names, count: number, seed: number, rate = 0): Promise<void> {
   const produced = await runScript("produce", [
     "--topic",
     names.topic,
     "--count",
-    "400",
+    String(count),
     "--rate",
-    "0",
+    String(rate),
     "--seed",
-    "11",
+    String(seed),
     "--log-file",
     "",
-  ]);
+  ], { timeoutMs: 180_000 });
   assert.equal(produced.code, 0, produced.stderr);
+}
+
+async function health(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return await getJson(url, "/healthz");
+}
+
+function numberAt(body: Record<string, unknown>, path: string[]): number {
+  let value: unknown = body;
+  for (const key of path) {
+    value = typeof value === "object" && value !== null ? Reflect.get(value, key) : undefined;
+  }
+  return typeof value === "number" ? value : NaN;
+}
+
+/** Sum of all-time plays over every artist (`/api/artists`). */
+async function allTimePlays(url: string): Promise<number> {
+  const artists = (await getJson(url, "/api/artists")).body.artists as { plays: number }[];
+  return artists.reduce((sum, artist) => sum + artist.plays, 0);
+}
+
+async function distinctStored(table: string): Promise<number> {
+  const [row] = await query(
+    warehouseFor(table),
+    `SELECT COUNT(DISTINCT event_id) AS n FROM \`livecharts-local.music.${table}\``,
+  );
+  return Number(row?.n ?? 0);
+}
+
+Deno.test("dashboard: state after start equals a full recount from BigQuery, for every window", async () => {
+  const names = dashboardNames();
+  const now = Date.now();
+  await produceRaw(names.topic, knownMix(now));
+  await produce(names, 400, 11);
   await fillBigQuery(names);
 
   const dashboard = await startDashboard(names);
-  let totals: Record<string, number>;
   try {
-    totals = await assertEqualsBigQuery(dashboard.url, names.table, "tony-allen");
-    await assertEqualsBigQuery(dashboard.url, names.table, "fela-kuti");
+    // Started from BigQuery's history: nothing was above the committed offsets.
+    const started = await health(dashboard.url);
+    assert.equal(started.status, 200);
+    assert.equal(started.body.state, "live");
+    assert.deepEqual(started.body.problems, []);
+    assert.equal(numberAt(started.body, ["kafka", "read"]), 0);
+    assert.equal(numberAt(started.body, ["counter", "seeded"]), await distinctStored(names.table));
+
+    const state = await waitForEqualBigQuery(dashboard.url, names.table, 5_000);
     // Every window differs, so the test really tells them apart.
-    assert.equal(new Set(Object.values(totals)).size, 4, JSON.stringify(totals));
+    const totals = ["5m", "1h", "24h", "all"].map((w) => state.get(`tony-allen ${w}`)!.total);
+    assert.equal(new Set(totals).size, 4, JSON.stringify(totals));
+    assert.ok(state.has("fela-kuti all"));
 
     const reconciled = await getJson(dashboard.url, "/api/reconcile");
     assert.equal(reconciled.status, 200);
@@ -80,29 +119,295 @@ Deno.test("dashboard: /api/top equals BigQuery for every window, also after a re
       `SELECT song_id, plays FROM \`livecharts-local.music.${names.view}\`
        WHERE time_window = 'all' AND artist = 'tony-allen' ORDER BY plays DESC, song_id`,
     );
-    const all = await getJson(dashboard.url, "/api/top?artist=tony-allen&window=all&limit=100");
     assert.deepEqual(
       viewRows.map((r) => [Number(r.song_id), Number(r.plays)]),
-      (all.body.songs as Song[]).map((s) => [s.song_id, s.plays]),
+      state.get("tony-allen all")!.songs,
     );
 
-    const health = await getJson(dashboard.url, "/healthz");
-    const kafka = health.body.kafka as Record<string, number>;
-    assert.equal(kafka.invalid, 2, "invalid messages are skipped and counted");
+    // Plays above the committed offsets come from Kafka, once: the
+    // dashboard counts them before BigQuery has them, and still equals
+    // BigQuery once the consumer stored them (and wrote rows above its
+    // commit, which the dashboard's share of BigQuery leaves out).
+    const more = Array.from({ length: 30 }, () => playAt(Date.now() - 1_000, 3));
+    await produceRaw(names.topic, [...more.map((e) => JSON.stringify(e)), "not json"]);
+    await waitFor("the new plays read from Kafka", async () => {
+      const body = (await health(dashboard.url)).body;
+      return numberAt(body, ["kafka", "read"]) === 31;
+    });
+    assert.equal(numberAt((await health(dashboard.url)).body, ["kafka", "invalid"]), 1);
+    await fillBigQuery(names);
+    await waitForEqualBigQuery(dashboard.url, names.table, 10_000);
   } finally {
     const stopped = await dashboard.stop();
     assert.equal(stopped.code, 0, tail(stopped.lines));
   }
+});
 
-  // A restart rebuilds the same state from the topic.
+Deno.test("dashboard: after Kafka deleted the older records, a restart still equals BigQuery", async () => {
+  const names = dashboardNames();
+  const now = Date.now();
+  await produceRaw(names.topic, knownMix(now));
+  await produce(names, 600, 12);
+  await fillBigQuery(names);
+  const first = await startDashboard(names);
+  const before = await waitForEqualBigQuery(first.url, names.table, 5_000);
+  await first.stop();
+
+  // Retention: every partition loses what the consumer committed.
+  const committed = await committedOffsets(names.group, names.topic);
+  const admin = createAdmin(createKafka({ brokers: ["127.0.0.1:9092"], clientId: "tests" }));
+  try {
+    await admin.deleteRecords(names.topic, committed);
+    const offsets = await admin.topicOffsets(names.topic);
+    for (const { partition, low, high } of offsets) {
+      assert.equal(low, committed.get(partition), `partition ${partition} deleted`);
+      assert.equal(low, high, `partition ${partition} is empty`);
+    }
+  } finally {
+    await admin.close();
+  }
+  // More plays after the deletion, some of them stored before the restart.
+  await produce(names, 200, 13);
+  await fillBigQuery(names);
+  await produceRaw(names.topic, [JSON.stringify(playAt(Date.now() - 2_000, 2))]);
+
   const again = await startDashboard(names);
   try {
-    const after = await assertEqualsBigQuery(again.url, names.table, "tony-allen");
-    assert.equal(after.all, totals.all);
-    assert.equal(after["24h"], totals["24h"]);
+    const state = await dashboardState(again.url);
+    assert.ok(
+      state.get("tony-allen all")!.total > before.get("tony-allen all")!.total,
+      "all time holds the deleted history and the new plays",
+    );
+    await fillBigQuery(names);
+    await waitForEqualBigQuery(again.url, names.table, 10_000);
   } finally {
-    await again.stop();
+    const stopped = await again.stop();
+    assert.equal(stopped.code, 0, tail(stopped.lines));
   }
+});
+
+Deno.test("dashboard: two replicas started at different times serve identical numbers", async () => {
+  const names = dashboardNames();
+  await produceRaw(names.topic, knownMix(Date.now()));
+  await produce(names, 1_000, 21);
+  await fillBigQuery(names);
+  // The first one re-anchors every 2 s while the rest flows in.
+  const early = await startDashboard(names, { args: ["--reanchor-every", "2s"] });
+  let later: Awaited<ReturnType<typeof startDashboard>> | undefined;
+  try {
+    const consumer = await startScript("consume", consumerArgs(names, ["--exit-when-idle", "4"]));
+    const producing = produce(names, 3_000, 22, 600);
+    await waitFor(
+      "the consumer to commit some of the new plays",
+      async () => {
+        const offsets = await committedOffsets(names.group, names.topic);
+        return [...offsets.values()].reduce((a, b) => a + b, 0n) > 1_400n;
+      },
+      60_000,
+      200,
+    );
+    later = await startDashboard(names);
+    await producing;
+    const consumed = await consumer.done;
+    assert.equal(consumed.code, 0, consumed.stderr);
+    const stored = await distinctStored(names.table);
+    for (const dashboard of [early, later]) {
+      await waitFor(
+        "every play counted",
+        async () => (await allTimePlays(dashboard.url)) === stored,
+      );
+    }
+    await waitFor("a re-anchoring", async () => {
+      return numberAt((await health(early.url)).body, ["anchor", "reanchored"]) >= 1;
+    });
+    // Identical, window by window (the same window starts: retry across a bucket edge).
+    let differences: string[] = [];
+    await waitFor(
+      "identical numbers",
+      async () => {
+        const a = await dashboardState(early.url);
+        const b = await dashboardState(later!.url);
+        differences = stateDifferences(a, b);
+        return differences.length === 0;
+      },
+      10_000,
+      200,
+    ).catch((error) => {
+      throw new Error(`${error.message}:\n${differences.slice(0, 10).join("\n")}`);
+    });
+    await waitForEqualBigQuery(later.url, names.table, 5_000);
+  } finally {
+    await later?.stop();
+    const stopped = await early.stop();
+    assert.equal(stopped.code, 0, tail(stopped.lines));
+  }
+});
+
+Deno.test("dashboard: a restart during live load loses and double-counts nothing", async () => {
+  const names = dashboardNames();
+  await produce(names, 500, 31);
+  await fillBigQuery(names);
+  const consumer = await startScript("consume", consumerArgs(names, ["--exit-when-idle", "4"]));
+  const first = await startDashboard(names);
+  const producing = produce(names, 8_000, 32, 800);
+  let second: Awaited<ReturnType<typeof startDashboard>> | undefined;
+  try {
+    await waitFor(
+      "plays read live",
+      async () => {
+        return numberAt((await health(first.url)).body, ["kafka", "read"]) > 1_500;
+      },
+      60_000,
+      200,
+    );
+    first.child.kill("SIGKILL");
+    await first.child.done;
+    second = await startDashboard(names, { args: ["--reanchor-every", "3s"] });
+    const restartedAt = await committedOffsets(names.group, names.topic);
+    await producing;
+    const consumed = await consumer.done;
+    assert.equal(consumed.code, 0, consumed.stderr);
+    // The restart happened mid-stream: part below its anchors, part above.
+    const ends = await endOffsets(names.topic);
+    const below = [...restartedAt.values()].reduce((a, b) => a + b, 0n);
+    assert.ok(below > 500n && below < [...ends.values()].reduce((a, b) => a + b, 0n));
+    const stored = await distinctStored(names.table);
+    assert.equal(stored, 8_500);
+    await waitFor("every play counted once", async () => {
+      return (await allTimePlays(second!.url)) === stored;
+    }, 30_000);
+    await waitForEqualBigQuery(second.url, names.table, 10_000);
+  } finally {
+    first.child.kill("SIGKILL");
+    await second?.stop();
+  }
+});
+
+Deno.test("dashboard: BigQuery down at start: degraded with the reason, live counting, then equal", async () => {
+  const names = dashboardNames();
+  await produce(names, 500, 41);
+  await fillBigQuery(names);
+  const standIn = startBigQueryStandIn();
+  const dashboard = await startDashboard(names, {
+    emulator: standIn.url,
+    until: "serving",
+    args: ["--reconcile-every", "0"],
+  });
+  try {
+    await waitFor(
+      "the degraded state",
+      async () => {
+        const { status, body } = await health(dashboard.url);
+        return status === 200 && body.state === "degraded" && body.status === "degraded";
+      },
+      60_000,
+      200,
+    );
+    const degraded = await health(dashboard.url);
+    const problems = degraded.body.problems as string[];
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]!, /^BigQuery unreachable \(.+\): the history is missing/);
+    assert.ok(standIn.refused > 0);
+
+    // Live counting goes on, from the committed offsets.
+    const artist = "degraded-test-artist";
+    await produceRaw(
+      names.topic,
+      Array.from(
+        { length: 12 },
+        (_, i) => JSON.stringify(playAt(Date.now(), 1 + (i % 3), { artist })),
+      ),
+    );
+    let doc: Record<string, unknown> = {};
+    await waitFor("the new plays counted", async () => {
+      doc = (await getJson(dashboard.url, `/api/top?artist=${artist}&window=5m`)).body;
+      return doc.total === 12;
+    });
+    assert.equal(doc.state, "degraded");
+    assert.deepEqual(doc.problems, problems);
+    assert.equal(
+      (await getJson(dashboard.url, "/api/top?artist=tony-allen&window=all")).body.total,
+      0,
+      "no history while BigQuery is away",
+    );
+
+    // BigQuery is back: the history is added and the numbers converge.
+    await fillBigQuery(names);
+    standIn.refusing = false;
+    await waitFor(
+      "the live state",
+      async () => {
+        const { status, body } = await health(dashboard.url);
+        return status === 200 && body.state === "live" && body.status === "ok";
+      },
+      60_000,
+      200,
+    );
+    assert.deepEqual((await health(dashboard.url)).body.problems, []);
+    const state = await waitForEqualBigQuery(dashboard.url, names.table, 10_000);
+    assert.equal(state.get(`${artist} 5m`)!.total, 12);
+  } finally {
+    const stopped = await dashboard.stop();
+    await standIn.close();
+    assert.equal(stopped.code, 0, tail(stopped.lines));
+  }
+});
+
+Deno.test("live feed: an unreachable Kafka says so (health down, the reason)", async () => {
+  const kafka = createKafka({
+    brokers: [`127.0.0.1:${freePort()}`],
+    clientId: "livecharts-tests",
+  });
+  const feed = createLiveFeed(kafka, {
+    topic: "plays",
+    partitions: 1,
+    group: "nobody",
+    warehouse: openWarehouse(loadBigQueryConfig([], {})),
+    allowedLatenessMs: 86_400_000,
+    dedupHorizonMs: 600_000,
+    reanchorEveryMs: 0,
+  });
+  const stop = new AbortController();
+  const running = feed.run(stop.signal);
+  try {
+    assert.equal(feed.status().state, "starting");
+    await waitFor("Kafka's problem", () => feed.status().health === "down", 60_000);
+    const status = feed.status();
+    assert.equal(status.state, "starting");
+    assert.match(status.problems[0]!, /^Kafka: cannot read plays \(.+\); retrying$/);
+  } finally {
+    stop.abort();
+    await running;
+    await feed.stop();
+  }
+});
+
+Deno.test("dashboard: --help lists its options and exits 0", async () => {
+  const help = await runScript("dashboard", ["--help"]);
+  assert.equal(help.code, 0);
+  for (
+    const flag of [
+      "--port",
+      "--host",
+      "--allowed-lateness",
+      "--view",
+      "--reconcile-every",
+      "--dedup-horizon",
+      "--reanchor-every",
+      "--reconcile-api",
+      "--reconcile-min-interval",
+      "--stream-stall-timeout",
+    ]
+  ) {
+    assert.ok(help.stdout.includes(flag), flag);
+  }
+  assert.match(help.stdout, /DASHBOARD_PORT/);
+  const bad = await runScript("dashboard", ["--allowed-lateness", "soon"]);
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr,
+    /Invalid --allowed-lateness \(DASHBOARD_ALLOWED_LATENESS\): must be a duration/,
+  );
 });
 
 Deno.test("dashboard: API errors, unknown artists, artists list and the live stream", async () => {
@@ -162,19 +467,4 @@ Deno.test("dashboard: API errors, unknown artists, artists list and the live str
     const stopped = await dashboard.stop();
     assert.equal(stopped.code, 0, tail(stopped.lines));
   }
-});
-
-Deno.test("dashboard: --help lists its options and exits 0", async () => {
-  const help = await runScript("dashboard", ["--help"]);
-  assert.equal(help.code, 0);
-  for (const flag of ["--port", "--host", "--allowed-lateness", "--view", "--reconcile-every"]) {
-    assert.ok(help.stdout.includes(flag), flag);
-  }
-  assert.match(help.stdout, /DASHBOARD_PORT/);
-  const bad = await runScript("dashboard", ["--allowed-lateness", "soon"]);
-  assert.equal(bad.code, 2);
-  assert.match(
-    bad.stderr,
-    /Invalid --allowed-lateness \(DASHBOARD_ALLOWED_LATENESS\): must be a duration/,
-  );
 });

@@ -226,11 +226,75 @@ Deno.test("createPlayCounter() stays small for a million plays", () => {
     });
   }
   assert.equal(counter.top("artist-0", "all", 10, T0).total, 40_000);
-  // State is counts per bucket, not per play: 16 bytes a play for dedup, and
+  // State is counts per bucket, not per play: 16 bytes a play for dedup
+  // (the plays read within the horizon; here the clock never moves), and
   // at most 300 + 360 + 1440 buckets (each plus the current one) whatever
   // the number of plays.
   const stats = counter.stats;
-  assert.equal(stats.dedupBytes, 2 ** 21 * 8);
+  assert.equal(stats.dedupBytes, 2 ** 21 * 8 + 16 * 8);
   assert.equal(stats.buckets, 301 + 361 + 1_441);
   assert.equal(stats.songs, 25 * 11);
+  // Once the horizon has passed twice, the ids are gone.
+  counter.advance(T0 + 10 * MINUTE);
+  counter.advance(T0 + 20 * MINUTE);
+  assert.equal(counter.stats.dedupIds, 0);
+});
+
+Deno.test("createPlayCounter() remembers ids for the dedup horizon, not forever", () => {
+  const counter = createPlayCounter({ now: T0, dedupHorizonMs: MINUTE });
+  const event = play(T0 - SECOND);
+  assert.equal(counter.add(event), "counted");
+  counter.advance(T0 + MINUTE);
+  assert.equal(counter.add(event), "duplicate", "still within the horizon");
+  counter.advance(T0 + 2 * MINUTE);
+  assert.equal(counter.add(event), "counted", "re-sent after twice the horizon");
+  assert.equal(counter.stats.duplicates, 1);
+});
+
+Deno.test("seedSong() and seedBucket() add BigQuery's history to live plays", () => {
+  const counter = createPlayCounter({ now: T0 });
+  counter.seedSong({
+    artist: "tony-allen",
+    song_id: 1,
+    song_name: "zombie",
+    plays: 40,
+    latestAt: T0 - 2 * MINUTE,
+    latestId: "b",
+  });
+  counter.seedBucket("5m", { artist: "tony-allen", song_id: 1 }, T0 - 2 * MINUTE, 3);
+  counter.seedBucket("1h", { artist: "tony-allen", song_id: 1 }, T0 - 2 * MINUTE, 3);
+  counter.seedBucket("24h", { artist: "tony-allen", song_id: 1 }, T0 - 2 * MINUTE, 3);
+  counter.seedBucket("5m", { artist: "tony-allen", song_id: 1 }, T0 - 6 * MINUTE, 9); // gone
+  counter.add(play(T0 - SECOND));
+  assert.deepEqual(plays(counter, "5m", T0), [[1, 4]]);
+  assert.deepEqual(plays(counter, "24h", T0), [[1, 4]]);
+  assert.deepEqual(plays(counter, "all", T0), [[1, 41]]);
+  assert.deepEqual(counter.artists(), [{ artist: "tony-allen", plays: 41 }]);
+  assert.equal(counter.stats.seeded, 40);
+  // Seeded buckets age out like counted ones.
+  assert.deepEqual(plays(counter, "5m", T0 + 4 * MINUTE), [[1, 1]]);
+  assert.deepEqual(plays(counter, "1h", T0 + 4 * MINUTE), [[1, 4]]);
+});
+
+Deno.test("the latest play names a song, ties broken by event id, in any order", () => {
+  const at = T0 - MINUTE;
+  const names = [
+    { name: "b-name", id: "00000000-0000-4000-8000-00000000000b" },
+    { name: "a-name", id: "00000000-0000-4000-8000-00000000000a" },
+  ];
+  for (const order of [names, [...names].reverse()]) {
+    const counter = createPlayCounter({ now: T0 });
+    for (const { name, id } of order) {
+      counter.add({ ...play(at), event_id: id, song_name: name });
+    }
+    counter.seedSong({
+      artist: "tony-allen",
+      song_id: 1,
+      song_name: "older",
+      plays: 1,
+      latestAt: at - 1,
+      latestId: "ffffffff-0000-4000-8000-000000000000",
+    });
+    assert.equal(counter.top("tony-allen", "all", 1, T0).songs[0]!.song_name, "b-name");
+  }
 });

@@ -1,59 +1,179 @@
 /**
- * The dashboard's input, kept running: a play feed that is started again
- * after its Kafka client gave up, and retried while Kafka is not reachable
- * yet. Each start replays the topic from its earliest offset into the same
- * counter, which counts each play once.
+ * The dashboard's state, kept complete and current, whatever the topic
+ * holds. A *generation* is a counter built from one set of anchors (the
+ * BigQuery consumer's committed offsets):
+ *
+ * 1. read the anchors; start reading Kafka from exactly them (live counting
+ *    starts at once);
+ * 2. ask BigQuery for the aggregated history below them and add it
+ *    (retried while BigQuery is away: meanwhile the numbers are live but
+ *    without history, and the state says `degraded` with the reason);
+ * 3. `live` once the history is in and Kafka was read to its end.
+ *
+ * Every `reanchorEveryMs` a new generation is built the same way from the
+ * newer committed offsets, in the background, and replaces the current one
+ * once it is live. So whatever drifted from BigQuery (a play re-sent further
+ * apart than the dedup horizon, a row BigQuery refused) is set right, and
+ * "all time" stays BigQuery's even after Kafka's retention deleted the old
+ * records. Re-anchoring asks all time only for what changed since the
+ * previous anchors (history.ts), and nothing when no offset moved.
+ *
+ * Start cost and memory depend on the catalog and the windows, not on the
+ * history: two BigQuery queries and the records above the committed
+ * offsets (the consumer's lag).
  *
  * @module
  */
 
 import { errorMessage } from "../cli/mod.ts";
-import { ensureTopic, type KafkaClient } from "../kafka/mod.ts";
-import { logger, sleep } from "../ops/mod.ts";
+import { type Warehouse } from "../bigquery/mod.ts";
+import { createAdmin, ensureTopic, type KafkaClient } from "../kafka/mod.ts";
+import { backoffDelay, logger, sleep } from "../ops/mod.ts";
+import { describeAnchors, type PartitionAnchor, readAnchors } from "./anchors.ts";
+import { applyHistory, type History, loadHistory, type PreviousHistory } from "./history.ts";
 import { type FeedStats, type PlayFeed, startPlayFeed } from "./play_feed.ts";
-import type { PlayCounter } from "./windows.ts";
+import { createPlayCounter, type PlayCounter, type SongHistory } from "./windows.ts";
 
 const log = logger("dashboard");
+
+/** Consumer lag above which re-anchoring waits (re-reading it would cost more than it fixes). */
+const MAX_REANCHOR_LAG = 1_000_000n;
+/** Longest wait for a new generation to catch up before it is given up. */
+const CATCH_UP_TIMEOUT_MS = 120_000;
 
 /** Options of {@linkcode createLiveFeed}. */
 export interface LiveFeedOptions {
   topic: string;
   /** Partitions of the topic if it has to be created. */
   partitions: number;
-  counter: PlayCounter;
+  /** Group of the BigQuery consumer: its committed offsets are the anchors. */
+  group: string;
+  warehouse: Warehouse;
+  allowedLatenessMs: number;
+  dedupHorizonMs: number;
+  /** How often to re-anchor; 0 only anchors at start. */
+  reanchorEveryMs: number;
+  /** Wall clock (default `Date.now`). */
+  now?: () => number;
 }
 
-/** A play feed kept running. */
+/** Whether the numbers are complete. */
+export type LiveState = "starting" | "catching-up" | "live" | "degraded";
+
+/** What `/healthz` and the page say about the numbers. */
+export interface LiveStatus {
+  /**
+   * `starting` until Kafka was reached, `catching-up` while the history
+   * loads or Kafka is read to its end, `live` when the numbers are complete,
+   * `degraded` while BigQuery's history is missing (live plays only).
+   */
+  state: LiveState;
+  /** `down` when Kafka cannot be read, `degraded` when BigQuery cannot be reached. */
+  health: "ok" | "degraded" | "down";
+  /** Why, one sentence each. */
+  problems: string[];
+}
+
+/** Where the current numbers come from. */
+export interface AnchorInfo {
+  /** `partition:offset` below which BigQuery's history was taken. */
+  anchors: string;
+  anchored_at: string;
+  /** When BigQuery's history was added (`null` while missing). */
+  history_at: string | null;
+  /** Queries it took (0: nothing below the anchors). */
+  history_queries: number;
+  /** Re-anchorings done since start. */
+  reanchored: number;
+}
+
+/** The dashboard's counts, kept running. */
 export interface LiveFeed {
-  /** Counters of the current feed; undefined while none runs. */
+  /** The counter of the current generation. */
+  counter(): PlayCounter;
+  status(): LiveStatus;
+  /** Counters of the current generation's Kafka reader; undefined before it runs. */
   readonly stats: FeedStats | undefined;
-  /** Whether the current feed has read everything present when it started. */
+  /** Anchors of the current generation; undefined before Kafka was reached. */
+  readonly anchor: AnchorInfo | undefined;
+  /** Whether the numbers are complete (`state` is `live`). */
   isLive(): boolean;
-  /** Starts the feed and keeps it running until `signal` aborts. */
+  /** Anchors, reads and re-anchors until `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
-  /** Stops the current feed. */
+  /** Stops reading. */
   stop(): Promise<void>;
+}
+
+interface Generation {
+  counter: PlayCounter;
+  anchors?: PartitionAnchor[];
+  anchoredAt?: number;
+  feed?: PlayFeed;
+  /** All time below the anchors, as BigQuery counted it; undefined until loaded. */
+  songs?: Map<string, SongHistory>;
+  historyAt?: number;
+  queries: number;
+}
+
+function sameAnchors(a: readonly PartitionAnchor[], b: readonly PartitionAnchor[]): boolean {
+  return a.length === b.length &&
+    a.every((anchor, i) => anchor.partition === b[i]!.partition && anchor.below === b[i]!.below);
+}
+
+/**
+ * All time below `old`'s anchors plus what lies between them and `anchors`
+ * can be asked for as a change when `old` read every offset in between from
+ * Kafka (so the earliest event time there is known); undefined otherwise.
+ */
+export function previousHistory(
+  old: {
+    anchors: readonly PartitionAnchor[];
+    songs: ReadonlyMap<string, SongHistory>;
+    stats: Pick<FeedStats, "contiguous" | "minEventAt">;
+    position: (partition: number) => bigint | undefined;
+  },
+  anchors: readonly PartitionAnchor[],
+): PreviousHistory | undefined {
+  if (!old.stats.contiguous || old.anchors.length !== anchors.length) return undefined;
+  for (const anchor of anchors) {
+    const was = old.anchors.find((p) => p.partition === anchor.partition);
+    if (was === undefined || was.start !== was.below || anchor.below < was.below) return undefined;
+    const at = old.position(anchor.partition);
+    if (at === undefined || at < anchor.below) return undefined;
+  }
+  return { anchors: old.anchors, songs: old.songs, since: old.stats.minEventAt };
 }
 
 /** Creates the feed; nothing is read before {@linkcode LiveFeed.run}. */
 export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): LiveFeed {
-  const { topic, counter } = options;
-  let feed: PlayFeed | undefined;
-  let crashed = false;
+  const { topic, group, warehouse } = options;
+  const now = options.now ?? Date.now;
+  const newGeneration = (): Generation => ({
+    counter: createPlayCounter({
+      allowedLatenessMs: options.allowedLatenessMs,
+      dedupHorizonMs: options.dedupHorizonMs,
+      now: now(),
+    }),
+    queries: 0,
+  });
+  let current = newGeneration();
+  let building: Generation | undefined;
+  let kafkaProblem: string | undefined;
+  let bigqueryProblem: string | undefined;
+  let reanchored = 0;
   let invalidLogged = 0;
 
-  async function start(): Promise<PlayFeed> {
-    const replayStarted = Date.now();
-    await ensureTopic(kafka, topic, options.partitions);
-    return await startPlayFeed(kafka, {
+  function feedOf(generation: Generation, anchors: PartitionAnchor[]): Promise<PlayFeed> {
+    const started = now();
+    return startPlayFeed(kafka, {
       topic,
-      counter,
+      counter: generation.counter,
+      anchors,
       onCaughtUp: (stats) =>
-        log.info("Caught up: {read} messages replayed in {seconds} s ({invalid} invalid)", {
+        log.debug("Kafka read to its end from {anchors}: {read} messages in {ms} ms", {
+          anchors: describeAnchors(anchors),
           read: stats.read,
-          invalid: stats.invalid,
-          seconds: ((Date.now() - replayStarted) / 1000).toFixed(1),
-          ...counter.stats,
+          ms: now() - started,
         }),
       onInvalid: (error, partition, offset) => {
         if (invalidLogged++ < 5) {
@@ -64,39 +184,233 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
           });
         }
       },
-      onCrash: (error) => {
-        log.error("Kafka reader stopped: {error}; restarting", { error: errorMessage(error) });
-        crashed = true;
-      },
+      onCrash: (error) =>
+        log.error("Kafka reader stopped: {error}; restarting", { error: errorMessage(error) }),
+      onRecovered: () => log.info("Kafka reader runs again"),
     });
   }
 
-  return {
-    get stats() {
-      return feed?.stats;
-    },
-    isLive: () => feed?.stats.caughtUp ?? false,
-    async run(signal) {
-      log.info("Reading {topic} from the earliest offset", { topic });
-      while (!signal.aborted) {
-        if (feed === undefined || crashed) {
-          const old = feed;
-          feed = undefined;
-          crashed = false;
-          await old?.stop().catch(() => {});
-          try {
-            feed = await start();
-          } catch (error) {
-            log.warn("Kafka not ready ({error}); retrying in 3 s", { error: errorMessage(error) });
-            await sleep(3_000, signal);
-            continue;
-          }
-        }
-        await sleep(500, signal);
+  /** Anchors `generation` and starts its reader (throws when Kafka cannot be read). */
+  async function anchor(generation: Generation, anchors: PartitionAnchor[]): Promise<void> {
+    generation.anchors = anchors;
+    generation.anchoredAt = now();
+    generation.feed = await feedOf(generation, anchors);
+  }
+
+  async function withAdmin<T>(use: (admin: ReturnType<typeof createAdmin>) => Promise<T>) {
+    const admin = createAdmin(kafka);
+    try {
+      return await use(admin);
+    } finally {
+      await admin.close().catch(() => {});
+    }
+  }
+
+  function addHistory(generation: Generation, history: History): void {
+    applyHistory(generation.counter, history);
+    generation.songs = history.songs;
+    generation.historyAt = now();
+    generation.queries = history.queries;
+  }
+
+  async function startFirst(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && current.feed === undefined) {
+      try {
+        await ensureTopic(kafka, topic, options.partitions);
+        const anchors = await withAdmin((admin) => readAnchors(admin, group, topic));
+        await anchor(current, anchors);
+        kafkaProblem = undefined;
+        log.info("Reading {topic} from the committed offsets of {group} ({anchors})", {
+          topic,
+          group,
+          anchors: describeAnchors(anchors),
+        });
+      } catch (error) {
+        kafkaProblem = `Kafka: cannot read ${topic} (${errorMessage(error)}); retrying`;
+        log.warn("Kafka not ready ({error}); retrying in 3 s", { error: errorMessage(error) });
+        await sleep(3_000, signal);
       }
+    }
+  }
+
+  async function loadFirstHistory(signal: AbortSignal): Promise<void> {
+    const since = new Date(now()).toISOString();
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      const started = now();
+      try {
+        const history = await loadHistory(warehouse, {
+          anchors: current.anchors ?? [],
+          now: now(),
+          allowedLatenessMs: options.allowedLatenessMs,
+        });
+        addHistory(current, history);
+        bigqueryProblem = undefined;
+        log.info(
+          "History below {anchors} from BigQuery in {ms} ms: {plays} plays of {songs} songs",
+          {
+            anchors: describeAnchors(current.anchors ?? []),
+            ms: now() - started,
+            plays: current.counter.stats.seeded,
+            songs: history.songs.size,
+            queries: history.queries,
+          },
+        );
+        return;
+      } catch (error) {
+        if (signal.aborted) return;
+        const delayMs = backoffDelay(attempt, { initialMs: 1_000, maxMs: 30_000 });
+        bigqueryProblem = `BigQuery unreachable (${
+          errorMessage(error)
+        }): the history is missing, only plays read from Kafka since ${since} are counted; retrying`;
+        // Said at the first failure and then every tenth, not at every retry.
+        const level = attempt === 1 || attempt % 10 === 0 ? "error" : "debug";
+        log[level]("Cannot load the history from BigQuery: {error}; retrying in {delayMs} ms", {
+          error: errorMessage(error),
+          delayMs,
+          attempt,
+        });
+        await sleep(delayMs, signal);
+      }
+    }
+  }
+
+  /** Builds a generation from the newest anchors; true when it replaced the current one. */
+  async function reanchor(signal: AbortSignal): Promise<boolean> {
+    const old = current;
+    if (old.songs === undefined || old.feed === undefined || old.anchors === undefined) {
+      return false;
+    }
+    let anchors: PartitionAnchor[];
+    try {
+      anchors = await withAdmin((admin) => readAnchors(admin, group, topic));
+    } catch (error) {
+      log.warn("Cannot re-anchor: {error}", { error: errorMessage(error) });
+      return false;
+    }
+    if (sameAnchors(anchors, old.anchors)) return false; // BigQuery holds nothing new
+    const lag = anchors.reduce((sum, a) => sum + (a.end - a.start), 0n);
+    if (lag > MAX_REANCHOR_LAG) {
+      log.info("Not re-anchoring: the consumer is {lag} messages behind", { lag });
+      return false;
+    }
+    const previous = previousHistory({
+      anchors: old.anchors,
+      songs: old.songs,
+      stats: old.feed.stats,
+      position: old.feed.position,
+    }, anchors);
+    const next = newGeneration();
+    building = next;
+    const started = now();
+    try {
+      try {
+        await anchor(next, anchors);
+      } catch (error) {
+        log.warn("Cannot re-anchor: {error}", { error: errorMessage(error) });
+        return false;
+      }
+      try {
+        addHistory(
+          next,
+          await loadHistory(warehouse, {
+            anchors,
+            now: now(),
+            allowedLatenessMs: options.allowedLatenessMs,
+            ...(previous === undefined ? {} : { previous }),
+          }),
+        );
+      } catch (error) {
+        bigqueryProblem = `BigQuery unreachable (${
+          errorMessage(error)
+        }): counts are kept from Kafka but not re-checked since ${
+          new Date(old.historyAt ?? started).toISOString()
+        }; retrying`;
+        log.error("Cannot re-anchor: BigQuery: {error}", { error: errorMessage(error) });
+        return false;
+      }
+      const until = now() + CATCH_UP_TIMEOUT_MS;
+      while (!next.feed!.stats.caughtUp && !signal.aborted && now() < until) {
+        await sleep(100, signal);
+      }
+      if (!next.feed!.stats.caughtUp) return false;
+      current = next;
+      building = undefined;
+      bigqueryProblem = undefined;
+      reanchored++;
+      log.info("Re-anchored at {anchors} in {ms} ms ({kind})", {
+        anchors: describeAnchors(anchors),
+        ms: now() - started,
+        kind: previous === undefined ? "all time in full" : "all time since the last anchors",
+      });
+      await old.feed.stop().catch(() => {});
+      return true;
+    } finally {
+      if (building === next) {
+        building = undefined;
+        await next.feed?.stop().catch(() => {});
+      }
+    }
+  }
+
+  function status(): LiveStatus {
+    const problems: string[] = [];
+    const kafkaDown = kafkaProblem ?? current.feed?.problem;
+    if (kafkaDown !== undefined) problems.push(kafkaDown);
+    if (bigqueryProblem !== undefined) problems.push(bigqueryProblem);
+    const state: LiveState = current.feed === undefined
+      ? "starting"
+      : current.songs === undefined
+      ? (bigqueryProblem === undefined ? "catching-up" : "degraded")
+      : current.feed.stats.caughtUp
+      ? "live"
+      : "catching-up";
+    const health = kafkaDown !== undefined
+      ? "down"
+      : bigqueryProblem !== undefined || state === "degraded"
+      ? "degraded"
+      : "ok";
+    return { state, health, problems };
+  }
+
+  return {
+    counter: () => current.counter,
+    status,
+    get stats() {
+      return current.feed?.stats;
+    },
+    get anchor() {
+      const { anchors, anchoredAt, historyAt } = current;
+      if (anchors === undefined || anchoredAt === undefined) return undefined;
+      return {
+        anchors: describeAnchors(anchors),
+        anchored_at: new Date(anchoredAt).toISOString(),
+        history_at: historyAt === undefined ? null : new Date(historyAt).toISOString(),
+        history_queries: current.queries,
+        reanchored,
+      };
+    },
+    isLive: () => status().state === "live",
+    async run(signal) {
+      await startFirst(signal);
+      await loadFirstHistory(signal);
+      let waitMs = options.reanchorEveryMs;
+      while (!signal.aborted && options.reanchorEveryMs > 0) {
+        await sleep(waitMs, signal);
+        if (signal.aborted) break;
+        await reanchor(signal);
+        // After a failure try again sooner than the interval.
+        waitMs = bigqueryProblem === undefined
+          ? options.reanchorEveryMs
+          : Math.min(options.reanchorEveryMs, 60_000);
+      }
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener("abort", () => resolve(), { once: true });
+      });
     },
     async stop() {
-      await feed?.stop().catch(() => {});
+      await building?.feed?.stop().catch(() => {});
+      await current.feed?.stop().catch(() => {});
     },
   };
 }

@@ -1,12 +1,14 @@
 /**
  * Prometheus metrics of the dashboard: what it read from Kafka, what it
- * counted, open streams and memory, all read from the live stats objects at
- * scrape time, plus the default process and runtime metrics.
+ * counted, its state, open and dropped streams and memory, all read from the
+ * live stats objects at scrape time, plus the default process and runtime
+ * metrics.
  *
  * @module
  */
 
 import { Counter, createRegistry, Gauge, type Registry } from "../ops/mod.ts";
+import type { LiveStatus } from "./live_feed.ts";
 import type { FeedStats } from "./play_feed.ts";
 import type { CounterStats } from "./windows.ts";
 
@@ -14,7 +16,11 @@ import type { CounterStats } from "./windows.ts";
 export interface DashboardSources {
   feed: () => FeedStats | undefined;
   counter: () => CounterStats;
+  /** Whether the numbers are complete (default: live once the feed caught up). */
+  status?: () => Pick<LiveStatus, "state" | "health">;
   streams: () => number;
+  /** Streams closed because their viewer stopped reading (default 0). */
+  streamsDropped?: () => number;
 }
 
 /** Options of {@linkcode dashboardMetrics}. */
@@ -32,13 +38,19 @@ export interface DashboardMetricsOptions {
  * import assert from "node:assert/strict";
  * import { dashboardMetrics } from "./metrics.ts";
  * const registry = dashboardMetrics({
- *   feed: () => ({ read: 3, invalid: 1, caughtUp: true, lastReadAt: 0 }),
- *   counter: () => ({ counted: 2, duplicates: 0, late: 0, songs: 2, artists: 1, dedupBytes: 64, buckets: 4 }),
+ *   feed: () => ({
+ *     read: 3, invalid: 1, caughtUp: true, lastReadAt: 0, minEventAt: 0, contiguous: true,
+ *   }),
+ *   counter: () => ({
+ *     counted: 2, duplicates: 0, late: 0, seeded: 5, songs: 2, artists: 1,
+ *     dedupIds: 2, dedupBytes: 64, buckets: 4,
+ *   }),
  *   streams: () => 1,
  * });
  * const text = await registry.metrics();
  * assert.match(text, /^livecharts_dashboard_messages_read_total 3$/m);
  * assert.match(text, /^livecharts_dashboard_live 1$/m);
+ * assert.match(text, /^livecharts_dashboard_history_plays 5$/m);
  * ```
  */
 export function dashboardMetrics(
@@ -50,7 +62,7 @@ export function dashboardMetrics(
   const counters: [name: string, help: string, read: () => number][] = [
     [
       "livecharts_dashboard_messages_read_total",
-      "Kafka messages read (history replay and live)",
+      "Kafka messages read (from the committed offsets on)",
       () => sources.feed()?.read ?? 0,
     ],
     [
@@ -73,6 +85,11 @@ export function dashboardMetrics(
       "Plays read later than the allowed lateness (counted in all-time only)",
       () => sources.counter().late,
     ],
+    [
+      "livecharts_dashboard_streams_dropped_total",
+      "Streams closed because their viewer stopped reading",
+      () => sources.streamsDropped?.() ?? 0,
+    ],
   ];
   for (const [name, help, read] of counters) {
     new Counter({
@@ -88,13 +105,33 @@ export function dashboardMetrics(
   const gauges: [name: string, help: string, read: () => number][] = [
     [
       "livecharts_dashboard_live",
-      "1 once the history replay caught up",
-      () => (sources.feed()?.caughtUp ? 1 : 0),
+      "1 while the numbers are complete (BigQuery's history loaded, Kafka read to its end)",
+      () =>
+        (sources.status === undefined
+            ? sources.feed()?.caughtUp
+            : sources.status().state === "live")
+          ? 1
+          : 0,
+    ],
+    [
+      "livecharts_dashboard_degraded",
+      "1 while BigQuery cannot be reached (or its history is missing)",
+      () => (sources.status?.().health === "degraded" ? 1 : 0),
+    ],
+    [
+      "livecharts_dashboard_kafka_down",
+      "1 while the Kafka reader is down",
+      () => (sources.status?.().health === "down" ? 1 : 0),
+    ],
+    [
+      "livecharts_dashboard_history_plays",
+      "All-time plays taken from BigQuery's history (below the committed offsets)",
+      () => sources.counter().seeded,
     ],
     ["livecharts_dashboard_songs", "Songs with plays", () => sources.counter().songs],
     [
       "livecharts_dashboard_dedup_bytes",
-      "Bytes held by the event-id dedup set",
+      "Bytes held by the event-id dedup set (ids within the dedup horizon)",
       () => sources.counter().dedupBytes,
     ],
     ["livecharts_dashboard_streams", "Open Server-Sent Events streams", () => sources.streams()],

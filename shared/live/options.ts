@@ -1,13 +1,22 @@
 /**
  * The dashboard's command-line options: where to serve, how late a play may
- * arrive and still count in its window, and how often to check the counts
- * against BigQuery.
+ * arrive and still count in its window, how long ids are kept for
+ * deduplication, how often to re-anchor to BigQuery, how often to check the
+ * counts against it and whether `/api/reconcile` is served, and when a
+ * stalled viewer is cut off.
  *
  * @module
  */
 
-import { formatDuration, integer, type Option, parseDuration, text } from "../cli/mod.ts";
-import { LONGEST_WINDOW_MS } from "./windows.ts";
+import { boolean, formatDuration, integer, type Option, parseDuration, text } from "../cli/mod.ts";
+import { DEFAULT_STALL_TIMEOUT_MS } from "./server.ts";
+import { DEFAULT_DEDUP_HORIZON_MS, LONGEST_WINDOW_MS } from "./windows.ts";
+
+function positiveDuration(raw: string): number {
+  const ms = parseDuration(raw);
+  if (ms <= 0) throw new Error(`must be a duration above 0, got ${JSON.stringify(raw)}`);
+  return ms;
+}
 
 /** Serving address and the live counts' settings. */
 export const dashboardOptions = {
@@ -36,6 +45,25 @@ export const dashboardOptions = {
     fallbackHelp: formatDuration(LONGEST_WINDOW_MS),
     parse: parseDuration,
   },
+  dedupHorizon: {
+    flag: "dedup-horizon",
+    env: "DASHBOARD_DEDUP_HORIZON",
+    arg: "DURATION",
+    help: "Ids of plays read from Kafka are kept this long (at least) to count a re-sent play once",
+    fallback: DEFAULT_DEDUP_HORIZON_MS,
+    fallbackHelp: formatDuration(DEFAULT_DEDUP_HORIZON_MS),
+    parse: positiveDuration,
+  },
+  reanchorEvery: {
+    flag: "reanchor-every",
+    env: "DASHBOARD_REANCHOR_EVERY",
+    arg: "DURATION",
+    help: "Rebuild the counts from BigQuery below the newest committed offsets this often; " +
+      "0 only at start",
+    fallback: 3_600_000,
+    fallbackHelp: "1h",
+    parse: parseDuration,
+  },
   reconcileEvery: {
     flag: "reconcile-every",
     env: "DASHBOARD_RECONCILE_EVERY",
@@ -44,5 +72,32 @@ export const dashboardOptions = {
     fallback: 60_000,
     fallbackHelp: "60s",
     parse: parseDuration,
+  },
+  reconcileApi: {
+    flag: "reconcile-api",
+    env: "DASHBOARD_RECONCILE_API",
+    arg: "BOOL",
+    help: "Serve /api/reconcile (full-table queries: cached, at most one per " +
+      "--reconcile-min-interval); false answers 403",
+    fallback: true,
+    parse: boolean,
+  },
+  reconcileMinInterval: {
+    flag: "reconcile-min-interval",
+    env: "DASHBOARD_RECONCILE_MIN_INTERVAL",
+    arg: "DURATION",
+    help: "Shortest time between two reconciliations asked through /api/reconcile",
+    fallback: 60_000,
+    fallbackHelp: "60s",
+    parse: positiveDuration,
+  },
+  streamStallTimeout: {
+    flag: "stream-stall-timeout",
+    env: "DASHBOARD_STREAM_STALL_TIMEOUT",
+    arg: "DURATION",
+    help: "Close a live stream whose viewer has taken nothing for this long",
+    fallback: DEFAULT_STALL_TIMEOUT_MS,
+    fallbackHelp: formatDuration(DEFAULT_STALL_TIMEOUT_MS),
+    parse: positiveDuration,
   },
 } satisfies Record<string, Option<unknown>>;

@@ -1,15 +1,25 @@
 /**
- * The dashboard's input: reads the plays topic from its earliest offset
- * (rebuilding all state on every start), parses each message with the one
- * boundary parser, and feeds the windowed counter. Invalid messages are
- * skipped and counted; tutorial-format events get the same derived id as in
- * the consumer (it depends only on topic, partition and offset).
+ * The dashboard's input: reads the plays topic from given offsets (the
+ * anchors: the BigQuery consumer's committed offsets, below which BigQuery
+ * holds the plays), parses each message with the one boundary parser, and
+ * feeds the windowed counter. Invalid messages are skipped and counted;
+ * tutorial-format events get the same derived id as in the consumer (it
+ * depends only on topic, partition and offset).
+ *
+ * It keeps the next offset of every partition, so each offset is applied
+ * once, also when the Kafka client restarts (it seeks back to where it
+ * was), and it notes whether it read every offset from its anchors on and
+ * the earliest event time it read: what re-anchoring needs to ask BigQuery
+ * only for what changed.
  *
  * @module
  */
 
 import { decodeEvent, EventError } from "../event.ts";
-import { type KafkaClient, startTopicReader } from "../kafka/mod.ts";
+import { errorMessage } from "../cli/mod.ts";
+import { createAdmin, createSource, type KafkaClient, type Source } from "../kafka/mod.ts";
+import { sleep } from "../ops/mod.ts";
+import type { PartitionAnchor } from "./anchors.ts";
 import type { PlayCounter } from "./windows.ts";
 
 /** A message as read from Kafka (the fields the feed uses). */
@@ -26,10 +36,14 @@ export interface FeedStats {
   read: number;
   /** Messages that are not valid events (skipped). */
   invalid: number;
-  /** Whether everything present at start has been read. */
+  /** Whether everything present when the feed was anchored has been read. */
   caughtUp: boolean;
   /** Wall time of the latest message read (ms), if any. */
   lastReadAt: number | undefined;
+  /** Earliest event time read (ms), if any event was. */
+  minEventAt: number | undefined;
+  /** Whether every offset from the anchors on was read (no gap, e.g. from retention). */
+  contiguous: boolean;
 }
 
 /** Result of {@linkcode applyMessages}. */
@@ -37,6 +51,8 @@ export interface Applied {
   counted: number;
   duplicates: number;
   late: number;
+  /** Earliest event time among the valid events (ms), if any. */
+  minEventAt: number | undefined;
   /** Messages that are not valid events, with their offsets. */
   invalid: { offset: string; error: EventError }[];
 }
@@ -61,7 +77,13 @@ export function applyMessages(
   partition: number,
   messages: readonly FeedMessage[],
 ): Applied {
-  const applied: Applied = { counted: 0, duplicates: 0, late: 0, invalid: [] };
+  const applied: Applied = {
+    counted: 0,
+    duplicates: 0,
+    late: 0,
+    minEventAt: undefined,
+    invalid: [],
+  };
   for (const message of messages) {
     let event;
     try {
@@ -71,6 +93,8 @@ export function applyMessages(
       applied.invalid.push({ offset: message.offset, error });
       continue;
     }
+    const time = Date.parse(event.timestamp);
+    if (applied.minEventAt === undefined || time < applied.minEventAt) applied.minEventAt = time;
     const readAt = Number(message.timestamp);
     const result = counter.add(event, Number.isFinite(readAt) && readAt > 0 ? readAt : undefined);
     if (result === "counted") applied.counted++;
@@ -84,14 +108,18 @@ export function applyMessages(
 export interface PlayFeedOptions {
   topic: string;
   counter: PlayCounter;
-  /** Called after each batch that changed the counts. */
-  onChange?: () => void;
-  /** Called once everything present at start was read. */
+  /** Where each partition is read from (`start`) and what counts as caught up (`end`). */
+  anchors: readonly PartitionAnchor[];
+  /** Prefix of the feed's throwaway group id (default `livecharts-dashboard`). */
+  groupPrefix?: string;
+  /** Called once everything present when anchored was read. */
   onCaughtUp?: (stats: FeedStats) => void;
   /** Called for each invalid message. */
   onInvalid?: (error: EventError, partition: number, offset: string) => void;
-  /** Called when the Kafka client gave up. */
+  /** Called when the Kafka client gave up (the feed starts a new one from where it was). */
   onCrash?: (error: unknown) => void;
+  /** Called when a new client reads again after a crash. */
+  onRecovered?: () => void;
   /** Wall clock (default `Date.now`). */
   now?: () => number;
 }
@@ -99,53 +127,154 @@ export interface PlayFeedOptions {
 /** A running feed. */
 export interface PlayFeed {
   readonly stats: FeedStats;
+  /** Next offset to read in `partition` (undefined for a partition it never saw). */
+  position(partition: number): bigint | undefined;
+  /** Why the feed is not reading now (its Kafka client failed), or undefined. */
+  readonly problem: string | undefined;
+  /** Stops reading and removes the throwaway group. */
   stop(): Promise<void>;
 }
 
-/** Starts reading `topic` into `counter`. */
+/**
+ * Starts reading `topic` from `anchors` into `counter`; resolves once the
+ * Kafka client runs (rejects when it cannot start, e.g. Kafka is down).
+ */
 export async function startPlayFeed(
   kafka: KafkaClient,
   options: PlayFeedOptions,
 ): Promise<PlayFeed> {
+  const { topic, counter } = options;
   const now = options.now ?? Date.now;
-  const stats: FeedStats = { read: 0, invalid: 0, caughtUp: false, lastReadAt: undefined };
-  const next = new Map<number, bigint>();
-  // Partitions not read to their end-at-start yet; filled once the reader runs.
-  const pending = new Map<number, { low: bigint; high: bigint }>();
-  let started = false;
+  const stats: FeedStats = {
+    read: 0,
+    invalid: 0,
+    caughtUp: false,
+    lastReadAt: undefined,
+    minEventAt: undefined,
+    contiguous: true,
+  };
+  const next = new Map(options.anchors.map((anchor) => [anchor.partition, anchor.start]));
+  const ends = new Map(options.anchors.map((anchor) => [anchor.partition, anchor.end]));
+  let source: Source | undefined;
+  let group = "";
+  let problem: string | undefined;
+  let stopped = false;
+  const halt = new AbortController();
+  let restarting: Promise<void> | undefined;
 
   function checkCaughtUp(): void {
-    if (stats.caughtUp || !started) return;
-    for (const [partition, { low, high }] of pending) {
-      if (high <= low || (next.get(partition) ?? low) >= high) pending.delete(partition);
+    if (stats.caughtUp) return;
+    for (const [partition, end] of ends) {
+      if ((next.get(partition) ?? end) < end) return;
     }
-    if (pending.size === 0) {
-      stats.caughtUp = true;
-      options.onCaughtUp?.(stats);
+    stats.caughtUp = true;
+    options.onCaughtUp?.(stats);
+  }
+
+  function handle(partition: number, messages: readonly FeedMessage[]): void {
+    const expected = next.get(partition);
+    // Offsets below the position were applied already (a client that
+    // restarted, or a fetch that began before the seek took effect).
+    const fresh = expected === undefined
+      ? messages
+      : messages.filter((message) => BigInt(message.offset) >= expected);
+    const first = fresh[0];
+    const last = fresh[fresh.length - 1];
+    if (first === undefined || last === undefined) return;
+    if (expected !== undefined && BigInt(first.offset) > expected) stats.contiguous = false;
+    const applied = applyMessages(counter, topic, partition, fresh);
+    stats.read += fresh.length;
+    stats.invalid += applied.invalid.length;
+    stats.lastReadAt = now();
+    if (
+      applied.minEventAt !== undefined &&
+      (stats.minEventAt === undefined || applied.minEventAt < stats.minEventAt)
+    ) {
+      stats.minEventAt = applied.minEventAt;
+    }
+    counter.advance(now());
+    for (const { offset, error } of applied.invalid) options.onInvalid?.(error, partition, offset);
+    next.set(partition, BigInt(last.offset) + 1n);
+    checkCaughtUp();
+  }
+
+  async function removeGroup(id: string): Promise<void> {
+    const admin = createAdmin(kafka);
+    await admin.deleteGroups([id]).catch(() => {});
+    await admin.close().catch(() => {});
+  }
+
+  async function open(): Promise<void> {
+    group = `${options.groupPrefix ?? "livecharts-dashboard"}-${crypto.randomUUID()}`;
+    const client = createSource(kafka, {
+      topic,
+      group,
+      maxWaitMs: 100,
+      // Small fetches keep memory flat whatever is waiting in the topic.
+      maxBytes: 1_048_576,
+      maxBytesPerPartition: 524_288,
+    });
+    client.onAssigned((partitions) => {
+      for (const partition of partitions) {
+        const at = next.get(partition);
+        if (at !== undefined) client.seek(partition, at);
+      }
+      if (problem !== undefined) {
+        problem = undefined;
+        options.onRecovered?.();
+      }
+    });
+    client.onCrash((error, restartingItself) => {
+      if (restartingItself || stopped) return;
+      problem = `Kafka reader stopped: ${errorMessage(error)}; restarting`;
+      options.onCrash?.(error);
+      restarting ??= restart().finally(() => (restarting = undefined));
+    });
+    source = client;
+    await client.run((batch) => {
+      handle(batch.partition, batch.messages);
+      return Promise.resolve();
+    });
+  }
+
+  async function restart(): Promise<void> {
+    for (let attempt = 1; !stopped; attempt++) {
+      const old = source;
+      const oldGroup = group;
+      source = undefined;
+      await old?.stop().catch(() => {});
+      if (oldGroup !== "") await removeGroup(oldGroup);
+      if (stopped) return;
+      try {
+        await open();
+        return;
+      } catch (error) {
+        problem = `Kafka reader cannot restart: ${errorMessage(error)}; retrying`;
+        await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5)), halt.signal);
+      }
     }
   }
 
-  const reader = await startTopicReader(kafka, {
-    topic: options.topic,
-    groupPrefix: "livecharts-dashboard",
-    ...(options.onCrash === undefined ? {} : { onCrash: options.onCrash }),
-    onBatch: (partition, messages) => {
-      const applied = applyMessages(options.counter, options.topic, partition, messages);
-      stats.read += messages.length;
-      stats.invalid += applied.invalid.length;
-      stats.lastReadAt = now();
-      options.counter.advance(now());
-      for (const { offset, error } of applied.invalid) {
-        options.onInvalid?.(error, partition, offset);
-      }
-      const last = messages[messages.length - 1];
-      if (last !== undefined) next.set(partition, BigInt(last.offset) + 1n);
-      if (applied.counted + applied.late > 0) options.onChange?.();
-      checkCaughtUp();
-    },
-  });
-  for (const [partition, offsets] of reader.offsetsAtStart) pending.set(partition, offsets);
-  started = true;
+  try {
+    await open();
+  } catch (error) {
+    await source?.stop().catch(() => {});
+    await removeGroup(group);
+    throw error;
+  }
   checkCaughtUp();
-  return { stats, stop: () => reader.stop() };
+  return {
+    stats,
+    position: (partition) => next.get(partition),
+    get problem() {
+      return problem;
+    },
+    async stop() {
+      stopped = true;
+      halt.abort();
+      await restarting;
+      await source?.stop().catch(() => {});
+      await removeGroup(group);
+    },
+  };
 }

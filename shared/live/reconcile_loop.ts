@@ -10,7 +10,7 @@ import { errorMessage } from "../cli/mod.ts";
 import { createAdmin, type KafkaClient } from "../kafka/mod.ts";
 import { logger, sleep } from "../ops/mod.ts";
 import type { FeedStats } from "./play_feed.ts";
-import type { Reconciliation } from "./reconcile.ts";
+import type { GatedReconciliation } from "./reconcile_gate.ts";
 import type { PlayCounter } from "./windows.ts";
 
 const log = logger("dashboard");
@@ -22,11 +22,14 @@ export interface ReconcileLoopOptions {
   /** The plays topic and the group of the consumer writing it to BigQuery. */
   topic: string;
   group: string;
-  counter: PlayCounter;
-  /** The feed's counters (undefined while it restarts). */
+  /** The current counter. */
+  counter: () => PlayCounter;
+  /** Whether the numbers are complete (history loaded, Kafka read to its end). */
+  isLive: () => boolean;
+  /** The feed's counters (undefined before it runs). */
   feed: () => FeedStats | undefined;
-  /** Compares the counts with BigQuery's. */
-  check: () => Promise<Reconciliation>;
+  /** Compares the counts with BigQuery's (through the gate of /api/reconcile). */
+  check: () => Promise<GatedReconciliation>;
   /** Ends the loop. */
   signal: AbortSignal;
 }
@@ -49,7 +52,7 @@ export async function reconcileWhenQuiet(
     while (!signal.aborted) {
       await sleep(500, signal);
       const feed = options.feed();
-      if (Date.now() < nextCheck || feed === undefined || !feed.caughtUp) continue;
+      if (Date.now() < nextCheck || feed === undefined || !options.isLive()) continue;
       if (Date.now() - (feed.lastReadAt ?? 0) < 3_000) continue;
       nextCheck = Date.now() + everyMs;
       try {
@@ -59,7 +62,9 @@ export async function reconcileWhenQuiet(
           log.debug("Not reconciling: consumer {group} is {lag} behind", { group, lag });
           continue;
         }
-        const result = await options.check();
+        const gated = await options.check();
+        const result = gated.result;
+        if (result === undefined) throw new Error(gated.error ?? "no answer");
         const summary = result.windows.map((w) => `${w.window} ${w.dashboard}`).join(", ");
         if (result.equal) {
           // Said once per state, not every interval of a quiet afternoon.
@@ -72,7 +77,7 @@ export async function reconcileWhenQuiet(
           log.warn("Reconciliation: dashboard and BigQuery differ ({summary})", {
             summary: result.windows.map((w) => `${w.window} ${w.dashboard} vs ${w.bigquery}`)
               .join(", "),
-            late: counter.stats.late,
+            late: counter().stats.late,
             differences: result.windows.flatMap((w) =>
               w.differences.slice(0, 3).map((d) => ({ window: w.window, ...d }))
             ),

@@ -2,6 +2,11 @@
  * The dashboard's output: serves the page, the JSON API, the SSE stream,
  * `/healthz` and `/metrics` on one address.
  *
+ * `/healthz` answers 503 when the dashboard cannot count (its Kafka reader
+ * is down) and 200 otherwise; its body says `status` (`ok`, `degraded` while
+ * BigQuery cannot be reached, `down`), `state` (`starting`, `catching-up`,
+ * `live`, `degraded`) and the `problems` in words.
+ *
  * @module
  */
 
@@ -9,9 +14,8 @@ import { errorMessage } from "../cli/mod.ts";
 import { logger, metricsResponse } from "../ops/mod.ts";
 import type { LiveFeed } from "./live_feed.ts";
 import { dashboardMetrics } from "./metrics.ts";
-import type { Reconciliation } from "./reconcile.ts";
+import type { ReconcileGate } from "./reconcile_gate.ts";
 import { createDashboardHandler } from "./server.ts";
-import type { PlayCounter } from "./windows.ts";
 
 const log = logger("dashboard");
 
@@ -22,10 +26,11 @@ export interface ServeDashboardOptions {
   port: number;
   /** The plays topic (shown by `/healthz`). */
   topic: string;
-  counter: PlayCounter;
   feed: LiveFeed;
-  /** Runs a reconciliation against BigQuery (`/api/reconcile`). */
-  reconcile: () => Promise<Reconciliation>;
+  /** The gate of `/api/reconcile`; undefined turns the endpoint off. */
+  reconcile: ReconcileGate | undefined;
+  /** A stream that takes nothing for this long is closed. */
+  stallTimeoutMs: number;
   /** Directory of the static page. */
   staticDir: URL;
 }
@@ -72,28 +77,43 @@ export function memoryMegabytes(): MemoryMegabytes {
  * logging why, when the address cannot be listened on.
  */
 export function serveDashboard(options: ServeDashboardOptions): DashboardServer | undefined {
-  const { counter, feed } = options;
+  const { feed } = options;
   const started = Date.now();
+  let liveAfter: number | undefined;
   const http = createDashboardHandler({
-    counter,
+    counter: feed.counter,
+    status: feed.status,
     staticDir: options.staticDir,
-    isLive: feed.isLive,
     reconcile: options.reconcile,
-    health: () => ({
-      status: "ok",
-      state: feed.isLive() ? "live" : "catching-up",
-      topic: options.topic,
-      uptime_s: Math.round((Date.now() - started) / 1000),
-      kafka: feed.stats ?? null,
-      counter: counter.stats,
-      streams: http.streams,
-      memory_mb: memoryMegabytes(),
-    }),
+    stallTimeoutMs: options.stallTimeoutMs,
+    health: () => {
+      const { state, health, problems } = feed.status();
+      if (state === "live") liveAfter ??= Date.now() - started;
+      return {
+        healthy: health !== "down",
+        body: {
+          status: health,
+          state,
+          problems,
+          topic: options.topic,
+          uptime_s: Math.round((Date.now() - started) / 1000),
+          live_after_ms: liveAfter ?? null,
+          anchor: feed.anchor ?? null,
+          kafka: feed.stats ?? null,
+          counter: feed.counter().stats,
+          streams: http.streams,
+          streams_dropped: http.dropped,
+          memory_mb: memoryMegabytes(),
+        },
+      };
+    },
   });
   const metrics = dashboardMetrics({
     feed: () => feed.stats,
-    counter: () => counter.stats,
+    counter: () => feed.counter().stats,
+    status: feed.status,
     streams: () => http.streams,
+    streamsDropped: () => http.dropped,
   });
 
   let server: Deno.HttpServer<Deno.NetAddr>;

@@ -8,15 +8,25 @@
  * - `GET /api/artists`: artists seen, most played first;
  * - `GET /api/stream?artist=&window=&limit=`: the same document as SSE,
  *   pushed when it changes (checked every `tickMs`, so at most a few per second);
- * - `GET /api/reconcile`: dashboard versus BigQuery for every window;
- * - `GET /healthz`: liveness and counters.
+ * - `GET /api/reconcile`: dashboard versus BigQuery for every window, through
+ *   the gate (cached, at most one BigQuery run per interval), 403 when
+ *   turned off;
+ * - `GET /healthz`: state, problems and counters; 503 when the dashboard
+ *   cannot count (its Kafka reader is down).
+ *
+ * Each stream holds at most one frame the viewer has not taken yet: a
+ * viewer that does not read gets only the latest document once it reads
+ * again, and one that has not taken anything for `stallTimeoutMs` is cut
+ * off (its browser reconnects by itself). Memory does not grow with slow
+ * viewers.
  *
  * @module
  */
 
 import { errorMessage, SLUG } from "../cli/mod.ts";
 import { MAX_ARTIST_LENGTH } from "../event.ts";
-import type { Reconciliation } from "./reconcile.ts";
+import type { LiveState, LiveStatus } from "./live_feed.ts";
+import type { ReconcileGate } from "./reconcile_gate.ts";
 import {
   isWindowName,
   type PlayCounter,
@@ -104,8 +114,13 @@ export interface TopDocument {
   plays_per_second: number;
   /** Latest event time of the artist. */
   last_event_at: string | null;
-  /** `catching-up` while the history is being replayed after a start. */
-  state: "live" | "catching-up";
+  /**
+   * `live` when the numbers are complete; `catching-up` after a start;
+   * `degraded` while BigQuery's history is missing (plays read since start only).
+   */
+  state: LiveState;
+  /** What is wrong, one sentence each (Kafka reader down, BigQuery unreachable). */
+  problems: string[];
 }
 
 /** Builds the document for `query` at `now`. */
@@ -113,7 +128,7 @@ export function topDocument(
   counter: PlayCounter,
   query: TopQuery,
   now: number,
-  live: boolean,
+  status: Pick<LiveStatus, "state" | "problems">,
 ): TopDocument {
   const top = counter.top(query.artist, query.window, query.limit, now);
   return {
@@ -125,30 +140,50 @@ export function topDocument(
     songs: top.songs,
     plays_per_second: Math.round(top.playsPerSecond * 100) / 100,
     last_event_at: top.lastEventAt === undefined ? null : new Date(top.lastEventAt).toISOString(),
-    state: live ? "live" : "catching-up",
+    state: status.state,
+    problems: status.problems,
   };
 }
 
 /** What changes a streamed document (the clock alone does not). */
 function contentKey(doc: TopDocument): string {
-  return JSON.stringify([doc.total, doc.songs, doc.plays_per_second, doc.last_event_at, doc.state]);
+  return JSON.stringify([
+    doc.total,
+    doc.songs,
+    doc.plays_per_second,
+    doc.last_event_at,
+    doc.state,
+    doc.problems,
+  ]);
 }
+
+/** `/healthz`: its body, and whether the dashboard can count at all (200) or not (503). */
+export interface HealthAnswer {
+  healthy: boolean;
+  body: Record<string, unknown>;
+}
+
+/** Default of {@linkcode DashboardHandlerOptions.stallTimeoutMs}. */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 /** Options of {@linkcode createDashboardHandler}. */
 export interface DashboardHandlerOptions {
-  counter: PlayCounter;
+  /** The current counter (it is replaced when the dashboard re-anchors). */
+  counter: () => PlayCounter;
+  /** Whether the numbers are complete, and what is wrong. */
+  status: () => Pick<LiveStatus, "state" | "problems">;
   /** Directory of the static page (`web/`). */
   staticDir: URL;
-  /** Whether the history replay is done. */
-  isLive: () => boolean;
-  /** Body of `/healthz`. */
-  health: () => Record<string, unknown>;
-  /** Runs a reconciliation against BigQuery. */
-  reconcile: () => Promise<Reconciliation>;
+  /** `/healthz`. */
+  health: () => HealthAnswer;
+  /** The gate of `/api/reconcile`; undefined turns the endpoint off (403). */
+  reconcile?: ReconcileGate | undefined;
   /** How often streams check for changes (default 250 ms). */
   tickMs?: number;
   /** Interval of SSE `ping` events that keep connections and the page's watchdog alive (default 15 s). */
   heartbeatMs?: number;
+  /** A stream that takes nothing for this long is closed (default 30 s). */
+  stallTimeoutMs?: number;
   /** Wall clock (default `Date.now`). */
   now?: () => number;
 }
@@ -158,6 +193,8 @@ export interface DashboardHandler {
   handler: (request: Request) => Promise<Response>;
   /** Number of open streams. */
   readonly streams: number;
+  /** Streams closed because their viewer stopped reading. */
+  readonly dropped: number;
   /** Ends all streams and stops the timer. */
   close(): void;
 }
@@ -179,13 +216,14 @@ const PAGE_POLICY = "default-src 'self'; script-src 'self'; style-src 'self'; " 
   "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; " +
   "form-action 'self'; frame-ancestors 'none'";
 
-function json(body: unknown, status = 200): Response {
+function json(body: unknown, status = 200, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify(body), {
     status,
     headers: {
       ...SECURITY_HEADERS,
       "content-type": "application/json; charset=utf-8",
       "cache-control": "no-store",
+      ...headers,
     },
   });
 }
@@ -194,6 +232,10 @@ interface Subscriber {
   query: TopQuery;
   key: string;
   controller: ReadableStreamDefaultController<Uint8Array>;
+  /** The newest frame the viewer has not taken yet (older ones are dropped). */
+  pending: Uint8Array | undefined;
+  /** Since when a frame has been waiting for the viewer (ms). */
+  waitingSince: number | undefined;
 }
 
 const encoder = new TextEncoder();
@@ -206,12 +248,12 @@ const encoder = new TextEncoder();
  * import assert from "node:assert/strict";
  * import { createDashboardHandler } from "./server.ts";
  * import { createPlayCounter } from "./windows.ts";
+ * const counter = createPlayCounter();
  * const dashboard = createDashboardHandler({
- *   counter: createPlayCounter(),
+ *   counter: () => counter,
+ *   status: () => ({ state: "live", problems: [] }),
  *   staticDir: new URL("../../web/", import.meta.url),
- *   isLive: () => true,
- *   health: () => ({ state: "live" }),
- *   reconcile: () => Promise.reject(new Error("no BigQuery here")),
+ *   health: () => ({ healthy: false, body: { status: "down" } }),
  * });
  * try {
  *   const top = await dashboard.handler(new Request("http://127.0.0.1/api/top?window=5m"));
@@ -219,6 +261,13 @@ const encoder = new TextEncoder();
  *   assert.deepEqual((await top.json()).songs, []);
  *   const bad = await dashboard.handler(new Request("http://127.0.0.1/api/top?limit=0"));
  *   assert.equal(bad.status, 400);
+ *   await bad.body?.cancel();
+ *   const health = await dashboard.handler(new Request("http://127.0.0.1/healthz"));
+ *   assert.equal(health.status, 503);
+ *   await health.body?.cancel();
+ *   const off = await dashboard.handler(new Request("http://127.0.0.1/api/reconcile"));
+ *   assert.equal(off.status, 403);
+ *   await off.body?.cancel();
  * } finally {
  *   dashboard.close();
  * }
@@ -226,32 +275,74 @@ const encoder = new TextEncoder();
  */
 export function createDashboardHandler(options: DashboardHandlerOptions): DashboardHandler {
   const now = options.now ?? Date.now;
+  const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   const subscribers = new Set<Subscriber>();
   let lastHeartbeat = now();
+  let dropped = 0;
 
-  function send(subscriber: Subscriber, text: string): void {
+  function remove(subscriber: Subscriber): void {
+    subscribers.delete(subscriber);
+    subscriber.pending = undefined;
+  }
+
+  /** Hands `frame` to the stream if it has room, else keeps it as the one pending frame. */
+  function offer(subscriber: Subscriber, frame: Uint8Array, at: number, replace = true): void {
+    const room = subscriber.controller.desiredSize;
+    if (room === null) return remove(subscriber); // closed or errored
+    if (room > 0 && subscriber.pending === undefined) {
+      try {
+        subscriber.controller.enqueue(frame);
+      } catch {
+        remove(subscriber); // the client went away
+      }
+      return;
+    }
+    if (replace || subscriber.pending === undefined) subscriber.pending = frame;
+    subscriber.waitingSince ??= at;
+  }
+
+  /** The viewer read: hands over the pending frame. */
+  function flush(subscriber: Subscriber): void {
+    const frame = subscriber.pending;
+    subscriber.pending = undefined;
+    subscriber.waitingSince = undefined;
+    if (frame === undefined) return;
     try {
-      subscriber.controller.enqueue(encoder.encode(text));
+      subscriber.controller.enqueue(frame);
     } catch {
-      subscribers.delete(subscriber); // the client went away
+      remove(subscriber);
     }
   }
 
   function push(subscriber: Subscriber, at: number, force: boolean): void {
-    const doc = topDocument(options.counter, subscriber.query, at, options.isLive());
+    const doc = topDocument(options.counter(), subscriber.query, at, options.status());
     const key = contentKey(doc);
     if (!force && key === subscriber.key) return;
     subscriber.key = key;
-    send(subscriber, `data: ${JSON.stringify(doc)}\n\n`);
+    offer(subscriber, encoder.encode(`data: ${JSON.stringify(doc)}\n\n`), at);
   }
 
+  const ping = encoder.encode("event: ping\ndata: {}\n\n");
   const timer = setInterval(() => {
     if (subscribers.size === 0) return;
     const at = now();
-    for (const subscriber of subscribers) push(subscriber, at, false);
+    for (const subscriber of subscribers) {
+      if (subscriber.waitingSince !== undefined && at - subscriber.waitingSince >= stallTimeoutMs) {
+        // Stalled for good: cut it off rather than keep anything for it.
+        remove(subscriber);
+        dropped++;
+        try {
+          subscriber.controller.error(new Error("The viewer stopped reading"));
+        } catch {
+          // already closed
+        }
+        continue;
+      }
+      push(subscriber, at, false);
+    }
     if (at - lastHeartbeat >= (options.heartbeatMs ?? 15_000)) {
       lastHeartbeat = at;
-      for (const subscriber of subscribers) send(subscriber, "event: ping\ndata: {}\n\n");
+      for (const subscriber of subscribers) offer(subscriber, ping, at, false);
     }
   }, options.tickMs ?? 250);
 
@@ -259,15 +350,18 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     let subscriber: Subscriber | undefined;
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
-        subscriber = { query, key: "", controller };
+        subscriber = { query, key: "", controller, pending: undefined, waitingSince: undefined };
         subscribers.add(subscriber);
-        send(subscriber, "retry: 2000\n\n");
+        controller.enqueue(encoder.encode("retry: 2000\n\n"));
         push(subscriber, now(), true);
       },
-      cancel() {
-        if (subscriber !== undefined) subscribers.delete(subscriber);
+      pull() {
+        if (subscriber !== undefined) flush(subscriber);
       },
-    });
+      cancel() {
+        if (subscriber !== undefined) remove(subscriber);
+      },
+    }, { highWaterMark: 1 });
     return new Response(body, {
       headers: {
         ...SECURITY_HEADERS,
@@ -291,6 +385,23 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     return new Response(body, { headers });
   }
 
+  async function reconcile(): Promise<Response> {
+    if (options.reconcile === undefined) {
+      return json({ error: "Reconciliation is turned off (--reconcile-api false)" }, 403);
+    }
+    const gated = await options.reconcile.check();
+    const meta = { cached: gated.cached, next_run_at: new Date(gated.nextRunAt).toISOString() };
+    if (gated.result === undefined) {
+      const seconds = Math.max(1, Math.ceil((gated.nextRunAt - now()) / 1000));
+      return json(
+        { error: `Cannot reconcile with BigQuery: ${gated.error}`, ...meta },
+        503,
+        { "retry-after": String(seconds) },
+      );
+    }
+    return json({ ...gated.result, ...meta });
+  }
+
   async function handler(request: Request): Promise<Response> {
     const url = new URL(request.url);
     if (request.method !== "GET" && request.method !== "HEAD") {
@@ -300,20 +411,23 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
       switch (url.pathname) {
         case "/api/top":
           return json(
-            topDocument(options.counter, parseTopQuery(url.searchParams), now(), options.isLive()),
+            topDocument(
+              options.counter(),
+              parseTopQuery(url.searchParams),
+              now(),
+              options.status(),
+            ),
           );
         case "/api/stream":
           return stream(parseTopQuery(url.searchParams));
         case "/api/artists":
-          return json({ artists: options.counter.artists() });
+          return json({ artists: options.counter().artists() });
         case "/api/reconcile":
-          try {
-            return json(await options.reconcile());
-          } catch (error) {
-            return json({ error: `Cannot reconcile with BigQuery: ${errorMessage(error)}` }, 503);
-          }
-        case "/healthz":
-          return json(options.health());
+          return await reconcile();
+        case "/healthz": {
+          const { healthy, body } = options.health();
+          return json(body, healthy ? 200 : 503);
+        }
       }
       const page = await serveStatic(url.pathname);
       return page ?? json({ error: `Not found: ${url.pathname}` }, 404);
@@ -327,6 +441,9 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     handler,
     get streams() {
       return subscribers.size;
+    },
+    get dropped() {
+      return dropped;
     },
     close() {
       clearInterval(timer);

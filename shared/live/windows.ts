@@ -12,16 +12,22 @@
  * keeps totals only. Every answer carries its `from`, so BigQuery can be asked
  * for exactly the same range.
  *
- * Duplicates (same `event_id`) are counted once, whatever the window.
- * Events read more than `allowedLatenessMs` after their event time (measured
- * against the Kafka record time, so a replay decides the same way) count in
- * `all` only.
+ * Duplicates (same `event_id`) read within the dedup horizon (default 10
+ * minutes) are counted once, whatever the window. Events read more than
+ * `allowedLatenessMs` after their event time (measured against the Kafka
+ * record time) count in `all` only.
+ *
+ * Besides plays read one by one, the counter takes BigQuery's aggregated
+ * counts of the history ({@linkcode PlayCounter.seedSong} for all time,
+ * {@linkcode PlayCounter.seedBucket} for a window's bucket): the dashboard
+ * starts from those and adds only what Kafka holds above the consumer's
+ * committed offsets (see history.ts and live_feed.ts).
  *
  * @module
  */
 
 import type { SongCompleted } from "../event.ts";
-import { createIdSet } from "./id_set.ts";
+import { createRecentIds } from "./recent_ids.ts";
 
 /** Names of the windows, shortest first. */
 export const WINDOW_NAMES = ["5m", "1h", "24h", "all"] as const;
@@ -45,8 +51,17 @@ export const WINDOWS: Readonly<Record<WindowName, WindowSpec>> = {
   all: { lengthMs: undefined, bucketMs: 0, label: "all time" },
 };
 
+/** A window with a length (not `all`). */
+export type FiniteWindowName = Exclude<WindowName, "all">;
+
+/** The finite windows, shortest first. */
+export const FINITE_WINDOWS: readonly FiniteWindowName[] = ["5m", "1h", "24h"];
+
 /** Longest finite window, the default allowed lateness. */
 export const LONGEST_WINDOW_MS = 24 * 60 * 60_000;
+
+/** Default dedup horizon: ids read in the last 10 minutes. */
+export const DEFAULT_DEDUP_HORIZON_MS = 10 * 60_000;
 
 /** Whether `value` is a window name. */
 export function isWindowName(value: string): value is WindowName {
@@ -109,12 +124,30 @@ export interface CounterStats {
   counted: number;
   duplicates: number;
   late: number;
+  /** All-time plays taken from BigQuery's history. */
+  seeded: number;
   songs: number;
   artists: number;
+  /** Ids held for deduplication (those read within the horizon). */
+  dedupIds: number;
   /** Bytes of the dedup tables. */
   dedupBytes: number;
   /** Buckets held across the finite windows. */
   buckets: number;
+}
+
+/** BigQuery's all-time plays of one song, with what the latest of them says. */
+export interface SongHistory {
+  artist: string;
+  song_id: number;
+  /** `COUNT(DISTINCT event_id)`. */
+  plays: number;
+  /** Name in the latest play (by event time, then `event_id`). */
+  song_name: string;
+  /** Event time of that latest play (ms). */
+  latestAt: number;
+  /** `event_id` of that latest play (breaks ties of event time). */
+  latestId: string;
 }
 
 /** Windowed counts of plays. */
@@ -124,7 +157,23 @@ export interface PlayCounter {
    * seen before.
    */
   add(event: SongCompleted, readAt?: number): AddResult;
-  /** Evicts buckets that left their window at wall time `now`. */
+  /**
+   * Adds BigQuery's all-time plays of a song (history not read from Kafka);
+   * its latest play sets the name and last event time when newer.
+   */
+  seedSong(song: SongHistory): void;
+  /**
+   * Adds BigQuery's plays of a song in the bucket of `window` starting at
+   * `bucketStart` (ms); ignored when that bucket has already left the
+   * window. Seed the song's all time first (it brings the name).
+   */
+  seedBucket(
+    window: FiniteWindowName,
+    song: { artist: string; song_id: number },
+    bucketStart: number,
+    plays: number,
+  ): void;
+  /** Evicts buckets that left their window at wall time `now`, and old dedup ids. */
   advance(now: number): void;
   /** Top `limit` songs of `artist` in `window` at `now` (evicts first). */
   top(artist: string, window: WindowName, limit: number, now: number): TopSongs;
@@ -142,6 +191,8 @@ export interface PlayCounter {
 export interface PlayCounterOptions {
   /** Events later than this count in `all` only (default: the longest window). */
   allowedLatenessMs?: number;
+  /** Ids are remembered at least this long (default {@linkcode DEFAULT_DEDUP_HORIZON_MS}). */
+  dedupHorizonMs?: number;
   /** Wall time at creation (default `Date.now()`). */
   now?: number;
 }
@@ -229,53 +280,75 @@ function insertSorted(values: number[], value: number): void {
  */
 export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter {
   const lateness = options.allowedLatenessMs ?? LONGEST_WINDOW_MS;
-  const seen = createIdSet(4096);
+  const seen = createRecentIds({
+    horizonMs: options.dedupHorizonMs ?? DEFAULT_DEDUP_HORIZON_MS,
+    ...(options.now === undefined ? {} : { now: options.now }),
+  });
   const songIndex = new Map<string, number>();
   const songArtist: string[] = [];
   const songId: number[] = [];
   const songName: string[] = [];
   const songNameAt: number[] = [];
+  const songNameId: string[] = [];
   const allTotals: number[] = [];
   const artistState = new Map<string, ArtistState>();
-  const rings: Ring[] = WINDOW_NAMES.filter((name) => WINDOWS[name].lengthMs !== undefined)
-    .map((name) => ({
-      name,
-      spec: WINDOWS[name],
-      from: Number.NEGATIVE_INFINITY,
-      buckets: new Map(),
-      starts: [],
-      totals: [],
-    }));
+  const rings: Ring[] = FINITE_WINDOWS.map((name) => ({
+    name,
+    spec: WINDOWS[name],
+    from: Number.NEGATIVE_INFINITY,
+    buckets: new Map(),
+    starts: [],
+    totals: [],
+  }));
   const ringOf = new Map(rings.map((ring) => [ring.name, ring]));
-  const stats = { counted: 0, duplicates: 0, late: 0 };
+  const stats = { counted: 0, duplicates: 0, late: 0, seeded: 0 };
 
-  function songOf(event: SongCompleted, time: number): number {
-    const key = songKey(event.artist, event.song_id);
+  function songOf(artist: string, id: number): number {
+    const key = songKey(artist, id);
     let index = songIndex.get(key);
-    if (index === undefined) {
-      index = songArtist.length;
-      songIndex.set(key, index);
-      songArtist.push(event.artist);
-      songId.push(event.song_id);
-      songName.push(event.song_name);
-      songNameAt.push(time);
-      allTotals.push(0);
-      for (const ring of rings) ring.totals.push(0);
-      let artist = artistState.get(event.artist);
-      if (artist === undefined) {
-        artist = { songs: [], plays: 0, lastEventAt: Number.NEGATIVE_INFINITY };
-        artistState.set(event.artist, artist);
-      }
-      artist.songs.push(index);
-    } else if (time >= songNameAt[index]!) {
-      // The name of the latest play wins (same answer on every replay).
-      songName[index] = event.song_name;
-      songNameAt[index] = time;
+    if (index !== undefined) return index;
+    index = songArtist.length;
+    songIndex.set(key, index);
+    songArtist.push(artist);
+    songId.push(id);
+    songName.push("");
+    songNameAt.push(Number.NEGATIVE_INFINITY);
+    songNameId.push("");
+    allTotals.push(0);
+    for (const ring of rings) ring.totals.push(0);
+    let state = artistState.get(artist);
+    if (state === undefined) {
+      state = { songs: [], plays: 0, lastEventAt: Number.NEGATIVE_INFINITY };
+      artistState.set(artist, state);
     }
+    state.songs.push(index);
     return index;
   }
 
+  /** The name of the latest play wins (event time, then id): the same answer in any order. */
+  function nameFrom(index: number, name: string, at: number, id: string): void {
+    const known = songNameAt[index]!;
+    if (at > known || (at === known && id > songNameId[index]!)) {
+      songName[index] = name;
+      songNameAt[index] = at;
+      songNameId[index] = id;
+    }
+  }
+
+  function addToBucket(ring: Ring, start: number, index: number, plays: number): void {
+    if (start < ring.from) return; // already out of this window for good
+    let bucket = ring.buckets.get(start);
+    if (bucket === undefined) {
+      bucket = new Map();
+      ring.buckets.set(start, bucket);
+      insertSorted(ring.starts, start);
+    }
+    bucket.set(index, (bucket.get(index) ?? 0) + plays);
+    ring.totals[index]! += plays;
+  }
+
   function advance(now: number): void {
+    seen.advance(now);
     for (const ring of rings) {
       const from = windowStart(ring.name, now)!;
       if (from <= ring.from) continue;
@@ -316,7 +389,8 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         return "duplicate";
       }
       const time = Date.parse(event.timestamp);
-      const index = songOf(event, time);
+      const index = songOf(event.artist, event.song_id);
+      nameFrom(index, event.song_name, time, event.event_id);
       allTotals[index]!++;
       const artist = artistState.get(event.artist)!;
       artist.plays++;
@@ -327,18 +401,23 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       }
       stats.counted++;
       for (const ring of rings) {
-        const start = Math.floor(time / ring.spec.bucketMs) * ring.spec.bucketMs;
-        if (start < ring.from) continue; // already out of this window for good
-        let bucket = ring.buckets.get(start);
-        if (bucket === undefined) {
-          bucket = new Map();
-          ring.buckets.set(start, bucket);
-          insertSorted(ring.starts, start);
-        }
-        bucket.set(index, (bucket.get(index) ?? 0) + 1);
-        ring.totals[index]!++;
+        addToBucket(ring, Math.floor(time / ring.spec.bucketMs) * ring.spec.bucketMs, index, 1);
       }
       return "counted";
+    },
+    seedSong(song) {
+      if (song.plays <= 0) return;
+      const index = songOf(song.artist, song.song_id);
+      nameFrom(index, song.song_name, song.latestAt, song.latestId);
+      allTotals[index]! += song.plays;
+      const artist = artistState.get(song.artist)!;
+      artist.plays += song.plays;
+      if (song.latestAt > artist.lastEventAt) artist.lastEventAt = song.latestAt;
+      stats.seeded += song.plays;
+    },
+    seedBucket(window, song, bucketStart, plays) {
+      if (plays <= 0) return;
+      addToBucket(ringOf.get(window)!, bucketStart, songOf(song.artist, song.song_id), plays);
     },
     advance,
     top(artist, window, limit, now) {
@@ -385,6 +464,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         ...stats,
         songs: songArtist.length,
         artists: artistState.size,
+        dedupIds: seen.size,
         dedupBytes: seen.bytes,
         buckets: rings.reduce((sum, ring) => sum + ring.starts.length, 0),
       };

@@ -112,3 +112,162 @@ export function knownMix(now: number): string[] {
   return [...events, ...duplicates, ...tutorial].map((event) => JSON.stringify(event))
     .concat(invalid);
 }
+
+/** Windows asked for by {@linkcode dashboardState}. */
+const WINDOWS = ["5m", "1h", "24h", "all"] as const;
+
+/** One `/api/top` answer reduced to what must match: window start, total, plays per song. */
+export interface WindowState {
+  from: string | null;
+  total: number;
+  songs: [song_id: number, plays: number][];
+}
+
+/** Every artist's every window as a dashboard serves it, keyed `artist window`. */
+export async function dashboardState(url: string): Promise<Map<string, WindowState>> {
+  const artists = (await getJson(url, "/api/artists")).body.artists as { artist: string }[];
+  const state = new Map<string, WindowState>();
+  for (const { artist } of artists) {
+    for (const window of WINDOWS) {
+      const { status, body } = await getJson(
+        url,
+        `/api/top?artist=${artist}&window=${window}&limit=100`,
+      );
+      if (status !== 200) throw new Error(`/api/top answered ${status}: ${JSON.stringify(body)}`);
+      const songs = body.songs as { song_id: number; plays: number }[];
+      state.set(`${artist} ${window}`, {
+        from: body.from as string | null,
+        total: body.total as number,
+        songs: songs.map((song) => [song.song_id, song.plays]),
+      });
+    }
+  }
+  return state;
+}
+
+/**
+ * BigQuery's full recount for every artist and window of `state`, each
+ * with the same `from`: `COUNT(DISTINCT event_id)` per song.
+ */
+export async function bigqueryState(
+  table: string,
+  state: ReadonlyMap<string, WindowState>,
+): Promise<Map<string, WindowState>> {
+  const recount = new Map<string, WindowState>();
+  const artists = new Set([...state.keys()].map((key) => key.split(" ")[0]!));
+  const extra = await query(
+    warehouseFor(table),
+    `SELECT DISTINCT artist FROM \`livecharts-local.music.${table}\``,
+  );
+  for (const row of extra) artists.add(String(row.artist));
+  for (const artist of artists) {
+    for (const window of WINDOWS) {
+      const from = state.get(`${artist} ${window}`)?.from ?? null;
+      // An artist the dashboard does not know: all time, and no window start to compare.
+      if (window !== "all" && !state.has(`${artist} ${window}`)) continue;
+      const songs = (await bigqueryTop(table, artist, from)).filter((song) => song.plays > 0);
+      recount.set(`${artist} ${window}`, {
+        from,
+        total: songs.reduce((sum, song) => sum + song.plays, 0),
+        songs: songs.map((song) => [song.song_id, song.plays]),
+      });
+    }
+  }
+  return recount;
+}
+
+/** Lines naming each key whose value differs between two states (empty when equal). */
+export function stateDifferences(
+  a: ReadonlyMap<string, WindowState>,
+  b: ReadonlyMap<string, WindowState>,
+): string[] {
+  const keys = new Set([...a.keys(), ...b.keys()]);
+  const lines: string[] = [];
+  for (const key of [...keys].sort()) {
+    const left = JSON.stringify(a.get(key) ?? null);
+    const right = JSON.stringify(b.get(key) ?? null);
+    if (left !== right) lines.push(`${key}: ${left} vs ${right}`);
+  }
+  return lines;
+}
+
+/**
+ * Polls until the dashboard at `url` equals BigQuery's recount of `table`
+ * for every artist and window (the recount with the same `from`s); throws
+ * with the differences after `timeoutMs`.
+ */
+export async function waitForEqualBigQuery(
+  url: string,
+  table: string,
+  timeoutMs = 60_000,
+): Promise<Map<string, WindowState>> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const state = await dashboardState(url);
+    const differences = stateDifferences(state, await bigqueryState(table, state));
+    if (differences.length === 0) return state;
+    if (Date.now() > until) {
+      throw new Error(
+        `The dashboard differs from BigQuery after ${timeoutMs / 1000} s:\n${
+          differences.slice(0, 20).join("\n")
+        }`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** A stand-in for BigQuery: refuses every request (503) while `refusing`, else forwards to the emulator. */
+export interface BigQueryStandIn {
+  /** `http://127.0.0.1:<port>`. */
+  url: string;
+  refusing: boolean;
+  /** Requests refused so far. */
+  readonly refused: number;
+  close(): Promise<void>;
+}
+
+/** Starts a {@linkcode BigQueryStandIn} on a free port, refusing. */
+export function startBigQueryStandIn(target = "http://127.0.0.1:9050"): BigQueryStandIn {
+  let refused = 0;
+  const standIn = {
+    url: "",
+    refusing: true,
+    get refused() {
+      return refused;
+    },
+    close: () => server.shutdown(),
+  };
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      if (standIn.refusing) {
+        refused++;
+        await request.body?.cancel();
+        return Response.json({
+          error: {
+            code: 503,
+            message: "BigQuery stand-in: unavailable",
+            errors: [{ reason: "backendError", message: "BigQuery stand-in: unavailable" }],
+          },
+        }, { status: 503 });
+      }
+      const url = new URL(request.url);
+      const headers = new Headers(request.headers);
+      headers.delete("host");
+      const body = request.body === null ? undefined : await request.arrayBuffer();
+      const answer = await fetch(`${target}${url.pathname}${url.search}`, {
+        method: request.method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+      });
+      // fetch() decoded the body: its length and encoding headers no longer apply.
+      const answerHeaders = new Headers(answer.headers);
+      answerHeaders.delete("content-encoding");
+      answerHeaders.delete("content-length");
+      return new Response(answer.body, { status: answer.status, headers: answerHeaders });
+    },
+  );
+  standIn.url = `http://127.0.0.1:${server.addr.port}`;
+  return standIn;
+}

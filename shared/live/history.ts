@@ -1,0 +1,375 @@
+/**
+ * The history below the anchors, aggregated by BigQuery: what the dashboard
+ * starts from instead of replaying the topic. Two queries, each one scan:
+ *
+ * - **all time**: `COUNT(DISTINCT event_id)` per artist and song of the rows
+ *   with `kafka_offset` below the anchor of their partition, with the name
+ *   and event time of each song's latest play;
+ * - **windows**: the same count per artist, song and bucket of the `5m`,
+ *   `1h` and `24h` windows (1 s, 10 s and 60 s buckets, aligned like
+ *   `windowStart()`), filtered on `timestamp`, the table's partitioning
+ *   column, so only the last day or two of partitions are read. The buckets
+ *   come back as one `bucket:plays,…` text per song, not one row each.
+ *
+ * When re-anchoring, all time is not asked for again in full: with the
+ * previous anchors known and every play between them read from Kafka, only
+ * partitions since the earliest of those plays change, so BigQuery is asked
+ * for the distinct plays there below the new anchors minus those below the
+ * old ones (a re-sent play has the same event time, so it lands in the same
+ * partition and is counted once).
+ *
+ * @module
+ */
+
+import { playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
+import type { PartitionAnchor } from "./anchors.ts";
+import {
+  FINITE_WINDOWS,
+  type FiniteWindowName,
+  LONGEST_WINDOW_MS,
+  type PlayCounter,
+  type SongHistory,
+  songKey,
+  WINDOWS,
+  windowStart,
+} from "./windows.ts";
+
+/** A song's plays in the buckets of one window, as BigQuery sent them. */
+export interface WindowSeed {
+  window: FiniteWindowName;
+  artist: string;
+  song_id: number;
+  /** Start of the window when asked (ms); bucket `b` starts at `since + b · width`. */
+  since: number;
+  width: number;
+  /** `bucket:plays` pairs separated by commas. */
+  buckets: string;
+}
+
+/** BigQuery's plays below the anchors. */
+export interface History {
+  /** All-time plays per song, keyed `artist/song_id`. */
+  songs: Map<string, SongHistory>;
+  /** Plays per bucket of each finite window, as of when asked. */
+  windows: WindowSeed[];
+  /** Queries run (0 when nothing lies below the anchors). */
+  queries: number;
+  /** Whether all time was asked for in full rather than as a change since the previous anchors. */
+  full: boolean;
+}
+
+/** All time below earlier anchors, for asking BigQuery only what changed. */
+export interface PreviousHistory {
+  anchors: readonly PartitionAnchor[];
+  songs: ReadonlyMap<string, SongHistory>;
+  /**
+   * Earliest event time (ms) of the plays between the earlier anchors and
+   * the new ones; `undefined` when there were none.
+   */
+  since: number | undefined;
+}
+
+/** What {@linkcode loadHistory} asks for. */
+export interface HistoryRequest {
+  anchors: readonly PartitionAnchor[];
+  /** Wall time the windows start from (ms). */
+  now: number;
+  /** The counter's allowed lateness; plays written later than this after their event time are left out of the windows. */
+  allowedLatenessMs: number;
+  previous?: PreviousHistory;
+}
+
+/**
+ * SQL of "the row is below its partition's anchor" for `column`s.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { belowAnchorsSql } from "./history.ts";
+ * assert.equal(
+ *   belowAnchorsSql([{ partition: 0, below: 7n, start: 7n, end: 9n }]),
+ *   "kafka_offset < CASE kafka_partition WHEN 0 THEN 7 ELSE 0 END",
+ * );
+ * ```
+ */
+export function belowAnchorsSql(anchors: readonly PartitionAnchor[], alias = ""): string {
+  const prefix = alias === "" ? "" : `${alias}.`;
+  const cases = anchors.map((anchor) => {
+    if (!Number.isSafeInteger(anchor.partition) || anchor.partition < 0 || anchor.below < 0n) {
+      throw new RangeError(
+        `Cannot write an anchor into SQL: expected offsets of 0 or more, got ${anchor.partition}:${anchor.below}`,
+      );
+    }
+    return `WHEN ${anchor.partition} THEN ${anchor.below}`;
+  });
+  return cases.length === 0
+    ? `${prefix}kafka_offset < 0`
+    : `${prefix}kafka_offset < CASE ${prefix}kafka_partition ${cases.join(" ")} ELSE 0 END`;
+}
+
+/**
+ * The all-time query: per song, distinct plays below `anchors` (and, with
+ * `previous`, below its anchors too, as `before`), since `since` when given.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { allTimeSql } from "./history.ts";
+ * import { loadBigQueryConfig } from "../bigquery/mod.ts";
+ * const sql = allTimeSql(loadBigQueryConfig([], {}), [{ partition: 0, below: 5n, start: 5n, end: 5n }]);
+ * assert.match(sql, /COUNT\(DISTINCT event_id\) AS plays/);
+ * assert.doesNotMatch(sql, /timestamp >=/);
+ * ```
+ */
+export function allTimeSql(
+  config: Warehouse["config"],
+  anchors: readonly PartitionAnchor[],
+  previous?: { anchors: readonly PartitionAnchor[]; since: number },
+): string {
+  const before = previous === undefined
+    ? "0"
+    : `COUNT(DISTINCT IF(${belowAnchorsSql(previous.anchors)}, event_id, NULL))`;
+  const since = previous === undefined
+    ? ""
+    : `\n  AND timestamp >= TIMESTAMP_MILLIS(${Math.floor(previous.since)})`;
+  return `SELECT artist, song_id,
+  COUNT(DISTINCT event_id) AS plays,
+  ${before} AS before,
+  UNIX_MILLIS(MAX(timestamp)) AS latest_ms,
+  ARRAY_AGG(song_name ORDER BY timestamp DESC, event_id DESC LIMIT 1)[OFFSET(0)] AS song_name,
+  ARRAY_AGG(event_id ORDER BY timestamp DESC, event_id DESC LIMIT 1)[OFFSET(0)] AS latest_id
+FROM ${playsTableRef(config)}
+WHERE ${belowAnchorsSql(anchors)}${since}
+GROUP BY artist, song_id`;
+}
+
+/**
+ * The windows query at wall time `now`: per window, artist and song, the
+ * distinct plays of each bucket since the window's start, below `anchors`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { windowsSql } from "./history.ts";
+ * import { windowStart } from "./windows.ts";
+ * import { loadBigQueryConfig } from "../bigquery/mod.ts";
+ * const now = Date.UTC(2026, 0, 1, 12);
+ * const sql = windowsSql(loadBigQueryConfig([], {}), [], now, 86_400_000);
+ * // The scan is limited to the longest window's partitions.
+ * assert.ok(sql.includes(`p.timestamp >= TIMESTAMP_MILLIS(${windowStart("24h", now)})`));
+ * ```
+ */
+export function windowsSql(
+  config: Warehouse["config"],
+  anchors: readonly PartitionAnchor[],
+  now: number,
+  allowedLatenessMs: number,
+): string {
+  const windows = FINITE_WINDOWS.map((window) =>
+    `SELECT '${window}' AS time_window, ${WINDOWS[window].bucketMs} AS width_ms, ${
+      windowStart(window, now)
+    } AS since_ms`
+  ).join("\n      UNION ALL ");
+  const oldest = Math.min(...FINITE_WINDOWS.map((window) => windowStart(window, now)!));
+  // Plays written later than the allowed lateness count in all time only (as
+  // when read from Kafka; BigQuery knows when the row was written).
+  const lateness = allowedLatenessMs < LONGEST_WINDOW_MS
+    ? `\n      AND TIMESTAMP_DIFF(p.ingested_at, p.timestamp, MILLISECOND) <= ${
+      Math.floor(allowedLatenessMs)
+    }`
+    : "";
+  return `SELECT time_window, artist, song_id, width_ms, since_ms,
+  STRING_AGG(CONCAT(CAST(bucket AS STRING), ':', CAST(plays AS STRING)), ',') AS buckets
+FROM (
+  SELECT time_window, artist, song_id, width_ms, since_ms, DIV(age_ms, width_ms) AS bucket,
+    COUNT(DISTINCT event_id) AS plays
+  FROM (
+    SELECT w.time_window, w.width_ms, w.since_ms, p.artist, p.song_id, p.event_id,
+      UNIX_MILLIS(p.timestamp) - w.since_ms AS age_ms
+    FROM ${playsTableRef(config)} AS p
+    CROSS JOIN (
+      ${windows}
+    ) AS w
+    WHERE p.timestamp >= TIMESTAMP_MILLIS(${oldest})
+      AND UNIX_MILLIS(p.timestamp) >= w.since_ms
+      AND ${belowAnchorsSql(anchors, "p")}${lateness}
+  )
+  GROUP BY time_window, artist, song_id, width_ms, since_ms, bucket
+)
+GROUP BY time_window, artist, song_id, width_ms, since_ms`;
+}
+
+function integerOf(row: Record<string, unknown>, field: string): number {
+  const value = row[field];
+  const number = typeof value === "number"
+    ? value
+    : typeof value === "string"
+    ? Number(value)
+    : NaN;
+  if (!Number.isSafeInteger(number)) {
+    throw new Error(
+      `Cannot read BigQuery's history: '${field}' must be an integer, got ${JSON.stringify(value)}`,
+    );
+  }
+  return number;
+}
+
+function textOf(row: Record<string, unknown>, field: string): string {
+  const value = row[field];
+  if (typeof value !== "string") {
+    throw new Error(
+      `Cannot read BigQuery's history: '${field}' must be text, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
+function isFiniteWindow(value: string): value is FiniteWindowName {
+  return (FINITE_WINDOWS as readonly string[]).includes(value);
+}
+
+/** Whether `a` is a later play than `b` (event time, then id). */
+function isLater(a: SongHistory, b: SongHistory): boolean {
+  return a.latestAt > b.latestAt || (a.latestAt === b.latestAt && a.latestId > b.latestId);
+}
+
+/**
+ * Merges all-time rows into `songs`: each row's `plays - before` is added,
+ * and its latest play replaces the known one when later.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { mergeAllTime } from "./history.ts";
+ * const songs = mergeAllTime(new Map(), [
+ *   { artist: "tony-allen", song_id: 1, plays: 3, before: 0, latest_ms: 5, song_name: "zombie", latest_id: "b" },
+ * ]);
+ * mergeAllTime(songs, [
+ *   { artist: "tony-allen", song_id: 1, plays: 4, before: 2, latest_ms: 9, song_name: "zombie!", latest_id: "a" },
+ * ]);
+ * assert.deepEqual(songs.get("tony-allen/1"), {
+ *   artist: "tony-allen", song_id: 1, plays: 5, song_name: "zombie!", latestAt: 9, latestId: "a",
+ * });
+ * ```
+ */
+export function mergeAllTime(
+  songs: Map<string, SongHistory>,
+  rows: readonly Record<string, unknown>[],
+): Map<string, SongHistory> {
+  for (const row of rows) {
+    const song: SongHistory = {
+      artist: textOf(row, "artist"),
+      song_id: integerOf(row, "song_id"),
+      plays: integerOf(row, "plays") - integerOf(row, "before"),
+      song_name: textOf(row, "song_name"),
+      latestAt: integerOf(row, "latest_ms"),
+      latestId: textOf(row, "latest_id"),
+    };
+    const key = songKey(song.artist, song.song_id);
+    const known = songs.get(key);
+    if (known === undefined) {
+      songs.set(key, song);
+      continue;
+    }
+    const later = isLater(song, known) ? song : known;
+    songs.set(key, {
+      ...later,
+      plays: known.plays + song.plays,
+    });
+  }
+  return songs;
+}
+
+function windowSeeds(rows: readonly Record<string, unknown>[]): WindowSeed[] {
+  return rows.map((row) => {
+    const window = textOf(row, "time_window");
+    if (!isFiniteWindow(window)) {
+      throw new Error(
+        `Cannot read BigQuery's history: 'time_window' must be one of ${
+          FINITE_WINDOWS.join(", ")
+        }, got ${JSON.stringify(window)}`,
+      );
+    }
+    return {
+      window,
+      artist: textOf(row, "artist"),
+      song_id: integerOf(row, "song_id"),
+      since: integerOf(row, "since_ms"),
+      width: integerOf(row, "width_ms"),
+      buckets: textOf(row, "buckets"),
+    };
+  });
+}
+
+/**
+ * Asks BigQuery for the history below `request.anchors`. Nothing is asked
+ * when nothing lies below them (the group never committed).
+ */
+export async function loadHistory(
+  warehouse: Warehouse,
+  request: HistoryRequest,
+): Promise<History> {
+  const { anchors, previous } = request;
+  const songs = new Map(previous?.songs ?? []);
+  if (!anchors.some((anchor) => anchor.below > 0n)) {
+    return { songs, windows: [], queries: 0, full: previous === undefined };
+  }
+  const windowRows = await query(
+    warehouse,
+    windowsSql(warehouse.config, anchors, request.now, request.allowedLatenessMs),
+  );
+  let queries = 1;
+  if (previous === undefined) {
+    mergeAllTime(songs, await query(warehouse, allTimeSql(warehouse.config, anchors)));
+    queries++;
+  } else if (previous.since !== undefined) {
+    const sql = allTimeSql(warehouse.config, anchors, {
+      anchors: previous.anchors,
+      since: previous.since,
+    });
+    mergeAllTime(songs, await query(warehouse, sql));
+    queries++;
+  }
+  return { songs, windows: windowSeeds(windowRows), queries, full: previous === undefined };
+}
+
+/**
+ * Adds `history` to `counter`: all time first (it brings the names), then
+ * every window bucket still inside its window.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { applyHistory } from "./history.ts";
+ * import { createPlayCounter, windowStart } from "./windows.ts";
+ * const now = Date.UTC(2026, 0, 1, 12);
+ * const counter = createPlayCounter({ now });
+ * const song = { artist: "tony-allen", song_id: 1, song_name: "zombie", plays: 5, latestAt: now - 1_000, latestId: "x" };
+ * applyHistory(counter, {
+ *   songs: new Map([["tony-allen/1", song]]),
+ *   windows: [{ window: "5m", artist: "tony-allen", song_id: 1, since: windowStart("5m", now)!, width: 1_000, buckets: "299:2" }],
+ *   queries: 2,
+ *   full: true,
+ * });
+ * assert.equal(counter.top("tony-allen", "all", 10, now).total, 5);
+ * assert.deepEqual(counter.top("tony-allen", "5m", 10, now).songs, [{ song_id: 1, song_name: "zombie", plays: 2 }]);
+ * ```
+ */
+export function applyHistory(counter: PlayCounter, history: History): void {
+  for (const song of history.songs.values()) counter.seedSong(song);
+  for (const seed of history.windows) {
+    for (const pair of seed.buckets.split(",")) {
+      const colon = pair.indexOf(":");
+      const bucket = Number(pair.slice(0, colon));
+      const plays = Number(pair.slice(colon + 1));
+      if (colon < 1 || !Number.isSafeInteger(bucket) || !Number.isSafeInteger(plays)) {
+        throw new Error(
+          `Cannot read BigQuery's history: expected 'bucket:plays' pairs, got ${
+            JSON.stringify(pair.slice(0, 64))
+          }`,
+        );
+      }
+      counter.seedBucket(seed.window, seed, seed.since + bucket * seed.width, plays);
+    }
+  }
+}
