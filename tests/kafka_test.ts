@@ -307,3 +307,29 @@ Deno.test("publisher: an aborted send fails at once and sends nothing", async ()
   }
   assert.deepEqual(await topicContents(topic), ["0@0=y"]);
 });
+
+Deno.test("groupGeneration() grows with each rebalance of a group", async () => {
+  const { groupGeneration } = await import("../shared/kafka/group_generation.ts");
+  const topic = await topicWith(4, 2);
+  const group = `group_${crypto.randomUUID().slice(0, 8)}`;
+  const kafka = localKafka();
+  assert.equal(await groupGeneration(kafka, group), undefined, "no generation before any member");
+  const assigned = [0, 0];
+  const sources = [0, 1].map((i) => {
+    const source = createSource(kafka, { topic, group, maxWaitMs: 100 });
+    source.onAssigned(() => assigned[i]!++);
+    return source;
+  });
+  try {
+    await sources[0]!.run(() => Promise.resolve());
+    await waitUntil("the first member's assignment", () => assigned[0]! >= 1);
+    const first = await groupGeneration(kafka, group);
+    assert.ok(first !== undefined && first >= 1, `generation ${first}`);
+    await sources[1]!.run(() => Promise.resolve());
+    await waitUntil("the second member's assignment", () => assigned[1]! >= 1);
+    const second = await groupGeneration(kafka, group);
+    assert.ok(second !== undefined && second > first, `generation ${first} → ${second}`);
+  } finally {
+    for (const source of sources) await source.stop();
+  }
+});
