@@ -28,6 +28,7 @@ export interface CommittedOffset {
 /** Committed offset and end offset of one partition. */
 export interface PartitionLag {
   partition: number;
+  /** Where the group resumes: its committed offset, or the low watermark if that is later. */
   committed: bigint;
   end: bigint;
   lag: bigint;
@@ -48,7 +49,7 @@ export interface KafkaAdmin {
   topicOffsets(topic: string): Promise<PartitionOffsets[]>;
   /** Committed offsets of `group` on `topic`, with metadata (partitions without one are left out). */
   committed(group: string, topic: string): Promise<Map<number, CommittedOffset>>;
-  /** Lag of `group` on `topic`, per partition (end offset minus committed). */
+  /** Lag of `group` on `topic`, per partition (end offset minus committed or low watermark). */
   groupLag(group: string, topic: string): Promise<PartitionLag[]>;
   /** State of `group`; undefined when the broker does not know it. */
   groupState(group: string): Promise<GroupState | undefined>;
@@ -64,22 +65,31 @@ export interface KafkaAdmin {
 
 /**
  * The lag of each partition given its offsets and the group's committed
- * offsets; a partition without a commit counts from 0.
+ * offsets. Reading starts at the earliest retained record, so a partition
+ * without a commit, or with one below it (retention deleted the records),
+ * counts from its low watermark: records deleted before anyone read them
+ * are not lag.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { lagOf } from "./admin.ts";
- * const lag = lagOf([{ partition: 0, low: 0n, high: 10n }, { partition: 1, low: 0n, high: 4n }], new Map([[0, 7n]]));
- * assert.deepEqual(lag.map((p) => p.lag), [3n, 4n]);
+ * const lag = lagOf([
+ *   { partition: 0, low: 0n, high: 10n },
+ *   { partition: 1, low: 0n, high: 4n },
+ *   { partition: 2, low: 6n, high: 6n }, // all deleted, never read
+ *   { partition: 3, low: 5n, high: 9n }, // committed 2, then 0..4 deleted
+ * ], new Map([[0, 7n], [3, 2n]]));
+ * assert.deepEqual(lag.map((p) => p.lag), [3n, 4n, 0n, 4n]);
  * ```
  */
 export function lagOf(
   offsets: readonly PartitionOffsets[],
   committed: ReadonlyMap<number, bigint>,
 ): PartitionLag[] {
-  return offsets.map(({ partition, high: end }) => {
-    const at = committed.get(partition) ?? 0n;
+  return offsets.map(({ partition, low, high: end }) => {
+    const done = committed.get(partition) ?? low;
+    const at = done > low ? done : low;
     return { partition, committed: at, end, lag: end > at ? end - at : 0n };
   }).sort((a, b) => a.partition - b.partition);
 }

@@ -113,7 +113,8 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
       heartbeat = beat;
       lastMessageAt = Date.now();
       const pending = sink.handle(batch.partition, batch.messages);
-      if (stop.aborted) sink.drain();
+      // Stopping: write this batch now instead of when it would fill up.
+      if (stop.aborted) await Promise.allSettled([pending, sink.drain()]);
       try {
         await pending;
       } catch (error) {
