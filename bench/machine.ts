@@ -5,6 +5,7 @@
  * @module
  */
 
+import { cpus } from "node:os";
 import { capture, ROOT } from "./processes.ts";
 
 async function readText(path: string | URL): Promise<string | undefined> {
@@ -15,24 +16,49 @@ async function readText(path: string | URL): Promise<string | undefined> {
   }
 }
 
-/** The 1, 5 and 15 minute load averages (`/proc/loadavg`), or `undefined`. */
-export async function loadAverage(): Promise<number[] | undefined> {
-  const text = await readText("/proc/loadavg");
-  return text?.trim().split(/\s+/).slice(0, 3).map(Number);
+/** Calls `read`, or answers `undefined` when the permission is missing or the call fails. */
+function orUndefined<T>(read: () => T): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
 
-/** Cores, CPU model, memory, kernel and load of this machine. */
-export async function machineInfo(): Promise<Record<string, unknown>> {
-  const cpuinfo = await readText("/proc/cpuinfo") ?? "";
-  const meminfo = await readText("/proc/meminfo") ?? "";
-  const totalKb = Number(/^MemTotal:\s+(\d+) kB$/m.exec(meminfo)?.[1] ?? NaN);
+/** The 1, 5 and 15 minute load averages, or `undefined` (needs `--allow-sys=loadavg`). */
+export function loadAverage(): number[] | undefined {
+  return orUndefined(() => Deno.loadavg().map((load) => Math.round(load * 100) / 100));
+}
+
+/**
+ * Cores, CPU model, memory, kernel and load of this machine, from the
+ * runtime (`--allow-sys=cpus,systemMemoryInfo,loadavg,osRelease`; reading
+ * `/proc` would need every permission). What is not granted is `unknown`
+ * or `null`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { machineInfo } from "./machine.ts";
+ * const machine = machineInfo();
+ * assert.equal(machine.cores, navigator.hardwareConcurrency);
+ * assert.equal(typeof machine.cpu, "string");
+ * ```
+ */
+export function machineInfo(): Record<string, unknown> {
+  const model = orUndefined(() => cpus()[0]?.model.trim());
+  const memory = orUndefined(() => Deno.systemMemoryInfo());
+  const release = orUndefined(() => Deno.osRelease());
   return {
     cores: navigator.hardwareConcurrency,
-    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown",
-    memory_gb: Number.isFinite(totalKb) ? Math.round(totalKb / 1024 / 1024 * 10) / 10 : null,
-    os: `${Deno.build.os} ${(await readText("/proc/sys/kernel/osrelease"))?.trim() ?? ""}`.trim(),
+    cpu: model || "unknown",
+    memory_gb: memory === undefined ? null : Math.round(memory.total / 2 ** 30 * 10) / 10,
+    memory_available_gb: memory === undefined
+      ? null
+      : Math.round(memory.available / 2 ** 30 * 10) / 10,
+    os: `${Deno.build.os} ${release ?? ""}`.trim(),
     arch: Deno.build.arch,
-    load_average_at_start: await loadAverage(),
+    load_average_at_start: loadAverage() ?? null,
   };
 }
 
