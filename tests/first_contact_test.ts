@@ -53,6 +53,15 @@ async function task(
   };
 }
 
+/** Sends SIGTERM to `child` unless it already ended. */
+function stop(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGTERM");
+  } catch {
+    // already ended
+  }
+}
+
 /** The log lines at WARNING level or above (the level is the second word of a line). */
 function warnings(output: string): string[] {
   return output.split("\n").filter((line) => /^\S+ +(WARN|WARNING|ERROR|FATAL)\b/.test(line));
@@ -143,7 +152,7 @@ Deno.test("DASHBOARD_PORT=<port> deno task dashboard answers /healthz there, no 
     // Long enough to read the (new, empty) topic and create the view.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
   } finally {
-    child.kill("SIGTERM");
+    stop(child);
   }
   const status = await child.status;
   const output = await stderr;
@@ -239,4 +248,49 @@ Deno.test("isExpectedResponseError() quiets only the broker's answers of a norma
     isExpectedResponseError("Failed to connect to seed broker", "Topic creation errors"),
     false,
   );
+});
+
+Deno.test("deno task start: services, consumer, dashboard and producer start without a warning", async () => {
+  const id = uniqueName("first_start");
+  const port = freePort();
+  const child = new Deno.Command("deno", {
+    args: ["task", "-q", "start", "--rate", "50"],
+    cwd: ROOT,
+    env: {
+      NO_COLOR: "1",
+      KAFKA_TOPIC: id,
+      KAFKA_GROUP: id,
+      BIGQUERY_TABLE: id,
+      BIGQUERY_VIEW: id,
+      DASHBOARD_PORT: String(port),
+      METRICS_PORT: "0",
+    },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const stdout = new Response(child.stdout).text();
+  const stderr = new Response(child.stderr).text();
+  try {
+    await waitFor("plays stored by the consumer", async () => {
+      try {
+        return (await tableRows(id)).length >= 50;
+      } catch {
+        return false; // the table is not there yet
+      }
+    }, 90_000, 1_000);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    await health.body?.cancel();
+    assert.ok(health.status === 200 || health.status === 503, `dashboard: ${health.status}`);
+  } catch (error) {
+    stop(child);
+    throw new Error(`${error}\n${await stdout}${await stderr}`);
+  }
+  stop(child);
+  const status = await child.status;
+  const output = (await stdout) + (await stderr);
+  assert.equal(status.code, 0, output);
+  assert.match(output, /kafka: (already running|started)/);
+  assert.match(output, /Stopped\. The services are still up/);
+  assert.deepEqual(warnings(output.replaceAll(/^\[\w+\] /gm, "")), []);
 });

@@ -7,7 +7,7 @@ import {
   optionNeeds,
   withResolved,
 } from "../shared/cli/permissions.ts";
-import { LAUNCHER, runArgs } from "../shared/cli/tasks.ts";
+import { LAUNCHER, runArgs, taskCommand } from "../shared/cli/tasks.ts";
 import { mergePermissions } from "./support/permissions.ts";
 
 const TASK = [
@@ -76,7 +76,7 @@ function granted(args: readonly string[], flag: string): string[] {
   return arg === undefined ? [] : arg.slice(flag.length + 1).split(",");
 }
 
-Deno.test("every script task runs through the launcher; start and the launcher have fixed grants", async () => {
+Deno.test("every script task runs through the launcher; start keeps its fixed grants", async () => {
   const config: unknown = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
   for (const name of ["produce", "consume", "dashboard", "dlq"]) {
     const args = runArgs(config, name);
@@ -91,10 +91,9 @@ Deno.test("every script task runs through the launcher; start and the launcher h
   }
   assert.deepEqual(runArgs(config, "start"), [
     "run",
-    "--allow-env",
-    "--allow-net",
-    "--allow-read",
     "--allow-run=bash,deno",
+    "--allow-read=deno.json",
+    "--allow-env=DASHBOARD_HOST,DASHBOARD_PORT",
     "start.ts",
   ]);
 });
@@ -248,4 +247,18 @@ Deno.test("grantFlags() merges a task's list with the computed one", () => {
   assert.deepEqual(grantFlags({ net: ["a:1"], read: [], write: [], env: [] }, ["--allow-net"]), [
     "--allow-net",
   ]);
+});
+
+Deno.test("taskCommand() plans a launcher task in a launcher process, with the caller's variables", async () => {
+  const { runArgs: args, args: scriptArgs } = await taskCommand(ROOT, "produce", [
+    "--count",
+    "2",
+    "--print-permissions",
+  ], { KAFKA_BROKERS: "localhost:9092", NO_COLOR: "1" });
+  assert.equal(args.at(-1), "producer.ts");
+  assert.ok(granted(args, "--allow-net").includes("localhost:9092"), String(args));
+  assert.deepEqual(scriptArgs, ["--count", "2"]);
+  const plain = await taskCommand(ROOT, "start", ["--no-up"]);
+  assert.deepEqual(plain.args, ["--no-up"]);
+  assert.equal(plain.runArgs.at(-1), "start.ts");
 });

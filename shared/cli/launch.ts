@@ -13,8 +13,10 @@
  * (the dashboard serves without BigQuery). `--print-permissions` among the
  * script's arguments prints the `deno run` line instead of running it.
  *
- * The script must export its option table as `options`. Not exported from
- * mod.ts: it imports the Kafka folder, which imports this one.
+ * The script must export its option table as `options`. `--plan` as the
+ * first argument prints the planned run as JSON instead (`spawnTask` starts
+ * scripts that way). Not exported from mod.ts: it imports the Kafka folder,
+ * which imports this one.
  *
  * @module
  */
@@ -238,12 +240,19 @@ export function formatCommand(plan: LaunchPlan): string {
 
 async function main(): Promise<number> {
   const root = new URL("../../", import.meta.url);
+  // `--plan` first: print the run as JSON (for spawnTask), leaving a service
+  // that does not answer or a bad option for the script to report.
+  const planOnly = Deno.args[0] === "--plan";
   let plan: LaunchPlan;
   try {
-    plan = await planLaunch(Deno.args, { root });
+    plan = await planLaunch(planOnly ? Deno.args.slice(1) : Deno.args, { root });
   } catch (error) {
     console.error(`error: ${errorMessage(error)}`);
     return 1;
+  }
+  if (planOnly) {
+    console.log(JSON.stringify({ runArgs: plan.runArgs, args: plan.args }));
+    return 0;
   }
   if (plan.problems !== undefined) {
     console.error(plan.problems);

@@ -389,17 +389,17 @@ export function formatHelp(
   return `${summary}\n\nUsage: ${usage}\n\nOptions:\n${lines.join("\n")}\n`;
 }
 
-/** Reads the given environment variables (only those, for narrow grants). */
+/**
+ * Reads the given environment variables (only those, for narrow grants). A
+ * variable not granted counts as unset, without a permission prompt.
+ */
 export function readEnv(
   names: Iterable<string>,
 ): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = {};
   for (const name of names) {
-    try {
-      env[name] = Deno.env.get(name);
-    } catch {
-      env[name] = undefined; // not granted: treated as unset
-    }
+    const granted = Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
+    env[name] = granted ? Deno.env.get(name) : undefined;
   }
   return env;
 }

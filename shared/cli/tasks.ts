@@ -235,9 +235,10 @@ export async function spawnTask(
 /**
  * The `deno run` arguments (`run`, flags, script) and the script's arguments
  * of task `name` run with `args` and the extra variables `env`. For a task
- * that runs the launcher these are the launcher's computed grants and
- * script: the same configuration, the same grants. A service that does not
- * answer or a bad option is left for the script to report.
+ * that runs the launcher, the launcher itself plans the run (`--plan`: the
+ * same configuration, the same grants) and this process needs no more than
+ * `--allow-run=deno`. A service that does not answer or a bad option is left
+ * for the script to report.
  */
 export async function taskCommand(
   root: URL,
@@ -248,12 +249,53 @@ export async function taskCommand(
   const runArgs = await taskRunArgs(root, name);
   const at = runArgs.indexOf(LAUNCHER);
   if (at === -1) return { runArgs, args: [...args] };
-  const { planLaunch } = await import("./launch.ts");
-  const plan = await planLaunch([...runArgs.slice(at + 1), ...args], {
-    root,
+  const planning = await new Deno.Command("deno", {
+    args: [...runArgs.slice(0, at + 1), "--plan", ...runArgs.slice(at + 1), ...args],
+    cwd: root,
     ...(env === undefined ? {} : { env }),
-  });
-  return { runArgs: plan.runArgs, args: plan.args };
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  if (!planning.success) {
+    throw new Error(
+      `Cannot plan the run of task ${JSON.stringify(name)}: ${
+        decoder.decode(planning.stderr).trim()
+      }`,
+    );
+  }
+  return parsePlan(decoder.decode(planning.stdout));
+}
+
+/**
+ * The run a launcher's `--plan` printed (JSON of `runArgs` and `args`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parsePlan } from "./tasks.ts";
+ * assert.deepEqual(parsePlan('{"runArgs":["run","x.ts"],"args":["--n","1"]}'), {
+ *   runArgs: ["run", "x.ts"],
+ *   args: ["--n", "1"],
+ * });
+ * assert.throws(() => parsePlan('{"runArgs":"run"}'), /Cannot read the launcher's plan/);
+ * ```
+ */
+export function parsePlan(text: string): { runArgs: string[]; args: string[] } {
+  const plan: unknown = JSON.parse(text);
+  const strings = (value: unknown): string[] | undefined =>
+    Array.isArray(value) && value.every((item) => typeof item === "string") ? value : undefined;
+  const runArgs = typeof plan === "object" && plan !== null && "runArgs" in plan
+    ? strings(plan.runArgs)
+    : undefined;
+  const args = typeof plan === "object" && plan !== null && "args" in plan
+    ? strings(plan.args)
+    : undefined;
+  if (runArgs === undefined || args === undefined) {
+    throw new Error(`Cannot read the launcher's plan: expected runArgs and args, got ${text}`);
+  }
+  return { runArgs, args };
 }
 
 /** The last `count` lines as text, for error messages. */
