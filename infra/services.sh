@@ -444,13 +444,13 @@ bigquery_up() {
   mkdir -p "$BQ_DIR/data"
   local started=$SECONDS
   # HOME: where the DuckDB extensions were installed (nothing is downloaded).
-  # No time travel: the emulator copies the whole table into a snapshot after
-  # every write and keeps the copies for 7 days by default (gigabytes after a
-  # few load tests); with 0 days its minutely clean-up drops them.
+  # No time travel: infra/bigquery/serve.py starts the emulator without its
+  # copy of the whole table after every write (a write then costs what it
+  # writes, not what the table holds); retention 0 drops any older copies.
   # Warnings only: at info level it logs every request.
   launch "$BQ_PID" "$BQ_DIR/emulator.log" \
     env HOME="$BQ_RUN_HOME" BQEMU_TIME_TRAVEL_RETENTION_DAYS=0 \
-    "$BQ_BIN" start --project="$BQ_PROJECT" \
+    "$BQ_VENV/bin/python" "$ROOT/infra/bigquery/serve.py" start --project="$BQ_PROJECT" \
     --rest-host=127.0.0.1 --rest-port="$BQ_PORT" \
     --grpc-host=127.0.0.1 --grpc-port="$BQ_GRPC_PORT" \
     --persistent --data-dir="$BQ_DIR/data" \
