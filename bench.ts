@@ -14,6 +14,7 @@
 import { dirname } from "node:path";
 import { errorMessage, parseArgsOrExit } from "./shared/cli/mod.ts";
 import { boolean, optional, text } from "./shared/cli/mod.ts";
+import { benchDashboardStart } from "./bench/dashboard_start.ts";
 import { benchLatency } from "./bench/latency.ts";
 import { loadAverage, machineInfo, versions } from "./bench/machine.ts";
 import { benchMemory } from "./bench/memory.ts";
@@ -22,7 +23,7 @@ import { type BenchReport, type BenchResult, markdownTable } from "./bench/repor
 import { BROKERS, emulatorState } from "./bench/services.ts";
 import { benchSink } from "./bench/sink.ts";
 
-const IDS = ["produce", "sink", "latency", "memory"] as const;
+const IDS = ["produce", "sink", "latency", "memory", "dashboard_start"] as const;
 type Id = typeof IDS[number];
 
 const options = {
@@ -32,13 +33,19 @@ const options = {
     fallback: false,
     parse: boolean,
   },
+  long: {
+    flag: "long",
+    help: "Also the largest sizes (dashboard_start at 10 M plays of history)",
+    fallback: false,
+    parse: boolean,
+  },
   only: {
     flag: "only",
     arg: "ID[,ID]",
     help: `Run only these benchmarks (${IDS.join(", ")})`,
     fallback: undefined,
     parse: (raw: string): Id[] => {
-      const ids = text(/^[a-z]+(,[a-z]+)*$/, "ids separated by commas")(raw).split(",");
+      const ids = text(/^[a-z_]+(,[a-z_]+)*$/, "ids separated by commas")(raw).split(",");
       const unknown = ids.filter((id) => !IDS.some((known) => known === id));
       if (unknown.length > 0) {
         throw new Error(`must be among ${IDS.join(", ")}, got ${JSON.stringify(unknown[0])}`);
@@ -63,12 +70,14 @@ const PLAN = {
     sink: { events: 200_000, repetitions: 3, tutorialSeconds: 20 },
     latency: { rate: 1_000, seconds: 60, repetitions: 3 },
     memory: { events: 1_000_000, repetitions: 2 },
+    dashboard_start: { sizes: [100_000, 1_000_000], starts: 3 },
   },
   quick: {
     produce: { events: 50_000, repetitions: 3 },
     sink: { events: 20_000, repetitions: 3, tutorialSeconds: 6 },
     latency: { rate: 1_000, seconds: 15, repetitions: 1 },
     memory: { events: 100_000, repetitions: 1 },
+    dashboard_start: { sizes: [10_000, 100_000], starts: 2 },
   },
 };
 
@@ -79,7 +88,7 @@ function say(line: string): void {
 
 async function main(): Promise<number> {
   const config = parseArgsOrExit({
-    usage: "deno task bench [--quick] [--only ID[,ID]] [--out FILE]",
+    usage: "deno task bench [--quick] [--long] [--only ID[,ID]] [--out FILE]",
     summary: "Benchmarks the producer, the consumer, the dashboard's latency and memory " +
       "against references measured in the same run (needs `deno task up`).",
   }, options);
@@ -109,6 +118,14 @@ async function main(): Promise<number> {
     sink: () => benchSink({ ...plan.sink, log: say }),
     latency: () => benchLatency({ ...plan.latency, log: say }),
     memory: () => benchMemory({ ...plan.memory, log: say }),
+    dashboard_start: () =>
+      benchDashboardStart({
+        ...plan.dashboard_start,
+        sizes: config.long
+          ? [...plan.dashboard_start.sizes, 10_000_000]
+          : plan.dashboard_start.sizes,
+        log: say,
+      }),
   };
   let failed = 0;
   for (const id of ids) {

@@ -79,6 +79,10 @@ export interface DashboardOptions {
   emulator?: string;
   /** Longest wait for `until` (default 60 s). */
   timeoutMs?: number;
+  /** How often `/healthz` is asked while waiting (default 200 ms). */
+  pollMs?: number;
+  /** Called with the process as soon as it is spawned (e.g. to sample its memory). */
+  onSpawn?: (child: Child) => void;
 }
 
 /** Starts the dashboard for `names` and waits until it is live (or serving). */
@@ -108,6 +112,7 @@ export async function startDashboard(
         : withEmulator(granted, new URL(options.emulator).host);
     },
   });
+  options.onSpawn?.(child);
   const url = `http://127.0.0.1:${port}/`;
   const health = async (): Promise<Record<string, unknown>> => {
     try {
@@ -135,7 +140,7 @@ export async function startDashboard(
         }`,
       );
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 200));
   }
   return { url, child, health, stop: () => child.stop() };
 }

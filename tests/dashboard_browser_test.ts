@@ -1,11 +1,14 @@
 // Browser test: headless Chromium (Debian's /usr/bin/chromium) drives the
-// real page against a dashboard reading a real Kafka topic.
+// real page against a dashboard reading a real Kafka topic. Every wait is on
+// a DOM condition (an element, a text, a size, animations finished), never a
+// fixed delay.
 
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 import { createKafka, ensureTopic, openPublisher } from "../shared/kafka/mod.ts";
 import { startDashboard } from "../bench/dashboard.ts";
-import { dashboardNames, playAt } from "./support/dashboard.ts";
+import { dashboardNames, playAt, startBigQueryStandIn } from "./support/dashboard.ts";
+import { consumerArgs, runScript } from "./support/harness.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = new URL("./artifacts/", import.meta.url);
@@ -17,6 +20,60 @@ function hasChromium(): boolean {
   } catch {
     return false;
   }
+}
+
+function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    // launch() gives every run a fresh temporary profile (user-data dir).
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}
+
+/** What the page's animations are read for. */
+interface PageAnimation {
+  effect: { getTiming(): { iterations?: number } } | null;
+  finished: Promise<unknown>;
+}
+
+/** Resolves once every finite CSS animation and transition of the page has finished. */
+async function animationsDone(page: Page): Promise<void> {
+  await page.locator("html").evaluate((html) =>
+    Promise.all(
+      html.getAnimations({ subtree: true })
+        .filter((animation: PageAnimation) => animation.effect?.getTiming().iterations !== Infinity)
+        .map((animation: PageAnimation) => animation.finished.catch(() => {})),
+    ).then(() => undefined)
+  );
+}
+
+/** Polls `read` (a DOM read) until `holds` is true of its value; throws after `timeoutMs`. */
+async function until<T>(
+  what: string,
+  read: () => Promise<T>,
+  holds: (value: T) => boolean,
+  timeoutMs = 5_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (holds(value)) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what} (last: ${value})`);
+    await new Promise((resolve) => requestAnimationFrameLike(resolve));
+  }
+}
+
+/** One poll interval of {@linkcode until}: short, about a frame. */
+function requestAnimationFrameLike(resolve: (value: unknown) => void): void {
+  setTimeout(resolve, 16);
 }
 
 Deno.test({
@@ -44,19 +101,7 @@ Deno.test({
     ]);
 
     const dashboard = await startDashboard(names, { args: ["--reconcile-every", "0"] });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      // launch() gives every run a fresh temporary profile (user-data dir).
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
-    });
+    const browser = await launch();
     const dialogs: string[] = [];
     const errors: string[] = [];
     try {
@@ -79,7 +124,7 @@ Deno.test({
       await page.locator("#total", { hasText: /^11$/ }).waitFor({ timeout: 5_000 });
       const widthOf = (name: string) =>
         row(name).locator(".fill").evaluate((el) => el.getBoundingClientRect().width);
-      await page.waitForTimeout(800); // let the bars finish growing in
+      await animationsDone(page); // the bars finished growing in
       const before = await widthOf("lady");
 
       // One more play of "lady": its bar grows within a second.
@@ -88,8 +133,8 @@ Deno.test({
       await row("lady").locator(".plays", { hasText: "4" }).waitFor({ timeout: 1_000 });
       const latency = Date.now() - sentAt;
       assert.ok(latency < 1_000, `shown ${latency} ms after producing`);
-      await page.waitForTimeout(800);
-      assert.ok((await widthOf("lady")) > before, "the bar is longer");
+      await until("a longer bar", () => widthOf("lady"), (width) => width > before);
+      await animationsDone(page);
       await page.screenshot({ path: new URL("dashboard_live.png", ARTIFACTS).pathname });
 
       // Window: 24 hours adds the older play, and the URL follows.
@@ -127,13 +172,20 @@ Deno.test({
         await page.locator('button[data-window="all"]').getAttribute("aria-pressed"),
         "true",
       );
-      await page.waitForTimeout(1_000); // bars and numbers finish animating
+      // All time: the ten plays, the older one, the markup-named song's and the live one.
+      await page.locator("#total", { hasText: /^13$/ }).waitFor({ timeout: 5_000 });
+      await animationsDone(page);
       await page.screenshot({ path: new URL("dashboard.png", ARTIFACTS).pathname });
 
       // Phone width: still one readable column.
       await page.setViewportSize({ width: 390, height: 844 });
-      await page.waitForTimeout(300);
       // (Locator callbacks, not string scripts: the page's CSP forbids eval.)
+      await until(
+        "the phone layout",
+        () => page.locator("html").evaluate((el) => el.clientWidth),
+        (width) => width <= 390,
+      );
+      await animationsDone(page);
       const overflow = await page.locator("html").evaluate((el) => el.scrollWidth - el.clientWidth);
       assert.equal(overflow, 0, "no horizontal scrolling on a phone");
       await page.screenshot({ path: new URL("dashboard_phone.png", ARTIFACTS).pathname });
@@ -151,6 +203,67 @@ Deno.test({
     } finally {
       await browser.close();
       await dashboard.stop();
+      await producer.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "dashboard page: says so while BigQuery is away, and goes live when it is back",
+  ignore: !hasChromium() && Deno.env.get("CI") !== "true",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const names = dashboardNames();
+    const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
+    await ensureTopic(kafka, names.topic, 3);
+    const producer = await openPublisher(kafka);
+    const send = (events: Record<string, unknown>[]) =>
+      producer.send(
+        names.topic,
+        events.map((event) => ({ key: null, value: JSON.stringify(event) })),
+      );
+    // History: stored and committed by the consumer before the dashboard starts.
+    await send(Array.from({ length: 7 }, () => playAt(Date.now() - 30_000, 1)));
+    const consumed = await runScript("consume", consumerArgs(names, ["--exit-when-idle", "2"]));
+    assert.equal(consumed.code, 0, consumed.stderr);
+
+    const standIn = startBigQueryStandIn();
+    const dashboard = await startDashboard(names, {
+      emulator: standIn.url,
+      until: "serving",
+      args: ["--reconcile-every", "0"],
+    });
+    const browser = await launch();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(new URL("/?artist=tony-allen&window=all", dashboard.url).href);
+      await page.locator('#connection[data-state="degraded"]').waitFor({ timeout: 60_000 });
+      const notice = page.locator("#notice");
+      await notice.waitFor({ state: "visible", timeout: 5_000 });
+      assert.match(
+        (await notice.textContent()) ?? "",
+        /^BigQuery unreachable \(.+\): the history is missing, only plays read from Kafka since .+ are counted; retrying$/,
+      );
+      assert.equal(await page.locator("#connection-text").textContent(), "Degraded");
+
+      // Live plays are counted meanwhile.
+      await send([playAt(Date.now(), 2), playAt(Date.now(), 2)]);
+      await page.locator(".row", { hasText: "lady" }).locator(".plays", { hasText: /^2$/ })
+        .waitFor({ timeout: 5_000 });
+      await page.screenshot({ path: new URL("dashboard_degraded.png", ARTIFACTS).pathname });
+
+      // BigQuery answers again: the history comes in and the notice goes.
+      standIn.refusing = false;
+      await page.locator('#connection[data-state="live"]').waitFor({ timeout: 60_000 });
+      await notice.waitFor({ state: "hidden", timeout: 5_000 });
+      await page.locator(".row", { hasText: "zombie" }).locator(".plays", { hasText: /^7$/ })
+        .waitFor({ timeout: 5_000 });
+      await page.locator("#total", { hasText: /^9$/ }).waitFor({ timeout: 5_000 });
+    } finally {
+      await browser.close();
+      await dashboard.stop();
+      await standIn.close();
       await producer.close();
     }
   },

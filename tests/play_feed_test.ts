@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { deriveEventId } from "../shared/event.ts";
-import { applyMessages, type FeedMessage } from "../shared/live/play_feed.ts";
+import { createKafka } from "../shared/kafka/mod.ts";
+import { applyMessages, type FeedMessage, startPlayFeed } from "../shared/live/play_feed.ts";
 import { createPlayCounter } from "../shared/live/windows.ts";
+import { produceRaw, uniqueName, waitFor } from "./support/harness.ts";
 
 const encoder = new TextEncoder();
 const NOW = Date.UTC(2026, 10, 24, 12);
@@ -71,4 +73,55 @@ Deno.test("applyMessages() measures lateness against the Kafka record time", () 
   assert.deepEqual([applied.counted, applied.late], [1, 1]);
   assert.equal(counter.top("tony-allen", "5m", 10, NOW).total, 1);
   assert.equal(counter.top("tony-allen", "all", 10, NOW).total, 2);
+});
+
+Deno.test("applyMessages() reports the earliest event time it read", () => {
+  const counter = createPlayCounter({ now: NOW });
+  const applied = applyMessages(counter, "plays", 0, [
+    message(0, event({ timestamp: new Date(NOW - 5_000).toISOString() })),
+    message(1, event({ timestamp: new Date(NOW - 9_000).toISOString() })),
+    message(2, "not json"),
+  ]);
+  assert.equal(applied.minEventAt, NOW - 9_000);
+});
+
+Deno.test("startPlayFeed() reads each partition from its anchor and knows when it caught up", async () => {
+  const topic = uniqueName("feed");
+  const values = Array.from(
+    { length: 12 },
+    (_, i) =>
+      JSON.stringify(
+        event({ song_id: 1 + (i % 2), timestamp: new Date(Date.now() - i * 1_000).toISOString() }),
+      ),
+  );
+  await produceRaw(topic, values, 2); // offsets 0..5 in each partition
+  const counter = createPlayCounter();
+  const feed = await startPlayFeed(
+    createKafka({ brokers: ["127.0.0.1:9092"], clientId: "tests" }),
+    {
+      topic,
+      counter,
+      anchors: [
+        { partition: 0, below: 4n, start: 4n, end: 6n },
+        { partition: 1, below: 0n, start: 0n, end: 6n },
+      ],
+    },
+  );
+  try {
+    await waitFor("caught up", () => feed.stats.caughtUp, 30_000);
+    assert.equal(feed.stats.read, 2 + 6, "partition 0 from offset 4, partition 1 from 0");
+    assert.deepEqual([feed.position(0), feed.position(1)], [6n, 6n]);
+    assert.equal(counter.top("tony-allen", "all", 10, Date.now()).total, 8);
+    assert.equal(feed.stats.contiguous, true);
+    assert.ok(
+      feed.stats.minEventAt !== undefined && feed.stats.minEventAt <= Date.now() - 11_000 + 1_000,
+    );
+    assert.equal(feed.problem, undefined);
+
+    // Live: a new message arrives within the reader's wait.
+    await produceRaw(topic, [JSON.stringify(event())], 2);
+    await waitFor("the new message", () => feed.stats.read === 9, 10_000, 20);
+  } finally {
+    await feed.stop();
+  }
 });

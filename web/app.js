@@ -27,6 +27,7 @@ const els = {
   lastAgo: $("last-ago"),
   connection: $("connection"),
   connectionText: $("connection-text"),
+  notice: $("notice"),
   updated: $("updated"),
 };
 
@@ -51,10 +52,20 @@ function setConnection(state) {
   els.connection.dataset.state = state;
   els.connectionText.textContent = {
     connecting: "Connecting…",
+    starting: "Starting…",
     live: "Live",
     reconnecting: "Reconnecting…",
     "catching-up": "Catching up…",
-  }[state];
+    degraded: "Degraded",
+  }[state] ?? "Degraded";
+}
+
+// The server's own account of what is wrong (BigQuery unreachable, Kafka
+// reader down): the numbers may be incomplete or frozen while it shows.
+function showProblems(problems) {
+  const text = Array.isArray(problems) ? problems.join(" · ") : "";
+  els.notice.textContent = text;
+  els.notice.hidden = text === "";
 }
 
 function connect() {
@@ -68,7 +79,9 @@ function connect() {
     if (stream !== source) return;
     lastMessageAt = Date.now();
     const doc = JSON.parse(message.data);
-    setConnection(doc.state === "live" ? "live" : "catching-up");
+    const problems = Array.isArray(doc.problems) ? doc.problems : [];
+    setConnection(problems.length > 0 ? "degraded" : doc.state);
+    showProblems(problems);
     render(doc);
   };
   stream.addEventListener("ping", () => (lastMessageAt = Date.now()));

@@ -314,18 +314,40 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     }
   }
 
-  function push(subscriber: Subscriber, at: number, force: boolean): void {
-    const doc = topDocument(options.counter(), subscriber.query, at, options.status());
-    const key = contentKey(doc);
-    if (!force && key === subscriber.key) return;
-    subscriber.key = key;
-    offer(subscriber, encoder.encode(`data: ${JSON.stringify(doc)}\n\n`), at);
+  /** The document of `query` at `at` as a frame, with what identifies its content. */
+  function frameOf(query: TopQuery, at: number): { key: string; frame: Uint8Array } {
+    const doc = topDocument(options.counter(), query, at, options.status());
+    return { key: contentKey(doc), frame: encoder.encode(`data: ${JSON.stringify(doc)}\n\n`) };
+  }
+
+  /**
+   * Offers the current document when it changed. `frames` shares one frame
+   * per query within a tick: a wall of viewers of the same view costs one
+   * document, not one each.
+   */
+  function push(
+    subscriber: Subscriber,
+    at: number,
+    force: boolean,
+    frames = new Map<string, { key: string; frame: Uint8Array }>(),
+  ): void {
+    const { artist, window, limit } = subscriber.query;
+    const id = `${artist} ${window} ${limit}`;
+    let current = frames.get(id);
+    if (current === undefined) {
+      current = frameOf(subscriber.query, at);
+      frames.set(id, current);
+    }
+    if (!force && current.key === subscriber.key) return;
+    subscriber.key = current.key;
+    offer(subscriber, current.frame, at);
   }
 
   const ping = encoder.encode("event: ping\ndata: {}\n\n");
   const timer = setInterval(() => {
     if (subscribers.size === 0) return;
     const at = now();
+    const frames = new Map<string, { key: string; frame: Uint8Array }>();
     for (const subscriber of subscribers) {
       if (subscriber.waitingSince !== undefined && at - subscriber.waitingSince >= stallTimeoutMs) {
         // Stalled for good: cut it off rather than keep anything for it.
@@ -338,7 +360,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
         }
         continue;
       }
-      push(subscriber, at, false);
+      push(subscriber, at, false, frames);
     }
     if (at - lastHeartbeat >= (options.heartbeatMs ?? 15_000)) {
       lastHeartbeat = at;

@@ -256,11 +256,17 @@ export function startBigQueryStandIn(target = "http://127.0.0.1:9050"): BigQuery
       const headers = new Headers(request.headers);
       headers.delete("host");
       const body = request.body === null ? undefined : await request.arrayBuffer();
-      const answer = await fetch(`${target}${url.pathname}${url.search}`, {
-        method: request.method,
-        headers,
-        ...(body === undefined ? {} : { body }),
-      });
+      let answer: Response;
+      try {
+        answer = await fetch(`${target}${url.pathname}${url.search}`, {
+          method: request.method,
+          headers,
+          ...(body === undefined ? {} : { body }),
+        });
+      } catch (error) {
+        // The emulator reset the connection: pass that on as a failed request.
+        return Response.json({ error: { code: 502, message: String(error) } }, { status: 502 });
+      }
       // fetch() decoded the body: its length and encoding headers no longer apply.
       const answerHeaders = new Headers(answer.headers);
       answerHeaders.delete("content-encoding");
