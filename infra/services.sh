@@ -396,9 +396,9 @@ BQ_PATTERN=--data-dir=$BQ_DIR/data
 # The Go emulator that earlier versions of this script started (same pid file).
 BQ_LEGACY_PATTERN=--database=$BQ_DIR/data.db
 
-bigquery_http() { # bigquery_http <method> <url> [body]: prints the HTTP status
+bigquery_http() { # bigquery_http <method> <url> [body]: prints the HTTP status (000: no answer)
   curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code}' -X "$1" \
-    -H 'Content-Type: application/json' ${3:+--data "$3"} "$2" 2>/dev/null
+    -H 'Content-Type: application/json' ${3:+--data "$3"} "$2" 2>/dev/null || true
 }
 
 bigquery_ready() { [[ $(bigquery_http GET "$BQ_READY_URL") == 200 ]]; }
@@ -410,7 +410,7 @@ bigquery_dataset() {
   status=$(bigquery_http POST "$BQ_API/datasets" \
     "{\"datasetReference\":{\"projectId\":\"$BQ_PROJECT\",\"datasetId\":\"$BQ_DATASET\"}}")
   [[ $status == 200 || $status == 409 ]] ||
-    die "could not create the dataset $BQ_PROJECT.$BQ_DATASET (HTTP $status)"
+    die "could not create the dataset $BQ_PROJECT.$BQ_DATASET: $([[ $status == 000 ]] && echo "no answer within 5 s" || echo "HTTP $status") from 127.0.0.1:$BQ_PORT (log: $(bigquery_logfile))"
 }
 
 bigquery_up() {
