@@ -10,8 +10,11 @@ depends on them) and skips only the copy. Arguments are bqemulator's own.
 """
 
 import sys
+import threading
 
 from bqemulator.cli import main
+from bqemulator.grpc_api.write_servicer import BigQueryWriteHandler
+from bqemulator.storage.engine import DuckDBEngine
 from bqemulator.domain.events import TableDataChanged
 from bqemulator.versioning.snapshots import SnapshotManager
 
@@ -22,6 +25,37 @@ def _changed_without_snapshot(self, project_id, dataset_id, table_id):
 
 
 SnapshotManager.record_change = _changed_without_snapshot
+
+# Storage Write appends run on gRPC's worker threads while REST requests run
+# on the event loop's thread, and bqemulator gives both the same DuckDB
+# connection, which is not safe across threads: an append dropping its
+# temporary view waits for the GIL while holding the connection, as a REST
+# request holding the GIL waits for the connection, and the emulator hangs
+# for good (seen with gdb). Each append thread writes through a cursor of
+# its own (its own connection to the same database) instead.
+_local = threading.local()
+_shared_connection = DuckDBEngine.connection.fget
+
+
+def _thread_connection(self):
+    cursor = getattr(_local, "cursor", None)
+    return cursor if cursor is not None else _shared_connection(self)
+
+
+def _flush_on_own_cursor(self, stream, rows):
+    if getattr(_local, "own", None) is None:
+        _local.own = _shared_connection(self._ctx.engine).cursor()
+        _local.own.execute("SET TimeZone = 'UTC'")
+    _local.cursor = _local.own
+    try:
+        return _flush_to_target(self, stream, rows)
+    finally:
+        _local.cursor = None
+
+
+_flush_to_target = BigQueryWriteHandler._flush_to_target
+DuckDBEngine.connection = property(_thread_connection)
+BigQueryWriteHandler._flush_to_target = _flush_on_own_cursor
 
 if __name__ == "__main__":
     sys.exit(main())
