@@ -261,7 +261,7 @@ Deno.test("deno task start: services, consumer, dashboard and producer start wit
       KAFKA_TOPIC: id,
       KAFKA_GROUP: id,
       BIGQUERY_TABLE: id,
-      BIGQUERY_VIEW: id,
+      BIGQUERY_VIEW: `${id}_view`,
       DASHBOARD_PORT: String(port),
       METRICS_PORT: "0",
     },
