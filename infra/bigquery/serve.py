@@ -11,6 +11,9 @@ depends on them) and skips only the copy. Arguments are bqemulator's own.
 
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc.aio
 
 from bqemulator.cli import main
 from bqemulator.grpc_api.write_servicer import BigQueryWriteHandler
@@ -56,6 +59,23 @@ def _flush_on_own_cursor(self, stream, rows):
 _flush_to_target = BigQueryWriteHandler._flush_to_target
 DuckDBEngine.connection = property(_thread_connection)
 BigQueryWriteHandler._flush_to_target = _flush_on_own_cursor
+
+# gRPC runs bqemulator's (synchronous) handlers on a thread pool, and each
+# open AppendRows stream holds one thread for as long as it is open. The
+# default pool has cpu count + 4 threads (6 on 2 cores): a few consumers'
+# streams took them all, and every further call waited for good.
+_grpc_server = grpc.aio.server
+
+
+def _server_with_threads(*args, **kwargs):
+    kwargs.setdefault(
+        "migration_thread_pool",
+        ThreadPoolExecutor(max_workers=128, thread_name_prefix="grpc"),
+    )
+    return _grpc_server(*args, **kwargs)
+
+
+grpc.aio.server = _server_with_threads
 
 if __name__ == "__main__":
     sys.exit(main())
