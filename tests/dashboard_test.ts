@@ -10,7 +10,9 @@ import assert from "node:assert/strict";
 import { freePort, startDashboard } from "../bench/dashboard.ts";
 import { tail } from "../shared/cli/tasks.ts";
 import { openWarehouse } from "../shared/bigquery/warehouse.ts";
-import { loadBigQueryConfig } from "../shared/bigquery/options.ts";
+import { bigqueryOptions, loadBigQueryConfig } from "../shared/bigquery/options.ts";
+import { parseOptions } from "../shared/cli/options.ts";
+import { dashboardOptions } from "../shared/live/options.ts";
 import { createAdmin, createKafka } from "../shared/kafka/mod.ts";
 import { createLiveFeed } from "../shared/live/live_feed.ts";
 import {
@@ -467,4 +469,17 @@ Deno.test("dashboard: API errors, unknown artists, artists list and the live str
     const stopped = await dashboard.stop();
     assert.equal(stopped.code, 0, tail(stopped.lines));
   }
+});
+
+Deno.test("dashboard options: full-table reconciliation is off by default with real BigQuery", () => {
+  const table = { ...bigqueryOptions, ...dashboardOptions };
+  const local = parseOptions(table, [], {});
+  assert.deepEqual([local.reconcileApi, local.reconcileEvery], [true, 60_000]);
+  const cloud = parseOptions(table, ["--credentials", "/etc/key.json"], {});
+  assert.deepEqual([cloud.reconcileApi, cloud.reconcileEvery], [false, 0]);
+  const asked = parseOptions(table, ["--credentials", "/etc/key.json", "--reconcile-api", "true"], {
+    DASHBOARD_RECONCILE_MIN_INTERVAL: "15m",
+  });
+  assert.deepEqual([asked.reconcileApi, asked.reconcileMinInterval], [true, 900_000]);
+  assert.deepEqual([local.reanchorEvery, local.dedupHorizon], [3_600_000, 600_000]);
 });

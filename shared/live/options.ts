@@ -8,9 +8,22 @@
  * @module
  */
 
-import { boolean, formatDuration, integer, type Option, parseDuration, text } from "../cli/mod.ts";
+import {
+  boolean,
+  formatDuration,
+  integer,
+  type Option,
+  parseDuration,
+  type RawValues,
+  text,
+} from "../cli/mod.ts";
 import { DEFAULT_STALL_TIMEOUT_MS } from "./server.ts";
 import { DEFAULT_DEDUP_HORIZON_MS, LONGEST_WINDOW_MS } from "./windows.ts";
+
+/** Whether real BigQuery is configured (credentials given), where every full scan is billed. */
+function realBigQuery(raw: RawValues): boolean {
+  return raw.credentials !== undefined && raw.credentials !== "";
+}
 
 function positiveDuration(raw: string): number {
   const ms = parseDuration(raw);
@@ -68,9 +81,10 @@ export const dashboardOptions = {
     flag: "reconcile-every",
     env: "DASHBOARD_RECONCILE_EVERY",
     arg: "DURATION",
-    help: "Compare with BigQuery this often when the pipeline is quiet; 0 turns it off",
-    fallback: 60_000,
-    fallbackHelp: "60s",
+    help: "Compare with BigQuery this often when the pipeline is quiet (full-table queries); " +
+      "0 turns it off",
+    fallback: (raw: RawValues): number => realBigQuery(raw) ? 0 : 60_000,
+    fallbackHelp: "60s with the emulator, 0 with real BigQuery",
     parse: parseDuration,
   },
   reconcileApi: {
@@ -79,7 +93,8 @@ export const dashboardOptions = {
     arg: "BOOL",
     help: "Serve /api/reconcile (full-table queries: cached, at most one per " +
       "--reconcile-min-interval); false answers 403",
-    fallback: true,
+    fallback: (raw: RawValues): boolean => !realBigQuery(raw),
+    fallbackHelp: "true with the emulator, false with real BigQuery",
     parse: boolean,
   },
   reconcileMinInterval: {
