@@ -272,13 +272,18 @@ Deno.test("deno task start: services, consumer, dashboard and producer start wit
   const stdout = new Response(child.stdout).text();
   const stderr = new Response(child.stderr).text();
   try {
-    await waitFor("plays stored by the consumer", async () => {
-      try {
-        return (await tableRows(id)).length >= 50;
-      } catch {
-        return false; // the table is not there yet
-      }
-    }, 90_000, 1_000);
+    await waitFor(
+      "plays stored by the consumer",
+      async () => {
+        try {
+          return (await tableRows(id)).length >= 50;
+        } catch {
+          return false; // the table is not there yet
+        }
+      },
+      90_000,
+      1_000,
+    );
     const health = await fetch(`http://127.0.0.1:${port}/healthz`);
     await health.body?.cancel();
     assert.ok(health.status === 200 || health.status === 503, `dashboard: ${health.status}`);
