@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createIdSet, idHash } from "../shared/live/id_set.ts";
+import { createRecentIds } from "../shared/live/recent_ids.ts";
 
 Deno.test("createIdSet() adds each id once", () => {
   const seen = createIdSet(16);
@@ -42,4 +43,23 @@ Deno.test("idHash() has no collision across sequential ids", () => {
     hashes.add(idHash(id).join(":"));
   }
   assert.equal(hashes.size, 200_000);
+});
+
+Deno.test("createRecentIds() holds the ids of the horizon only, so memory follows the rate", () => {
+  const minute = 60_000;
+  const seen = createRecentIds({ horizonMs: minute, now: 0 });
+  // An hour at 100 plays a second, the clock moving with them.
+  let last = "";
+  for (let second = 0; second < 3_600; second++) {
+    seen.advance(second * 1_000);
+    for (let i = 0; i < 100; i++) {
+      last = `${second}-${i}`;
+      assert.equal(seen.add(last), true);
+    }
+  }
+  assert.equal(seen.add(last), false, "a recent id is a duplicate");
+  // Between one and two horizons of ids: 6,000 to 12,000, not 360,000.
+  assert.ok(seen.size >= 6_000 && seen.size <= 12_000, `size ${seen.size}`);
+  assert.ok(seen.bytes <= 2 * 32_768 * 8, `bytes ${seen.bytes}`);
+  assert.throws(() => createRecentIds({ horizonMs: 0 }), /'horizonMs' must be positive/);
 });
