@@ -98,6 +98,8 @@ export interface LiveFeed {
   readonly anchor: AnchorInfo | undefined;
   /** Whether the numbers are complete (`state` is `live`). */
   isLive(): boolean;
+  /** Milliseconds from process start until the numbers were first complete; undefined before. */
+  readonly liveAfterMs: number | undefined;
   /** Anchors, reads and re-anchors until `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
   /** Stops reading. */
@@ -162,6 +164,18 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
   let bigqueryProblem: string | undefined;
   let reanchored = 0;
   let invalidLogged = 0;
+  let liveAfterMs: number | undefined;
+
+  /** Notes (once) when the first generation's numbers became complete. */
+  function noteLive(): void {
+    if (liveAfterMs !== undefined || status().state !== "live") return;
+    liveAfterMs = Math.round(performance.now()); // since the process started
+    log.info("Live {ms} ms after start: {plays} plays from BigQuery, {read} read from Kafka", {
+      ms: liveAfterMs,
+      plays: current.counter.stats.seeded,
+      read: current.feed?.stats.read ?? 0,
+    });
+  }
 
   function feedOf(generation: Generation, anchors: PartitionAnchor[]): Promise<PlayFeed> {
     const started = now();
@@ -169,12 +183,15 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
       topic,
       counter: generation.counter,
       anchors,
-      onCaughtUp: (stats) =>
+      onCaughtUp: (stats) => {
         log.debug("Kafka read to its end from {anchors}: {read} messages in {ms} ms", {
           anchors: describeAnchors(anchors),
           read: stats.read,
           ms: now() - started,
-        }),
+        });
+        // May be called from inside the feed's start: look once it is assigned.
+        setTimeout(noteLive, 0);
+      },
       onInvalid: (error, partition, offset) => {
         if (invalidLogged++ < 5) {
           log.warn("Skipping message {partition}@{offset}: {error}", {
@@ -255,6 +272,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
             queries: history.queries,
           },
         );
+        noteLive();
         return;
       } catch (error) {
         if (signal.aborted) return;
@@ -390,6 +408,9 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
       };
     },
     isLive: () => status().state === "live",
+    get liveAfterMs() {
+      return liveAfterMs;
+    },
     async run(signal) {
       await startFirst(signal);
       await loadFirstHistory(signal);

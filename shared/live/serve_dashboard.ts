@@ -79,7 +79,6 @@ export function memoryMegabytes(): MemoryMegabytes {
 export function serveDashboard(options: ServeDashboardOptions): DashboardServer | undefined {
   const { feed } = options;
   const started = Date.now();
-  let liveAfter: number | undefined;
   const http = createDashboardHandler({
     counter: feed.counter,
     status: feed.status,
@@ -88,7 +87,6 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
     stallTimeoutMs: options.stallTimeoutMs,
     health: () => {
       const { state, health, problems } = feed.status();
-      if (state === "live") liveAfter ??= Date.now() - started;
       return {
         healthy: health !== "down",
         body: {
@@ -97,7 +95,7 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
           problems,
           topic: options.topic,
           uptime_s: Math.round((Date.now() - started) / 1000),
-          live_after_ms: liveAfter ?? null,
+          live_after_ms: feed.liveAfterMs ?? null,
           anchor: feed.anchor ?? null,
           kafka: feed.stats ?? null,
           counter: feed.counter().stats,
