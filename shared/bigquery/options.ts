@@ -87,6 +87,44 @@ export const bigqueryOptions = {
   },
 } satisfies Record<string, Option<unknown>>;
 
+/**
+ * A gRPC address, `host:port` (an IPv6 host in brackets).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { grpcAddress } from "./options.ts";
+ * assert.equal(grpcAddress("127.0.0.1:9060"), "127.0.0.1:9060");
+ * assert.throws(() => grpcAddress("http://127.0.0.1:9060"), /must be host:port/);
+ * ```
+ */
+export function grpcAddress(raw: string): string {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(raw.trim());
+  const port = Number(match?.[2]);
+  if (match === null || port < 1 || port > 65_535) {
+    throw new Error(`must be host:port like 127.0.0.1:9060, got ${JSON.stringify(raw)}`);
+  }
+  return raw.trim();
+}
+
+/**
+ * Where the Storage Write API is: only the consumer writes through it, so it
+ * has its own table (other scripts neither need nor are granted it).
+ */
+export const storageApiOptions = {
+  storageEmulatorHost: {
+    flag: "storage-emulator-host",
+    env: "BIGQUERY_STORAGE_EMULATOR_HOST",
+    arg: "HOST:PORT",
+    help:
+      "Storage Write API of the local BigQuery (plaintext gRPC); used when GOOGLE_APPLICATION_CREDENTIALS is unset",
+    fallback: (raw: RawValues): string | undefined =>
+      raw.credentials === undefined ? "127.0.0.1:9060" : undefined,
+    fallbackHelp: "127.0.0.1:9060 without credentials",
+    parse: grpcAddress,
+  },
+} satisfies Record<string, Option<unknown>>;
+
 /** Where the plays table lives and how to reach BigQuery. */
 export type BigQueryConfig = Values<typeof bigqueryOptions>;
 

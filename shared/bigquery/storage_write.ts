@@ -134,8 +134,11 @@ export interface RefusedRow {
 
 /** What an append led to. */
 export type AppendResult =
-  /** Stored: the rows hold offsets `offset` to `offset + rows - 1`. */
-  | { status: "ok"; offset: number; rows: number }
+  /**
+   * Stored: the rows hold offsets `offset` to `offset + rows - 1`. (Through
+   * insertAll, `refused` may list rows that were not stored while the others were.)
+   */
+  | { status: "ok"; offset: number; rows: number; refused?: RefusedRow[] }
   /** The stream already holds a row at `offset`: these rows were stored before. */
   | { status: "already-exists"; message: string }
   /** `offset` is past the stream's end: rows before it are missing. */
@@ -185,8 +188,13 @@ export interface Appender {
 export interface StorageWriter {
   /** The table, `projects/{project}/datasets/{dataset}/tables/{table}`. */
   readonly table: string;
-  /** Creates a COMMITTED write stream: appended rows are visible at once. Resolves with its name. */
-  createStream(): Promise<string>;
+  /**
+   * Creates a write stream and resolves with its name: `committed` (the
+   * default: appended rows are visible at once) or `pending` (rows are never
+   * visible unless the stream is committed, which nothing here does: a place
+   * to learn which rows BigQuery refuses without storing any).
+   */
+  createStream(type?: "committed" | "pending"): Promise<string>;
   /** Looks a stream up by name. */
   getStream(name: string): Promise<StreamLookup>;
   /** Finalizes a stream (no more appends) and tells how many rows it holds; idempotent. */
@@ -310,7 +318,7 @@ export async function openStorageWriter(
   options: StorageWriterOptions = {},
 ): Promise<StorageWriter> {
   const libs = await loadLibraries();
-  const { WriterClient, CommittedStream } = libs.storage.managedwriter;
+  const { WriterClient, CommittedStream, PendingStream } = libs.storage.managedwriter;
   const timeoutMs = options.timeoutMs ?? DEFAULT_STORAGE_TIMEOUT_MS;
   const table = `projects/${target.project}/datasets/${target.dataset}/tables/${target.table}`;
   const client = new WriterClient(
@@ -324,11 +332,14 @@ export async function openStorageWriter(
 
   return {
     table,
-    createStream: () =>
+    createStream: (type = "committed") =>
       withDeadline("creating a write stream", timeoutMs, async () => {
         await client.initialize();
         const [stream] = await gapic.createWriteStream(
-          { parent: table, writeStream: { type: CommittedStream } },
+          {
+            parent: table,
+            writeStream: { type: type === "pending" ? PendingStream : CommittedStream },
+          },
           call,
         );
         if (typeof stream.name !== "string" || stream.name === "") {

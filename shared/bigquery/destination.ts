@@ -1,0 +1,341 @@
+/**
+ * The plays table as the consumer writes to it, behind one interface for
+ * both write APIs:
+ * - `storage-write` (the default): the Storage Write API, one COMMITTED
+ *   write stream at a time per caller, appends at explicit offsets, streams
+ *   finalized to learn exactly how many rows they hold: the ground for
+ *   exactly-once delivery;
+ * - `insert-all`: the legacy streaming API (at least once), for places
+ *   without the Storage Write API.
+ *
+ * Besides writing, a destination answers what the consumer needs when a
+ * write fails: is the table there, may we use it, does its schema fit the
+ * rows ({@linkcode checkTable}), and it creates the table again when allowed.
+ * Row-level refusals are values ({@linkcode AppendResult}), never
+ * exceptions; calls that cannot be answered reject, and
+ * {@linkcode Destination.isTransient} says whether to retry them.
+ *
+ * @module
+ */
+
+import { type PlayRow, PLAYS_COLUMNS, playsTableMetadata } from "../schema.ts";
+import type { BigQueryConfig } from "./options.ts";
+import {
+  type AppendResult,
+  type FinalizeResult,
+  GrpcStatus,
+  isTransientStorageError,
+  openStorageWriter,
+  storageRow,
+  type StorageWriter,
+} from "./storage_write.ts";
+import {
+  insertRows,
+  isTransientBigQueryError,
+  openWarehouse,
+  type Warehouse,
+} from "./warehouse.ts";
+import { withDeadline } from "./deadline.ts";
+
+/** The write APIs, for `--write-api`. */
+export const WRITE_APIS = ["storage-write", "insert-all"] as const;
+
+/** How rows reach BigQuery. */
+export type WriteApi = typeof WRITE_APIS[number];
+
+/** A place to append rows: a write stream, or the table itself for insertAll. */
+export interface RowStream {
+  /** The write stream's name; undefined with insertAll, which has no streams. */
+  readonly name: string | undefined;
+  /**
+   * Appends `rows` at row `offset` of the stream (ignored by insertAll).
+   * With insertAll an `ok` may list `refused` rows: those were not stored,
+   * all the others were.
+   */
+  append(rows: readonly PlayRow[], offset: number): Promise<AppendResult>;
+  /** Closes the connection (appends in flight resolve as retryable failures). */
+  close(): void;
+}
+
+/** What {@linkcode Destination.checkTable} found. */
+export type TableCheck =
+  /** The table is there; `schemaProblem` says why rows may not fit it. */
+  | { status: "ok"; createdAt: number | undefined; schemaProblem: string | undefined }
+  /** The table (or its dataset) does not exist. */
+  | { status: "missing"; message: string }
+  /** BigQuery refuses access (401, 403 other than quota). */
+  | { status: "denied"; message: string }
+  /** BigQuery refused the lookup for another lasting reason. */
+  | { status: "refused"; message: string };
+
+/** The plays table, ready to be written. */
+export interface Destination {
+  readonly api: WriteApi;
+  /** Whether appends land exactly once (write streams with offsets and finalize). */
+  readonly exactlyOnce: boolean;
+  /** `project.dataset.table`, for people. */
+  readonly table: string;
+  /** Looks the table up (rejects only when BigQuery gave no lasting answer). */
+  checkTable(): Promise<TableCheck>;
+  /** Creates the dataset and the table from the shared schema, when missing. */
+  createTable(): Promise<void>;
+  /** Opens a new COMMITTED write stream (insertAll: the table). */
+  openStream(): Promise<RowStream>;
+  /**
+   * Opens a PENDING write stream: rows appended to it are checked by
+   * BigQuery but never stored. Undefined with insertAll.
+   */
+  openProbe(): Promise<RowStream | undefined>;
+  /** Finalizes a write stream and tells how many rows it holds (or that it is gone). */
+  finalizeStream(name: string): Promise<FinalizeResult>;
+  /** Whether a rejected call is worth retrying. */
+  isTransient(error: unknown): boolean;
+  /** Closes the clients. */
+  close(): void;
+}
+
+/** Options of {@linkcode openDestination}. */
+export interface DestinationOptions {
+  api: WriteApi;
+  /** `host:port` of a local BigQuery's Storage API; real BigQuery when undefined. */
+  storageEmulator?: string | undefined;
+  /** Deadline of each call in milliseconds (default 30 000). */
+  timeoutMs?: number;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}
+
+function messageOf(error: unknown): string {
+  return isRecord(error) && typeof error.message === "string" ? error.message : String(error);
+}
+
+/** BigQuery's name for a column type, as `tables.get` may spell it. */
+function canonicalType(type: unknown): string {
+  const name = String(type).toUpperCase();
+  return name === "INTEGER" ? "INT64" : name === "FLOAT" ? "FLOAT64" : name;
+}
+
+/**
+ * Why rows of the plays table (shared/schema.ts) may not fit a table with
+ * these `fields` (as `tables.get` returns them), or undefined when they fit:
+ * a column missing or of another type, or a REQUIRED column the rows lack.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PLAYS_COLUMNS } from "../schema.ts";
+ * import { schemaProblem } from "./destination.ts";
+ * const fields: Record<string, string>[] = PLAYS_COLUMNS.map((column) => ({ ...column }));
+ * assert.equal(schemaProblem(fields), undefined);
+ * fields[2] = { ...fields[2], type: "INTEGER" };
+ * assert.equal(
+ *   schemaProblem(fields),
+ *   "column 'artist' is INT64 in the table, STRING in the rows",
+ * );
+ * ```
+ */
+export function schemaProblem(fields: unknown): string | undefined {
+  const list = Array.isArray(fields) ? fields.filter(isRecord) : [];
+  const byName = new Map(list.map((field) => [String(field.name).toLowerCase(), field]));
+  const problems: string[] = [];
+  for (const column of PLAYS_COLUMNS) {
+    const field = byName.get(column.name.toLowerCase());
+    if (field === undefined) {
+      problems.push(`column '${column.name}' is missing`);
+    } else if (canonicalType(field.type) !== column.type) {
+      problems.push(
+        `column '${column.name}' is ${
+          canonicalType(field.type)
+        } in the table, ${column.type} in the rows`,
+      );
+    } else if (String(field.mode ?? "NULLABLE").toUpperCase() === "REPEATED") {
+      problems.push(`column '${column.name}' is REPEATED in the table`);
+    }
+  }
+  const ours = new Set(PLAYS_COLUMNS.map((column) => column.name.toLowerCase()));
+  for (const [name, field] of byName) {
+    if (!ours.has(name) && String(field.mode).toUpperCase() === "REQUIRED") {
+      problems.push(`column '${String(field.name)}' is REQUIRED but the rows do not have it`);
+    }
+  }
+  return problems.length === 0 ? undefined : problems.join("; ");
+}
+
+/** The HTTP status of a REST error, when it has one. */
+function httpStatus(error: unknown): number | undefined {
+  return isRecord(error) && typeof error.code === "number" ? error.code : undefined;
+}
+
+/**
+ * The gRPC status a failed insertAll request stands for, so that both write
+ * APIs fail the same way: 404 → NOT_FOUND, 401 → UNAUTHENTICATED, 403 →
+ * PERMISSION_DENIED (quota: RESOURCE_EXHAUSTED), 400 → INVALID_ARGUMENT;
+ * anything worth retrying → UNAVAILABLE.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { insertAllFailure } from "./destination.ts";
+ * assert.deepEqual(insertAllFailure({ code: 404, message: "Not found: Table x" }), {
+ *   status: "failed", code: 5, message: "Not found: Table x", retryable: false,
+ * });
+ * assert.equal(insertAllFailure(new Error("socket hang up")).status, "failed");
+ * ```
+ */
+export function insertAllFailure(error: unknown): AppendResult {
+  const message = messageOf(error);
+  if (isTransientBigQueryError(error)) {
+    const code = httpStatus(error) === 403 ? GrpcStatus.RESOURCE_EXHAUSTED : GrpcStatus.UNAVAILABLE;
+    return { status: "failed", code, message, retryable: true };
+  }
+  const status = httpStatus(error);
+  const code = status === 404
+    ? GrpcStatus.NOT_FOUND
+    : status === 401
+    ? GrpcStatus.UNAUTHENTICATED
+    : status === 403
+    ? GrpcStatus.PERMISSION_DENIED
+    : status === 400
+    ? GrpcStatus.INVALID_ARGUMENT
+    : GrpcStatus.FAILED_PRECONDITION;
+  return { status: "failed", code, message, retryable: false };
+}
+
+/** Whether a lookup's error says the table (or dataset) does not exist. */
+function isMissing(error: unknown): boolean {
+  return httpStatus(error) === 404;
+}
+
+/** Whether a lookup's error says access is refused (not a quota). */
+function isDenied(error: unknown): boolean {
+  const status = httpStatus(error);
+  return (status === 401 || status === 403) && !isTransientBigQueryError(error);
+}
+
+function createdAtOf(metadata: unknown): number | undefined {
+  if (!isRecord(metadata)) return undefined;
+  const value = Number(metadata.creationTime);
+  return Number.isFinite(value) && value > 0 ? value : undefined;
+}
+
+/** Creates the dataset and the plays table when missing (409: created meanwhile). */
+async function createPlaysTable(warehouse: Warehouse): Promise<void> {
+  const ms = warehouse.requestTimeoutMs;
+  const dataset = warehouse.client.dataset(warehouse.config.dataset);
+  const [datasetExists] = await withDeadline("a dataset lookup", ms, () => dataset.exists());
+  if (!datasetExists) {
+    await withDeadline("creating the dataset", ms, () => dataset.create()).catch((error) => {
+      if (httpStatus(error) !== 409) throw error;
+    });
+  }
+  await withDeadline("creating the table", ms, () => warehouse.table.create(playsTableMetadata()))
+    .catch((error) => {
+      if (httpStatus(error) !== 409) throw error;
+    });
+}
+
+/**
+ * Opens the plays table of `config` for writing with `options.api` (loading
+ * Google's Storage Write client only for that API).
+ */
+export async function openDestination(
+  config: BigQueryConfig,
+  options: DestinationOptions,
+): Promise<Destination> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const warehouse = openWarehouse(config, { requestTimeoutMs: timeoutMs });
+  const table = `${config.project}.${config.dataset}.${config.table}`;
+
+  async function checkTable(): Promise<TableCheck> {
+    try {
+      const [metadata] = await withDeadline(
+        "a table lookup",
+        timeoutMs,
+        () => warehouse.table.getMetadata(),
+      );
+      const schema = isRecord(metadata) && isRecord(metadata.schema) ? metadata.schema : {};
+      return {
+        status: "ok",
+        createdAt: createdAtOf(metadata),
+        schemaProblem: schemaProblem(schema.fields),
+      };
+    } catch (error) {
+      if (isMissing(error)) return { status: "missing", message: messageOf(error) };
+      if (isDenied(error)) return { status: "denied", message: messageOf(error) };
+      if (isTransientBigQueryError(error)) throw error;
+      return { status: "refused", message: messageOf(error) };
+    }
+  }
+
+  const common = {
+    table,
+    checkTable,
+    createTable: () => createPlaysTable(warehouse),
+  };
+
+  if (options.api === "insert-all") {
+    const stream: RowStream = {
+      name: undefined,
+      async append(rows, offset) {
+        try {
+          const refused = await insertRows(
+            warehouse.table,
+            rows.map((row) => ({ insertId: row.event_id, json: { ...row } })),
+            { timeoutMs },
+          );
+          return { status: "ok", offset, rows: rows.length - refused.length, refused };
+        } catch (error) {
+          return insertAllFailure(error);
+        }
+      },
+      close() {},
+    };
+    return {
+      ...common,
+      api: "insert-all",
+      exactlyOnce: false,
+      openStream: () => Promise.resolve(stream),
+      openProbe: () => Promise.resolve(undefined),
+      finalizeStream: (name) =>
+        Promise.resolve({ status: "not-found", message: `insertAll has no stream ${name}` }),
+      isTransient: isTransientBigQueryError,
+      close() {},
+    };
+  }
+
+  const writer: StorageWriter = await openStorageWriter(
+    { project: config.project, dataset: config.dataset, table: config.table },
+    {
+      emulator: options.storageEmulator,
+      credentials: config.credentials,
+      timeoutMs,
+    },
+  );
+
+  async function open(type: "committed" | "pending"): Promise<RowStream> {
+    const name = await writer.createStream(type);
+    const appender = await writer.openAppender(name);
+    return {
+      name,
+      append: (rows, offset) => appender.append(rows.map(storageRow), offset),
+      close: () => appender.close(),
+    };
+  }
+
+  return {
+    ...common,
+    api: "storage-write",
+    exactlyOnce: true,
+    openStream: () => open("committed"),
+    openProbe: () => open("pending"),
+    finalizeStream: (name) => writer.finalizeStream(name),
+    // REST calls (table lookups and creation) and gRPC calls both come here.
+    isTransient: (error) =>
+      (httpStatus(error) ?? 0) >= 100
+        ? isTransientBigQueryError(error)
+        : isTransientStorageError(error),
+    close: () => writer.close(),
+  };
+}
