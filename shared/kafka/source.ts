@@ -86,10 +86,10 @@ export interface Source {
   commit(partition: number, nextOffset: bigint, metadata?: string): Promise<void>;
   /** Moves the read position of an owned partition (e.g. from `onAssigned`). */
   seek(partition: number, offset: bigint): void;
-  /** Stops fetching (batches being handled carry on). */
-  pause(): void;
-  /** Fetches again after {@linkcode Source.pause}. */
-  resume(): void;
+  /** Stops fetching `partitions` (default: all; batches being handled carry on). */
+  pause(partitions?: readonly number[]): void;
+  /** Fetches `partitions` (default: all) again after {@linkcode Source.pause}. */
+  resume(partitions?: readonly number[]): void;
   /** The group's lag per partition, as the broker knows it (end minus committed). */
   lag(): Promise<PartitionLag[]>;
   /** Leaves the group once the batches being handled are done, and disconnects. */
@@ -172,11 +172,11 @@ export function createSource(kafka: KafkaClient, options: SourceOptions): Source
     seek(partition, offset) {
       consumer.seek({ topic, partition, offset: String(offset) });
     },
-    pause() {
-      consumer.pause([{ topic }]);
+    pause(partitions) {
+      consumer.pause([{ topic, ...(partitions === undefined ? {} : { partitions: [...partitions] }) }]);
     },
-    resume() {
-      consumer.resume([{ topic }]);
+    resume(partitions) {
+      consumer.resume([{ topic, ...(partitions === undefined ? {} : { partitions: [...partitions] }) }]);
     },
     lag() {
       admin ??= createAdmin(kafka);

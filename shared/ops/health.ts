@@ -40,7 +40,8 @@ export interface HealthInput {
 /** The verdict, with a reason for people. */
 export interface Health {
   healthy: boolean;
-  status: "ok" | "stuck";
+  /** `blocked`: the destination cannot take rows (set by the consumer, not by {@linkcode checkHealth}). */
+  status: "ok" | "stuck" | "blocked";
   reason: string;
 }
 
