@@ -1,20 +1,17 @@
 /**
  * `deno task consume`: streams `song_completed` events from Kafka into
- * BigQuery, at least once, with a dead-letter topic for what cannot be stored.
+ * BigQuery exactly once (Storage Write API; `--write-api insert-all`: at
+ * least once), with a dead-letter topic for events that cannot be stored.
  *
- * Flow: Kafka topic → decode → batch → BigQuery insertAll (+ DLQ) → commit.
- * Shutdown goes the same way: stop fetching, flush, commit, disconnect.
+ * Flow: Kafka topic → one writer per partition: decode → append to the
+ * partition's write stream (+ DLQ) → commit the offset with the stream's
+ * name and row offset. Shutdown goes the same way: stop fetching, store and
+ * commit what was read, finalize the streams, leave the group.
  *
  * @module
  */
 
-import {
-  bigqueryOptions,
-  ensurePlaysTable,
-  insertRows,
-  isTransientBigQueryError,
-  openWarehouse,
-} from "./shared/bigquery/mod.ts";
+import { bigqueryOptions, openDestination, storageApiOptions } from "./shared/bigquery/mod.ts";
 import {
   deadlineAfter,
   errorMessage,
@@ -23,6 +20,7 @@ import {
   shutdownSignal,
 } from "./shared/cli/mod.ts";
 import {
+  createAdmin,
   createKafka,
   createSource,
   ensureTopic,
@@ -38,7 +36,6 @@ import {
   logLevelOption,
   metricsServerOptions,
   rateMeter,
-  retry,
   serveMetrics,
   setupLogging,
   startProgress,
@@ -48,7 +45,10 @@ import {
   batchOptions,
   createConsumerMetrics,
   createSinkStream,
+  createTableState,
   exitWhenIdleOption,
+  waitForTable,
+  writeOptions,
 } from "./shared/sink/mod.ts";
 
 /** Dead letters carry a whole source message plus headers: allow more than 1 MB. */
@@ -59,6 +59,8 @@ export const options = {
   ...kafkaOptions,
   ...groupOptions,
   ...bigqueryOptions,
+  ...storageApiOptions,
+  ...writeOptions,
   ...batchOptions,
   partitions: partitionsOption,
   exitWhenIdle: exitWhenIdleOption,
@@ -81,11 +83,11 @@ async function main(): Promise<number> {
   const config = parseArgsOrExit({
     usage: "deno task consume [options]",
     summary:
-      "Streams song_completed events from Kafka into BigQuery (at least once, with a dead-letter topic).",
+      "Streams song_completed events from Kafka into BigQuery (exactly once, with a dead-letter topic).",
   }, options);
   await setupLogging({ level: config.logLevel, file: config.logFile });
   const stop = shutdownSignal((name) =>
-    log.info("Received {signal}: finishing the batch in flight", { signal: name })
+    log.info("Received {signal}: storing and committing what was read", { signal: name })
   );
   const giveUp = deadlineAfter(stop, 8_000);
   const metrics = createConsumerMetrics({ stuckAfterMs: config.stuckAfter * 1000 });
@@ -97,44 +99,74 @@ async function main(): Promise<number> {
   });
 
   // Output first, so nothing is read before it can be written.
-  const warehouse = openWarehouse(config);
-  await retry(() => ensurePlaysTable(warehouse), {
-    isTransient: isTransientBigQueryError,
-    signal: stop,
-    onRetry: (error, attempt, delayMs) =>
-      log.warn("BigQuery not ready ({error}); retrying in {delayMs} ms", {
-        error: errorMessage(error),
-        attempt,
-        delayMs,
-      }),
+  const destination = await openDestination(config, {
+    api: config.writeApi,
+    storageEmulator: config.emulatorHost === undefined ? undefined : config.storageEmulatorHost,
   });
+  const table = createTableState(destination);
+  const ready = await waitForTable({
+    destination,
+    table,
+    createTable: config.createTable,
+    signal: stop,
+    onBlocked: metrics.setBlocked,
+  });
+  if (!ready) {
+    log.info("Stopped before BigQuery could take rows: nothing was read");
+    destination.close();
+    await metricsServer?.shutdown();
+    await stopLogging();
+    return 0;
+  }
   log.info("Writing to {table} ({mode})", {
-    table: `${config.project}.${config.dataset}.${config.table}`,
-    mode: warehouse.mode,
+    table: destination.table,
+    mode: `${destination.exactlyOnce ? "exactly once" : "at least once"} via ${destination.api}, ${
+      config.emulatorHost === undefined ? "BigQuery" : "local BigQuery"
+    }`,
   });
   const kafka = createKafka({ ...config, clientId: "livecharts-consumer" });
   await ensureTopic(kafka, config.topic, config.partitions);
   await ensureTopic(kafka, config.dlqTopic, 1, DLQ_TOPIC_CONFIG);
   const deadLetters = await openPublisher(kafka);
+  const admin = createAdmin(kafka);
 
-  // Kafka → sink (decode, batch) → BigQuery + dead letters → commit.
+  // Tests only: exit between an acknowledged append and its commit.
+  let acknowledged = 0;
+  const crashAfter = config.crashAfterAppends;
+  const onAcknowledged = crashAfter === undefined ? undefined : (partition: number) => {
+    if (++acknowledged < crashAfter) return;
+    console.error(
+      `failpoint: exiting after append ${acknowledged} (partition ${partition}) was acknowledged, before its commit`,
+    );
+    Deno.exit(70);
+  };
+
+  // Kafka → a writer per partition (decode, append, dead letters) → commit.
   const stream = createSinkStream({
     source: createSource(kafka, {
       topic: config.topic,
       group: config.group,
-      // Each fetch stays in memory until all of it is stored, so its size
-      // bounds the consumer's memory when it catches up (~7,000 plays here).
+      // What a partition's writer holds stays in memory until it is stored,
+      // so fetches stay small (~2,500 plays per partition).
       maxBytesPerPartition: 512 * 1024,
       maxBytes: 1536 * 1024,
       maxWaitMs: Math.max(100, Math.min(config.maxWaitMs, 1_000)),
       partitionsAtOnce: 8,
     }),
-    ...config,
-    write: (rows) => insertRows(warehouse.table, rows),
-    isTransientWrite: isTransientBigQueryError,
+    destination,
+    table,
+    createTable: config.createTable,
+    committed: async (partition) =>
+      (await admin.committed(config.group, config.topic)).get(partition),
     deadLetters,
+    dlqTopic: config.dlqTopic,
+    maxRows: config.maxRows,
+    maxBytes: config.maxBytes,
+    maxWaitMs: config.maxWaitMs,
+    concurrency: config.concurrency,
     metrics,
     giveUp,
+    ...(onAcknowledged === undefined ? {} : { onAcknowledged }),
   });
   const meter = rateMeter();
   const progress = startProgress({
@@ -151,9 +183,11 @@ async function main(): Promise<number> {
     exitWhenIdleMs: config.exitWhenIdle === undefined ? undefined : config.exitWhenIdle * 1000,
   });
 
-  // Shutdown in flow order: input (and the sink's batches in flight), then the outputs.
+  // Shutdown in flow order: input (and what the writers hold), then the outputs.
   const { failed, abandoned } = await stream.close();
   await deadLetters.close();
+  await admin.close().catch(() => {});
+  destination.close();
   await metricsServer?.shutdown();
   progress.stop();
   const s = stream.stats;
@@ -164,6 +198,8 @@ async function main(): Promise<number> {
       inserted: s.inserted,
       dlq: JSON.stringify(s.deadLettered),
       retries: s.retries,
+      skipped: s.skipped,
+      rewritten: s.rewritten,
     },
   );
   if (abandoned) {

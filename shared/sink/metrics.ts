@@ -10,11 +10,20 @@ import { errorMessage } from "../cli/mod.ts";
 import { checkHealth, logger } from "../ops/mod.ts";
 import { Counter, createRegistry, Gauge, Histogram, type Registry } from "../ops/mod.ts";
 import type { HealthReport } from "../ops/mod.ts";
-import type { SinkStats } from "./sink.ts";
+import type { SinkStats, WriterStats } from "./sink.ts";
+import type { Blocked, BlockReason, RetryWhat } from "./partition_writer.ts";
 
-/** Rows per insertAll call. */
+/** Every reason the consumer can be blocked for (each a `livecharts_consumer_blocked` series). */
+export const BLOCK_REASONS: readonly BlockReason[] = [
+  "table-missing",
+  "permission-denied",
+  "schema-mismatch",
+  "refused",
+];
+
+/** Rows per append (or insertAll call). */
 export const BATCH_ROWS_BUCKETS = [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000];
-/** Seconds per insertAll call. */
+/** Seconds per append (or insertAll call). */
 export const INSERT_SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** Options of {@linkcode createConsumerMetrics}. */
@@ -36,12 +45,14 @@ export interface MeasuredLag {
 /** The consumer's metrics. */
 export interface ConsumerMetrics {
   readonly registry: Registry;
-  /** Reads consumed, inserted and dead-letter counts from the sink's stats at scrape time. */
-  trackSink(stats: SinkStats): void;
+  /** Reads consumed, inserted and dead-letter counts (and the writers' own) from the sink's stats at scrape time. */
+  trackSink(stats: SinkStats & Partial<WriterStats>): void;
   /** The sink's `onInsert` hook. */
   onInsert(rows: number, millis: number): void;
-  /** Counts a retry of an insert or a dead-letter publish. */
-  retried(operation: "insert" | "dead-letter"): void;
+  /** Counts a retry of an insert, a dead-letter publish or a commit. */
+  retried(operation: RetryWhat): void;
+  /** The destination is unusable (a problem), or usable again (undefined): `/healthz` and `livecharts_consumer_blocked`. */
+  setBlocked(problem: Blocked | undefined): void;
   /** The partitions the group gave this member (after each rebalance). */
   assigned(partitions: readonly number[]): void;
   /** A commit of `partition`, leaving `lag` messages behind it: progress. */
@@ -81,7 +92,7 @@ const log = logger("consumer", "health");
 export function createConsumerMetrics(options: ConsumerMetricsOptions): ConsumerMetrics {
   const now = options.now ?? Date.now;
   const started = now();
-  let stats: SinkStats | undefined;
+  let stats: (SinkStats & Partial<WriterStats>) | undefined;
   let owned: Set<number> | undefined;
   /** Last known lag of each partition and when it was measured. */
   const lag = new Map<number, { behind: bigint; at: number }>();
@@ -112,6 +123,35 @@ export function createConsumerMetrics(options: ConsumerMetricsOptions): Consumer
       this.inc(stats?.inserted ?? 0);
     },
   });
+  const fromStats = (
+    name: string,
+    help: string,
+    read: (s: SinkStats & Partial<WriterStats>) => number | undefined,
+  ) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(stats === undefined ? 0 : read(stats) ?? 0);
+      },
+    });
+  fromStats(
+    "livecharts_consumer_rows_skipped_total",
+    "Rows re-read after a restart or rebalance that BigQuery already held (not written again)",
+    (s) => s.skipped,
+  );
+  fromStats(
+    "livecharts_consumer_rows_rewritten_total",
+    "Rows written again without knowing whether they were stored (a write stream was lost): possible duplicates",
+    (s) => s.rewritten,
+  );
+  fromStats(
+    "livecharts_consumer_streams_lost_total",
+    "Write streams that could not be found when their row count was needed (at least once for their gap)",
+    (s) => s.streamsLost,
+  );
   new Counter({
     name: "livecharts_consumer_dead_letters_total",
     help: "Messages sent to the dead-letter topic (acknowledged by Kafka), by reason",
@@ -132,15 +172,25 @@ export function createConsumerMetrics(options: ConsumerMetricsOptions): Consumer
   });
   retries.inc({ operation: "insert" }, 0);
   retries.inc({ operation: "dead-letter" }, 0);
+  retries.inc({ operation: "commit" }, 0);
+  const blockedGauge = new Gauge({
+    name: "livecharts_consumer_blocked",
+    help:
+      "1 while BigQuery cannot take rows for this reason (fetching paused, offsets kept), else 0",
+    labelNames: ["reason"],
+    registers,
+  });
+  for (const reason of BLOCK_REASONS) blockedGauge.set({ reason }, 0);
+  let blocked: Blocked | undefined;
   const batchRows = new Histogram({
     name: "livecharts_consumer_batch_rows",
-    help: "Rows stored per BigQuery insertAll call",
+    help: "Rows stored per BigQuery append (or insertAll call)",
     buckets: BATCH_ROWS_BUCKETS,
     registers,
   });
   const insertSeconds = new Histogram({
     name: "livecharts_consumer_insert_seconds",
-    help: "Duration of successful BigQuery insertAll calls (including retries)",
+    help: "Duration of acknowledged BigQuery appends (or insertAll calls)",
     buckets: INSERT_SECONDS_BUCKETS,
     registers,
   });
@@ -176,6 +226,17 @@ export function createConsumerMetrics(options: ConsumerMetricsOptions): Consumer
 
   function health(): HealthReport {
     const at = now();
+    if (blocked !== undefined) {
+      return {
+        healthy: false,
+        status: "blocked",
+        reason: blocked.detail,
+        details: {
+          blocked: blocked.reason,
+          partitions: owned === undefined ? null : [...owned].sort((a, b) => a - b),
+        },
+      };
+    }
     // Known when every owned partition was measured; as old as the oldest measurement.
     const measured = owned === undefined ? undefined : [...owned].map((p) => lag.get(p));
     const known = measured !== undefined && measured.every((entry) => entry !== undefined);
@@ -219,6 +280,12 @@ export function createConsumerMetrics(options: ConsumerMetricsOptions): Consumer
     },
     retried(operation) {
       retries.inc({ operation });
+    },
+    setBlocked(problem) {
+      blocked = problem;
+      for (const reason of BLOCK_REASONS) {
+        blockedGauge.set({ reason }, problem?.reason === reason ? 1 : 0);
+      }
     },
     assigned(partitions) {
       owned = new Set(partitions);

@@ -5,7 +5,58 @@
  * @module
  */
 
-import { decimal, integer, type Option } from "../cli/mod.ts";
+import { boolean, decimal, integer, type Option } from "../cli/mod.ts";
+import { WRITE_APIS, type WriteApi } from "../bigquery/mod.ts";
+
+/**
+ * Parses a write API name (`storage-write` or `insert-all`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeApi } from "./options.ts";
+ * assert.equal(writeApi("insert-all"), "insert-all");
+ * assert.throws(() => writeApi("stream"), /must be storage-write or insert-all/);
+ * ```
+ */
+export function writeApi(raw: string): WriteApi {
+  const value = WRITE_APIS.find((api) => api === raw.trim());
+  if (value === undefined) {
+    throw new Error(`must be ${WRITE_APIS.join(" or ")}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+/** How rows are written, and what the consumer may do to the table. */
+export const writeOptions = {
+  writeApi: {
+    flag: "write-api",
+    env: "WRITE_API",
+    arg: "API",
+    help:
+      "storage-write (exactly once) or insert-all (at least once, for places without the Storage Write API)",
+    fallback: "storage-write" as WriteApi,
+    parse: writeApi,
+  },
+  createTable: {
+    flag: "create-table",
+    env: "BIGQUERY_CREATE_TABLE",
+    arg: "BOOL",
+    help:
+      "Create the dataset and table when missing, at start and when dropped while running (false: wait for them)",
+    fallback: true,
+    parse: boolean,
+  },
+  crashAfterAppends: {
+    flag: "test-crash-after-appends",
+    env: "LIVECHARTS_TEST_CRASH_AFTER_APPENDS",
+    arg: "N",
+    help:
+      "Tests only: exit at once after the Nth acknowledged append, before its Kafka commit (the crash window exactly-once must close)",
+    fallback: undefined,
+    parse: (raw: string): number | undefined => raw === "" ? undefined : integer(1)(raw),
+  },
+} satisfies Record<string, Option<unknown>>;
 
 /** Batch limits and write concurrency (the `FlushLimits` and `concurrency` of the sink). */
 export const batchOptions = {

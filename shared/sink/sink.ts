@@ -1,18 +1,16 @@
 /**
- * The consumer's processing stage: decode each message, batch the good rows
- * into BigQuery, send everything that cannot be stored to the dead-letter
- * topic, and resolve only when all of it is durably somewhere.
+ * What the consumer does to each message: decode it into a row of the plays
+ * table, or, when it cannot be stored, build its dead letter; plus the
+ * counters the sink keeps.
  *
- * `handle()` resolves for a set of messages only after every row was
- * acknowledged by BigQuery and every dead letter by Kafka; the caller commits
- * offsets after that, and never before. Transient failures are retried with
- * capped exponential backoff while the caller pauses fetching.
+ * Decoding is deterministic: the same message read again yields the same row
+ * (tutorial events get an id derived from their Kafka coordinates) or the
+ * same dead letter, which is what lets a re-read after a crash line up with
+ * the rows already stored. Only `ingested_at` differs.
  *
  * @module
  */
 
-import { createBatcher, type FlushLimits } from "./batcher.ts";
-import type { InsertRow, RejectedRow } from "../bigquery/mod.ts";
 import {
   deadLetter,
   type DeadLetterKind,
@@ -20,91 +18,59 @@ import {
   type OutgoingMessage,
   type SourceMessage,
 } from "../dlq/mod.ts";
-import { decodeEvent, EventError, type SongCompleted } from "../event.ts";
-import { type BackoffOptions, retry } from "../ops/mod.ts";
-import { errorMessage } from "../cli/mod.ts";
-import { toRow } from "../schema.ts";
+import { decodeEvent, EventError } from "../event.ts";
+import { type PlayRow, toRow } from "../schema.ts";
 
 /** Counters kept by the sink (all monotonic). */
 export interface SinkStats {
+  /** Messages read from the source topic. */
   consumed: number;
+  /** Rows BigQuery acknowledged (each message's row counted once). */
   inserted: number;
+  /** Dead letters Kafka acknowledged, by kind. */
   deadLettered: Record<DeadLetterKind, number>;
+  /** Retries of failed writes, dead letters and commits. */
   retries: number;
+  /** Appends acknowledged. */
   batches: number;
-  /** Rows per flushed batch, latest first-in order (bounded sample). */
+  /** Rows of the latest acknowledged append. */
   lastBatchRows: number;
-  /** Duration of the latest successful insert, in milliseconds. */
+  /** Duration of the latest acknowledged append, in milliseconds. */
   lastInsertMs: number;
 }
 
-/** What the sink needs from the outside world. */
-export interface SinkOptions extends FlushLimits {
-  /** Source topic (part of derived ids and dead-letter headers). */
-  topic: string;
-  /** Inserts rows; resolves with rejected rows, throws when nothing is known written. */
-  write: (rows: InsertRow[]) => Promise<RejectedRow[]>;
-  /** Publishes dead letters; resolves once Kafka acknowledged them. */
-  publish: (messages: OutgoingMessage[]) => Promise<void>;
-  /** Whether a write/publish error is worth retrying. */
-  isTransient: (error: unknown) => boolean;
-  /** Called when a retry starts (pause fetching) and when writes work again. */
-  onBackoff?: (paused: boolean) => void;
-  /** Keeps group membership alive during long retries. */
-  heartbeat?: () => Promise<void>;
-  /** Called for each retry, for logs. */
-  onRetry?: (
-    what: "insert" | "dead-letter",
-    error: unknown,
-    attempt: number,
-    delayMs: number,
-  ) => void;
-  /** Called after each successful insert, for metrics. */
-  onInsert?: (rows: number, millis: number) => void;
-  /** Aborting gives up retrying (used as a shutdown deadline). */
-  signal?: AbortSignal;
-  /** Batches written concurrently (default 1). */
-  concurrency?: number;
-  /** Backoff tuning. */
-  backoff?: BackoffOptions;
-  /** Ingestion time (default: now). */
-  now?: () => Date;
-}
-
-/** A running sink. */
-export interface Sink {
-  /** Processes messages read from `partition`; resolves when all are stored. */
-  handle(partition: number, messages: readonly SourceMessage[]): Promise<void>;
-  /** Flushes what is queued now and waits for it. */
-  drain(): Promise<void>;
-  readonly stats: SinkStats;
+/** The sink's counters plus what exactly-once delivery did. */
+export interface WriterStats extends SinkStats {
+  /** Rows re-read after a restart that BigQuery already held (not written again). */
+  skipped: number;
+  /** Rows written again without knowing whether they were stored (a lost write stream). */
+  rewritten: number;
+  /** Write streams that could not be found when their row count was needed. */
+  streamsLost: number;
 }
 
 /**
- * A message waiting for its batch. It is decoded, and its row built, only
- * when the batch is written: objects made just before the request die young,
- * while objects made for a whole fetch at once would survive the wait and be
- * promoted to the old generation (most of the consumer's memory and its
- * spikes when it catches up on a backlog).
+ * Fresh counters.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createSinkStats } from "./sink.ts";
+ * assert.equal(createSinkStats().deadLettered["invalid-json"], 0);
+ * ```
  */
-interface Item {
-  message: SourceMessage;
-  partition: number;
-  ingestedAt: string;
-  bytes: number;
-}
-
-/** An item whose message decoded to an event. */
-interface Decoded {
-  item: Item;
-  event: SongCompleted;
-}
-
-/** The insertAll row of a decoded item: the event's id as `insertId`. */
-function rowOf({ item, event }: Decoded): InsertRow {
+export function createSinkStats(): WriterStats {
   return {
-    insertId: event.event_id,
-    json: { ...toRow(event, item.partition, item.message.offset, item.ingestedAt) },
+    consumed: 0,
+    inserted: 0,
+    deadLettered: { "invalid-json": 0, "invalid-event": 0, "rejected-by-bigquery": 0 },
+    retries: 0,
+    batches: 0,
+    lastBatchRows: 0,
+    lastInsertMs: 0,
+    skipped: 0,
+    rewritten: 0,
+    streamsLost: 0,
   };
 }
 
@@ -117,161 +83,56 @@ export function failureOf(error: EventError): Failure {
   };
 }
 
+/** A message as a row, or as a dead letter with its kind. */
+export type Decoded =
+  | { row: PlayRow; letter?: undefined }
+  | { row?: undefined; letter: OutgoingMessage; kind: DeadLetterKind };
+
 /**
- * Creates the sink.
+ * Decodes `message` read from `topic`/`partition` into its row, or its dead
+ * letter when it is not a valid event.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { createSink } from "./sink.ts";
- * const stored: unknown[] = [];
- * const sink = createSink({
- *   topic: "plays", maxRows: 500, maxBytes: 1_000_000, maxWaitMs: 10,
- *   write: (rows) => { stored.push(...rows); return Promise.resolve([]); },
- *   publish: () => Promise.resolve(),
- *   isTransient: () => true,
- * });
+ * import { decodeMessage } from "./sink.ts";
  * const value = new TextEncoder().encode(JSON.stringify({
- *   event_id: "0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a", user_id: 1, artist: "tony-allen",
- *   song_id: 1, song_name: "zombie", event_type: "song_completed",
- *   timestamp: "2026-11-24T19:00:00Z",
+ *   user_id: 1, artist: "tony-allen", song_id: 1, song_name: "zombie",
+ *   event_type: "song_completed", timestamp: "2022-11-03 07:22:13",
  * }));
- * await sink.handle(0, [{ key: null, value, offset: "5", timestamp: "0" }]);
- * assert.equal(stored.length, 1);
- * assert.equal(sink.stats.inserted, 1);
+ * const message = { key: null, value, offset: "5", timestamp: "0" };
+ * const first = decodeMessage("plays", 0, message, "2026-11-24T19:00:00.000Z");
+ * const again = decodeMessage("plays", 0, message, "2026-11-24T19:05:00.000Z");
+ * assert.equal(first.row?.event_id, again.row?.event_id);
+ * assert.equal(decodeMessage("plays", 0, { ...message, value: null }, "").letter?.headers["error.kind"], "invalid-json");
  * ```
  */
-export function createSink(options: SinkOptions): Sink {
-  const stats: SinkStats = {
-    consumed: 0,
-    inserted: 0,
-    deadLettered: { "invalid-json": 0, "invalid-event": 0, "rejected-by-bigquery": 0 },
-    retries: 0,
-    batches: 0,
-    lastBatchRows: 0,
-    lastInsertMs: 0,
-  };
-  const now = options.now ?? (() => new Date());
-  let backingOff = false;
-
-  function persist<T>(what: "insert" | "dead-letter", fn: () => Promise<T>): Promise<T> {
-    return retry(fn, {
-      ...options.backoff,
-      isTransient: options.isTransient,
-      ...(options.signal === undefined ? {} : { signal: options.signal }),
-      onRetry: async (error, attempt, delayMs) => {
-        stats.retries++;
-        if (!backingOff) {
-          backingOff = true;
-          options.onBackoff?.(true);
-        }
-        options.onRetry?.(what, error, attempt, delayMs);
-        try {
-          await options.heartbeat?.();
-        } catch {
-          // A rebalance is under way; the commit after the write will tell.
-        }
-      },
-    });
+export function decodeMessage(
+  topic: string,
+  partition: number,
+  message: SourceMessage,
+  ingestedAt: string,
+): Decoded {
+  try {
+    const source = { topic, partition, offset: message.offset };
+    const event = decodeEvent(message.value, source);
+    return { row: toRow(event, partition, message.offset, ingestedAt) };
+  } catch (error) {
+    if (!(error instanceof EventError)) throw error;
+    const failure = failureOf(error);
+    return { letter: deadLetter(message, topic, partition, failure), kind: failure.kind };
   }
+}
 
-  function recovered(): void {
-    if (backingOff) {
-      backingOff = false;
-      options.onBackoff?.(false);
-    }
-  }
-
-  async function publish(letters: OutgoingMessage[], kinds: DeadLetterKind[]): Promise<void> {
-    if (letters.length === 0) return;
-    await persist("dead-letter", () => options.publish(letters));
-    recovered();
-    for (const kind of kinds) stats.deadLettered[kind]++;
-  }
-
-  const batcher = createBatcher<Item>({
-    maxRows: options.maxRows,
-    maxBytes: options.maxBytes,
-    maxWaitMs: options.maxWaitMs,
-    concurrency: options.concurrency ?? 1,
-    size: (item) => item.bytes,
-    flush: async (items) => {
-      const decoded: Decoded[] = [];
-      const letters: OutgoingMessage[] = [];
-      const kinds: DeadLetterKind[] = [];
-      for (const item of items) {
-        const { message, partition } = item;
-        try {
-          const source = { topic: options.topic, partition, offset: message.offset };
-          decoded.push({ item, event: decodeEvent(message.value, source) });
-        } catch (error) {
-          if (!(error instanceof EventError)) throw error;
-          const failure = failureOf(error);
-          letters.push(deadLetter(message, options.topic, partition, failure));
-          kinds.push(failure.kind);
-        }
-      }
-      const rejected = decoded.length > 0 ? await write(decoded) : [];
-      for (const letter of rejected) {
-        letters.push(letter);
-        kinds.push("rejected-by-bigquery");
-      }
-      await publish(letters, kinds);
-    },
+/** The dead letter of a message whose row BigQuery refused as a row. */
+export function refusedLetter(
+  topic: string,
+  partition: number,
+  message: SourceMessage,
+  reason: string,
+): OutgoingMessage {
+  return deadLetter(message, topic, partition, {
+    kind: "rejected-by-bigquery",
+    reason: `Cannot store event: ${reason}`,
   });
-
-  function rejectedLetter({ item }: Decoded, reason: string): OutgoingMessage {
-    return deadLetter(item.message, options.topic, item.partition, {
-      kind: "rejected-by-bigquery",
-      reason: `Cannot store event: ${reason}`,
-    });
-  }
-
-  /**
-   * Writes items, returning dead letters for the rows BigQuery refused. When
-   * the whole request is refused for good (not a transient error), the batch
-   * is split in halves until the offending rows are isolated, so one bad row
-   * never blocks the others.
-   */
-  async function write(items: Decoded[]): Promise<OutgoingMessage[]> {
-    const rows = items.map(rowOf);
-    const started = performance.now();
-    let rejected: RejectedRow[];
-    try {
-      rejected = await persist("insert", () => options.write(rows));
-    } catch (error) {
-      if (options.isTransient(error) || options.signal?.aborted) throw error;
-      recovered();
-      if (items.length === 1) {
-        return [rejectedLetter(items[0]!, errorMessage(error))];
-      }
-      const half = Math.ceil(items.length / 2);
-      return [...await write(items.slice(0, half)), ...await write(items.slice(half))];
-    }
-    const millis = performance.now() - started;
-    recovered();
-    stats.batches++;
-    stats.lastBatchRows = rows.length;
-    stats.lastInsertMs = millis;
-    stats.inserted += rows.length - rejected.length;
-    options.onInsert?.(rows.length - rejected.length, millis);
-    return rejected.flatMap(({ index, reason }) => {
-      const item = items[index];
-      return item === undefined ? [] : [rejectedLetter(item, reason)];
-    });
-  }
-
-  return {
-    async handle(partition, messages) {
-      const ingestedAt = now().toISOString();
-      const items: Item[] = [];
-      for (const message of messages) {
-        items.push({ message, partition, ingestedAt, bytes: (message.value?.length ?? 0) + 96 });
-      }
-      stats.consumed += messages.length;
-      await batcher.add(items);
-    },
-    drain: () => batcher.drain(),
-    stats,
-  };
 }

@@ -1,38 +1,66 @@
 /**
- * The consumer's pipeline: a Kafka source feeding the sink, which writes
- * rows and publishes dead letters; each batch is committed only once all of
- * it is stored. Fetching pauses while writes are retried, and the group
- * membership is kept alive meanwhile.
+ * The consumer's pipeline: a Kafka source feeding one partition writer per
+ * assigned partition (partition_writer.ts), each writing its own write
+ * stream and committing its own offsets, side by side: a slow or failing
+ * partition never holds up the others, and the Kafka client, which only
+ * hands batches over, keeps fetching and heartbeating whatever the writers
+ * wait for.
+ *
+ * Fetching of a partition pauses while its writer holds too much, and while
+ * it waits for a transient failure to pass; fetching of every partition
+ * pauses while BigQuery is unusable (blocked), which `/healthz` reports, with
+ * one ERROR line a minute. A rebalance stops every writer and starts new
+ * ones, which read back the committed markers.
  *
  * @module
  */
 
 import { errorMessage } from "../cli/mod.ts";
-import { isKafkaError, isTransientKafkaError, type Publisher, type Source } from "../kafka/mod.ts";
+import type { Destination } from "../bigquery/mod.ts";
+import { isTransientKafkaError, type Publisher, type Source } from "../kafka/mod.ts";
 import { logger, sleep } from "../ops/mod.ts";
 import type { ConsumerMetrics } from "./metrics.ts";
-import { createSink, type SinkOptions, type SinkStats } from "./sink.ts";
+import {
+  type Blocked,
+  type CommittedPosition,
+  createPartitionWriter,
+  type PartitionWriter,
+  type TableState,
+} from "./partition_writer.ts";
+import { createSinkStats, type WriterStats } from "./sink.ts";
+import type { FlushLimits } from "./batcher.ts";
 
 const log = logger("consumer");
 
 /** Options of {@linkcode createSinkStream}. */
-export interface SinkStreamOptions
-  extends Pick<SinkOptions, "maxRows" | "maxBytes" | "maxWaitMs" | "concurrency" | "write"> {
+export interface SinkStreamOptions extends FlushLimits {
   /** Where messages come from. */
   source: Source;
+  /** Where rows go. */
+  destination: Destination;
+  /** The table's shared state (see `createTableState`). */
+  table: TableState;
+  /** Whether a missing table may be created again. */
+  createTable: boolean;
+  /** Appends in flight per partition. */
+  concurrency: number;
+  /** The group's committed offset and metadata of a partition. */
+  committed: (partition: number) => Promise<CommittedPosition | undefined>;
   /** Where dead letters go, and to which topic. */
   deadLetters: Publisher;
   dlqTopic: string;
-  /** Whether a write error is worth retrying (dead-letter errors are Kafka's to judge). */
-  isTransientWrite: (error: unknown) => boolean;
   metrics: ConsumerMetrics;
-  /** Gives up retrying writes (a shutdown deadline). */
+  /** Gives up writing (a shutdown deadline): what is not committed is left for the next run. */
   giveUp: AbortSignal;
+  /** Bytes of messages a partition may hold before its fetching pauses (default 1 MiB). */
+  maxHeldBytes?: number;
+  /** Called after an append was acknowledged and before its commit (a test failpoint). */
+  onAcknowledged?: (partition: number) => void;
 }
 
 /** Options of {@linkcode SinkStream.run}. */
 export interface RunOptions {
-  /** Stops reading: the batch in flight is flushed at once. */
+  /** Stops reading. */
   stop: AbortSignal;
   /** Return once caught up and idle this long (default: only on `stop`). */
   exitWhenIdleMs?: number | undefined;
@@ -40,68 +68,189 @@ export interface RunOptions {
 
 /** How a run ended. */
 export interface StreamOutcome {
-  /** The source's client failed for good. */
+  /** The source's client, or a partition writer, failed for good. */
   failed: boolean;
-  /** Stopped while rows read were still not stored (left uncommitted, read again next time). */
+  /** Stopped while messages read were still not stored (left uncommitted, read again next time). */
   abandoned: boolean;
 }
 
 /** The running pipeline. */
 export interface SinkStream {
-  readonly stats: SinkStats;
+  readonly stats: WriterStats;
   /** Reads and stores until `stop`, a crash, or a quiet topic with `exitWhenIdleMs`. */
   run(options: RunOptions): Promise<void>;
-  /** Stops the source once its batches in flight are stored, then drains the sink. */
+  /** Stops fetching, lets every writer store and commit what it holds, then leaves the group. */
   close(): Promise<StreamOutcome>;
 }
 
-/** Wires `source` into a new sink that writes rows and publishes dead letters. */
+const BLOCKED_LOG_EVERY_MS = 60_000;
+
+/** Wires `source` into one writer per assigned partition. */
 export function createSinkStream(options: SinkStreamOptions): SinkStream {
   const { source, metrics, giveUp } = options;
-  let heartbeat: (() => Promise<void>) | undefined;
+  const stats = createSinkStats();
+  const maxHeldBytes = options.maxHeldBytes ?? 1024 * 1024;
+  const writers = new Map<number, PartitionWriter>();
+  const waiting = new Set<number>();
+  const blocked = new Map<number, Blocked>();
+  const paused = new Set<number>();
+  let owned: number[] = [];
   let failed = false;
-  let abandoned = false;
-  const sink = createSink({
-    topic: source.topic,
-    maxRows: options.maxRows,
-    maxBytes: options.maxBytes,
-    maxWaitMs: options.maxWaitMs,
-    ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-    signal: giveUp,
-    write: options.write,
-    publish: async (messages) => {
-      await options.deadLetters.send(options.dlqTopic, messages);
-    },
-    isTransient: (error) =>
-      isKafkaError(error) ? isTransientKafkaError(error) : options.isTransientWrite(error),
-    heartbeat: () => heartbeat?.() ?? Promise.resolve(),
-    onInsert: metrics.onInsert,
-    onBackoff: (paused) => {
-      if (paused) {
-        log.warn("Pausing fetches until writes succeed again");
-        source.pause();
-      } else {
-        log.info("Writes succeed again: resuming fetches");
-        source.resume();
+  let stopping = false;
+  let lastMessageAt = Date.now();
+  let lastBlockedLog = -Infinity;
+  let shownBlocked: Blocked | undefined;
+  metrics.trackSink(stats);
+
+  function shouldPause(partition: number): boolean {
+    const writer = writers.get(partition);
+    return stopping || blocked.size > 0 || waiting.has(partition) ||
+      (writer !== undefined && writer.heldBytes >= maxHeldBytes);
+  }
+
+  /** Pauses or resumes each owned partition as its state asks. */
+  function applyPauses(): void {
+    const pause: number[] = [];
+    const resume: number[] = [];
+    for (const partition of owned) {
+      const want = shouldPause(partition);
+      if (want && !paused.has(partition)) pause.push(partition), paused.add(partition);
+      // Resume only below half the limit, so a full writer does not flip at every commit.
+      const writer = writers.get(partition);
+      const roomy = writer === undefined || writer.heldBytes < maxHeldBytes / 2;
+      if (!want && paused.has(partition) && roomy) resume.push(partition), paused.delete(partition);
+    }
+    if (pause.length > 0) source.pause(pause);
+    if (resume.length > 0) source.resume(resume);
+  }
+
+  function reportBlocked(): void {
+    const problem = blocked.values().next().value;
+    metrics.setBlocked(problem);
+    if (problem === undefined) {
+      if (shownBlocked !== undefined) {
+        log.info("BigQuery takes rows again: resuming fetches");
+        shownBlocked = undefined;
+        lastBlockedLog = -Infinity;
       }
-    },
-    onRetry: (what, error, attempt, delayMs) => {
-      metrics.retried(what);
-      log.warn("Cannot {what} ({error}); retry {attempt} in {delayMs} ms", {
-        what: what === "insert" ? "insert into BigQuery" : "publish dead letters",
-        error: errorMessage(error),
-        attempt,
-        delayMs,
-      });
-    },
-  });
-  metrics.trackSink(sink.stats);
+      return;
+    }
+    const changed = shownBlocked?.reason !== problem.reason;
+    if (changed || Date.now() - lastBlockedLog >= BLOCKED_LOG_EVERY_MS) {
+      log.error(
+        "Cannot write to BigQuery ({reason}): {detail}. Fetching paused, offsets kept; retrying until it works",
+        { reason: problem.reason, detail: problem.detail },
+      );
+      lastBlockedLog = Date.now();
+      shownBlocked = problem;
+    }
+  }
+
+  function startWriter(partition: number, previous?: PartitionWriter): PartitionWriter {
+    const writer = createPartitionWriter(partition, {
+      committed: () => options.committed(partition),
+      commit: (nextOffset, metadata) => source.commit(partition, nextOffset, metadata),
+    }, {
+      topic: source.topic,
+      destination: options.destination,
+      table: options.table,
+      createTable: options.createTable,
+      stats,
+      limits: {
+        maxRows: options.maxRows,
+        maxBytes: options.maxBytes,
+        maxWaitMs: options.maxWaitMs,
+        concurrency: options.concurrency,
+      },
+      publish: async (letters) => {
+        await options.deadLetters.send(options.dlqTopic, letters);
+      },
+      isTransientKafka: isTransientKafkaError,
+      events: {
+        stored: metrics.onInsert,
+        acknowledged: (partition) => options.onAcknowledged?.(partition),
+        committed(partition, nextOffset, highWatermark) {
+          metrics.committed(partition, highWatermark - nextOffset);
+          applyPauses();
+        },
+        retry(what, error, attempt, delayMs) {
+          metrics.retried(what);
+          log.warn("Cannot {what} ({error}); retry {attempt} in {delayMs} ms", {
+            what: what === "insert"
+              ? "insert into BigQuery"
+              : what === "dead-letter"
+              ? "publish dead letters"
+              : "commit to Kafka",
+            error: errorMessage(error),
+            attempt,
+            delayMs,
+          });
+        },
+        backoff(partition, isWaiting) {
+          const before = waiting.size;
+          if (isWaiting) waiting.add(partition);
+          else waiting.delete(partition);
+          if (before === 0 && waiting.size > 0) {
+            log.warn("Pausing fetches until writes succeed again");
+          } else if (before > 0 && waiting.size === 0) {
+            log.info("Writes succeed again: resuming fetches");
+          }
+          applyPauses();
+        },
+        blocked(partition, problem) {
+          if (problem === undefined) blocked.delete(partition);
+          else blocked.set(partition, problem);
+          reportBlocked();
+          applyPauses();
+        },
+        failed(_partition, error) {
+          failed = true;
+          log.error("Cannot go on: {error}", { error: errorMessage(error) });
+        },
+      },
+    }, previous);
+    writers.set(partition, writer);
+    return writer;
+  }
+
+  function stopWriter(partition: number): PartitionWriter | undefined {
+    const writer = writers.get(partition);
+    if (writer === undefined) return undefined;
+    writers.delete(partition);
+    waiting.delete(partition);
+    blocked.delete(partition);
+    void writer.stop();
+    return writer;
+  }
+
+  giveUp.addEventListener("abort", () => {
+    for (const partition of [...writers.keys()]) stopWriter(partition);
+  }, { once: true });
 
   async function run({ stop, exitWhenIdleMs }: RunOptions): Promise<void> {
-    let lastMessageAt = Date.now();
     source.onAssigned((partitions) => {
+      log.info("Assigned partitions {partitions}", {
+        partitions: partitions.length === 0
+          ? "none"
+          : [...partitions].sort((a, b) => a - b).join(","),
+      });
       metrics.assigned(partitions);
       metrics.setUp(true);
+      // After a rebalance the client reads from the committed offsets again,
+      // also for partitions it keeps: every writer starts over from its marker.
+      const before = new Map(writers);
+      for (const partition of before.keys()) stopWriter(partition);
+      owned = [...partitions];
+      paused.clear();
+      if (owned.length > 0) source.resume(owned);
+      for (const partition of owned) startWriter(partition, before.get(partition));
+      reportBlocked();
+      applyPauses();
+    });
+    source.onRevoked((partitions) => {
+      for (const partition of partitions) stopWriter(partition);
+      owned = owned.filter((partition) => !partitions.includes(partition));
+      reportBlocked();
     });
     source.onCrash((error, restarting) => {
       metrics.setUp(false);
@@ -109,28 +258,21 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
       failed = true;
       log.error("Consumer crashed: {error}", { error: errorMessage(error) });
     });
-    await source.run(async (batch, beat) => {
-      heartbeat = beat;
+    await source.run((batch) => {
       lastMessageAt = Date.now();
-      const pending = sink.handle(batch.partition, batch.messages);
-      // Stopping: write this batch now instead of when it would fill up.
-      if (stop.aborted) await Promise.allSettled([pending, sink.drain()]);
-      try {
-        await pending;
-      } catch (error) {
-        // Shutting down with writes still failing: leave the batch uncommitted.
-        if (giveUp.aborted) abandoned = true;
-        throw error;
-      }
-      await source.commit(batch.partition, batch.nextOffset);
-      metrics.committed(batch.partition, batch.highWatermark - batch.nextOffset);
-      lastMessageAt = Date.now();
+      const writer = writers.get(batch.partition) ?? startWriter(batch.partition);
+      writer.add(batch.messages, batch.highWatermark);
+      if (writer.heldBytes >= maxHeldBytes) applyPauses();
+      return Promise.resolve();
     });
 
-    // Wait for a stop signal, a crash, or (with exitWhenIdleMs) a quiet, caught-up topic.
+    // Wait for a stop signal, a failure, or (with exitWhenIdleMs) a quiet, caught-up topic.
     while (!stop.aborted && !failed) {
       await sleep(250, stop);
       metrics.refreshLag(() => source.lag());
+      if (blocked.size > 0) reportBlocked();
+      const held = [...writers.values()].some((writer) => writer.held > 0);
+      if (held) lastMessageAt = Math.max(lastMessageAt, Date.now() - 1);
       if (exitWhenIdleMs === undefined || Date.now() - lastMessageAt < exitWhenIdleMs) continue;
       try {
         const behind = (await source.lag()).reduce((sum, p) => sum + p.lag, 0n);
@@ -147,13 +289,18 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
   }
 
   return {
-    stats: sink.stats,
+    stats,
     run,
     async close() {
       metrics.setUp(false);
-      await sink.drain();
+      stopping = true;
+      applyPauses();
+      // Store and commit what was read, finalize the streams, then leave the group.
+      const running = [...writers.values()];
+      await Promise.all(running.map((writer) => writer.close()));
+      const abandoned = running.some((writer) => writer.held > 0);
+      for (const partition of [...writers.keys()]) stopWriter(partition);
       await source.stop();
-      await sink.drain();
       return { failed, abandoned };
     },
   };
