@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { ensurePlaysTable, query } from "../shared/bigquery/warehouse.ts";
 import type { PartitionAnchor } from "../shared/live/anchors.ts";
 import { applyHistory, loadHistory } from "../shared/live/history.ts";
-import { createPlayCounter, windowStart } from "../shared/live/windows.ts";
+import { createPlayCounter, heldFrom } from "../shared/live/windows.ts";
 import { uniqueName, warehouseFor } from "./support/harness.ts";
 
 const MINUTE = 60_000;
@@ -134,7 +134,7 @@ Deno.test("loadHistory() counts distinct plays below the anchors, all time and p
   assert.deepEqual(totals, [2, 2, 3, 4]);
   // Each play sits in the bucket its event time falls in.
   const fiveMinutes = history.windows.find((w) => w.window === "5m" && w.song_id === 1)!;
-  assert.equal(fiveMinutes.since, windowStart("5m", now));
+  assert.equal(fiveMinutes.since, heldFrom("5m", now), "with the 5 minutes before");
   const buckets = fiveMinutes.buckets.split(",").sort();
   const bucketOf = (at: number) => Math.floor((at - fiveMinutes.since) / 1_000);
   assert.deepEqual(

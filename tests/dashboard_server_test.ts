@@ -9,7 +9,7 @@ import {
 import type { SongCompleted } from "../shared/event.ts";
 import type { LiveStatus } from "../shared/live/live_feed.ts";
 import { createReconcileGate } from "../shared/live/reconcile_gate.ts";
-import { createPlayCounter } from "../shared/live/windows.ts";
+import { createPlayCounter, seriesLayout } from "../shared/live/windows.ts";
 
 const NOW = Date.UTC(2026, 10, 24, 12);
 let clock = NOW;
@@ -81,6 +81,8 @@ Deno.test("GET /api/top answers the documented shape", async () => {
   assert.equal(response.status, 200);
   assert.match(response.headers.get("content-type")!, /^application\/json/);
   const doc: TopDocument = await response.json();
+  const layout = seriesLayout("5m", NOW);
+  const seriesWith = (plays: number) => [...new Array(layout.points - 2).fill(0), plays, 0];
   assert.deepEqual(doc, {
     artist: "tony-allen",
     window: "5m",
@@ -88,9 +90,17 @@ Deno.test("GET /api/top answers the documented shape", async () => {
     updated_at: new Date(NOW).toISOString(),
     total: 3,
     songs: [
-      { song_id: 1, song_name: "zombie", plays: 2 },
-      { song_id: 3, song_name: "secret-agent", plays: 1 },
+      { song_id: 1, song_name: "zombie", plays: 2, rank_change: "new", series: seriesWith(2) },
+      {
+        song_id: 3,
+        song_name: "secret-agent",
+        plays: 1,
+        rank_change: "new",
+        series: seriesWith(1),
+      },
     ],
+    // Points of 6 s aligned to the epoch: the plays (1 s ago) are in the one before now's.
+    series: { from: new Date(layout.from).toISOString(), point_ms: 6_000, points: layout.points },
     plays_per_second: 0.05,
     last_event_at: new Date(NOW - 1_000).toISOString(),
     state: "live",

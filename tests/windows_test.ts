@@ -3,7 +3,11 @@ import type { SongCompleted } from "../shared/event.ts";
 import {
   compareSongs,
   createPlayCounter,
+  downsample,
   isWindowName,
+  rankChange,
+  ranksOf,
+  seriesLayout,
   WINDOW_NAMES,
   windowStart,
 } from "../shared/live/windows.ts";
@@ -228,11 +232,11 @@ Deno.test("createPlayCounter() stays small for a million plays", () => {
   assert.equal(counter.top("artist-0", "all", 10, T0).total, 40_000);
   // State is counts per bucket, not per play: 16 bytes a play for dedup
   // (the plays read within the horizon; here the clock never moves), and
-  // at most 300 + 360 + 1440 buckets (each plus the current one) whatever
-  // the number of plays.
+  // at most 300 + 360 + 1440 buckets (each plus the current one), and the
+  // previous period of 5m and 1h, whatever the number of plays.
   const stats = counter.stats;
   assert.equal(stats.dedupBytes, 2 ** 21 * 8 + 16 * 8);
-  assert.equal(stats.buckets, 301 + 361 + 1_441);
+  assert.equal(stats.buckets, 601 + 721 + 1_441);
   assert.equal(stats.songs, 25 * 11);
   // Once the horizon has passed twice, the ids are gone.
   counter.advance(T0 + 10 * MINUTE);
@@ -297,4 +301,94 @@ Deno.test("the latest play names a song, ties broken by event id, in any order",
     });
     assert.equal(counter.top("tony-allen", "all", 1, T0).songs[0]!.song_name, "b-name");
   }
+});
+
+Deno.test("seriesLayout() gives at most 60 points covering each finite window", () => {
+  for (const window of ["5m", "1h", "24h"] as const) {
+    for (const now of [T0, T0 + 1_234, T0 + 59_999]) {
+      const layout = seriesLayout(window, now);
+      assert.ok(layout.points <= 60, `${window} ${layout.points}`);
+      assert.ok(layout.from <= windowStart(window, now)!);
+      assert.ok(layout.from + layout.pointMs > windowStart(window, now)!);
+      assert.ok(layout.from + layout.points * layout.pointMs > now);
+      assert.equal(layout.from % layout.pointMs, 0, "aligned: points do not move as time passes");
+    }
+  }
+});
+
+Deno.test("downsample(), ranksOf() and rankChange() are pure", () => {
+  assert.deepEqual(downsample([], { from: 0, pointMs: 5, points: 2 }), [0, 0]);
+  assert.deepEqual(downsample([[0, 1], [4, 1], [5, 2]], { from: 0, pointMs: 5, points: 2 }), [
+    2,
+    2,
+  ]);
+  const ranks = ranksOf([{ song_id: 7, plays: 2 }, { song_id: 3, plays: 2 }, {
+    song_id: 1,
+    plays: 9,
+  }]);
+  assert.deepEqual([...ranks], [[1, 1], [3, 2], [7, 3]]);
+  assert.deepEqual(
+    [rankChange(1, 3), rankChange(3, 1), rankChange(2, 2), rankChange(1, undefined)],
+    [
+      2,
+      -2,
+      0,
+      "new",
+    ],
+  );
+});
+
+Deno.test("trends() gives each song's series and its rank in the period before", () => {
+  const counter = createPlayCounter({ now: T0 });
+  // Previous 5 minutes (before the window's start): song 1 leads, then 2.
+  const from = windowStart("5m", T0)!;
+  for (let i = 0; i < 3; i++) counter.add(play(from - 60 * SECOND + i, { song_id: 1 }));
+  counter.add(play(from - 30 * SECOND, { song_id: 2 }));
+  // In the window: song 2 overtakes, song 3 is new.
+  for (let i = 0; i < 4; i++) counter.add(play(T0 - 10 * SECOND + i, { song_id: 2 }));
+  counter.add(play(T0 - 2 * MINUTE, { song_id: 1 }));
+  counter.add(play(T0 - MINUTE, { song_id: 3 }));
+  counter.add(play(T0 - 5 * SECOND, { artist: "fela-kuti", song_id: 2 }));
+  assert.deepEqual(plays(counter, "5m", T0), [[2, 4], [1, 1], [3, 1]]);
+
+  const trends = counter.trends("tony-allen", "5m", T0)!;
+  assert.deepEqual([...trends.previousRanks!], [[1, 1], [2, 2]]);
+  const ranks = trends.previousRanks!;
+  assert.deepEqual([
+    rankChange(1, ranks.get(2)),
+    rankChange(2, ranks.get(1)),
+    rankChange(3, ranks.get(3)),
+  ], [
+    1,
+    -1,
+    "new",
+  ]);
+  const { layout } = trends;
+  const sum = (values: number[] | undefined) => (values ?? []).reduce((a, b) => a + b, 0);
+  assert.deepEqual([1, 2, 3].map((id) => sum(trends.series.get(id))), [1, 4, 1], "window only");
+  const series2 = trends.series.get(2)!;
+  assert.equal(series2.length, layout.points);
+  assert.equal(series2[Math.floor((T0 - 10 * SECOND - layout.from) / layout.pointMs)]! > 0, true);
+
+  // 24 hours keeps no previous day, all time has no series.
+  assert.equal(counter.trends("tony-allen", "24h", T0)!.previousRanks, undefined);
+  assert.equal(counter.trends("tony-allen", "all", T0), undefined);
+  // As time passes, plays leave the window and the previous period alike.
+  const later = counter.trends("tony-allen", "5m", T0 + 20 * MINUTE)!;
+  assert.deepEqual([later.series.size, later.previousRanks!.size], [0, 0]);
+  assert.equal(counter.stats.buckets > 0, true);
+  counter.advance(T0 + 2 * 24 * HOUR);
+  assert.equal(counter.stats.buckets, 0);
+});
+
+Deno.test("trends() knows no previous period before a full one was read", () => {
+  const counter = createPlayCounter({ now: T0, completeFrom: T0 - MINUTE });
+  counter.add(play(T0 - SECOND));
+  assert.equal(counter.trends("tony-allen", "5m", T0)!.previousRanks, undefined);
+  assert.equal(counter.trends("tony-allen", "1h", T0)!.previousRanks, undefined);
+  assert.notEqual(counter.trends("tony-allen", "5m", T0 + 9 * MINUTE)!.previousRanks, undefined);
+  // By default the counter holds its previous periods from the start (BigQuery's history).
+  const seeded = createPlayCounter({ now: T0 });
+  assert.notEqual(seeded.trends("tony-allen", "5m", T0)!.previousRanks, undefined);
+  assert.notEqual(seeded.trends("tony-allen", "1h", T0)!.previousRanks, undefined);
 });

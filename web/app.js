@@ -128,11 +128,15 @@ function animateTotal(target) {
   }
 }
 
+const SVG = "http://www.w3.org/2000/svg";
+const SPARK_W = 100;
+const SPARK_H = 28;
+
 function makeRow(song) {
   const el = document.createElement("li");
   el.className = "row";
   el.dataset.song = String(song.song_id);
-  for (const part of ["rank", "name", "track", "plays"]) {
+  for (const part of ["rank", "change", "name", "spark", "track", "plays"]) {
     const child = document.createElement("span");
     child.className = part;
     el.append(child);
@@ -140,7 +144,62 @@ function makeRow(song) {
   const fill = document.createElement("span");
   fill.className = "fill";
   el.querySelector(".track").append(fill);
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", `0 0 ${SPARK_W} ${SPARK_H}`);
+  svg.setAttribute("preserveAspectRatio", "none");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("focusable", "false");
+  const area = document.createElementNS(SVG, "polygon");
+  area.setAttribute("class", "spark-area");
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("class", "spark-line");
+  svg.append(area, line);
+  el.querySelector(".spark").append(svg);
   return el;
+}
+
+/** Draws `series` (plays per point) as a sparkline scaled to its own peak. */
+function drawSpark(row, series) {
+  const spark = row.querySelector(".spark");
+  const values = Array.isArray(series) ? series : [];
+  spark.hidden = values.length === 0;
+  spark.dataset.series = values.join(",");
+  if (values.length === 0) return;
+  const peak = Math.max(1, ...values);
+  const step = values.length > 1 ? SPARK_W / (values.length - 1) : 0;
+  const points = values.map((value, i) => {
+    const x = Math.round(i * step * 10) / 10;
+    const y = Math.round((SPARK_H - 2 - (value / peak) * (SPARK_H - 4)) * 10) / 10;
+    return `${x},${y}`;
+  });
+  if (values.length === 1) points.push(`${SPARK_W},${points[0].split(",")[1]}`);
+  row.querySelector(".spark-line").setAttribute("points", points.join(" "));
+  row.querySelector(".spark-area").setAttribute(
+    "points",
+    `0,${SPARK_H} ${points.join(" ")} ${SPARK_W},${SPARK_H}`,
+  );
+}
+
+/** Shows a rank change: ▲2 (up two places), ▼1, NEW, – (same), nothing when unknown. */
+function showChange(row, change) {
+  const el = row.querySelector(".change");
+  let text = "";
+  let label = "";
+  let direction = "none";
+  if (change === "new") {
+    [text, label, direction] = ["NEW", "new in the chart", "new"];
+  } else if (typeof change === "number" && change > 0) {
+    [text, label, direction] = [`▲${change}`, `up ${change}`, "up"];
+  } else if (typeof change === "number" && change < 0) {
+    [text, label, direction] = [`▼${-change}`, `down ${-change}`, "down"];
+  } else if (change === 0) {
+    [text, label, direction] = ["–", "same place", "same"];
+  }
+  el.textContent = text;
+  el.dataset.direction = direction;
+  if (label === "") el.removeAttribute("aria-label");
+  else el.setAttribute("aria-label", `${label} since the period before`);
+  el.title = label === "" ? "" : `${label} since the period before`;
 }
 
 function render(doc) {
@@ -181,6 +240,8 @@ function render(doc) {
     name.textContent = song.song_name;
     name.title = song.song_name;
     row.el.querySelector(".plays").textContent = numbers.format(song.plays);
+    showChange(row.el, song.rank_change ?? null);
+    drawSpark(row.el, song.series);
     const fill = row.el.querySelector(".fill");
     fill.style.width = `${(song.plays / max) * 100}%`;
     fill.style.setProperty("--share", String(song.plays / max));

@@ -7,7 +7,8 @@
  *   and event time of each song's latest play;
  * - **windows**: the same count per artist, song and bucket of the `5m`,
  *   `1h` and `24h` windows (1 s, 10 s and 60 s buckets, aligned like
- *   `windowStart()`), filtered on `timestamp`, the table's partitioning
+ *   `windowStart()`, from `heldFrom()`: `5m` and `1h` with their previous
+ *   period, for rank changes), filtered on `timestamp`, the table's partitioning
  *   column, so only the last day or two of partitions are read. The buckets
  *   come back as one `bucket:plays,…` text per song, not one row each.
  *
@@ -26,12 +27,12 @@ import type { PartitionAnchor } from "./anchors.ts";
 import {
   FINITE_WINDOWS,
   type FiniteWindowName,
+  heldFrom,
   LONGEST_WINDOW_MS,
   type PlayCounter,
   type SongHistory,
   songKey,
   WINDOWS,
-  windowStart,
 } from "./windows.ts";
 
 /** A song's plays in the buckets of one window, as BigQuery sent them. */
@@ -167,10 +168,10 @@ export function windowsSql(
 ): string {
   const windows = FINITE_WINDOWS.map((window) =>
     `SELECT '${window}' AS time_window, ${WINDOWS[window].bucketMs} AS width_ms, ${
-      windowStart(window, now)
+      heldFrom(window, now)
     } AS since_ms`
   ).join("\n      UNION ALL ");
-  const oldest = Math.min(...FINITE_WINDOWS.map((window) => windowStart(window, now)!));
+  const oldest = Math.min(...FINITE_WINDOWS.map((window) => heldFrom(window, now)));
   // Plays written later than the allowed lateness count in all time only (as
   // when read from Kafka; BigQuery knows when the row was written).
   const lateness = allowedLatenessMs < LONGEST_WINDOW_MS

@@ -30,6 +30,8 @@ import type { ReconcileGate } from "./reconcile_gate.ts";
 import {
   isWindowName,
   type PlayCounter,
+  type RankChange,
+  rankChange,
   type SongPlays,
   WINDOW_NAMES,
   type WindowName,
@@ -100,6 +102,18 @@ export function parseTopQuery(params: URLSearchParams): TopQuery {
   return { artist, window, limit };
 }
 
+/** A listed song, with how it moves. */
+export interface SongTrend extends SongPlays {
+  /**
+   * Places gained since the period just before the window (same length,
+   * ending at `from`), `"new"` when it had no plays then; `null` when that
+   * period is not known (`24h`, `all`, or less than a period read since start).
+   */
+  rank_change: RankChange | null;
+  /** Plays per point of the document's `series` layout; `null` for `all`. */
+  series: number[] | null;
+}
+
 /** The document of `/api/top` and of each `/api/stream` event. */
 export interface TopDocument {
   artist: string;
@@ -109,7 +123,12 @@ export interface TopDocument {
   updated_at: string;
   /** Plays of the artist in the window (all songs, not only those listed). */
   total: number;
-  songs: SongPlays[];
+  songs: SongTrend[];
+  /**
+   * Where the songs' series points lie: the first starts at `from` (ISO),
+   * each is `point_ms` long; `null` for `all`.
+   */
+  series: { from: string; point_ms: number; points: number } | null;
   /** Plays of the artist per second over the last minute. */
   plays_per_second: number;
   /** Latest event time of the artist. */
@@ -131,13 +150,26 @@ export function topDocument(
   status: Pick<LiveStatus, "state" | "problems">,
 ): TopDocument {
   const top = counter.top(query.artist, query.window, query.limit, now);
+  const trends = counter.trends(query.artist, query.window, now);
+  const ranks = trends?.previousRanks;
   return {
     artist: top.artist,
     window: top.window,
     from: top.from === undefined ? null : new Date(top.from).toISOString(),
     updated_at: new Date(now).toISOString(),
     total: top.total,
-    songs: top.songs,
+    songs: top.songs.map((song, i) => ({
+      ...song,
+      rank_change: ranks === undefined ? null : rankChange(i + 1, ranks.get(song.song_id)),
+      series: trends === undefined
+        ? null
+        : trends.series.get(song.song_id) ?? new Array<number>(trends.layout.points).fill(0),
+    })),
+    series: trends === undefined ? null : {
+      from: new Date(trends.layout.from).toISOString(),
+      point_ms: trends.layout.pointMs,
+      points: trends.layout.points,
+    },
     plays_per_second: Math.round(top.playsPerSecond * 100) / 100,
     last_event_at: top.lastEventAt === undefined ? null : new Date(top.lastEventAt).toISOString(),
     state: status.state,
@@ -150,6 +182,7 @@ function contentKey(doc: TopDocument): string {
   return JSON.stringify([
     doc.total,
     doc.songs,
+    doc.series?.from,
     doc.plays_per_second,
     doc.last_event_at,
     doc.state,

@@ -87,6 +87,32 @@ export function windowStart(window: WindowName, now: number): number | undefined
   return Math.ceil((now - spec.lengthMs) / spec.bucketMs) * spec.bucketMs;
 }
 
+/** Windows whose previous period is held (the day before 24 hours is not). */
+const KEEPS_PREVIOUS: Readonly<Record<FiniteWindowName, boolean>> = {
+  "5m": true,
+  "1h": true,
+  "24h": false,
+};
+
+/**
+ * Oldest bucket start a finite `window` holds at `now`: its start, less one
+ * window for `5m` and `1h` (their previous period, for rank changes).
+ * BigQuery's history is asked from here.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { heldFrom, windowStart } from "./windows.ts";
+ * const now = Date.UTC(2026, 0, 1, 12);
+ * assert.equal(heldFrom("5m", now), windowStart("5m", now)! - 300_000);
+ * assert.equal(heldFrom("24h", now), windowStart("24h", now));
+ * ```
+ */
+export function heldFrom(window: FiniteWindowName, now: number): number {
+  const from = windowStart(window, now)!;
+  return KEEPS_PREVIOUS[window] ? from - WINDOWS[window].lengthMs! : from;
+}
+
 /** A song's plays in a window. */
 export interface SongPlays {
   song_id: number;
@@ -108,6 +134,117 @@ export interface TopSongs {
   playsPerSecond: number;
   /** Latest event time of the artist (ms), `undefined` before the first play. */
   lastEventAt: number | undefined;
+}
+
+/** Most points in a song's series (see {@linkcode seriesLayout}). */
+export const MAX_SERIES_POINTS = 60;
+
+/** Where a window's series points lie: `points` points of `pointMs` from `from`. */
+export interface SeriesLayout {
+  from: number;
+  pointMs: number;
+  points: number;
+}
+
+/**
+ * The series points of a finite `window` at `now`: whole multiples of the
+ * bucket width, aligned to the epoch (a point does not change as the window
+ * slides), at most {@linkcode MAX_SERIES_POINTS}; the first one starts at or
+ * before the window's start and only its part inside the window counts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { seriesLayout } from "./windows.ts";
+ * const now = Date.UTC(2026, 0, 1, 12);
+ * const layout = seriesLayout("5m", now);
+ * assert.equal(layout.pointMs, 6_000);
+ * assert.ok(layout.points <= 60);
+ * assert.equal(layout.from + (layout.points - 1) * layout.pointMs, now);
+ * ```
+ */
+export function seriesLayout(window: FiniteWindowName, now: number): SeriesLayout {
+  const spec = WINDOWS[window];
+  const pointMs = spec.bucketMs *
+    Math.ceil(spec.lengthMs! / spec.bucketMs / (MAX_SERIES_POINTS - 1));
+  const first = Math.floor(windowStart(window, now)! / pointMs);
+  return { from: first * pointMs, pointMs, points: Math.floor(now / pointMs) - first + 1 };
+}
+
+/**
+ * Adds bucket counts (`[start, plays]`) into the points of `layout`; buckets
+ * before it are left out, those after it (a clock running ahead) go to the
+ * last point.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { downsample } from "./windows.ts";
+ * const layout = { from: 0, pointMs: 10, points: 3 };
+ * assert.deepEqual(downsample([[-5, 9], [0, 1], [5, 2], [20, 3], [99, 4]], layout), [3, 0, 7]);
+ * ```
+ */
+export function downsample(
+  buckets: Iterable<readonly [number, number]>,
+  layout: SeriesLayout,
+): number[] {
+  const points = new Array<number>(layout.points).fill(0);
+  for (const [start, plays] of buckets) {
+    if (start < layout.from) continue;
+    const point = Math.min(layout.points - 1, Math.floor((start - layout.from) / layout.pointMs));
+    points[point]! += plays;
+  }
+  return points;
+}
+
+/**
+ * Ranks (1 = most played, ties by `song_id`) of songs with plays.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ranksOf } from "./windows.ts";
+ * const ranks = ranksOf([{ song_id: 2, plays: 1 }, { song_id: 1, plays: 4 }, { song_id: 3, plays: 0 }]);
+ * assert.deepEqual([...ranks], [[1, 1], [2, 2]]);
+ * ```
+ */
+export function ranksOf(songs: readonly { song_id: number; plays: number }[]): Map<number, number> {
+  const sorted = songs.filter((song) => song.plays > 0)
+    .sort((a, b) => b.plays - a.plays || a.song_id - b.song_id);
+  return new Map(sorted.map((song, i) => [song.song_id, i + 1]));
+}
+
+/** A rank change: places gained (negative: lost), `new` when absent before. */
+export type RankChange = number | "new";
+
+/**
+ * Places gained from `previous` rank to `rank`; `new` when the song had no
+ * previous rank.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rankChange } from "./windows.ts";
+ * assert.equal(rankChange(1, 3), 2);
+ * assert.equal(rankChange(4, 3), -1);
+ * assert.equal(rankChange(2, undefined), "new");
+ * ```
+ */
+export function rankChange(rank: number, previous: number | undefined): RankChange {
+  return previous === undefined ? "new" : previous - rank;
+}
+
+/** What a window's top songs are moving like (see {@linkcode PlayCounter.trends}). */
+export interface SongTrends {
+  layout: SeriesLayout;
+  /** `song_id` → plays per point of `layout`. */
+  series: Map<number, number[]>;
+  /**
+   * `song_id` → rank over the period just before the window (as long as the
+   * window, ending at its start); `undefined` when that period is not held
+   * (24 hours, or not a full period read since start).
+   */
+  previousRanks: Map<number, number> | undefined;
 }
 
 /** An artist and their plays of all time. */
@@ -177,6 +314,11 @@ export interface PlayCounter {
   advance(now: number): void;
   /** Top `limit` songs of `artist` in `window` at `now` (evicts first). */
   top(artist: string, window: WindowName, limit: number, now: number): TopSongs;
+  /**
+   * Series and previous ranks of `artist`'s songs in finite `window` at `now`
+   * (evicts first); `undefined` for `all`.
+   */
+  trends(artist: string, window: WindowName, now: number): SongTrends | undefined;
   /** Artists seen, most played first (ties by name). */
   artists(): ArtistPlays[];
   /**
@@ -195,12 +337,22 @@ export interface PlayCounterOptions {
   dedupHorizonMs?: number;
   /** Wall time at creation (default `Date.now()`). */
   now?: number;
+  /**
+   * Event time from which every play is added (default: what each window
+   * holds at `now`, see {@linkcode heldFrom}, as when BigQuery's history is
+   * seeded): a previous period starting earlier has no ranks.
+   */
+  completeFrom?: number;
 }
 
 interface Ring {
   name: WindowName;
   spec: WindowSpec;
   from: number;
+  /** Buckets from here are held: `from`, less one window for 5m and 1h (the previous period). */
+  keepFrom: number;
+  /** Buckets are complete from here (the window's start when created). */
+  completeFrom: number;
   /** Bucket start → (song index → plays). */
   buckets: Map<number, Map<number, number>>;
   /** Bucket starts, ascending. */
@@ -216,6 +368,18 @@ interface ArtistState {
 }
 
 const RATE_WINDOW_MS = 60_000;
+
+/** Index of the first value at or above `value` in ascending `values`. */
+function lowerBound(values: readonly number[], value: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 /** Key of a song in {@linkcode PlayCounter.counts}. */
 export function songKey(artist: string, songId: number): string {
@@ -296,6 +460,8 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     name,
     spec: WINDOWS[name],
     from: Number.NEGATIVE_INFINITY,
+    keepFrom: Number.NEGATIVE_INFINITY,
+    completeFrom: options.completeFrom ?? heldFrom(name, options.now ?? Date.now()),
     buckets: new Map(),
     starts: [],
     totals: [],
@@ -336,7 +502,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
   }
 
   function addToBucket(ring: Ring, start: number, index: number, plays: number): void {
-    if (start < ring.from) return; // already out of this window for good
+    if (start < ring.keepFrom) return; // already out of this window for good
     let bucket = ring.buckets.get(start);
     if (bucket === undefined) {
       bucket = new Map();
@@ -344,7 +510,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       insertSorted(ring.starts, start);
     }
     bucket.set(index, (bucket.get(index) ?? 0) + plays);
-    ring.totals[index]! += plays;
+    if (start >= ring.from) ring.totals[index]! += plays;
   }
 
   function advance(now: number): void {
@@ -352,12 +518,17 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     for (const ring of rings) {
       const from = windowStart(ring.name, now)!;
       if (from <= ring.from) continue;
-      ring.from = from;
-      while (ring.starts.length > 0 && ring.starts[0]! < from) {
-        const start = ring.starts.shift()!;
-        for (const [index, plays] of ring.buckets.get(start)!) ring.totals[index]! -= plays;
-        ring.buckets.delete(start);
+      // Buckets in [old from, from) leave the totals; those before keepFrom go.
+      const end = lowerBound(ring.starts, from);
+      for (let i = lowerBound(ring.starts, ring.from); i < end; i++) {
+        for (const [index, plays] of ring.buckets.get(ring.starts[i]!)!) {
+          ring.totals[index]! -= plays;
+        }
       }
+      ring.from = from;
+      ring.keepFrom = heldFrom(ring.name as FiniteWindowName, now);
+      const gone = lowerBound(ring.starts, ring.keepFrom);
+      for (const start of ring.starts.splice(0, gone)) ring.buckets.delete(start);
     }
   }
 
@@ -444,6 +615,39 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         lastEventAt: state === undefined || state.lastEventAt === Number.NEGATIVE_INFINITY
           ? undefined
           : state.lastEventAt,
+      };
+    },
+    trends(artist, window, now) {
+      if (window === "all") return undefined;
+      advance(now);
+      const ring = ringOf.get(window)!;
+      const layout = seriesLayout(window, now);
+      const mine = new Map<number, number>(); // song index → song_id
+      for (const index of artistState.get(artist)?.songs ?? []) mine.set(index, songId[index]!);
+      const buckets = new Map<number, [number, number][]>();
+      const previous = new Map<number, number>();
+      for (const start of ring.starts) {
+        for (const [index, plays] of ring.buckets.get(start)!) {
+          const id = mine.get(index);
+          if (id === undefined) continue;
+          if (start >= ring.from) {
+            let list = buckets.get(id);
+            if (list === undefined) buckets.set(id, list = []);
+            list.push([start, plays]);
+          } else {
+            previous.set(id, (previous.get(id) ?? 0) + plays);
+          }
+        }
+      }
+      const series = new Map<number, number[]>();
+      for (const [id, list] of buckets) series.set(id, downsample(list, layout));
+      const held = KEEPS_PREVIOUS[window] && ring.from - ring.spec.lengthMs! >= ring.completeFrom;
+      return {
+        layout,
+        series,
+        previousRanks: held
+          ? ranksOf([...previous].map(([song_id, plays]) => ({ song_id, plays })))
+          : undefined,
       };
     },
     artists() {

@@ -1,0 +1,123 @@
+// Browser test of the dashboard's trends: headless Chromium (Debian's
+// /usr/bin/chromium) against a dashboard reading a real Kafka topic. Every
+// wait is on a DOM condition, never a fixed delay.
+
+import assert from "node:assert/strict";
+import { type Browser, chromium } from "playwright-core";
+import { createKafka, ensureTopic, openPublisher } from "../shared/kafka/mod.ts";
+import { startDashboard } from "../bench/dashboard.ts";
+import type { TopDocument } from "../shared/live/server.ts";
+import { dashboardNames, playAt } from "./support/dashboard.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const MINUTE = 60_000;
+
+function hasChromium(): boolean {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}
+
+Deno.test({
+  name: "dashboard page: sparklines and rank changes move when plays arrive",
+  ignore: !hasChromium() && Deno.env.get("CI") !== "true",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const names = dashboardNames();
+    const now = Date.now();
+    const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
+    await ensureTopic(kafka, names.topic, 3);
+    const producer = await openPublisher(kafka);
+    const send = (events: Record<string, unknown>[]) =>
+      producer.send(
+        names.topic,
+        events.map((event) => ({ key: null, value: JSON.stringify(event) })),
+      );
+    const times = (n: number, event: () => Record<string, unknown>) =>
+      Array.from({ length: n }, event);
+    await send([
+      // The 5 minutes before the window: zombie leads lady.
+      ...times(3, () => playAt(now - 7 * MINUTE, 1)),
+      ...times(1, () => playAt(now - 7 * MINUTE, 2)),
+      // The window: zombie still leads, secret-agent is new.
+      ...times(3, () => playAt(now - 2 * MINUTE, 1)),
+      ...times(2, () => playAt(now - MINUTE, 2)),
+      ...times(1, () => playAt(now - MINUTE, 3)),
+    ]);
+
+    const dashboard = await startDashboard(names, { args: ["--reconcile-every", "0"] });
+    const browser = await launch();
+    const errors: string[] = [];
+    try {
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      page.on("pageerror", (error) => errors.push(error.message));
+      await page.goto(new URL("/?artist=tony-allen&window=5m", dashboard.url).href);
+      const row = (name: string) => page.locator(".row", { hasText: name });
+      await row("zombie").locator(".plays", { hasText: /^3$/ }).waitFor({ timeout: 10_000 });
+      await row("secret-agent").waitFor({ timeout: 5_000 });
+      const change = (name: string) => row(name).locator(".change");
+      await change("zombie").filter({ hasText: "–" }).waitFor({ timeout: 5_000 });
+      assert.equal(await change("lady").textContent(), "–");
+      assert.equal(await change("secret-agent").textContent(), "NEW");
+      assert.equal(await change("secret-agent").getAttribute("data-direction"), "new");
+      // The sparkline is drawn from the API's series.
+      const api: TopDocument = await (await fetch(
+        new URL("/api/top?artist=tony-allen&window=5m", dashboard.url),
+      )).json();
+      const lady = api.songs.find((song) => song.song_id === 2)!;
+      assert.ok(lady.series !== null && lady.series.length > 1 && lady.series.length <= 60);
+      const sparkOf = (name: string) => row(name).locator(".spark").getAttribute("data-series");
+      const before = await sparkOf("lady");
+      assert.equal(before, lady.series.join(","));
+      assert.equal(
+        await row("lady").locator(".spark-line").evaluate((el) =>
+          el.getAttribute("points")?.split(" ").length
+        ),
+        lady.series.length,
+      );
+
+      // Two plays of lady now: it overtakes zombie (4 to 3), its sparkline rises at the end.
+      await send(times(2, () => playAt(Date.now(), 2)));
+      await change("lady").filter({ hasText: "▲1" }).waitFor({ timeout: 5_000 });
+      await change("zombie").filter({ hasText: "▼1" }).waitFor({ timeout: 5_000 });
+      assert.equal(await change("lady").getAttribute("data-direction"), "up");
+      assert.equal(await change("zombie").getAttribute("data-direction"), "down");
+      const after = (await sparkOf("lady"))!.split(",").map(Number);
+      assert.notEqual(after.join(","), before);
+      assert.equal(after.reduce((a, b) => a + b, 0), 4);
+      assert.equal(await row("lady").locator(".rank").textContent(), "1");
+
+      // 24 hours keeps no previous day: no marker; all time has no sparkline.
+      await page.click('button[data-window="24h"]');
+      await page.locator("#subtitle", { hasText: "last 24 hours" }).waitFor({ timeout: 5_000 });
+      await row("lady").locator(".plays", { hasText: /^5$/ }).waitFor({ timeout: 5_000 });
+      assert.equal(await change("lady").textContent(), "");
+      await page.click('button[data-window="all"]');
+      await page.locator("#subtitle", { hasText: "all time" }).waitFor({ timeout: 5_000 });
+      await row("zombie").locator(".spark").waitFor({ state: "hidden", timeout: 5_000 });
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await dashboard.stop();
+      await producer.close();
+    }
+  },
+});
