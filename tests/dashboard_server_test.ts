@@ -322,3 +322,44 @@ Deno.test("a viewer that does not read holds one frame, the latest, and is cut o
   }, /stopped reading/);
   dashboard.close();
 });
+
+Deno.test("GET /api/top.csv and /api/top.json export the numbers of /api/top", async () => {
+  const { counter, dashboard, get } = setup();
+  counter.add(play(1, "zombie"));
+  counter.add(play(1, "zombie"));
+  counter.add(play(3, 'say "hi", =then'));
+  const query = "?artist=tony-allen&window=5m&limit=10";
+  const top = await (await get(`/api/top${query}`)).json();
+
+  const json = await get(`/api/top.json${query}`);
+  assert.equal(json.status, 200);
+  assert.match(json.headers.get("content-disposition")!, /^attachment; filename="tony-allen-5m-/);
+  assert.deepEqual(await json.json(), top);
+
+  const csv = await get(`/api/top.csv${query}`);
+  assert.equal(csv.status, 200);
+  assert.match(csv.headers.get("content-type")!, /^text\/csv/);
+  assert.match(csv.headers.get("content-disposition")!, /filename="tony-allen-5m-.+\.csv"/);
+  const lines = (await csv.text()).split("\r\n");
+  assert.equal(lines.pop(), "");
+  assert.equal(lines[0], "artist,window,from,updated_at,rank,song_id,song_name,plays,rank_change");
+  const rows = lines.slice(1).map((line) => {
+    const fields = line.match(/("(?:[^"]|"")*"|[^,]*)(,|$)/g)!.map((field) =>
+      field.replace(/,$/, "").replace(/^"(.*)"$/, "$1").replaceAll('""', '"')
+    );
+    return { song_id: Number(fields[5]), name: fields[6], plays: Number(fields[7]) };
+  });
+  assert.deepEqual(
+    rows,
+    top.songs.map((song: { song_id: number; song_name: string; plays: number }) => ({
+      song_id: song.song_id,
+      name: song.song_name,
+      plays: song.plays,
+    })),
+  );
+  assert.equal(rows[1]!.name, `say "hi", =then`);
+  const bad = await get("/api/top.csv?window=2h");
+  assert.equal(bad.status, 400);
+  await bad.body?.cancel();
+  dashboard.close();
+});

@@ -105,6 +105,27 @@ Deno.test({
       assert.equal(after.reduce((a, b) => a + b, 0), 4);
       assert.equal(await row("lady").locator(".rank").textContent(), "1");
 
+      // Export: the page's CSV and JSON downloads hold the numbers of /api/top.
+      const download = async (link: string) => {
+        const [file] = await Promise.all([page.waitForEvent("download"), page.click(link)]);
+        return await Deno.readTextFile((await file.path())!);
+      };
+      const exported: TopDocument = JSON.parse(await download("#export-json"));
+      const csv = await download("#export-csv");
+      const top: TopDocument = await (await fetch(
+        new URL("/api/top?artist=tony-allen&window=5m", dashboard.url),
+      )).json();
+      // (The clock moves between the two: compare what plays alone change.)
+      const numbersOf = (doc: TopDocument) => ({
+        view: [doc.artist, doc.window, doc.total, doc.last_event_at],
+        songs: doc.songs.map(({ series: _, ...song }) => song),
+      });
+      assert.deepEqual(numbersOf(exported), numbersOf(top));
+      assert.deepEqual(
+        csv.trim().split("\r\n").slice(1).map((line) => line.split(",").slice(5, 8).join(",")),
+        top.songs.map((song) => `${song.song_id},${song.song_name},${song.plays}`),
+      );
+
       // 24 hours keeps no previous day: no marker; all time has no sparkline.
       await page.click('button[data-window="24h"]');
       await page.locator("#subtitle", { hasText: "last 24 hours" }).waitFor({ timeout: 5_000 });

@@ -29,6 +29,8 @@ const els = {
   connectionText: $("connection-text"),
   notice: $("notice"),
   updated: $("updated"),
+  exportCsv: $("export-csv"),
+  exportJson: $("export-json"),
 };
 
 const params = new URLSearchParams(location.search);
@@ -72,6 +74,8 @@ function connect() {
   source?.close();
   const query = new URLSearchParams({ artist: view.artist, window: view.window });
   if (view.limit !== 10) query.set("limit", String(view.limit));
+  els.exportCsv.href = `/api/top.csv?${query}`;
+  els.exportJson.href = `/api/top.json?${query}`;
   const stream = new EventSource(`/api/stream?${query}`);
   source = stream;
   lastMessageAt = Date.now();

@@ -1,4 +1,5 @@
 export * from "./anchors.ts";
+export * from "./export.ts";
 export * from "./history.ts";
 export * from "./id_set.ts";
 export * from "./live_feed.ts";

@@ -5,6 +5,8 @@
  * Routes:
  * - `GET /` (and `/app.js`, `/style.css`, `/favicon.svg`): the page;
  * - `GET /api/top?artist=&window=&limit=`: the top songs document;
+ * - `GET /api/top.csv` and `/api/top.json` (same parameters): the same
+ *   document to download, as CSV (one row per song) or JSON;
  * - `GET /api/artists`: artists seen, most played first;
  * - `GET /api/stream?artist=&window=&limit=`: the same document as SSE,
  *   pushed when it changes (checked every `tickMs`, so at most a few per second);
@@ -25,6 +27,7 @@
 
 import { errorMessage, SLUG } from "../cli/mod.ts";
 import { MAX_ARTIST_LENGTH } from "../event.ts";
+import { exportFileName, topCsv } from "./export.ts";
 import type { LiveState, LiveStatus } from "./live_feed.ts";
 import type { ReconcileGate } from "./reconcile_gate.ts";
 import {
@@ -473,6 +476,30 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
               options.status(),
             ),
           );
+        case "/api/top.json":
+        case "/api/top.csv": {
+          const doc = topDocument(
+            options.counter(),
+            parseTopQuery(url.searchParams),
+            now(),
+            options.status(),
+          );
+          const csv = url.pathname.endsWith(".csv");
+          const disposition = {
+            "content-disposition": `attachment; filename="${
+              exportFileName(doc, csv ? "csv" : "json")
+            }"`,
+          };
+          if (!csv) return json(doc, 200, disposition);
+          return new Response(topCsv(doc), {
+            headers: {
+              ...SECURITY_HEADERS,
+              "content-type": "text/csv; charset=utf-8",
+              "cache-control": "no-store",
+              ...disposition,
+            },
+          });
+        }
         case "/api/stream":
           return stream(parseTopQuery(url.searchParams));
         case "/api/artists":
