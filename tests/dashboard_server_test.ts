@@ -363,3 +363,47 @@ Deno.test("GET /api/top.csv and /api/top.json export the numbers of /api/top", a
   await bad.body?.cancel();
   dashboard.close();
 });
+
+Deno.test("GET /api/overview: every artist's total equals /api/top's, most played first", async () => {
+  const { counter, dashboard, get } = setup();
+  counter.add(play(1, "zombie"));
+  counter.add(play(2, "lady"));
+  counter.add(play(2, "lady"));
+  counter.add(play(1, "water-no-get-enemy", { artist: "fela-kuti" }));
+  counter.add(
+    play(5, "old", { artist: "ebo-taylor", timestamp: new Date(NOW - 7_200_000).toISOString() }),
+  );
+  for (const window of ["5m", "1h", "24h", "all"]) {
+    const overview = await (await get(`/api/overview?window=${window}`)).json();
+    assert.equal(overview.window, window);
+    for (const entry of overview.artists) {
+      const top = await (await get(`/api/top?artist=${entry.artist}&window=${window}`)).json();
+      assert.equal(entry.total, top.total, `${entry.artist} ${window}`);
+      assert.deepEqual(
+        entry.top,
+        top.songs[0]
+          ? {
+            song_id: top.songs[0].song_id,
+            song_name: top.songs[0].song_name,
+            plays: top.songs[0].plays,
+          }
+          : null,
+      );
+    }
+    const names = overview.artists.map((entry: { artist: string }) => entry.artist);
+    assert.deepEqual(
+      names,
+      window === "24h" || window === "all"
+        ? ["tony-allen", "ebo-taylor", "fela-kuti"]
+        : ["tony-allen", "fela-kuti"],
+    );
+  }
+  const page = await get("/overview");
+  assert.equal(page.status, 200);
+  assert.match(page.headers.get("content-security-policy")!, /script-src 'self'/);
+  assert.match(await page.text(), /<script src="\/overview.js" defer>/);
+  const bad = await get("/api/overview?window=2h");
+  assert.equal(bad.status, 400);
+  await bad.body?.cancel();
+  dashboard.close();
+});

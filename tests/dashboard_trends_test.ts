@@ -36,7 +36,7 @@ function launch(): Promise<Browser> {
 }
 
 Deno.test({
-  name: "dashboard page: sparklines and rank changes move when plays arrive",
+  name: "dashboard page: sparklines and rank changes move when plays arrive, export, overview",
   ignore: !hasChromium() && Deno.env.get("CI") !== "true",
   sanitizeOps: false,
   sanitizeResources: false,
@@ -134,6 +134,32 @@ Deno.test({
       await page.click('button[data-window="all"]');
       await page.locator("#subtitle", { hasText: "all time" }).waitFor({ timeout: 5_000 });
       await row("zombie").locator(".spark").waitFor({ state: "hidden", timeout: 5_000 });
+
+      // Overview: every artist's total equals /api/top's, and links to the artist view.
+      await send([playAt(Date.now(), 1, { artist: "fela-kuti", song_name: "water-no-get-enemy" })]);
+      await page.click("#overview-link");
+      await page.waitForURL(/\/overview\?window=all$/);
+      const artistRow = (artist: string) => page.locator(`tr[data-artist="${artist}"]`);
+      await artistRow("fela-kuti").waitFor({ timeout: 5_000 });
+      for (const artist of ["tony-allen", "fela-kuti"]) {
+        const top: TopDocument = await (await fetch(
+          new URL(`/api/top?artist=${artist}&window=all`, dashboard.url),
+        )).json();
+        await artistRow(artist).locator(".total", { hasText: new RegExp(`^${top.total}$`) })
+          .waitFor({ timeout: 5_000 });
+        assert.equal(
+          await artistRow(artist).locator(".song").textContent(),
+          top.songs[0]!.song_name,
+        );
+      }
+      assert.equal(
+        await page.locator("tbody tr").first().getAttribute("data-artist"),
+        "tony-allen",
+      );
+      await artistRow("fela-kuti").locator("a").click();
+      await page.waitForURL(/\/\?artist=fela-kuti&window=all$/);
+      await page.locator("#title", { hasText: "Fela Kuti" }).waitFor({ timeout: 5_000 });
+      await row("water-no-get-enemy").waitFor({ timeout: 5_000 });
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();

@@ -295,6 +295,7 @@ function updateUrl() {
   const query = new URLSearchParams({ artist: view.artist, window: view.window });
   if (view.limit !== 10) query.set("limit", String(view.limit));
   history.replaceState(null, "", `?${query}`);
+  $("overview-link").href = `/overview?${new URLSearchParams({ window: view.window })}`;
 }
 
 function showWindow() {

@@ -5,6 +5,7 @@ export * from "./id_set.ts";
 export * from "./live_feed.ts";
 export * from "./metrics.ts";
 export * from "./options.ts";
+export * from "./overview.ts";
 export * from "./play_feed.ts";
 export * from "./recent_ids.ts";
 export * from "./reconcile.ts";

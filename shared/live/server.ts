@@ -8,6 +8,8 @@
  * - `GET /api/top.csv` and `/api/top.json` (same parameters): the same
  *   document to download, as CSV (one row per song) or JSON;
  * - `GET /api/artists`: artists seen, most played first;
+ * - `GET /overview` (page) and `GET /api/overview?window=`: every artist's
+ *   plays in the window and their number one, most played first;
  * - `GET /api/stream?artist=&window=&limit=`: the same document as SSE,
  *   pushed when it changes (checked every `tickMs`, so at most a few per second);
  * - `GET /api/reconcile`: dashboard versus BigQuery for every window, through
@@ -29,6 +31,7 @@ import { errorMessage, SLUG } from "../cli/mod.ts";
 import { MAX_ARTIST_LENGTH } from "../event.ts";
 import { exportFileName, topCsv } from "./export.ts";
 import type { LiveState, LiveStatus } from "./live_feed.ts";
+import { overviewDocument } from "./overview.ts";
 import type { ReconcileGate } from "./reconcile_gate.ts";
 import {
   isWindowName,
@@ -239,6 +242,8 @@ const STATIC: Record<string, { file: string; type: string }> = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
   "/index.html": { file: "index.html", type: "text/html; charset=utf-8" },
   "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "/overview": { file: "overview.html", type: "text/html; charset=utf-8" },
+  "/overview.js": { file: "overview.js", type: "text/javascript; charset=utf-8" },
   "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
   "/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
 };
@@ -439,7 +444,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
       "content-type": entry.type,
       "cache-control": "no-cache",
     };
-    if (entry.file === "index.html") headers["content-security-policy"] = PAGE_POLICY;
+    if (entry.file.endsWith(".html")) headers["content-security-policy"] = PAGE_POLICY;
     return new Response(body, { headers });
   }
 
@@ -502,6 +507,10 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
         }
         case "/api/stream":
           return stream(parseTopQuery(url.searchParams));
+        case "/api/overview": {
+          const { window } = parseTopQuery(url.searchParams);
+          return json(overviewDocument(options.counter(), window, now()));
+        }
         case "/api/artists":
           return json({ artists: options.counter().artists() });
         case "/api/reconcile":
