@@ -269,7 +269,8 @@ export async function taskCommand(
 }
 
 /**
- * The run a launcher's `--plan` printed (JSON of `runArgs` and `args`).
+ * The run a launcher's `--plan` printed (JSON of `runArgs` and `args`, on a
+ * line of its own: a verbose launcher may print log lines around it).
  *
  * @example
  * ```ts
@@ -279,11 +280,15 @@ export async function taskCommand(
  *   runArgs: ["run", "x.ts"],
  *   args: ["--n", "1"],
  * });
+ * assert.deepEqual(parsePlan('{"runArgs":["run"],"args":[]}\nTRACE kafka: metadata\n').runArgs, [
+ *   "run",
+ * ]);
  * assert.throws(() => parsePlan('{"runArgs":"run"}'), /Cannot read the launcher's plan/);
  * ```
  */
 export function parsePlan(text: string): { runArgs: string[]; args: string[] } {
-  const plan: unknown = JSON.parse(text);
+  const line = text.split("\n").find((candidate) => candidate.startsWith('{"runArgs"')) ?? text;
+  const plan: unknown = JSON.parse(line);
   const strings = (value: unknown): string[] | undefined =>
     Array.isArray(value) && value.every((item) => typeof item === "string") ? value : undefined;
   const runArgs = typeof plan === "object" && plan !== null && "runArgs" in plan
