@@ -103,6 +103,8 @@ Deno.test("GET /api/top answers the documented shape", async () => {
     series: { from: new Date(layout.from).toISOString(), point_ms: 6_000, points: layout.points },
     plays_per_second: 0.05,
     last_event_at: new Date(NOW - 1_000).toISOString(),
+    newest_event_at: new Date(NOW - 1_000).toISOString(),
+    kafka_lag: null,
     state: "live",
     problems: [],
   });
@@ -184,10 +186,13 @@ Deno.test("documents carry the state and the problems, and a change of them is p
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
   const buffer = { text: "" };
   await nextFrame(reader, buffer);
-  assert.equal(JSON.parse((await nextFrame(reader, buffer)).slice(6)).state, "degraded");
+  assert.equal(
+    JSON.parse((await nextFrame(reader, buffer)).replace(/^id: \d+\ndata: /, "")).state,
+    "degraded",
+  );
   status.state = "live";
   status.problems = [];
-  const next = JSON.parse((await nextFrame(reader, buffer)).slice(6));
+  const next = JSON.parse((await nextFrame(reader, buffer)).replace(/^id: \d+\ndata: /, ""));
   assert.deepEqual([next.state, next.problems], ["live", []]);
   await reader.cancel();
   dashboard.close();
@@ -244,7 +249,9 @@ Deno.test("GET /api/stream pushes the document at once and again when it changes
   const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
   const buffer = { text: "" };
   assert.equal(await nextFrame(reader, buffer), "retry: 2000");
-  const first: TopDocument = JSON.parse((await nextFrame(reader, buffer)).replace(/^data: /, ""));
+  const first: TopDocument = JSON.parse(
+    (await nextFrame(reader, buffer)).replace(/^id: \d+\ndata: /, ""),
+  );
   assert.equal(first.total, 1);
   assert.equal(dashboard.streams, 1);
 
@@ -253,13 +260,17 @@ Deno.test("GET /api/stream pushes the document at once and again when it changes
   await new Promise((resolve) => setTimeout(resolve, 60));
   counter.add(play(2, "lady"));
   counter.add(play(2, "lady"));
-  const second: TopDocument = JSON.parse((await nextFrame(reader, buffer)).replace(/^data: /, ""));
+  const second: TopDocument = JSON.parse(
+    (await nextFrame(reader, buffer)).replace(/^id: \d+\ndata: /, ""),
+  );
   assert.deepEqual(second.songs.map((s) => [s.song_id, s.plays]), [[2, 2], [1, 1]]);
   assert.equal(second.updated_at, new Date(NOW + 200).toISOString());
 
   // Plays ageing out are pushed too, without any new event.
   clock += 5 * 60_000;
-  const third: TopDocument = JSON.parse((await nextFrame(reader, buffer)).replace(/^data: /, ""));
+  const third: TopDocument = JSON.parse(
+    (await nextFrame(reader, buffer)).replace(/^id: \d+\ndata: /, ""),
+  );
   assert.deepEqual([third.total, third.songs], [0, []]);
 
   await reader.cancel();
@@ -300,7 +311,7 @@ Deno.test("a viewer that does not read holds one frame, the latest, and is cut o
   const decoder = new TextDecoder();
   const read = async () => decoder.decode((await reader.read()).value);
   assert.equal(await read(), "retry: 2000\n\n");
-  const kept = JSON.parse((await read()).slice(6));
+  const kept = JSON.parse((await read()).replace(/^id: \d+\ndata: /, ""));
   assert.equal(kept.total, 20, "the latest state, not each one in between");
 
   // Now it stops reading for good: after the stall timeout it is dropped.
@@ -405,5 +416,34 @@ Deno.test("GET /api/overview: every artist's total equals /api/top's, most playe
   const bad = await get("/api/overview?window=2h");
   assert.equal(bad.status, 400);
   await bad.body?.cancel();
+  dashboard.close();
+});
+
+Deno.test("GET /api/stream: frames carry ids, a reconnect starts with the current full state", async () => {
+  const { counter, dashboard, get } = setup();
+  counter.add(play(1, "zombie"));
+  const open = async (headers: Record<string, string> = {}) => {
+    const response = await get("/api/stream?artist=tony-allen&window=5m", { headers });
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const buffer = { text: "" };
+    assert.equal(await nextFrame(reader, buffer), "retry: 2000");
+    const frame = await nextFrame(reader, buffer);
+    const [, id, data] = /^id: (\d+)\ndata: (.*)$/.exec(frame)!;
+    return { reader, id: Number(id), doc: JSON.parse(data!) as TopDocument };
+  };
+  const first = await open();
+  assert.equal(first.doc.total, 1);
+  await first.reader.cancel();
+
+  // Plays while the viewer is away: the reconnect's first frame has them all.
+  counter.add(play(2, "lady"));
+  counter.add(play(2, "lady"));
+  clock += 1_000;
+  const again = await open({ "last-event-id": String(first.id) });
+  assert.ok(again.id > first.id);
+  const top: TopDocument = await (await get("/api/top?artist=tony-allen&window=5m")).json();
+  assert.deepEqual(again.doc, top);
+  assert.equal(dashboard.resumed, 1);
+  await again.reader.cancel();
   dashboard.close();
 });

@@ -35,6 +35,57 @@ function launch(): Promise<Browser> {
   });
 }
 
+/**
+ * A TCP proxy to `target` (host:port) on a free local port, whose open
+ * connections can be cut at once: a network drop the browser sees as such.
+ */
+function startProxy(target: { hostname: string; port: number }) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = new Set<Deno.Conn>();
+  const pipe = (from: Deno.Conn, to: Deno.Conn) =>
+    from.readable.pipeTo(to.writable).catch(() => {}).finally(() => {
+      for (const conn of [from, to]) {
+        open.delete(conn);
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+      }
+    });
+  const accepting = (async () => {
+    for await (const client of listener) {
+      try {
+        const server = await Deno.connect(target);
+        open.add(client).add(server);
+        pipe(client, server);
+        pipe(server, client);
+      } catch {
+        client.close();
+      }
+    }
+  })().catch(() => {});
+  return {
+    url: `http://127.0.0.1:${listener.addr.port}/`,
+    /** Cuts every open connection; new ones are still forwarded. */
+    cut() {
+      for (const conn of open) {
+        try {
+          conn.close();
+        } catch {
+          // already closed
+        }
+      }
+      open.clear();
+    },
+    async close() {
+      this.cut();
+      listener.close();
+      await accepting;
+    },
+  };
+}
+
 Deno.test({
   name: "dashboard page: sparklines and rank changes move when plays arrive, export, overview",
   ignore: !hasChromium() && Deno.env.get("CI") !== "true",
@@ -64,12 +115,13 @@ Deno.test({
     ]);
 
     const dashboard = await startDashboard(names, { args: ["--reconcile-every", "0"] });
+    const proxy = startProxy({ hostname: "127.0.0.1", port: Number(new URL(dashboard.url).port) });
     const browser = await launch();
     const errors: string[] = [];
     try {
       const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
       page.on("pageerror", (error) => errors.push(error.message));
-      await page.goto(new URL("/?artist=tony-allen&window=5m", dashboard.url).href);
+      await page.goto(new URL("/?artist=tony-allen&window=5m", proxy.url).href);
       const row = (name: string) => page.locator(".row", { hasText: name });
       await row("zombie").locator(".plays", { hasText: /^3$/ }).waitFor({ timeout: 10_000 });
       await row("secret-agent").waitFor({ timeout: 5_000 });
@@ -135,6 +187,45 @@ Deno.test({
       await page.locator("#subtitle", { hasText: "all time" }).waitFor({ timeout: 5_000 });
       await row("zombie").locator(".spark").waitFor({ state: "hidden", timeout: 5_000 });
 
+      // Freshness: the newest play counted and the reader's Kafka lag.
+      await page.locator("#lag", { hasText: /^Kafka lag: 0 messages$/ }).waitFor({
+        timeout: 10_000,
+      });
+      const newestShown = await page.locator("#newest").getAttribute("data-at");
+      const newestApi: TopDocument = await (await fetch(
+        new URL("/api/top?artist=tony-allen&window=all", dashboard.url),
+      )).json();
+      assert.equal(newestShown, newestApi.newest_event_at);
+
+      // Reconnect: the connection drops, plays arrive meanwhile, and once
+      // back the page shows exactly the server's numbers.
+      proxy.cut();
+      await page.locator('#connection[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
+      await send(times(3, () => playAt(Date.now(), 3)));
+      await row("secret-agent").locator(".plays", { hasText: /^4$/ }).waitFor({ timeout: 10_000 });
+      await page.locator('#connection[data-state="live"]').waitFor({ timeout: 5_000 });
+      const health = await (await fetch(new URL("/healthz", dashboard.url))).json();
+      assert.ok(health.streams_resumed >= 1, "the browser reconnected with Last-Event-ID");
+      const afterReconnect: TopDocument = await (await fetch(
+        new URL("/api/top?artist=tony-allen&window=all", dashboard.url),
+      )).json();
+      assert.deepEqual(
+        await page.locator(".row").evaluateAll((rows) =>
+          rows.map((
+            el,
+          ) => [
+            Number(el.getAttribute("data-song")),
+            Number(el.querySelector(".plays")!.textContent),
+          ])
+            .sort((a, b) => a[0]! - b[0]!)
+        ),
+        afterReconnect.songs.map((song) => [song.song_id, song.plays]).sort((a, b) =>
+          a[0]! - b[0]!
+        ),
+      );
+      await page.locator("#total", { hasText: new RegExp(`^${afterReconnect.total}$`) })
+        .waitFor({ timeout: 5_000 });
+
       // Overview: every artist's total equals /api/top's, and links to the artist view.
       await send([playAt(Date.now(), 1, { artist: "fela-kuti", song_name: "water-no-get-enemy" })]);
       await page.click("#overview-link");
@@ -163,6 +254,7 @@ Deno.test({
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();
+      await proxy.close();
       await dashboard.stop();
       await producer.close();
     }

@@ -30,6 +30,8 @@ const els = {
   notice: $("notice"),
   updated: $("updated"),
   exportCsv: $("export-csv"),
+  newest: $("newest"),
+  lag: $("lag"),
   exportJson: $("export-json"),
 };
 
@@ -219,6 +221,16 @@ function render(doc) {
     ? "–"
     : lastEventAt.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   tickAgo();
+  // Freshness: the newest play counted (any artist) and what Kafka still holds.
+  const newest = doc.newest_event_at === null ? null : new Date(doc.newest_event_at);
+  els.newest.textContent = newest === null
+    ? "–"
+    : newest.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  els.newest.dataset.at = doc.newest_event_at ?? "";
+  els.lag.textContent = typeof doc.kafka_lag === "number"
+    ? `Kafka lag: ${numbers.format(doc.kafka_lag)} ${doc.kafka_lag === 1 ? "message" : "messages"}`
+    : "Kafka lag: not known yet";
+  els.lag.dataset.lag = String(doc.kafka_lag ?? "");
   els.updated.textContent = `updated ${new Date(doc.updated_at).toLocaleTimeString()}`;
 
   const max = Math.max(1, ...doc.songs.map((song) => song.plays));

@@ -53,7 +53,8 @@ export function csvField(value: string | number | null): string {
  * const csv = topCsv({
  *   artist: "tony-allen", window: "all", from: null, updated_at: "2026-01-01T12:00:00.000Z",
  *   total: 3, songs: [{ song_id: 1, song_name: "zombie", plays: 3, rank_change: null, series: null }],
- *   series: null, plays_per_second: 0, last_event_at: null, state: "live", problems: [],
+ *   series: null, plays_per_second: 0, last_event_at: null, newest_event_at: null,
+ *   kafka_lag: null, state: "live", problems: [],
  * });
  * assert.equal(
  *   csv,

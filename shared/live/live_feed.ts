@@ -32,6 +32,7 @@ import { backoffDelay, logger, sleep } from "../ops/mod.ts";
 import { describeAnchors, type PartitionAnchor, readAnchors } from "./anchors.ts";
 import { applyHistory, type History, loadHistory, type PreviousHistory } from "./history.ts";
 import { type FeedStats, type PlayFeed, startPlayFeed } from "./play_feed.ts";
+import { readerLag } from "./reader_lag.ts";
 import { createPlayCounter, type PlayCounter, type SongHistory } from "./windows.ts";
 
 const log = logger("dashboard");
@@ -53,6 +54,8 @@ export interface LiveFeedOptions {
   dedupHorizonMs: number;
   /** How often to re-anchor; 0 only anchors at start. */
   reanchorEveryMs: number;
+  /** How often the reader's lag is checked (default 5 s). */
+  lagEveryMs?: number;
   /** Wall clock (default `Date.now`). */
   now?: () => number;
 }
@@ -98,6 +101,11 @@ export interface LiveFeed {
   readonly anchor: AnchorInfo | undefined;
   /** Whether the numbers are complete (`state` is `live`). */
   isLive(): boolean;
+  /**
+   * Messages in the topic the reader has not counted yet, checked every
+   * `lagEveryMs` while running; undefined before the first check.
+   */
+  readonly lag: number | undefined;
   /** Milliseconds from process start until the numbers were first complete; undefined before. */
   readonly liveAfterMs: number | undefined;
   /** Anchors, reads and re-anchors until `signal` aborts. */
@@ -165,6 +173,27 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
   let reanchored = 0;
   let invalidLogged = 0;
   let liveAfterMs: number | undefined;
+  let lag: number | undefined;
+
+  /** Checks the reader's lag every `lagEveryMs` until `signal` aborts. */
+  async function watchLag(signal: AbortSignal): Promise<void> {
+    const admin = createAdmin(kafka);
+    try {
+      while (!signal.aborted) {
+        const feed = current.feed;
+        if (feed !== undefined) {
+          try {
+            lag = readerLag(await admin.topicOffsets(topic), feed.position);
+          } catch {
+            lag = undefined; // Kafka away: the status says so
+          }
+        }
+        await sleep(options.lagEveryMs ?? 5_000, signal);
+      }
+    } finally {
+      await admin.close().catch(() => {});
+    }
+  }
 
   /** Notes (once) when the first generation's numbers became complete. */
   function noteLive(): void {
@@ -411,7 +440,11 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     get liveAfterMs() {
       return liveAfterMs;
     },
+    get lag() {
+      return lag;
+    },
     async run(signal) {
+      const lagWatched = watchLag(signal);
       await startFirst(signal);
       await loadFirstHistory(signal);
       let waitMs = options.reanchorEveryMs;
@@ -428,6 +461,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
         if (signal.aborted) resolve();
         else signal.addEventListener("abort", () => resolve(), { once: true });
       });
+      await lagWatched;
     },
     async stop() {
       await building?.feed?.stop().catch(() => {});

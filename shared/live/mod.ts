@@ -8,6 +8,7 @@ export * from "./options.ts";
 export * from "./overview.ts";
 export * from "./play_feed.ts";
 export * from "./recent_ids.ts";
+export * from "./reader_lag.ts";
 export * from "./reconcile.ts";
 export * from "./reconcile_gate.ts";
 export * from "./reconcile_loop.ts";

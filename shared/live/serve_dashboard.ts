@@ -82,6 +82,7 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
   const http = createDashboardHandler({
     counter: feed.counter,
     status: feed.status,
+    lag: () => feed.lag,
     staticDir: options.staticDir,
     reconcile: options.reconcile,
     stallTimeoutMs: options.stallTimeoutMs,
@@ -101,6 +102,7 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
           counter: feed.counter().stats,
           streams: http.streams,
           streams_dropped: http.dropped,
+          streams_resumed: http.resumed,
           memory_mb: memoryMegabytes(),
         },
       };

@@ -18,6 +18,11 @@
  * - `GET /healthz`: state, problems and counters; 503 when the dashboard
  *   cannot count (its Kafka reader is down).
  *
+ * Each document frame carries an SSE `id:` (a sequence number). State is a
+ * snapshot: a stream (re)opened, with or without `Last-Event-ID`, starts
+ * with the current full document, so a viewer that reconnects sees exactly
+ * the server's numbers at once, whatever it missed.
+ *
  * Each stream holds at most one frame the viewer has not taken yet: a
  * viewer that does not read gets only the latest document once it reads
  * again, and one that has not taken anything for `stallTimeoutMs` is cut
@@ -139,6 +144,10 @@ export interface TopDocument {
   plays_per_second: number;
   /** Latest event time of the artist. */
   last_event_at: string | null;
+  /** Latest event time of any play counted (how fresh the data is). */
+  newest_event_at: string | null;
+  /** Messages in Kafka the dashboard has not counted yet; `null` when not known. */
+  kafka_lag: number | null;
   /**
    * `live` when the numbers are complete; `catching-up` after a start;
    * `degraded` while BigQuery's history is missing (plays read since start only).
@@ -154,7 +163,9 @@ export function topDocument(
   query: TopQuery,
   now: number,
   status: Pick<LiveStatus, "state" | "problems">,
+  kafkaLag?: number,
 ): TopDocument {
+  const newest = counter.newestEventAt();
   const top = counter.top(query.artist, query.window, query.limit, now);
   const trends = counter.trends(query.artist, query.window, now);
   const ranks = trends?.previousRanks;
@@ -178,6 +189,8 @@ export function topDocument(
     },
     plays_per_second: Math.round(top.playsPerSecond * 100) / 100,
     last_event_at: top.lastEventAt === undefined ? null : new Date(top.lastEventAt).toISOString(),
+    newest_event_at: newest === undefined ? null : new Date(newest).toISOString(),
+    kafka_lag: kafkaLag ?? null,
     state: status.state,
     problems: status.problems,
   };
@@ -191,6 +204,8 @@ function contentKey(doc: TopDocument): string {
     doc.series?.from,
     doc.plays_per_second,
     doc.last_event_at,
+    doc.newest_event_at,
+    doc.kafka_lag,
     doc.state,
     doc.problems,
   ]);
@@ -211,6 +226,8 @@ export interface DashboardHandlerOptions {
   counter: () => PlayCounter;
   /** Whether the numbers are complete, and what is wrong. */
   status: () => Pick<LiveStatus, "state" | "problems">;
+  /** Messages in Kafka not counted yet (default: not known). */
+  lag?: () => number | undefined;
   /** Directory of the static page (`web/`). */
   staticDir: URL;
   /** `/healthz`. */
@@ -234,6 +251,8 @@ export interface DashboardHandler {
   readonly streams: number;
   /** Streams closed because their viewer stopped reading. */
   readonly dropped: number;
+  /** Streams reopened by a viewer that had one (with `Last-Event-ID`). */
+  readonly resumed: number;
   /** Ends all streams and stops the timer. */
   close(): void;
 }
@@ -320,6 +339,9 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
   const subscribers = new Set<Subscriber>();
   let lastHeartbeat = now();
   let dropped = 0;
+  let resumed = 0;
+  /** Id of the latest document frame. */
+  let sequence = 0;
 
   function remove(subscriber: Subscriber): void {
     subscribers.delete(subscriber);
@@ -357,8 +379,12 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
 
   /** The document of `query` at `at` as a frame, with what identifies its content. */
   function frameOf(query: TopQuery, at: number): { key: string; frame: Uint8Array } {
-    const doc = topDocument(options.counter(), query, at, options.status());
-    return { key: contentKey(doc), frame: encoder.encode(`data: ${JSON.stringify(doc)}\n\n`) };
+    const doc = topDocument(options.counter(), query, at, options.status(), options.lag?.());
+    sequence++;
+    return {
+      key: contentKey(doc),
+      frame: encoder.encode(`id: ${sequence}\ndata: ${JSON.stringify(doc)}\n\n`),
+    };
   }
 
   /**
@@ -479,6 +505,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
               parseTopQuery(url.searchParams),
               now(),
               options.status(),
+              options.lag?.(),
             ),
           );
         case "/api/top.json":
@@ -488,6 +515,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
             parseTopQuery(url.searchParams),
             now(),
             options.status(),
+            options.lag?.(),
           );
           const csv = url.pathname.endsWith(".csv");
           const disposition = {
@@ -505,8 +533,11 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
             },
           });
         }
-        case "/api/stream":
-          return stream(parseTopQuery(url.searchParams));
+        case "/api/stream": {
+          const query = parseTopQuery(url.searchParams);
+          if (request.headers.has("last-event-id")) resumed++;
+          return stream(query);
+        }
         case "/api/overview": {
           const { window } = parseTopQuery(url.searchParams);
           return json(overviewDocument(options.counter(), window, now()));
@@ -535,6 +566,9 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     },
     get dropped() {
       return dropped;
+    },
+    get resumed() {
+      return resumed;
     },
     close() {
       clearInterval(timer);

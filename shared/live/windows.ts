@@ -321,6 +321,8 @@ export interface PlayCounter {
   trends(artist: string, window: WindowName, now: number): SongTrends | undefined;
   /** Artists seen, most played first (ties by name). */
   artists(): ArtistPlays[];
+  /** Latest event time of any play (ms), `undefined` before the first. */
+  newestEventAt(): number | undefined;
   /**
    * Every song's plays in `window` at `now`, keyed `artist/song_id`, for
    * reconciliation; songs without plays are left out.
@@ -468,6 +470,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
   }));
   const ringOf = new Map(rings.map((ring) => [ring.name, ring]));
   const stats = { counted: 0, duplicates: 0, late: 0, seeded: 0 };
+  let newest = Number.NEGATIVE_INFINITY;
 
   function songOf(artist: string, id: number): number {
     const key = songKey(artist, id);
@@ -566,6 +569,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const artist = artistState.get(event.artist)!;
       artist.plays++;
       if (time > artist.lastEventAt) artist.lastEventAt = time;
+      if (time > newest) newest = time;
       if (readAt !== undefined && readAt - time > lateness) {
         stats.late++;
         return "late";
@@ -584,6 +588,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const artist = artistState.get(song.artist)!;
       artist.plays += song.plays;
       if (song.latestAt > artist.lastEventAt) artist.lastEventAt = song.latestAt;
+      if (song.latestAt > newest) newest = song.latestAt;
       stats.seeded += song.plays;
     },
     seedBucket(window, song, bucketStart, plays) {
@@ -650,6 +655,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
           : undefined,
       };
     },
+    newestEventAt: () => newest === Number.NEGATIVE_INFINITY ? undefined : newest,
     artists() {
       return [...artistState].map(([artist, state]) => ({ artist, plays: state.plays }))
         .sort((a, b) => b.plays - a.plays || (a.artist < b.artist ? -1 : 1));
