@@ -52,7 +52,7 @@ export interface SinkStreamOptions extends FlushLimits {
   metrics: ConsumerMetrics;
   /** Gives up writing (a shutdown deadline): what is not committed is left for the next run. */
   giveUp: AbortSignal;
-  /** Bytes of messages a partition may hold before its fetching pauses (default 1 MiB). */
+  /** Bytes of messages a partition may hold before its fetching pauses (default: room for `concurrency + 1` appends). */
   maxHeldBytes?: number;
   /** Called after an append was acknowledged and before its commit (a test failpoint). */
   onAcknowledged?: (partition: number) => void;
@@ -84,12 +84,16 @@ export interface SinkStream {
 }
 
 const BLOCKED_LOG_EVERY_MS = 60_000;
+const MIB = 1024 * 1024;
 
 /** Wires `source` into one writer per assigned partition. */
 export function createSinkStream(options: SinkStreamOptions): SinkStream {
   const { source, metrics, giveUp } = options;
   const stats = createSinkStats();
-  const maxHeldBytes = options.maxHeldBytes ?? 1024 * 1024;
+  // Room for the appends in flight and the next one being filled (~400 B a
+  // message), so that fetching never waits for a write to make room.
+  const maxHeldBytes = options.maxHeldBytes ??
+    Math.min(8 * MIB, Math.max(MIB, (options.concurrency + 1) * options.maxRows * 400));
   const writers = new Map<number, PartitionWriter>();
   const waiting = new Set<number>();
   const blocked = new Map<number, Blocked>();
@@ -115,9 +119,9 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
     for (const partition of owned) {
       const want = shouldPause(partition);
       if (want && !paused.has(partition)) pause.push(partition), paused.add(partition);
-      // Resume only below half the limit, so a full writer does not flip at every commit.
+      // Resume only below 3/4 of the limit, so a full writer does not flip at every commit.
       const writer = writers.get(partition);
-      const roomy = writer === undefined || writer.heldBytes < maxHeldBytes / 2;
+      const roomy = writer === undefined || writer.heldBytes < maxHeldBytes * 0.75;
       if (!want && paused.has(partition) && roomy) resume.push(partition), paused.delete(partition);
     }
     if (pause.length > 0) source.pause(pause);
