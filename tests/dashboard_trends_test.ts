@@ -178,6 +178,28 @@ Deno.test({
         top.songs.map((song) => `${song.song_id},${song.song_name},${song.plays}`),
       );
 
+      // Text equivalent: a table with the chart's numbers, for screen readers
+      // (visually hidden) and on demand.
+      const tableRows = () =>
+        page.locator("#chart-rows tr").evaluateAll((rows) =>
+          rows.map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent))
+        );
+      const table = await tableRows();
+      assert.deepEqual(
+        table.map((cells) => [cells[1], cells[2]]),
+        top.songs.map((song) => [song.song_name, String(song.plays)]),
+      );
+      assert.deepEqual(table.map((cells) => cells[3]), ["up 1", "down 1", "new"]);
+      assert.equal(await page.locator("#bars").getAttribute("aria-hidden"), "true");
+      await page.click("#table-toggle");
+      await page.locator("#bars").waitFor({ state: "hidden", timeout: 5_000 });
+      assert.ok(
+        await page.locator("#chart-table").evaluate((el) => el.getBoundingClientRect().width > 300),
+      );
+      assert.equal(await page.locator("#table-toggle").getAttribute("aria-pressed"), "true");
+      await page.click("#table-toggle");
+      await page.locator("#bars").waitFor({ state: "visible", timeout: 5_000 });
+
       // 24 hours keeps no previous day: no marker; all time has no sparkline.
       await page.click('button[data-window="24h"]');
       await page.locator("#subtitle", { hasText: "last 24 hours" }).waitFor({ timeout: 5_000 });
@@ -255,6 +277,135 @@ Deno.test({
     } finally {
       await browser.close();
       await proxy.close();
+      await dashboard.stop();
+      await producer.close();
+    }
+  },
+});
+
+const ARTIFACTS = new URL("./artifacts/", import.meta.url);
+
+/** What the page's animations are read for. */
+interface PageAnimation {
+  effect: { getTiming(): { iterations?: number } } | null;
+  finished: Promise<unknown>;
+}
+
+Deno.test({
+  name:
+    "dashboard page: fits a phone and a 4K wall screen; screenshots of the artist view and overview",
+  ignore: !hasChromium() && Deno.env.get("CI") !== "true",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const names = dashboardNames();
+    const now = Date.now();
+    const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
+    await ensureTopic(kafka, names.topic, 3);
+    const producer = await openPublisher(kafka);
+    const send = (events: Record<string, unknown>[]) =>
+      producer.send(
+        names.topic,
+        events.map((event) => ({ key: null, value: JSON.stringify(event) })),
+      );
+    const songs = [
+      "zombie",
+      "lady",
+      "secret-agent",
+      "kindness",
+      "soldiers",
+      "african-message",
+      "road-to-lagos",
+      "jealousy",
+      "hustler",
+      "progress",
+    ];
+    const events: Record<string, unknown>[] = [];
+    // A deterministic mix: the last hour and the hour before, ranks shuffled between them.
+    songs.forEach((song_name, i) => {
+      const song_id = i + 1;
+      const before = 4 + ((i * 7) % 10);
+      const recent = 24 - 2 * i + (i % 3);
+      for (let n = 0; n < before; n++) {
+        events.push(playAt(now - 70 * MINUTE - n * 173_000, song_id, { song_name }));
+      }
+      for (let n = 0; n < recent; n++) {
+        // Denser towards now for the risers (low i), evenly for the others.
+        const age = 58 * MINUTE * Math.pow((n + 0.5) / recent, i < 4 ? 0.7 : 1.3);
+        events.push(playAt(now - age, song_id, { song_name }));
+      }
+    });
+    const artists = [
+      "fela-kuti",
+      "ebo-taylor",
+      "william-onyeabor",
+      "mulatu-astatke",
+      "oumou-sangare",
+    ];
+    artists.forEach((artist, a) => {
+      for (let n = 0; n < 40 - 6 * a; n++) {
+        events.push(
+          playAt(now - n * 53_000, 1 + (n % 4), { artist, song_name: `${artist}-${1 + (n % 4)}` }),
+        );
+      }
+    });
+    await send(events);
+
+    const dashboard = await startDashboard(names, { args: ["--reconcile-every", "0"] });
+    const browser = await launch();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+      const shot = (name: string) => page.screenshot({ path: new URL(name, ARTIFACTS).pathname });
+      const settled = () =>
+        page.locator("html").evaluate((html) =>
+          Promise.all(
+            html.getAnimations({ subtree: true })
+              .filter((animation: PageAnimation) =>
+                animation.effect?.getTiming().iterations !== Infinity
+              )
+              .map((animation: PageAnimation) => animation.finished.catch(() => {})),
+          ).then(() => undefined)
+        );
+      const overflow = () => page.locator("html").evaluate((el) => el.scrollWidth - el.clientWidth);
+
+      await page.goto(new URL("/?artist=tony-allen&window=1h", dashboard.url).href);
+      await page.locator(".row").nth(9).waitFor({ timeout: 10_000 });
+      await page.locator(".change", { hasText: "▲" }).first().waitFor({ timeout: 5_000 });
+      await page.locator("#lag", { hasText: /^Kafka lag: \d/ }).waitFor({ timeout: 10_000 });
+      await settled();
+      await shot("dashboard_artist.png");
+
+      // Phone: one column, no horizontal scrolling, sparklines still there.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.locator(".row").first().waitFor();
+      await settled();
+      assert.equal(await overflow(), 0, "no horizontal scrolling on a phone");
+      assert.ok(
+        await page.locator(".row .spark").first().evaluate((el) =>
+          el.getBoundingClientRect().width > 20
+        ),
+      );
+      await shot("dashboard_artist_phone.png");
+
+      // 4K wall screen: everything scales up, nothing overflows.
+      await page.setViewportSize({ width: 3840, height: 2160 });
+      await settled();
+      assert.equal(await overflow(), 0);
+      const rootPx = await page.locator("html").evaluate((el) =>
+        parseFloat(el.ownerDocument.defaultView?.getComputedStyle(el).fontSize ?? "0")
+      );
+      assert.ok(rootPx >= 30, `root font ${rootPx}px on 4K`);
+
+      await page.setViewportSize({ width: 1440, height: 900 });
+      await page.goto(new URL("/overview?window=1h", dashboard.url).href);
+      await page.locator('tr[data-artist="oumou-sangare"]').waitFor({ timeout: 5_000 });
+      await shot("dashboard_overview.png");
+      await page.setViewportSize({ width: 390, height: 844 });
+      await settled();
+      assert.equal(await overflow(), 0, "the overview fits a phone");
+      await shot("dashboard_overview_phone.png");
+    } finally {
+      await browser.close();
       await dashboard.stop();
       await producer.close();
     }

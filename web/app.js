@@ -31,6 +31,10 @@ const els = {
   updated: $("updated"),
   exportCsv: $("export-csv"),
   newest: $("newest"),
+  table: $("chart-table"),
+  tableRows: $("chart-rows"),
+  tableCaption: $("chart-caption"),
+  tableToggle: $("table-toggle"),
   lag: $("lag"),
   exportJson: $("export-json"),
 };
@@ -186,6 +190,37 @@ function drawSpark(row, series) {
   );
 }
 
+/** The change as words for the table, e.g. "up 2", "new". */
+function changeText(change) {
+  if (change === "new") return "new";
+  if (typeof change !== "number") return "not known";
+  return change > 0 ? `up ${change}` : change < 0 ? `down ${-change}` : "same";
+}
+
+/** The chart's text equivalent: one table row per song, names as text. */
+function renderTable(doc) {
+  els.tableCaption.textContent = `Top ${view.limit} songs of ${prettyArtist(doc.artist)}, ${
+    WINDOWS[doc.window]
+  }: ${numbers.format(doc.total)} plays in all`;
+  els.tableRows.replaceChildren(...doc.songs.map((song, i) => {
+    const tr = document.createElement("tr");
+    for (
+      const [text, className] of [
+        [String(i + 1), "num"],
+        [song.song_name, ""],
+        [numbers.format(song.plays), "num"],
+        [changeText(song.rank_change), ""],
+      ]
+    ) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      if (className !== "") td.className = className;
+      tr.append(td);
+    }
+    return tr;
+  }));
+}
+
 /** Shows a rank change: ▲2 (up two places), ▼1, NEW, – (same), nothing when unknown. */
 function showChange(row, change) {
   const el = row.querySelector(".change");
@@ -270,6 +305,7 @@ function render(doc) {
       row.el.remove();
     }, 450);
   }
+  renderTable(doc);
   els.bars.style.setProperty("--rows", String(Math.max(1, doc.songs.length)));
   els.empty.hidden = doc.songs.length > 0;
   els.empty.textContent = doc.window === "all"
@@ -325,6 +361,14 @@ for (const button of document.querySelectorAll("[data-window]")) {
     connect();
   });
 }
+
+els.tableToggle.addEventListener("click", () => {
+  const shown = els.tableToggle.getAttribute("aria-pressed") !== "true";
+  els.tableToggle.setAttribute("aria-pressed", String(shown));
+  els.tableToggle.textContent = shown ? "Show as chart" : "Show as table";
+  els.table.classList.toggle("visually-hidden", !shown);
+  els.bars.hidden = shown;
+});
 
 els.artist.addEventListener("change", () => {
   view.artist = els.artist.value;
