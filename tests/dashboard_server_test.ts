@@ -100,7 +100,12 @@ Deno.test("GET /api/top answers the documented shape", async () => {
       },
     ],
     // Points of 6 s aligned to the epoch: the plays (1 s ago) are in the one before now's.
-    series: { from: new Date(layout.from).toISOString(), point_ms: 6_000, points: layout.points },
+    series: {
+      from: new Date(layout.from).toISOString(),
+      point_ms: 6_000,
+      points: layout.points,
+      total: seriesWith(3),
+    },
     plays_per_second: 0.05,
     last_event_at: new Date(NOW - 1_000).toISOString(),
     newest_event_at: new Date(NOW - 1_000).toISOString(),

@@ -157,6 +157,20 @@ Deno.test({
       assert.equal(after.reduce((a, b) => a + b, 0), 4);
       assert.equal(await row("lady").locator(".rank").textContent(), "1");
 
+      // Plays over time: all songs as an area, the top three as lines, a local-time axis.
+      await page.locator("#trend").waitFor({ state: "visible", timeout: 5_000 });
+      assert.equal(await page.locator("#trend-svg .trend-line").count(), 3);
+      assert.equal(
+        await page.locator("#trend-svg .trend-line").first().getAttribute("data-song"),
+        "2",
+        "the number one first",
+      );
+      assert.deepEqual(
+        await page.locator("#trend-legend li").allTextContents(),
+        ["All songs (8)", "lady", "zombie", "secret-agent"],
+      );
+      assert.match((await page.locator("#trend-end").textContent()) ?? "", /\d/);
+
       // Export: the page's CSV and JSON downloads hold the numbers of /api/top.
       const download = async (link: string) => {
         const [file] = await Promise.all([page.waitForEvent("download"), page.click(link)]);
@@ -208,6 +222,7 @@ Deno.test({
       await page.click('button[data-window="all"]');
       await page.locator("#subtitle", { hasText: "all time" }).waitFor({ timeout: 5_000 });
       await row("zombie").locator(".spark").waitFor({ state: "hidden", timeout: 5_000 });
+      await page.locator("#trend").waitFor({ state: "hidden", timeout: 5_000 });
 
       // Freshness: the newest play counted and the reader's Kafka lag.
       await page.locator("#lag", { hasText: /^Kafka lag: 0 messages$/ }).waitFor({
@@ -355,7 +370,8 @@ Deno.test({
     const browser = await launch();
     try {
       const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
-      const shot = (name: string) => page.screenshot({ path: new URL(name, ARTIFACTS).pathname });
+      const shot = (name: string) =>
+        page.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true });
       const settled = () =>
         page.locator("html").evaluate((html) =>
           Promise.all(
@@ -371,7 +387,7 @@ Deno.test({
       await page.goto(new URL("/?artist=tony-allen&window=1h", dashboard.url).href);
       await page.locator(".row").nth(9).waitFor({ timeout: 10_000 });
       await page.locator(".change", { hasText: "▲" }).first().waitFor({ timeout: 5_000 });
-      await page.locator("#lag", { hasText: /^Kafka lag: \d/ }).waitFor({ timeout: 10_000 });
+      await page.locator("#lag", { hasText: /^Kafka lag: \d/ }).waitFor({ timeout: 20_000 });
       await settled();
       await shot("dashboard_artist.png");
 

@@ -366,6 +366,8 @@ Deno.test("trends() gives each song's series and its rank in the period before",
   const { layout } = trends;
   const sum = (values: number[] | undefined) => (values ?? []).reduce((a, b) => a + b, 0);
   assert.deepEqual([1, 2, 3].map((id) => sum(trends.series.get(id))), [1, 4, 1], "window only");
+  assert.equal(sum(trends.total), 6, "the artist's plays, all songs");
+  assert.equal(trends.total.length, layout.points);
   const series2 = trends.series.get(2)!;
   assert.equal(series2.length, layout.points);
   assert.equal(series2[Math.floor((T0 - 10 * SECOND - layout.from) / layout.pointMs)]! > 0, true);

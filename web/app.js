@@ -190,6 +190,76 @@ function drawSpark(row, series) {
   );
 }
 
+const TREND_W = 600;
+const TREND_H = 120;
+const TREND_SONGS = 3;
+
+/** Points of `values` scaled to the trend chart, `peak` at the top. */
+function trendPoints(values, peak) {
+  const step = values.length > 1 ? TREND_W / (values.length - 1) : TREND_W;
+  return values.map((value, i) =>
+    `${Math.round(i * step * 10) / 10},${
+      Math.round((TREND_H - 2 - (value / peak) * (TREND_H - 8)) * 10) / 10
+    }`
+  );
+}
+
+/** The artist's plays over the window: all songs as an area, the top songs as lines. */
+function drawTrend(doc) {
+  const trend = $("trend");
+  const series = doc.series;
+  trend.hidden = series === null || doc.songs.length === 0;
+  if (trend.hidden) return;
+  const peak = Math.max(1, ...series.total);
+  const svg = $("trend-svg");
+  const shapes = [];
+  const area = document.createElementNS(SVG, "polygon");
+  area.setAttribute("class", "trend-total");
+  const total = trendPoints(series.total, peak);
+  area.setAttribute("points", `0,${TREND_H} ${total.join(" ")} ${TREND_W},${TREND_H}`);
+  shapes.push(area);
+  const legend = [];
+  const item = (className, text) => {
+    const li = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = `swatch ${className}`;
+    const label = document.createElement("span");
+    label.textContent = text;
+    li.append(swatch, label);
+    return li;
+  };
+  legend.push(item("trend-total", `All songs (${numbers.format(doc.total)})`));
+  doc.songs.slice(0, TREND_SONGS).forEach((song, i) => {
+    if (!Array.isArray(song.series)) return;
+    const line = document.createElementNS(SVG, "polyline");
+    line.setAttribute("class", `trend-line trend-song-${i}`);
+    line.setAttribute("points", trendPoints(song.series, peak).join(" "));
+    line.dataset.song = String(song.song_id);
+    shapes.push(line);
+    legend.push(item(`trend-song-${i}`, song.song_name));
+  });
+  svg.replaceChildren(...shapes);
+  $("trend-legend").replaceChildren(...legend);
+  // Time axis in the viewer's local time.
+  const from = new Date(series.from).getTime();
+  const end = from + (series.points - 1) * series.point_ms;
+  const long = end - from > 20 * 3_600_000;
+  const at = (time) =>
+    new Date(time).toLocaleTimeString([], {
+      hour: "2-digit",
+      minute: "2-digit",
+      ...(long || doc.window === "1h" ? {} : { second: "2-digit" }),
+    });
+  $("trend-start").textContent = at(Math.max(from, new Date(doc.from).getTime()));
+  $("trend-middle").textContent = at((from + end) / 2);
+  $("trend-end").textContent = at(end);
+  $("trend-caption").textContent = `Plays over the ${WINDOWS[doc.window]}, per ${
+    series.point_ms % 60_000 === 0
+      ? `${series.point_ms / 60_000} min`
+      : `${Math.round(series.point_ms / 1000)} s`
+  }, local time`;
+}
+
 /** The change as words for the table, e.g. "up 2", "new". */
 function changeText(change) {
   if (change === "new") return "new";
@@ -306,6 +376,7 @@ function render(doc) {
     }, 450);
   }
   renderTable(doc);
+  drawTrend(doc);
   els.bars.style.setProperty("--rows", String(Math.max(1, doc.songs.length)));
   els.empty.hidden = doc.songs.length > 0;
   els.empty.textContent = doc.window === "all"

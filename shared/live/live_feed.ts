@@ -188,7 +188,8 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
             lag = undefined; // Kafka away: the status says so
           }
         }
-        await sleep(options.lagEveryMs ?? 5_000, signal);
+        // Until the reader runs, look again soon.
+        await sleep(feed === undefined ? 250 : options.lagEveryMs ?? 5_000, signal);
       }
     } finally {
       await admin.close().catch(() => {});

@@ -137,9 +137,10 @@ export interface TopDocument {
   songs: SongTrend[];
   /**
    * Where the songs' series points lie: the first starts at `from` (ISO),
-   * each is `point_ms` long; `null` for `all`.
+   * each is `point_ms` long; `total` is the artist's plays per point (all
+   * songs); `null` for `all`.
    */
-  series: { from: string; point_ms: number; points: number } | null;
+  series: { from: string; point_ms: number; points: number; total: number[] } | null;
   /** Plays of the artist per second over the last minute. */
   plays_per_second: number;
   /** Latest event time of the artist. */
@@ -186,6 +187,7 @@ export function topDocument(
       from: new Date(trends.layout.from).toISOString(),
       point_ms: trends.layout.pointMs,
       points: trends.layout.points,
+      total: trends.total,
     },
     plays_per_second: Math.round(top.playsPerSecond * 100) / 100,
     last_event_at: top.lastEventAt === undefined ? null : new Date(top.lastEventAt).toISOString(),

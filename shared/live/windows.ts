@@ -239,6 +239,8 @@ export interface SongTrends {
   layout: SeriesLayout;
   /** `song_id` → plays per point of `layout`. */
   series: Map<number, number[]>;
+  /** The artist's plays per point of `layout`, all songs. */
+  total: number[];
   /**
    * `song_id` → rank over the period just before the window (as long as the
    * window, ending at its start); `undefined` when that period is not held
@@ -630,6 +632,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const mine = new Map<number, number>(); // song index → song_id
       for (const index of artistState.get(artist)?.songs ?? []) mine.set(index, songId[index]!);
       const buckets = new Map<number, [number, number][]>();
+      const all: [number, number][] = [];
       const previous = new Map<number, number>();
       for (const start of ring.starts) {
         for (const [index, plays] of ring.buckets.get(start)!) {
@@ -639,6 +642,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
             let list = buckets.get(id);
             if (list === undefined) buckets.set(id, list = []);
             list.push([start, plays]);
+            all.push([start, plays]);
           } else {
             previous.set(id, (previous.get(id) ?? 0) + plays);
           }
@@ -650,6 +654,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       return {
         layout,
         series,
+        total: downsample(all, layout),
         previousRanks: held
           ? ranksOf([...previous].map(([song_id, plays]) => ({ song_id, plays })))
           : undefined,
