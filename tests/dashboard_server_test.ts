@@ -452,3 +452,31 @@ Deno.test("GET /api/stream: frames carry ids, a reconnect starts with the curren
   await again.reader.cancel();
   dashboard.close();
 });
+
+Deno.test("GET /api/stream sends a viewer at most four documents a second, however fast plays come", async () => {
+  const { counter, dashboard, get } = setup({ tickMs: 250 });
+  const response = await get("/api/stream?artist=tony-allen&window=5m");
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const reading = (async () => {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+  })();
+  const started = Date.now();
+  let plays = 0;
+  while (Date.now() - started < 1_000) {
+    counter.add(play(1 + (plays % 3), "song"));
+    plays++;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await reader.cancel();
+  await reading.catch(() => {});
+  const documents = text.split("\n\n").filter((frame) => /^id: \d+\ndata: /.test(frame)).length;
+  assert.ok(plays > 50, `${plays} plays`);
+  // The first document at once, then one per 250 ms tick at most.
+  assert.ok(documents >= 2 && documents <= 5, `${documents} documents in a second`);
+  dashboard.close();
+});
