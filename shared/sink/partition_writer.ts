@@ -493,6 +493,11 @@ export function createPartitionWriter(
   async function recover(): Promise<void> {
     const position = await kafka("commit", () => io.committed());
     check();
+    log.debug("Partition {partition}: committed at {offset} ({metadata})", {
+      partition,
+      offset: String(position?.offset ?? "none"),
+      metadata: position?.metadata ?? "",
+    });
     if (position === undefined) return;
     startAt = position.offset;
     if (!exactlyOnce) return;
@@ -1018,6 +1023,11 @@ export function createPartitionWriter(
     await publishLetters(count);
     await kafka("commit", () => io.commit(last.offset + 1n, metadata));
     check();
+    log.debug("Partition {partition}: committed {offset} ({metadata})", {
+      partition,
+      offset: String(last.offset + 1n),
+      metadata: metadata ?? "",
+    });
     forget(count);
     return true;
   }
@@ -1070,9 +1080,24 @@ export function createPartitionWriter(
       const age = Date.now() - units[sent]!.at;
       timer = setTimeout(notify, Math.max(1, limits.maxWaitMs - age));
     }
+    const waited = Date.now();
     await Promise.race([wakeUp, window[0]?.promise ?? wakeUp]);
     clearTimeout(timer);
     poked = false;
+    if (Date.now() - waited > 10_000) {
+      log.debug(
+        "Partition {partition}: waited {ms} ms with {held} messages held, {sent} sent, {inFlight} appends in flight",
+        {
+          partition,
+          ms: Date.now() - waited,
+          held: units.length,
+          sent,
+          inFlight: window.length,
+          stream: stream?.name ?? "none",
+          skip: skip?.left ?? 0,
+        },
+      );
+    }
   }
 
   const stopped = (async () => {
