@@ -304,3 +304,54 @@ Deno.test({
     }
   },
 });
+
+Deno.test("schemaProblem() says why rows of the plays table do not fit a table", async () => {
+  const { schemaProblem } = await import("../shared/bigquery/destination.ts");
+  const { PLAYS_COLUMNS } = await import("../shared/schema.ts");
+  const fields = (change: (f: Record<string, unknown>[]) => void) => {
+    const list: Record<string, unknown>[] = PLAYS_COLUMNS.map((column) => ({ ...column }));
+    change(list);
+    return list;
+  };
+  assert.equal(schemaProblem(fields(() => {})), undefined);
+  // BigQuery's legacy type names are the same types.
+  assert.equal(
+    schemaProblem(fields((f) => f.forEach((c) => c.type === "INT64" && (c.type = "INTEGER")))),
+    undefined,
+  );
+  assert.equal(
+    schemaProblem(fields((f) => f.splice(9, 1))),
+    "column 'kafka_offset' is missing",
+  );
+  assert.equal(
+    schemaProblem(fields((f) => f.push({ name: "country", type: "STRING", mode: "REQUIRED" }))),
+    "column 'country' is REQUIRED but the rows do not have it",
+  );
+  assert.equal(
+    schemaProblem(fields((f) => f.push({ name: "note", type: "STRING", mode: "NULLABLE" }))),
+    undefined,
+  );
+  assert.match(String(schemaProblem(undefined)), /^column 'event_id' is missing/);
+});
+
+Deno.test("insertAllFailure() maps a failed insertAll request to the Storage Write statuses", async () => {
+  const { insertAllFailure } = await import("../shared/bigquery/destination.ts");
+  const failed = (error: unknown) => {
+    const result = insertAllFailure(error);
+    assert.equal(result.status, "failed");
+    return result.status === "failed" ? [result.code, result.retryable] : [];
+  };
+  assert.deepEqual(failed({ code: 404, message: "Not found: Table p:d.t" }), [5, false]);
+  assert.deepEqual(failed({ code: 401, message: "Login required" }), [16, false]);
+  assert.deepEqual(
+    failed({ code: 403, errors: [{ reason: "accessDenied" }], message: "Access Denied" }),
+    [7, false],
+  );
+  assert.deepEqual(
+    failed({ code: 403, errors: [{ reason: "quotaExceeded" }], message: "Quota" }),
+    [8, true],
+  );
+  assert.deepEqual(failed({ code: 400, message: "Invalid request" }), [3, false]);
+  assert.deepEqual(failed({ code: 503, message: "Backend error" }), [14, true]);
+  assert.deepEqual(failed(new Error("socket hang up")), [14, true]);
+});

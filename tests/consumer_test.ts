@@ -3,6 +3,8 @@
 
 import assert from "node:assert/strict";
 import { deriveEventId } from "../shared/event.ts";
+import { createAdmin, createKafka } from "../shared/kafka/mod.ts";
+import { parseMarker } from "../shared/sink/commit_marker.ts";
 import {
   committedOffsets,
   consumerArgs,
@@ -212,7 +214,15 @@ Deno.test("consumer rejects invalid configuration with one clear message", async
   const help = await runScript("consume", ["--help"]);
   assert.equal(help.code, 0);
   for (
-    const name of ["KAFKA_BROKERS", "KAFKA_DLQ_TOPIC", "BIGQUERY_EMULATOR_HOST", "--exit-when-idle"]
+    const name of [
+      "KAFKA_BROKERS",
+      "KAFKA_DLQ_TOPIC",
+      "BIGQUERY_EMULATOR_HOST",
+      "BIGQUERY_STORAGE_EMULATOR_HOST",
+      "WRITE_API",
+      "BIGQUERY_CREATE_TABLE",
+      "--exit-when-idle",
+    ]
   ) {
     assert.ok(help.stdout.includes(name), `help mentions ${name}`);
   }
@@ -230,4 +240,44 @@ Deno.test("consumer stores event text exactly as sent, placeholders and markup i
     rows.map((row) => row.song_name).sort(),
     [...names_].sort(),
   );
+});
+
+Deno.test("consumer commits each stored stretch with the write stream and its next row", async () => {
+  const n = names();
+  const events = Array.from({ length: 90 }, () => goodEvent());
+  await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
+  const consumed = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+  assert.equal(consumed.code, 0, consumed.stderr);
+  const admin = createAdmin(createKafka({ brokers: ["127.0.0.1:9092"], clientId: "tests" }));
+  try {
+    const committed = await admin.committed(n.group, n.topic);
+    assert.equal(committed.size, 3);
+    for (const { offset, metadata } of committed.values()) {
+      const marker = parseMarker(metadata);
+      assert.ok(marker, `a marker in ${metadata}`);
+      assert.match(marker.stream, new RegExp(`/tables/${n.table}/streams/`));
+      // Each partition's rows went to one stream, all of them: its next row is the offset.
+      assert.equal(BigInt(marker.row), offset);
+    }
+  } finally {
+    await admin.close();
+  }
+  assert.equal((await tableRows(n.table)).length, 90);
+});
+
+Deno.test("consumer --write-api insert-all stores every event and commits without markers", async () => {
+  const n = names();
+  const events = Array.from({ length: 60 }, () => goodEvent());
+  await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
+  const consumed = await runScript(
+    "consume",
+    consumerArgs(n, ["--exit-when-idle", "2", "--write-api", "insert-all"]),
+  );
+  assert.equal(consumed.code, 0, consumed.stderr);
+  assert.match(consumed.stderr, /at least once via insert-all/);
+  assert.deepEqual(
+    new Set((await tableRows(n.table)).map((row) => row.event_id)),
+    new Set(events.map((e) => e.event_id)),
+  );
+  await assertCommittedToEnd(n.group, n.topic);
 });

@@ -215,6 +215,23 @@ Deno.test({
     }),
 });
 
+Deno.test({
+  name: "storage write: a PENDING stream checks rows without storing them",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withTable(async (writer, count) => {
+      const stream = await writer.createStream("pending");
+      const found = await writer.getStream(stream);
+      assert.ok(found.status === "found" && found.type === "PENDING", JSON.stringify(found));
+      const appender = await writer.openAppender(stream);
+      assert.deepEqual(await appender.append(rows(3, 0), 0), { status: "ok", offset: 0, rows: 3 });
+      assert.deepEqual(await writer.finalizeStream(stream), { status: "finalized", rowCount: 3 });
+      appender.close();
+      assert.equal(await count(), 0, "never committed: nothing is visible");
+    }),
+});
+
 /** A TCP server that accepts connections and never answers (a hung BigQuery). */
 function silentServer(): { address: string; close(): void } {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
