@@ -326,6 +326,7 @@ export function createPartitionWriter(
   let blocked: Blocked | undefined;
   let draining = 0;
   let stopping = false;
+  let closing = false;
   const abort = new AbortController();
   let wake: () => void = () => {};
   let poked = false;
@@ -1118,7 +1119,13 @@ export function createPartitionWriter(
       }
     } finally {
       stopping = true;
-      stream?.rs.close();
+      const open = stream;
+      open?.rs.close();
+      // Revoked or given up: no more appends to this stream. The next owner
+      // finalizes it too (idempotent); nobody waits for this one.
+      if (open !== undefined && open.used && exactlyOnce && !closing) {
+        destination.finalizeStream(open.name).catch(() => {});
+      }
       for (const wakeUp of idle.splice(0)) wakeUp();
     }
   })();
@@ -1178,6 +1185,7 @@ export function createPartitionWriter(
       }
     },
     async close() {
+      closing = true;
       await this.drain();
       const open = stream;
       if (open !== undefined && open.used && exactlyOnce && !stopping) {

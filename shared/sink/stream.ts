@@ -264,6 +264,10 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
     });
     await source.run((batch) => {
       lastMessageAt = Date.now();
+      // A batch of a partition this member no longer owns (fetched before a
+      // rebalance) is left to the new owner: writing it could fence the
+      // owner's stream and commit over its offsets.
+      if (!owned.includes(batch.partition)) return Promise.resolve();
       const writer = writers.get(batch.partition) ?? startWriter(batch.partition);
       writer.add(batch.messages, batch.highWatermark);
       if (writer.heldBytes >= maxHeldBytes) applyPauses();
