@@ -1042,7 +1042,13 @@ export function createPartitionWriter(
       await handleHead();
       return true;
     }
-    if (await commitStored()) return true;
+    // Appends first: a commit then runs while they are in flight.
+    if (await trySend()) return true;
+    return await commitStored();
+  }
+
+  /** Sends the next append (or does what must come before it); false when none is due. */
+  async function trySend(): Promise<boolean> {
     if (skip !== undefined && sent < units.length && window.length === 0) {
       consumeSkip();
       return true;
