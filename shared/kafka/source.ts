@@ -173,10 +173,16 @@ export function createSource(kafka: KafkaClient, options: SourceOptions): Source
       consumer.seek({ topic, partition, offset: String(offset) });
     },
     pause(partitions) {
-      consumer.pause([{ topic, ...(partitions === undefined ? {} : { partitions: [...partitions] }) }]);
+      consumer.pause([{
+        topic,
+        ...(partitions === undefined ? {} : { partitions: [...partitions] }),
+      }]);
     },
     resume(partitions) {
-      consumer.resume([{ topic, ...(partitions === undefined ? {} : { partitions: [...partitions] }) }]);
+      consumer.resume([{
+        topic,
+        ...(partitions === undefined ? {} : { partitions: [...partitions] }),
+      }]);
     },
     lag() {
       admin ??= createAdmin(kafka);
