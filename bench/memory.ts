@@ -18,7 +18,7 @@
 
 import { tail } from "../shared/cli/tasks.ts";
 import { healthRead, startDashboard } from "./dashboard.ts";
-import { peakMb, rssAtProgress, sampleMemory } from "./proc_memory.ts";
+import { type MemorySample, peakMb, rssAtProgress, sampleMemory } from "./proc_memory.ts";
 import { fillTopic, finish, spawnConsumer } from "./processes.ts";
 import type { BenchResult } from "./report.ts";
 import { insertedOf } from "./sink.ts";
@@ -42,6 +42,8 @@ const FRACTIONS = [0.25, 0.5, 0.75, 1];
 /** Memory of one process in one repetition. */
 export interface ProcessMemory {
   peak_mb: number;
+  /** Largest RSS before its first event was stored (consumer) or read (dashboard): the cost of starting. */
+  start_mb: number | null;
   /** RSS at 25, 50, 75 and 100 % of the events. */
   rss_mb_at: (number | null)[];
   flat: boolean;
@@ -126,7 +128,33 @@ async function repetition(
 
 function describe(samples: Parameters<typeof peakMb>[0]): ProcessMemory {
   const rssAt = rssAtProgress(samples, FRACTIONS).map((mb) => mb ?? null);
-  return { peak_mb: peakMb(samples), rss_mb_at: rssAt, flat: isFlat(rssAt) };
+  return {
+    peak_mb: peakMb(samples),
+    start_mb: startMb(samples),
+    rss_mb_at: rssAt,
+    flat: isFlat(rssAt),
+  };
+}
+
+/**
+ * Largest RSS (MB) of the samples taken before any progress, or null when
+ * none was: what the process needs before it has handled a single event.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startMb } from "./memory.ts";
+ * const samples = [0, 0, 0.1].map((progress, i) => ({
+ *   at: i, progress, rssKb: 100_000 + i * 10_000, hwmKb: 130_000,
+ * }));
+ * assert.equal(startMb(samples), 112.64);
+ * assert.equal(startMb(samples.slice(2)), null);
+ * ```
+ */
+export function startMb(samples: readonly MemorySample[]): number | null {
+  const before = samples.filter((sample) => sample.progress === 0);
+  if (before.length === 0) return null;
+  return Math.round(Math.max(...before.map((sample) => sample.rssKb)) * 1.024) / 1000;
 }
 
 /** Runs the memory benchmark. */
@@ -138,7 +166,9 @@ export async function benchMemory(options: MemoryBenchOptions): Promise<BenchRes
     reps.push(result);
     for (const [name, memory] of Object.entries(result)) {
       log(
-        `memory #${rep + 1} ${name}: peak ${memory.peak_mb} MB, RSS at 25/50/75/100 %: ${
+        `memory #${
+          rep + 1
+        } ${name}: peak ${memory.peak_mb} MB, before its first event ${memory.start_mb} MB, RSS at 25/50/75/100 %: ${
           memory.rss_mb_at.join(" / ")
         } MB${memory.flat ? " (flat)" : " (growing)"}`,
       );
@@ -162,7 +192,8 @@ export async function benchMemory(options: MemoryBenchOptions): Promise<BenchRes
     target: `< ${PEAK_LIMIT_MB} MB each, flat`,
     met: consumer.median < PEAK_LIMIT_MB && dashboard.median < PEAK_LIMIT_MB && flat,
     method: "/proc/<pid>/status every 250 ms: peak = max VmHWM; RSS at 25/50/75/100 % of the " +
-      `events; flat = RSS at 100 % ≤ ${FLAT_GROWTH} × RSS at 25 %. Both processes run together ` +
+      `events; flat = RSS at 100 % ≤ ${FLAT_GROWTH} × RSS at 25 %; start = largest RSS before ` +
+      "the first event was stored (consumer) or read (dashboard). Both processes run together " +
       "on a pre-filled topic.",
     details: {
       events: options.events,

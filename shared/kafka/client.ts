@@ -92,6 +92,24 @@ export function isExpectedResponseError(message: string, error: unknown): boolea
     EXPECTED_RESPONSE_ERRORS.has(error);
 }
 
+/**
+ * Whether a kafkajs error entry is the broker's answer to a produce request.
+ * The publisher hands every failed send to its caller, which reports it once
+ * (a retry warning, or the line it stops with), so the client's own line
+ * would only say it twice.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isProduceResponseError } from "./client.ts";
+ * assert.equal(isProduceResponseError("Response Produce(key: 0, version: 7)"), true);
+ * assert.equal(isProduceResponseError("Response Fetch(key: 1, version: 11)"), false);
+ * ```
+ */
+export function isProduceResponseError(message: string): boolean {
+  return message.startsWith("Response Produce(");
+}
+
 function bridgeLogs(): NonNullable<KafkaJsConfig["logCreator"]> {
   return () => ({ level, log: entry }) => {
     const { message, timestamp: _t, logger: _l, stack: _s, ...raw } = entry;
@@ -102,8 +120,9 @@ function bridgeLogs(): NonNullable<KafkaJsConfig["logCreator"]> {
     const text = `${entry.namespace ?? "kafkajs"}: ${message}`;
     switch (level) {
       case logLevel.ERROR:
-        if (isExpectedResponseError(message, raw.error)) log.debug(text, fields);
-        else log.error(text, fields);
+        if (isExpectedResponseError(message, raw.error) || isProduceResponseError(message)) {
+          log.debug(text, fields);
+        } else log.error(text, fields);
         break;
       case logLevel.WARN:
         if (message.startsWith(EXPECTED_WARNING)) log.debug(text, fields);
