@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { InsertRow, Table } from "../shared/bigquery/warehouse.ts";
 import { loadBigQueryConfig } from "../shared/bigquery/options.ts";
+import { startSilentServer } from "./support/silent_server.ts";
 
 import "./support/lenient_env.ts";
 const {
@@ -215,22 +216,6 @@ Deno.test("withDeadline() settles like the call, or rejects at the deadline and 
   assert.throws(() => withDeadline("a call", 0, () => Promise.resolve(1)), RangeError);
 });
 
-/** A TCP server that accepts connections and never answers (a hung BigQuery). */
-function silentServer(): { url: string; close(): void } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const connections: Deno.Conn[] = [];
-  (async () => {
-    for await (const connection of listener) connections.push(connection);
-  })().catch(() => {});
-  return {
-    url: `http://127.0.0.1:${listener.addr.port}`,
-    close() {
-      listener.close();
-      for (const connection of connections) connection.close();
-    },
-  };
-}
-
 type Config = Parameters<typeof openWarehouse>[0];
 
 function emulatorConfig(emulatorHost: string, table = "plays"): Config {
@@ -249,7 +234,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const server = silentServer();
+    const server = startSilentServer();
     try {
       const warehouse = openWarehouse(emulatorConfig(server.url), { requestTimeoutMs: 300 });
       for (

@@ -10,19 +10,15 @@ import {
   consumerArgs,
   endOffsets,
   goodEvent,
+  pipelineNames,
+  producerArgs,
   produceRaw,
   readTopic,
   runScript,
   startScript,
   tableRows,
-  uniqueName,
   waitFor,
 } from "./support/harness.ts";
-
-function names() {
-  const id = uniqueName("t");
-  return { topic: `plays_${id}`, group: `group_${id}`, table: `plays_${id}` };
-}
 
 async function assertCommittedToEnd(group: string, topic: string): Promise<void> {
   const [committed, ends] = await Promise.all([committedOffsets(group, topic), endOffsets(topic)]);
@@ -33,19 +29,11 @@ async function assertCommittedToEnd(group: string, topic: string): Promise<void>
 }
 
 Deno.test("consumer stores every produced event exactly once and commits to the end", async () => {
-  const n = names();
-  const produced = await runScript("produce", [
-    "--topic",
-    n.topic,
-    "--count",
-    "600",
-    "--rate",
-    "0",
-    "--seed",
-    "7",
-    "--log-file",
-    "",
-  ]);
+  const n = pipelineNames("plays");
+  const produced = await runScript(
+    "produce",
+    producerArgs(n.topic, { count: 600, rate: 0, seed: 7 }),
+  );
   assert.equal(produced.code, 0, produced.stderr);
 
   const consumed = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
@@ -61,7 +49,7 @@ Deno.test("consumer stores every produced event exactly once and commits to the 
 });
 
 Deno.test("consumer stores tutorial-format events with deterministic ids", async () => {
-  const n = names();
+  const n = pipelineNames("plays");
   const tutorial = Array.from({ length: 9 }, (_, i) => ({
     user_id: 100 + i,
     artist: "tony-allen",
@@ -90,7 +78,7 @@ Deno.test("consumer stores tutorial-format events with deterministic ids", async
 });
 
 Deno.test("consumer sends poison messages to the DLQ with headers and stores the good ones", async () => {
-  const n = names();
+  const n = pipelineNames("plays");
   const good = Array.from({ length: 20 }, () => goodEvent());
   const poison: Array<{ value: string; kind: string; field?: string }> = [
     { value: "{not json", kind: "invalid-json" },
@@ -147,7 +135,7 @@ Deno.test("consumer sends poison messages to the DLQ with headers and stores the
 });
 
 Deno.test("consumer resumes from committed offsets after a restart without loss or re-reads", async () => {
-  const n = names();
+  const n = pipelineNames("plays");
   const first = Array.from({ length: 120 }, () => goodEvent());
   await produceRaw(n.topic, first.map((e) => JSON.stringify(e)));
   const run1 = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
@@ -170,7 +158,7 @@ Deno.test("consumer resumes from committed offsets after a restart without loss 
 });
 
 Deno.test("consumer flushes the batch in flight and commits on SIGTERM", async () => {
-  const n = names();
+  const n = pipelineNames("plays");
   const events = Array.from({ length: 150 }, () => goodEvent());
   await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
   // Batches would wait a minute on their own: only the shutdown flushes them.
@@ -229,7 +217,7 @@ Deno.test("consumer rejects invalid configuration with one clear message", async
 });
 
 Deno.test("consumer stores event text exactly as sent, placeholders and markup included", async () => {
-  const n = names();
+  const n = pipelineNames("plays");
   const names_ = ["{{projectId}}", "<img src=x onerror=alert(1)>", "naïve — “quoted” 🎵", 'a\\b"c'];
   const events = names_.map((song_name, i) => goodEvent({ song_name, song_id: 20 + i }));
   await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
@@ -243,7 +231,7 @@ Deno.test("consumer stores event text exactly as sent, placeholders and markup i
 });
 
 Deno.test("consumer commits each stored stretch with the write stream and its next row", async () => {
-  const n = names();
+  const n = pipelineNames("plays");
   const events = Array.from({ length: 90 }, () => goodEvent());
   await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
   const consumed = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
@@ -266,7 +254,7 @@ Deno.test("consumer commits each stored stretch with the write stream and its ne
 });
 
 Deno.test("consumer --write-api insert-all stores every event and commits without markers", async () => {
-  const n = names();
+  const n = pipelineNames("plays");
   const events = Array.from({ length: 60 }, () => goodEvent());
   await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
   const consumed = await runScript(

@@ -4,56 +4,12 @@
 // fixed delay.
 
 import assert from "node:assert/strict";
-import { type Browser, chromium, type Page } from "playwright-core";
-import { createKafka, ensureTopic, openPublisher } from "../shared/kafka/mod.ts";
 import { startDashboard } from "../bench/dashboard.ts";
+import { animationsDone, ARTIFACTS, browserTest, launchBrowser } from "./support/browser.ts";
 import { dashboardNames, playAt, startBigQueryStandIn } from "./support/dashboard.ts";
-import { consumerArgs, runScript } from "./support/harness.ts";
+import { consumerArgs, openEventSender, runScript } from "./support/harness.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ARTIFACTS = new URL("./artifacts/", import.meta.url);
 const XSS = "<img src=x onerror=alert(1)>";
-
-function hasChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    // launch() gives every run a fresh temporary profile (user-data dir).
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
-}
-
-/** What the page's animations are read for. */
-interface PageAnimation {
-  effect: { getTiming(): { iterations?: number } } | null;
-  finished: Promise<unknown>;
-}
-
-/** Resolves once every finite CSS animation and transition of the page has finished. */
-async function animationsDone(page: Page): Promise<void> {
-  await page.locator("html").evaluate((html) =>
-    Promise.all(
-      html.getAnimations({ subtree: true })
-        .filter((animation: PageAnimation) => animation.effect?.getTiming().iterations !== Infinity)
-        .map((animation: PageAnimation) => animation.finished.catch(() => {})),
-    ).then(() => undefined)
-  );
-}
 
 /** Polls `read` (a DOM read) until `holds` is true of its value; throws after `timeoutMs`. */
 async function until<T>(
@@ -76,24 +32,14 @@ function requestAnimationFrameLike(resolve: (value: unknown) => void): void {
   setTimeout(resolve, 16);
 }
 
-Deno.test({
-  name: "dashboard page: bars grow live, windows and artists switch, names stay text",
-  ignore: !hasChromium() && Deno.env.get("CI") !== "true",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+browserTest(
+  "dashboard page: bars grow live, windows and artists switch, names stay text",
+  async () => {
     const names = dashboardNames();
     const now = Date.now();
-    const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
-    await ensureTopic(kafka, names.topic, 3);
-    const producer = await openPublisher(kafka);
-    const send = (events: Record<string, unknown>[]) =>
-      producer.send(
-        names.topic,
-        events.map((event) => ({ key: null, value: JSON.stringify(event) })),
-      );
+    const producer = await openEventSender(names.topic);
     const counts: [number, number][] = [[1, 5], [2, 3], [3, 2]];
-    await send([
+    await producer.send([
       ...counts.flatMap(([song, n]) => Array.from({ length: n }, () => playAt(now - 20_000, song))),
       playAt(now - 2 * 3_600_000, 4), // only in the 24 h window
       playAt(now - 10_000, 42, { song_name: XSS }),
@@ -101,7 +47,7 @@ Deno.test({
     ]);
 
     const dashboard = await startDashboard(names, { args: ["--reconcile-every", "0"] });
-    const browser = await launch();
+    const browser = await launchBrowser();
     const dialogs: string[] = [];
     const errors: string[] = [];
     try {
@@ -129,7 +75,7 @@ Deno.test({
 
       // One more play of "lady": its bar grows within a second.
       const sentAt = Date.now();
-      await send([playAt(Date.now(), 2)]);
+      await producer.send([playAt(Date.now(), 2)]);
       await row("lady").locator(".plays", { hasText: "4" }).waitFor({ timeout: 1_000 });
       const latency = Date.now() - sentAt;
       assert.ok(latency < 1_000, `shown ${latency} ms after producing`);
@@ -206,25 +152,15 @@ Deno.test({
       await producer.close();
     }
   },
-});
+);
 
-Deno.test({
-  name: "dashboard page: says so while BigQuery is away, and goes live when it is back",
-  ignore: !hasChromium() && Deno.env.get("CI") !== "true",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+browserTest(
+  "dashboard page: says so while BigQuery is away, and goes live when it is back",
+  async () => {
     const names = dashboardNames();
-    const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
-    await ensureTopic(kafka, names.topic, 3);
-    const producer = await openPublisher(kafka);
-    const send = (events: Record<string, unknown>[]) =>
-      producer.send(
-        names.topic,
-        events.map((event) => ({ key: null, value: JSON.stringify(event) })),
-      );
+    const producer = await openEventSender(names.topic);
     // History: stored and committed by the consumer before the dashboard starts.
-    await send(Array.from({ length: 7 }, () => playAt(Date.now() - 30_000, 1)));
+    await producer.send(Array.from({ length: 7 }, () => playAt(Date.now() - 30_000, 1)));
     const consumed = await runScript("consume", consumerArgs(names, ["--exit-when-idle", "2"]));
     assert.equal(consumed.code, 0, consumed.stderr);
 
@@ -234,7 +170,7 @@ Deno.test({
       until: "serving",
       args: ["--reconcile-every", "0"],
     });
-    const browser = await launch();
+    const browser = await launchBrowser();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
       await page.goto(new URL("/?artist=tony-allen&window=all", dashboard.url).href);
@@ -248,7 +184,7 @@ Deno.test({
       assert.equal(await page.locator("#connection-text").textContent(), "Degraded");
 
       // Live plays are counted meanwhile.
-      await send([playAt(Date.now(), 2), playAt(Date.now(), 2)]);
+      await producer.send([playAt(Date.now(), 2), playAt(Date.now(), 2)]);
       await page.locator(".row", { hasText: "lady" }).locator(".plays", { hasText: /^2$/ })
         .waitFor({ timeout: 5_000 });
       await page.screenshot({ path: new URL("dashboard_degraded.png", ARTIFACTS).pathname });
@@ -267,4 +203,4 @@ Deno.test({
       await producer.close();
     }
   },
-});
+);

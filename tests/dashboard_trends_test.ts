@@ -3,37 +3,13 @@
 // wait is on a DOM condition, never a fixed delay.
 
 import assert from "node:assert/strict";
-import { type Browser, chromium } from "playwright-core";
-import { createKafka, ensureTopic, openPublisher } from "../shared/kafka/mod.ts";
 import { startDashboard } from "../bench/dashboard.ts";
 import type { TopDocument } from "../shared/live/server.ts";
+import { animationsDone, ARTIFACTS, browserTest, launchBrowser } from "./support/browser.ts";
 import { dashboardNames, playAt } from "./support/dashboard.ts";
+import { openEventSender } from "./support/harness.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const MINUTE = 60_000;
-
-function hasChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
-
-function launch(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-    ],
-  });
-}
 
 /**
  * A TCP proxy to `target` (host:port) on a free local port, whose open
@@ -86,25 +62,15 @@ function startProxy(target: { hostname: string; port: number }) {
   };
 }
 
-Deno.test({
-  name: "dashboard page: sparklines and rank changes move when plays arrive, export, overview",
-  ignore: !hasChromium() && Deno.env.get("CI") !== "true",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+browserTest(
+  "dashboard page: sparklines and rank changes move when plays arrive, export, overview",
+  async () => {
     const names = dashboardNames();
     const now = Date.now();
-    const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
-    await ensureTopic(kafka, names.topic, 3);
-    const producer = await openPublisher(kafka);
-    const send = (events: Record<string, unknown>[]) =>
-      producer.send(
-        names.topic,
-        events.map((event) => ({ key: null, value: JSON.stringify(event) })),
-      );
+    const producer = await openEventSender(names.topic);
     const times = (n: number, event: () => Record<string, unknown>) =>
       Array.from({ length: n }, event);
-    await send([
+    await producer.send([
       // The 5 minutes before the window: zombie leads lady.
       ...times(3, () => playAt(now - 7 * MINUTE, 1)),
       ...times(1, () => playAt(now - 7 * MINUTE, 2)),
@@ -116,7 +82,7 @@ Deno.test({
 
     const dashboard = await startDashboard(names, { args: ["--reconcile-every", "0"] });
     const proxy = startProxy({ hostname: "127.0.0.1", port: Number(new URL(dashboard.url).port) });
-    const browser = await launch();
+    const browser = await launchBrowser();
     const errors: string[] = [];
     try {
       const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
@@ -147,7 +113,7 @@ Deno.test({
       );
 
       // Two plays of lady now: it overtakes zombie (4 to 3), its sparkline rises at the end.
-      await send(times(2, () => playAt(Date.now(), 2)));
+      await producer.send(times(2, () => playAt(Date.now(), 2)));
       await change("lady").filter({ hasText: "▲1" }).waitFor({ timeout: 5_000 });
       await change("zombie").filter({ hasText: "▼1" }).waitFor({ timeout: 5_000 });
       assert.equal(await change("lady").getAttribute("data-direction"), "up");
@@ -238,7 +204,7 @@ Deno.test({
       // back the page shows exactly the server's numbers.
       proxy.cut();
       await page.locator('#connection[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
-      await send(times(3, () => playAt(Date.now(), 3)));
+      await producer.send(times(3, () => playAt(Date.now(), 3)));
       await row("secret-agent").locator(".plays", { hasText: /^4$/ }).waitFor({ timeout: 10_000 });
       await page.locator('#connection[data-state="live"]').waitFor({ timeout: 5_000 });
       const health = await (await fetch(new URL("/healthz", dashboard.url))).json();
@@ -264,7 +230,9 @@ Deno.test({
         .waitFor({ timeout: 5_000 });
 
       // Overview: every artist's total equals /api/top's, and links to the artist view.
-      await send([playAt(Date.now(), 1, { artist: "fela-kuti", song_name: "water-no-get-enemy" })]);
+      await producer.send([
+        playAt(Date.now(), 1, { artist: "fela-kuti", song_name: "water-no-get-enemy" }),
+      ]);
       await page.click("#overview-link");
       await page.waitForURL(/\/overview\?window=all$/);
       const artistRow = (artist: string) => page.locator(`tr[data-artist="${artist}"]`);
@@ -296,33 +264,14 @@ Deno.test({
       await producer.close();
     }
   },
-});
+);
 
-const ARTIFACTS = new URL("./artifacts/", import.meta.url);
-
-/** What the page's animations are read for. */
-interface PageAnimation {
-  effect: { getTiming(): { iterations?: number } } | null;
-  finished: Promise<unknown>;
-}
-
-Deno.test({
-  name:
-    "dashboard page: fits a phone and a 4K wall screen; screenshots of the artist view and overview",
-  ignore: !hasChromium() && Deno.env.get("CI") !== "true",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+browserTest(
+  "dashboard page: fits a phone and a 4K wall screen; screenshots of the artist view and overview",
+  async () => {
     const names = dashboardNames();
     const now = Date.now();
-    const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
-    await ensureTopic(kafka, names.topic, 3);
-    const producer = await openPublisher(kafka);
-    const send = (events: Record<string, unknown>[]) =>
-      producer.send(
-        names.topic,
-        events.map((event) => ({ key: null, value: JSON.stringify(event) })),
-      );
+    const producer = await openEventSender(names.topic);
     const songs = [
       "zombie",
       "lady",
@@ -364,37 +313,27 @@ Deno.test({
         );
       }
     });
-    await send(events);
+    await producer.send(events);
 
     const dashboard = await startDashboard(names, { args: ["--reconcile-every", "0"] });
-    const browser = await launch();
+    const browser = await launchBrowser();
     try {
       const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
       const shot = (name: string) =>
         page.screenshot({ path: new URL(name, ARTIFACTS).pathname, fullPage: true });
-      const settled = () =>
-        page.locator("html").evaluate((html) =>
-          Promise.all(
-            html.getAnimations({ subtree: true })
-              .filter((animation: PageAnimation) =>
-                animation.effect?.getTiming().iterations !== Infinity
-              )
-              .map((animation: PageAnimation) => animation.finished.catch(() => {})),
-          ).then(() => undefined)
-        );
       const overflow = () => page.locator("html").evaluate((el) => el.scrollWidth - el.clientWidth);
 
       await page.goto(new URL("/?artist=tony-allen&window=1h", dashboard.url).href);
       await page.locator(".row").nth(9).waitFor({ timeout: 10_000 });
       await page.locator(".change", { hasText: "▲" }).first().waitFor({ timeout: 5_000 });
       await page.locator("#lag", { hasText: /^Kafka lag: \d/ }).waitFor({ timeout: 20_000 });
-      await settled();
+      await animationsDone(page);
       await shot("dashboard_artist.png");
 
       // Phone: one column, no horizontal scrolling, sparklines still there.
       await page.setViewportSize({ width: 390, height: 844 });
       await page.locator(".row").first().waitFor();
-      await settled();
+      await animationsDone(page);
       assert.equal(await overflow(), 0, "no horizontal scrolling on a phone");
       assert.ok(
         await page.locator(".row .spark").first().evaluate((el) =>
@@ -405,7 +344,7 @@ Deno.test({
 
       // 4K wall screen: everything scales up, nothing overflows.
       await page.setViewportSize({ width: 3840, height: 2160 });
-      await settled();
+      await animationsDone(page);
       assert.equal(await overflow(), 0);
       const rootPx = await page.locator("html").evaluate((el) =>
         parseFloat(el.ownerDocument.defaultView?.getComputedStyle(el).fontSize ?? "0")
@@ -417,7 +356,7 @@ Deno.test({
       await page.locator('tr[data-artist="oumou-sangare"]').waitFor({ timeout: 5_000 });
       await shot("dashboard_overview.png");
       await page.setViewportSize({ width: 390, height: 844 });
-      await settled();
+      await animationsDone(page);
       assert.equal(await overflow(), 0, "the overview fits a phone");
       await shot("dashboard_overview_phone.png");
     } finally {
@@ -426,4 +365,4 @@ Deno.test({
       await producer.close();
     }
   },
-});
+);

@@ -12,81 +12,30 @@ import {
   consumerArgs,
   endOffsets,
   goodEvent,
+  metricsPort,
+  pipelineNames,
   produceRaw,
   readTopic,
+  rowCounts,
   type Script,
+  sleep,
+  startProducer,
   startScript,
-  uniqueName,
+  stopScript,
   waitFor,
+  waitForCommittedOver,
+  waitForCommittedToEnd,
   warehouseFor,
 } from "./support/harness.ts";
-
-function names() {
-  const id = uniqueName("d");
-  return { topic: `dest_${id}`, group: `group_${id}`, table: `dest_${id}` };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function startProducer(topic: string, count: number, rate: number) {
-  return startScript("produce", [
-    "--topic",
-    topic,
-    "--count",
-    String(count),
-    "--rate",
-    String(rate),
-    "--log-file",
-    "",
-  ]);
-}
-
-async function committedTotal(group: string, topic: string): Promise<bigint> {
-  return [...(await committedOffsets(group, topic)).values()].reduce((a, b) => a + b, 0n);
-}
-
-async function waitForCommittedToEnd(
-  group: string,
-  topic: string,
-  consumer: Script,
-  timeoutMs = 180_000,
-) {
-  await waitFor(
-    `${group} committed to the end of ${topic}`,
-    async () => {
-      const [committed, ends] = await Promise.all([
-        committedOffsets(group, topic),
-        endOffsets(topic),
-      ]);
-      return [...ends].every(([partition, end]) => (committed.get(partition) ?? 0n) >= end);
-    },
-    timeoutMs,
-    500,
-  ).catch((error) => {
-    throw new Error(`${error.message}\n${consumer.stderr().slice(-4_000)}`);
-  });
-}
-
-async function metricsPort(script: Script): Promise<number> {
-  let port = 0;
-  await waitFor("the metrics address", () => {
-    port = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)\//.exec(script.stderr())?.[1] ?? 0);
-    return port > 0;
-  }, 60_000);
-  return port;
-}
+import { scrapeValue } from "./support/prometheus.ts";
 
 async function healthz(port: number): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`http://127.0.0.1:${port}/healthz`);
   return { status: response.status, body: await response.json() };
 }
 
-async function blockedMetric(port: number, reason: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split("\n").find((l) =>
-    l.startsWith(`livecharts_consumer_blocked{reason="${reason}"} `)
-  );
-  return Number(line?.split(" ")[1] ?? NaN);
+function blockedMetric(port: number, reason: string): Promise<number> {
+  return scrapeValue(port, "livecharts_consumer_blocked", { reason });
 }
 
 /** Waits for /healthz to say blocked for `reason` (503), and the metric to agree. */
@@ -111,13 +60,6 @@ async function waitBlocked(port: number, reason: string, script: Script): Promis
 
 async function deadLetters(topic: string): Promise<number> {
   return (await readTopic(`${topic}.dlq`).catch(() => [])).length;
-}
-
-async function stop(script: Script): Promise<string> {
-  script.kill("SIGTERM");
-  const result = await script.done;
-  assert.equal(result.code, 0, result.stderr);
-  return result.stderr;
 }
 
 /**
@@ -206,16 +148,11 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const n = names();
-    const producer = await startProducer(n.topic, 9_000, 300);
+    const n = pipelineNames("dest");
+    const producer = await startProducer(n.topic, { count: 9_000, rate: 300 });
     const consumer = await startScript("consume", consumerArgs(n));
     try {
-      await waitFor(
-        "rows committed",
-        async () => (await committedTotal(n.group, n.topic).catch(() => 0n)) > 1_000n,
-        60_000,
-        200,
-      );
+      await waitForCommittedOver(n.group, n.topic, 1_000n);
       await warehouseFor(n.table).table.delete();
       await waitFor(
         "the table created again",
@@ -224,8 +161,8 @@ Deno.test({
       );
       const cuts = await committedOffsets(n.group, n.topic);
       assert.equal((await producer.done).code, 0);
-      await waitForCommittedToEnd(n.group, n.topic, consumer);
-      const stderr = await stop(consumer);
+      await waitForCommittedToEnd(n.group, n.topic, { script: consumer });
+      const stderr = await stopScript(consumer);
       assert.equal(stderr.match(/was missing: created it again/g)?.length, 1, "logged once");
       assert.equal(await deadLetters(n.topic), 0);
       await assertContiguousToEnd(n, cuts);
@@ -242,8 +179,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const n = names();
-    const producer = await startProducer(n.topic, 6_000, 200);
+    const n = pipelineNames("dest");
+    const producer = await startProducer(n.topic, { count: 6_000, rate: 200 });
     const consumer = await startScript(
       "consume",
       consumerArgs(n, ["--create-table", "false", "--metrics-port", "0"]),
@@ -256,12 +193,7 @@ Deno.test({
       assert.match(reason, /table creation is off/);
       assert.equal((await committedOffsets(n.group, n.topic)).size, 0, "nothing read");
       await warehouse.table.create(playsTableMetadata());
-      await waitFor(
-        "rows committed",
-        async () => (await committedTotal(n.group, n.topic).catch(() => 0n)) > 500n,
-        60_000,
-        200,
-      );
+      await waitForCommittedOver(n.group, n.topic, 500n);
       assert.equal((await healthz(port)).status, 200);
 
       await warehouse.table.delete();
@@ -287,8 +219,8 @@ Deno.test({
       );
       assert.equal(await blockedMetric(port, "table-missing"), 0);
       assert.equal((await producer.done).code, 0);
-      await waitForCommittedToEnd(n.group, n.topic, consumer);
-      const stderr = await stop(consumer);
+      await waitForCommittedToEnd(n.group, n.topic, { script: consumer });
+      const stderr = await stopScript(consumer);
       assert.match(stderr, /BigQuery takes rows again/);
       assert.equal(await deadLetters(n.topic), 0);
       await assertContiguousToEnd(n, before);
@@ -305,7 +237,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const n = names();
+    const n = pipelineNames("dest");
     const bigquery = standIn();
     const events = Array.from({ length: 1_500 }, () => goodEvent());
     await produceRaw(n.topic, events.map((event) => JSON.stringify(event)));
@@ -323,14 +255,10 @@ Deno.test({
       assert.equal(await deadLetters(n.topic), 0);
 
       bigquery.refuse(undefined);
-      await waitForCommittedToEnd(n.group, n.topic, consumer, 90_000);
+      await waitForCommittedToEnd(n.group, n.topic, { timeoutMs: 90_000, script: consumer });
       assert.equal((await healthz(port)).status, 200);
-      await stop(consumer);
-      const [row] = await query(
-        warehouseFor(n.table),
-        `SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM \`livecharts-local.music.${n.table}\``,
-      );
-      assert.deepEqual([Number(row?.n), Number(row?.d)], [1_500, 1_500]);
+      await stopScript(consumer);
+      assert.deepEqual(await rowCounts(n.table), { rows: 1_500, distinct: 1_500 });
       assert.equal(await deadLetters(n.topic), 0);
     } finally {
       consumer.kill("SIGKILL");
@@ -345,9 +273,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const n = names();
+    const n = pipelineNames("dest");
     const bigquery = standIn();
-    const producer = await startProducer(n.topic, 3_000, 150);
+    const producer = await startProducer(n.topic, { count: 3_000, rate: 150 });
     const consumer = await startScript(
       "consume",
       consumerArgs(n, [
@@ -361,12 +289,7 @@ Deno.test({
     );
     try {
       const port = await metricsPort(consumer);
-      await waitFor(
-        "rows committed",
-        async () => (await committedTotal(n.group, n.topic).catch(() => 0n)) > 300n,
-        60_000,
-        200,
-      );
+      await waitForCommittedOver(n.group, n.topic, 300n);
       bigquery.refuse(403);
       await waitBlocked(port, "permission-denied", consumer);
       const before = await committedOffsets(n.group, n.topic);
@@ -375,13 +298,9 @@ Deno.test({
       assert.equal(await deadLetters(n.topic), 0);
       bigquery.refuse(undefined);
       assert.equal((await producer.done).code, 0);
-      await waitForCommittedToEnd(n.group, n.topic, consumer);
-      await stop(consumer);
-      const [row] = await query(
-        warehouseFor(n.table),
-        `SELECT COUNT(DISTINCT event_id) AS d FROM \`livecharts-local.music.${n.table}\``,
-      );
-      assert.equal(Number(row?.d), 3_000);
+      await waitForCommittedToEnd(n.group, n.topic, { script: consumer });
+      await stopScript(consumer);
+      assert.equal((await rowCounts(n.table)).distinct, 3_000);
       assert.equal(await deadLetters(n.topic), 0);
     } finally {
       producer.kill("SIGKILL");
@@ -397,7 +316,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const n = names();
+    const n = pipelineNames("dest");
     const warehouse = warehouseFor(n.table);
     const fields = PLAYS_COLUMNS.map((column) =>
       column.name === "artist" ? { ...column, type: "INT64" } : { ...column }
@@ -414,13 +333,9 @@ Deno.test({
       // Fixed by hand: the table made again with the right schema.
       await warehouse.table.delete();
       await warehouse.table.create(playsTableMetadata()).catch(() => {});
-      await waitForCommittedToEnd(n.group, n.topic, consumer, 120_000);
-      await stop(consumer);
-      const [row] = await query(
-        warehouseFor(n.table),
-        `SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM \`livecharts-local.music.${n.table}\``,
-      );
-      assert.deepEqual([Number(row?.n), Number(row?.d)], [300, 300]);
+      await waitForCommittedToEnd(n.group, n.topic, { timeoutMs: 120_000, script: consumer });
+      await stopScript(consumer);
+      assert.deepEqual(await rowCounts(n.table), { rows: 300, distinct: 300 });
       assert.equal(await deadLetters(n.topic), 0);
     } finally {
       consumer.kill("SIGKILL");
@@ -434,7 +349,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const n = names();
+    const n = pipelineNames("dest");
     const bigquery = standIn();
     const consumer = await startScript(
       "consume",

@@ -13,25 +13,26 @@ import assert from "node:assert/strict";
 import { query } from "../shared/bigquery/warehouse.ts";
 import { deriveEventId } from "../shared/event.ts";
 import {
-  committedOffsets,
+  committedTotal,
   consumerArgs,
   endOffsets,
+  metricsPort,
+  pipelineNames,
   produceRaw,
   readTopic,
+  rowCounts,
   type Script,
   services,
+  sleep,
+  startProducer,
   startScript,
-  uniqueName,
+  stopScript,
   waitFor,
+  waitForCommittedOver,
+  waitForCommittedToEnd,
   warehouseFor,
 } from "./support/harness.ts";
-
-function names() {
-  const id = uniqueName("e");
-  return { topic: `once_${id}`, group: `group_${id}`, table: `once_${id}` };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+import { scrapeValue } from "./support/prometheus.ts";
 
 /** Tutorial-format events: no event_id (derived from where they are read), a zoneless time. */
 function tutorialEvents(count: number): string[] {
@@ -60,19 +61,10 @@ async function expectedIds(topic: string): Promise<Set<string>> {
   return ids;
 }
 
-/** Rows and distinct event ids in `table`. */
-async function counts(table: string): Promise<{ rows: number; distinct: number }> {
-  const [row] = await query(
-    warehouseFor(table),
-    `SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM \`livecharts-local.music.${table}\``,
-  );
-  return { rows: Number(row?.n), distinct: Number(row?.d) };
-}
-
 /** Asserts that `table` holds exactly the events of `topic`, each once. */
 async function assertExactlyOnce(n: { topic: string; table: string }): Promise<number> {
   const expected = await expectedIds(n.topic);
-  const { rows, distinct } = await counts(n.table);
+  const { rows, distinct } = await rowCounts(n.table);
   assert.deepEqual({ rows, distinct }, { rows: expected.size, distinct: expected.size });
   const stored = await query(
     warehouseFor(n.table),
@@ -83,75 +75,16 @@ async function assertExactlyOnce(n: { topic: string; table: string }): Promise<n
   return expected.size;
 }
 
-/** Messages committed by `group` on `topic`, summed over partitions. */
-async function committedTotal(group: string, topic: string): Promise<bigint> {
-  return [...(await committedOffsets(group, topic)).values()].reduce((a, b) => a + b, 0n);
-}
-
-/** Waits until `group` committed every partition of `topic` to its end. */
-async function waitForCommittedToEnd(group: string, topic: string, timeoutMs = 180_000) {
-  await waitFor(
-    `${group} committed to the end of ${topic}`,
-    async () => {
-      const [committed, ends] = await Promise.all([
-        committedOffsets(group, topic),
-        endOffsets(topic),
-      ]);
-      return [...ends].every(([partition, end]) => (committed.get(partition) ?? 0n) >= end);
-    },
-    timeoutMs,
-    500,
-  );
-}
-
-function startProducer(topic: string, count: number, rate: number, partitions = 3) {
-  return startScript("produce", [
-    "--topic",
-    topic,
-    "--count",
-    String(count),
-    "--rate",
-    String(rate),
-    "--partitions",
-    String(partitions),
-    "--log-file",
-    "",
-  ]);
-}
-
-async function stop(script: Script, signal: Deno.Signal = "SIGTERM"): Promise<string> {
-  script.kill(signal);
-  const result = await script.done;
-  if (signal === "SIGTERM") assert.equal(result.code, 0, result.stderr);
-  return result.stderr;
-}
-
-/** The port the consumer serves /metrics on (it logs it). */
-async function metricsPort(script: Script): Promise<number> {
-  let port = 0;
-  await waitFor("the metrics address", () => {
-    port = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)\//.exec(script.stderr())?.[1] ?? 0);
-    return port > 0;
-  }, 60_000);
-  return port;
-}
-
-async function metric(port: number, name: string): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith(`${name} `));
-  return Number(line?.split(" ")[1] ?? NaN);
-}
-
 Deno.test({
   name:
     "exactly once: a consumer SIGKILLed at random moments during a 30,000-event load stores each event once",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const n = names();
+    const n = pipelineNames("once");
     // Slow enough that the load lasts through every kill (a killed member's
     // partitions wait for its session to expire, 30 s, before the next one).
-    const producer = await startProducer(n.topic, 30_000, 220);
+    const producer = await startProducer(n.topic, { count: 30_000, rate: 220 });
     let produced = false;
     producer.done.then(() => (produced = true));
     const logs: string[] = [];
@@ -209,8 +142,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const n = names();
-    const producer = await startProducer(n.topic, 6_000, 0);
+    const n = pipelineNames("once");
+    const producer = await startProducer(n.topic, { count: 6_000, rate: 0 });
     assert.equal((await producer.done).code, 0);
     const crashed = await startScript(
       "consume",
@@ -223,7 +156,7 @@ Deno.test({
       crash.stderr,
       /failpoint: exiting after append 5 \(partition \d+\) was acknowledged, before its commit/,
     );
-    const rowsAtCrash = (await counts(n.table)).rows;
+    const rowsAtCrash = (await rowCounts(n.table)).rows;
     const committedAtCrash = Number(await committedTotal(n.group, n.topic));
     assert.ok(
       rowsAtCrash > committedAtCrash,
@@ -246,8 +179,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const n = names();
-    const producer = await startProducer(n.topic, 18_000, 300, 6);
+    const n = pipelineNames("once");
+    const producer = await startProducer(n.topic, { count: 18_000, rate: 300, partitions: 6 });
     const a = await startScript("consume", consumerArgs(n));
     let b: Script | undefined;
     let c: Script | undefined;
@@ -279,14 +212,14 @@ Deno.test({
         60_000,
       );
       await progress(1_000n);
-      await stop(b); // leaves the group cleanly
+      await stopScript(b); // leaves the group cleanly
       await progress(500n);
       c.kill("SIGKILL"); // its partitions come back after its session expires
       await c.done;
       const produced = await producer.done;
       assert.equal(produced.code, 0, produced.stderr);
       await waitForCommittedToEnd(n.group, n.topic);
-      const stderr = await stop(a);
+      const stderr = await stopScript(a);
       const assignments = stderr.match(/Assigned partitions/g)?.length ?? 0;
       assert.ok(assignments >= 4, `a saw ${assignments} assignments: the group rebalanced`);
     } finally {
@@ -303,31 +236,26 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const n = names();
-    const producer = await startProducer(n.topic, 12_000, 300);
+    const n = pipelineNames("once");
+    const producer = await startProducer(n.topic, { count: 12_000, rate: 300 });
     const consumer = await startScript("consume", consumerArgs(n, ["--metrics-port", "0"]));
     try {
       const port = await metricsPort(consumer);
-      await waitFor(
-        "rows committed",
-        async () => (await committedTotal(n.group, n.topic).catch(() => 0n)) > 500n,
-        60_000,
-        200,
-      );
+      await waitForCommittedOver(n.group, n.topic, 500n);
       await services("down", "bigquery");
       await sleep(30_000); // the outage
       await services("up", "bigquery");
       const produced = await producer.done;
       assert.equal(produced.code, 0, produced.stderr);
       await waitForCommittedToEnd(n.group, n.topic);
-      const lost = await metric(port, "livecharts_consumer_streams_lost_total");
-      const rewritten = await metric(port, "livecharts_consumer_rows_rewritten_total");
-      const stderr = await stop(consumer);
+      const lost = await scrapeValue(port, "livecharts_consumer_streams_lost_total");
+      const rewritten = await scrapeValue(port, "livecharts_consumer_rows_rewritten_total");
+      const stderr = await stopScript(consumer);
       assert.match(stderr, /Pausing fetches until writes succeed again/);
       assert.match(stderr, /write stream \S+ no longer exists/);
       assert.ok(lost >= 1, `streams lost: ${lost}`);
       const expected = await expectedIds(n.topic);
-      const { rows, distinct } = await counts(n.table);
+      const { rows, distinct } = await rowCounts(n.table);
       assert.equal(distinct, expected.size, "nothing lost");
       assert.equal(expected.size, 12_000);
       assert.ok(

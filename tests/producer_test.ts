@@ -3,24 +3,24 @@
 import assert from "node:assert/strict";
 import { decodeEvent } from "../shared/event.ts";
 import { createAdmin, createKafka, ensureTopic } from "../shared/kafka/mod.ts";
-import { readTopic, runScript, startScript, uniqueName, waitFor } from "./support/harness.ts";
+import {
+  producerArgs,
+  readTopic,
+  runScript,
+  startProducer,
+  uniqueName,
+  waitFor,
+} from "./support/harness.ts";
 
 Deno.test("producer sends --count valid events keyed by song and logs deliveries", async () => {
   const topic = uniqueName("produce");
   const log = "producer.log"; // the one file the produce task may write
   {
-    const result = await runScript("produce", [
-      "--topic",
-      topic,
-      "--count",
-      "250",
-      "--rate",
-      "0",
-      "--partitions",
-      "4",
-      "--log-file",
-      log,
-    ], { env: {} });
+    const result = await runScript(
+      "produce",
+      producerArgs(topic, { count: 250, rate: 0, partitions: 4, logFile: log }),
+      { env: {} },
+    );
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /Stopped: 250 events delivered/);
 
@@ -52,22 +52,10 @@ Deno.test("producer --artist and --seed give a reproducible single-artist sequen
   const sequences: string[][] = [];
   for (const run of [1, 2]) {
     const topic = uniqueName(`seeded${run}`);
-    const result = await runScript("produce", [
-      "--topic",
-      topic,
-      "--count",
-      "40",
-      "--rate",
-      "0",
-      "--seed",
-      "42",
-      "--artist",
-      "tony-allen",
-      "--partitions",
-      "1",
-      "--log-file",
-      "",
-    ]);
+    const result = await runScript(
+      "produce",
+      producerArgs(topic, { count: 40, rate: 0, seed: 42, artist: "tony-allen", partitions: 1 }),
+    );
     assert.equal(result.code, 0, result.stderr);
     const events = (await readTopic(topic)).map((m) => decodeEvent(m.value));
     assert.ok(events.every((event) => event.artist === "tony-allen"));
@@ -78,14 +66,7 @@ Deno.test("producer --artist and --seed give a reproducible single-artist sequen
 
 Deno.test("producer flushes and exits 0 on SIGINT with every reported event in Kafka", async () => {
   const topic = uniqueName("sigint");
-  const producer = await startScript("produce", [
-    "--topic",
-    topic,
-    "--rate",
-    "400",
-    "--log-file",
-    "",
-  ]);
+  const producer = await startProducer(topic, { rate: 400 });
   try {
     await waitFor("the producer to start", () => /Producing to/.test(producer.stderr()), 60_000);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -137,16 +118,9 @@ Deno.test("producer stops with one clear line and exit 1 when Kafka refuses its 
     },
   );
   const started = Date.now();
-  const result = await runScript("produce", [
-    "--topic",
-    topic,
-    "--count",
-    "50",
-    "--rate",
-    "0",
-    "--log-file",
-    "",
-  ], { timeoutMs: 30_000 });
+  const result = await runScript("produce", producerArgs(topic, { count: 50, rate: 0 }), {
+    timeoutMs: 30_000,
+  });
   assert.equal(result.code, 1, result.stderr);
   assert.ok(Date.now() - started < 15_000, `stopped after ${Date.now() - started} ms`);
   const lines = ownErrorLines(result.stderr);
@@ -161,14 +135,7 @@ Deno.test("producer stops with one clear line and exit 1 when Kafka refuses its 
 
 Deno.test("producer stops within seconds with one clear line when its topic is deleted", async () => {
   const topic = uniqueName("deleted");
-  const producer = await startScript("produce", [
-    "--topic",
-    topic,
-    "--rate",
-    "100",
-    "--log-file",
-    "",
-  ]);
+  const producer = await startProducer(topic, { rate: 100 });
   try {
     await waitFor("the producer to deliver", () => /sent [1-9]/.test(producer.stderr()), 60_000);
     const admin = createAdmin(

@@ -13,6 +13,7 @@ import {
   type StorageWriter,
 } from "../shared/bigquery/storage_write.ts";
 import { ensurePlaysTable, openWarehouse, query } from "../shared/bigquery/warehouse.ts";
+import { startSilentServer } from "./support/silent_server.ts";
 
 const REST = Deno.env.get("BIGQUERY_EMULATOR_HOST") ?? "http://127.0.0.1:9050";
 const STORAGE_API = Deno.env.get("BIGQUERY_STORAGE_EMULATOR_HOST") ?? "127.0.0.1:9060";
@@ -232,28 +233,12 @@ Deno.test({
     }),
 });
 
-/** A TCP server that accepts connections and never answers (a hung BigQuery). */
-function silentServer(): { address: string; close(): void } {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const connections: Deno.Conn[] = [];
-  (async () => {
-    for await (const connection of listener) connections.push(connection);
-  })().catch(() => {});
-  return {
-    address: `127.0.0.1:${listener.addr.port}`,
-    close() {
-      listener.close();
-      for (const connection of connections) connection.close();
-    },
-  };
-}
-
 Deno.test({
   name: "storage write: every call gives up at its deadline on a server that never answers",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const server = silentServer();
+    const server = startSilentServer();
     const target = { project: "livecharts-local", dataset: "music", table: "plays" };
     const writer = await openStorageWriter(target, { emulator: server.address, timeoutMs: 300 });
     try {

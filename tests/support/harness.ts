@@ -8,6 +8,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { openWarehouse, query, type Warehouse } from "../../shared/bigquery/warehouse.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import {
@@ -94,6 +95,68 @@ export async function runScript(
   return await script.done;
 }
 
+/** Flags of the produce task (see {@linkcode producerArgs}). */
+export interface ProducerFlags {
+  /** Events to send; unset: until stopped. */
+  count?: number;
+  /** Events per second; 0 is as fast as it can. */
+  rate: number;
+  partitions?: number;
+  seed?: number;
+  artist?: string;
+  /** The log file; "" (the default) writes none. */
+  logFile?: string;
+}
+
+/** The produce task's flags for `topic`. */
+export function producerArgs(topic: string, flags: ProducerFlags): string[] {
+  const optional: [string, string | number | undefined][] = [
+    ["--count", flags.count],
+    ["--rate", flags.rate],
+    ["--seed", flags.seed],
+    ["--artist", flags.artist],
+    ["--partitions", flags.partitions],
+  ];
+  return [
+    "--topic",
+    topic,
+    ...optional.flatMap(([flag, value]) => value === undefined ? [] : [flag, String(value)]),
+    "--log-file",
+    flags.logFile ?? "",
+  ];
+}
+
+/** Starts the produce task for `topic`. */
+export function startProducer(topic: string, flags: ProducerFlags): Promise<Script> {
+  return startScript("produce", producerArgs(topic, flags));
+}
+
+/**
+ * Sends `signal` to `script` and waits for it to end; after a SIGTERM (the
+ * default) asserts that it exited 0. Returns its stderr.
+ */
+export async function stopScript(script: Script, signal: Deno.Signal = "SIGTERM"): Promise<string> {
+  script.kill(signal);
+  const result = await script.done;
+  if (signal === "SIGTERM") assert.equal(result.code, 0, result.stderr);
+  return result.stderr;
+}
+
+/** The port a script started with `--metrics-port 0` serves /metrics on (it logs it). */
+export async function metricsPort(script: Script): Promise<number> {
+  let port = 0;
+  await waitFor("the metrics address", () => {
+    port = Number(/metrics on http:\/\/127\.0\.0\.1:(\d+)\//.exec(script.stderr())?.[1] ?? 0);
+    return port > 0;
+  }, 60_000);
+  return port;
+}
+
+/** Resolves after `ms` milliseconds. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 /** Waits until `predicate` holds, polling; throws after `timeoutMs`. */
 export async function waitFor(
   what: string,
@@ -140,6 +203,31 @@ export async function produceRaw(
   } finally {
     await publisher.close();
   }
+}
+
+/** An open publisher to one topic that sends events as JSON, unkeyed. */
+export interface EventSender {
+  send(events: readonly Record<string, unknown>[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Creates `topic` (3 partitions) and opens an {@linkcode EventSender} to it:
+ * for tests that time what follows a send, which a fresh connection would slow.
+ */
+export async function openEventSender(topic: string): Promise<EventSender> {
+  const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
+  await ensureTopic(kafka, topic, 3);
+  const publisher = await openPublisher(kafka);
+  return {
+    async send(events) {
+      await publisher.send(
+        topic,
+        events.map((event) => ({ key: null, value: JSON.stringify(event) })),
+      );
+    },
+    close: () => publisher.close(),
+  };
 }
 
 /** A message read back from a topic. */
@@ -196,6 +284,54 @@ export async function endOffsets(topic: string): Promise<Map<number, bigint>> {
   }
 }
 
+/** Messages committed by `group` on `topic`, summed over partitions. */
+export async function committedTotal(group: string, topic: string): Promise<bigint> {
+  return [...(await committedOffsets(group, topic)).values()].reduce((a, b) => a + b, 0n);
+}
+
+/**
+ * Waits until `group` committed more than `count` messages of `topic` in all
+ * (none committed yet, or no group yet, counts as 0).
+ */
+export async function waitForCommittedOver(
+  group: string,
+  topic: string,
+  count: bigint,
+): Promise<void> {
+  await waitFor(
+    `${group} to commit more than ${count} messages of ${topic}`,
+    async () => (await committedTotal(group, topic).catch(() => 0n)) > count,
+    60_000,
+    200,
+  );
+}
+
+/**
+ * Waits until `group` committed every partition of `topic` to its end; on a
+ * timeout the error carries the end of `script`'s stderr, when given.
+ */
+export async function waitForCommittedToEnd(
+  group: string,
+  topic: string,
+  options: { timeoutMs?: number; script?: Script } = {},
+): Promise<void> {
+  await waitFor(
+    `${group} committed to the end of ${topic}`,
+    async () => {
+      const [committed, ends] = await Promise.all([
+        committedOffsets(group, topic),
+        endOffsets(topic),
+      ]);
+      return [...ends].every(([partition, end]) => (committed.get(partition) ?? 0n) >= end);
+    },
+    options.timeoutMs ?? 180_000,
+    500,
+  ).catch((error) => {
+    if (options.script === undefined) throw error;
+    throw new Error(`${error.message}\n${options.script.stderr().slice(-4_000)}`);
+  });
+}
+
 /** The local emulator's warehouse for `table`. */
 export function warehouseFor(table: string): Warehouse {
   return openWarehouse(loadBigQueryConfig(["--table", table], {}));
@@ -214,6 +350,12 @@ export async function tableRows(table: string): Promise<Record<string, unknown>[
     ...row,
     timestamp: new Date(Number(timestamp_ms)).toISOString(),
   }));
+}
+
+/** Fresh names for a test's own topic, consumer group and table: `<prefix>_<id>`. */
+export function pipelineNames(prefix: string): { topic: string; group: string; table: string } {
+  const id = uniqueName(prefix);
+  return { topic: id, group: `group_${id}`, table: id };
 }
 
 /** A valid event JSON with a fresh id. */
@@ -297,6 +439,15 @@ export async function storedEventIds(table: string): Promise<Set<string>> {
     `SELECT DISTINCT event_id FROM \`livecharts-local.music.${table}\``,
   );
   return new Set(rows.map((row) => String(row.event_id)));
+}
+
+/** Rows and distinct event ids in `table`. */
+export async function rowCounts(table: string): Promise<{ rows: number; distinct: number }> {
+  const [row] = await query(
+    warehouseFor(table),
+    `SELECT COUNT(*) AS n, COUNT(DISTINCT event_id) AS d FROM \`livecharts-local.music.${table}\``,
+  );
+  return { rows: Number(row?.n), distinct: Number(row?.d) };
 }
 
 /** Waits until `table` holds `expected` distinct ids (polling BigQuery). */

@@ -110,3 +110,17 @@ export function sampleValue(
   if (found.length > 1) throw new Error(`${found.length} samples match ${name}`);
   return found[0]?.value;
 }
+
+/**
+ * Reads /metrics of the server on 127.0.0.1:`port` (parsed strictly) and
+ * returns the one sample named `name` whose labels include `labels`; NaN
+ * when there is none.
+ */
+export async function scrapeValue(
+  port: number,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return sampleValue(parseExposition(text), name, labels) ?? NaN;
+}
