@@ -93,34 +93,36 @@ export function isExpectedResponseError(message: string, error: unknown): boolea
 }
 
 /**
- * Whether a kafkajs error entry is the broker's answer to a produce request.
- * The publisher hands every failed send to its caller, which reports it once
- * (a retry warning, or the line it stops with), so the client's own line
- * would only say it twice.
+ * Whether a kafkajs error entry is about a failed send: the producer's own
+ * lines (`namespace` "Producer") and the broker's answer to a produce
+ * request. The publisher hands every failed send to its caller, which
+ * reports it once (a retry warning, or the line it stops with), so the
+ * client's own lines would only say it again.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { isProduceResponseError } from "./client.ts";
- * assert.equal(isProduceResponseError("Response Produce(key: 0, version: 7)"), true);
- * assert.equal(isProduceResponseError("Response Fetch(key: 1, version: 11)"), false);
+ * import { isSendError } from "./client.ts";
+ * assert.equal(isSendError("Connection", "Response Produce(key: 0, version: 7)"), true);
+ * assert.equal(isSendError("Producer", "Failed to send messages: Topic authorization failed"), true);
+ * assert.equal(isSendError("Consumer", "Crash: KafkaJSNumberOfRetriesExceeded"), false);
  * ```
  */
-export function isProduceResponseError(message: string): boolean {
-  return message.startsWith("Response Produce(");
+export function isSendError(namespace: string | undefined, message: string): boolean {
+  return namespace === "Producer" || message.startsWith("Response Produce(");
 }
 
 function bridgeLogs(): NonNullable<KafkaJsConfig["logCreator"]> {
-  return () => ({ level, log: entry }) => {
+  return () => ({ namespace, level, log: entry }) => {
     const { message, timestamp: _t, logger: _l, stack: _s, ...raw } = entry;
     const fields: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(raw)) {
       if (!UNSAFE_FIELD.test(key)) fields[key] = safeLogField(value);
     }
-    const text = `${entry.namespace ?? "kafkajs"}: ${message}`;
+    const text = `kafkajs${namespace ? ` ${namespace}` : ""}: ${message}`;
     switch (level) {
       case logLevel.ERROR:
-        if (isExpectedResponseError(message, raw.error) || isProduceResponseError(message)) {
+        if (isExpectedResponseError(message, raw.error) || isSendError(namespace, message)) {
           log.debug(text, fields);
         } else log.error(text, fields);
         break;
