@@ -212,3 +212,35 @@ Deno.test("loadHistory() asks nothing when the group never committed", async () 
   });
   assert.deepEqual([history.queries, history.songs.size, history.windows.length], [0, 0, 0]);
 });
+
+Deno.test("loadHistory() takes a song's name and latest play from its latest row, the larger id on a tie", async () => {
+  const now = Date.now();
+  const play = (id: string, name: string, at: number, offset: number): Row => ({
+    id,
+    artist: "fela-kuti",
+    song: 7,
+    name,
+    at,
+    partition: 0,
+    offset,
+  });
+  const table = await tableWith([
+    play("b", "tied, smaller id", now - MINUTE, 0),
+    play("c", "tied, larger id", now - MINUTE, 1),
+    play("d", "older", now - HOUR, 2),
+    play("a", "tied, smallest id", now - MINUTE, 3),
+  ]);
+  const history = await loadHistory(warehouseFor(table), {
+    anchors: anchors([[0, 4]]),
+    now,
+    allowedLatenessMs: 24 * HOUR,
+  });
+  assert.deepEqual(history.songs.get("fela-kuti/7"), {
+    artist: "fela-kuti",
+    song_id: 7,
+    plays: 4,
+    song_name: "tied, larger id",
+    latestAt: now - MINUTE,
+    latestId: "c",
+  });
+});

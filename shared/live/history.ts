@@ -109,6 +109,14 @@ export function belowAnchorsSql(anchors: readonly PartitionAnchor[], alias = "")
 }
 
 /**
+ * A play's place in time as text that sorts like (timestamp, event_id): 20
+ * digits of microseconds, then the id. The latest play of a song is the
+ * one with the largest key (cheaper to find than an ordered ARRAY_AGG,
+ * about a third of the time on 1 M rows in the local BigQuery).
+ */
+const LATEST_KEY = "CONCAT(LPAD(CAST(UNIX_MICROS(timestamp) AS STRING), 20, '0'), event_id)";
+
+/**
  * The all-time query: per song, distinct plays below `anchors` (and, with
  * `previous`, below its anchors too, as `before`), since `since` when given.
  *
@@ -137,8 +145,8 @@ export function allTimeSql(
   COUNT(DISTINCT event_id) AS plays,
   ${before} AS before,
   UNIX_MILLIS(MAX(timestamp)) AS latest_ms,
-  ARRAY_AGG(song_name ORDER BY timestamp DESC, event_id DESC LIMIT 1)[OFFSET(0)] AS song_name,
-  ARRAY_AGG(event_id ORDER BY timestamp DESC, event_id DESC LIMIT 1)[OFFSET(0)] AS latest_id
+  MAX_BY(song_name, ${LATEST_KEY}) AS song_name,
+  SUBSTR(MAX(${LATEST_KEY}), 21) AS latest_id
 FROM ${playsTableRef(config)}
 WHERE ${belowAnchorsSql(anchors)}${since}
 GROUP BY artist, song_id`;
@@ -179,22 +187,29 @@ export function windowsSql(
       Math.floor(allowedLatenessMs)
     }`
     : "";
+  // Distinct plays are counted once per song and smallest bucket (every
+  // window's start and width are whole multiples of it), then summed into
+  // each window's buckets: one pass over the rows instead of one per window.
+  // (The parentheses inside DIV are needed by the local emulator, which
+  // otherwise reads DIV(a - b, c) as a - DIV(b, c).)
+  const unit = Math.min(...FINITE_WINDOWS.map((window) => WINDOWS[window].bucketMs));
   return `SELECT time_window, artist, song_id, width_ms, since_ms,
   STRING_AGG(CONCAT(CAST(bucket AS STRING), ':', CAST(plays AS STRING)), ',') AS buckets
 FROM (
-  SELECT time_window, artist, song_id, width_ms, since_ms, DIV(age_ms, width_ms) AS bucket,
-    COUNT(DISTINCT event_id) AS plays
+  SELECT w.time_window, s.artist, s.song_id, w.width_ms, w.since_ms,
+    DIV((s.at_ms - w.since_ms), w.width_ms) AS bucket, SUM(s.plays) AS plays
   FROM (
-    SELECT w.time_window, w.width_ms, w.since_ms, p.artist, p.song_id, p.event_id,
-      UNIX_MILLIS(p.timestamp) - w.since_ms AS age_ms
+    SELECT p.artist, p.song_id, DIV(UNIX_MILLIS(p.timestamp), ${unit}) * ${unit} AS at_ms,
+      COUNT(DISTINCT p.event_id) AS plays
     FROM ${playsTableRef(config)} AS p
-    CROSS JOIN (
-      ${windows}
-    ) AS w
     WHERE p.timestamp >= TIMESTAMP_MILLIS(${oldest})
-      AND UNIX_MILLIS(p.timestamp) >= w.since_ms
       AND ${belowAnchorsSql(anchors, "p")}${lateness}
-  )
+    GROUP BY artist, song_id, at_ms
+  ) AS s
+  CROSS JOIN (
+      ${windows}
+  ) AS w
+  WHERE s.at_ms >= w.since_ms
   GROUP BY time_window, artist, song_id, width_ms, since_ms, bucket
 )
 GROUP BY time_window, artist, song_id, width_ms, since_ms`;
@@ -315,22 +330,18 @@ export async function loadHistory(
   if (!anchors.some((anchor) => anchor.below > 0n)) {
     return { songs, windows: [], queries: 0, full: previous === undefined };
   }
-  const windowRows = await query(
-    warehouse,
-    windowsSql(warehouse.config, anchors, request.now, request.allowedLatenessMs),
-  );
-  let queries = 1;
-  if (previous === undefined) {
-    mergeAllTime(songs, await query(warehouse, allTimeSql(warehouse.config, anchors)));
-    queries++;
-  } else if (previous.since !== undefined) {
-    const sql = allTimeSql(warehouse.config, anchors, {
-      anchors: previous.anchors,
-      since: previous.since,
-    });
-    mergeAllTime(songs, await query(warehouse, sql));
-    queries++;
-  }
+  // The two questions are independent: asked at once, the start waits for the slower only.
+  const allTime = previous === undefined
+    ? allTimeSql(warehouse.config, anchors)
+    : previous.since === undefined
+    ? undefined
+    : allTimeSql(warehouse.config, anchors, { anchors: previous.anchors, since: previous.since });
+  const [windowRows, allTimeRows] = await Promise.all([
+    query(warehouse, windowsSql(warehouse.config, anchors, request.now, request.allowedLatenessMs)),
+    allTime === undefined ? undefined : query(warehouse, allTime),
+  ]);
+  if (allTimeRows !== undefined) mergeAllTime(songs, allTimeRows);
+  const queries = allTime === undefined ? 1 : 2;
   return { songs, windows: windowSeeds(windowRows), queries, full: previous === undefined };
 }
 
