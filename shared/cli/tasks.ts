@@ -119,8 +119,8 @@ async function readLines(
 /**
  * Starts `command` with `args`, reading its stdout and stderr line by line.
  *
- * @example
- * ```ts
+ * @example Run by `tests/integration/launch_test.ts` (it starts a process)
+ * ```ts ignore
  * import assert from "node:assert/strict";
  * import { spawnCommand } from "./tasks.ts";
  * const child = spawnCommand("deno", ["eval", "console.log('one'); console.error('two')"]);
@@ -206,8 +206,8 @@ export interface TaskOptions extends Omit<SpawnOptions, "cwd"> {
  * Starts the script of a deno.json task exactly as the task runs it (its own
  * narrow permissions), with `args` appended, in the folder of deno.json.
  *
- * @example
- * ```ts
+ * @example Run by `tests/integration/launch_test.ts` (it starts a process)
+ * ```ts ignore
  * import assert from "node:assert/strict";
  * import { spawnTask } from "./tasks.ts";
  * const root = await Deno.makeTempDir();

@@ -7,8 +7,8 @@
  * `Buffer` polyfill that was the largest single cost of the producer (CPU
  * profile: ~11 % in `Buffer.from` called by `writeUVarInt`, ~7 % in long.js).
  * These versions write the same bytes straight into the encoder's buffer;
- * tests/kafka_encoder_patch_test.ts checks them byte for byte against
- * kafkajs's own methods, and tests/kafka_encoder_patch_test.ts fails when
+ * tests/integration/kafka_encoder_patch_test.ts checks them byte for byte against
+ * kafkajs's own methods, and tests/integration/kafka_encoder_patch_test.ts fails when
  * publishing no longer goes through them ({@linkcode fastVarintWrites}).
  * kafkajs is pinned to exactly 2.2.4 in deno.json, since this targets its
  * internals.

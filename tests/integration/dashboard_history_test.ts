@@ -1,0 +1,246 @@
+// BigQuery's history below the anchors, against the local emulator: rows
+// written with SQL at known partitions and offsets, so every expectation is
+// exact. All time asked as a change since earlier anchors must equal all time
+// asked in full; windows are bucketed like the counter's.
+
+import assert from "node:assert/strict";
+import { ensurePlaysTable, query } from "../../shared/bigquery/warehouse.ts";
+import type { PartitionAnchor } from "../../shared/live/anchors.ts";
+import { applyHistory, loadHistory } from "../../shared/live/history.ts";
+import { createPlayCounter, heldFrom } from "../../shared/live/windows.ts";
+import { uniqueName, warehouseFor } from "../support/harness.ts";
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+interface Row {
+  id: string;
+  artist: string;
+  song: number;
+  name: string;
+  at: number;
+  partition: number;
+  offset: number;
+}
+
+async function tableWith(rows: readonly Row[]): Promise<string> {
+  const table = uniqueName("history");
+  const warehouse = warehouseFor(table);
+  await ensurePlaysTable(warehouse);
+  const values = rows.map((row) =>
+    `('${row.id}', 1, '${row.artist}', ${row.song}, '${row.name}', 'song_completed', ` +
+    `TIMESTAMP_MILLIS(${row.at}), CURRENT_TIMESTAMP(), ${row.partition}, ${row.offset})`
+  );
+  await query(
+    warehouse,
+    `INSERT INTO \`livecharts-local.music.${table}\`
+       (event_id, user_id, artist, song_id, song_name, event_type, timestamp, ingested_at,
+        kafka_partition, kafka_offset)
+     VALUES ${values.join(",\n")}`,
+  );
+  return table;
+}
+
+function anchors(below: [number, number][]): PartitionAnchor[] {
+  return below.map(([partition, offset]) => ({
+    partition,
+    below: BigInt(offset),
+    start: BigInt(offset),
+    end: BigInt(offset),
+  }));
+}
+
+Deno.test("loadHistory() counts distinct plays below the anchors, all time and per window bucket", async () => {
+  const now = Date.now();
+  const rows: Row[] = [
+    {
+      id: "a",
+      artist: "tony-allen",
+      song: 1,
+      name: "zombie",
+      at: now - MINUTE,
+      partition: 0,
+      offset: 0,
+    },
+    {
+      id: "b",
+      artist: "tony-allen",
+      song: 1,
+      name: "zombie!",
+      at: now - 2 * MINUTE,
+      partition: 0,
+      offset: 1,
+    },
+    {
+      id: "a",
+      artist: "tony-allen",
+      song: 1,
+      name: "zombie",
+      at: now - MINUTE,
+      partition: 1,
+      offset: 0,
+    }, // re-sent
+    {
+      id: "c",
+      artist: "tony-allen",
+      song: 2,
+      name: "lady",
+      at: now - 2 * HOUR,
+      partition: 1,
+      offset: 1,
+    },
+    {
+      id: "d",
+      artist: "tony-allen",
+      song: 2,
+      name: "lady",
+      at: now - 30 * HOUR,
+      partition: 1,
+      offset: 2,
+    },
+    // Written but not committed: above the anchor, left out.
+    {
+      id: "e",
+      artist: "tony-allen",
+      song: 2,
+      name: "lady",
+      at: now - MINUTE,
+      partition: 0,
+      offset: 2,
+    },
+  ];
+  const table = await tableWith(rows);
+  const history = await loadHistory(warehouseFor(table), {
+    anchors: anchors([[0, 2], [1, 3]]),
+    now,
+    allowedLatenessMs: 24 * HOUR,
+  });
+  assert.equal(history.queries, 2);
+  assert.deepEqual(history.songs.get("tony-allen/1"), {
+    artist: "tony-allen",
+    song_id: 1,
+    plays: 2,
+    song_name: "zombie",
+    latestAt: now - MINUTE,
+    latestId: "a",
+  });
+  assert.equal(history.songs.get("tony-allen/2")?.plays, 2);
+
+  const counter = createPlayCounter({ now });
+  applyHistory(counter, history);
+  const totals = (["5m", "1h", "24h", "all"] as const).map((w) =>
+    counter.top("tony-allen", w, 10, now).total
+  );
+  assert.deepEqual(totals, [2, 2, 3, 4]);
+  // Each play sits in the bucket its event time falls in.
+  const fiveMinutes = history.windows.find((w) => w.window === "5m" && w.song_id === 1)!;
+  assert.equal(fiveMinutes.since, heldFrom("5m", now), "with the 5 minutes before");
+  const buckets = fiveMinutes.buckets.split(",").sort();
+  const bucketOf = (at: number) => Math.floor((at - fiveMinutes.since) / 1_000);
+  assert.deepEqual(
+    buckets,
+    [`${bucketOf(now - 2 * MINUTE)}:1`, `${bucketOf(now - MINUTE)}:1`].sort(),
+  );
+});
+
+Deno.test("loadHistory() asked for the change since earlier anchors equals asking in full", async () => {
+  const now = Date.now();
+  const rows: Row[] = [];
+  let offset = 0;
+  // Older plays below the first anchors, then newer ones between the two
+  // anchors, one of them a copy of an older play (same id, same time).
+  for (let i = 0; i < 40; i++) {
+    rows.push({
+      id: `old-${i}`,
+      artist: i % 3 === 0 ? "fela-kuti" : "tony-allen",
+      song: 1 + (i % 4),
+      name: `song-${1 + (i % 4)}`,
+      at: now - (3 * 24 * HOUR) - i * MINUTE,
+      partition: i % 2,
+      offset: offset++ >> 1,
+    });
+  }
+  const firstBelow: [number, number][] = [[0, 20], [1, 20]];
+  const newer: Row[] = Array.from({ length: 12 }, (_, i) => ({
+    id: `new-${i}`,
+    artist: "tony-allen",
+    song: 1 + (i % 5),
+    name: i === 11 ? "renamed" : `song-${1 + (i % 5)}`,
+    at: now - 10 * MINUTE + i * 1_000,
+    partition: i % 2,
+    offset: 20 + (i >> 1),
+  }));
+  const copy = { ...rows[4]!, partition: 0, offset: 26 }; // re-sent much later
+  const table = await tableWith([...rows, ...newer, copy]);
+  const warehouse = warehouseFor(table);
+  const first = await loadHistory(warehouse, {
+    anchors: anchors(firstBelow),
+    now,
+    allowedLatenessMs: 24 * HOUR,
+  });
+  const second = anchors([[0, 27], [1, 26]]);
+  const full = await loadHistory(warehouse, { anchors: second, now, allowedLatenessMs: 24 * HOUR });
+  // The reader saw every play between the anchors: the earliest is the copy.
+  const change = await loadHistory(warehouse, {
+    anchors: second,
+    now,
+    allowedLatenessMs: 24 * HOUR,
+    previous: { anchors: anchors(firstBelow), songs: first.songs, since: copy.at },
+  });
+  assert.equal(change.full, false);
+  assert.deepEqual(
+    [...change.songs].sort(([a], [b]) => a < b ? -1 : 1),
+    [...full.songs].sort(([a], [b]) => a < b ? -1 : 1),
+  );
+  assert.equal(full.songs.get("tony-allen/2")?.song_name, "renamed");
+  // Nothing new between the anchors: all time is not asked at all.
+  const none = await loadHistory(warehouse, {
+    anchors: second,
+    now,
+    allowedLatenessMs: 24 * HOUR,
+    previous: { anchors: second, songs: full.songs, since: undefined },
+  });
+  assert.equal(none.queries, 1);
+  assert.deepEqual(none.songs, full.songs);
+});
+
+Deno.test("loadHistory() asks nothing when the group never committed", async () => {
+  const history = await loadHistory(warehouseFor("no_such_table"), {
+    anchors: anchors([[0, 0], [1, 0]]),
+    now: Date.now(),
+    allowedLatenessMs: 24 * HOUR,
+  });
+  assert.deepEqual([history.queries, history.songs.size, history.windows.length], [0, 0, 0]);
+});
+
+Deno.test("loadHistory() takes a song's name and latest play from its latest row, the larger id on a tie", async () => {
+  const now = Date.now();
+  const play = (id: string, name: string, at: number, offset: number): Row => ({
+    id,
+    artist: "fela-kuti",
+    song: 7,
+    name,
+    at,
+    partition: 0,
+    offset,
+  });
+  const table = await tableWith([
+    play("b", "tied, smaller id", now - MINUTE, 0),
+    play("c", "tied, larger id", now - MINUTE, 1),
+    play("d", "older", now - HOUR, 2),
+    play("a", "tied, smallest id", now - MINUTE, 3),
+  ]);
+  const history = await loadHistory(warehouseFor(table), {
+    anchors: anchors([[0, 4]]),
+    now,
+    allowedLatenessMs: 24 * HOUR,
+  });
+  assert.deepEqual(history.songs.get("fela-kuti/7"), {
+    artist: "fela-kuti",
+    song_id: 7,
+    plays: 4,
+    song_name: "tied, larger id",
+    latestAt: now - MINUTE,
+    latestId: "c",
+  });
+});

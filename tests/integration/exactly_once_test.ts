@@ -1,0 +1,276 @@
+// Exactly once into BigQuery, against the real broker and the local
+// BigQuery: consumers killed at random moments, killed exactly between an
+// acknowledged append and its commit (a test-only failpoint), joining and
+// leaving a group under load, and BigQuery stopped for 30 s. Each test ends
+// with `COUNT(*) = COUNT(DISTINCT event_id) = N` over the events produced.
+//
+// While consumers run, progress is read from Kafka (committed offsets), not
+// from BigQuery. One test stops and starts the shared local BigQuery
+// (`infra/services.sh`), so this file must not run alongside other
+// integration tests.
+
+import assert from "node:assert/strict";
+import { query } from "../../shared/bigquery/warehouse.ts";
+import { deriveEventId } from "../../shared/event.ts";
+import {
+  committedTotal,
+  consumerArgs,
+  endOffsets,
+  metricsPort,
+  pipelineNames,
+  produceRaw,
+  readTopic,
+  rowCounts,
+  type Script,
+  services,
+  sleep,
+  startProducer,
+  startScript,
+  stopScript,
+  waitFor,
+  waitForCommittedOver,
+  waitForCommittedToEnd,
+  warehouseFor,
+} from "../support/harness.ts";
+import { scrapeValue } from "../support/prometheus.ts";
+
+/** Tutorial-format events: no event_id (derived from where they are read), a zoneless time. */
+function tutorialEvents(count: number): string[] {
+  return Array.from({ length: count }, (_, i) =>
+    JSON.stringify({
+      user_id: 500 + i,
+      artist: "tony-allen",
+      song_id: 1 + (i % 9),
+      song_name: `song-${1 + (i % 9)}`,
+      event_type: "song_completed",
+      timestamp: `2022-11-03 07:${String(10 + (i % 50)).padStart(2, "0")}:13`,
+    }));
+}
+
+/** The event ids the topic's messages stand for (derived for tutorial events). */
+async function expectedIds(topic: string): Promise<Set<string>> {
+  const decoder = new TextDecoder();
+  const ids = new Set<string>();
+  for (const message of await readTopic(topic)) {
+    const value: unknown = JSON.parse(decoder.decode(message.value ?? new Uint8Array()));
+    const id = typeof value === "object" && value !== null && "event_id" in value
+      ? String(value.event_id)
+      : deriveEventId({ topic, partition: message.partition, offset: message.offset });
+    ids.add(id);
+  }
+  return ids;
+}
+
+/** Asserts that `table` holds exactly the events of `topic`, each once. */
+async function assertExactlyOnce(n: { topic: string; table: string }): Promise<number> {
+  const expected = await expectedIds(n.topic);
+  const { rows, distinct } = await rowCounts(n.table);
+  assert.deepEqual({ rows, distinct }, { rows: expected.size, distinct: expected.size });
+  const stored = await query(
+    warehouseFor(n.table),
+    `SELECT DISTINCT event_id FROM \`livecharts-local.music.${n.table}\``,
+  );
+  const missing = stored.filter((row) => !expected.has(String(row.event_id)));
+  assert.equal(missing.length, 0, "nothing stored that was not produced");
+  return expected.size;
+}
+
+Deno.test({
+  name:
+    "exactly once: a consumer SIGKILLed at random moments during a 30,000-event load stores each event once",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const n = pipelineNames("once");
+    // Slow enough that the load lasts through every kill (a killed member's
+    // partitions wait for its session to expire, 30 s, before the next one).
+    const producer = await startProducer(n.topic, { count: 30_000, rate: 220 });
+    let produced = false;
+    producer.done.then(() => (produced = true));
+    const logs: string[] = [];
+    try {
+      let tutorialSent = false;
+      for (let kill = 0; kill < 4; kill++) {
+        const before = await committedTotal(n.group, n.topic).catch(() => 0n);
+        const consumer = await startScript("consume", consumerArgs(n));
+        try {
+          // A killed member keeps its partitions until its session expires (30 s).
+          await waitFor(
+            "the consumer to commit more",
+            async () => {
+              const committed = await committedTotal(n.group, n.topic);
+              if (committed >= before + 500n) return true;
+              const end = [...(await endOffsets(n.topic)).values()].reduce((a, b) => a + b, 0n);
+              return produced && committed >= end;
+            },
+            90_000,
+            100,
+          ).catch((error) => {
+            throw new Error(`${error.message}:\n${consumer.stderr().slice(-4_000)}`);
+          });
+          if (!tutorialSent) {
+            await produceRaw(n.topic, tutorialEvents(600));
+            tutorialSent = true;
+          }
+          await sleep(Math.floor(Math.random() * 1_500));
+        } finally {
+          consumer.kill("SIGKILL");
+          logs.push((await consumer.done).stderr);
+        }
+      }
+      const result0 = await producer.done;
+      assert.equal(result0.code, 0, result0.stderr);
+      const last = await startScript("consume", consumerArgs(n, ["--exit-when-idle", "3"]));
+      const result = await last.done;
+      assert.equal(result.code, 0, result.stderr);
+      logs.push(result.stderr);
+    } finally {
+      producer.kill("SIGKILL");
+    }
+    const stored = await assertExactlyOnce(n);
+    assert.equal(stored, 30_600);
+    const skipped = logs.join("\n").match(/rows after offset \d+ are already stored/g)?.length ?? 0;
+    console.log(
+      `4 SIGKILLs; ${skipped} partition restarts found rows already stored and skipped them`,
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "exactly once: a crash between an acknowledged append and its commit, then a restart: no duplicate",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const n = pipelineNames("once");
+    const producer = await startProducer(n.topic, { count: 6_000, rate: 0 });
+    assert.equal((await producer.done).code, 0);
+    const crashed = await startScript(
+      "consume",
+      consumerArgs(n, ["--batch-rows", "400"]),
+      { LIVECHARTS_TEST_CRASH_AFTER_APPENDS: "5" },
+    );
+    const crash = await crashed.done;
+    assert.equal(crash.code, 70, crash.stderr);
+    assert.match(
+      crash.stderr,
+      /failpoint: exiting after append 5 \(partition \d+\) was acknowledged, before its commit/,
+    );
+    const rowsAtCrash = (await rowCounts(n.table)).rows;
+    const committedAtCrash = Number(await committedTotal(n.group, n.topic));
+    assert.ok(
+      rowsAtCrash > committedAtCrash,
+      `${rowsAtCrash} rows stored, ${committedAtCrash} committed`,
+    );
+
+    const restarted = await startScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+    const result = await restarted.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(
+      result.stderr,
+      /rows after offset \d+ are already stored .*: skipping them on the re-read/,
+    );
+    assert.equal(await assertExactlyOnce(n), 6_000);
+  },
+});
+
+Deno.test({
+  name: "exactly once: three consumers joining, leaving and one killed during load",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const n = pipelineNames("once");
+    const producer = await startProducer(n.topic, { count: 18_000, rate: 300, partitions: 6 });
+    const a = await startScript("consume", consumerArgs(n));
+    let b: Script | undefined;
+    let c: Script | undefined;
+    try {
+      const progress = async (more: bigint) => {
+        const before = await committedTotal(n.group, n.topic).catch(() => 0n);
+        await waitFor(
+          "more commits",
+          async () => (await committedTotal(n.group, n.topic)) >= before + more,
+          90_000,
+          100,
+        ).catch((error) => {
+          const tails = [a, b, c].map((s) => s?.stderr().slice(-1_500) ?? "").join("\n---\n");
+          throw new Error(`${error.message}:\n${tails}`);
+        });
+      };
+      await progress(1_000n);
+      b = await startScript("consume", consumerArgs(n));
+      await waitFor(
+        "b to get partitions",
+        () => /Assigned partitions \d/.test(b!.stderr()),
+        60_000,
+      );
+      await progress(1_000n);
+      c = await startScript("consume", consumerArgs(n));
+      await waitFor(
+        "c to get partitions",
+        () => /Assigned partitions \d/.test(c!.stderr()),
+        60_000,
+      );
+      await progress(1_000n);
+      await stopScript(b); // leaves the group cleanly
+      await progress(500n);
+      c.kill("SIGKILL"); // its partitions come back after its session expires
+      await c.done;
+      const produced = await producer.done;
+      assert.equal(produced.code, 0, produced.stderr);
+      await waitForCommittedToEnd(n.group, n.topic);
+      const stderr = await stopScript(a);
+      const assignments = stderr.match(/Assigned partitions/g)?.length ?? 0;
+      assert.ok(assignments >= 4, `a saw ${assignments} assignments: the group rebalanced`);
+    } finally {
+      producer.kill("SIGKILL");
+      for (const script of [a, b, c]) script?.kill("SIGKILL");
+    }
+    assert.equal(await assertExactlyOnce(n), 18_000);
+  },
+});
+
+Deno.test({
+  name:
+    "exactly once: BigQuery down for 30 s loses nothing; its lost write streams cost what the metrics say",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const n = pipelineNames("once");
+    const producer = await startProducer(n.topic, { count: 12_000, rate: 300 });
+    const consumer = await startScript("consume", consumerArgs(n, ["--metrics-port", "0"]));
+    try {
+      const port = await metricsPort(consumer);
+      await waitForCommittedOver(n.group, n.topic, 500n);
+      await services("down", "bigquery");
+      await sleep(30_000); // the outage
+      await services("up", "bigquery");
+      const produced = await producer.done;
+      assert.equal(produced.code, 0, produced.stderr);
+      await waitForCommittedToEnd(n.group, n.topic);
+      const lost = await scrapeValue(port, "livecharts_consumer_streams_lost_total");
+      const rewritten = await scrapeValue(port, "livecharts_consumer_rows_rewritten_total");
+      const stderr = await stopScript(consumer);
+      assert.match(stderr, /Pausing fetches until writes succeed again/);
+      assert.match(stderr, /write stream \S+ no longer exists/);
+      assert.ok(lost >= 1, `streams lost: ${lost}`);
+      const expected = await expectedIds(n.topic);
+      const { rows, distinct } = await rowCounts(n.table);
+      assert.equal(distinct, expected.size, "nothing lost");
+      assert.equal(expected.size, 12_000);
+      assert.ok(
+        rows - distinct <= rewritten,
+        `${rows - distinct} duplicates, at most the ${rewritten} rows written again`,
+      );
+      console.log(
+        `outage: ${lost} write streams lost, ${rewritten} rows written again, ${
+          rows - distinct
+        } duplicates`,
+      );
+    } finally {
+      await services("up", "bigquery");
+      producer.kill("SIGKILL");
+      consumer.kill("SIGKILL");
+    }
+  },
+});

@@ -1,0 +1,106 @@
+/**
+ * The launcher's grants where it resolves names, probes brokers or runs a
+ * planning process: these need the network and `deno`, so they are not unit
+ * tests (`tests/unit/permissions_test.ts` holds the pure ones).
+ */
+import assert from "node:assert/strict";
+import { planLaunch } from "../../shared/cli/launch.ts";
+import { withResolved } from "../../shared/cli/permissions.ts";
+import { spawnCommand, spawnTask, taskCommand } from "../../shared/cli/tasks.ts";
+
+const ROOT = new URL("../../", import.meta.url);
+
+/** The computed `deno run` arguments of `words` (`[deno flags] script [args]`), without probes. */
+async function planned(words: string[], env: Record<string, string> = {}): Promise<string[]> {
+  return (await planLaunch(words, { root: ROOT, env, probe: false })).runArgs;
+}
+
+/** The list of grant `flag` in `args` (empty when absent). */
+function granted(args: readonly string[], flag: string): string[] {
+  const arg = args.find((item) => item.startsWith(`${flag}=`));
+  return arg === undefined ? [] : arg.slice(flag.length + 1).split(",");
+}
+
+Deno.test("planLaunch() follows the brokers, ports, files and names of flags and variables", async () => {
+  const consumer = await planned(
+    ["--no-prompt", "consumer.ts", "--metrics-port", "0", "--log-file", "/tmp/c.log"],
+    {
+      KAFKA_BROKERS: "localhost:9092,10.1.2.3:9093",
+      KAFKA_SSL_CA: "/etc/kafka/ca.pem",
+      BIGQUERY_EMULATOR_HOST: "http://127.0.0.1:19050",
+      METRICS_HOST: "0.0.0.0",
+    },
+  );
+  const net = granted(consumer, "--allow-net");
+  for (
+    const address of [
+      "localhost:9092",
+      "127.0.0.1:9092",
+      "10.1.2.3:9093",
+      "127.0.0.1:19050",
+      "0.0.0.0:0",
+    ]
+  ) {
+    assert.ok(net.includes(address), `${address} in ${net}`);
+  }
+  assert.ok(!net.includes("127.0.0.1:9050"), "the default emulator is not granted");
+  assert.deepEqual(granted(consumer, "--allow-read"), ["/etc/kafka/ca.pem", "/tmp/c.log"]);
+  assert.deepEqual(granted(consumer, "--allow-write"), ["/tmp/c.log"]);
+
+  const dashboard = await planned(["--allow-read=web", "dashboard.ts", "--port", "18080"], {
+    DASHBOARD_HOST: "localhost",
+  });
+  assert.ok(granted(dashboard, "--allow-net").includes("localhost:18080"));
+  assert.ok(granted(dashboard, "--allow-net").includes("127.0.0.1:18080"));
+  assert.deepEqual(granted(dashboard, "--allow-read"), ["web"]);
+});
+
+Deno.test("planLaunch() stops on a broker that does not answer, and learns the advertised ones", async () => {
+  const down = await planLaunch(["dlq.ts"], { root: ROOT, env: { KAFKA_BROKERS: "127.0.0.1:1" } });
+  assert.equal(down.unreachable.length, 1);
+  assert.match(down.unreachable[0]!, /^Cannot reach Kafka at 127\.0\.0\.1:1 .*connection refused/);
+  const up = await planLaunch(["dlq.ts"], { root: ROOT, env: { KAFKA_BROKERS: "localhost:9092" } });
+  assert.deepEqual(up.unreachable, []);
+  assert.deepEqual(up.notes, ["Kafka at localhost:9092 advertises 127.0.0.1:9092"]);
+});
+
+Deno.test("withResolved() adds the addresses the system resolver gives for a name", async () => {
+  const addresses = await withResolved(["localhost:9092"]);
+  assert.equal(addresses[0], "localhost:9092");
+  assert.ok(addresses.includes("127.0.0.1:9092"), String(addresses));
+});
+
+Deno.test("taskCommand() plans a launcher task in a launcher process, with the caller's variables", async () => {
+  const { runArgs: args, args: scriptArgs } = await taskCommand(ROOT, "produce", [
+    "--count",
+    "2",
+    "--print-permissions",
+  ], { KAFKA_BROKERS: "localhost:9092", NO_COLOR: "1" });
+  assert.equal(args.at(-1), "producer.ts");
+  assert.ok(granted(args, "--allow-net").includes("localhost:9092"), String(args));
+  assert.deepEqual(scriptArgs, ["--count", "2"]);
+  const plain = await taskCommand(ROOT, "start", ["--no-up"]);
+  assert.deepEqual(plain.args, ["--no-up"]);
+  assert.equal(plain.runArgs.at(-1), "start.ts");
+});
+
+Deno.test("spawnCommand() reads a process's stdout and stderr line by line", async () => {
+  const child = spawnCommand("deno", ["eval", "console.log('one'); console.error('two')"]);
+  const { code, lines } = await child.done;
+  assert.equal(code, 0);
+  assert.deepEqual(lines.map((line) => line.text).sort(), ["one", "two"]);
+  assert.equal(child.output("stdout"), "one\n");
+});
+
+Deno.test("spawnTask() runs a deno.json task's script with its arguments", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${root}/deno.json`, '{ "tasks": { "hello": "deno run hello.ts" } }');
+    await Deno.writeTextFile(`${root}/hello.ts`, "console.log(`hello ${Deno.args[0]}`);");
+    const child = await spawnTask("hello", ["world"], { root: new URL(`file://${root}/`) });
+    assert.equal((await child.done).code, 0);
+    assert.equal(child.output("stdout"), "hello world\n");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import { insertRows, openWarehouse } from "../../shared/bigquery/warehouse.ts";
+import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
+import type { SongCompleted } from "../../shared/event.ts";
+import { compareCounts, reconcile } from "../../shared/live/reconcile.ts";
+import { toRow } from "../../shared/schema.ts";
+import { ensureTopSongsView } from "../../shared/live/top_songs_view.ts";
+import { createPlayCounter } from "../../shared/live/windows.ts";
+
+Deno.test("compareCounts() lists every differing song, largest difference first", () => {
+  const dashboard = new Map([["tony-allen/1", 5], ["tony-allen/2", 3], ["fela-kuti/1", 1]]);
+  const bigquery = new Map([["tony-allen/1", 5], ["tony-allen/2", 1], ["tony-allen/9", 1]]);
+  assert.deepEqual(compareCounts(dashboard, bigquery), [
+    { artist: "tony-allen", song_id: 2, dashboard: 3, bigquery: 1 },
+    { artist: "fela-kuti", song_id: 1, dashboard: 1, bigquery: 0 },
+    { artist: "tony-allen", song_id: 9, dashboard: 0, bigquery: 1 },
+  ]);
+  assert.deepEqual(compareCounts(dashboard, new Map(dashboard)), []);
+});
+
+function event(at: number, songId: number, artist = "tony-allen"): SongCompleted {
+  return {
+    event_id: crypto.randomUUID(),
+    user_id: 1,
+    artist,
+    song_id: songId,
+    song_name: `song-${songId}`,
+    event_type: "song_completed",
+    timestamp: new Date(at).toISOString(),
+  };
+}
+
+Deno.test("reconcile() finds the dashboard equal to BigQuery, then names a missing play", async () => {
+  const table = `reconcile_${crypto.randomUUID().slice(0, 8)}`;
+  const warehouse = openWarehouse(loadBigQueryConfig(["--table", table], {}));
+  await ensureTopSongsView(warehouse, `${table}_top_songs`);
+  const now = Date.now();
+  const events = [
+    event(now - 5_000, 1),
+    event(now - 20 * 60_000, 2),
+    event(now - 5 * 3_600_000, 3, "fela-kuti"),
+    event(now - 3 * 86_400_000, 4),
+  ];
+  const duplicate = events[0]!;
+  const rows = [...events, duplicate].map((e, i) => ({
+    insertId: `${e.event_id}-${i}`,
+    json: { ...toRow(e, 0, String(i), new Date().toISOString()) },
+  }));
+  assert.deepEqual(await insertRows(warehouse.table, rows), []);
+
+  const counter = createPlayCounter({ now });
+  for (const e of [...events, duplicate]) counter.add(e);
+  const equal = await reconcile(counter, warehouse, now);
+  assert.equal(equal.equal, true, JSON.stringify(equal));
+  assert.deepEqual(equal.windows.map((w) => [w.window, w.dashboard, w.bigquery]), [
+    ["5m", 1, 1],
+    ["1h", 2, 2],
+    ["24h", 3, 3],
+    ["all", 4, 4],
+  ]);
+
+  counter.add(event(now - 1_000, 7)); // a play BigQuery does not have
+  const differs = await reconcile(counter, warehouse, now);
+  assert.equal(differs.equal, false);
+  assert.deepEqual(differs.windows[0]!.differences, [
+    { artist: "tony-allen", song_id: 7, dashboard: 1, bigquery: 0 },
+  ]);
+});

@@ -1,0 +1,622 @@
+// The sink's partition writer against a fake BigQuery that enforces what the
+// Storage Write API enforces (COMMITTED streams, explicit offsets, finalize
+// with a row count) and a fake Kafka group (committed offsets with metadata).
+// Crashes are simulated by stopping a writer at any point and starting a new
+// one that re-reads from the committed offset, as a restart does.
+
+import assert from "node:assert/strict";
+import type {
+  AppendResult,
+  Destination,
+  RowStream,
+  TableCheck,
+} from "../../shared/bigquery/mod.ts";
+import type { OutgoingMessage, SourceMessage } from "../../shared/dlq/dead_letter.ts";
+import { deriveEventId } from "../../shared/event.ts";
+import type { PlayRow } from "../../shared/schema.ts";
+import { formatMarker, parseMarker } from "../../shared/sink/commit_marker.ts";
+import {
+  type Blocked,
+  createPartitionWriter,
+  createTableState,
+  type PartitionWriter,
+  type WriterContext,
+} from "../../shared/sink/partition_writer.ts";
+import { createSinkStats, decodeMessage, failureOf } from "../../shared/sink/sink.ts";
+import { EventError } from "../../shared/event.ts";
+
+const TOPIC = "tony-allen-plays";
+
+function event(id: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    event_id: `00000000-0000-4000-8000-${String(id).padStart(12, "0")}`,
+    user_id: 1_000 + id,
+    artist: "tony-allen",
+    song_id: 1 + (id % 10),
+    song_name: "zombie",
+    event_type: "song_completed",
+    timestamp: "2026-11-24T19:22:13.000Z",
+    ...extra,
+  };
+}
+
+function message(offset: number, value: unknown): SourceMessage {
+  return {
+    key: null,
+    value: new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value)),
+    offset: String(offset),
+    timestamp: "1764012133000",
+  };
+}
+
+/** Messages 0..count-1 of good events, with `poison` offsets holding invalid JSON. */
+function messages(count: number, poison: readonly number[] = []): SourceMessage[] {
+  return Array.from(
+    { length: count },
+    (_, i) => message(i, poison.includes(i) ? "{not json" : event(i)),
+  );
+}
+
+interface FakeStream {
+  rows: PlayRow[];
+  finalized: boolean;
+  pending: boolean;
+  /** The table's incarnation it writes to. */
+  generation: number;
+}
+
+/** What a fake append does instead of answering normally. */
+type Fault =
+  /** Stores the rows, but the answer is lost (a deadline). */
+  | "lose-answer"
+  /** Stores nothing and fails, retryably. */
+  | "unavailable";
+
+/** A fake BigQuery: one table, COMMITTED and PENDING streams with offsets. */
+function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
+  const state = {
+    table: [] as PlayRow[],
+    exists: true,
+    generation: 1,
+    denied: false,
+    schemaProblem: undefined as string | undefined,
+    /** Rows BigQuery refuses (request-level INVALID_ARGUMENT, no row named). */
+    refuse: (_row: PlayRow) => false,
+    streams: new Map<string, FakeStream>(),
+    faults: [] as Fault[],
+    appends: 0,
+    created: 0,
+  };
+  let next = 0;
+
+  function append(name: string, rows: readonly PlayRow[], offset: number): AppendResult {
+    const stream = state.streams.get(name);
+    if (stream === undefined) {
+      return { status: "failed", code: 5, message: `stream ${name} not found`, retryable: false };
+    }
+    if (state.denied) return { status: "failed", code: 7, message: "denied", retryable: false };
+    if (!state.exists || stream.generation !== state.generation) {
+      return { status: "failed", code: 5, message: "table not found", retryable: false };
+    }
+    if (stream.finalized) {
+      return { status: "failed", code: 9, message: "stream finalized", retryable: false };
+    }
+    if (offset < stream.rows.length) return { status: "already-exists", message: "exists" };
+    if (offset > stream.rows.length) return { status: "out-of-range", message: "gap" };
+    const bad = rows.find(state.refuse);
+    if (bad !== undefined) {
+      return {
+        status: "failed",
+        code: 3,
+        message: `invalid value in ${bad.event_id}`,
+        retryable: false,
+      };
+    }
+    const fault = stream.pending ? undefined : state.faults.shift();
+    if (fault === "unavailable") {
+      return { status: "failed", code: 14, message: "unavailable", retryable: true };
+    }
+    stream.rows.push(...rows);
+    if (!stream.pending) state.table.push(...rows);
+    state.appends++;
+    if (fault === "lose-answer") {
+      return { status: "failed", code: 4, message: "deadline", retryable: true };
+    }
+    return { status: "ok", offset, rows: rows.length };
+  }
+
+  function open(pending: boolean): RowStream {
+    if (!state.exists) throw Object.assign(new Error("table not found"), { code: 5 });
+    const name = `projects/p/datasets/d/tables/t/streams/s${next++}`;
+    state.streams.set(name, { rows: [], finalized: false, pending, generation: state.generation });
+    let closed = false;
+    return {
+      name,
+      append: (rows, offset) =>
+        Promise.resolve(
+          closed
+            ? { status: "failed", code: 1, message: "closed", retryable: true }
+            : append(name, rows, offset),
+        ),
+      close: () => void (closed = true),
+    };
+  }
+
+  const insertAll: RowStream = {
+    name: undefined,
+    append(rows, offset) {
+      if (!state.exists) {
+        return Promise.resolve({
+          status: "failed",
+          code: 5,
+          message: "no table",
+          retryable: false,
+        });
+      }
+      const refused = rows.flatMap((row, index) =>
+        state.refuse(row) ? [{ index, reason: "invalid" }] : []
+      );
+      state.table.push(...rows.filter((row) => !state.refuse(row)));
+      return Promise.resolve({ status: "ok", offset, rows: rows.length - refused.length, refused });
+    },
+    close() {},
+  };
+
+  const destination: Destination = {
+    api: options.exactlyOnce === false ? "insert-all" : "storage-write",
+    exactlyOnce: options.exactlyOnce !== false,
+    table: "p.d.t",
+    checkTable(): Promise<TableCheck> {
+      if (state.denied) return Promise.resolve({ status: "denied", message: "denied" });
+      if (!state.exists) return Promise.resolve({ status: "missing", message: "Not found: t" });
+      return Promise.resolve({
+        status: "ok",
+        createdAt: state.generation,
+        schemaProblem: state.schemaProblem,
+      });
+    },
+    createTable() {
+      if (!state.exists) {
+        state.exists = true;
+        state.generation++;
+        state.table = [];
+        state.created++;
+      }
+      return Promise.resolve();
+    },
+    openStream: () =>
+      options.exactlyOnce === false ? Promise.resolve(insertAll) : Promise.resolve(open(false)),
+    openProbe: () => Promise.resolve(options.exactlyOnce === false ? undefined : open(true)),
+    finalizeStream(name) {
+      const stream = state.streams.get(name);
+      if (stream === undefined) return Promise.resolve({ status: "not-found", message: "gone" });
+      stream.finalized = true;
+      return Promise.resolve({ status: "finalized", rowCount: stream.rows.length });
+    },
+    isTransient: (error) =>
+      !(typeof error === "object" && error !== null && "code" in error && error.code === 5),
+    close() {},
+  };
+  return { state, destination };
+}
+
+/** A fake consumer group: committed offsets with metadata, per partition. */
+function fakeGroup() {
+  const committed = new Map<number, { offset: bigint; metadata: string | null }>();
+  const log: Array<{ partition: number; offset: bigint; metadata: string | undefined }> = [];
+  return {
+    committed,
+    log,
+    io(partition: number) {
+      return {
+        committed: () => Promise.resolve(committed.get(partition)),
+        commit(offset: bigint, metadata: string | undefined) {
+          committed.set(partition, { offset, metadata: metadata ?? null });
+          log.push({ partition, offset, metadata });
+          return Promise.resolve();
+        },
+      };
+    },
+  };
+}
+
+interface Harness {
+  bq: ReturnType<typeof fakeBigQuery>;
+  group: ReturnType<typeof fakeGroup>;
+  letters: OutgoingMessage[];
+  blocked: Array<Blocked | undefined>;
+  stats: ReturnType<typeof createSinkStats>;
+  context(overrides?: Partial<WriterContext>): WriterContext;
+  /** Starts a writer of partition 0 and hands it `all` from the committed offset on. */
+  start(all: readonly SourceMessage[], overrides?: Partial<WriterContext>): PartitionWriter;
+}
+
+function harness(options: { exactlyOnce?: boolean; createTable?: boolean } = {}): Harness {
+  const bq = fakeBigQuery(options);
+  const group = fakeGroup();
+  const letters: OutgoingMessage[] = [];
+  const blocked: Array<Blocked | undefined> = [];
+  const stats = createSinkStats();
+  const table = createTableState(bq.destination, { createdAt: 1 });
+  const h: Harness = {
+    bq,
+    group,
+    letters,
+    blocked,
+    stats,
+    context: (overrides = {}) => ({
+      topic: TOPIC,
+      destination: bq.destination,
+      table,
+      createTable: options.createTable ?? true,
+      stats,
+      limits: { maxRows: 4, maxBytes: 1_000_000, maxWaitMs: 1, concurrency: 2 },
+      publish(sent) {
+        letters.push(...sent);
+        return Promise.resolve();
+      },
+      isTransientKafka: () => true,
+      backoff: { initialMs: 1, maxMs: 2 },
+      blockedBackoff: { initialMs: 1, maxMs: 2 },
+      events: { blocked: (_partition, problem) => blocked.push(problem) },
+      ...overrides,
+    }),
+    start(all, overrides) {
+      const writer = createPartitionWriter(0, group.io(0), h.context(overrides));
+      const from = group.committed.get(0)?.offset ?? 0n;
+      writer.add(all.filter((m) => BigInt(m.offset) >= from), BigInt(all.length));
+      return writer;
+    },
+  };
+  return h;
+}
+
+/** Offsets of the events stored, in table order. */
+function stored(h: Harness): number[] {
+  return h.bq.state.table.map((row) => row.kafka_offset);
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, i) => from + i);
+}
+
+async function waitUntil(what: string, condition: () => boolean, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
+
+Deno.test("decodeMessage() turns a message into its row, or its dead letter", () => {
+  const good = decodeMessage(TOPIC, 3, message(10, event(1)), "2026-11-24T19:30:00.000Z");
+  assert.deepEqual(good.row, {
+    ...event(1),
+    ingested_at: "2026-11-24T19:30:00.000Z",
+    kafka_partition: 3,
+    kafka_offset: 10,
+  });
+  const bad = decodeMessage(TOPIC, 3, message(11, event(2, { song_id: "x" })), "");
+  assert.equal(bad.row, undefined);
+  assert.equal(bad.letter?.headers["error.kind"], "invalid-event");
+  assert.equal(
+    bad.letter?.headers.error,
+    `Cannot parse event: 'song_id' must be an integer, got "x"`,
+  );
+  assert.equal(bad.letter?.headers["source.offset"], "11");
+});
+
+Deno.test("decodeMessage() gives tutorial events the same id on every read", () => {
+  const { event_id: _, ...tutorial } = event(1, { timestamp: "2022-11-03 07:22:13" });
+  const first = decodeMessage(TOPIC, 1, message(7, tutorial), "a");
+  const again = decodeMessage(TOPIC, 1, message(7, tutorial), "b");
+  assert.equal(first.row?.event_id, deriveEventId({ topic: TOPIC, partition: 1, offset: "7" }));
+  assert.equal(first.row?.event_id, again.row?.event_id);
+  assert.equal(first.row?.timestamp, "2022-11-03T07:22:13.000Z");
+});
+
+Deno.test("failureOf() classifies decoding errors by field", () => {
+  assert.deepEqual(failureOf(new EventError("the message is empty")), {
+    kind: "invalid-json",
+    reason: "Cannot parse event: the message is empty",
+    field: undefined,
+  });
+  assert.equal(failureOf(new EventError("'song_id' is missing", "song_id")).kind, "invalid-event");
+});
+
+Deno.test("commit markers round-trip and stay under the broker's metadata limit", () => {
+  const marker = { stream: "projects/p/datasets/d/tables/t/streams/abc", row: 1234 };
+  assert.deepEqual(parseMarker(formatMarker(marker)), marker);
+  assert.equal(parseMarker(null), undefined);
+  assert.equal(parseMarker("not json"), undefined);
+  assert.equal(parseMarker('{"s":"","r":1}'), undefined);
+  assert.throws(() => formatMarker({ stream: "x".repeat(5_000), row: 0 }), /4096 bytes/);
+});
+
+Deno.test("createPartitionWriter() appends rows in order at explicit offsets and commits markers", async () => {
+  const h = harness();
+  const writer = h.start(messages(10, [3]));
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), [0, 1, 2, 4, 5, 6, 7, 8, 9]);
+  assert.equal(h.letters.length, 1);
+  assert.equal(h.letters[0]!.headers["source.offset"], "3");
+  assert.equal(h.stats.inserted, 9);
+  assert.equal(h.stats.deadLettered["invalid-json"], 1);
+  // The first commit names the stream before anything is appended to it.
+  const [first, ...rest] = h.group.log;
+  assert.equal(first!.offset, 0n);
+  assert.equal(parseMarker(first!.metadata)?.row, 0);
+  const last = rest.at(-1)!;
+  assert.equal(last.offset, 10n);
+  const marker = parseMarker(last.metadata)!;
+  assert.equal(marker.stream, parseMarker(first!.metadata)?.stream);
+  assert.equal(marker.row, 9);
+  assert.equal(h.bq.state.streams.get(marker.stream)?.finalized, true, "finalized on close");
+});
+
+Deno.test("createPartitionWriter() skips rows the finalized stream already holds after a crash", async () => {
+  const h = harness();
+  const all = messages(20, [5, 12]);
+  // A crash after some appends were acknowledged and before their commit.
+  let acknowledged = 0;
+  const crashed = h.start(all, {
+    events: {
+      acknowledged() {
+        if (++acknowledged === 3) void crashed.stop();
+      },
+    },
+  });
+  await crashed.stopped;
+  const before = stored(h).length;
+  assert.ok(before > 0 && before < 18, `stored ${before} before the crash`);
+  const committed = h.group.committed.get(0)!;
+  assert.ok(committed.offset < 20n);
+
+  const restarted = h.start(all);
+  await restarted.drain();
+  await restarted.close();
+  assert.deepEqual(
+    stored(h).sort((a, b) => a - b),
+    range(0, 20).filter((i) => i !== 5 && i !== 12),
+  );
+  assert.ok(h.stats.skipped > 0, "some rows were found stored and skipped");
+  assert.equal(h.stats.rewritten, 0);
+});
+
+Deno.test("createPartitionWriter() stores each row once across random crashes, lost answers and refused rows", async () => {
+  for (let round = 0; round < 30; round++) {
+    const h = harness();
+    const poison = [3, 17, 18, 40];
+    const refused = [7, 8, 25, 44, 59];
+    h.bq.state.refuse = (row) => refused.includes(row.kafka_offset);
+    const all = messages(60, poison);
+    h.bq.state.faults = Array.from(
+      { length: 40 },
+      () =>
+        Math.random() < 0.15 ? (Math.random() < 0.5 ? "lose-answer" : "unavailable") : undefined,
+    ).filter((fault): fault is "lose-answer" | "unavailable" => fault !== undefined);
+    for (let life = 0; life < 6; life++) {
+      const crashAt = 1 + Math.floor(Math.random() * 6);
+      let acknowledged = 0;
+      const writer = h.start(all, {
+        limits: {
+          maxRows: 1 + Math.floor(Math.random() * 7),
+          maxBytes: 1_000_000,
+          maxWaitMs: 1,
+          concurrency: 1 + Math.floor(Math.random() * 3),
+        },
+        events: {
+          acknowledged() {
+            if (life < 5 && ++acknowledged === crashAt) void writer.stop();
+          },
+        },
+      });
+      if (life < 5) {
+        await Promise.race([writer.stopped, writer.drain()]);
+        await writer.stop();
+      } else {
+        await writer.drain();
+        await writer.close();
+      }
+    }
+    const offsets = stored(h).sort((a, b) => a - b);
+    const expected = range(0, 60).filter((i) => !poison.includes(i) && !refused.includes(i));
+    assert.deepEqual(offsets, expected, `round ${round}`);
+    assert.equal(h.group.committed.get(0)?.offset, 60n);
+    const lettered = new Set(h.letters.map((letter) => Number(letter.headers["source.offset"])));
+    assert.deepEqual(
+      [...lettered].sort((a, b) => a - b),
+      [...poison, ...refused].sort((a, b) => a - b),
+    );
+  }
+});
+
+Deno.test("createPartitionWriter() settles an answer it lost by the stream's row count", async () => {
+  const h = harness();
+  h.bq.state.faults = ["lose-answer", "unavailable", "lose-answer"];
+  const writer = h.start(messages(16));
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 16));
+  assert.ok(h.stats.retries >= 3);
+  assert.equal(h.stats.inserted, 16);
+});
+
+Deno.test("createPartitionWriter() falls back to at least once, and says so, when the stream is gone", async () => {
+  const h = harness();
+  const all = messages(12);
+  const crashed = h.start(all, {
+    events: { acknowledged: () => void crashed.stop() },
+  });
+  await crashed.stopped;
+  const before = stored(h).length;
+  // The local BigQuery restarted: its write streams are gone, its rows kept.
+  h.bq.state.streams.clear();
+  const restarted = h.start(all);
+  await restarted.drain();
+  await restarted.close();
+  assert.equal(h.stats.streamsLost, 1);
+  assert.deepEqual([...new Set(stored(h))].sort((a, b) => a - b), range(0, 12));
+  assert.ok(stored(h).length <= 12 + before, "at most the gap twice");
+});
+
+Deno.test("createPartitionWriter() dead-letters exactly the rows BigQuery refuses, with a commit past each", async () => {
+  const h = harness();
+  h.bq.state.refuse = (row) => row.kafka_offset === 2 || row.kafka_offset === 6;
+  const all = messages(10);
+  const writer = h.start(all);
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), [0, 1, 3, 4, 5, 7, 8, 9]);
+  assert.deepEqual(h.letters.map((letter) => letter.headers["source.offset"]), ["2", "6"]);
+  for (const letter of h.letters) {
+    assert.equal(letter.headers["error.kind"], "rejected-by-bigquery");
+    assert.match(String(letter.headers.error), /^Cannot store event: invalid value in /);
+  }
+  // Nothing after a refused row was appended before a commit past it.
+  const offsets = h.group.log.map((entry) => entry.offset);
+  assert.ok(offsets.includes(3n) && offsets.includes(7n), `commits at ${offsets}`);
+  assert.equal(h.stats.deadLettered["rejected-by-bigquery"], 2);
+  const probes = [...h.bq.state.streams.values()].filter((stream) => stream.pending);
+  assert.ok(probes.length > 0, "refused rows were found in a probe stream");
+  assert.equal(probes.flatMap((stream) => stream.rows).length > 0, true);
+});
+
+Deno.test("createPartitionWriter() refused rows, then a crash: the re-read refuses them again, no row twice", async () => {
+  const h = harness();
+  h.bq.state.refuse = (row) => row.kafka_offset % 5 === 1;
+  const all = messages(30);
+  for (let life = 0; life < 4; life++) {
+    let acknowledged = 0;
+    const writer = h.start(all, {
+      events: { acknowledged: () => void (++acknowledged === 2 && life < 3 && writer.stop()) },
+    });
+    await Promise.race([writer.stopped, writer.drain()]);
+    await writer.close();
+  }
+  assert.deepEqual(stored(h).sort((a, b) => a - b), range(0, 30).filter((i) => i % 5 !== 1));
+});
+
+Deno.test("createPartitionWriter() blocks instead of dead-lettering when every row is refused by a table that does not fit", async () => {
+  const h = harness();
+  h.bq.state.refuse = () => true;
+  h.bq.state.schemaProblem = "column 'artist' is INT64 in the table, STRING in the rows";
+  const writer = h.start(messages(6));
+  await waitUntil(
+    "blocked",
+    () => h.blocked.some((problem) => problem?.reason === "schema-mismatch"),
+  );
+  assert.equal(h.letters.length, 0);
+  assert.equal(h.group.committed.get(0)?.offset ?? 0n, 0n, "nothing committed");
+  // Fixed: the rows go in, nothing was dead-lettered.
+  h.bq.state.refuse = () => false;
+  h.bq.state.schemaProblem = undefined;
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 6));
+  assert.equal(h.letters.length, 0);
+  assert.equal(h.blocked.at(-1), undefined, "unblocked");
+});
+
+Deno.test("createPartitionWriter() dead-letters every row when each is refused but the table fits", async () => {
+  const h = harness();
+  h.bq.state.refuse = () => true;
+  const writer = h.start(messages(3));
+  await writer.drain();
+  await writer.close();
+  assert.equal(h.letters.length, 3);
+  assert.equal(h.blocked.filter((problem) => problem !== undefined).length, 0);
+});
+
+Deno.test("createPartitionWriter() creates a dropped table again and writes the rows since the last commit into it", async () => {
+  const h = harness({ createTable: true });
+  const all = messages(20);
+  const writer = h.start(all.slice(0, 10));
+  await writer.drain();
+  h.bq.state.exists = false; // dropped
+  writer.add(all.slice(10), 20n);
+  await writer.drain();
+  await writer.close();
+  assert.equal(h.bq.state.created, 1);
+  assert.deepEqual(stored(h), range(10, 20), "the new table holds everything after the drop");
+  assert.equal(h.letters.length, 0);
+});
+
+Deno.test("createPartitionWriter() waits, blocked, for a missing table it may not create", async () => {
+  const h = harness({ createTable: false });
+  const writer = h.start(messages(8));
+  await writer.drain();
+  h.bq.state.exists = false;
+  writer.add([message(8, event(8)), message(9, event(9))], 10n);
+  await waitUntil(
+    "blocked",
+    () => h.blocked.some((problem) => problem?.reason === "table-missing"),
+  );
+  assert.equal(h.group.committed.get(0)?.offset, 8n, "offsets kept");
+  h.bq.state.exists = true; // someone created it again
+  h.bq.state.generation++;
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), [...range(0, 8), 8, 9]);
+  assert.equal(h.letters.length, 0);
+});
+
+Deno.test("createPartitionWriter() blocks on refused access and goes on once it is granted", async () => {
+  const h = harness();
+  h.bq.state.denied = true;
+  const writer = h.start(messages(4));
+  await waitUntil(
+    "blocked",
+    () => h.blocked.some((problem) => problem?.reason === "permission-denied"),
+  );
+  assert.equal(h.letters.length, 0);
+  h.bq.state.denied = false;
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 4));
+});
+
+Deno.test("createPartitionWriter() with insertAll: no markers, refused rows dead-lettered", async () => {
+  const h = harness({ exactlyOnce: false });
+  h.bq.state.refuse = (row) => row.kafka_offset === 1;
+  const writer = h.start(messages(5));
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), [0, 2, 3, 4]);
+  assert.equal(h.letters.length, 1);
+  assert.ok(h.group.log.every((entry) => entry.metadata === undefined));
+  assert.equal(h.group.committed.get(0)?.offset, 5n);
+});
+
+Deno.test("createPartitionWriter() holds rows for maxWaitMs, and drain() flushes them at once", async () => {
+  const h = harness();
+  const writer = h.start(messages(2), {
+    limits: { maxRows: 100, maxBytes: 1_000_000, maxWaitMs: 60_000, concurrency: 1 },
+  });
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(stored(h).length, 0);
+  await writer.drain();
+  assert.deepEqual(stored(h), [0, 1]);
+  await writer.close();
+});
+
+Deno.test("createPartitionWriter() ignores messages below the committed offset", async () => {
+  const h = harness();
+  h.group.committed.set(0, { offset: 5n, metadata: null });
+  const writer = createPartitionWriter(0, h.group.io(0), h.context());
+  writer.add(messages(8), 8n);
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), [5, 6, 7]);
+});
+
+Deno.test("createPartitionWriter() stops without committing what is not stored", async () => {
+  const h = harness();
+  h.bq.state.faults = Array.from({ length: 1_000 }, () => "unavailable" as const);
+  const writer = h.start(messages(4));
+  await waitUntil("a retry", () => h.stats.retries > 0);
+  await writer.stop();
+  assert.equal(writer.held, 4);
+  assert.ok((h.group.committed.get(0)?.offset ?? 0n) === 0n);
+});

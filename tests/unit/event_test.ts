@@ -1,0 +1,413 @@
+import assert from "node:assert/strict";
+import {
+  decodeEvent,
+  deriveEventId,
+  encodeEvent,
+  EventError,
+  type EventSource,
+  MAX_SONG_NAME_LENGTH,
+  normalizeTimestamp,
+  parseEvent,
+  type SongCompleted,
+} from "../../shared/event.ts";
+
+const ID = "0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a";
+const SOURCE: EventSource = { topic: "tony-allen-plays", partition: 2, offset: "41" };
+const UUID_V5 = /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+function valid(): Record<string, unknown> {
+  return {
+    event_id: ID,
+    user_id: 7,
+    artist: "tony-allen",
+    song_id: 3,
+    song_name: "secret-agent",
+    event_type: "song_completed",
+    timestamp: "2026-11-24T19:22:13.000Z",
+  };
+}
+
+function tutorial(): Record<string, unknown> {
+  const { event_id: _, ...rest } = valid();
+  return { ...rest, timestamp: "2022-11-03 07:22:13" };
+}
+
+/** Asserts that parsing `input` fails on `field` with exactly `message`. */
+function assertRejects(input: unknown, field: string | undefined, message: string): void {
+  assert.throws(() => parseEvent(input, SOURCE), (error: unknown) => {
+    assert.ok(error instanceof EventError);
+    assert.equal(error.name, "EventError");
+    assert.equal(error.field, field);
+    assert.equal(error.message, `Cannot parse event: ${message}`);
+    return true;
+  });
+}
+
+function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+Deno.test("parseEvent() accepts a livecharts event unchanged", () => {
+  const event = parseEvent(valid());
+  assert.deepEqual(event, valid());
+});
+
+Deno.test("parseEvent() lower-cases an upper-case event_id", () => {
+  assert.equal(parseEvent({ ...valid(), event_id: ID.toUpperCase() }).event_id, ID);
+});
+
+Deno.test("parseEvent() ignores extra fields", () => {
+  const event = parseEvent({ ...valid(), country: "NG", nested: { a: 1 } });
+  assert.deepEqual(Object.keys(event).sort(), Object.keys(valid()).sort());
+  assert.equal("country" in event, false);
+});
+
+for (
+  const field of ["event_type", "user_id", "artist", "song_id", "song_name", "timestamp"]
+) {
+  Deno.test(`parseEvent() rejects a missing ${field}`, () => {
+    const input = valid();
+    delete input[field];
+    assertRejects(input, field, `'${field}' is missing`);
+  });
+}
+
+Deno.test("parseEvent() rejects a missing event_id when no source is given", () => {
+  const { event_id: _, ...input } = valid();
+  assert.throws(() => parseEvent(input), {
+    name: "EventError",
+    message: "Cannot parse event: 'event_id' is missing",
+  });
+});
+
+Deno.test("parseEvent() rejects a song_id that is not an integer", () => {
+  assertRejects({ ...valid(), song_id: "x" }, "song_id", `'song_id' must be an integer, got "x"`);
+  assertRejects({ ...valid(), song_id: 1.5 }, "song_id", "'song_id' must be an integer, got 1.5");
+  assertRejects({ ...valid(), song_id: "3" }, "song_id", `'song_id' must be an integer, got "3"`);
+  assertRejects({ ...valid(), song_id: true }, "song_id", "'song_id' must be an integer, got true");
+  assertRejects({ ...valid(), song_id: null }, "song_id", "'song_id' must be an integer, got null");
+  assertRejects(
+    { ...valid(), song_id: [3] },
+    "song_id",
+    "'song_id' must be an integer, got an array",
+  );
+});
+
+Deno.test("parseEvent() rejects a user_id beyond the safe integer range", () => {
+  assertRejects(
+    { ...valid(), user_id: 2 ** 53 },
+    "user_id",
+    `'user_id' must be an integer, got ${2 ** 53}`,
+  );
+});
+
+Deno.test("parseEvent() rejects negative ids", () => {
+  assertRejects({ ...valid(), song_id: -1 }, "song_id", "'song_id' must not be negative, got -1");
+  assertRejects({ ...valid(), user_id: -7 }, "user_id", "'user_id' must not be negative, got -7");
+});
+
+Deno.test("parseEvent() accepts zero ids", () => {
+  const event = parseEvent({ ...valid(), user_id: 0, song_id: 0 });
+  assert.equal(event.user_id, 0);
+  assert.equal(event.song_id, 0);
+});
+
+Deno.test("parseEvent() rejects string fields of the wrong type", () => {
+  assertRejects({ ...valid(), artist: 5 }, "artist", "'artist' must be a string, got 5");
+  assertRejects(
+    { ...valid(), song_name: { title: "zombie" } },
+    "song_name",
+    "'song_name' must be a string, got an object",
+  );
+  assertRejects(
+    { ...valid(), timestamp: 1667460133 },
+    "timestamp",
+    "'timestamp' must be a string, got 1667460133",
+  );
+  assertRejects(
+    { ...valid(), event_id: null },
+    "event_id",
+    "'event_id' must be a string, got null",
+  );
+});
+
+Deno.test("parseEvent() rejects empty strings", () => {
+  assertRejects({ ...valid(), song_name: "" }, "song_name", "'song_name' must not be empty");
+  assertRejects({ ...valid(), artist: "" }, "artist", "'artist' must not be empty");
+});
+
+Deno.test("parseEvent() rejects another event_type", () => {
+  assertRejects(
+    { ...valid(), event_type: "song_skipped" },
+    "event_type",
+    `'event_type' must be "song_completed", got "song_skipped"`,
+  );
+});
+
+Deno.test("parseEvent() rejects an event_id that is not a UUID", () => {
+  for (const id of ["nope", "0f8e1b5c8a3e4c4e9d550c2a9d1f6b7a", `${ID}0`, `{${ID}}`]) {
+    assertRejects(
+      { ...valid(), event_id: id },
+      "event_id",
+      `'event_id' must be a UUID, got ${JSON.stringify(id)}`,
+    );
+  }
+});
+
+Deno.test("parseEvent() rejects an artist that is not a slug", () => {
+  for (
+    const artist of [
+      "Tony Allen",
+      "tony_allen",
+      "-tony",
+      "tony-",
+      "tony--allen",
+      "TONY",
+      "tony allen",
+    ]
+  ) {
+    assertRejects(
+      { ...valid(), artist },
+      "artist",
+      `'artist' must be a slug like "tony-allen", got ${JSON.stringify(artist)}`,
+    );
+  }
+});
+
+Deno.test("parseEvent() rejects an artist slug longer than 128 characters", () => {
+  assert.equal(parseEvent({ ...valid(), artist: "a".repeat(128) }).artist.length, 128);
+  const artist = "a".repeat(129);
+  assertRejects(
+    { ...valid(), artist },
+    "artist",
+    `'artist' must be a slug like "tony-allen", got ${JSON.stringify("a".repeat(64))}`,
+  );
+});
+
+Deno.test("parseEvent() rejects a too long song name", () => {
+  const longest = "x".repeat(MAX_SONG_NAME_LENGTH);
+  assert.equal(parseEvent({ ...valid(), song_name: longest }).song_name, longest);
+  assertRejects(
+    { ...valid(), song_name: longest + "x" },
+    "song_name",
+    `'song_name' must be at most ${MAX_SONG_NAME_LENGTH} characters, got ${
+      MAX_SONG_NAME_LENGTH + 1
+    }`,
+  );
+});
+
+Deno.test("parseEvent() accepts any song name text, not only slugs", () => {
+  assert.equal(
+    parseEvent({ ...valid(), song_name: "Água de Beber (Live)" }).song_name,
+    "Água de Beber (Live)",
+  );
+});
+
+Deno.test("parseEvent() rejects bad timestamps", () => {
+  for (
+    const timestamp of [
+      "2022-02-30 07:22:13", // rolls over to March 2 in JavaScript
+      "2022-02-29T00:00:00Z", // not a leap year
+      "2022-04-31T00:00:00Z",
+      "2022-11-03 24:00:00",
+      "2022-11-03T23:60:00Z",
+      "2022-11-03T23:59:60Z",
+      "2022-13-01T00:00:00Z",
+      "2022-00-10T00:00:00Z",
+      "2022-11-00T00:00:00Z",
+      "2022-11-03",
+      "07:22:13",
+      "2022-11-03T07:22:13+24:00",
+      "2022-11-03T07:22:13.Z",
+      "03/11/2022 07:22:13",
+      "2022-11-03T07:22:13z",
+      " 2022-11-03T07:22:13Z",
+      "0000-01-01T00:00:00Z",
+      "9999-12-31T23:30:00-01:00", // year 10000 in UTC
+    ]
+  ) {
+    assertRejects(
+      { ...valid(), timestamp },
+      "timestamp",
+      `'timestamp' must be an ISO-8601 time like "2022-11-03T07:22:13Z", got ${
+        JSON.stringify(timestamp)
+      }`,
+    );
+  }
+});
+
+Deno.test("parseEvent() accepts February 29 of a leap year", () => {
+  assert.equal(
+    parseEvent({ ...valid(), timestamp: "2024-02-29T23:59:59Z" }).timestamp,
+    "2024-02-29T23:59:59.000Z",
+  );
+});
+
+Deno.test("parseEvent() rejects input that is not a JSON object", () => {
+  assertRejects(null, undefined, "expected a JSON object, got null");
+  assertRejects([valid()], undefined, "expected a JSON object, got an array");
+  assertRejects("event", undefined, `expected a JSON object, got "event"`);
+  assertRejects(42, undefined, "expected a JSON object, got 42");
+  assertRejects(undefined, undefined, "expected a JSON object, got nothing");
+});
+
+Deno.test("parseEvent() reads the tutorial format as UTC and derives the id", () => {
+  const event = parseEvent(tutorial(), SOURCE);
+  assert.deepEqual(event, {
+    event_id: deriveEventId(SOURCE),
+    user_id: 7,
+    artist: "tony-allen",
+    song_id: 3,
+    song_name: "secret-agent",
+    event_type: "song_completed",
+    timestamp: "2022-11-03T07:22:13.000Z",
+  });
+  assert.match(event.event_id, UUID_V5);
+});
+
+Deno.test("parseEvent() keeps a given event_id even when a source is given", () => {
+  assert.equal(parseEvent(valid(), SOURCE).event_id, ID);
+});
+
+Deno.test("parseEvent() gives a re-read tutorial event the same id", () => {
+  const first = parseEvent(tutorial(), { ...SOURCE });
+  const again = parseEvent(tutorial(), { ...SOURCE });
+  assert.equal(first.event_id, again.event_id);
+});
+
+Deno.test("deriveEventId() is deterministic and depends on every coordinate", () => {
+  const id = deriveEventId(SOURCE);
+  assert.equal(deriveEventId({ topic: "tony-allen-plays", partition: 2, offset: "41" }), id);
+  const others = [
+    deriveEventId({ ...SOURCE, offset: "42" }),
+    deriveEventId({ ...SOURCE, partition: 3 }),
+    deriveEventId({ ...SOURCE, topic: "other-plays" }),
+    // Fields must not run into each other: ("a", 12, "3") vs ("a", 1, "23").
+    deriveEventId({ topic: "a", partition: 12, offset: "3" }),
+    deriveEventId({ topic: "a", partition: 1, offset: "23" }),
+  ];
+  assert.equal(new Set([id, ...others]).size, others.length + 1);
+});
+
+Deno.test("deriveEventId() returns a UUID with the version 5 layout", () => {
+  for (let offset = 0; offset < 200; offset++) {
+    const id = deriveEventId({ ...SOURCE, offset: String(offset) });
+    assert.match(id, UUID_V5);
+    // It is also accepted as an event_id.
+    assert.equal(parseEvent({ ...valid(), event_id: id }).event_id, id);
+  }
+});
+
+Deno.test("normalizeTimestamp() converts offsets to UTC", () => {
+  assert.equal(normalizeTimestamp("2022-11-03T07:22:13+01:00"), "2022-11-03T06:22:13.000Z");
+  assert.equal(normalizeTimestamp("2022-11-03T07:22:13.123456+05:30"), "2022-11-03T01:52:13.123Z");
+  assert.equal(normalizeTimestamp("2022-11-03T07:22:13-00:00"), "2022-11-03T07:22:13.000Z");
+  // An offset may move the date across a month or year boundary.
+  assert.equal(normalizeTimestamp("2022-02-28T23:30:00-01:00"), "2022-03-01T00:30:00.000Z");
+  assert.equal(normalizeTimestamp("2023-01-01T00:30:00+01:00"), "2022-12-31T23:30:00.000Z");
+});
+
+Deno.test("normalizeTimestamp() reads a time without zone as UTC", () => {
+  assert.equal(normalizeTimestamp("2022-11-03 07:22:13"), "2022-11-03T07:22:13.000Z");
+  assert.equal(normalizeTimestamp("2022-11-03T07:22:13"), "2022-11-03T07:22:13.000Z");
+  assert.equal(normalizeTimestamp("2022-11-03 07:22:13.5"), "2022-11-03T07:22:13.500Z");
+});
+
+Deno.test("normalizeTimestamp() keeps milliseconds and drops finer digits", () => {
+  assert.equal(normalizeTimestamp("2026-11-24T19:22:13Z"), "2026-11-24T19:22:13.000Z");
+  assert.equal(normalizeTimestamp("2026-11-24T19:22:13.1Z"), "2026-11-24T19:22:13.100Z");
+  assert.equal(normalizeTimestamp("2026-11-24T19:22:13.999999999Z"), "2026-11-24T19:22:13.999Z");
+});
+
+Deno.test("normalizeTimestamp() accepts the first and last BigQuery timestamps", () => {
+  assert.equal(normalizeTimestamp("0001-01-01T00:00:00Z"), "0001-01-01T00:00:00.000Z");
+  assert.equal(normalizeTimestamp("9999-12-31T23:59:59.999Z"), "9999-12-31T23:59:59.999Z");
+  assert.equal(normalizeTimestamp("0001-01-01T00:30:00+01:00"), undefined); // year 0 in UTC
+});
+
+Deno.test("decodeEvent() parses UTF-8 JSON bytes", () => {
+  const event = decodeEvent(bytes(JSON.stringify({ ...valid(), song_name: "kɛ́lɛ́ 🥁" })));
+  assert.equal(event.song_name, "kɛ́lɛ́ 🥁");
+});
+
+Deno.test("decodeEvent() derives the id of a tutorial event from its source", () => {
+  assert.equal(
+    decodeEvent(bytes(JSON.stringify(tutorial())), SOURCE).event_id,
+    deriveEventId(SOURCE),
+  );
+});
+
+Deno.test("decodeEvent() rejects invalid UTF-8", () => {
+  const good = bytes(JSON.stringify(valid()));
+  const bad = new Uint8Array([...good.subarray(0, 20), 0xff, 0xfe, ...good.subarray(20)]);
+  assert.throws(() => decodeEvent(bad), (error: unknown) => {
+    assert.ok(error instanceof EventError);
+    assert.equal(error.message, "Cannot parse event: the message is not valid UTF-8");
+    assert.equal(error.field, undefined);
+    return true;
+  });
+});
+
+Deno.test("decodeEvent() rejects invalid JSON", () => {
+  for (const text of ["{", "{'a': 1}", "not json", `${JSON.stringify(valid())} trailing`]) {
+    assert.throws(() => decodeEvent(bytes(text)), (error: unknown) => {
+      assert.ok(error instanceof EventError);
+      assert.match(error.message, /^Cannot parse event: the message is not valid JSON \(.+\)$/);
+      assert.equal(error.field, undefined);
+      return true;
+    });
+  }
+});
+
+Deno.test("decodeEvent() rejects JSON that is not an object", () => {
+  const cases: Array<[string, string]> = [
+    ["[1,2]", "an array"],
+    ["null", "null"],
+    ['"x"', '"x"'],
+    ["12", "12"],
+    ["true", "true"],
+  ];
+  for (const [text, got] of cases) {
+    assert.throws(() => decodeEvent(bytes(text)), {
+      name: "EventError",
+      message: `Cannot parse event: expected a JSON object, got ${got}`,
+    });
+  }
+});
+
+Deno.test("decodeEvent() rejects an empty or null message", () => {
+  for (const value of [null, new Uint8Array()]) {
+    assert.throws(() => decodeEvent(value), {
+      name: "EventError",
+      message: "Cannot parse event: the message is empty",
+    });
+  }
+});
+
+Deno.test("decodeEvent() reports the first bad field of a decoded message", () => {
+  assert.throws(() => decodeEvent(bytes(JSON.stringify({ ...valid(), song_id: "x" }))), {
+    message: `Cannot parse event: 'song_id' must be an integer, got "x"`,
+  });
+});
+
+Deno.test("encodeEvent() and decodeEvent() round-trip an event", () => {
+  const event: SongCompleted = parseEvent({ ...valid(), song_name: 'Ọ̀rọ̀ "quoted" \\ é' });
+  const encoded = encodeEvent(event);
+  assert.ok(encoded instanceof Uint8Array);
+  assert.deepEqual(decodeEvent(encoded), event);
+  // Field order follows the declaration, for stable bytes.
+  assert.deepEqual(Object.keys(JSON.parse(new TextDecoder().decode(encoded))), [
+    "event_id",
+    "user_id",
+    "artist",
+    "song_id",
+    "song_name",
+    "event_type",
+    "timestamp",
+  ]);
+});
+
+Deno.test("encodeEvent() of a normalized tutorial event decodes to the same event", () => {
+  const event = parseEvent(tutorial(), SOURCE);
+  assert.deepEqual(decodeEvent(encodeEvent(event)), event);
+});

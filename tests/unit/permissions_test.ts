@@ -1,0 +1,198 @@
+import assert from "node:assert/strict";
+import { planLaunch, scriptOptions } from "../../shared/cli/launch.ts";
+import { addressesOf, grantFlags, hostPort, optionNeeds } from "../../shared/cli/permissions.ts";
+import { LAUNCHER, runArgs } from "../../shared/cli/tasks.ts";
+import { mergePermissions } from "../support/permissions.ts";
+
+const TASK = [
+  "run",
+  "--allow-net=127.0.0.1:9092,127.0.0.1:9050",
+  "--allow-env=A,B",
+  "consumer.ts",
+  "--topic",
+  "t",
+];
+
+Deno.test("mergePermissions() appends to a task's lists without duplicates", () => {
+  assert.deepEqual(
+    mergePermissions(TASK, ["--allow-net=127.0.0.1:9094,127.0.0.1:9092", "--allow-env=C"]),
+    [
+      "run",
+      "--allow-net=127.0.0.1:9092,127.0.0.1:9050,127.0.0.1:9094",
+      "--allow-env=A,B,C",
+      "consumer.ts",
+      "--topic",
+      "t",
+    ],
+  );
+});
+
+Deno.test("mergePermissions() adds new flags before the script, never after", () => {
+  assert.deepEqual(mergePermissions(TASK, ["--allow-read=/tmp/ca.pem", "--allow-read=/x"]), [
+    "run",
+    "--allow-net=127.0.0.1:9092,127.0.0.1:9050",
+    "--allow-env=A,B",
+    "--allow-read=/tmp/ca.pem,/x",
+    "consumer.ts",
+    "--topic",
+    "t",
+  ]);
+  assert.deepEqual(mergePermissions(TASK, []), TASK);
+});
+
+Deno.test("mergePermissions() widens a list to a full grant and keeps a full grant", () => {
+  assert.deepEqual(mergePermissions(TASK, ["--allow-env"])[2], "--allow-env");
+  const full = ["run", "--allow-net", "producer.ts"];
+  assert.deepEqual(mergePermissions(full, ["--allow-net=127.0.0.1:9094"]), full);
+});
+
+Deno.test("mergePermissions() rejects what it cannot merge", () => {
+  assert.throws(() => mergePermissions(TASK, ["--deny-net=x"]), {
+    message: /^Cannot merge "--deny-net=x": expected --allow-<name>/,
+  });
+  assert.throws(() => mergePermissions(["task", "x.ts"], []), {
+    message: /^Cannot merge permissions: expected 'run \.\.\. <script>'/,
+  });
+});
+
+// Grants that follow configuration (shared/cli/permissions.ts, launch.ts).
+
+const ROOT = new URL("../../", import.meta.url);
+
+/** The computed `deno run` arguments of `words` (`[deno flags] script [args]`), without probes. */
+async function planned(words: string[], env: Record<string, string> = {}): Promise<string[]> {
+  return (await planLaunch(words, { root: ROOT, env, probe: false })).runArgs;
+}
+
+/** The list of grant `flag` in `args` (empty when absent). */
+function granted(args: readonly string[], flag: string): string[] {
+  const arg = args.find((item) => item.startsWith(`${flag}=`));
+  return arg === undefined ? [] : arg.slice(flag.length + 1).split(",");
+}
+
+Deno.test("every script task runs through the launcher; start keeps its fixed grants", async () => {
+  const config: unknown = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  for (const name of ["produce", "consume", "dashboard", "dlq"]) {
+    const args = runArgs(config, name);
+    assert.deepEqual(args.slice(0, 6), [
+      "run",
+      "--allow-env",
+      "--allow-net",
+      "--allow-read",
+      "--allow-run=deno",
+      LAUNCHER,
+    ]);
+  }
+  assert.deepEqual(runArgs(config, "start"), [
+    "run",
+    "--allow-run=bash,deno",
+    "--allow-read=deno.json",
+    "--allow-env=DASHBOARD_HOST,DASHBOARD_PORT",
+    "start.ts",
+  ]);
+});
+
+Deno.test("planLaunch() grants the defaults exactly what the local stack needs", async () => {
+  assert.deepEqual(await planned(["--no-prompt", "producer.ts"]), [
+    "run",
+    "--no-prompt",
+    "--allow-net=127.0.0.1:9092",
+    "--allow-read=producer.log",
+    "--allow-write=producer.log",
+    `--allow-env=${
+      [
+        "KAFKA_BROKERS",
+        "KAFKA_TOPIC",
+        "KAFKA_SASL_MECHANISM",
+        "KAFKA_SASL_USERNAME",
+        "KAFKA_SASL_PASSWORD",
+        "KAFKA_SSL",
+        "KAFKA_SSL_CA",
+        "KAFKA_SSL_REJECT_UNAUTHORIZED",
+        "KAFKA_PARTITIONS",
+        "LOG_LEVEL",
+        "LIVECHARTS_PROGRESS_MS",
+        "NODE_ENV",
+        "KAFKAJS_LOG_LEVEL",
+        "KAFKAJS_NO_PARTITIONER_WARNING",
+        "KAFKAJS_DEBUG_PROTOCOL_BUFFERS",
+        "KAFKAJS_DEBUG_EXTENDED_PROTOCOL_BUFFERS",
+      ].join(",")
+    }`,
+    "producer.ts",
+  ]);
+  const consumer = await planned(["consumer.ts"]);
+  // Kafka, the local BigQuery's REST (and Storage Write API, once the
+  // consumer writes through it) and the metrics port: nothing else.
+  const net = granted(consumer, "--allow-net");
+  for (const address of ["127.0.0.1:9092", "127.0.0.1:9050", "127.0.0.1:9464"]) {
+    assert.ok(net.includes(address), `${address} in ${net}`);
+  }
+  const local = ["127.0.0.1:9092", "127.0.0.1:9050", "127.0.0.1:9060", "127.0.0.1:9464"];
+  assert.deepEqual(net.filter((address) => !local.includes(address)), []);
+  assert.deepEqual(granted(consumer, "--allow-read"), []);
+  assert.ok(granted(consumer, "--allow-env").includes("GOOGLE_SDK_NODE_LOGGING"));
+});
+
+Deno.test("planLaunch() grants Google's hosts and the key file with real credentials", async () => {
+  const consumer = await planned(["consumer.ts"], {
+    GOOGLE_APPLICATION_CREDENTIALS: "/secrets/key.json",
+  });
+  const net = granted(consumer, "--allow-net");
+  assert.ok(net.includes("bigquery.googleapis.com:443"), String(net));
+  assert.ok(!net.includes("127.0.0.1:9050"), "no emulator");
+  assert.deepEqual(granted(consumer, "--allow-read"), ["/secrets/key.json"]);
+  assert.ok(granted(consumer, "--allow-env").includes("GOOGLE_CLOUD_PROJECT"));
+});
+
+Deno.test("planLaunch() keeps the script's arguments and reports bad ones without grants", async () => {
+  const plan = await planLaunch(
+    ["producer.ts", "--count", "3", "--print-permissions"],
+    { root: ROOT, probe: false },
+  );
+  assert.deepEqual([plan.args, plan.printOnly], [["--count", "3"], true]);
+  const bad = await planLaunch(["producer.ts", "--count", "x"], { root: ROOT, probe: false });
+  assert.equal(
+    bad.problems,
+    `error: Invalid --count: must be an integer, got "x" (for example --count 0)`,
+  );
+  assert.deepEqual(granted(bad.runArgs, "--allow-net"), []);
+  assert.ok(granted(bad.runArgs, "--allow-env").includes("KAFKA_BROKERS"));
+  const help = await planLaunch(["dlq.ts", "--help"], { root: ROOT, probe: false });
+  assert.equal(help.problems, undefined);
+  assert.deepEqual(granted(help.runArgs, "--allow-net"), []);
+});
+
+Deno.test("a task's script option table is found, or the launcher says why not", async () => {
+  assert.ok("brokers" in await scriptOptions(new URL("producer.ts", ROOT)));
+  await assert.rejects(() => scriptOptions(new URL("start.ts", ROOT)), {
+    message: /does not export its option table as 'options'/,
+  });
+});
+
+Deno.test("optionNeeds() pairs a port with its host and reads the help default of an unset port", () => {
+  const needs = optionNeeds({
+    metricsHost: { flag: "metrics-host", help: "", arg: "HOST", fallback: "::1", parse: String },
+    metricsPort: {
+      flag: "metrics-port",
+      help: "",
+      arg: "PORT",
+      fallback: undefined,
+      fallbackHelp: "9464",
+      parse: Number,
+    },
+  }, { metricsHost: "::1", metricsPort: undefined });
+  assert.deepEqual(needs.listen, ["[::1]:9464"]);
+  assert.deepEqual(addressesOf("http://[::1]:9050"), ["[::1]:9050"]);
+  assert.equal(hostPort("::1", 80), "[::1]:80");
+});
+
+Deno.test("grantFlags() merges a task's list with the computed one", () => {
+  assert.deepEqual(
+    grantFlags({ net: ["a:1", "a:1"], read: [], write: ["x"], env: [] }, ["--allow-net=b:2"]),
+    ["--allow-net=b:2,a:1", "--allow-write=x"],
+  );
+  assert.deepEqual(grantFlags({ net: ["a:1"], read: [], write: [], env: [] }, ["--allow-net"]), [
+    "--allow-net",
+  ]);
+});

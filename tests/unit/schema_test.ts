@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { parseEvent, type SongCompleted } from "../../shared/event.ts";
+import { PLAYS_COLUMNS, playsTableMetadata, toRow } from "../../shared/schema.ts";
+
+const event: SongCompleted = parseEvent({
+  event_id: "0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a",
+  user_id: 7,
+  artist: "tony-allen",
+  song_id: 3,
+  song_name: "secret-agent",
+  event_type: "song_completed",
+  timestamp: "2022-11-03 07:22:13",
+});
+
+Deno.test("toRow() adds the ingestion metadata to the event", () => {
+  assert.deepEqual(toRow(event, 4, "12345", "2026-11-24T19:30:00.000Z"), {
+    ...event,
+    ingested_at: "2026-11-24T19:30:00.000Z",
+    kafka_partition: 4,
+    kafka_offset: 12345,
+  });
+});
+
+Deno.test("toRow() keeps the offset exact within the safe integer range", () => {
+  const row = toRow(event, 0, String(Number.MAX_SAFE_INTEGER), "2026-11-24T19:30:00.000Z");
+  assert.equal(row.kafka_offset, Number.MAX_SAFE_INTEGER);
+});
+
+Deno.test("PLAYS_COLUMNS cover every event field plus the ingestion metadata", () => {
+  const names = PLAYS_COLUMNS.map((column) => column.name);
+  assert.equal(new Set(names).size, names.length, "duplicate column");
+  assert.deepEqual(
+    [...names].sort(),
+    [...Object.keys(event), "ingested_at", "kafka_partition", "kafka_offset"].sort(),
+  );
+  // ... and exactly the keys of a row.
+  assert.deepEqual([...names].sort(), Object.keys(toRow(event, 0, "0", "")).sort());
+});
+
+Deno.test("PLAYS_COLUMNS types match the row values", () => {
+  const row = toRow(event, 1, "2", "2026-11-24T19:30:00.000Z") as unknown as Record<
+    string,
+    unknown
+  >;
+  for (const column of PLAYS_COLUMNS) {
+    const value = row[column.name];
+    assert.equal(column.mode, "REQUIRED", column.name);
+    assert.ok(column.description.length > 0, column.name);
+    if (column.type === "INT64") assert.ok(Number.isSafeInteger(value), column.name);
+    else if (column.type === "TIMESTAMP") {
+      assert.match(String(value), /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, column.name);
+    } else assert.equal(typeof value, "string", column.name);
+  }
+  const types = Object.fromEntries(PLAYS_COLUMNS.map((column) => [column.name, column.type]));
+  assert.equal(types.timestamp, "TIMESTAMP");
+  assert.equal(types.ingested_at, "TIMESTAMP");
+  assert.equal(types.user_id, "INT64");
+  assert.equal(types.song_id, "INT64");
+  assert.equal(types.event_id, "STRING");
+});
+
+Deno.test("playsTableMetadata() partitions by day on timestamp and clusters by artist, song_id", () => {
+  const metadata = playsTableMetadata();
+  assert.deepEqual(metadata.timePartitioning, { type: "DAY", field: "timestamp" });
+  assert.deepEqual(metadata.clustering, { fields: ["artist", "song_id"] });
+  const fields = (metadata.schema as { fields: Array<{ name: string }> }).fields;
+  assert.deepEqual(fields, PLAYS_COLUMNS.map((column) => ({ ...column })));
+  const names = new Set(fields.map((field) => field.name));
+  assert.ok(names.has("timestamp") && names.has("artist") && names.has("song_id"));
+});
+
+Deno.test("playsTableMetadata() returns a fresh copy each time", () => {
+  const first = playsTableMetadata();
+  (first.schema as { fields: Array<{ name: string }> }).fields[0]!.name = "changed";
+  assert.equal(PLAYS_COLUMNS[0]!.name, "event_id");
+  assert.notEqual(playsTableMetadata().schema, first.schema);
+});
