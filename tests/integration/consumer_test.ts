@@ -2,6 +2,7 @@
 // BigQuery emulator. Each test uses its own topic, group and table.
 
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import { deriveEventId } from "../../shared/event.ts";
 import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
 import { parseMarker } from "../../shared/sink/commit_marker.ts";
@@ -28,7 +29,7 @@ async function assertCommittedToEnd(group: string, topic: string): Promise<void>
   }
 }
 
-Deno.test("consumer stores every produced event exactly once and commits to the end", async () => {
+test("consumer stores every produced event exactly once and commits to the end", async () => {
   const n = pipelineNames("plays");
   const produced = await runScript(
     "produce",
@@ -48,7 +49,7 @@ Deno.test("consumer stores every produced event exactly once and commits to the 
   await assertCommittedToEnd(n.group, n.topic);
 });
 
-Deno.test("consumer stores tutorial-format events with deterministic ids", async () => {
+test("consumer stores tutorial-format events with deterministic ids", async () => {
   const n = pipelineNames("plays");
   const tutorial = Array.from({ length: 9 }, (_, i) => ({
     user_id: 100 + i,
@@ -77,7 +78,7 @@ Deno.test("consumer stores tutorial-format events with deterministic ids", async
   }
 });
 
-Deno.test("consumer sends poison messages to the DLQ with headers and stores the good ones", async () => {
+test("consumer sends poison messages to the DLQ with headers and stores the good ones", async () => {
   const n = pipelineNames("plays");
   const good = Array.from({ length: 20 }, () => goodEvent());
   const poison: Array<{ value: string; kind: string; field?: string }> = [
@@ -134,7 +135,7 @@ Deno.test("consumer sends poison messages to the DLQ with headers and stores the
   await assertCommittedToEnd(n.group, n.topic);
 });
 
-Deno.test("consumer resumes from committed offsets after a restart without loss or re-reads", async () => {
+test("consumer resumes from committed offsets after a restart without loss or re-reads", async () => {
   const n = pipelineNames("plays");
   const first = Array.from({ length: 120 }, () => goodEvent());
   await produceRaw(n.topic, first.map((e) => JSON.stringify(e)));
@@ -157,7 +158,7 @@ Deno.test("consumer resumes from committed offsets after a restart without loss 
   await assertCommittedToEnd(n.group, n.topic);
 });
 
-Deno.test("consumer flushes the batch in flight and commits on SIGTERM", async () => {
+test("consumer flushes the batch in flight and commits on SIGTERM", async () => {
   const n = pipelineNames("plays");
   const events = Array.from({ length: 150 }, () => goodEvent());
   await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
@@ -192,7 +193,7 @@ Deno.test("consumer flushes the batch in flight and commits on SIGTERM", async (
   }
 });
 
-Deno.test("consumer rejects invalid configuration with one clear message", async () => {
+test("consumer rejects invalid configuration with one clear message", async () => {
   const result = await runScript("consume", ["--brokers", "localhost"]);
   assert.equal(result.code, 2);
   assert.match(result.stderr, /Invalid --brokers \(KAFKA_BROKERS\): must be host:port pairs/);
@@ -216,7 +217,7 @@ Deno.test("consumer rejects invalid configuration with one clear message", async
   }
 });
 
-Deno.test("consumer stores event text exactly as sent, placeholders and markup included", async () => {
+test("consumer stores event text exactly as sent, placeholders and markup included", async () => {
   const n = pipelineNames("plays");
   const names_ = ["{{projectId}}", "<img src=x onerror=alert(1)>", "naïve — “quoted” 🎵", 'a\\b"c'];
   const events = names_.map((song_name, i) => goodEvent({ song_name, song_id: 20 + i }));
@@ -230,7 +231,7 @@ Deno.test("consumer stores event text exactly as sent, placeholders and markup i
   );
 });
 
-Deno.test("consumer commits each stored stretch with the write stream and its next row", async () => {
+test("consumer commits each stored stretch with the write stream and its next row", async () => {
   const n = pipelineNames("plays");
   const events = Array.from({ length: 90 }, () => goodEvent());
   await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
@@ -253,7 +254,7 @@ Deno.test("consumer commits each stored stretch with the write stream and its ne
   assert.equal((await tableRows(n.table)).length, 90);
 });
 
-Deno.test("consumer --write-api insert-all stores every event and commits without markers", async () => {
+test("consumer --write-api insert-all stores every event and commits without markers", async () => {
   const n = pipelineNames("plays");
   const events = Array.from({ length: 60 }, () => goodEvent());
   await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));

@@ -4,6 +4,7 @@
 // asked in full; windows are bucketed like the counter's.
 
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import { ensurePlaysTable, query } from "../../shared/bigquery/warehouse.ts";
 import type { PartitionAnchor } from "../../shared/live/anchors.ts";
 import { applyHistory, loadHistory } from "../../shared/live/history.ts";
@@ -50,7 +51,7 @@ function anchors(below: [number, number][]): PartitionAnchor[] {
   }));
 }
 
-Deno.test("loadHistory() counts distinct plays below the anchors, all time and per window bucket", async () => {
+test("loadHistory() counts distinct plays below the anchors, all time and per window bucket", async () => {
   const now = Date.now();
   const rows: Row[] = [
     {
@@ -143,7 +144,7 @@ Deno.test("loadHistory() counts distinct plays below the anchors, all time and p
   );
 });
 
-Deno.test("loadHistory() asked for the change since earlier anchors equals asking in full", async () => {
+test("loadHistory() asked for the change since earlier anchors equals asking in full", async () => {
   const now = Date.now();
   const rows: Row[] = [];
   let offset = 0;
@@ -204,16 +205,7 @@ Deno.test("loadHistory() asked for the change since earlier anchors equals askin
   assert.deepEqual(none.songs, full.songs);
 });
 
-Deno.test("loadHistory() asks nothing when the group never committed", async () => {
-  const history = await loadHistory(warehouseFor("no_such_table"), {
-    anchors: anchors([[0, 0], [1, 0]]),
-    now: Date.now(),
-    allowedLatenessMs: 24 * HOUR,
-  });
-  assert.deepEqual([history.queries, history.songs.size, history.windows.length], [0, 0, 0]);
-});
-
-Deno.test("loadHistory() takes a song's name and latest play from its latest row, the larger id on a tie", async () => {
+test("loadHistory() takes a song's name and latest play from its latest row, the larger id on a tie", async () => {
   const now = Date.now();
   const play = (id: string, name: string, at: number, offset: number): Row => ({
     id,

@@ -7,12 +7,11 @@
 // BigQuery is back after being away at start. Every wait is on a condition.
 
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import { freePort, startDashboard } from "../../bench/dashboard.ts";
 import { tail } from "../../shared/cli/tasks.ts";
 import { openWarehouse } from "../../shared/bigquery/warehouse.ts";
-import { bigqueryOptions, loadBigQueryConfig } from "../../shared/bigquery/options.ts";
-import { parseOptions } from "../../shared/cli/options.ts";
-import { dashboardOptions } from "../../shared/live/options.ts";
+import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
 import { createLiveFeed } from "../../shared/live/live_feed.ts";
 import {
@@ -88,7 +87,7 @@ async function distinctStored(table: string): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-Deno.test("dashboard: state after start equals a full recount from BigQuery, for every window", async () => {
+test("dashboard: state after start equals a full recount from BigQuery, for every window", async () => {
   const names = dashboardNames();
   const now = Date.now();
   await produceRaw(names.topic, knownMix(now));
@@ -145,7 +144,7 @@ Deno.test("dashboard: state after start equals a full recount from BigQuery, for
   }
 });
 
-Deno.test("dashboard: after Kafka deleted the older records, a restart still equals BigQuery", async () => {
+test("dashboard: after Kafka deleted the older records, a restart still equals BigQuery", async () => {
   const names = dashboardNames();
   const now = Date.now();
   await produceRaw(names.topic, knownMix(now));
@@ -188,7 +187,7 @@ Deno.test("dashboard: after Kafka deleted the older records, a restart still equ
   }
 });
 
-Deno.test("dashboard: two replicas started at different times serve identical numbers", async () => {
+test("dashboard: two replicas started at different times serve identical numbers", async () => {
   const names = dashboardNames();
   await produceRaw(names.topic, knownMix(Date.now()));
   await produce(names, 1_000, 21);
@@ -245,7 +244,7 @@ Deno.test("dashboard: two replicas started at different times serve identical nu
   }
 });
 
-Deno.test("dashboard: a restart during live load loses and double-counts nothing", async () => {
+test("dashboard: a restart during live load loses and double-counts nothing", async () => {
   const names = dashboardNames();
   await produce(names, 500, 31);
   await fillBigQuery(names);
@@ -285,7 +284,7 @@ Deno.test("dashboard: a restart during live load loses and double-counts nothing
   }
 });
 
-Deno.test("dashboard: BigQuery down at start: degraded with the reason, live counting, then equal", async () => {
+test("dashboard: BigQuery down at start: degraded with the reason, live counting, then equal", async () => {
   const names = dashboardNames();
   await produce(names, 500, 41);
   await fillBigQuery(names);
@@ -355,7 +354,7 @@ Deno.test("dashboard: BigQuery down at start: degraded with the reason, live cou
   }
 });
 
-Deno.test("live feed: an unreachable Kafka says so (health down, the reason)", async () => {
+test("live feed: an unreachable Kafka says so (health down, the reason)", async () => {
   const kafka = createKafka({
     brokers: [`127.0.0.1:${freePort()}`],
     clientId: "livecharts-tests",
@@ -384,7 +383,7 @@ Deno.test("live feed: an unreachable Kafka says so (health down, the reason)", a
   }
 });
 
-Deno.test("dashboard: --help lists its options and exits 0", async () => {
+test("dashboard: --help lists its options and exits 0", async () => {
   const help = await runScript("dashboard", ["--help"]);
   assert.equal(help.code, 0);
   for (
@@ -412,7 +411,7 @@ Deno.test("dashboard: --help lists its options and exits 0", async () => {
   );
 });
 
-Deno.test("dashboard: API errors, unknown artists, artists list and the live stream", async () => {
+test("dashboard: API errors, unknown artists, artists list and the live stream", async () => {
   const names = dashboardNames();
   const now = Date.now();
   await produceRaw(names.topic, [
@@ -469,17 +468,4 @@ Deno.test("dashboard: API errors, unknown artists, artists list and the live str
     const stopped = await dashboard.stop();
     assert.equal(stopped.code, 0, tail(stopped.lines));
   }
-});
-
-Deno.test("dashboard options: full-table reconciliation is off by default with real BigQuery", () => {
-  const table = { ...bigqueryOptions, ...dashboardOptions };
-  const local = parseOptions(table, [], {});
-  assert.deepEqual([local.reconcileApi, local.reconcileEvery], [true, 60_000]);
-  const cloud = parseOptions(table, ["--credentials", "/etc/key.json"], {});
-  assert.deepEqual([cloud.reconcileApi, cloud.reconcileEvery], [false, 0]);
-  const asked = parseOptions(table, ["--credentials", "/etc/key.json", "--reconcile-api", "true"], {
-    DASHBOARD_RECONCILE_MIN_INTERVAL: "15m",
-  });
-  assert.deepEqual([asked.reconcileApi, asked.reconcileMinInterval], [true, 900_000]);
-  assert.deepEqual([local.reanchorEvery, local.dedupHorizon], [3_600_000, 600_000]);
 });

@@ -10,6 +10,7 @@
 // dashboard_server_test.ts. Waits are on conditions.
 
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import { startDashboard } from "../../bench/dashboard.ts";
 import { peakMb, sampleMemory } from "../../bench/proc_memory.ts";
 import { dashboardNames, getJson, playAt } from "../support/dashboard.ts";
@@ -33,7 +34,7 @@ async function stalledViewer(port: number): Promise<Deno.TcpConn> {
   return conn;
 }
 
-Deno.test({
+test({
   name: "dashboard: 300 viewers that never read while 100,000 plays flow",
   sanitizeResources: false,
   async fn() {

@@ -5,6 +5,7 @@
 // stand-in that forwards to the local BigQuery until told to refuse.
 
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import { query } from "../../shared/bigquery/warehouse.ts";
 import { PLAYS_COLUMNS, playsTableMetadata } from "../../shared/schema.ts";
 import {
@@ -143,7 +144,7 @@ function standIn(upstream = "http://127.0.0.1:9050") {
   };
 }
 
-Deno.test({
+test({
   name: "destination: a table dropped under load is created again; no dead letter, no hole",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -173,7 +174,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name:
     "destination: a dropped table the consumer may not create blocks it (503), offsets kept, until it is back",
   sanitizeResources: false,
@@ -231,7 +232,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name:
     "destination: BigQuery answering 403 blocks the consumer (503), no dead letter, offsets unchanged, then it recovers",
   sanitizeResources: false,
@@ -267,7 +268,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name:
     "destination: insertAll answered 403 while running blocks (503), keeps offsets, recovers; no dead letter",
   sanitizeResources: false,
@@ -310,7 +311,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name:
     "destination: a table whose schema refuses every row blocks (503) instead of filling the DLQ",
   sanitizeResources: false,
@@ -343,7 +344,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name:
     "destination: a shutdown while writes still fail says the rows were not committed (and exits 1)",
   sanitizeResources: false,

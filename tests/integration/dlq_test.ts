@@ -2,6 +2,7 @@
 // consumer, to fill a dead-letter topic). Each test uses its own topics.
 
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import type { DlqReport } from "../../shared/dlq/report.ts";
 import type { ReplayReport } from "../../shared/dlq/replay.ts";
 import {
@@ -30,7 +31,7 @@ function total(report: ReplayReport): number {
   return Object.values(report.published).reduce((a, b) => a + b, 0);
 }
 
-Deno.test("dlq lists letters grouped by reason, replays each exactly once (--kind, --dry-run, twice)", async () => {
+test("dlq lists letters grouped by reason, replays each exactly once (--kind, --dry-run, twice)", async () => {
   const n = names();
   const poison = [
     "{not json",
@@ -112,7 +113,7 @@ Deno.test("dlq lists letters grouped by reason, replays each exactly once (--kin
   }
 });
 
-Deno.test("dlq --replay sends letters back to their source.topic by default", async () => {
+test("dlq --replay sends letters back to their source.topic by default", async () => {
   const n = names();
   await produceRaw(n.topic, ["{oops", JSON.stringify(goodEvent())], 1);
   const consumed = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
@@ -133,7 +134,7 @@ Deno.test("dlq --replay sends letters back to their source.topic by default", as
   assert.equal(last.headers["replayed.from"], `${n.topic}.dlq[0]@0`);
 });
 
-Deno.test("dlq reports an empty or missing dead-letter topic and rejects bad flags", async () => {
+test("dlq reports an empty or missing dead-letter topic and rejects bad flags", async () => {
   const missing = await runScript("dlq", ["--topic", uniqueName("none")]);
   assert.equal(missing.code, 0, missing.stderr);
   assert.match(missing.stdout, /: no dead letters$/m);
@@ -150,7 +151,7 @@ Deno.test("dlq reports an empty or missing dead-letter topic and rejects bad fla
   }
 });
 
-Deno.test("dlq --replay stops at a letter without source.topic, committing only what it published", async () => {
+test("dlq --replay stops at a letter without source.topic, committing only what it published", async () => {
   const topic = uniqueName("foreign");
   const target = `${topic}_fixed`;
   await produceRaw(`${topic}.dlq`, ["no headers at all"], 1);

@@ -10,6 +10,7 @@
 // integration tests.
 
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import { query } from "../../shared/bigquery/warehouse.ts";
 import { deriveEventId } from "../../shared/event.ts";
 import {
@@ -75,7 +76,7 @@ async function assertExactlyOnce(n: { topic: string; table: string }): Promise<n
   return expected.size;
 }
 
-Deno.test({
+test({
   name:
     "exactly once: a consumer SIGKILLed at random moments during a 30,000-event load stores each event once",
   sanitizeResources: false,
@@ -136,7 +137,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name:
     "exactly once: a crash between an acknowledged append and its commit, then a restart: no duplicate",
   sanitizeResources: false,
@@ -174,7 +175,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name: "exactly once: three consumers joining, leaving and one killed during load",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -230,7 +231,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   name:
     "exactly once: BigQuery down for 30 s loses nothing; its lost write streams cost what the metrics say",
   sanitizeResources: false,

@@ -6,6 +6,7 @@
 // so this file must not run alongside other integration tests.
 
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import { query } from "../../shared/bigquery/warehouse.ts";
 import { PLAYS_COLUMNS, playsTableMetadata } from "../../shared/schema.ts";
 import {
@@ -99,7 +100,7 @@ async function stopConsumer(consumer: Awaited<ReturnType<typeof startScript>>): 
   return result.stderr;
 }
 
-Deno.test("faults: a consumer killed with SIGKILL mid-batch loses nothing after a restart", async () => {
+test("faults: a consumer killed with SIGKILL mid-batch loses nothing after a restart", async () => {
   const n = names();
   const events = Array.from({ length: 4_000 }, () => goodEvent());
   await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
@@ -128,7 +129,7 @@ Deno.test("faults: a consumer killed with SIGKILL mid-batch loses nothing after 
   await assertDashboardAgrees(n);
 });
 
-Deno.test("faults: poison input (10%) goes to the DLQ with a reason and every good event lands", async () => {
+test("faults: poison input (10%) goes to the DLQ with a reason and every good event lands", async () => {
   const n = names();
   const good = Array.from({ length: 450 }, () => goodEvent());
   const poisonKinds = [
@@ -162,7 +163,7 @@ Deno.test("faults: poison input (10%) goes to the DLQ with a reason and every go
   assert.match(oversized?.headers.error ?? "", /'song_name' must be at most 1024 characters/);
 });
 
-Deno.test("faults: rows BigQuery rejects go to the DLQ with BigQuery's reason", async () => {
+test("faults: rows BigQuery rejects go to the DLQ with BigQuery's reason", async () => {
   const n = names();
   // Schema drift: the table's `artist` column is INT64. Events whose artist
   // slug is a number (`1970`) fit it; BigQuery refuses the others row by row.
@@ -198,7 +199,7 @@ Deno.test("faults: rows BigQuery rejects go to the DLQ with BigQuery's reason", 
   await assertExactly(n.table, new Set(fitting.map((e) => e.event_id)));
 });
 
-Deno.test("faults: SIGTERM during load writes what was read, commits it, and exits 0 within 10 s", async () => {
+test("faults: SIGTERM during load writes what was read, commits it, and exits 0 within 10 s", async () => {
   const n = names();
   const consumer = await startScript("consume", consumerArgs(n));
   const producer = await startScript("produce", [
@@ -276,7 +277,7 @@ async function stableWith(group: string, members: number): Promise<number> {
   return last.generation;
 }
 
-Deno.test("faults: a second consumer joining and leaving during load loses nothing", async () => {
+test("faults: a second consumer joining and leaving during load loses nothing", async () => {
   const n = names();
   const a = await startScript("consume", consumerArgs(n));
   const producer = await startProducer(n.topic, 250, 4500, ["--partitions", "6"]);
@@ -317,7 +318,7 @@ Deno.test("faults: a second consumer joining and leaving during load loses nothi
   }
 });
 
-Deno.test("faults: the broker stopped for 20 s during producing and consuming", async () => {
+test("faults: the broker stopped for 20 s during producing and consuming", async () => {
   const n = names();
   const consumer = await startScript("consume", consumerArgs(n));
   const producer = await startProducer(n.topic, 150, 6000);
@@ -345,7 +346,7 @@ Deno.test("faults: the broker stopped for 20 s during producing and consuming", 
   }
 });
 
-Deno.test("faults: BigQuery unavailable for 30 s: the consumer backs off, commits nothing unwritten, catches up", async () => {
+test("faults: BigQuery unavailable for 30 s: the consumer backs off, commits nothing unwritten, catches up", async () => {
   const n = names();
   const consumer = await startScript("consume", consumerArgs(n));
   let exited = false;

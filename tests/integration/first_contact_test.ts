@@ -5,7 +5,8 @@
 // WARNING line. Against the local services of `deno task up`.
 
 import assert from "node:assert/strict";
-import { createKafka, ensureTopic, isExpectedResponseError } from "../../shared/kafka/mod.ts";
+import { test } from "../support/integration.ts";
+import { createKafka, ensureTopic } from "../../shared/kafka/mod.ts";
 import { readTopic, tableRows, uniqueName, waitFor } from "../support/harness.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -67,7 +68,7 @@ function warnings(output: string): string[] {
   return output.split("\n").filter((line) => /^\S+ +(WARN|WARNING|ERROR|FATAL)\b/.test(line));
 }
 
-Deno.test("KAFKA_BROKERS=localhost:9092 deno task produce: the events land, no warning", async () => {
+test("KAFKA_BROKERS=localhost:9092 deno task produce: the events land, no warning", async () => {
   const topic = uniqueName("first_produce");
   const run = await task(["produce", "--topic", topic, "--count", "5", "--rate", "0"], {
     KAFKA_BROKERS: "localhost:9092",
@@ -78,7 +79,7 @@ Deno.test("KAFKA_BROKERS=localhost:9092 deno task produce: the events land, no w
   assert.equal((await readTopic(topic)).length, 5);
 });
 
-Deno.test("KAFKA_BROKERS=localhost:9092 METRICS_PORT=<port> deno task consume: stores, serves /metrics, no warning", async () => {
+test("KAFKA_BROKERS=localhost:9092 METRICS_PORT=<port> deno task consume: stores, serves /metrics, no warning", async () => {
   const id = uniqueName("first");
   const names = { topic: `consume_${id}`, group: `group_${id}`, table: `consume_${id}` };
   const port = freePort();
@@ -120,7 +121,7 @@ Deno.test("KAFKA_BROKERS=localhost:9092 METRICS_PORT=<port> deno task consume: s
   assert.equal((await tableRows(names.table)).length, 7);
 });
 
-Deno.test("DASHBOARD_PORT=<port> deno task dashboard answers /healthz there, no warning", async () => {
+test("DASHBOARD_PORT=<port> deno task dashboard answers /healthz there, no warning", async () => {
   const port = freePort();
   const id = uniqueName("first_dashboard");
   const child = new Deno.Command("deno", {
@@ -160,7 +161,7 @@ Deno.test("DASHBOARD_PORT=<port> deno task dashboard answers /healthz there, no 
   assert.deepEqual(warnings(output), []);
 });
 
-Deno.test("an unreachable broker fails within 15 s with one line naming it", async () => {
+test("an unreachable broker fails within 15 s with one line naming it", async () => {
   for (const script of ["produce", "consume", "dlq"]) {
     const run = await task([script], { KAFKA_BROKERS: "127.0.0.1:1" }, 30_000);
     assert.notEqual(run.code, 0, `${script}: ${run.stderr}`);
@@ -174,7 +175,7 @@ Deno.test("an unreachable broker fails within 15 s with one line naming it", asy
   }
 });
 
-Deno.test("an unreachable BigQuery stops the consumer at start with one line naming it", async () => {
+test("an unreachable BigQuery stops the consumer at start with one line naming it", async () => {
   const run = await task(["consume"], { BIGQUERY_EMULATOR_HOST: "http://127.0.0.1:1" }, 30_000);
   assert.notEqual(run.code, 0, run.stderr);
   assert.ok(run.ms < 15_000, `took ${Math.round(run.ms)} ms`);
@@ -185,7 +186,7 @@ Deno.test("an unreachable BigQuery stops the consumer at start with one line nam
   );
 });
 
-Deno.test("bad configuration: every problem at once, each named, with an example", async () => {
+test("bad configuration: every problem at once, each named, with an example", async () => {
   const run = await task(["produce", "--rate", "-1", "--colour", "red"], {
     KAFKA_BROKERS: "localhost",
     KAFKA_PARTITIONS: "0",
@@ -199,7 +200,7 @@ Deno.test("bad configuration: every problem at once, each named, with an example
   ]);
 });
 
-Deno.test("--print-permissions shows the grants that follow the configuration, and exits 0", async () => {
+test("--print-permissions shows the grants that follow the configuration, and exits 0", async () => {
   const run = await task(["consume", "--print-permissions", "--log-file", "/tmp/consumer.log"], {
     KAFKA_BROKERS: "localhost:9092",
     METRICS_PORT: "19464",
@@ -220,37 +221,14 @@ Deno.test("--print-permissions shows the grants that follow the configuration, a
   assert.ok(!run.stdout.includes("do-not-show-me") && !run.stderr.includes("do-not-show-me"));
 });
 
-Deno.test("two scripts creating the same topic at once both go on; one of them created it", async () => {
+test("two scripts creating the same topic at once both go on; one of them created it", async () => {
   const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
   const topic = uniqueName("race");
   const created = await Promise.all([ensureTopic(kafka, topic, 3), ensureTopic(kafka, topic, 3)]);
   assert.equal(created.filter(Boolean).length, 1, String(created));
 });
 
-Deno.test("isExpectedResponseError() quiets only the broker's answers of a normal start", () => {
-  for (
-    const error of [
-      "Topic creation errors",
-      "The group coordinator is not available",
-      "There is no leader for this topic-partition as we are in the middle of a leadership election",
-    ]
-  ) {
-    assert.equal(
-      isExpectedResponseError("Response CreateTopics(key: 19, version: 3)", error),
-      true,
-    );
-  }
-  assert.equal(
-    isExpectedResponseError("Response Produce(key: 0, version: 7)", "Broker: timeout"),
-    false,
-  );
-  assert.equal(
-    isExpectedResponseError("Failed to connect to seed broker", "Topic creation errors"),
-    false,
-  );
-});
-
-Deno.test("deno task start: services, consumer, dashboard and producer start without a warning", async () => {
+test("deno task start: services, consumer, dashboard and producer start without a warning", async () => {
   const id = uniqueName("first_start");
   const port = freePort();
   const child = new Deno.Command("deno", {

@@ -8,6 +8,7 @@
 // the CA file) with the harness's `permissions`.
 
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import { secretForms } from "../../shared/ops/redact.ts";
 import { consumerArgs, readTopic, runScript, tableRows, uniqueName } from "../support/harness.ts";
 
@@ -80,7 +81,7 @@ function produceArgs(topic: string): string[] {
 }
 
 for (const mechanism of ["plain", "scram-sha-256", "SCRAM-SHA-512"]) {
-  Deno.test(`producer authenticates with SASL ${mechanism} and its events read back`, async () => {
+  test(`producer authenticates with SASL ${mechanism} and its events read back`, async () => {
     const { username, password } = await secureBroker();
     const topic = uniqueName("sasl");
     const produced = await runScript("produce", produceArgs(topic), {
@@ -105,7 +106,7 @@ for (const mechanism of ["plain", "scram-sha-256", "SCRAM-SHA-512"]) {
   });
 }
 
-Deno.test("producer connects over SASL_SSL with the CA from KAFKA_SSL_CA", async () => {
+test("producer connects over SASL_SSL with the CA from KAFKA_SSL_CA", async () => {
   const { username, password, ca } = await secureBroker();
   const topic = uniqueName("sasl_ssl");
   const produced = await runScript(
@@ -133,7 +134,7 @@ Deno.test("producer connects over SASL_SSL with the CA from KAFKA_SSL_CA", async
   assert.equal(messages.length, 20);
 });
 
-Deno.test("producer names an unreadable CA file and exits 1", async () => {
+test("producer names an unreadable CA file and exits 1", async () => {
   const { username, password } = await secureBroker();
   const missing = "/nonexistent/livecharts-ca.pem";
   const produced = await runScript("produce", produceArgs(uniqueName("no_ca")), {
@@ -153,7 +154,7 @@ Deno.test("producer names an unreadable CA file and exits 1", async () => {
   );
 });
 
-Deno.test("producer fails fast on a wrong password without showing it", async () => {
+test("producer fails fast on a wrong password without showing it", async () => {
   const { username } = await secureBroker();
   for (const mechanism of ["plain", "scram-sha-256"]) {
     const wrong = `wrong-${crypto.randomUUID()}`;
@@ -179,7 +180,7 @@ Deno.test("producer fails fast on a wrong password without showing it", async ()
   }
 });
 
-Deno.test("no output or log of a verbose producer and consumer shows the SASL password", async () => {
+test("no output or log of a verbose producer and consumer shows the SASL password", async () => {
   const { username, password } = await secureBroker();
   const id = uniqueName("t");
   const names = { topic: `secret_${id}`, group: `group_${id}`, table: `secret_${id}` };
@@ -236,7 +237,7 @@ Deno.test("no output or log of a verbose producer and consumer shows the SASL pa
   }
 });
 
-Deno.test("the secured broker is stopped if these tests started it", async () => {
+test("the secured broker is stopped if these tests started it", async () => {
   if (broker === undefined) return; // no test needed it (filtered run)
   const { startedHere } = await broker;
   if (!startedHere) return;

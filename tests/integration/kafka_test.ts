@@ -1,95 +1,7 @@
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 
 import "../support/lenient_env.ts";
-const { isTransientKafkaError } = await import("../../shared/kafka/errors.ts");
-const {
-  KafkaJSConnectionError,
-  KafkaJSError,
-  KafkaJSNonRetriableError,
-  KafkaJSNumberOfRetriesExceeded,
-  KafkaJSProtocolError,
-  KafkaJSRequestTimeoutError,
-} = await kafkajsErrors();
-
-/** The error classes, from the CommonJS module object (not detected as named exports). */
-async function kafkajsErrors() {
-  const module = await import("kafkajs");
-  return (module as unknown as { default: typeof module }).default;
-}
-
-/** A protocol error as kafkajs builds it from a broker error code. */
-function protocolError(type: string, code: number, retriable: boolean): Error {
-  return new KafkaJSProtocolError(
-    Object.assign(new Error(`broker said ${type}`), { type, code, retriable }),
-  );
-}
-
-// What kafkajs' retrier throws: the error wrapped, with `cause` set.
-const NonRetriable = KafkaJSNonRetriableError as unknown as new (
-  e: Error,
-  metadata: { cause: Error },
-) => Error;
-
-Deno.test("isTransientKafkaError() does not retry errors that would fail again", () => {
-  for (
-    const [type, code] of [
-      ["UNKNOWN_TOPIC_OR_PARTITION", 3],
-      ["MESSAGE_TOO_LARGE", 10],
-      ["RECORD_LIST_TOO_LARGE", 18],
-      ["INVALID_RECORD", 87],
-      ["INVALID_TOPIC_EXCEPTION", 17],
-      ["TOPIC_AUTHORIZATION_FAILED", 29],
-      ["CLUSTER_AUTHORIZATION_FAILED", 31],
-      ["SASL_AUTHENTICATION_FAILED", 58],
-    ] as const
-  ) {
-    assert.equal(isTransientKafkaError(protocolError(type, code, false)), false, type);
-  }
-});
-
-Deno.test("isTransientKafkaError() finds a permanent error wrapped by the retrier", () => {
-  const cause = protocolError("MESSAGE_TOO_LARGE", 10, false);
-  const wrapped = new NonRetriable(cause, { cause });
-  assert.equal(isTransientKafkaError(wrapped), false);
-  // Also behind an originalError and a further level of wrapping.
-  assert.equal(isTransientKafkaError({ originalError: { cause } }), false);
-});
-
-Deno.test("isTransientKafkaError() retries broker and connection trouble", () => {
-  const cases: unknown[] = [
-    protocolError("LEADER_NOT_AVAILABLE", 5, true),
-    protocolError("NOT_LEADER_FOR_PARTITION", 6, true),
-    protocolError("REQUEST_TIMED_OUT", 7, true),
-    protocolError("NOT_ENOUGH_REPLICAS", 19, true),
-    // The idempotent producer's own state: a new producer (id) fixes these.
-    protocolError("OUT_OF_ORDER_SEQUENCE_NUMBER", 45, false),
-    protocolError("UNKNOWN_PRODUCER_ID", 59, false),
-    new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:9092"),
-    new KafkaJSRequestTimeoutError("Request Produce(key: 0, version: 7) timed out"),
-    new KafkaJSError("There is no leader for this topic-partition"),
-    new Error("something else"),
-    "a string",
-    null,
-    undefined,
-  ];
-  for (const error of cases) assert.equal(isTransientKafkaError(error), true, String(error));
-});
-
-Deno.test("isTransientKafkaError() retries when the client ran out of retries", () => {
-  const cause = new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:9092");
-  const exhausted = new KafkaJSNumberOfRetriesExceeded(cause, { retryCount: 12, retryTime: 5_000 });
-  assert.equal(isTransientKafkaError(exhausted), true);
-});
-
-Deno.test("isTransientKafkaError() stops following a cycle of causes", () => {
-  const a: Record<string, unknown> = {};
-  const b: Record<string, unknown> = { cause: a };
-  a.cause = b;
-  assert.equal(isTransientKafkaError(a), true);
-});
-
-// The source, publisher and admin against the local broker.
-
 const {
   createAdmin,
   createKafka,
@@ -127,7 +39,7 @@ async function topicWith(messages: number, partitions: number): Promise<string> 
   return topic;
 }
 
-Deno.test("createSource() hands over batches and commits with metadata that committed() reads back", async () => {
+test("createSource() hands over batches and commits with metadata that committed() reads back", async () => {
   const topic = await topicWith(20, 2);
   const group = `group_${crypto.randomUUID().slice(0, 8)}`;
   const kafka = localKafka();
@@ -163,7 +75,7 @@ Deno.test("createSource() hands over batches and commits with metadata that comm
   assert.deepEqual(revoked.at(-1)?.sort(), [0, 1], "stop gives the partitions up");
 });
 
-Deno.test("createSource() fetches a batch again when its handler throws", async () => {
+test("createSource() fetches a batch again when its handler throws", async () => {
   const topic = await topicWith(5, 1);
   const source = createSource(localKafka(), {
     topic,
@@ -185,7 +97,7 @@ Deno.test("createSource() fetches a batch again when its handler throws", async 
   }
 });
 
-Deno.test("createSource() stops fetching while paused", async () => {
+test("createSource() stops fetching while paused", async () => {
   const topic = await topicWith(3, 1);
   const kafka = localKafka();
   const source = createSource(kafka, {
@@ -229,7 +141,7 @@ async function topicContents(topic: string): Promise<string[]> {
   return contents.sort();
 }
 
-Deno.test("publisher: after a partly written request, the next request is written, not taken for it", async () => {
+test("publisher: after a partly written request, the next request is written, not taken for it", async () => {
   // The broker writes "a" to one partition and refuses the oversized record
   // on the other, so the request fails. kafkajs rolls back the sequence
   // numbers of both partitions; a producer that kept going would send "b"
@@ -256,7 +168,7 @@ Deno.test("publisher: after a partly written request, the next request is writte
   assert.deepEqual(values, ["a", "b", "c"], "both acknowledged records are in the topic");
 });
 
-Deno.test("publisher: concurrent sends are served one at a time, in call order", async () => {
+test("publisher: concurrent sends are served one at a time, in call order", async () => {
   const kafka = localKafka();
   const topic = `ordered_${crypto.randomUUID().slice(0, 8)}`;
   await ensureTopic(kafka, topic, 1);
@@ -273,7 +185,7 @@ Deno.test("publisher: concurrent sends are served one at a time, in call order",
   }
 });
 
-Deno.test("publisher: a send to a missing topic fails within seconds, as not transient", async () => {
+test("publisher: a send to a missing topic fails within seconds, as not transient", async () => {
   const { isTransientKafkaError, KafkaTopicNotFoundError } = await import(
     "../../shared/kafka/mod.ts"
   );
@@ -291,7 +203,7 @@ Deno.test("publisher: a send to a missing topic fails within seconds, as not tra
   }
 });
 
-Deno.test("publisher: an aborted send fails at once and sends nothing", async () => {
+test("publisher: an aborted send fails at once and sends nothing", async () => {
   const kafka = localKafka();
   const topic = `aborted_${crypto.randomUUID().slice(0, 8)}`;
   await ensureTopic(kafka, topic, 1);
@@ -308,7 +220,7 @@ Deno.test("publisher: an aborted send fails at once and sends nothing", async ()
   assert.deepEqual(await topicContents(topic), ["0@0=y"]);
 });
 
-Deno.test("groupGeneration() grows with each rebalance of a group", async () => {
+test("groupGeneration() grows with each rebalance of a group", async () => {
   const { groupGeneration } = await import("../../shared/kafka/group_generation.ts");
   const topic = await topicWith(4, 2);
   const group = `group_${crypto.randomUUID().slice(0, 8)}`;

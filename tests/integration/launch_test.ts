@@ -4,6 +4,7 @@
  * tests (`tests/unit/permissions_test.ts` holds the pure ones).
  */
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import { planLaunch } from "../../shared/cli/launch.ts";
 import { withResolved } from "../../shared/cli/permissions.ts";
 import { spawnCommand, spawnTask, taskCommand } from "../../shared/cli/tasks.ts";
@@ -21,7 +22,7 @@ function granted(args: readonly string[], flag: string): string[] {
   return arg === undefined ? [] : arg.slice(flag.length + 1).split(",");
 }
 
-Deno.test("planLaunch() follows the brokers, ports, files and names of flags and variables", async () => {
+test("planLaunch() follows the brokers, ports, files and names of flags and variables", async () => {
   const consumer = await planned(
     ["--no-prompt", "consumer.ts", "--metrics-port", "0", "--log-file", "/tmp/c.log"],
     {
@@ -55,7 +56,7 @@ Deno.test("planLaunch() follows the brokers, ports, files and names of flags and
   assert.deepEqual(granted(dashboard, "--allow-read"), ["web"]);
 });
 
-Deno.test("planLaunch() stops on a broker that does not answer, and learns the advertised ones", async () => {
+test("planLaunch() stops on a broker that does not answer, and learns the advertised ones", async () => {
   const down = await planLaunch(["dlq.ts"], { root: ROOT, env: { KAFKA_BROKERS: "127.0.0.1:1" } });
   assert.equal(down.unreachable.length, 1);
   assert.match(down.unreachable[0]!, /^Cannot reach Kafka at 127\.0\.0\.1:1 .*connection refused/);
@@ -64,13 +65,13 @@ Deno.test("planLaunch() stops on a broker that does not answer, and learns the a
   assert.deepEqual(up.notes, ["Kafka at localhost:9092 advertises 127.0.0.1:9092"]);
 });
 
-Deno.test("withResolved() adds the addresses the system resolver gives for a name", async () => {
+test("withResolved() adds the addresses the system resolver gives for a name", async () => {
   const addresses = await withResolved(["localhost:9092"]);
   assert.equal(addresses[0], "localhost:9092");
   assert.ok(addresses.includes("127.0.0.1:9092"), String(addresses));
 });
 
-Deno.test("taskCommand() plans a launcher task in a launcher process, with the caller's variables", async () => {
+test("taskCommand() plans a launcher task in a launcher process, with the caller's variables", async () => {
   const { runArgs: args, args: scriptArgs } = await taskCommand(ROOT, "produce", [
     "--count",
     "2",
@@ -84,7 +85,7 @@ Deno.test("taskCommand() plans a launcher task in a launcher process, with the c
   assert.equal(plain.runArgs.at(-1), "start.ts");
 });
 
-Deno.test("spawnCommand() reads a process's stdout and stderr line by line", async () => {
+test("spawnCommand() reads a process's stdout and stderr line by line", async () => {
   const child = spawnCommand("deno", ["eval", "console.log('one'); console.error('two')"]);
   const { code, lines } = await child.done;
   assert.equal(code, 0);
@@ -92,7 +93,7 @@ Deno.test("spawnCommand() reads a process's stdout and stderr line by line", asy
   assert.equal(child.output("stdout"), "one\n");
 });
 
-Deno.test("spawnTask() runs a deno.json task's script with its arguments", async () => {
+test("spawnTask() runs a deno.json task's script with its arguments", async () => {
   const root = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${root}/deno.json`, '{ "tasks": { "hello": "deno run hello.ts" } }');

@@ -2,8 +2,9 @@
 // against the real local broker and emulator, scraped while it runs.
 
 import assert from "node:assert/strict";
-import { Counter, createRegistry, Gauge } from "../../shared/ops/metrics.ts";
-import { createMetricsHandler, serveMetrics } from "../../shared/ops/metrics_server.ts";
+import { test } from "../support/integration.ts";
+import { createRegistry, Gauge } from "../../shared/ops/metrics.ts";
+import { serveMetrics } from "../../shared/ops/metrics_server.ts";
 import {
   consumerArgs,
   endOffsets,
@@ -16,47 +17,7 @@ import {
 } from "../support/harness.ts";
 import { type Exposition, parseExposition, sampleValue } from "../support/prometheus.ts";
 
-Deno.test("createMetricsHandler() routes /metrics, /healthz, 404 and 405", async () => {
-  const registry = createRegistry({ defaultMetrics: false });
-  new Counter({ name: "jobs_total", help: "Jobs", registers: [registry] }).inc(3);
-  let healthy = true;
-  const handler = createMetricsHandler({
-    registry,
-    health: () =>
-      healthy
-        ? { healthy, status: "ok", reason: "Caught up (lag 0)", details: { lag: 0 } }
-        : { healthy, status: "stuck", reason: "No progress for 130 s", details: { lag: 4 } },
-  });
-  const get = (path: string, method = "GET") =>
-    handler(new Request(`http://127.0.0.1${path}`, { method }));
-
-  const metrics = await get("/metrics");
-  assert.equal(metrics.status, 200);
-  assert.equal(metrics.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
-  assert.equal(sampleValue(parseExposition(await metrics.text()), "jobs_total"), 3);
-
-  const ok = await get("/healthz");
-  assert.equal(ok.status, 200);
-  assert.deepEqual(await ok.json(), { status: "ok", reason: "Caught up (lag 0)", lag: 0 });
-  healthy = false;
-  const stuck = await get("/healthz");
-  assert.equal(stuck.status, 503);
-  assert.deepEqual(await stuck.json(), {
-    status: "stuck",
-    reason: "No progress for 130 s",
-    lag: 4,
-  });
-
-  const missing = await get("/");
-  assert.equal(missing.status, 404);
-  await missing.body?.cancel();
-  const post = await get("/metrics", "POST");
-  assert.equal(post.status, 405);
-  assert.equal(post.headers.get("allow"), "GET, HEAD");
-  await post.body?.cancel();
-});
-
-Deno.test("serveMetrics() serves on a free port, and fails only for an explicit busy port", async () => {
+test("serveMetrics() serves on a free port, and fails only for an explicit busy port", async () => {
   const registry = createRegistry({ defaultMetrics: false });
   new Gauge({ name: "up", help: "Up", registers: [registry] }).set(1);
   const server = serveMetrics({ hostname: "127.0.0.1", port: 0, registry });
@@ -99,7 +60,7 @@ async function healthz(port: number): Promise<{ status: number; body: Record<str
   return { status: response.status, body: await response.json() };
 }
 
-Deno.test("consumer serves /metrics and /healthz: counts, dead letters by reason, lag 0 after catch-up", async () => {
+test("consumer serves /metrics and /healthz: counts, dead letters by reason, lag 0 after catch-up", async () => {
   const n = names();
   const good = Array.from({ length: 40 }, () => JSON.stringify(goodEvent()));
   const poison = ["{not json", "[1,2,3]", JSON.stringify(goodEvent({ song_id: "x" }))];
@@ -154,7 +115,7 @@ Deno.test("consumer serves /metrics and /healthz: counts, dead letters by reason
   }
 });
 
-Deno.test("consumer /healthz turns 503 when nothing is committed while behind (--stuck-after 1)", async () => {
+test("consumer /healthz turns 503 when nothing is committed while behind (--stuck-after 1)", async () => {
   const n = names();
   // Batches wait a minute before they are written: no commit, lag > 0.
   const consumer = await startScript(
@@ -202,7 +163,7 @@ Deno.test("consumer /healthz turns 503 when nothing is committed while behind (-
   }
 });
 
-Deno.test("consumer --help lists the metrics and health options", async () => {
+test("consumer --help lists the metrics and health options", async () => {
   const help = await startScript("consume", ["--help"]);
   const result = await help.done;
   assert.equal(result.code, 0);

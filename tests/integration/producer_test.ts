@@ -1,6 +1,7 @@
 // Integration tests of producer.ts against the real local broker.
 
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import { decodeEvent } from "../../shared/event.ts";
 import { createAdmin, createKafka, ensureTopic } from "../../shared/kafka/mod.ts";
 import {
@@ -12,7 +13,7 @@ import {
   waitFor,
 } from "../support/harness.ts";
 
-Deno.test("producer sends --count valid events keyed by song and logs deliveries", async () => {
+test("producer sends --count valid events keyed by song and logs deliveries", async () => {
   const topic = uniqueName("produce");
   const log = "producer.log"; // the one file the produce task may write
   {
@@ -48,7 +49,7 @@ Deno.test("producer sends --count valid events keyed by song and logs deliveries
   }
 });
 
-Deno.test("producer --artist and --seed give a reproducible single-artist sequence", async () => {
+test("producer --artist and --seed give a reproducible single-artist sequence", async () => {
   const sequences: string[][] = [];
   for (const run of [1, 2]) {
     const topic = uniqueName(`seeded${run}`);
@@ -64,7 +65,7 @@ Deno.test("producer --artist and --seed give a reproducible single-artist sequen
   assert.deepEqual(sequences[0], sequences[1]);
 });
 
-Deno.test("producer flushes and exits 0 on SIGINT with every reported event in Kafka", async () => {
+test("producer flushes and exits 0 on SIGINT with every reported event in Kafka", async () => {
   const topic = uniqueName("sigint");
   const producer = await startProducer(topic, { rate: 400 });
   try {
@@ -82,7 +83,7 @@ Deno.test("producer flushes and exits 0 on SIGINT with every reported event in K
   }
 });
 
-Deno.test("producer rejects bad flags with one clear message", async () => {
+test("producer rejects bad flags with one clear message", async () => {
   const rate = await runScript("produce", ["--rate", "-1"]);
   assert.equal(rate.code, 2);
   assert.match(rate.stderr, /Invalid --rate: must be at least 0, got -1/);
@@ -104,7 +105,7 @@ function errorLines(stderr: string): string[] {
   return stderr.split("\n").filter((line) => /^\S+ (FATAL|ERROR) +livecharts\./.test(line));
 }
 
-Deno.test("producer stops with one clear line and exit 1 when Kafka refuses its events for good", async () => {
+test("producer stops with one clear line and exit 1 when Kafka refuses its events for good", async () => {
   // The broker refuses every batch: the topic takes records of 200 bytes at most.
   const topic = uniqueName("too_large");
   await ensureTopic(
@@ -131,7 +132,7 @@ Deno.test("producer stops with one clear line and exit 1 when Kafka refuses its 
   assert.equal((await readTopic(topic)).length, 0);
 });
 
-Deno.test("producer stops within seconds with one clear line when its topic is deleted", async () => {
+test("producer stops within seconds with one clear line when its topic is deleted", async () => {
   const topic = uniqueName("deleted");
   const producer = await startProducer(topic, { rate: 100 });
   try {

@@ -2,7 +2,8 @@
 // Against the real local broker and the BigQuery emulator.
 
 import assert from "node:assert/strict";
-import { createAdmin, createKafka, lagOf } from "../../shared/kafka/mod.ts";
+import { test } from "../support/integration.ts";
+import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
 import {
   consumerArgs,
   endOffsets,
@@ -14,16 +15,6 @@ import {
   waitFor,
 } from "../support/harness.ts";
 
-Deno.test("lagOf() counts a partition never committed from its low watermark", () => {
-  const lag = lagOf([{ partition: 0, low: 40n, high: 50n }], new Map());
-  assert.deepEqual(lag, [{ partition: 0, committed: 40n, end: 50n, lag: 10n }]);
-});
-
-Deno.test("lagOf() counts from the low watermark when retention passed the commit", () => {
-  const lag = lagOf([{ partition: 0, low: 40n, high: 50n }], new Map([[0, 10n]]));
-  assert.deepEqual(lag, [{ partition: 0, committed: 40n, end: 50n, lag: 10n }]);
-});
-
 /** `livecharts_consumer_lag` per partition, from a Prometheus text page. */
 function lagSeries(page: string): Map<string, number> {
   const series = new Map<string, number>();
@@ -33,7 +24,7 @@ function lagSeries(page: string): Map<string, number> {
   return series;
 }
 
-Deno.test("consumer with a new group exits when idle after retention deleted every record, lag 0, healthy", async () => {
+test("consumer with a new group exits when idle after retention deleted every record, lag 0, healthy", async () => {
   const id = uniqueName("r");
   const n = { topic: `retained_${id}`, group: `group_${id}`, table: `retained_${id}` };
   await produceRaw(n.topic, Array.from({ length: 300 }, () => JSON.stringify(goodEvent())));

@@ -3,13 +3,12 @@
 // BIGQUERY_STORAGE_EMULATOR_HOST, default 127.0.0.1:9060), plus its mapping of
 // answers to results and its deadlines against a server that never answers.
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import {
-  appendResult,
   GrpcStatus,
   isTransientStorageError,
   openStorageWriter,
   type StorageRow,
-  storageRow,
   type StorageWriter,
 } from "../../shared/bigquery/storage_write.ts";
 import { ensurePlaysTable, openWarehouse, query } from "../../shared/bigquery/warehouse.ts";
@@ -62,80 +61,7 @@ function unknownStream(writer: StorageWriter): string {
   return `${writer.table}/streams/${crypto.randomUUID().replaceAll("-", "").slice(0, 16)}`;
 }
 
-Deno.test("appendResult() maps BigQuery's answers to results", () => {
-  assert.deepEqual(appendResult({ appendResult: { offset: { value: 5 } } }, 5, 2), {
-    status: "ok",
-    offset: 5,
-    rows: 2,
-  });
-  assert.deepEqual(appendResult({ error: { code: 0 } }, 0, 1), {
-    status: "ok",
-    offset: 0,
-    rows: 1,
-  });
-  assert.deepEqual(appendResult({ error: { code: 6, message: "exists" } }, 0, 1), {
-    status: "already-exists",
-    message: "exists",
-  });
-  assert.deepEqual(appendResult({ error: { code: 11, message: "gap" } }, 9, 1), {
-    status: "out-of-range",
-    message: "gap",
-  });
-  assert.deepEqual(
-    appendResult(
-      {
-        error: { code: 3, message: "bad rows" },
-        rowErrors: [{ index: 1, code: 1, message: "bad timestamp" }, { index: 0 }],
-      },
-      0,
-      2,
-    ),
-    {
-      status: "rows-refused",
-      rows: [{ index: 1, reason: "bad timestamp" }, { index: 0, reason: "bad rows" }],
-      message: "bad rows",
-    },
-  );
-  assert.deepEqual(appendResult({ error: { code: 9, message: "finalized" } }, 0, 1), {
-    status: "failed",
-    code: 9,
-    message: "finalized",
-    retryable: false,
-  });
-  assert.deepEqual(appendResult({ error: { code: 14, message: "busy" } }, 0, 1), {
-    status: "failed",
-    code: 14,
-    message: "busy",
-    retryable: true,
-  });
-});
-
-Deno.test("isTransientStorageError() retries no-answer and busy errors only", () => {
-  for (const code of [1, 4, 8, 10, 13, 14]) assert.equal(isTransientStorageError({ code }), true);
-  for (const code of [3, 5, 6, 7, 9, 11, 16]) {
-    assert.equal(isTransientStorageError({ code }), false);
-  }
-  assert.equal(isTransientStorageError(new Error("socket hang up")), true);
-});
-
-Deno.test("storageRow() turns the row's timestamps into dates", () => {
-  const row = storageRow({
-    event_id: "e",
-    user_id: 1,
-    artist: "a",
-    song_id: 2,
-    song_name: "s",
-    event_type: "song_completed",
-    timestamp: "2026-05-06T07:08:09.123Z",
-    ingested_at: "2026-05-06T07:08:10.000Z",
-    kafka_partition: 0,
-    kafka_offset: 7,
-  });
-  assert.ok(row.timestamp instanceof Date && row.ingested_at instanceof Date);
-  assert.equal(row.timestamp.toISOString(), "2026-05-06T07:08:09.123Z");
-});
-
-Deno.test({
+test({
   name: "storage write: explicit offsets store each row once; finalize tells the row count",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -173,7 +99,7 @@ Deno.test({
     }),
 });
 
-Deno.test({
+test({
   name: "storage write: an unknown stream is a value, not an exception",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -192,7 +118,7 @@ Deno.test({
     }),
 });
 
-Deno.test({
+test({
   name: "storage write: three streams append concurrently, several appends in flight each",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -216,7 +142,7 @@ Deno.test({
     }),
 });
 
-Deno.test({
+test({
   name: "storage write: a PENDING stream checks rows without storing them",
   sanitizeResources: false,
   sanitizeOps: false,
@@ -233,7 +159,7 @@ Deno.test({
     }),
 });
 
-Deno.test({
+test({
   name: "storage write: every call gives up at its deadline on a server that never answers",
   sanitizeResources: false,
   sanitizeOps: false,

@@ -1,19 +1,11 @@
 import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
 import { insertRows, openWarehouse, query } from "../../shared/bigquery/warehouse.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { toRow } from "../../shared/schema.ts";
-import { ensureTopSongsView, topSongsViewSql, viewRef } from "../../shared/live/top_songs_view.ts";
+import { ensureTopSongsView, viewRef } from "../../shared/live/top_songs_view.ts";
 
-Deno.test("topSongsViewSql() defines every window over deduplicated plays", () => {
-  const sql = topSongsViewSql(loadBigQueryConfig([], {}), "top_songs");
-  assert.match(sql, /^CREATE OR REPLACE VIEW `livecharts-local\.music\.top_songs` AS/);
-  assert.match(sql, /COUNT\(DISTINCT p\.event_id\) AS plays/);
-  assert.match(sql, /FROM `livecharts-local\.music\.plays` AS p/);
-  for (const window of ["'5m'", "'1h'", "'24h'", "'all'"]) assert.ok(sql.includes(window), window);
-  assert.match(sql, /- 300000\) \/ 1000\) \* 1000/, "5m aligned to 1 s like the dashboard");
-});
-
-Deno.test("ensureTopSongsView() creates a view Looker Studio can chart", async () => {
+test("ensureTopSongsView() creates a view Looker Studio can chart", async () => {
   const table = `view_${crypto.randomUUID().slice(0, 8)}`;
   const view = `${table}_top_songs`;
   const config = loadBigQueryConfig(["--table", table], {});

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { test } from "./integration.ts";
 import { type Browser, chromium, type Page } from "playwright-core";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -27,9 +28,10 @@ function hasChromium(): boolean {
  * (where it must run); without the resource and op sanitizers, as the
  * browser and the Kafka client outlive a test's own bookkeeping.
  */
-export function browserTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({
+export function browserTest(name: string, fn: () => Promise<void>, timeoutMs = 120_000): void {
+  test({
     name,
+    timeoutMs,
     ignore: !hasChromium() && Deno.env.get("CI") !== "true",
     sanitizeOps: false,
     sanitizeResources: false,
