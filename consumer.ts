@@ -152,6 +152,7 @@ async function main(): Promise<number> {
       maxBytes: 1536 * 1024,
       maxWaitMs: Math.max(100, Math.min(config.maxWaitMs, 1_000)),
       partitionsAtOnce: 8,
+      sessionTimeoutMs: config.sessionTimeoutMs,
     }),
     destination,
     table,

@@ -182,6 +182,15 @@ export const groupOptions = {
     fallbackHelp: "<topic>.dlq",
     parse: topicName,
   },
+  sessionTimeoutMs: {
+    flag: "session-timeout-ms",
+    env: "KAFKA_SESSION_TIMEOUT_MS",
+    arg: "MS",
+    help:
+      "How long the group waits for a silent member (a crashed one) before its partitions move; within the broker's group.min/max.session.timeout.ms",
+    fallback: 30_000,
+    parse: integer(1_000, 3_600_000),
+  },
 } satisfies Record<string, Option<unknown>>;
 
 /** Partitions of a topic a script creates because it is missing. */

@@ -63,6 +63,11 @@ export interface SourceOptions {
   maxBytes?: number;
   /** Partitions whose batches are handled at the same time (default 1). */
   partitionsAtOnce?: number;
+  /**
+   * How long the group waits for a silent member before its partitions move
+   * (default 30 s); heartbeats go at a tenth of it.
+   */
+  sessionTimeoutMs?: number;
 }
 
 /** Called with partition numbers. */
@@ -101,8 +106,8 @@ export function createSource(kafka: KafkaClient, options: SourceOptions): Source
   const { topic, group } = options;
   const consumer = kafkajsOf(kafka).consumer({
     groupId: group,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: Math.max(100, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
     allowAutoTopicCreation: false,
     ...(options.maxWaitMs === undefined ? {} : { maxWaitTimeInMs: options.maxWaitMs }),
     ...(options.maxBytes === undefined ? {} : { maxBytes: options.maxBytes }),

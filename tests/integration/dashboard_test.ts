@@ -144,7 +144,9 @@ test("dashboard: state after start equals a full recount from BigQuery, for ever
   }
 });
 
-test("dashboard: after Kafka deleted the older records, a restart still equals BigQuery", async () => {
+test("dashboard: after Kafka deleted the older records, a restart still equals BigQuery", {
+  timeoutMs: 90,
+}, async () => {
   const names = dashboardNames();
   const now = Date.now();
   await produceRaw(names.topic, knownMix(now));
@@ -187,7 +189,9 @@ test("dashboard: after Kafka deleted the older records, a restart still equals B
   }
 });
 
-test("dashboard: two replicas started at different times serve identical numbers", async () => {
+test("dashboard: two replicas started at different times serve identical numbers", {
+  timeoutMs: 90,
+}, async () => {
   const names = dashboardNames();
   await produceRaw(names.topic, knownMix(Date.now()));
   await produce(names, 1_000, 21);
@@ -244,47 +248,53 @@ test("dashboard: two replicas started at different times serve identical numbers
   }
 });
 
-test("dashboard: a restart during live load loses and double-counts nothing", async () => {
-  const names = dashboardNames();
-  await produce(names, 500, 31);
-  await fillBigQuery(names);
-  const consumer = await startScript("consume", consumerArgs(names, ["--exit-when-idle", "4"]));
-  const first = await startDashboard(names);
-  const producing = produce(names, 8_000, 32, 800);
-  let second: Awaited<ReturnType<typeof startDashboard>> | undefined;
-  try {
-    await waitFor(
-      "plays read live",
-      async () => {
-        return numberAt((await health(first.url)).body, ["kafka", "read"]) > 1_500;
-      },
-      60_000,
-      200,
-    );
-    first.child.kill("SIGKILL");
-    await first.child.done;
-    second = await startDashboard(names, { args: ["--reanchor-every", "3s"] });
-    const restartedAt = await committedOffsets(names.group, names.topic);
-    await producing;
-    const consumed = await consumer.done;
-    assert.equal(consumed.code, 0, consumed.stderr);
-    // The restart happened mid-stream: part below its anchors, part above.
-    const ends = await endOffsets(names.topic);
-    const below = [...restartedAt.values()].reduce((a, b) => a + b, 0n);
-    assert.ok(below > 500n && below < [...ends.values()].reduce((a, b) => a + b, 0n));
-    const stored = await distinctStored(names.table);
-    assert.equal(stored, 8_500);
-    await waitFor("every play counted once", async () => {
-      return (await allTimePlays(second!.url)) === stored;
-    }, 30_000);
-    await waitForEqualBigQuery(second.url, names.table, 10_000);
-  } finally {
-    first.child.kill("SIGKILL");
-    await second?.stop();
-  }
-});
+test(
+  "dashboard: a restart during live load loses and double-counts nothing",
+  { timeoutMs: 90 },
+  async () => {
+    const names = dashboardNames();
+    await produce(names, 500, 31);
+    await fillBigQuery(names);
+    const consumer = await startScript("consume", consumerArgs(names, ["--exit-when-idle", "4"]));
+    const first = await startDashboard(names);
+    const producing = produce(names, 8_000, 32, 800);
+    let second: Awaited<ReturnType<typeof startDashboard>> | undefined;
+    try {
+      await waitFor(
+        "plays read live",
+        async () => {
+          return numberAt((await health(first.url)).body, ["kafka", "read"]) > 1_500;
+        },
+        60_000,
+        200,
+      );
+      first.child.kill("SIGKILL");
+      await first.child.done;
+      second = await startDashboard(names, { args: ["--reanchor-every", "3s"] });
+      const restartedAt = await committedOffsets(names.group, names.topic);
+      await producing;
+      const consumed = await consumer.done;
+      assert.equal(consumed.code, 0, consumed.stderr);
+      // The restart happened mid-stream: part below its anchors, part above.
+      const ends = await endOffsets(names.topic);
+      const below = [...restartedAt.values()].reduce((a, b) => a + b, 0n);
+      assert.ok(below > 500n && below < [...ends.values()].reduce((a, b) => a + b, 0n));
+      const stored = await distinctStored(names.table);
+      assert.equal(stored, 8_500);
+      await waitFor("every play counted once", async () => {
+        return (await allTimePlays(second!.url)) === stored;
+      }, 30_000);
+      await waitForEqualBigQuery(second.url, names.table, 10_000);
+    } finally {
+      first.child.kill("SIGKILL");
+      await second?.stop();
+    }
+  },
+);
 
-test("dashboard: BigQuery down at start: degraded with the reason, live counting, then equal", async () => {
+test("dashboard: BigQuery down at start: degraded with the reason, live counting, then equal", {
+  timeoutMs: 120,
+}, async () => {
   const names = dashboardNames();
   await produce(names, 500, 41);
   await fillBigQuery(names);

@@ -19,7 +19,6 @@ import {
   readTopic,
   rowCounts,
   type Script,
-  sleep,
   startProducer,
   startScript,
   stopScript,
@@ -99,6 +98,7 @@ async function assertContiguousToEnd(
 function standIn(upstream = "http://127.0.0.1:9050") {
   let refusing: number | undefined;
   let refused = 0;
+  let forwarded = 0;
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     async (request) => {
@@ -117,6 +117,7 @@ function standIn(upstream = "http://127.0.0.1:9050") {
           },
         }, { status: refusing });
       }
+      forwarded++;
       const url = new URL(request.url);
       const body = request.body === null ? undefined : await request.arrayBuffer();
       const headers = new Headers(request.headers);
@@ -140,12 +141,17 @@ function standIn(upstream = "http://127.0.0.1:9050") {
     get refused() {
       return refused;
     },
+    /** Requests passed on to BigQuery. */
+    get forwarded() {
+      return forwarded;
+    },
     close: () => server.shutdown(),
   };
 }
 
 test({
   name: "destination: a table dropped under load is created again; no dead letter, no hole",
+  timeoutMs: 120,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -177,14 +183,24 @@ test({
 test({
   name:
     "destination: a dropped table the consumer may not create blocks it (503), offsets kept, until it is back",
+  timeoutMs: 120,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
     const n = pipelineNames("dest");
     const producer = await startProducer(n.topic, { count: 6_000, rate: 200 });
+    // Through a counting stand-in: how often the blocked consumer looks again shows.
+    const bigquery = standIn();
     const consumer = await startScript(
       "consume",
-      consumerArgs(n, ["--create-table", "false", "--metrics-port", "0"]),
+      consumerArgs(n, [
+        "--create-table",
+        "false",
+        "--emulator-host",
+        bigquery.url,
+        "--metrics-port",
+        "0",
+      ]),
     );
     const warehouse = warehouseFor(n.table);
     try {
@@ -200,7 +216,8 @@ test({
       await warehouse.table.delete();
       await waitBlocked(port, "table-missing", consumer);
       const before = await committedOffsets(n.group, n.topic);
-      await sleep(3_000);
+      const asked = bigquery.forwarded;
+      await waitFor("two more looks at the missing table", () => bigquery.forwarded >= asked + 2);
       assert.deepEqual(
         await committedOffsets(n.group, n.topic),
         before,
@@ -228,6 +245,7 @@ test({
     } finally {
       producer.kill("SIGKILL");
       consumer.kill("SIGKILL");
+      await bigquery.close();
     }
   },
 });
@@ -235,6 +253,7 @@ test({
 test({
   name:
     "destination: BigQuery answering 403 blocks the consumer (503), no dead letter, offsets unchanged, then it recovers",
+  timeoutMs: 180,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -271,6 +290,7 @@ test({
 test({
   name:
     "destination: insertAll answered 403 while running blocks (503), keeps offsets, recovers; no dead letter",
+  timeoutMs: 90,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -294,7 +314,8 @@ test({
       bigquery.refuse(403);
       await waitBlocked(port, "permission-denied", consumer);
       const before = await committedOffsets(n.group, n.topic);
-      await sleep(2_000);
+      const refused = bigquery.refused;
+      await waitFor("two more refused attempts", () => bigquery.refused >= refused + 2);
       assert.deepEqual(await committedOffsets(n.group, n.topic), before, "offsets unchanged");
       assert.equal(await deadLetters(n.topic), 0);
       bigquery.refuse(undefined);

@@ -7,6 +7,14 @@
 
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
+import {
+  assertDashboardAgrees,
+  assertExactly,
+  faultNames,
+  startLoad,
+  stopConsumer,
+  waitForRows,
+} from "../support/faults.ts";
 import { query } from "../../shared/bigquery/warehouse.ts";
 import { PLAYS_COLUMNS, playsTableMetadata } from "../../shared/schema.ts";
 import {
@@ -15,93 +23,20 @@ import {
   goodEvent,
   produceRaw,
   readTopic,
-  services,
   startScript,
   storedEventIds,
   topicEventIds,
-  uniqueName,
   waitFor,
   waitForStored,
   warehouseFor,
 } from "../support/harness.ts";
 import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
 import { groupGeneration } from "../../shared/kafka/group_generation.ts";
-import { startDashboard } from "../../bench/dashboard.ts";
-import { getJson } from "../support/dashboard.ts";
 
-function names() {
-  const id = uniqueName("f");
-  return { topic: `faults_${id}`, group: `group_${id}`, table: `faults_${id}` };
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function assertExactly(table: string, expected: Set<string>): Promise<void> {
-  const stored = await storedEventIds(table);
-  const missing = [...expected].filter((id) => !stored.has(id));
-  const extra = [...stored].filter((id) => !expected.has(id));
-  assert.deepEqual({ missing: missing.length, extra: extra.length }, { missing: 0, extra: 0 });
-}
-
-/** The dashboard, rebuilt from the topic, shows BigQuery's all-time numbers. */
-async function assertDashboardAgrees(
-  n: { topic: string; group: string; table: string },
-): Promise<void> {
-  const dashboard = await startDashboard({ ...n, view: `${n.table}_top_songs` });
-  try {
-    const { body } = await getJson(dashboard.url, "/api/artists");
-    const artists = Array.isArray(body.artists) ? body.artists : [];
-    const shown = new Map<string, number>();
-    for (const entry of artists) {
-      if (typeof entry === "object" && entry !== null && "artist" in entry && "plays" in entry) {
-        shown.set(String(entry.artist), Number(entry.plays));
-      }
-    }
-    const rows = await query(
-      warehouseFor(n.table),
-      `SELECT artist, COUNT(DISTINCT event_id) AS plays FROM \`livecharts-local.music.${n.table}\` GROUP BY artist`,
-    );
-    const stored = new Map(rows.map((row) => [String(row.artist), Number(row.plays)]));
-    assert.deepEqual(shown, stored, "dashboard all-time plays per artist equal BigQuery's");
-  } finally {
-    await dashboard.stop();
-  }
-}
-
-/** Runs the producer on the test's topic at `rate` events/s. */
-function startProducer(topic: string, rate: number, count = 0, extra: string[] = []) {
-  return startScript("produce", [
-    "--topic",
-    topic,
-    "--rate",
-    String(rate),
-    "--count",
-    String(count),
-    "--log-file",
-    "",
-    ...extra,
-  ]);
-}
-
-/** Waits until more than `min` distinct rows are stored. */
-function waitForRows(table: string, min: number): Promise<void> {
-  return waitFor(
-    `more than ${min} rows in ${table}`,
-    async () => (await storedEventIds(table).catch(() => new Set())).size > min,
-    60_000,
-    200,
-  );
-}
-
-async function stopConsumer(consumer: Awaited<ReturnType<typeof startScript>>): Promise<string> {
-  consumer.kill("SIGTERM");
-  const result = await consumer.done;
-  assert.equal(result.code, 0, result.stderr);
-  return result.stderr;
-}
-
-test("faults: a consumer killed with SIGKILL mid-batch loses nothing after a restart", async () => {
-  const n = names();
+test("faults: a consumer killed with SIGKILL mid-batch loses nothing after a restart", {
+  timeoutMs: 150,
+}, async () => {
+  const n = faultNames();
   const events = Array.from({ length: 4_000 }, () => goodEvent());
   await produceRaw(n.topic, events.map((e) => JSON.stringify(e)));
   const first = await startScript("consume", consumerArgs(n, ["--batch-rows", "100"]));
@@ -129,8 +64,10 @@ test("faults: a consumer killed with SIGKILL mid-batch loses nothing after a res
   await assertDashboardAgrees(n);
 });
 
-test("faults: poison input (10%) goes to the DLQ with a reason and every good event lands", async () => {
-  const n = names();
+test("faults: poison input (10%) goes to the DLQ with a reason and every good event lands", {
+  timeoutMs: 90,
+}, async () => {
+  const n = faultNames();
   const good = Array.from({ length: 450 }, () => goodEvent());
   const poisonKinds = [
     () => '{"event_id": ', // truncated JSON
@@ -164,7 +101,7 @@ test("faults: poison input (10%) goes to the DLQ with a reason and every good ev
 });
 
 test("faults: rows BigQuery rejects go to the DLQ with BigQuery's reason", async () => {
-  const n = names();
+  const n = faultNames();
   // Schema drift: the table's `artist` column is INT64. Events whose artist
   // slug is a number (`1970`) fit it; BigQuery refuses the others row by row.
   // The refused rows end in the DLQ with BigQuery's reason, the others are
@@ -199,8 +136,10 @@ test("faults: rows BigQuery rejects go to the DLQ with BigQuery's reason", async
   await assertExactly(n.table, new Set(fitting.map((e) => e.event_id)));
 });
 
-test("faults: SIGTERM during load writes what was read, commits it, and exits 0 within 10 s", async () => {
-  const n = names();
+test("faults: SIGTERM during load writes what was read, commits it, and exits 0 within 10 s", {
+  timeoutMs: 90,
+}, async () => {
+  const n = faultNames();
   const consumer = await startScript("consume", consumerArgs(n));
   const producer = await startScript("produce", [
     "--topic",
@@ -277,122 +216,47 @@ async function stableWith(group: string, members: number): Promise<number> {
   return last.generation;
 }
 
-test("faults: a second consumer joining and leaving during load loses nothing", async () => {
-  const n = names();
-  const a = await startScript("consume", consumerArgs(n));
-  const producer = await startProducer(n.topic, 250, 4500, ["--partitions", "6"]);
-  let b;
-  try {
-    await waitForRows(n.table, 100);
-    const alone = await stableWith(n.group, 1);
-    b = await startScript("consume", consumerArgs(n));
-    // A real rebalance: the group completes a new generation with both.
-    const together = await stableWith(n.group, 2);
-    assert.ok(together > alone, `generation ${alone} → ${together} when b joined`);
-    const storedThen = (await storedEventIds(n.table)).size;
-    await waitForRows(n.table, storedThen + 300); // both consume for a while
-    const bStderr = await stopConsumer(b);
-    const bConsumed = Number(/Stopped: (\d+) consumed/.exec(bStderr)?.[1]);
-    assert.ok(bConsumed > 0, `b consumed its share (${bConsumed})`);
-    // And another when b leaves: a takes every partition back.
-    const againAlone = await stableWith(n.group, 1);
-    assert.ok(againAlone > together, `generation ${together} → ${againAlone} when b left`);
-    const produced = await producer.done;
-    assert.equal(produced.code, 0, produced.stderr);
-    const expected = await topicEventIds(n.topic);
-    assert.equal(expected.size, 4_500);
-    await waitForStored(n.table, expected.size);
-    await stopConsumer(a);
-    await assertExactly(n.table, expected);
-    await assertDashboardAgrees(n);
-    // Duplicates from the hand-over stay out of query results.
-    const [row] = await query(
-      warehouseFor(n.table),
-      `SELECT COUNT(DISTINCT event_id) AS plays FROM \`livecharts-local.music.${n.table}\``,
-    );
-    assert.equal(Number(row?.plays), 4_500);
-  } finally {
-    a.kill("SIGKILL");
-    b?.kill("SIGKILL");
-    producer.kill("SIGKILL");
-  }
-});
-
-test("faults: the broker stopped for 20 s during producing and consuming", async () => {
-  const n = names();
-  const consumer = await startScript("consume", consumerArgs(n));
-  const producer = await startProducer(n.topic, 150, 6000);
-  try {
-    await waitForRows(n.table, 100);
-    await services("down", "kafka");
-    await sleep(20_000);
-    await services("up", "kafka");
-    const produced = await producer.done;
-    assert.equal(produced.code, 0, produced.stderr);
-    const delivered = Number(/Stopped: (\d+) events delivered/.exec(produced.stderr)?.[1]);
-    assert.equal(delivered, 6_000, produced.stderr);
-    // What the producer reported delivered is in the topic: a record Kafka
-    // acknowledged but did not write shows up here as a missing id.
-    const expected = await topicEventIds(n.topic);
-    assert.equal(expected.size, delivered, "distinct event ids in the topic = events delivered");
-    await waitForStored(n.table, expected.size, 180_000);
-    await stopConsumer(consumer);
-    await assertExactly(n.table, expected);
-    await assertDashboardAgrees(n);
-  } finally {
-    await services("up", "kafka");
-    producer.kill("SIGKILL");
-    consumer.kill("SIGKILL");
-  }
-});
-
-test("faults: BigQuery unavailable for 30 s: the consumer backs off, commits nothing unwritten, catches up", async () => {
-  const n = names();
-  const consumer = await startScript("consume", consumerArgs(n));
-  let exited = false;
-  consumer.done.then(() => (exited = true));
-  const producer = await startProducer(n.topic, 200, 8000);
-  try {
-    await waitForRows(n.table, 100);
-    await services("down", "bigquery");
-    await waitFor(
-      "the consumer to pause fetching",
-      () => /Pausing fetches until writes succeed again/.test(consumer.stderr()),
-      60_000,
-    );
-    // Writes that succeeded just before may still commit: wait until the
-    // committed offsets hold still, then watch them for the rest of the outage.
-    let before = await committedOffsets(n.group, n.topic);
-    await waitFor(
-      "the committed offsets to hold still",
-      async () => {
-        const now = await committedOffsets(n.group, n.topic);
-        const text = (offsets: Map<number, bigint>) => [...offsets].map((e) => e.join("@")).join();
-        const still = text(now) === text(before);
-        before = now;
-        return still;
-      },
-      30_000,
-      2_000,
-    );
-    await sleep(25_000); // the rest of the outage
-    const after = await committedOffsets(n.group, n.topic);
-    assert.deepEqual(after, before, "no commit while BigQuery is down");
-    assert.equal(exited, false, "the consumer keeps running");
-    await services("up", "bigquery");
-    const produced = await producer.done;
-    assert.equal(produced.code, 0, produced.stderr);
-    const expected = await topicEventIds(n.topic);
-    assert.equal(expected.size, 8_000);
-    await waitForStored(n.table, expected.size, 180_000);
-    const stderr = await stopConsumer(consumer);
-    assert.match(stderr, /Pausing fetches until writes succeed again/);
-    assert.match(stderr, /resuming fetches/);
-    await assertExactly(n.table, expected);
-    await assertDashboardAgrees(n);
-  } finally {
-    await services("up", "bigquery");
-    producer.kill("SIGKILL");
-    consumer.kill("SIGKILL");
-  }
-});
+test(
+  "faults: a second consumer joining and leaving during load loses nothing",
+  { timeoutMs: 90 },
+  async () => {
+    const n = faultNames();
+    const a = await startScript("consume", consumerArgs(n));
+    const producer = await startLoad(n.topic, 250, 4500, ["--partitions", "6"]);
+    let b;
+    try {
+      await waitForRows(n.table, 100);
+      const alone = await stableWith(n.group, 1);
+      b = await startScript("consume", consumerArgs(n));
+      // A real rebalance: the group completes a new generation with both.
+      const together = await stableWith(n.group, 2);
+      assert.ok(together > alone, `generation ${alone} → ${together} when b joined`);
+      const storedThen = (await storedEventIds(n.table)).size;
+      await waitForRows(n.table, storedThen + 300); // both consume for a while
+      const bStderr = await stopConsumer(b);
+      const bConsumed = Number(/Stopped: (\d+) consumed/.exec(bStderr)?.[1]);
+      assert.ok(bConsumed > 0, `b consumed its share (${bConsumed})`);
+      // And another when b leaves: a takes every partition back.
+      const againAlone = await stableWith(n.group, 1);
+      assert.ok(againAlone > together, `generation ${together} → ${againAlone} when b left`);
+      const produced = await producer.done;
+      assert.equal(produced.code, 0, produced.stderr);
+      const expected = await topicEventIds(n.topic);
+      assert.equal(expected.size, 4_500);
+      await waitForStored(n.table, expected.size);
+      await stopConsumer(a);
+      await assertExactly(n.table, expected);
+      await assertDashboardAgrees(n);
+      // Duplicates from the hand-over stay out of query results.
+      const [row] = await query(
+        warehouseFor(n.table),
+        `SELECT COUNT(DISTINCT event_id) AS plays FROM \`livecharts-local.music.${n.table}\``,
+      );
+      assert.equal(Number(row?.plays), 4_500);
+    } finally {
+      a.kill("SIGKILL");
+      b?.kill("SIGKILL");
+      producer.kill("SIGKILL");
+    }
+  },
+);

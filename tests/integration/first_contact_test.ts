@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { createKafka, ensureTopic } from "../../shared/kafka/mod.ts";
-import { readTopic, tableRows, uniqueName, waitFor } from "../support/harness.ts";
+import { readTopic, tableRows, uniqueName, waitFor, warehouseFor } from "../support/harness.ts";
+import { query } from "../../shared/bigquery/warehouse.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -134,14 +135,15 @@ test("DASHBOARD_PORT=<port> deno task dashboard answers /healthz there, no warni
   }).spawn();
   const stderr = new Response(child.stderr).text();
   try {
-    let health: unknown;
+    // Healthy means 200 and complete numbers: the new, empty topic read to its end.
+    let health: { status: number; body: unknown } | undefined;
     await waitFor(
-      `/healthz on ${port}`,
+      `a live dashboard on ${port}`,
       async () => {
         try {
           const response = await fetch(`http://127.0.0.1:${port}/healthz`);
-          health = await response.json();
-          return response.status === 200 || response.status === 503;
+          health = { status: response.status, body: await response.json() };
+          return isRecord(health.body) && health.body.state === "live";
         } catch {
           return false;
         }
@@ -149,9 +151,15 @@ test("DASHBOARD_PORT=<port> deno task dashboard answers /healthz there, no warni
       30_000,
       200,
     );
-    assert.equal(typeof health, "object");
-    // Long enough to read the (new, empty) topic and create the view.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    assert.equal(health?.status, 200, JSON.stringify(health?.body));
+    // And the view it creates answers.
+    const viewSql = `SELECT COUNT(*) AS n FROM \`livecharts-local.music.${id}\``;
+    await waitFor(
+      "the top_songs view",
+      () => query(warehouseFor(id), viewSql).then(() => true, () => false),
+      30_000,
+      200,
+    );
   } finally {
     stop(child);
   }
@@ -280,3 +288,7 @@ test("deno task start: services, consumer, dashboard and producer start without 
   assert.match(output, /Stopped\. The services are still up/);
   assert.deepEqual(warnings(output.replaceAll(/^\[\w+\] /gm, "")), []);
 });
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}

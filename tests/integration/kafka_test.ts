@@ -97,28 +97,47 @@ test("createSource() fetches a batch again when its handler throws", async () =>
   }
 });
 
-test("createSource() stops fetching while paused", async () => {
-  const topic = await topicWith(3, 1);
+test("createSource() stops fetching a paused partition while it reads the others", async () => {
+  const topic = await topicWith(3, 2);
   const kafka = localKafka();
   const source = createSource(kafka, {
     topic,
     group: `group_${crypto.randomUUID().slice(0, 8)}`,
     maxWaitMs: 100,
   });
-  let read = 0;
+  const read = new Map<number, number>();
+  const total = () => [...read.values()].reduce((a, b) => a + b, 0);
   await source.run((batch) => {
-    read += batch.messages.length;
+    read.set(batch.partition, (read.get(batch.partition) ?? 0) + batch.messages.length);
     return source.commit(batch.partition, batch.nextOffset);
   });
   const publisher = await openPublisher(kafka);
   try {
-    await waitUntil("the first 3", () => read === 3);
+    await waitUntil("the first 3", () => total() === 3);
     source.pause();
-    await publisher.send(topic, [{ key: null, value: "late" }]);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
-    assert.equal(read, 3, "nothing read while paused");
-    source.resume();
-    await waitUntil("the 4th after resume", () => read === 4);
+    const [late] = await publisher.send(topic, [{ key: "late", value: "late" }]);
+    const paused = late!.partition;
+    const other = 1 - paused;
+    const before = new Map(read);
+    source.resume([other]);
+    // Sent after "late": once one of these is read, a fetch has passed over "late".
+    const markers = await publisher.send(
+      topic,
+      Array.from({ length: 20 }, (_, i) => ({ key: `marker-${i}`, value: `marker ${i}` })),
+    );
+    const onOther = markers.filter((d) => d.partition === other).length;
+    assert.ok(onOther > 0, "some markers land on the partition that is not paused");
+    await waitUntil(
+      "a marker on the other partition",
+      () => (read.get(other) ?? 0) > (before.get(other) ?? 0),
+    );
+    assert.equal(
+      read.get(paused) ?? 0,
+      before.get(paused) ?? 0,
+      "nothing read from the paused partition",
+    );
+    source.resume([paused]);
+    await waitUntil("everything after resume", () => total() === 3 + 1 + 20);
   } finally {
     await publisher.close();
     await source.stop();

@@ -390,9 +390,15 @@ export function consumerArgs(
     names.table,
     "--batch-wait-ms",
     "200",
+    // A SIGKILLed member's partitions move after 6 s (the broker's least), not 30 s.
+    "--session-timeout-ms",
+    String(TEST_SESSION_TIMEOUT_MS),
     ...extra,
   ];
 }
+
+/** The consumer group session of test consumers (the broker's group.min.session.timeout.ms). */
+export const TEST_SESSION_TIMEOUT_MS = 6_000;
 
 /** Runs `bash infra/services.sh <action> [service]` and throws on failure. */
 export async function services(

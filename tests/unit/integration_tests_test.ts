@@ -16,7 +16,7 @@ async function integrationFiles(): Promise<{ name: string; text: string }[]> {
 }
 
 Deno.test("every integration test is declared with a deadline (test() of support/integration.ts)", async () => {
-  const files = await integrationFiles();
+  const files = [...await testFiles("integration"), ...await testFiles("exclusive")];
   assert.ok(files.length > 10, `only ${files.length} integration files found`);
   for (const { name, text } of files) {
     assert.doesNotMatch(text, /\bDeno\.test\s*\(/, `${name} declares a test without a deadline`);
@@ -26,6 +26,14 @@ Deno.test("every integration test is declared with a deadline (test() of support
       `${name} does not use the integration test helpers`,
     );
   }
+});
+
+Deno.test("only tests/exclusive/ stops or restarts the shared services", async () => {
+  for (const { name, text } of await testFiles("integration")) {
+    assert.doesNotMatch(text, /services\("(down|up)"/, `${name} stops a shared service`);
+  }
+  const exclusive = await testFiles("exclusive");
+  assert.ok(exclusive.every(({ text }) => /services\("down"/.test(text)), "each stops one");
 });
 
 Deno.test("withDeadline() fails a test that runs past its deadline, naming it", async () => {

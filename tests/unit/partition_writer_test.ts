@@ -4,6 +4,7 @@
 // Crashes are simulated by stopping a writer at any point and starting a new
 // one that re-reads from the committed offset, as a restart does.
 
+import { seededRandom } from "../support/seed.ts";
 import assert from "node:assert/strict";
 import type {
   AppendResult,
@@ -385,6 +386,7 @@ Deno.test("createPartitionWriter() skips rows the finalized stream already holds
 });
 
 Deno.test("createPartitionWriter() stores each row once across random crashes, lost answers and refused rows", async () => {
+  const { random } = seededRandom("random crashes");
   for (let round = 0; round < 30; round++) {
     const h = harness();
     const poison = [3, 17, 18, 40];
@@ -393,18 +395,17 @@ Deno.test("createPartitionWriter() stores each row once across random crashes, l
     const all = messages(60, poison);
     h.bq.state.faults = Array.from(
       { length: 40 },
-      () =>
-        Math.random() < 0.15 ? (Math.random() < 0.5 ? "lose-answer" : "unavailable") : undefined,
+      () => random() < 0.15 ? (random() < 0.5 ? "lose-answer" : "unavailable") : undefined,
     ).filter((fault): fault is "lose-answer" | "unavailable" => fault !== undefined);
     for (let life = 0; life < 6; life++) {
-      const crashAt = 1 + Math.floor(Math.random() * 6);
+      const crashAt = 1 + Math.floor(random() * 6);
       let acknowledged = 0;
       const writer = h.start(all, {
         limits: {
-          maxRows: 1 + Math.floor(Math.random() * 7),
+          maxRows: 1 + Math.floor(random() * 7),
           maxBytes: 1_000_000,
           maxWaitMs: 1,
-          concurrency: 1 + Math.floor(Math.random() * 3),
+          concurrency: 1 + Math.floor(random() * 3),
         },
         events: {
           acknowledged() {
