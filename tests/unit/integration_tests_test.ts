@@ -1,16 +1,18 @@
 import assert from "node:assert/strict";
 import { DEFAULT_TIMEOUT_MS, test, withDeadline } from "../support/integration.ts";
 
-const INTEGRATION = new URL("../integration/", import.meta.url);
+/** Tests that run side by side; tests that stop a shared service run alone, after them. */
+const FOLDERS = ["integration", "exclusive"] as const;
 
-async function integrationFiles(): Promise<{ name: string; text: string }[]> {
+async function testFiles(
+  folder: (typeof FOLDERS)[number],
+): Promise<{ name: string; text: string }[]> {
+  const dir = new URL(`../${folder}/`, import.meta.url);
   const files = [];
-  for await (const entry of Deno.readDir(INTEGRATION)) {
+  for await (const entry of Deno.readDir(dir)) {
     if (!entry.isFile || !entry.name.endsWith("_test.ts")) continue;
-    files.push({
-      name: entry.name,
-      text: await Deno.readTextFile(new URL(entry.name, INTEGRATION)),
-    });
+    const text = await Deno.readTextFile(new URL(entry.name, dir));
+    files.push({ name: `${folder}/${entry.name}`, text });
   }
   return files.sort((a, b) => a.name.localeCompare(b.name));
 }
