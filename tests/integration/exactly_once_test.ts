@@ -59,7 +59,7 @@ async function assertExactlyOnce(n: { topic: string; table: string }): Promise<n
 test({
   name:
     "exactly once: a consumer SIGKILLed at random moments during a 15,000-event load stores each event once",
-  timeoutMs: 450,
+  timeoutMs: 450_000,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -122,7 +122,7 @@ test({
 test({
   name:
     "exactly once: a crash between an acknowledged append and its commit, then a restart: no duplicate",
-  timeoutMs: 120,
+  timeoutMs: 120_000,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -160,7 +160,7 @@ test({
 
 test({
   name: "exactly once: three consumers joining, leaving and one killed during load",
-  timeoutMs: 210,
+  timeoutMs: 210_000,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {

@@ -36,6 +36,15 @@ export function test(
   second?: TestFn | TestOptions,
   third?: TestFn,
 ): void {
+  const timeoutMs = typeof first === "string"
+    ? (typeof second === "object" ? second.timeoutMs : undefined)
+    : first.timeoutMs;
+  if (timeoutMs !== undefined && timeoutMs < 1_000) {
+    const name = typeof first === "string" ? first : first.name;
+    throw new RangeError(
+      `Cannot register test "${name}" as 'timeoutMs' is in milliseconds: ${timeoutMs} is under a second`,
+    );
+  }
   if (typeof first !== "string") {
     const { timeoutMs, fn, ...rest } = first;
     Deno.test({ ...rest, fn: withDeadline(first.name, timeoutMs ?? DEFAULT_TIMEOUT_MS, fn) });

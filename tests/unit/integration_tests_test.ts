@@ -64,4 +64,8 @@ Deno.test("withDeadline() passes a test's result and failure through", async () 
 Deno.test("test() refuses a declaration without a function", () => {
   // @ts-expect-error: the overloads need a function
   assert.throws(() => test("no body", {}), /Cannot register test "no body": no function/);
+  assert.throws(
+    () => test("seconds", { timeoutMs: 90 }, () => {}),
+    /'timeoutMs' is in milliseconds: 90 is under a second/,
+  );
 });
