@@ -237,10 +237,11 @@ test("no output or log of a verbose producer and consumer shows the SASL passwor
   }
 });
 
-test("the secured broker is stopped if these tests started it", async () => {
+// The secured broker is stopped after the file's tests if they started it.
+Deno.test.afterAll(async () => {
   if (broker === undefined) return; // no test needed it (filtered run)
   const { startedHere } = await broker;
   if (!startedHere) return;
   const down = await secureKafka("down");
-  assert.ok(down.ok, down.output);
+  if (!down.ok) throw new Error(`infra/secure_kafka.sh down failed:\n${down.output}`);
 });

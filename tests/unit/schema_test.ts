@@ -26,15 +26,30 @@ Deno.test("toRow() keeps the offset exact within the safe integer range", () => 
   assert.equal(row.kafka_offset, Number.MAX_SAFE_INTEGER);
 });
 
-Deno.test("PLAYS_COLUMNS cover every event field plus the ingestion metadata", () => {
-  const names = PLAYS_COLUMNS.map((column) => column.name);
-  assert.equal(new Set(names).size, names.length, "duplicate column");
+/** The table's columns, written out: a change to the schema must change this test. */
+const EXPECTED_COLUMNS = [
+  { name: "event_id", type: "STRING", mode: "REQUIRED" },
+  { name: "user_id", type: "INT64", mode: "REQUIRED" },
+  { name: "artist", type: "STRING", mode: "REQUIRED" },
+  { name: "song_id", type: "INT64", mode: "REQUIRED" },
+  { name: "song_name", type: "STRING", mode: "REQUIRED" },
+  { name: "event_type", type: "STRING", mode: "REQUIRED" },
+  { name: "timestamp", type: "TIMESTAMP", mode: "REQUIRED" },
+  { name: "ingested_at", type: "TIMESTAMP", mode: "REQUIRED" },
+  { name: "kafka_partition", type: "INT64", mode: "REQUIRED" },
+  { name: "kafka_offset", type: "INT64", mode: "REQUIRED" },
+];
+
+Deno.test("PLAYS_COLUMNS are the event's fields plus the ingestion metadata, in order", () => {
   assert.deepEqual(
-    [...names].sort(),
-    [...Object.keys(event), "ingested_at", "kafka_partition", "kafka_offset"].sort(),
+    PLAYS_COLUMNS.map(({ name, type, mode }) => ({ name, type, mode })),
+    EXPECTED_COLUMNS,
   );
   // ... and exactly the keys of a row.
-  assert.deepEqual([...names].sort(), Object.keys(toRow(event, 0, "0", "")).sort());
+  assert.deepEqual(
+    Object.keys(toRow(event, 0, "0", "")).sort(),
+    EXPECTED_COLUMNS.map((column) => column.name).sort(),
+  );
 });
 
 Deno.test("PLAYS_COLUMNS types match the row values", () => {
@@ -63,10 +78,12 @@ Deno.test("playsTableMetadata() partitions by day on timestamp and clusters by a
   const metadata = playsTableMetadata();
   assert.deepEqual(metadata.timePartitioning, { type: "DAY", field: "timestamp" });
   assert.deepEqual(metadata.clustering, { fields: ["artist", "song_id"] });
-  const fields = (metadata.schema as { fields: Array<{ name: string }> }).fields;
-  assert.deepEqual(fields, PLAYS_COLUMNS.map((column) => ({ ...column })));
-  const names = new Set(fields.map((field) => field.name));
-  assert.ok(names.has("timestamp") && names.has("artist") && names.has("song_id"));
+  const fields = (metadata.schema as { fields: Array<Record<string, unknown>> }).fields;
+  assert.deepEqual(
+    fields.map(({ name, type, mode }) => ({ name, type, mode })),
+    EXPECTED_COLUMNS,
+  );
+  assert.ok(fields.every((field) => typeof field.description === "string" && field.description));
 });
 
 Deno.test("playsTableMetadata() returns a fresh copy each time", () => {
