@@ -26,7 +26,8 @@ import { benchSink } from "./bench/sink.ts";
 const IDS = ["produce", "sink", "latency", "memory", "dashboard_start"] as const;
 type Id = typeof IDS[number];
 
-const options = {
+/** The options of this script (listed in the configuration reference). */
+export const options = {
   quick: {
     flag: "quick",
     help: "Reduced sizes and repetitions (under 3 minutes), same fields",

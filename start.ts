@@ -18,7 +18,8 @@ import {
   taskRunArgs,
 } from "./shared/cli/mod.ts";
 
-const options = {
+/** The options of this script (listed in the configuration reference). */
+export const options = {
   rate: {
     flag: "rate",
     arg: "R",

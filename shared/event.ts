@@ -310,7 +310,7 @@ export function decodeEvent(
  */
 export function encodeEvent(event: SongCompleted): Uint8Array {
   // A Buffer is a Uint8Array carved from a shared pool: one small allocation
-  // per event instead of an ArrayBuffer each, which costs the producer a
-  // third of its throughput (see the Performance section of the README).
+  // per event instead of an ArrayBuffer each (the produce benchmark,
+  // bench/README.md, measures the producer's throughput).
   return Buffer.from(JSON.stringify(event));
 }

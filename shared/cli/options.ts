@@ -363,6 +363,29 @@ export function parseOptions<S extends Record<string, Option<unknown>>>(
 }
 
 /**
+ * The default of `option` as `--help` and the configuration reference show
+ * it: its `fallbackHelp`, else its default value (`unset` when there is
+ * none); empty for a secret, or a default computed without a `fallbackHelp`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { defaultText, integer, optional } from "./options.ts";
+ * assert.equal(defaultText({ flag: "port", help: "", fallback: 8080, parse: integer() }), "8080");
+ * assert.equal(defaultText({ flag: "ca", help: "", fallback: undefined, parse: optional }), "unset");
+ * assert.equal(
+ *   defaultText({ flag: "dlq", help: "", fallback: () => "x", fallbackHelp: "<topic>.dlq", parse: optional }),
+ *   "<topic>.dlq",
+ * );
+ * ```
+ */
+export function defaultText(option: Option<unknown>): string {
+  if (option.fallbackHelp !== undefined) return option.fallbackHelp;
+  if (typeof option.fallback === "function" || option.secret) return "";
+  return option.fallback === undefined ? "unset" : String(option.fallback);
+}
+
+/**
  * Formats `--help` text: usage, summary, then one line per option with its
  * environment variable and default.
  */
@@ -373,12 +396,7 @@ export function formatHelp(
 ): string {
   const rows = Object.values(options).map((option) => {
     const left = `--${option.flag}${option.arg ? ` ${option.arg}` : ""}`;
-    const fallback = option.fallbackHelp ??
-      (typeof option.fallback === "function" || option.secret
-        ? ""
-        : option.fallback === undefined
-        ? "unset"
-        : String(option.fallback));
+    const fallback = defaultText(option);
     const env = option.env ? `  [${option.env}]` : "";
     const def = fallback === "" ? "" : ` (default: ${fallback})`;
     return { left, right: `${option.help}${def}${env}` };

@@ -165,7 +165,7 @@ Deno.test("planLaunch() keeps the script's arguments and reports bad ones withou
 
 Deno.test("a task's script option table is found, or the launcher says why not", async () => {
   assert.ok("brokers" in await scriptOptions(new URL("producer.ts", ROOT)));
-  await assert.rejects(() => scriptOptions(new URL("start.ts", ROOT)), {
+  await assert.rejects(() => scriptOptions(new URL("shared/schema.ts", ROOT)), {
     message: /does not export its option table as 'options'/,
   });
 });
