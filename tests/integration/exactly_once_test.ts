@@ -58,7 +58,7 @@ async function assertExactlyOnce(n: { topic: string; table: string }): Promise<n
 
 test({
   name:
-    "exactly once: a consumer SIGKILLed at random moments during a 15,000-event load stores each event once",
+    "exactly once: a consumer SIGKILLed at random moments and crashed before a commit, during a 15,000-event load, stores each event once",
   timeoutMs: 450_000,
   sanitizeResources: false,
   sanitizeOps: false,
@@ -75,8 +75,18 @@ test({
       let tutorialSent = false;
       for (let kill = 0; kill < 4; kill++) {
         const before = await committedTotal(n.group, n.topic).catch(() => 0n);
-        const consumer = await startScript("consume", consumerArgs(n));
+        // The last one dies between an acknowledged append and its commit, so
+        // at least one restart must find rows already stored.
+        const crash = kill === 3
+          ? { LIVECHARTS_TEST_CRASH_AFTER_APPENDS: String(2 + Math.floor(random() * 4)) }
+          : undefined;
+        const consumer = await startScript("consume", consumerArgs(n), crash);
         try {
+          if (crash !== undefined) {
+            const crashed = await consumer.done;
+            assert.equal(crashed.code, 70, crashed.stderr.slice(-4_000));
+            continue;
+          }
           // A killed member keeps its partitions until its session expires (6 s).
           await waitFor(
             "the consumer to commit more",
@@ -113,8 +123,9 @@ test({
     const stored = await assertExactlyOnce(n);
     assert.equal(stored, 15_600);
     const skipped = logs.join("\n").match(/rows after offset \d+ are already stored/g)?.length ?? 0;
+    assert.ok(skipped >= 1, "a restart after the crash found rows already stored and skipped them");
     console.log(
-      `4 SIGKILLs; ${skipped} partition restarts found rows already stored and skipped them`,
+      `3 SIGKILLs and a crash; ${skipped} partition restarts found rows already stored and skipped them`,
     );
   },
 });
