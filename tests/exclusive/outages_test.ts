@@ -38,7 +38,7 @@ import {
 
 test(
   "faults: the broker stopped for 20 s during producing and consuming",
-  { timeoutMs: 180_000 },
+  { timeoutMs: 270_000 },
   async () => {
     const n = faultNames();
     const consumer = await startScript("consume", consumerArgs(n));
@@ -70,7 +70,7 @@ test(
 
 test(
   "faults: BigQuery unavailable for 15 s: the consumer backs off, commits nothing unwritten, catches up",
-  { timeoutMs: 270_000 },
+  { timeoutMs: 240_000 },
   async () => {
     const n = faultNames();
     const consumer = await startScript("consume", consumerArgs(n));
@@ -127,7 +127,7 @@ test(
 test({
   name:
     "exactly once: BigQuery down for 15 s loses nothing; its lost write streams cost what the metrics say",
-  timeoutMs: 240_000,
+  timeoutMs: 360_000,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {

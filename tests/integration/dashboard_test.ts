@@ -145,7 +145,7 @@ test("dashboard: state after start equals a full recount from BigQuery, for ever
 });
 
 test("dashboard: after Kafka deleted the older records, a restart still equals BigQuery", {
-  timeoutMs: 90_000,
+  timeoutMs: 150_000,
 }, async () => {
   const names = dashboardNames();
   const now = Date.now();
@@ -190,7 +190,7 @@ test("dashboard: after Kafka deleted the older records, a restart still equals B
 });
 
 test("dashboard: two replicas started at different times serve identical numbers", {
-  timeoutMs: 90_000,
+  timeoutMs: 150_000,
 }, async () => {
   const names = dashboardNames();
   await produceRaw(names.topic, knownMix(Date.now()));
@@ -250,7 +250,7 @@ test("dashboard: two replicas started at different times serve identical numbers
 
 test(
   "dashboard: a restart during live load loses and double-counts nothing",
-  { timeoutMs: 90_000 },
+  { timeoutMs: 150_000 },
   async () => {
     const names = dashboardNames();
     await produce(names, 500, 31);
@@ -293,7 +293,7 @@ test(
 );
 
 test("dashboard: BigQuery down at start: degraded with the reason, live counting, then equal", {
-  timeoutMs: 120_000,
+  timeoutMs: 180_000,
 }, async () => {
   const names = dashboardNames();
   await produce(names, 500, 41);

@@ -36,7 +36,7 @@ async function stalledViewer(port: number): Promise<Deno.TcpConn> {
 
 test({
   name: "dashboard: 300 viewers that never read while 100,000 plays flow",
-  timeoutMs: 90_000,
+  timeoutMs: 150_000,
   sanitizeResources: false,
   async fn() {
     const names = dashboardNames();

@@ -151,7 +151,7 @@ function standIn(upstream = "http://127.0.0.1:9050") {
 
 test({
   name: "destination: a table dropped under load is created again; no dead letter, no hole",
-  timeoutMs: 120_000,
+  timeoutMs: 180_000,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -183,7 +183,7 @@ test({
 test({
   name:
     "destination: a dropped table the consumer may not create blocks it (503), offsets kept, until it is back",
-  timeoutMs: 120_000,
+  timeoutMs: 180_000,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -253,7 +253,7 @@ test({
 test({
   name:
     "destination: BigQuery answering 403 blocks the consumer (503), no dead letter, offsets unchanged, then it recovers",
-  timeoutMs: 180_000,
+  timeoutMs: 270_000,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -290,7 +290,7 @@ test({
 test({
   name:
     "destination: insertAll answered 403 while running blocks (503), keeps offsets, recovers; no dead letter",
-  timeoutMs: 90_000,
+  timeoutMs: 150_000,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {

@@ -59,7 +59,7 @@ async function assertExactlyOnce(n: { topic: string; table: string }): Promise<n
 test({
   name:
     "exactly once: a consumer SIGKILLed at random moments and crashed before a commit, during a 15,000-event load, stores each event once",
-  timeoutMs: 450_000,
+  timeoutMs: 300_000,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -133,7 +133,7 @@ test({
 test({
   name:
     "exactly once: a crash between an acknowledged append and its commit, then a restart: no duplicate",
-  timeoutMs: 120_000,
+  timeoutMs: 180_000,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
@@ -171,7 +171,7 @@ test({
 
 test({
   name: "exactly once: three consumers joining, leaving and one killed during load",
-  timeoutMs: 210_000,
+  timeoutMs: 330_000,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {

@@ -34,7 +34,7 @@ import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
 import { groupGeneration } from "../../shared/kafka/group_generation.ts";
 
 test("faults: a consumer killed with SIGKILL mid-batch loses nothing after a restart", {
-  timeoutMs: 150_000,
+  timeoutMs: 240_000,
 }, async () => {
   const n = faultNames();
   const events = Array.from({ length: 4_000 }, () => goodEvent());
@@ -65,7 +65,7 @@ test("faults: a consumer killed with SIGKILL mid-batch loses nothing after a res
 });
 
 test("faults: poison input (10%) goes to the DLQ with a reason and every good event lands", {
-  timeoutMs: 90_000,
+  timeoutMs: 150_000,
 }, async () => {
   const n = faultNames();
   const good = Array.from({ length: 450 }, () => goodEvent());
@@ -137,7 +137,7 @@ test("faults: rows BigQuery rejects go to the DLQ with BigQuery's reason", async
 });
 
 test("faults: SIGTERM during load writes what was read, commits it, and exits 0 within 10 s", {
-  timeoutMs: 90_000,
+  timeoutMs: 150_000,
 }, async () => {
   const n = faultNames();
   const consumer = await startScript("consume", consumerArgs(n));
@@ -218,7 +218,7 @@ async function stableWith(group: string, members: number): Promise<number> {
 
 test(
   "faults: a second consumer joining and leaving during load loses nothing",
-  { timeoutMs: 90_000 },
+  { timeoutMs: 150_000 },
   async () => {
     const n = faultNames();
     const a = await startScript("consume", consumerArgs(n));

@@ -8,7 +8,7 @@
  */
 
 /** How long an integration test may run unless it says otherwise. */
-export const DEFAULT_TIMEOUT_MS = 60_000;
+export const DEFAULT_TIMEOUT_MS = 120_000;
 
 /** A test definition with an optional deadline (`timeoutMs`, default {@linkcode DEFAULT_TIMEOUT_MS}). */
 export interface IntegrationTest extends Deno.TestDefinition {

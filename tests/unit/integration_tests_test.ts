@@ -45,7 +45,7 @@ Deno.test("withDeadline() fails a test that runs past its deadline, naming it", 
     /^Error: Test "waits forever" timed out after 0\.05 s$/,
   );
   assert.ok(performance.now() - started < 1_000);
-  assert.ok(DEFAULT_TIMEOUT_MS >= 30_000);
+  assert.ok(DEFAULT_TIMEOUT_MS >= 60_000);
 });
 
 Deno.test("withDeadline() passes a test's result and failure through", async () => {
