@@ -128,8 +128,6 @@ test({
   name:
     "exactly once: BigQuery down for 15 s loses nothing; its lost write streams cost what the metrics say",
   timeoutMs: 360_000,
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const n = pipelineNames("once");
     const producer = await startProducer(n.topic, { count: 12_000, rate: 300 });

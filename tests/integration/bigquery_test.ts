@@ -32,8 +32,6 @@ function emulatorConfig(emulatorHost: string, table = "plays"): Config {
 test({
   name: "insertRows() and query() give up on a BigQuery that never answers, with a transient error",
   // The client keeps its abandoned sockets in its agent's pool.
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const server = startSilentServer();
     try {
@@ -61,7 +59,6 @@ const LOCAL_BIGQUERY = Deno.env.get("BIGQUERY_EMULATOR_HOST") ?? "http://127.0.0
 
 test({
   name: "query() returns rows, and rejects bad SQL and a missing table (local BigQuery)",
-  sanitizeResources: false,
   fn: async () => {
     const warehouse = openWarehouse(emulatorConfig(LOCAL_BIGQUERY));
     assert.deepEqual(await query(warehouse, "SELECT 1 AS one"), [{ one: 1 }]);

@@ -37,7 +37,6 @@ async function stalledViewer(port: number): Promise<Deno.TcpConn> {
 test({
   name: "dashboard: 300 viewers that never read while 100,000 plays flow",
   timeoutMs: 150_000,
-  sanitizeResources: false,
   async fn() {
     const names = dashboardNames();
     await produceRaw(names.topic, [JSON.stringify(playAt(Date.now(), 1, { artist: ARTIST }))]);

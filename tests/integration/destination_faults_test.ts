@@ -152,8 +152,6 @@ function standIn(upstream = "http://127.0.0.1:9050") {
 test({
   name: "destination: a table dropped under load is created again; no dead letter, no hole",
   timeoutMs: 180_000,
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const n = pipelineNames("dest");
     const producer = await startProducer(n.topic, { count: 9_000, rate: 300 });
@@ -184,8 +182,6 @@ test({
   name:
     "destination: a dropped table the consumer may not create blocks it (503), offsets kept, until it is back",
   timeoutMs: 180_000,
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const n = pipelineNames("dest");
     const producer = await startProducer(n.topic, { count: 6_000, rate: 200 });
@@ -254,8 +250,6 @@ test({
   name:
     "destination: BigQuery answering 403 blocks the consumer (503), no dead letter, offsets unchanged, then it recovers",
   timeoutMs: 270_000,
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const n = pipelineNames("dest");
     const bigquery = standIn();
@@ -291,8 +285,6 @@ test({
   name:
     "destination: insertAll answered 403 while running blocks (503), keeps offsets, recovers; no dead letter",
   timeoutMs: 150_000,
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const n = pipelineNames("dest");
     const bigquery = standIn();
@@ -335,8 +327,6 @@ test({
 test({
   name:
     "destination: a table whose schema refuses every row blocks (503) instead of filling the DLQ",
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const n = pipelineNames("dest");
     const warehouse = warehouseFor(n.table);
@@ -368,8 +358,6 @@ test({
 test({
   name:
     "destination: a shutdown while writes still fail says the rows were not committed (and exits 1)",
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const n = pipelineNames("dest");
     const bigquery = standIn();

@@ -60,8 +60,6 @@ test({
   name:
     "exactly once: a consumer SIGKILLed at random moments and crashed before a commit, during a 15,000-event load, stores each event once",
   timeoutMs: 300_000,
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const n = pipelineNames("once");
     const { random } = seededRandom("SIGKILL moments");
@@ -134,8 +132,6 @@ test({
   name:
     "exactly once: a crash between an acknowledged append and its commit, then a restart: no duplicate",
   timeoutMs: 180_000,
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const n = pipelineNames("once");
     const producer = await startProducer(n.topic, { count: 6_000, rate: 0 });
@@ -172,8 +168,6 @@ test({
 test({
   name: "exactly once: three consumers joining, leaving and one killed during load",
   timeoutMs: 330_000,
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const n = pipelineNames("once");
     const producer = await startProducer(n.topic, { count: 18_000, rate: 300, partitions: 6 });

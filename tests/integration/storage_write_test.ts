@@ -63,8 +63,6 @@ function unknownStream(writer: StorageWriter): string {
 
 test({
   name: "storage write: explicit offsets store each row once; finalize tells the row count",
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: () =>
     withTable(async (writer, count) => {
       const stream = await writer.createStream();
@@ -101,8 +99,6 @@ test({
 
 test({
   name: "storage write: an unknown stream is a value, not an exception",
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: () =>
     withTable(async (writer) => {
       const missing = unknownStream(writer);
@@ -120,8 +116,6 @@ test({
 
 test({
   name: "storage write: three streams append concurrently, several appends in flight each",
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: () =>
     withTable(async (writer, count) => {
       const streams = await Promise.all([1, 2, 3].map(() => writer.createStream()));
@@ -144,8 +138,6 @@ test({
 
 test({
   name: "storage write: a PENDING stream checks rows without storing them",
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: () =>
     withTable(async (writer, count) => {
       const stream = await writer.createStream("pending");
@@ -161,8 +153,6 @@ test({
 
 test({
   name: "storage write: every call gives up at its deadline on a server that never answers",
-  sanitizeResources: false,
-  sanitizeOps: false,
   fn: async () => {
     const server = startSilentServer();
     const target = { project: "livecharts-local", dataset: "music", table: "plays" };
