@@ -32,6 +32,7 @@ import {
   runScript,
   startScript,
   waitFor,
+  waitForCommittedOver,
   warehouseFor,
 } from "../support/harness.ts";
 import { query } from "../../shared/bigquery/warehouse.ts";
@@ -268,6 +269,8 @@ test(
         60_000,
         200,
       );
+      // ... and stored beyond the first 500, so the restart anchors mid-stream.
+      await waitForCommittedOver(names.group, names.topic, 600n);
       first.child.kill("SIGKILL");
       await first.child.done;
       second = await startDashboard(names, { args: ["--reanchor-every", "3s"] });

@@ -31,6 +31,7 @@ Deno.test("loadConfig() defaults to the local stack", () => {
     topic: "tony-allen-plays",
     saslMechanism: undefined,
     saslUsername: undefined,
+    sessionTimeoutMs: 30_000,
     saslPassword: undefined,
     ssl: false,
     sslCa: undefined,
