@@ -12,7 +12,8 @@
  */
 
 import { dirname } from "node:path";
-import { errorMessage, parseArgsOrExit } from "./shared/cli/mod.ts";
+import { errorMessage } from "./shared/errors.ts";
+import { parseArgsOrExit } from "./shared/cli/mod.ts";
 import { boolean, optional, text } from "./shared/cli/mod.ts";
 import { benchDashboardStart } from "./bench/dashboard_start.ts";
 import { benchLatency } from "./bench/latency.ts";

@@ -12,13 +12,8 @@
  */
 
 import { bigqueryOptions, openDestination, storageApiOptions } from "./shared/bigquery/mod.ts";
-import {
-  deadlineAfter,
-  errorMessage,
-  optional,
-  parseArgsOrExit,
-  shutdownSignal,
-} from "./shared/cli/mod.ts";
+import { errorMessage } from "./shared/errors.ts";
+import { deadlineAfter, optional, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
 import {
   createAdmin,
   createKafka,

@@ -13,7 +13,8 @@
  */
 
 import { bigqueryOptions, isTransientBigQueryError, openWarehouse } from "./shared/bigquery/mod.ts";
-import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
+import { errorMessage } from "./shared/errors.ts";
+import { parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
 import { createKafka, groupOptions, kafkaOptions, partitionsOption } from "./shared/kafka/mod.ts";
 import {
   createLiveFeed,

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { errorMessage, parseArgsOrExit } from "./shared/cli/mod.ts";
+import { errorMessage } from "./shared/errors.ts";
+import { parseArgsOrExit } from "./shared/cli/mod.ts";
 import {
   dlqToolOptions,
   formatReplayReport,

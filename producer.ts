@@ -8,13 +8,8 @@
  * @module
  */
 
-import {
-  deadlineAfter,
-  errorMessage,
-  optional,
-  parseArgsOrExit,
-  shutdownSignal,
-} from "./shared/cli/mod.ts";
+import { errorMessage } from "./shared/errors.ts";
+import { deadlineAfter, optional, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
 import {
   createKafka,
   ensureTopic,

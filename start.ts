@@ -7,16 +7,16 @@
  * @module
  */
 
+import { errorMessage } from "./shared/errors.ts";
 import {
-  artistSlug,
   type Child as Process,
   decimal,
-  errorMessage,
   parseArgsOrExit,
   shutdownSignal,
   spawnTask,
   taskRunArgs,
 } from "./shared/cli/mod.ts";
+import { artistSlug } from "./shared/produce/mod.ts";
 
 const options = {
   rate: {

@@ -15,7 +15,7 @@
 
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { errorMessage, SLUG } from "./cli/mod.ts";
+import { errorMessage } from "./errors.ts";
 
 /** A listener played a song to the end. */
 export interface SongCompleted {
@@ -54,6 +54,8 @@ export class EventError extends Error {
   }
 }
 
+/** A slug: lowercase words of letters and digits joined by single dashes (`tony-allen`). */
+export const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 /** Longest accepted `artist` slug. */
 export const MAX_ARTIST_LENGTH = 128;
 /** Longest accepted `song_name`. */

@@ -29,7 +29,7 @@ import {
   parseOptions,
   readEnv,
 } from "./options.ts";
-import { errorMessage } from "./error_message.ts";
+import { errorMessage } from "../errors.ts";
 import { type Endpoint, grantFlags, optionNeeds, withResolved } from "./permissions.ts";
 import { KafkaUnreachableError, probeKafka } from "../kafka/mod.ts";
 

@@ -1,5 +1,4 @@
 export * from "./duration.ts";
-export * from "./error_message.ts";
 export * from "./options.ts";
 export * from "./permissions.ts";
 export * from "./script.ts";

@@ -13,7 +13,7 @@ import type { ConnectionOptions } from "node:tls";
 import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from "kafkajs";
 import { installFastVarints } from "./encoder_patch.ts";
 import { kafkaOptions } from "./options.ts";
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import { addSecret, logger } from "../ops/mod.ts";
 
 // kafkajs spends most of a producer's time building a Buffer per varint;

@@ -8,13 +8,15 @@
  */
 
 import {
+  BIGQUERY_NAME,
   type BigQueryConfig,
   ensurePlaysTable,
   playsTableRef,
   query,
   type Warehouse,
 } from "../bigquery/mod.ts";
-import { BIGQUERY_NAME, errorMessage, type Option, text } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
+import { type Option, text } from "../cli/mod.ts";
 import { WINDOW_NAMES, WINDOWS } from "./windows.ts";
 
 /** The `--view` option: name of the view in the plays table's dataset. */

@@ -15,7 +15,7 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { getFileSink } from "@logtape/file";
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import { redactSecrets } from "./redact.ts";
 
 const LEVELS: readonly LogLevel[] = [
