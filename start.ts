@@ -8,14 +8,8 @@
  */
 
 import { errorMessage } from "./shared/errors.ts";
-import {
-  type Child as Process,
-  decimal,
-  parseArgsOrExit,
-  shutdownSignal,
-  spawnTask,
-  taskRunArgs,
-} from "./shared/cli/mod.ts";
+import { decimal, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
+import { type Child as Process, spawnTask, taskRunArgs } from "./shared/launch/mod.ts";
 import { artistSlug } from "./shared/produce/mod.ts";
 
 const options = {

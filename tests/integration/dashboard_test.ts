@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { freePort, startDashboard } from "../../bench/dashboard.ts";
-import { tail } from "../../shared/cli/tasks.ts";
+import { tail } from "../../shared/launch/tasks.ts";
 import { openWarehouse } from "../../shared/bigquery/warehouse.ts";
 import { bigqueryOptions, loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { parseOptions } from "../../shared/cli/options.ts";

@@ -4,9 +4,9 @@
  * tests (`tests/unit/permissions_test.ts` holds the pure ones).
  */
 import assert from "node:assert/strict";
-import { planLaunch } from "../../shared/cli/launch.ts";
-import { withResolved } from "../../shared/cli/permissions.ts";
-import { spawnCommand, spawnTask, taskCommand } from "../../shared/cli/tasks.ts";
+import { planLaunch } from "../../shared/launch/launch.ts";
+import { withResolved } from "../../shared/launch/permissions.ts";
+import { spawnCommand, spawnTask, taskCommand } from "../../shared/launch/tasks.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 

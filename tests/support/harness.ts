@@ -19,7 +19,7 @@ import {
   openPublisher,
   readToEnd,
 } from "../../shared/kafka/mod.ts";
-import { type Child, spawnTask, waitWithin } from "../../shared/cli/tasks.ts";
+import { type Child, spawnTask, waitWithin } from "../../shared/launch/tasks.ts";
 import { mergePermissions } from "./permissions.ts";
 
 const ROOT = new URL("../../", import.meta.url);

@@ -5,7 +5,7 @@
  * that the configured services answer, then runs the script with exactly
  * those grants.
  *
- *     deno run <launcher grants> shared/cli/launch.ts [deno flags] [--optional=FLAG,...] SCRIPT [ARGS]
+ *     deno run <launcher grants> shared/launch/launch.ts [deno flags] [--optional=FLAG,...] SCRIPT [ARGS]
  *
  * Deno flags before the script (`--no-prompt`, `--v8-flags=...`,
  * `--allow-read=web`) are passed on, merged with the computed grants.
@@ -15,8 +15,7 @@
  *
  * The script must export its option table as `options`. `--plan` as the
  * first argument prints the planned run as JSON instead (`spawnTask` starts
- * scripts that way). Not exported from mod.ts: it imports the Kafka folder,
- * which imports this one.
+ * scripts that way).
  *
  * @module
  */
@@ -28,7 +27,7 @@ import {
   OptionError,
   parseOptions,
   readEnv,
-} from "./options.ts";
+} from "../cli/mod.ts";
 import { errorMessage } from "../errors.ts";
 import { type Endpoint, grantFlags, optionNeeds, withResolved } from "./permissions.ts";
 import { KafkaUnreachableError, probeKafka } from "../kafka/mod.ts";
