@@ -14,6 +14,7 @@
 import { dirname } from "node:path";
 import { errorMessage } from "./shared/errors.ts";
 import { parseArgsOrExit } from "./shared/cli/mod.ts";
+import { installKafkaPatches } from "./shared/kafka/mod.ts";
 import { boolean, optional, text } from "./shared/cli/mod.ts";
 import { benchDashboardStart } from "./bench/dashboard_start.ts";
 import { benchLatency } from "./bench/latency.ts";
@@ -88,6 +89,7 @@ function say(line: string): void {
 }
 
 async function main(): Promise<number> {
+  installKafkaPatches();
   const config = parseArgsOrExit({
     usage: "deno task bench [--quick] [--long] [--only ID[,ID]] [--out FILE]",
     summary: "Benchmarks the producer, the consumer, the dashboard's latency and memory " +

@@ -20,6 +20,7 @@ import {
   createSource,
   ensureTopic,
   groupOptions,
+  installKafkaPatches,
   kafkaOptions,
   openPublisher,
   partitionsOption,
@@ -75,6 +76,7 @@ export const options = {
 const log = logger("consumer");
 
 async function main(): Promise<number> {
+  installKafkaPatches();
   const config = parseArgsOrExit({
     usage: "deno task consume [options]",
     summary:

@@ -15,7 +15,13 @@
 import { bigqueryOptions, isTransientBigQueryError, openWarehouse } from "./shared/bigquery/mod.ts";
 import { errorMessage } from "./shared/errors.ts";
 import { parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
-import { createKafka, groupOptions, kafkaOptions, partitionsOption } from "./shared/kafka/mod.ts";
+import {
+  createKafka,
+  groupOptions,
+  installKafkaPatches,
+  kafkaOptions,
+  partitionsOption,
+} from "./shared/kafka/mod.ts";
 import {
   createLiveFeed,
   createReconcileGate,
@@ -58,6 +64,7 @@ export const options = {
 const log = logger("dashboard");
 
 async function main(): Promise<number> {
+  installKafkaPatches();
   const config = parseArgsOrExit({
     usage: "deno task dashboard [options]",
     summary: "Serves the live top-songs chart: BigQuery's history plus Kafka live, equal to " +

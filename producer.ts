@@ -13,6 +13,7 @@ import { deadlineAfter, optional, parseArgsOrExit, shutdownSignal } from "./shar
 import {
   createKafka,
   ensureTopic,
+  installKafkaPatches,
   isTransientKafkaError,
   kafkaErrorType,
   kafkaOptions,
@@ -50,6 +51,7 @@ const log = logger("producer");
 const deliveries = logger("producer", "deliveries");
 
 async function main(): Promise<number> {
+  installKafkaPatches();
   const config = parseArgsOrExit({
     usage: "deno task produce [options]",
     summary: "Simulated listeners sending song_completed events to Kafka.",

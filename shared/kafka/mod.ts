@@ -20,3 +20,4 @@ export * from "./options.ts";
 export * from "./publisher.ts";
 export * from "./reader.ts";
 export * from "./source.ts";
+export { installKafkaPatches } from "./install_patches.ts";

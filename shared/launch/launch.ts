@@ -30,7 +30,7 @@ import {
 } from "../cli/mod.ts";
 import { errorMessage } from "../errors.ts";
 import { type Endpoint, grantFlags, optionNeeds, withResolved } from "./permissions.ts";
-import { KafkaUnreachableError, probeKafka } from "../kafka/mod.ts";
+import { installKafkaPatches, KafkaUnreachableError, probeKafka } from "../kafka/mod.ts";
 
 /** How long the launcher waits for Kafka's metadata and for a service to answer. */
 export const PROBE_MS = 4_000;
@@ -238,6 +238,7 @@ export function formatCommand(plan: LaunchPlan): string {
 }
 
 async function main(): Promise<number> {
+  installKafkaPatches();
   const root = new URL("../../", import.meta.url);
   // `--plan` first: print the run as JSON (for spawnTask), leaving a service
   // that does not answer or a bad option for the script to report.

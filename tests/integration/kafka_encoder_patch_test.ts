@@ -7,14 +7,21 @@ import {
   installFastVarints,
   type VarintWriters,
 } from "../../shared/kafka/encoder_patch.ts";
-import { createKafka, ensureTopic, openPublisher } from "../../shared/kafka/mod.ts";
+import {
+  createKafka,
+  ensureTopic,
+  installKafkaPatches,
+  openPublisher,
+} from "../../shared/kafka/mod.ts";
 
-// Read before this file installs anything itself: loading the Kafka client must have.
-const installedByClient = fastVarintsInstalled();
+// As every entry script that uses Kafka does (tests/unit/kafka_patches_test.ts
+// checks that they do); the call after it only returns kafkajs' originals.
+installKafkaPatches();
+const installedByCall = fastVarintsInstalled();
 const originals = installFastVarints();
 
 Deno.test("publishing goes through the patched varint writers", async () => {
-  assert.ok(installedByClient, "loading shared/kafka/ installs the fast varint writers");
+  assert.ok(installedByCall, "installKafkaPatches() installs the fast varint writers");
   const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
   const topic = `encoder_${crypto.randomUUID().slice(0, 8)}`;
   await ensureTopic(kafka, topic, 1);
