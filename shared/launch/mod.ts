@@ -39,3 +39,5 @@ export {
   taskRunArgs,
   waitWithin,
 } from "./tasks.ts";
+export { type CombinedView, createCombinedView, type ShownScript } from "./combined_view.ts";
+export { startServices } from "./services.ts";

@@ -16,3 +16,4 @@ export * from "./serve_dashboard.ts";
 export * from "./server.ts";
 export * from "./top_songs_view.ts";
 export * from "./windows.ts";
+export * from "./dashboard_progress.ts";

@@ -5,21 +5,8 @@
  * @module
  */
 
-import { decimal, integer, type Option, text } from "../cli/mod.ts";
-import { SLUG } from "../event.ts";
-
-/**
- * Parses an artist slug such as `tony-allen`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { artistSlug } from "./options.ts";
- * assert.equal(artistSlug("tony-allen"), "tony-allen");
- * assert.throws(() => artistSlug("Tony Allen"), /must be an artist slug like tony-allen/);
- * ```
- */
-export const artistSlug: (raw: string) => string = text(SLUG, "an artist slug like tony-allen");
+import { decimal, integer, type Option } from "../cli/mod.ts";
+import { artistSlug } from "../event.ts";
 
 /** What to simulate and how fast to send it. */
 export const produceOptions = {

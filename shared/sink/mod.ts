@@ -6,3 +6,5 @@ export * from "./partition_writer.ts";
 export * from "./sink.ts";
 export * from "./stream.ts";
 export * from "./table_ready.ts";
+export * from "./settings.ts";
+export * from "./status_lines.ts";
