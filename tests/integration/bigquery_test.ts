@@ -6,14 +6,13 @@ import { startSilentServer } from "../support/silent_server.ts";
 import "../support/lenient_env.ts";
 const {
   DeadlineExceededError,
-  insertRows,
   isTransientBigQueryError,
   openWarehouse,
   playsTableRef,
   query,
-  rejectedRows,
-  withDeadline,
 } = await import("../../shared/bigquery/mod.ts");
+const { insertRows, rejectedRows } = await import("../../shared/bigquery/warehouse.ts");
+const { withDeadline } = await import("../../shared/bigquery/deadline.ts");
 
 const rows: InsertRow[] = ["a", "b", "c"].map((id) => ({
   insertId: id,

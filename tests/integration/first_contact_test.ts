@@ -5,7 +5,8 @@
 // WARNING line. Against the local services of `deno task up`.
 
 import assert from "node:assert/strict";
-import { createKafka, ensureTopic, isExpectedResponseError } from "../../shared/kafka/mod.ts";
+import { createKafka, ensureTopic } from "../../shared/kafka/mod.ts";
+import { isExpectedResponseError } from "../../shared/kafka/client.ts";
 import { readTopic, tableRows, uniqueName, waitFor } from "../support/harness.ts";
 
 const ROOT = new URL("../../", import.meta.url);

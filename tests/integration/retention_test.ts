@@ -2,7 +2,8 @@
 // Against the real local broker and the BigQuery emulator.
 
 import assert from "node:assert/strict";
-import { createAdmin, createKafka, lagOf } from "../../shared/kafka/mod.ts";
+import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
+import { lagOf } from "../../shared/kafka/admin.ts";
 import {
   consumerArgs,
   endOffsets,
