@@ -18,9 +18,9 @@
 
 export { startDashboardProgress } from "./dashboard_progress.ts";
 export { createLiveFeed, type LiveFeed } from "./live_feed.ts";
-export { dashboardOptions } from "./options.ts";
+export { dashboardOptions, viewOptions } from "./options.ts";
 export { reconcile } from "./reconcile.ts";
 export { createReconcileGate, type ReconcileGate } from "./reconcile_gate.ts";
 export { reconcileWhenQuiet } from "./reconcile_loop.ts";
 export { type DashboardServer, serveDashboard } from "./serve_dashboard.ts";
-export { ensureTopSongsViewSoon, viewOptions } from "./top_songs_view.ts";
+export { ensureTopSongsViewSoon } from "./top_songs_view.ts";

@@ -8,7 +8,6 @@
  */
 
 import {
-  BIGQUERY_NAME,
   type BigQueryConfig,
   ensurePlaysTable,
   isTransientBigQueryError,
@@ -17,21 +16,8 @@ import {
   type Warehouse,
 } from "../bigquery/mod.ts";
 import { errorMessage } from "../errors.ts";
-import { type Option, text } from "../cli/mod.ts";
 import { logger, retry } from "../ops/mod.ts";
 import { WINDOW_NAMES, WINDOWS } from "./windows.ts";
-
-/** The `--view` option: name of the view in the plays table's dataset. */
-export const viewOptions = {
-  view: {
-    flag: "view",
-    env: "BIGQUERY_VIEW",
-    arg: "NAME",
-    help: "BigQuery view of deduplicated top songs (created or replaced at start)",
-    fallback: "top_songs",
-    parse: text(BIGQUERY_NAME, "a view name (letters, digits, _)"),
-  },
-} satisfies Record<string, Option<string>>;
 
 /** Fully qualified, quoted name of the view for SQL. */
 export function viewRef(config: BigQueryConfig, view: string): string {
