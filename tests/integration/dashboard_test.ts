@@ -13,7 +13,7 @@ import { openWarehouse } from "../../shared/bigquery/warehouse.ts";
 import { bigqueryOptions, loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { parseOptions } from "../../shared/cli/options.ts";
 import { dashboardOptions } from "../../shared/live/options.ts";
-import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
+import { createAdmin, createKafka, installKafkaPatches } from "../../shared/kafka/mod.ts";
 import { createLiveFeed } from "../../shared/live/live_feed.ts";
 import {
   dashboardNames,
@@ -36,6 +36,8 @@ import {
   warehouseFor,
 } from "../support/harness.ts";
 import { query } from "../../shared/bigquery/warehouse.ts";
+
+installKafkaPatches(); // the scripts' Kafka, in this process too
 
 type Names = ReturnType<typeof dashboardNames>;
 

@@ -23,10 +23,12 @@ import {
   waitForStored,
   warehouseFor,
 } from "../support/harness.ts";
-import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
+import { createAdmin, createKafka, installKafkaPatches } from "../../shared/kafka/mod.ts";
 import { groupGeneration } from "../../shared/kafka/group_generation.ts";
 import { startDashboard } from "../../bench/dashboard.ts";
 import { getJson } from "../support/dashboard.ts";
+
+installKafkaPatches(); // the scripts' Kafka, in this process too
 
 function names() {
   const id = uniqueName("f");

@@ -5,9 +5,11 @@
 // WARNING line. Against the local services of `deno task up`.
 
 import assert from "node:assert/strict";
-import { createKafka, ensureTopic } from "../../shared/kafka/mod.ts";
+import { createKafka, ensureTopic, installKafkaPatches } from "../../shared/kafka/mod.ts";
 import { isExpectedResponseError } from "../../shared/kafka/client.ts";
 import { readTopic, tableRows, uniqueName, waitFor } from "../support/harness.ts";
+
+installKafkaPatches(); // the scripts' Kafka, in this process too
 
 const ROOT = new URL("../../", import.meta.url);
 

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { deriveEventId } from "../../shared/event.ts";
-import { createKafka } from "../../shared/kafka/mod.ts";
+import { createKafka, installKafkaPatches } from "../../shared/kafka/mod.ts";
 import { applyMessages, type FeedMessage, startPlayFeed } from "../../shared/live/play_feed.ts";
 import { createPlayCounter } from "../../shared/live/windows.ts";
 import { produceRaw, uniqueName, waitFor } from "../support/harness.ts";
+
+installKafkaPatches(); // the scripts' Kafka, in this process too
 
 const encoder = new TextEncoder();
 const NOW = Date.UTC(2026, 10, 24, 12);

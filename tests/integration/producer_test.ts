@@ -2,7 +2,12 @@
 
 import assert from "node:assert/strict";
 import { decodeEvent } from "../../shared/event.ts";
-import { createAdmin, createKafka, ensureTopic } from "../../shared/kafka/mod.ts";
+import {
+  createAdmin,
+  createKafka,
+  ensureTopic,
+  installKafkaPatches,
+} from "../../shared/kafka/mod.ts";
 import {
   producerArgs,
   readTopic,
@@ -11,6 +16,8 @@ import {
   uniqueName,
   waitFor,
 } from "../support/harness.ts";
+
+installKafkaPatches(); // the scripts' Kafka, in this process too
 
 Deno.test("producer sends --count valid events keyed by song and logs deliveries", async () => {
   const topic = uniqueName("produce");

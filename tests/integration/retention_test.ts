@@ -2,7 +2,7 @@
 // Against the real local broker and the BigQuery emulator.
 
 import assert from "node:assert/strict";
-import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
+import { createAdmin, createKafka, installKafkaPatches } from "../../shared/kafka/mod.ts";
 import { lagOf } from "../../shared/kafka/admin.ts";
 import {
   consumerArgs,
@@ -14,6 +14,8 @@ import {
   uniqueName,
   waitFor,
 } from "../support/harness.ts";
+
+installKafkaPatches(); // the scripts' Kafka, in this process too
 
 Deno.test("lagOf() counts a partition never committed from its low watermark", () => {
   const lag = lagOf([{ partition: 0, low: 40n, high: 50n }], new Map());
