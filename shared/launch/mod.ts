@@ -1,15 +1,18 @@
 /**
- * How scripts are launched: the launcher behind `deno task
- * produce|consume|dashboard|dlq` (`launch.ts`, run as a script) plans each
+ * How scripts are launched: the launcher behind the `produce`, `consume`,
+ * `dashboard` and `dlq` tasks (`launch.ts`, run as a script) plans each
  * run's narrowest grants from the script's own configuration
  * (`permissions.ts`) and checks that the configured services answer; the
  * task spawner starts a deno.json task's script with exactly those grants and
- * reads its output line by line (`tasks.ts`).
+ * reads its output line by line (`tasks.ts`); `deno task start` also starts
+ * the local services (`services.ts`) and shows its scripts in one combined
+ * view (`combined_view.ts`).
  *
- * This module exports the task spawner, used by `start.ts`, the benchmark
- * and the tests; `launch.ts` is the launcher script itself (it imports the
- * Kafka folder to probe the brokers, which `start.ts` must not load). No
- * pipeline stage imports this folder.
+ * This module exports the task spawner, the services start and the combined
+ * view, used by `start.ts`, the benchmark and the tests; `launch.ts` is the
+ * launcher script itself (it imports the Kafka folder to probe the brokers,
+ * which `start.ts` must not load, so it is not exported here). No pipeline
+ * stage imports this folder.
  *
  * @example
  * ```ts
@@ -24,6 +27,8 @@
  * @module
  */
 
+export { type CombinedView, createCombinedView, type ShownScript } from "./combined_view.ts";
+export { startServices } from "./services.ts";
 export {
   type Child,
   type ChildExit,
@@ -39,5 +44,3 @@ export {
   taskRunArgs,
   waitWithin,
 } from "./tasks.ts";
-export { type CombinedView, createCombinedView, type ShownScript } from "./combined_view.ts";
-export { startServices } from "./services.ts";
