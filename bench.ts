@@ -11,76 +11,21 @@
  * @module
  */
 
-import { dirname } from "node:path";
-import { errorMessage, parseArgsOrExit } from "./shared/cli/mod.ts";
-import { boolean, optional, text } from "./shared/cli/mod.ts";
+import { errorMessage } from "./shared/errors.ts";
+import { parseArgsOrExit } from "./shared/cli/mod.ts";
+import { installKafkaPatches } from "./shared/kafka/mod.ts";
 import { benchDashboardStart } from "./bench/dashboard_start.ts";
 import { benchLatency } from "./bench/latency.ts";
 import { loadAverage, machineInfo, versions } from "./bench/machine.ts";
 import { benchMemory } from "./bench/memory.ts";
 import { benchProduce } from "./bench/produce.ts";
-import { type BenchReport, type BenchResult, markdownTable } from "./bench/report.ts";
-import { BROKERS, emulatorState } from "./bench/services.ts";
-import { benchSink } from "./bench/sink.ts";
-
-const IDS = ["produce", "sink", "latency", "memory", "dashboard_start"] as const;
-type Id = typeof IDS[number];
+import { type Id, IDS, options, PLAN } from "./bench/plan.ts";
 
 /** The options of this script (listed in the configuration reference). */
-export const options = {
-  quick: {
-    flag: "quick",
-    help: "Reduced sizes and repetitions (under 3 minutes), same fields",
-    fallback: false,
-    parse: boolean,
-  },
-  long: {
-    flag: "long",
-    help: "Also the largest sizes (dashboard_start at 10 M plays of history)",
-    fallback: false,
-    parse: boolean,
-  },
-  only: {
-    flag: "only",
-    arg: "ID[,ID]",
-    help: `Run only these benchmarks (${IDS.join(", ")})`,
-    fallback: undefined,
-    parse: (raw: string): Id[] => {
-      const ids = text(/^[a-z_]+(,[a-z_]+)*$/, "ids separated by commas")(raw).split(",");
-      const unknown = ids.filter((id) => !IDS.some((known) => known === id));
-      if (unknown.length > 0) {
-        throw new Error(`must be among ${IDS.join(", ")}, got ${JSON.stringify(unknown[0])}`);
-      }
-      return IDS.filter((id) => ids.includes(id));
-    },
-  },
-  out: {
-    flag: "out",
-    arg: "FILE",
-    help: "Where to write the JSON",
-    fallback: undefined,
-    fallbackHelp: "bench/results.json; bench/tmp/results-quick.json with --quick or --only",
-    parse: optional,
-  },
-};
-
-/** Sizes of a full and of a quick run. */
-const PLAN = {
-  full: {
-    produce: { events: 200_000, repetitions: 3 },
-    sink: { events: 200_000, repetitions: 3, tutorialSeconds: 20 },
-    latency: { rate: 1_000, seconds: 60, repetitions: 3 },
-    memory: { events: 1_000_000, repetitions: 2 },
-    dashboard_start: { sizes: [100_000, 1_000_000], starts: 3 },
-  },
-  quick: {
-    produce: { events: 50_000, repetitions: 3 },
-    sink: { events: 20_000, repetitions: 3, tutorialSeconds: 6 },
-    latency: { rate: 1_000, seconds: 15, repetitions: 1 },
-    memory: { events: 100_000, repetitions: 1 },
-    dashboard_start: { sizes: [10_000, 100_000], starts: 2 },
-  },
-};
+export { options };
+import { type BenchReport, type BenchResult, markdownTable, writeReport } from "./bench/report.ts";
+import { BROKERS, emulatorState } from "./bench/services.ts";
+import { benchSink } from "./bench/sink.ts";
 
 const encoder = new TextEncoder();
 function say(line: string): void {
@@ -88,6 +33,7 @@ function say(line: string): void {
 }
 
 async function main(): Promise<number> {
+  installKafkaPatches();
   const config = parseArgsOrExit({
     usage: "deno task bench [--quick] [--long] [--only ID[,ID]] [--out FILE]",
     summary: "Benchmarks the producer, the consumer, the dashboard's latency and memory " +
@@ -144,18 +90,6 @@ async function main(): Promise<number> {
   console.log(markdownTable(report.results));
   say(`\n${mode} run in ${report.duration_s} s; results written to ${out}`);
   return failed === 0 ? 0 : 1;
-}
-
-/** Writes the JSON, creating its directory (`bench/tmp/`) when missing. */
-async function writeReport(out: string, report: BenchReport): Promise<void> {
-  const text = `${JSON.stringify(report, null, 2)}\n`;
-  try {
-    await Deno.writeTextFile(out, text);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    await Deno.mkdir(dirname(out), { recursive: true });
-    await Deno.writeTextFile(out, text);
-  }
 }
 
 if (import.meta.main) {

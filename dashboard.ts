@@ -12,29 +12,28 @@
  * @module
  */
 
-import { bigqueryOptions, isTransientBigQueryError, openWarehouse } from "./shared/bigquery/mod.ts";
-import { errorMessage, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
-import { createKafka, groupOptions, kafkaOptions, partitionsOption } from "./shared/kafka/mod.ts";
+import { bigqueryOptions, openWarehouse } from "./shared/bigquery/mod.ts";
+import { errorMessage } from "./shared/errors.ts";
+import { parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
+import {
+  createKafka,
+  groupOptions,
+  installKafkaPatches,
+  kafkaOptions,
+  partitionsOption,
+} from "./shared/kafka/mod.ts";
 import {
   createLiveFeed,
   createReconcileGate,
   dashboardOptions,
-  ensureTopSongsView,
+  ensureTopSongsViewSoon,
   reconcile,
   reconcileWhenQuiet,
   serveDashboard,
+  startDashboardProgress,
   viewOptions,
 } from "./shared/live/mod.ts";
-import {
-  compact,
-  logger,
-  logLevelOption,
-  rateMeter,
-  retry,
-  setupLogging,
-  startProgress,
-  stopLogging,
-} from "./shared/ops/mod.ts";
+import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/ops/mod.ts";
 
 const { host, port, ...counting } = dashboardOptions;
 /** The options of this script (the launcher derives its grants from them). */
@@ -57,6 +56,7 @@ export const options = {
 const log = logger("dashboard");
 
 async function main(): Promise<number> {
+  installKafkaPatches();
   const config = parseArgsOrExit({
     usage: "deno task dashboard [options]",
     summary: "Serves the live top-songs chart: BigQuery's history plus Kafka live, equal to " +
@@ -93,37 +93,8 @@ async function main(): Promise<number> {
   }
 
   // BigQuery is optional for the live chart: the view is created when it answers.
-  const viewReady = retry(() => ensureTopSongsView(warehouse, config.view), {
-    isTransient: isTransientBigQueryError,
-    signal: stop,
-    maxMs: 30_000,
-    onRetry: (error, attempt, delayMs) =>
-      log.warn("BigQuery not ready ({error}); retrying in {delayMs} ms", {
-        error: errorMessage(error),
-        attempt,
-        delayMs,
-      }),
-  }).then(
-    () => log.info("View {view} is ready", { view: `${config.dataset}.${config.view}` }),
-    (error) => {
-      if (stop.aborted) return; // stopped while BigQuery was still away
-      log.error("Cannot create view {view}: {error}", {
-        view: config.view,
-        error: errorMessage(error),
-      });
-    },
-  );
-
-  const meter = rateMeter();
-  const progress = startProgress({
-    render: () => {
-      const read = feed.stats?.read ?? 0;
-      const { counted, seeded } = feed.counter().stats;
-      return `dashboard: history ${compact(seeded)} | read ${compact(read)}` +
-        ` | counted ${compact(counted)} | ${feed.status().state} | ${server.streams} viewers` +
-        ` | ${compact(meter(read))}/s`;
-    },
-  });
+  const viewReady = ensureTopSongsViewSoon(warehouse, config.view, stop);
+  const progress = startDashboardProgress(feed, server);
   await Promise.all([
     feed.run(stop),
     reconcileWhenQuiet(kafka, {

@@ -8,7 +8,8 @@
  * @module
  */
 
-import { errorMessage, parseArgsOrExit } from "./shared/cli/mod.ts";
+import { errorMessage } from "./shared/errors.ts";
+import { parseArgsOrExit } from "./shared/cli/mod.ts";
 import {
   dlqToolOptions,
   formatReplayReport,
@@ -16,7 +17,12 @@ import {
   listDeadLetters,
   replayDeadLetters,
 } from "./shared/dlq/mod.ts";
-import { createKafka, groupOptions, kafkaOptions } from "./shared/kafka/mod.ts";
+import {
+  createKafka,
+  groupOptions,
+  installKafkaPatches,
+  kafkaOptions,
+} from "./shared/kafka/mod.ts";
 import { logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
 
 /** The options of this script (the launcher derives its grants from them). */
@@ -36,6 +42,7 @@ new offset, so it would count twice if its first copy had been stored.`;
 const log = logger("dlq");
 
 async function main(): Promise<number> {
+  installKafkaPatches();
   const config = parseArgsOrExit({
     usage: "deno task dlq [--replay [--to TOPIC] [--kind KIND] [--dry-run]] [options]",
     summary: SUMMARY,

@@ -8,53 +8,47 @@
  * @module
  */
 
-import {
-  deadlineAfter,
-  errorMessage,
-  optional,
-  parseArgsOrExit,
-  shutdownSignal,
-} from "./shared/cli/mod.ts";
+import { deadlineAfter, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
+import { errorMessage } from "./shared/errors.ts";
 import {
   createKafka,
   ensureTopic,
+  installKafkaPatches,
   isTransientKafkaError,
-  kafkaErrorType,
   kafkaOptions,
   openPublisher,
   partitionsOption,
 } from "./shared/kafka/mod.ts";
 import {
-  compact,
+  logFileOption,
   logger,
   logLevelOption,
-  rateMeter,
   setupLogging,
-  startProgress,
   stopLogging,
 } from "./shared/ops/mod.ts";
-import { createSimulator, produceEvents, produceOptions } from "./shared/produce/mod.ts";
+import {
+  createSimulator,
+  deliverTo,
+  logProduced,
+  produceEvents,
+  produceOptions,
+  refusedForGood,
+  startProducerProgress,
+} from "./shared/produce/mod.ts";
 
 /** The options of this script (the launcher derives its grants from them). */
 export const options = {
   ...kafkaOptions,
   ...produceOptions,
   partitions: partitionsOption,
-  logFile: {
-    flag: "log-file",
-    arg: "FILE",
-    help: "Delivery log",
-    fallback: "producer.log",
-    parse: optional,
-    grant: "write" as const,
-  },
+  logFile: logFileOption("Delivery log", "producer.log"),
   logLevel: logLevelOption,
 };
 
 const log = logger("producer");
-const deliveries = logger("producer", "deliveries");
 
 async function main(): Promise<number> {
+  installKafkaPatches();
   const config = parseArgsOrExit({
     usage: "deno task produce [options]",
     summary: "Simulated listeners sending song_completed events to Kafka.",
@@ -84,21 +78,14 @@ async function main(): Promise<number> {
     rate: config.rate,
     count: config.count,
   });
-  let sent = 0;
-  let errors = 0;
-  const meter = rateMeter();
-  const progress = startProgress({
-    render: () =>
-      `producer: sent ${compact(sent)}${config.count ? `/${compact(config.count)}` : ""}` +
-      ` | ${compact(meter(sent))}/s | errors ${errors}`,
-  });
+  const progress = startProducerProgress(config.count);
 
-  // Time from the first event generated to the last acknowledged: the rate the
-  // summary reports (process start, topic check and disconnect excluded).
+  // Simulator → batches keyed by song → Kafka. Broker and network trouble is
+  // retried; an error that would fail the same way again stops the run. The
+  // rate is timed from the first event generated to the last acknowledged.
   const started = performance.now();
   let stats;
   let seconds = 0;
-  const deadline = deadlineAfter(stop, 15_000);
   try {
     stats = await produceEvents({
       next,
@@ -106,52 +93,21 @@ async function main(): Promise<number> {
       rate: config.rate,
       batchSize: config.batchSize,
       signal: stop,
-      deadline,
-      // Broker and network trouble is retried; an error that would fail the
-      // same way again (too large, not allowed, no such topic) stops the run.
+      deadline: deadlineAfter(stop, 15_000),
       isTransient: isTransientKafkaError,
-      send: async (messages, signal) => {
-        const results = await publisher.send(config.topic, messages, { signal });
-        deliveries.info("Delivered {count} events to {topic}", {
-          count: messages.length,
-          topic: config.topic,
-          offsets: results.map((r) => `${r.partition}@${r.baseOffset}`).join(","),
-        });
-      },
-      onDelivered: (events) => void (sent += events.length),
-      onError: (error, attempt, delayMs) => {
-        errors++;
-        log.warn("Delivery failed, retrying in {delayMs} ms (attempt {attempt}): {error}", {
-          delayMs,
-          attempt,
-          error: errorMessage(error),
-        });
-      },
+      send: deliverTo(publisher, config.topic),
+      onDelivered: progress.onDelivered,
+      onError: progress.onError,
     });
     seconds = (performance.now() - started) / 1000;
   } catch (error) {
-    // Only errors that would fail the same way again get here (the others
-    // are retried): say which, once, and stop.
-    if (isTransientKafkaError(error)) throw error;
-    const type = kafkaErrorType(error);
-    throw new Error(
-      `Kafka refuses events for ${config.topic}${type ? ` (${type})` : ""}: ` +
-        `${errorMessage(error)}; not retried`,
-    );
+    throw refusedForGood(error, config.topic);
   } finally {
     // Shutdown in flow order: the simulator stopped above, then the publisher.
     progress.stop();
     await publisher.close();
   }
-  log.info(
-    "Stopped: {sent} events delivered, {errors} failed attempts retried, {unsent} undelivered" +
-      " in {seconds} s ({rate} events/s)",
-    {
-      ...stats,
-      seconds: seconds.toFixed(3),
-      rate: seconds > 0 ? Math.round(stats.sent / seconds) : 0,
-    },
-  );
+  logProduced(stats, seconds);
   await stopLogging();
   return stats.unsent > 0 ? 1 : 0;
 }

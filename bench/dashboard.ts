@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type Child, type ChildExit, tail } from "../shared/cli/tasks.ts";
+import { type Child, type ChildExit, tail } from "../shared/launch/mod.ts";
 import { spawnTask, withEmulator } from "./processes.ts";
 
 /** A port nobody listens on right now. */

@@ -28,7 +28,7 @@
  */
 
 import { ensurePlaysTable, playsTableRef, query } from "../shared/bigquery/mod.ts";
-import { tail } from "../shared/cli/tasks.ts";
+import { tail } from "../shared/launch/mod.ts";
 import { readToEnd } from "../shared/kafka/mod.ts";
 import { buildCatalog } from "../shared/produce/catalog.ts";
 import { startDashboard } from "./dashboard.ts";

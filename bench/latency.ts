@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { Child } from "../shared/cli/tasks.ts";
+import type { Child } from "../shared/launch/mod.ts";
 import { type Dashboard, startDashboard } from "./dashboard.ts";
 import { finish, spawnConsumer, spawnTask } from "./processes.ts";
 import type { BenchResult } from "./report.ts";

@@ -16,7 +16,7 @@
  * @module
  */
 
-import { tail } from "../shared/cli/tasks.ts";
+import { tail } from "../shared/launch/mod.ts";
 import { healthRead, startDashboard } from "./dashboard.ts";
 import { type MemorySample, peakMb, rssAtProgress, sampleMemory } from "./proc_memory.ts";
 import { fillTopic, finish, spawnConsumer } from "./processes.ts";

@@ -16,7 +16,7 @@ import {
   tail,
   type TaskOptions,
   waitWithin,
-} from "../shared/cli/tasks.ts";
+} from "../shared/launch/mod.ts";
 
 /** The repository root (where deno.json is). */
 export const ROOT = new URL("../", import.meta.url);

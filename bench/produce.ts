@@ -20,7 +20,7 @@
  * @module
  */
 
-import { tail } from "../shared/cli/tasks.ts";
+import { tail } from "../shared/launch/mod.ts";
 import { toMessage } from "../shared/produce/produce_events.ts";
 import { createSimulator } from "../shared/produce/simulator.ts";
 import { kafkaTools } from "./machine.ts";

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { dirname } from "node:path";
 import type { Summary } from "./stats.ts";
 
 /** A reference measured in the same run, with `ours / reference`. */
@@ -138,4 +139,16 @@ export function markdownTable(results: readonly BenchResult[]): string {
     } |`;
   });
   return [header, rule, ...rows].join("\n");
+}
+
+/** Writes the JSON, creating its directory (`bench/tmp/`) when missing. */
+export async function writeReport(out: string, report: BenchReport): Promise<void> {
+  const text = `${JSON.stringify(report, null, 2)}\n`;
+  try {
+    await Deno.writeTextFile(out, text);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    await Deno.mkdir(dirname(out), { recursive: true });
+    await Deno.writeTextFile(out, text);
+  }
 }

@@ -9,7 +9,7 @@
 
 import { openWarehouse } from "../shared/bigquery/warehouse.ts";
 import { loadBigQueryConfig } from "../shared/bigquery/options.ts";
-import { errorMessage } from "../shared/cli/error_message.ts";
+import { errorMessage } from "../shared/errors.ts";
 import {
   createAdmin,
   createKafka,

@@ -31,7 +31,7 @@
 
 import { ensurePlaysTable } from "../shared/bigquery/warehouse.ts";
 import { openStorageWriter, storageRow } from "../shared/bigquery/storage_write.ts";
-import { type OutputLine, tail } from "../shared/cli/tasks.ts";
+import { type OutputLine, tail } from "../shared/launch/mod.ts";
 import { createSimulator } from "../shared/produce/simulator.ts";
 import { toRow } from "../shared/schema.ts";
 import { type ConsumerNames, fillTopic, finish, spawnConsumer, spawnTask } from "./processes.ts";

@@ -15,7 +15,7 @@
 
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { errorMessage, SLUG } from "./cli/mod.ts";
+import { errorMessage } from "./errors.ts";
 
 /** A listener played a song to the end. */
 export interface SongCompleted {
@@ -54,6 +54,25 @@ export class EventError extends Error {
   }
 }
 
+/** A slug: lowercase words of letters and digits joined by single dashes (`tony-allen`). */
+export const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+/**
+ * Parses an artist slug such as `tony-allen` (an option's value).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { artistSlug } from "./event.ts";
+ * assert.equal(artistSlug("tony-allen"), "tony-allen");
+ * assert.throws(() => artistSlug("Tony Allen"), /must be an artist slug like tony-allen, got "Tony Allen"/);
+ * ```
+ */
+export function artistSlug(raw: string): string {
+  if (!SLUG.test(raw)) {
+    throw new Error(`must be an artist slug like tony-allen, got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+}
 /** Longest accepted `artist` slug. */
 export const MAX_ARTIST_LENGTH = 128;
 /** Longest accepted `song_name`. */

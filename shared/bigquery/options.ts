@@ -7,7 +7,6 @@
  */
 
 import {
-  BIGQUERY_NAME,
   type Option,
   optional,
   parseOptions,
@@ -17,6 +16,8 @@ import {
 } from "../cli/mod.ts";
 
 const PROJECT = /^[a-z][a-z0-9-]{4,61}[a-z0-9]$/;
+/** A BigQuery dataset, table or view name: a letter or `_`, then letters, digits, `_`. */
+export const BIGQUERY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,1023}$/;
 
 /**
  * An emulator base URL (`http://host:port`), reduced to its origin.

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { errorMessage } from "./error_message.ts";
+import { errorMessage } from "../errors.ts";
 
 /** One problem with a flag or variable, and how a valid setting looks. */
 export interface OptionProblem {
@@ -145,42 +145,6 @@ export function text(pattern = /^.+$/s, what = "a non-empty string") {
     return raw;
   };
 }
-
-/** A slug: lowercase words of letters and digits joined by single dashes (`tony-allen`). */
-export const SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
-/** A Kafka topic name: 1 to 249 letters, digits, `.`, `_` or `-`. */
-export const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
-/** A BigQuery dataset, table or view name: a letter or `_`, then letters, digits, `_`. */
-export const BIGQUERY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,1023}$/;
-
-/**
- * Parses an artist slug such as `tony-allen`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { artistSlug } from "./options.ts";
- * assert.equal(artistSlug("tony-allen"), "tony-allen");
- * assert.throws(() => artistSlug("Tony Allen"), /must be an artist slug like tony-allen/);
- * ```
- */
-export const artistSlug: (raw: string) => string = text(SLUG, "an artist slug like tony-allen");
-
-/**
- * Parses a Kafka topic name.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { topicName } from "./options.ts";
- * assert.equal(topicName("plays.dlq"), "plays.dlq");
- * assert.throws(() => topicName("plays/dlq"), /must be a Kafka topic name/);
- * ```
- */
-export const topicName: (raw: string) => string = text(
-  TOPIC_NAME,
-  "a Kafka topic name ([A-Za-z0-9._-], up to 249)",
-);
 
 /** Parses a switch: `true`, `false`, `1`, `0`, `yes`, `no`. */
 export function boolean(raw: string): boolean {

@@ -5,6 +5,14 @@
  * @module
  */
 
+/**
+ * Settings of a dead-letter topic: a letter carries a whole source message
+ * plus headers, so more than 1 MB is allowed.
+ */
+export const DEAD_LETTER_TOPIC_CONFIG: Readonly<Record<string, string>> = {
+  "max.message.bytes": String(4 * 1024 * 1024),
+};
+
 /** Why a message went to the dead-letter topic (also a metrics label). */
 export type DeadLetterKind =
   | "invalid-json"

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { boolean, integer, type Option, text, topicName } from "../cli/mod.ts";
+import { boolean, integer, type Option, text } from "../cli/mod.ts";
+import { topicName } from "../kafka/mod.ts";
 import { logLevel } from "../ops/mod.ts";
 import { KIND } from "./replay.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import {
   createAdmin,
   type KafkaAdmin,

@@ -6,6 +6,7 @@
  */
 
 import { type KafkaClient, kafkajsOf } from "./client.ts";
+import { errorMessage } from "../errors.ts";
 import { logger } from "../ops/mod.ts";
 
 const log = logger("kafka");
@@ -176,8 +177,7 @@ function creationErrors(error: unknown): string {
       Array.isArray(error.errors)
     ? error.errors
     : [error];
-  return errors.map((item: unknown) => item instanceof Error ? item.message : String(item))
-    .join("; ");
+  return errors.map(errorMessage).join("; ");
 }
 
 /**

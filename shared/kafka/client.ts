@@ -8,17 +8,11 @@
  * @module
  */
 
-import process from "node:process";
 import type { ConnectionOptions } from "node:tls";
 import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from "kafkajs";
-import { installFastVarints } from "./encoder_patch.ts";
 import { kafkaOptions } from "./options.ts";
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import { addSecret, logger } from "../ops/mod.ts";
-
-// kafkajs spends most of a producer's time building a Buffer per varint;
-// these write the same bytes in place (see encoder_patch.ts).
-installFastVarints();
 
 const log = logger("kafka");
 
@@ -465,12 +459,3 @@ export function kafkajsOf(client: KafkaClient): Kafka {
   }
   return kafka;
 }
-
-// kafkajs schedules some timers with a negative delay (treated as 1 ms);
-// the runtime's warning about it says nothing useful to our users.
-const emitWarning = process.emitWarning.bind(process);
-process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-  const name = warning instanceof Error ? warning.name : typeof rest[0] === "string" ? rest[0] : "";
-  if (name === "TimeoutNegativeWarning") return;
-  Reflect.apply(emitWarning, process, [warning, ...rest]);
-}) as typeof process.emitWarning;

@@ -1,6 +1,6 @@
 /**
- * Faster varint writers for kafkajs's protocol `Encoder`, installed when
- * `client.ts` loads (every Kafka client of this folder is made there).
+ * Faster varint writers for kafkajs's protocol `Encoder`, installed by
+ * `installKafkaPatches()` (install_patches.ts), which the entry scripts call.
  *
  * kafkajs 2.2.4 builds a `Buffer` from an array for every varint it writes
  * (several per record) and a `Long` for every 64-bit one. Under Deno's
@@ -53,7 +53,7 @@ export function fastVarintWrites(): number {
 }
 
 /**
- * Whether {@linkcode installFastVarints} has run (loading `client.ts` runs it).
+ * Whether {@linkcode installFastVarints} has run (`installKafkaPatches()` runs it).
  *
  * @example
  * ```ts

@@ -14,9 +14,27 @@ import {
   parseOptions,
   type RawValues,
   text,
-  topicName,
   type Values,
 } from "../cli/mod.ts";
+
+/** A Kafka topic name: 1 to 249 letters, digits, `.`, `_` or `-`. */
+export const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+/**
+ * Parses a Kafka topic name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { topicName } from "./options.ts";
+ * assert.equal(topicName("plays.dlq"), "plays.dlq");
+ * assert.throws(() => topicName("plays/dlq"), /must be a Kafka topic name/);
+ * ```
+ */
+export const topicName: (raw: string) => string = text(
+  TOPIC_NAME,
+  "a Kafka topic name ([A-Za-z0-9._-], up to 249)",
+);
 
 /**
  * `host:port` pairs separated by commas.

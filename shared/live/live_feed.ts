@@ -25,7 +25,7 @@
  * @module
  */
 
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import { type Warehouse } from "../bigquery/mod.ts";
 import { createAdmin, ensureTopic, type KafkaClient } from "../kafka/mod.ts";
 import { backoffDelay, logger, sleep } from "../ops/mod.ts";

@@ -1,18 +1,26 @@
-export * from "./anchors.ts";
-export * from "./export.ts";
-export * from "./history.ts";
-export * from "./id_set.ts";
-export * from "./live_feed.ts";
-export * from "./metrics.ts";
-export * from "./options.ts";
-export * from "./overview.ts";
-export * from "./play_feed.ts";
-export * from "./recent_ids.ts";
-export * from "./reader_lag.ts";
-export * from "./reconcile.ts";
-export * from "./reconcile_gate.ts";
-export * from "./reconcile_loop.ts";
-export * from "./serve_dashboard.ts";
-export * from "./server.ts";
-export * from "./top_songs_view.ts";
-export * from "./windows.ts";
+/**
+ * The dashboard: BigQuery's aggregated history below the BigQuery consumer's
+ * committed offsets (the anchors) plus the play feed from Kafka from there
+ * on, counted in sliding event-time windows with their top-N; the live feed
+ * that builds and re-anchors the counts, the HTTP/SSE server, reconciliation
+ * against BigQuery behind a gate, the `top_songs` view for Looker Studio, and
+ * the dashboard's metrics and progress line.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { dashboardOptions } from "./mod.ts";
+ * assert.equal(dashboardOptions.port.flag, "port");
+ * ```
+ *
+ * @module
+ */
+
+export { startDashboardProgress } from "./dashboard_progress.ts";
+export { createLiveFeed, type LiveFeed } from "./live_feed.ts";
+export { dashboardOptions, viewOptions } from "./options.ts";
+export { reconcile } from "./reconcile.ts";
+export { createReconcileGate, type ReconcileGate } from "./reconcile_gate.ts";
+export { reconcileWhenQuiet } from "./reconcile_loop.ts";
+export { type DashboardServer, serveDashboard } from "./serve_dashboard.ts";
+export { ensureTopSongsViewSoon } from "./top_songs_view.ts";

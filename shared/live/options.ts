@@ -3,7 +3,7 @@
  * arrive and still count in its window, how long ids are kept for
  * deduplication, how often to re-anchor to BigQuery, how often to check the
  * counts against it and whether `/api/reconcile` is served, and when a
- * stalled viewer is cut off.
+ * stalled viewer is cut off; and the name of the `top_songs` view.
  *
  * @module
  */
@@ -17,6 +17,7 @@ import {
   type RawValues,
   text,
 } from "../cli/mod.ts";
+import { BIGQUERY_NAME } from "../bigquery/mod.ts";
 import { DEFAULT_STALL_TIMEOUT_MS } from "./server.ts";
 import { DEFAULT_DEDUP_HORIZON_MS, LONGEST_WINDOW_MS } from "./windows.ts";
 
@@ -116,3 +117,15 @@ export const dashboardOptions = {
     parse: positiveDuration,
   },
 } satisfies Record<string, Option<unknown>>;
+
+/** The `--view` option: name of the view in the plays table's dataset. */
+export const viewOptions = {
+  view: {
+    flag: "view",
+    env: "BIGQUERY_VIEW",
+    arg: "NAME",
+    help: "BigQuery view of deduplicated top songs (created or replaced at start)",
+    fallback: "top_songs",
+    parse: text(BIGQUERY_NAME, "a view name (letters, digits, _)"),
+  },
+} satisfies Record<string, Option<string>>;

@@ -16,7 +16,7 @@
  */
 
 import { decodeEvent, EventError } from "../event.ts";
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import { createAdmin, createSource, type KafkaClient, type Source } from "../kafka/mod.ts";
 import { sleep } from "../ops/mod.ts";
 import type { PartitionAnchor } from "./anchors.ts";

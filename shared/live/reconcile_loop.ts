@@ -6,7 +6,7 @@
  * @module
  */
 
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import { createAdmin, type KafkaClient } from "../kafka/mod.ts";
 import { logger, sleep } from "../ops/mod.ts";
 import type { FeedStats } from "./play_feed.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import { logger, metricsResponse } from "../ops/mod.ts";
 import type { LiveFeed } from "./live_feed.ts";
 import { dashboardMetrics } from "./metrics.ts";

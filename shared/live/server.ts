@@ -32,8 +32,8 @@
  * @module
  */
 
-import { errorMessage, SLUG } from "../cli/mod.ts";
-import { MAX_ARTIST_LENGTH } from "../event.ts";
+import { errorMessage } from "../errors.ts";
+import { MAX_ARTIST_LENGTH, SLUG } from "../event.ts";
 import { exportFileName, topCsv } from "./export.ts";
 import type { LiveState, LiveStatus } from "./live_feed.ts";
 import { overviewDocument } from "./overview.ts";

@@ -10,24 +10,14 @@
 import {
   type BigQueryConfig,
   ensurePlaysTable,
+  isTransientBigQueryError,
   playsTableRef,
   query,
   type Warehouse,
 } from "../bigquery/mod.ts";
-import { BIGQUERY_NAME, errorMessage, type Option, text } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
+import { logger, retry } from "../ops/mod.ts";
 import { WINDOW_NAMES, WINDOWS } from "./windows.ts";
-
-/** The `--view` option: name of the view in the plays table's dataset. */
-export const viewOptions = {
-  view: {
-    flag: "view",
-    env: "BIGQUERY_VIEW",
-    arg: "NAME",
-    help: "BigQuery view of deduplicated top songs (created or replaced at start)",
-    fallback: "top_songs",
-    parse: text(BIGQUERY_NAME, "a view name (letters, digits, _)"),
-  },
-} satisfies Record<string, Option<string>>;
 
 /** Fully qualified, quoted name of the view for SQL. */
 export function viewRef(config: BigQueryConfig, view: string): string {
@@ -93,4 +83,36 @@ export async function ensureTopSongsView(warehouse: Warehouse, view: string): Pr
     await query(warehouse, `DROP VIEW IF EXISTS ${viewRef(warehouse.config, view)}`);
     await query(warehouse, sql.replace("CREATE OR REPLACE VIEW", "CREATE VIEW"));
   }
+}
+
+const log = logger("dashboard");
+
+/**
+ * Creates or replaces the view once BigQuery answers, for the dashboard,
+ * which serves without BigQuery: transient failures are retried (a warning
+ * each) for up to 30 s or until `signal` aborts, anything else is logged.
+ * Never rejects.
+ */
+export function ensureTopSongsViewSoon(
+  warehouse: Warehouse,
+  view: string,
+  signal: AbortSignal,
+): Promise<void> {
+  return retry(() => ensureTopSongsView(warehouse, view), {
+    isTransient: isTransientBigQueryError,
+    signal,
+    maxMs: 30_000,
+    onRetry: (error, attempt, delayMs) =>
+      log.warn("BigQuery not ready ({error}); retrying in {delayMs} ms", {
+        error: errorMessage(error),
+        attempt,
+        delayMs,
+      }),
+  }).then(
+    () => log.info("View {view} is ready", { view: `${warehouse.config.dataset}.${view}` }),
+    (error) => {
+      if (signal.aborted) return; // stopped while BigQuery was still away
+      log.error("Cannot create view {view}: {error}", { view, error: errorMessage(error) });
+    },
+  );
 }

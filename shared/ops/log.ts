@@ -15,7 +15,8 @@ import {
   type Sink,
 } from "@logtape/logtape";
 import { getFileSink } from "@logtape/file";
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
+import { type Option, optional } from "../cli/mod.ts";
 import { redactSecrets } from "./redact.ts";
 
 const LEVELS: readonly LogLevel[] = [
@@ -46,6 +47,24 @@ export const logLevelOption = {
   fallback: "info" as LogLevel,
   parse: logLevel,
 };
+
+/**
+ * The `--log-file FILE` option of a script: where logs are also appended
+ * (the launcher grants writing it), `fallback` when not given.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { logFileOption } from "./log.ts";
+ * const option = logFileOption("Delivery log", "producer.log");
+ * assert.equal(option.flag, "log-file");
+ * assert.equal(option.fallback, "producer.log");
+ * assert.equal(option.parse(""), undefined);
+ * ```
+ */
+export function logFileOption(help: string, fallback?: string): Option<string | undefined> {
+  return { flag: "log-file", arg: "FILE", help, fallback, parse: optional, grant: "write" };
+}
 
 /**
  * Renders a record as one line: time, level, category, message, fields, with

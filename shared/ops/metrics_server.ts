@@ -9,7 +9,8 @@
 import type { Health } from "./health.ts";
 import { logger } from "./log.ts";
 import type { Registry } from "./metrics.ts";
-import { errorMessage, integer, text } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
+import { integer, text } from "../cli/mod.ts";
 
 /** Port used when `--metrics-port` / `METRICS_PORT` is not given. */
 export const DEFAULT_METRICS_PORT = 9464;

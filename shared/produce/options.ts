@@ -5,7 +5,8 @@
  * @module
  */
 
-import { artistSlug, decimal, integer, type Option } from "../cli/mod.ts";
+import { decimal, integer, type Option } from "../cli/mod.ts";
+import { artistSlug } from "../event.ts";
 
 /** What to simulate and how fast to send it. */
 export const produceOptions = {

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import { checkHealth, logger } from "../ops/mod.ts";
 import { Counter, createRegistry, Gauge, Histogram, type Registry } from "../ops/mod.ts";
 import type { HealthReport } from "../ops/mod.ts";

@@ -44,7 +44,7 @@
 
 import type { AppendResult, Destination, RowStream, TableCheck } from "../bigquery/mod.ts";
 import { GrpcStatus } from "../bigquery/mod.ts";
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import type { DeadLetterKind, OutgoingMessage, SourceMessage } from "../dlq/mod.ts";
 import { backoffDelay, type BackoffOptions, logger, sleep } from "../ops/mod.ts";
 import type { PlayRow } from "../schema.ts";

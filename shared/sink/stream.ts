@@ -15,7 +15,7 @@
  * @module
  */
 
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import type { Destination } from "../bigquery/mod.ts";
 import { isTransientKafkaError, type Publisher, type Source } from "../kafka/mod.ts";
 import { logger, sleep } from "../ops/mod.ts";

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { errorMessage } from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import { backoffDelay, logger, sleep } from "../ops/mod.ts";
 import type { Destination } from "../bigquery/mod.ts";
 import type { Blocked, TableState } from "./partition_writer.ts";

@@ -4,13 +4,10 @@ import type { InsertRow } from "../../shared/bigquery/warehouse.ts";
 import { startSilentServer } from "../support/silent_server.ts";
 
 import "../support/lenient_env.ts";
-const {
-  insertRows,
-  isTransientBigQueryError,
-  openWarehouse,
-
-  query,
-} = await import("../../shared/bigquery/mod.ts");
+const { isTransientBigQueryError, openWarehouse, query } = await import(
+  "../../shared/bigquery/mod.ts"
+);
+const { insertRows } = await import("../../shared/bigquery/warehouse.ts");
 
 const rows: InsertRow[] = ["a", "b", "c"].map((id) => ({
   insertId: id,

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { deriveEventId } from "../../shared/event.ts";
-import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
+import { createAdmin, createKafka, installKafkaPatches } from "../../shared/kafka/mod.ts";
 import { parseMarker } from "../../shared/sink/commit_marker.ts";
 import {
   committedOffsets,
@@ -20,6 +20,8 @@ import {
   tableRows,
   waitFor,
 } from "../support/harness.ts";
+
+installKafkaPatches(); // the scripts' Kafka, in this process too
 
 async function assertCommittedToEnd(group: string, topic: string): Promise<void> {
   const [committed, ends] = await Promise.all([committedOffsets(group, topic), endOffsets(topic)]);

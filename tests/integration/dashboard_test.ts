@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { freePort, startDashboard } from "../../bench/dashboard.ts";
-import { tail } from "../../shared/cli/tasks.ts";
+import { tail } from "../../shared/launch/tasks.ts";
 import { openWarehouse } from "../../shared/bigquery/warehouse.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";

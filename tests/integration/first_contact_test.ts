@@ -1,6 +1,6 @@
 // First contact, the way a user makes it: `deno task …` with a documented
 // variable set, run in the repository as a shell would. The tasks compute
-// their grants from the configuration (shared/cli/launch.ts), fail fast and
+// their grants from the configuration (shared/launch/launch.ts), fail fast and
 // clearly on an address that does not answer, and start without an ERROR or
 // WARNING line. Against the local services of `deno task up`.
 

@@ -1,17 +1,20 @@
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
+import { fastVarintsInstalled, fastVarintWrites } from "../../shared/kafka/encoder_patch.ts";
 import {
-  fastVarintsInstalled,
-  fastVarintWrites,
-  type VarintWriters,
-} from "../../shared/kafka/encoder_patch.ts";
-import { createKafka, ensureTopic, openPublisher } from "../../shared/kafka/mod.ts";
+  createKafka,
+  ensureTopic,
+  installKafkaPatches,
+  openPublisher,
+} from "../../shared/kafka/mod.ts";
 
-// Read before this file installs anything itself: loading the Kafka client must have.
-const installedByClient = fastVarintsInstalled();
+// As every entry script that uses Kafka does (tests/unit/kafka_patches_test.ts
+// checks that they do).
+installKafkaPatches();
+const installedByCall = fastVarintsInstalled();
 
 test("publishing goes through the patched varint writers", async () => {
-  assert.ok(installedByClient, "loading shared/kafka/ installs the fast varint writers");
+  assert.ok(installedByCall, "installKafkaPatches() installs the fast varint writers");
   const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
   const topic = `encoder_${crypto.randomUUID().slice(0, 8)}`;
   await ensureTopic(kafka, topic, 1);
@@ -29,4 +32,3 @@ test("publishing goes through the patched varint writers", async () => {
     await publisher.close();
   }
 });
-type AnEncoder = ThisParameterType<VarintWriters["writeUVarInt"]>;

@@ -7,8 +7,10 @@ const {
   createKafka,
   createSource,
   ensureTopic,
+  installKafkaPatches,
   openPublisher,
 } = await import("../../shared/kafka/mod.ts");
+installKafkaPatches(); // the scripts' Kafka, in this process too
 
 function localKafka() {
   return createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });

@@ -5,9 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
-import { planLaunch } from "../../shared/cli/launch.ts";
-import { withResolved } from "../../shared/cli/permissions.ts";
-import { spawnCommand, spawnTask, taskCommand } from "../../shared/cli/tasks.ts";
+import { planLaunch } from "../../shared/launch/launch.ts";
+import { withResolved } from "../../shared/launch/permissions.ts";
+import { spawnCommand, spawnTask, taskCommand } from "../../shared/launch/tasks.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 

@@ -15,15 +15,25 @@ import {
   createAdmin,
   createKafka,
   ensureTopic,
+  installKafkaPatches,
+  type KafkaClient,
   type KafkaSecurityOptions,
   openPublisher,
   readToEnd,
 } from "../../shared/kafka/mod.ts";
-import { type Child, spawnTask, waitWithin } from "../../shared/cli/tasks.ts";
+import { type Child, spawnTask, waitWithin } from "../../shared/launch/tasks.ts";
 import { mergePermissions } from "./permissions.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const BROKERS = ["127.0.0.1:9092"];
+
+/** A Kafka client of the tests, with kafkajs patched as the scripts patch it. */
+function testKafka(
+  connection: KafkaSecurityOptions & { brokers?: string[] } = {},
+): KafkaClient {
+  installKafkaPatches();
+  return createKafka({ brokers: BROKERS, ...connection, clientId: "livecharts-tests" });
+}
 
 /** A unique, valid name for a topic, group or table. */
 export function uniqueName(prefix: string): string {
@@ -178,7 +188,7 @@ export async function produceRaw(
   values: (string | Uint8Array)[],
   partitions = 3,
 ): Promise<void> {
-  const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
+  const kafka = testKafka();
   await ensureTopic(kafka, topic, partitions);
   // Idempotent: a retried request (e.g. while a new topic elects leaders) is not written twice.
   const publisher = await openPublisher(kafka);
@@ -216,7 +226,7 @@ export interface EventSender {
  * for tests that time what follows a send, which a fresh connection would slow.
  */
 export async function openEventSender(topic: string): Promise<EventSender> {
-  const kafka = createKafka({ brokers: BROKERS, clientId: "livecharts-tests" });
+  const kafka = testKafka();
   await ensureTopic(kafka, topic, 3);
   const publisher = await openPublisher(kafka);
   return {
@@ -246,7 +256,7 @@ export async function readTopic(
   topic: string,
   connection: KafkaSecurityOptions & { brokers?: string[] } = {},
 ): Promise<ReadMessage[]> {
-  const kafka = createKafka({ brokers: BROKERS, ...connection, clientId: "livecharts-tests" });
+  const kafka = testKafka(connection);
   const messages: ReadMessage[] = [];
   const decoder = new TextDecoder();
   await readToEnd(kafka, {
@@ -265,7 +275,7 @@ export async function readTopic(
 
 /** Committed offsets of `group` on `topic`, by partition. */
 export async function committedOffsets(group: string, topic: string): Promise<Map<number, bigint>> {
-  const admin = createAdmin(createKafka({ brokers: BROKERS, clientId: "livecharts-tests" }));
+  const admin = createAdmin(testKafka());
   try {
     const committed = await admin.committed(group, topic);
     return new Map([...committed].map(([partition, { offset }]) => [partition, offset]));
@@ -276,7 +286,7 @@ export async function committedOffsets(group: string, topic: string): Promise<Ma
 
 /** End offsets of `topic`, by partition. */
 export async function endOffsets(topic: string): Promise<Map<number, bigint>> {
-  const admin = createAdmin(createKafka({ brokers: BROKERS, clientId: "livecharts-tests" }));
+  const admin = createAdmin(testKafka());
   try {
     return new Map((await admin.topicOffsets(topic)).map((p) => [p.partition, p.high]));
   } finally {

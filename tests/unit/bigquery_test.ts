@@ -3,16 +3,11 @@ import type { InsertRow, Table } from "../../shared/bigquery/warehouse.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 
 import "../support/lenient_env.ts";
-const {
-  DeadlineExceededError,
-  insertRows,
-  isTransientBigQueryError,
-  openWarehouse,
-  playsTableRef,
-
-  rejectedRows,
-  withDeadline,
-} = await import("../../shared/bigquery/mod.ts");
+const { isTransientBigQueryError, openWarehouse, playsTableRef } = await import(
+  "../../shared/bigquery/mod.ts"
+);
+const { insertRows, rejectedRows } = await import("../../shared/bigquery/warehouse.ts");
+const { DeadlineExceededError, withDeadline } = await import("../../shared/bigquery/deadline.ts");
 
 const rows: InsertRow[] = ["a", "b", "c"].map((id) => ({
   insertId: id,

@@ -7,7 +7,7 @@ import {
   zipfCumulative,
 } from "../../shared/produce/catalog.ts";
 import { parseEvent } from "../../shared/event.ts";
-import { SLUG } from "../../shared/cli/options.ts";
+import { SLUG } from "../../shared/event.ts";
 
 Deno.test("buildCatalog() is the same on every call", () => {
   assert.deepEqual(buildCatalog(), buildCatalog());

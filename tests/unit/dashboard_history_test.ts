@@ -1,7 +1,4 @@
-// BigQuery's history below the anchors, against the local emulator: rows
-// written with SQL at known partitions and offsets, so every expectation is
-// exact. All time asked as a change since earlier anchors must equal all time
-// asked in full; windows are bucketed like the counter's.
+// BigQuery's history below the anchors, applied to the counter without BigQuery.
 
 import assert from "node:assert/strict";
 import type { PartitionAnchor } from "../../shared/live/anchors.ts";

@@ -1,5 +1,4 @@
-// /metrics and /healthz: the HTTP handler in-process, then the consumer
-// against the real local broker and emulator, scraped while it runs.
+// The /metrics and /healthz handler, in process.
 
 import assert from "node:assert/strict";
 import { Counter, createRegistry } from "../../shared/ops/metrics.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { planLaunch, scriptOptions } from "../../shared/cli/launch.ts";
-import { addressesOf, grantFlags, hostPort, optionNeeds } from "../../shared/cli/permissions.ts";
-import { LAUNCHER, runArgs } from "../../shared/cli/tasks.ts";
+import { planLaunch, scriptOptions } from "../../shared/launch/launch.ts";
+import { addressesOf, grantFlags, hostPort, optionNeeds } from "../../shared/launch/permissions.ts";
+import { LAUNCHER, runArgs } from "../../shared/launch/tasks.ts";
 import { mergePermissions } from "../support/permissions.ts";
 
 const TASK = [
@@ -55,7 +55,7 @@ Deno.test("mergePermissions() rejects what it cannot merge", () => {
   });
 });
 
-// Grants that follow configuration (shared/cli/permissions.ts, launch.ts).
+// Grants that follow configuration (shared/launch/permissions.ts, launch.ts).
 
 const ROOT = new URL("../../", import.meta.url);
 

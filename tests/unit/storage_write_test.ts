@@ -1,7 +1,4 @@
-// The Storage Write API module against the local BigQuery of `deno task up`
-// (REST on BIGQUERY_EMULATOR_HOST, default 127.0.0.1:9050; Storage API on
-// BIGQUERY_STORAGE_EMULATOR_HOST, default 127.0.0.1:9060), plus its mapping of
-// answers to results and its deadlines against a server that never answers.
+// The Storage Write module's pure parts: answers mapped to results, retry classes, rows.
 import assert from "node:assert/strict";
 import {
   appendResult,

@@ -5,7 +5,7 @@
  * that the configured services answer, then runs the script with exactly
  * those grants.
  *
- *     deno run <launcher grants> shared/cli/launch.ts [deno flags] [--optional=FLAG,...] SCRIPT [ARGS]
+ *     deno run <launcher grants> shared/launch/launch.ts [deno flags] [--optional=FLAG,...] SCRIPT [ARGS]
  *
  * Deno flags before the script (`--no-prompt`, `--v8-flags=...`,
  * `--allow-read=web`) are passed on, merged with the computed grants.
@@ -15,8 +15,7 @@
  *
  * The script must export its option table as `options`. `--plan` as the
  * first argument prints the planned run as JSON instead (`spawnTask` starts
- * scripts that way). Not exported from mod.ts: it imports the Kafka folder,
- * which imports this one.
+ * scripts that way).
  *
  * @module
  */
@@ -28,10 +27,10 @@ import {
   OptionError,
   parseOptions,
   readEnv,
-} from "./options.ts";
-import { errorMessage } from "./error_message.ts";
+} from "../cli/mod.ts";
+import { errorMessage } from "../errors.ts";
 import { type Endpoint, grantFlags, optionNeeds, withResolved } from "./permissions.ts";
-import { KafkaUnreachableError, probeKafka } from "../kafka/mod.ts";
+import { installKafkaPatches, KafkaUnreachableError, probeKafka } from "../kafka/mod.ts";
 
 /** How long the launcher waits for Kafka's metadata and for a service to answer. */
 export const PROBE_MS = 4_000;
@@ -239,6 +238,7 @@ export function formatCommand(plan: LaunchPlan): string {
 }
 
 async function main(): Promise<number> {
+  installKafkaPatches();
   const root = new URL("../../", import.meta.url);
   // `--plan` first: print the run as JSON (for spawnTask), leaving a service
   // that does not answer or a bad option for the script to report.

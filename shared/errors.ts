@@ -1,5 +1,7 @@
 /**
- * The message of anything thrown, for logs and error lines.
+ * Errors as every stage needs them: the message of anything thrown, for
+ * logs and error lines. The ground floor, beside `event.ts`: it imports
+ * nothing.
  *
  * @module
  */
@@ -10,7 +12,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { errorMessage } from "./error_message.ts";
+ * import { errorMessage } from "./errors.ts";
  * assert.equal(errorMessage(new Error("Cannot connect")), "Cannot connect");
  * assert.equal(errorMessage("timeout"), "timeout");
  * assert.equal(errorMessage(undefined), "undefined");

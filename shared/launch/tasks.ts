@@ -2,7 +2,7 @@
  * Reads the `deno run` command line of a deno.json task and starts its script
  * with exactly the permissions the task grants, reading the child's output
  * line by line ({@linkcode spawnTask}). A task that runs the launcher
- * (`shared/cli/launch.ts`) gets the grants the launcher computes from the
+ * (`shared/launch/launch.ts`) gets the grants the launcher computes from the
  * script's configuration, as `deno task` would. `deno task start`, the
  * benchmark and the integration tests start every script this way.
  *
@@ -10,7 +10,7 @@
  */
 
 /** The launcher's path in a task's command line. */
-export const LAUNCHER = "shared/cli/launch.ts";
+export const LAUNCHER = "shared/launch/launch.ts";
 
 /**
  * The arguments after `deno` of a task that is a plain `deno run ...`.

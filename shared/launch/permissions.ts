@@ -8,7 +8,7 @@
  */
 
 import { lookup } from "node:dns/promises";
-import type { Grant, Option } from "./options.ts";
+import type { Grant, Option } from "../cli/mod.ts";
 
 /** Addresses one option makes a script connect to. */
 export interface Endpoint {
@@ -209,7 +209,7 @@ function portValue(option: Option<unknown>, value: unknown): number | undefined 
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { integer, text } from "./options.ts";
+ * import { integer, text } from "../cli/mod.ts";
  * import { optionNeeds } from "./permissions.ts";
  * const options = {
  *   brokers: { flag: "brokers", env: "KAFKA_BROKERS", arg: "HOST:PORT,...", help: "", fallback: ["127.0.0.1:9092"], parse: (raw: string) => raw.split(","), grant: "kafka" as const },

@@ -1,10 +1,4 @@
-// Integration tests of dashboard.ts against the real local broker and the
-// BigQuery emulator: plays go through Kafka, consumer.ts fills BigQuery and
-// commits, and the dashboard, which starts from BigQuery's history below the
-// committed offsets and reads Kafka from there on, must equal BigQuery's
-// recount for every artist and window: after a start, after Kafka deleted
-// the older records, across replicas, across a restart under load, and once
-// BigQuery is back after being away at start. Every wait is on a condition.
+// The dashboard's options.
 
 import assert from "node:assert/strict";
 import { bigqueryOptions } from "../../shared/bigquery/options.ts";

@@ -1,11 +1,7 @@
-// First contact, the way a user makes it: `deno task …` with a documented
-// variable set, run in the repository as a shell would. The tasks compute
-// their grants from the configuration (shared/cli/launch.ts), fail fast and
-// clearly on an address that does not answer, and start without an ERROR or
-// WARNING line. Against the local services of `deno task up`.
+// The Kafka client's log bridge: which broker answers a normal start logs quietly.
 
 import assert from "node:assert/strict";
-import { isExpectedResponseError } from "../../shared/kafka/mod.ts";
+import { isExpectedResponseError } from "../../shared/kafka/client.ts";
 
 /** A run of `deno task`: its exit code, output and duration. */
 interface TaskRun {

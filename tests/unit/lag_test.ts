@@ -1,8 +1,7 @@
 // Lag after retention: records deleted before a group read them are not lag.
-// Against the real local broker and the BigQuery emulator.
 
 import assert from "node:assert/strict";
-import { lagOf } from "../../shared/kafka/mod.ts";
+import { lagOf } from "../../shared/kafka/admin.ts";
 
 Deno.test("lagOf() counts a partition never committed from its low watermark", () => {
   const lag = lagOf([{ partition: 0, low: 40n, high: 50n }], new Map());

@@ -1,0 +1,67 @@
+/**
+ * What `deno task bench` runs: the benchmarks' ids, the command-line options
+ * and the sizes of a full and of a quick run.
+ *
+ * @module
+ */
+
+import { boolean, optional, text } from "../shared/cli/mod.ts";
+
+export const IDS = ["produce", "sink", "latency", "memory", "dashboard_start"] as const;
+export type Id = typeof IDS[number];
+
+/** Options of `deno task bench`. */
+export const options = {
+  quick: {
+    flag: "quick",
+    help: "Reduced sizes and repetitions (under 3 minutes), same fields",
+    fallback: false,
+    parse: boolean,
+  },
+  long: {
+    flag: "long",
+    help: "Also the largest sizes (dashboard_start at 10 M plays of history)",
+    fallback: false,
+    parse: boolean,
+  },
+  only: {
+    flag: "only",
+    arg: "ID[,ID]",
+    help: `Run only these benchmarks (${IDS.join(", ")})`,
+    fallback: undefined,
+    parse: (raw: string): Id[] => {
+      const ids = text(/^[a-z_]+(,[a-z_]+)*$/, "ids separated by commas")(raw).split(",");
+      const unknown = ids.filter((id) => !IDS.some((known) => known === id));
+      if (unknown.length > 0) {
+        throw new Error(`must be among ${IDS.join(", ")}, got ${JSON.stringify(unknown[0])}`);
+      }
+      return IDS.filter((id) => ids.includes(id));
+    },
+  },
+  out: {
+    flag: "out",
+    arg: "FILE",
+    help: "Where to write the JSON",
+    fallback: undefined,
+    fallbackHelp: "bench/results.json; bench/tmp/results-quick.json with --quick or --only",
+    parse: optional,
+  },
+};
+
+/** Sizes of a full and of a quick run. */
+export const PLAN = {
+  full: {
+    produce: { events: 200_000, repetitions: 3 },
+    sink: { events: 200_000, repetitions: 3, tutorialSeconds: 20 },
+    latency: { rate: 1_000, seconds: 60, repetitions: 3 },
+    memory: { events: 1_000_000, repetitions: 2 },
+    dashboard_start: { sizes: [100_000, 1_000_000], starts: 3 },
+  },
+  quick: {
+    produce: { events: 50_000, repetitions: 3 },
+    sink: { events: 20_000, repetitions: 3, tutorialSeconds: 6 },
+    latency: { rate: 1_000, seconds: 15, repetitions: 1 },
+    memory: { events: 100_000, repetitions: 1 },
+    dashboard_start: { sizes: [10_000, 100_000], starts: 2 },
+  },
+};

@@ -1,0 +1,50 @@
+/**
+ * The process-wide changes kafkajs needs, installed by one explicit call
+ * from each entry script that uses Kafka (importing this folder changes
+ * nothing): the fast varint writers of `encoder_patch.ts`, and a filter on
+ * `process.emitWarning` that drops the runtime's warning about kafkajs'
+ * negative timer delays.
+ *
+ * @module
+ */
+
+import process from "node:process";
+import { installFastVarints } from "./encoder_patch.ts";
+
+let installed = false;
+
+/**
+ * Installs kafkajs' patches for this process: once; later calls do nothing.
+ *
+ * - kafkajs spends most of a producer's time building a Buffer per varint;
+ *   the patched writers write the same bytes in place (see `encoder_patch.ts`).
+ * - kafkajs schedules some timers with a negative delay (treated as 1 ms); the
+ *   runtime's `TimeoutNegativeWarning` about it says nothing useful to our
+ *   users, so it is not emitted. Every other warning is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import process from "node:process";
+ * import { installKafkaPatches } from "./install_patches.ts";
+ * installKafkaPatches();
+ * const filtered = process.emitWarning;
+ * installKafkaPatches();
+ * assert.equal(process.emitWarning, filtered);
+ * ```
+ */
+export function installKafkaPatches(): void {
+  if (installed) return;
+  installed = true;
+  installFastVarints();
+  const emitWarning = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const name = warning instanceof Error
+      ? warning.name
+      : typeof rest[0] === "string"
+      ? rest[0]
+      : "";
+    if (name === "TimeoutNegativeWarning") return;
+    Reflect.apply(emitWarning, process, [warning, ...rest]);
+  }) as typeof process.emitWarning;
+}
