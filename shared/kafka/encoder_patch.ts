@@ -44,8 +44,12 @@ let writes = 0;
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { fastVarintWrites } from "./encoder_patch.ts";
- * assert.ok(fastVarintWrites() >= 0);
+ * import Encoder from "kafkajs/src/protocol/encoder.js";
+ * import { fastVarintWrites, installFastVarints } from "./encoder_patch.ts";
+ * installFastVarints();
+ * const before = fastVarintWrites();
+ * new Encoder().writeUVarInt(300);
+ * assert.equal(fastVarintWrites(), before + 1);
  * ```
  */
 export function fastVarintWrites(): number {
