@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { test } from "../support/integration.ts";
 import type { InsertRow } from "../../shared/bigquery/warehouse.ts";
 import { startSilentServer } from "../support/silent_server.ts";
@@ -14,16 +15,9 @@ const rows: InsertRow[] = ["a", "b", "c"].map((id) => ({
   json: { event_id: id },
 }));
 
-type Config = Parameters<typeof openWarehouse>[0];
-
-function emulatorConfig(emulatorHost: string, table = "plays"): Config {
-  return {
-    project: "livecharts-local",
-    dataset: "music",
-    table,
-    emulatorHost,
-    credentials: undefined,
-  };
+/** The warehouse settings of a local BigQuery at `emulatorHost`. */
+function emulatorConfig(emulatorHost: string) {
+  return loadBigQueryConfig(["--emulator-host", emulatorHost], {});
 }
 
 test({

@@ -4,23 +4,11 @@
  * tests (`tests/unit/permissions_test.ts` holds the pure ones).
  */
 import assert from "node:assert/strict";
+import { granted, planned, ROOT } from "../support/planned.ts";
 import { test } from "../support/integration.ts";
 import { planLaunch } from "../../shared/launch/launch.ts";
 import { withResolved } from "../../shared/launch/permissions.ts";
 import { spawnCommand, spawnTask, taskCommand } from "../../shared/launch/tasks.ts";
-
-const ROOT = new URL("../../", import.meta.url);
-
-/** The computed `deno run` arguments of `words` (`[deno flags] script [args]`), without probes. */
-async function planned(words: string[], env: Record<string, string> = {}): Promise<string[]> {
-  return (await planLaunch(words, { root: ROOT, env, probe: false })).runArgs;
-}
-
-/** The list of grant `flag` in `args` (empty when absent). */
-function granted(args: readonly string[], flag: string): string[] {
-  const arg = args.find((item) => item.startsWith(`${flag}=`));
-  return arg === undefined ? [] : arg.slice(flag.length + 1).split(",");
-}
 
 test("planLaunch() follows the brokers, ports, files and names of flags and variables", async () => {
   const consumer = await planned(

@@ -1,24 +1,10 @@
 import assert from "node:assert/strict";
+import { songCompleted } from "../support/events.ts";
 import { test } from "../support/integration.ts";
 import { createKafka } from "../../shared/kafka/mod.ts";
 import { startPlayFeed } from "../../shared/live/play_feed.ts";
 import { createPlayCounter } from "../../shared/live/windows.ts";
 import { produceRaw, uniqueName, waitFor } from "../support/harness.ts";
-
-const NOW = Date.UTC(2026, 10, 24, 12);
-
-function event(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    event_id: crypto.randomUUID(),
-    user_id: 7,
-    artist: "tony-allen",
-    song_id: 3,
-    song_name: "secret-agent",
-    event_type: "song_completed",
-    timestamp: new Date(NOW - 1_000).toISOString(),
-    ...overrides,
-  };
-}
 
 test("startPlayFeed() reads each partition from its anchor and knows when it caught up", async () => {
   const topic = uniqueName("feed");
@@ -26,7 +12,10 @@ test("startPlayFeed() reads each partition from its anchor and knows when it cau
     { length: 12 },
     (_, i) =>
       JSON.stringify(
-        event({ song_id: 1 + (i % 2), timestamp: new Date(Date.now() - i * 1_000).toISOString() }),
+        songCompleted({
+          song_id: 1 + (i % 2),
+          timestamp: new Date(Date.now() - i * 1_000).toISOString(),
+        }),
       ),
   );
   await produceRaw(topic, values, 2); // offsets 0..5 in each partition
@@ -54,7 +43,7 @@ test("startPlayFeed() reads each partition from its anchor and knows when it cau
     assert.equal(feed.problem, undefined);
 
     // Live: a new message arrives within the reader's wait.
-    await produceRaw(topic, [JSON.stringify(event())], 2);
+    await produceRaw(topic, [JSON.stringify(songCompleted())], 2);
     await waitFor("the new message", () => feed.stats.read === 9, 10_000, 20);
   } finally {
     await feed.stop();

@@ -28,16 +28,9 @@ function fakeTable(outcome: { response: unknown } | { error: unknown }) {
   return { table, calls };
 }
 
-type Config = Parameters<typeof openWarehouse>[0];
-
-function emulatorConfig(emulatorHost: string, table = "plays"): Config {
-  return {
-    project: "livecharts-local",
-    dataset: "music",
-    table,
-    emulatorHost,
-    credentials: undefined,
-  };
+/** The warehouse settings of a local BigQuery at `emulatorHost`. */
+function emulatorConfig(emulatorHost: string) {
+  return loadBigQueryConfig(["--emulator-host", emulatorHost], {});
 }
 
 Deno.test("rejectedRows() returns nothing for a response without insertErrors", () => {

@@ -1,37 +1,23 @@
-// BigQuery's history below the anchors, applied to the counter without BigQuery.
+// BigQuery's history below the anchors: nothing to ask when nothing was committed.
 
 import assert from "node:assert/strict";
 import type { PartitionAnchor } from "../../shared/live/anchors.ts";
 import { loadHistory } from "../../shared/live/history.ts";
-import { warehouseFor } from "../support/harness.ts";
-
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
-
-interface Row {
-  id: string;
-  artist: string;
-  song: number;
-  name: string;
-  at: number;
-  partition: number;
-  offset: number;
-}
-
-function anchors(below: [number, number][]): PartitionAnchor[] {
-  return below.map(([partition, offset]) => ({
-    partition,
-    below: BigInt(offset),
-    start: BigInt(offset),
-    end: BigInt(offset),
-  }));
-}
+import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
+import { openWarehouse } from "../../shared/bigquery/warehouse.ts";
 
 Deno.test("loadHistory() asks nothing when the group never committed", async () => {
-  const history = await loadHistory(warehouseFor("no_such_table"), {
-    anchors: anchors([[0, 0], [1, 0]]),
+  const anchors: PartitionAnchor[] = [0, 1].map((partition) => ({
+    partition,
+    below: 0n,
+    start: 0n,
+    end: 0n,
+  }));
+  const warehouse = openWarehouse(loadBigQueryConfig(["--table", "no_such_table"], {}));
+  const history = await loadHistory(warehouse, {
+    anchors,
     now: Date.now(),
-    allowedLatenessMs: 24 * HOUR,
+    allowedLatenessMs: 24 * 60 * 60_000,
   });
   assert.deepEqual([history.queries, history.songs.size, history.windows.length], [0, 0, 0]);
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { granted, planned, ROOT } from "../support/planned.ts";
 import { planLaunch, scriptOptions } from "../../shared/launch/launch.ts";
 import { addressesOf, grantFlags, hostPort, optionNeeds } from "../../shared/launch/permissions.ts";
 import { LAUNCHER, runArgs } from "../../shared/launch/tasks.ts";
@@ -56,19 +57,6 @@ Deno.test("mergePermissions() rejects what it cannot merge", () => {
 });
 
 // Grants that follow configuration (shared/launch/permissions.ts, launch.ts).
-
-const ROOT = new URL("../../", import.meta.url);
-
-/** The computed `deno run` arguments of `words` (`[deno flags] script [args]`), without probes. */
-async function planned(words: string[], env: Record<string, string> = {}): Promise<string[]> {
-  return (await planLaunch(words, { root: ROOT, env, probe: false })).runArgs;
-}
-
-/** The list of grant `flag` in `args` (empty when absent). */
-function granted(args: readonly string[], flag: string): string[] {
-  const arg = args.find((item) => item.startsWith(`${flag}=`));
-  return arg === undefined ? [] : arg.slice(flag.length + 1).split(",");
-}
 
 Deno.test("every script task runs through the launcher; start keeps its fixed grants", async () => {
   const config: unknown = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));

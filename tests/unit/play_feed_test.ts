@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
+import { PLAYED_AT, songCompleted } from "../support/events.ts";
 import { deriveEventId } from "../../shared/event.ts";
 import { applyMessages, type FeedMessage } from "../../shared/live/play_feed.ts";
 import { createPlayCounter } from "../../shared/live/windows.ts";
 
 const encoder = new TextEncoder();
-const NOW = Date.UTC(2026, 10, 24, 12);
+const NOW = PLAYED_AT;
 
 function message(offset: number, value: unknown, readAt = NOW): FeedMessage {
   return {
@@ -14,27 +15,14 @@ function message(offset: number, value: unknown, readAt = NOW): FeedMessage {
   };
 }
 
-function event(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    event_id: crypto.randomUUID(),
-    user_id: 7,
-    artist: "tony-allen",
-    song_id: 3,
-    song_name: "secret-agent",
-    event_type: "song_completed",
-    timestamp: new Date(NOW - 1_000).toISOString(),
-    ...overrides,
-  };
-}
-
 Deno.test("applyMessages() counts valid events and skips invalid ones with their offsets", () => {
   const counter = createPlayCounter({ now: NOW });
   const applied = applyMessages(counter, "plays", 0, [
-    message(0, event()),
+    message(0, songCompleted()),
     message(1, "not json"),
-    message(2, event({ song_id: "three" })),
+    message(2, songCompleted({ song_id: "three" })),
     { offset: "3", value: null, timestamp: String(NOW) },
-    message(4, event()),
+    message(4, songCompleted()),
   ]);
   assert.equal(applied.counted, 2);
   assert.deepEqual(applied.invalid.map((entry) => entry.offset), ["1", "2", "3"]);
@@ -44,14 +32,14 @@ Deno.test("applyMessages() counts valid events and skips invalid ones with their
 
 Deno.test("applyMessages() counts a re-sent event once", () => {
   const counter = createPlayCounter({ now: NOW });
-  const same = event();
+  const same = songCompleted();
   const applied = applyMessages(counter, "plays", 1, [message(0, same), message(1, same)]);
   assert.deepEqual([applied.counted, applied.duplicates], [1, 1]);
 });
 
 Deno.test("applyMessages() gives tutorial events the consumer's derived id", () => {
   const counter = createPlayCounter({ now: NOW });
-  const tutorial = event({ timestamp: "2022-11-03 07:22:13" });
+  const tutorial = songCompleted({ timestamp: "2022-11-03 07:22:13" });
   delete tutorial.event_id;
   // The same message read twice (a replay) is one play; another offset is another play.
   applyMessages(counter, "plays", 2, [message(5, tutorial)]);
@@ -65,8 +53,8 @@ Deno.test("applyMessages() measures lateness against the Kafka record time", () 
   const counter = createPlayCounter({ now: NOW, allowedLatenessMs: 60_000 });
   const old = new Date(NOW - 120_000).toISOString();
   const applied = applyMessages(counter, "plays", 0, [
-    message(0, event({ timestamp: old }), NOW - 100_000), // written 20 s after the play
-    message(1, event({ timestamp: old }), NOW), // written 2 min after the play
+    message(0, songCompleted({ timestamp: old }), NOW - 100_000), // written 20 s after the play
+    message(1, songCompleted({ timestamp: old }), NOW), // written 2 min after the play
   ]);
   assert.deepEqual([applied.counted, applied.late], [1, 1]);
   assert.equal(counter.top("tony-allen", "5m", 10, NOW).total, 1);
@@ -76,8 +64,8 @@ Deno.test("applyMessages() measures lateness against the Kafka record time", () 
 Deno.test("applyMessages() reports the earliest event time it read", () => {
   const counter = createPlayCounter({ now: NOW });
   const applied = applyMessages(counter, "plays", 0, [
-    message(0, event({ timestamp: new Date(NOW - 5_000).toISOString() })),
-    message(1, event({ timestamp: new Date(NOW - 9_000).toISOString() })),
+    message(0, songCompleted({ timestamp: new Date(NOW - 5_000).toISOString() })),
+    message(1, songCompleted({ timestamp: new Date(NOW - 9_000).toISOString() })),
     message(2, "not json"),
   ]);
   assert.equal(applied.minEventAt, NOW - 9_000);
