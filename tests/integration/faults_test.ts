@@ -247,7 +247,7 @@ test(
       await stopConsumer(a);
       await assertExactly(n.table, expected);
       await assertDashboardAgrees(n);
-      // Duplicates from the hand-over stay out of query results.
+      // What a chart query counts: every play once.
       const [row] = await query(
         warehouseFor(n.table),
         `SELECT COUNT(DISTINCT event_id) AS plays FROM \`livecharts-local.music.${n.table}\``,
