@@ -113,6 +113,7 @@ async function main(): Promise<number> {
   // Kafka → a writer per partition (decode, append, dead letters) → commit.
   const stream = createSinkStream({
     ...streamSettings(config),
+    maxLetterBytes: await admin.maxMessageBytes(config.dlqTopic),
     source: createSource(kafka, sourceSettings(config)),
     destination,
     table,

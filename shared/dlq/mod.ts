@@ -28,6 +28,7 @@ export {
   type OutgoingMessage,
   type SourceMessage,
 } from "./dead_letter.ts";
+export { fitLetter, letterBytes, TRUNCATION_HEADERS } from "./fit_letter.ts";
 export { listDeadLetters, type ListOptions } from "./list_letters.ts";
 export { dlqToolOptions } from "./options.ts";
 export { formatReplayReport, type ReplayReport } from "./replay.ts";

@@ -96,6 +96,12 @@ export interface ReplayReport {
   alreadyReplayed: number;
   /** Letters of other kinds (with `--kind`), left for a later replay. */
   otherKinds: number;
+  /**
+   * Letters whose value was cut to fit the dead-letter topic: not replayed
+   * (the cut bytes are not the event); their `source.*` headers point at the
+   * whole original.
+   */
+  truncated: string[];
   /** Why the replay stopped early, if it did. */
   error: string | null;
 }
@@ -113,6 +119,7 @@ export function emptyReplayReport(
     published: {},
     alreadyReplayed: 0,
     otherKinds: 0,
+    truncated: [],
     error: null,
   };
 }
@@ -147,6 +154,11 @@ export function formatReplayReport(report: ReplayReport): string {
   const skipped = [
     report.alreadyReplayed > 0 ? `${report.alreadyReplayed} replayed before with --kind` : "",
     report.otherKinds > 0 ? `${report.otherKinds} of other kinds (left for later)` : "",
+    report.truncated.length > 0
+      ? `${report.truncated.length} cut to fit the topic (originals at ${
+        report.truncated.slice(0, 5).join(", ")
+      }${report.truncated.length > 5 ? ", ..." : ""})`
+      : "",
   ].filter((part) => part !== "");
   if (skipped.length > 0) lines.push(`  skipped: ${skipped.join(", ")}`);
   if (report.dryRun) lines.push("  dry run: nothing published, no progress recorded");

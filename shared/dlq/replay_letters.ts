@@ -7,6 +7,7 @@
  * @module
  */
 
+import { TRUNCATION_HEADERS } from "./fit_letter.ts";
 import { errorMessage } from "../errors.ts";
 import {
   createAdmin,
@@ -26,7 +27,7 @@ import {
   type ReplayReport,
   replayTarget,
 } from "./replay.ts";
-import { coordinates } from "./report.ts";
+import { coordinates, headerText } from "./report.ts";
 
 /** Options of {@linkcode replayDeadLetters}. */
 export interface ReplayOptions {
@@ -104,6 +105,13 @@ export async function replayDeadLetters(
             continue;
           }
           const letter = coordinates(dlq, record.partition, record.offset);
+          if (headerText(record, TRUNCATION_HEADERS.truncated) === "true") {
+            const header = (name: string) => headerText(record, name) ?? "?";
+            report.truncated.push(
+              `${header("source.topic")}[${header("source.partition")}]@${header("source.offset")}`,
+            );
+            continue;
+          }
           const target = replayTarget(record, to);
           if (target === undefined) {
             throw new Error(

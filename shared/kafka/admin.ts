@@ -54,6 +54,8 @@ export interface KafkaAdmin {
   groupLag(group: string, topic: string): Promise<PartitionLag[]>;
   /** State of `group`; undefined when the broker does not know it. */
   groupState(group: string): Promise<GroupState | undefined>;
+  /** The largest record batch `topic` takes (its `max.message.bytes`, as the broker resolves it). */
+  maxMessageBytes(topic: string): Promise<number>;
   /** Deletes consumer groups. */
   deleteGroups(groups: string[]): Promise<void>;
   /** Deletes topics (waits up to 30 s). */
@@ -94,6 +96,9 @@ export function lagOf(
     return { partition, committed: at, end, lag: end > at ? end - at : 0n };
   }).sort((a, b) => a.partition - b.partition);
 }
+
+/** kafkajs' `ConfigResourceTypes.TOPIC` (the enum is not exported as a value under Deno). */
+const TOPIC_RESOURCE = 2;
 
 /**
  * Creates an admin client for `kafka`. It connects on first use and stays
@@ -146,6 +151,23 @@ export function createAdmin(kafka: KafkaClient): KafkaAdmin {
       return found === undefined
         ? undefined
         : { state: found.state, members: found.members.length };
+    },
+    async maxMessageBytes(topic) {
+      await ready();
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: TOPIC_RESOURCE, name: topic, configNames: ["max.message.bytes"] }],
+      });
+      const entry = resources[0]?.configEntries.find((e) => e.configName === "max.message.bytes");
+      const bytes = Number(entry?.configValue);
+      if (!Number.isSafeInteger(bytes) || bytes <= 0) {
+        throw new Error(
+          `Cannot read max.message.bytes of topic ${topic}: got ${
+            JSON.stringify(entry?.configValue)
+          }`,
+        );
+      }
+      return bytes;
     },
     async deleteGroups(groups) {
       await ready();

@@ -47,6 +47,7 @@ export {
 } from "./options.ts";
 export {
   type Delivery,
+  MAX_REQUEST_BYTES,
   openPublisher,
   type PlainMessage,
   type Publisher,

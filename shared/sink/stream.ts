@@ -17,7 +17,13 @@
 
 import { errorMessage } from "../errors.ts";
 import type { Destination } from "../bigquery/mod.ts";
-import { isTransientKafkaError, type Publisher, type Source } from "../kafka/mod.ts";
+import {
+  isTransientKafkaError,
+  MAX_REQUEST_BYTES,
+  type Publisher,
+  type Source,
+} from "../kafka/mod.ts";
+import { fitLetter } from "../dlq/mod.ts";
 import { logger, sleep } from "../ops/mod.ts";
 import type { ConsumerMetrics } from "./metrics.ts";
 import {
@@ -49,6 +55,12 @@ export interface SinkStreamOptions extends FlushLimits {
   /** Where dead letters go, and to which topic. */
   deadLetters: Publisher;
   dlqTopic: string;
+  /**
+   * The dead-letter topic's `max.message.bytes`: a larger letter is cut to
+   * fit (see `fitLetter`), and letters go one a request when it is below a
+   * request's size. Default: letters are sent as they are.
+   */
+  maxLetterBytes?: number;
   metrics: ConsumerMetrics;
   /** Gives up writing (a shutdown deadline): what is not committed is left for the next run. */
   giveUp: AbortSignal;
@@ -167,7 +179,14 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
         concurrency: options.concurrency,
       },
       publish: async (letters) => {
-        await options.deadLetters.send(options.dlqTopic, letters);
+        const limit = options.maxLetterBytes;
+        if (limit === undefined) {
+          await options.deadLetters.send(options.dlqTopic, letters);
+          return;
+        }
+        const fitted = letters.map((letter) => fitLetter(letter, limit));
+        const requests = limit < MAX_REQUEST_BYTES ? fitted.map((letter) => [letter]) : [fitted];
+        for (const request of requests) await options.deadLetters.send(options.dlqTopic, request);
       },
       isTransientKafka: isTransientKafkaError,
       events: {
