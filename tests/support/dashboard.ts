@@ -6,9 +6,10 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { query } from "../../shared/bigquery/warehouse.ts";
 import type { DashboardNames } from "../../bench/dashboard.ts";
-import { uniqueName, warehouseFor } from "./harness.ts";
+import { consumerArgs, runScript, uniqueName, warehouseFor } from "./harness.ts";
 
 /** Fresh names for a test. */
 export function dashboardNames(): DashboardNames {
@@ -276,4 +277,60 @@ export function startBigQueryStandIn(target = "http://127.0.0.1:9050"): BigQuery
   );
   standIn.url = `http://127.0.0.1:${server.addr.port}`;
   return standIn;
+}
+
+type Names = DashboardNames;
+
+/** Runs the consumer until the group has no lag (everything stored and committed). */
+export async function fillBigQuery(names: Names): Promise<void> {
+  const consumed = await runScript("consume", consumerArgs(names, ["--exit-when-idle", "2"]));
+  assert.equal(consumed.code, 0, consumed.stderr);
+}
+
+/** Produces `count` simulated plays (random artists and songs) as fast as Kafka takes them. */
+export async function produce(names: Names, count: number, seed: number, rate = 0): Promise<void> {
+  const produced = await runScript("produce", [
+    "--topic",
+    names.topic,
+    "--count",
+    String(count),
+    "--rate",
+    String(rate),
+    "--seed",
+    String(seed),
+    "--log-file",
+    "",
+  ], { timeoutMs: 180_000 });
+  assert.equal(produced.code, 0, produced.stderr);
+}
+
+/** The dashboard's /healthz answer. */
+export async function health(
+  url: string,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  return await getJson(url, "/healthz");
+}
+
+/** The number at `path` in a JSON body (NaN when there is none). */
+export function numberAt(body: Record<string, unknown>, path: string[]): number {
+  let value: unknown = body;
+  for (const key of path) {
+    value = typeof value === "object" && value !== null ? Reflect.get(value, key) : undefined;
+  }
+  return typeof value === "number" ? value : NaN;
+}
+
+/** Sum of all-time plays over every artist (`/api/artists`). */
+export async function allTimePlays(url: string): Promise<number> {
+  const artists = (await getJson(url, "/api/artists")).body.artists as { plays: number }[];
+  return artists.reduce((sum, artist) => sum + artist.plays, 0);
+}
+
+/** `COUNT(DISTINCT event_id)` of `table`. */
+export async function distinctStored(table: string): Promise<number> {
+  const [row] = await query(
+    warehouseFor(table),
+    `SELECT COUNT(DISTINCT event_id) AS n FROM \`livecharts-local.music.${table}\``,
+  );
+  return Number(row?.n ?? 0);
 }
