@@ -468,10 +468,12 @@ PROPERTIES
 
 cluster_up() {
   need java "a Java runtime 17 or newer (e.g. apt-get install openjdk-17-jre-headless)"
-  local n pid port started=$SECONDS to_start=() to_format=()
+  local n i pid port started=$SECONDS to_start=() to_format=()
   for n in "${CLUSTER_NODES[@]}"; do
     if pid=$(node_pid "$n"); then continue; fi
     port=$(node_port "$n")
+    # A node killed a moment ago may still hold its port while it exits.
+    for ((i = 0; i < 25; i++)); do port_open "$port" || break; sleep 0.2; done
     port_open "$port" && die "port $port (cluster node $n) is in use by another process; stop it first"
     port_open "$(node_controller_port "$n")" &&
       die "port $(node_controller_port "$n") (cluster controller $n) is in use by another process; stop it first"
@@ -579,8 +581,8 @@ cluster_kill() {
     return 0
   fi
   kill -KILL "$pid"
-  for ((i = 0; i < 50; i++)); do
-    node_pid "$n" >/dev/null || break
+  for ((i = 0; i < 100; i++)); do
+    node_pid "$n" >/dev/null || port_open "$(node_port "$n")" || break
     sleep 0.1
   done
   say "cluster node $n: killed (pid $pid)"
