@@ -27,7 +27,7 @@ import {
 } from "../support/harness.ts";
 
 const PARTITIONS = 12;
-const EVENTS = Number(Deno.env.get("LIVECHARTS_DURABILITY_EVENTS") ?? 75_000);
+const EVENTS = Number(Deno.env.get("LIVECHARTS_DURABILITY_EVENTS") ?? 60_000);
 const RATE = Number(Deno.env.get("LIVECHARTS_DURABILITY_RATE") ?? 1_000);
 /** Least time between two kills. */
 const KILL_EVERY_MS = 8_000;
