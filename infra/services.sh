@@ -455,6 +455,9 @@ default.replication.factor=3
 min.insync.replicas=2
 unclean.leader.election.enable=false
 offsets.topic.replication.factor=3
+# Few partitions to load: a restarted node is back within seconds.
+offsets.topic.num.partitions=3
+transaction.state.log.num.partitions=3
 transaction.state.log.replication.factor=3
 transaction.state.log.min.isr=2
 share.coordinator.state.topic.replication.factor=3
@@ -511,8 +514,10 @@ cluster_up() {
     for n in "${to_start[@]}"; do
       local dir
       dir=$(node_dir "$n")
+      # C1 only: a node restarted under load (the fault tests) starts in
+      # seconds; a fixture needs no peak throughput.
       launch "$dir/pid" "$dir/kafka.out" \
-        java -Xms128m -Xmx384m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+        java -Xms128m -Xmx384m -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:TieredStopAtLevel=1 \
         -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
         -Dlog4j2.configurationFile="$ROOT/infra/kafka/log4j2.properties" \
         -Dkafka.logs.dir="$dir" \
@@ -551,10 +556,12 @@ cluster_wait() { # cluster_wait <start time in $SECONDS> [started nodes...]
 }
 
 cluster_down() {
+  # All at once: the last node alone would wait for a controller quorum.
   local n
   for n in "${CLUSTER_NODES[@]}"; do
-    stop_pid "cluster node $n" "$(node_dir "$n")/pid" "$(node_dir "$n")/server.properties"
+    stop_pid "cluster node $n" "$(node_dir "$n")/pid" "$(node_dir "$n")/server.properties" &
   done
+  wait
 }
 
 cluster_status() {
