@@ -94,9 +94,12 @@ export interface SendOptions {
 export interface Publisher {
   /**
    * Sends `messages` to `topic` and waits for all in-sync replicas to have
-   * them. Large sets go in several requests, in order; calls are served one
-   * at a time, in call order. Keyed messages go to the partition the key
-   * hashes to (murmur2, as the Java client does), others round-robin.
+   * them: a request per partition (several, in order, for large sets), the
+   * partitions side by side; calls are served one at a time, in call order.
+   * Keyed messages go to the partition the key hashes to (murmur2, as the
+   * Java client does), others round-robin. A request the client gave up on
+   * (a leader away for long) is sent again until it succeeds or `signal`
+   * aborts.
    * Rejects with a {@linkcode KafkaTopicNotFoundError} within seconds when
    * `topic` does not exist (the client would retry it for ~45 s).
    */
