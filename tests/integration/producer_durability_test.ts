@@ -324,3 +324,70 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "producer sends a request again, unchanged, when the client gave up on it, and writes it once",
+  ignore: !(await hasKcat()),
+  async fn() {
+    // min.insync.replicas 3: one node down refuses every request
+    // (NOT_ENOUGH_REPLICAS) until it is back, longer than kafkajs retries.
+    await startCluster();
+    const topic = uniqueName("outage");
+    const kafka = createKafka({ brokers: CLUSTER_BROKERS, clientId: "livecharts-tests" });
+    await waitFor(
+      `${topic} created`,
+      () =>
+        ensureTopic(kafka, topic, 3, { "min.insync.replicas": "3" }).then(() => true, () => false),
+      30_000,
+      500,
+    );
+    const logDir = await Deno.makeTempDir({ prefix: "livecharts_outage_" });
+    const logFile = `${logDir}/producer.log`;
+    const count = 3_000;
+    const producer = await startScript(
+      "produce",
+      [
+        ...producerArgs(topic, { count, rate: 100, partitions: 3, logFile }),
+        "--log-level",
+        "debug",
+      ],
+      { KAFKA_BROKERS: CLUSTER_BROKERS.join(",") },
+    );
+    const log = () => Deno.readTextFile(logFile).catch(() => "");
+    try {
+      await waitFor(
+        "a first delivery",
+        async () => /Delivered \d+ events/.test(await log()),
+        60_000,
+      );
+      const victim = (await topicState(topic))[0]!.leader;
+      await killNode(victim);
+      // The fault happened: kafkajs gave up, and the publisher sends the request again.
+      await waitFor(
+        "the publisher to retry a request the client gave up on",
+        async () => /Retrying a request to /.test(await log()),
+        120_000,
+        500,
+      );
+      await startCluster();
+      const result = await producer.done;
+      assert.equal(result.code, 0, result.stderr.slice(-3000));
+      assert.deepEqual(summary(result.stderr), {
+        delivered: count,
+        retried: 0,
+        undelivered: 0,
+      });
+      assert.doesNotMatch(await log(), /Replacing a producer/, "the producer id was kept");
+      const ours = held((await readAll(topic)).map((m) => decodeEvent(m.value).event_id));
+      assert.deepEqual(ours, { records: count, distinct: count });
+    } finally {
+      producer.kill("SIGKILL");
+      await producer.done;
+      await startCluster();
+      const admin = createAdmin(kafka);
+      await admin.deleteTopics([topic]).finally(() => admin.close());
+      await Deno.remove(logDir, { recursive: true });
+    }
+  },
+});
