@@ -22,9 +22,10 @@ const UNSAFE_FIELD = /pass|secret|sasl|auth|token|credential|buffer|payload/i;
 
 // kafkajs warns about this for every idempotent producer given bounded
 // retries. Ours are bounded on purpose: a broker outage must reach the
-// caller's own retry and shutdown deadline. After a failed send the
-// publisher replaces its producer (publisher.ts), so no other records are
-// ever sent under the sequence numbers kafkajs rolled back.
+// caller's abort signal and shutdown deadline. The publisher (publisher.ts)
+// sends one partition per request and retries a request kafkajs gave up on
+// unchanged, before anything else for that partition, so the sequence numbers
+// kafkajs rolled back go to the same records again.
 const EXPECTED_WARNING = "Limiting retries for the idempotent producer";
 
 /**

@@ -83,8 +83,8 @@ export function kafkaErrorType(error: unknown): string | undefined {
  * would fail the same way again (too large, not allowed, invalid, no such
  * topic). Exhausted client retries (a broker down for a while) are worth
  * retrying, and so are the idempotent producer's sequence errors
- * (`OUT_OF_ORDER_SEQUENCE_NUMBER`, `UNKNOWN_PRODUCER_ID`): the publisher
- * replaces its producer after any failed send.
+ * (`OUT_OF_ORDER_SEQUENCE_NUMBER`, `UNKNOWN_PRODUCER_ID`): after one the
+ * publisher replaces its producer.
  *
  * @example
  * ```ts

@@ -5,47 +5,63 @@
  * Idempotence in kafkajs 2.2.4: the producer gets an id from the broker and
  * numbers its records per partition; the broker answers a batch whose
  * numbers it already holds with success and the offset of the batch it
- * holds, without writing it again. So a request retried unchanged after a
- * lost response or a partial failure is written once. But kafkajs, when a
- * request fails (one failed partition fails all of it), rolls the numbers of
- * *every* partition of the request back, also of those the broker wrote,
- * and releases its per-broker lock before it retries. Any other request
- * that takes the lock then is given the same numbers, and where it carries
- * as many records for a partition as the written batch did, the broker takes
- * it for that batch and acknowledges it unwritten: records lost, reported
- * delivered. The same happens when a retry places unkeyed messages on other
- * partitions than the first attempt did (kafkajs assigns them round-robin
- * again on each attempt).
+ * holds, without writing it again. So a request retried unchanged, with the
+ * same numbers, after a lost response is written once.
  *
- * So this publisher:
- * - sends one request at a time (`send()` calls queue), so kafkajs' own
- *   retry of a request is the next request its numbers go to;
- * - fixes each message's partition on the first attempt (a retry repeats the
- *   request exactly);
- * - after a `send()` failed (kafkajs gave up, the broker may hold part of
- *   it), replaces its producer: the next request gets a new producer id, so
- *   it can never be taken for the unknown one. Retrying a failed `send()`
- *   may then write twice what the broker already held; it never loses.
+ * kafkajs' `send()` breaks that when a request spans partitions led by
+ * several brokers and a leader moves (a broker dies, an election):
+ * - it keeps the answers per broker, not per partition: when the request to
+ *   broker B failed and, on kafkajs' own retry, B's partitions are led by A,
+ *   which had already answered for its own share, the retry sends nothing
+ *   to A and returns A's old answer. B's records were never written, and
+ *   `send()` reports them delivered (the losses of a leader move);
+ * - when a request to one broker fails (one failed partition fails all of
+ *   it), it rolls the numbers of *all* its partitions back, also of those
+ *   the broker wrote; a later request then repeats those numbers with other
+ *   records, which the broker takes for the written batch and acknowledges
+ *   unwritten (lost) or refuses (`OUT_OF_ORDER_SEQUENCE_NUMBER`);
+ * - a broker request still in flight when another fails is sent again by
+ *   the retry with new numbers (duplicates).
  *
- * One request at a time and `maxInFlightRequests: 1` also keep order: the
- * requests of a publisher reach each partition in the order of the `send()`
- * calls, and a song's plays (one key, one partition) keep their order. Only
- * a failed `send()` is overtaken, by the sends queued behind it, when its
- * caller retries it.
+ * So this publisher gives kafkajs requests of **one partition** only: it
+ * places the messages itself (the default partitioner: murmur2 of the key,
+ * as the Java client does, round-robin without one) and sends each
+ * partition's share as its own `send()`, the partitions of one call at once
+ * (through four producers, partition p always through producer p % 4:
+ * kafkajs holds one request per broker and producer, so partitions led by
+ * one broker still go side by side). A request for one partition goes to
+ * one broker: kafkajs' retries resend it whole, with the numbers it rolled
+ * back, to whichever broker leads then, which either holds it (and says so)
+ * or writes it. When kafkajs gives up
+ * (a leader away longer than its retries), the publisher retries the same
+ * request on the same producer, before anything else goes to that partition,
+ * so the numbers again match what the broker may hold. Only when the
+ * numbers are in doubt (a request abandoned in flight, or the broker
+ * rejecting the producer's numbers or id) is the producer replaced: the next
+ * request gets a new producer id, so it can never be taken for an unknown
+ * one. A resend after that may write twice what the broker already held; it
+ * never loses.
+ *
+ * Calls are served one at a time, in call order, and one request at a time
+ * per partition: the requests of a publisher reach each partition in the
+ * order of the `send()` calls, and a song's plays (one key, one partition)
+ * keep their order. A failed `send()` is overtaken by the sends queued
+ * behind it when its caller retries it.
  *
  * @module
  */
 
 import { Buffer } from "node:buffer";
 import {
-  type ICustomPartitioner,
   type Message as KafkaMessage,
   Partitioners,
+  type PartitionMetadata,
   type Producer,
 } from "kafkajs";
 import { type KafkaClient, kafkajsOf } from "./client.ts";
-import { KafkaTopicNotFoundError } from "./errors.ts";
-import { logger } from "../ops/mod.ts";
+import { isTransientKafkaError, kafkaErrorType, KafkaTopicNotFoundError } from "./errors.ts";
+import { partitionMessages } from "./partition_messages.ts";
+import { logger, sleep } from "../ops/mod.ts";
 
 const log = logger("kafka");
 
@@ -78,9 +94,12 @@ export interface SendOptions {
 export interface Publisher {
   /**
    * Sends `messages` to `topic` and waits for all in-sync replicas to have
-   * them. Large sets go in several requests, in order; calls are served one
-   * at a time, in call order. Keyed messages go to the partition the key
-   * hashes to (murmur2, as the Java client does), others round-robin.
+   * them: a request per partition (several, in order, for large sets), the
+   * partitions side by side; calls are served one at a time, in call order.
+   * Keyed messages go to the partition the key hashes to (murmur2, as the
+   * Java client does), others round-robin. A request the client gave up on
+   * (a leader away for long) is sent again until it succeeds or `signal`
+   * aborts.
    * Rejects with a {@linkcode KafkaTopicNotFoundError} within seconds when
    * `topic` does not exist (the client would retry it for ~45 s).
    */
@@ -101,8 +120,20 @@ function toBuffer(bytes: Uint8Array | string | null): Buffer | string | null {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function byteLength(value: Uint8Array | string | null): number {
-  return value === null ? 0 : typeof value === "string" ? value.length * 3 : value.byteLength;
+type Bytes = Uint8Array | string;
+
+function byteLength(value: Bytes | readonly Bytes[] | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  if (typeof value === "string") return value.length * 3;
+  if (value instanceof Uint8Array) return value.byteLength;
+  return value.reduce((sum: number, part) => sum + byteLength(part), 0);
+}
+
+/** What {@linkcode messageSize} measures: ours, or kafkajs' own message type. */
+export interface SizedMessage {
+  key?: Bytes | null | undefined;
+  value: Bytes | null;
+  headers?: Readonly<Record<string, Bytes | readonly Bytes[] | undefined>> | undefined;
 }
 
 /**
@@ -115,7 +146,7 @@ function byteLength(value: Uint8Array | string | null): number {
  * assert.equal(messageSize({ key: null, value: new Uint8Array(100) }), 164);
  * ```
  */
-export function messageSize(message: PlainMessage): number {
+export function messageSize(message: SizedMessage): number {
   let size = 64 + byteLength(message.key) + byteLength(message.value);
   for (const [name, value] of Object.entries(message.headers ?? {})) {
     size += name.length + byteLength(value) + 8;
@@ -138,7 +169,7 @@ export const MAX_REQUEST_BYTES = 512 * 1024;
  * assert.equal(chunkBySize([big, big, big], 1_000).length, 3);
  * ```
  */
-export function chunkBySize<T extends PlainMessage>(
+export function chunkBySize<T extends SizedMessage>(
   messages: readonly T[],
   maxBytes: number,
 ): T[][] {
@@ -166,26 +197,6 @@ function kafkaMessage(message: PlainMessage): KafkaMessage {
     if (converted !== null) headers[name] = converted;
   }
   return { key: toBuffer(message.key), value: toBuffer(message.value), headers };
-}
-
-/**
- * The default partitioner (murmur2 of the key, round-robin without one),
- * except that a message keeps the partition it was given first: kafkajs asks
- * again on each retry of a request, and an unkeyed message would move.
- */
-function stickyPartitioner(): ICustomPartitioner {
-  return () => {
-    const choose = Partitioners.DefaultPartitioner();
-    const chosen = new WeakMap<object, number>();
-    return (args) => {
-      let partition = chosen.get(args.message);
-      if (partition === undefined) {
-        partition = choose(args);
-        chosen.set(args.message, partition);
-      }
-      return partition;
-    };
-  };
 }
 
 /** First check of a request still unanswered, and the interval of the next ones. */
@@ -230,18 +241,38 @@ function watchRequest<T>(
   });
 }
 
+/** Broker errors that put the producer's numbers or id in doubt: only a new producer helps. */
+const SEQUENCE_ERRORS = new Set([
+  "OUT_OF_ORDER_SEQUENCE_NUMBER",
+  "DUPLICATE_SEQUENCE_NUMBER",
+  "UNKNOWN_PRODUCER_ID",
+  "INVALID_PRODUCER_EPOCH",
+  "INVALID_PRODUCER_ID_MAPPING",
+]);
+
+/** Pause before the publisher retries a request kafkajs gave up on. */
+const RETRY_AFTER_MS = 1_000;
+
+/** Producers a publisher sends through (each partition always through the same one). */
+const PRODUCERS = 4;
+
+/** How long a topic's partition list is used before it is asked again. */
+const PARTITIONS_MAX_AGE_MS = 60_000;
+
 /**
  * Connects an idempotent publisher (acks from all in-sync replicas, one
- * request at a time, the default murmur2 partitioner). The client's bounded
- * retries apply: a broker away for longer makes `send()` reject, and the
- * caller decides whether to try again (see the module notes for why that is
- * safe).
+ * request per partition, the default murmur2 partitioner). A request the
+ * client's bounded retries give up on (a leader away for long) is retried
+ * until it succeeds, `signal` aborts or the publisher closes; errors that
+ * would fail the same way again (too large, not allowed, no such topic) make
+ * `send()` reject, and the caller decides (see the module notes).
  */
 export async function openPublisher(kafka: KafkaClient): Promise<Publisher> {
   const client = kafkajsOf(kafka);
   async function connect(): Promise<Producer> {
     const created = client.producer({
-      createPartitioner: stickyPartitioner(),
+      // Messages arrive with their partition set (partitionMessages).
+      createPartitioner: Partitioners.DefaultPartitioner,
       allowAutoTopicCreation: false,
       idempotent: true,
       maxInFlightRequests: 1,
@@ -249,64 +280,149 @@ export async function openPublisher(kafka: KafkaClient): Promise<Publisher> {
     await created.connect();
     return created;
   }
-  // Undefined after a failed send: the next send connects a new producer.
-  let producer: Producer | undefined = await connect();
-  // Asked only about requests left unanswered for a while.
+  // Partition p always goes through producer p % PRODUCERS (one lock per
+  // broker each: partitions of one broker are sent side by side). A lane is
+  // undefined once its numbers are in doubt: its next request connects a new producer.
+  const lanes: (Promise<Producer> | undefined)[] = new Array(PRODUCERS).fill(undefined);
+  lanes[0] = Promise.resolve(await connect());
+  // Replaced producers, disconnected once the call that replaced them ends.
+  const retired = new Set<Promise<Producer>>();
+  function retire(lane: number, active: Promise<Producer>, topic: string): void {
+    if (lanes[lane] !== active) return;
+    lanes[lane] = undefined;
+    retired.add(active);
+    log.debug("Replacing a producer after a request to {topic} in doubt", { topic });
+  }
+  function disconnectRetired(): void {
+    const done = [...retired];
+    retired.clear();
+    // An abandoned request may hold a producer for a while: not awaited.
+    for (const old of done) old.then((p) => p.disconnect()).catch(() => {});
+  }
+  function producerOf(lane: number): Promise<Producer> {
+    const pending = lanes[lane] ?? connect();
+    lanes[lane] = pending;
+    pending.catch(() => {
+      if (lanes[lane] === pending) lanes[lane] = undefined;
+    });
+    return pending;
+  }
+
+  // Asked only about requests left unanswered for a while, and for partitions.
   const admin = client.admin();
   let adminReady: Promise<void> | undefined;
-  async function topicExists(topic: string): Promise<boolean> {
+  async function connectedAdmin() {
     adminReady ??= admin.connect().catch((error) => {
       adminReady = undefined;
       throw error;
     });
     await adminReady;
-    return (await admin.listTopics()).includes(topic);
+    return admin;
   }
+  async function topicExists(topic: string): Promise<boolean> {
+    return (await (await connectedAdmin()).listTopics()).includes(topic);
+  }
+  const partitionLists = new Map<string, { partitions: PartitionMetadata[]; until: number }>();
+  async function partitionsOf(topic: string): Promise<PartitionMetadata[]> {
+    const known = partitionLists.get(topic);
+    if (known !== undefined && known.until > Date.now()) return known.partitions;
+    // kafkajs retries a missing topic's metadata for its whole retry budget.
+    if (!await topicExists(topic)) throw new KafkaTopicNotFoundError(topic);
+    const metadata = await (await connectedAdmin()).fetchTopicMetadata({ topics: [topic] });
+    const partitions = metadata.topics.find((entry) => entry.name === topic)?.partitions ?? [];
+    if (partitions.length === 0) throw new KafkaTopicNotFoundError(topic);
+    partitionLists.set(topic, { partitions, until: Date.now() + PARTITIONS_MAX_AGE_MS });
+    return partitions;
+  }
+  const choose = Partitioners.DefaultPartitioner();
+
   let turn: Promise<unknown> = Promise.resolve();
   let closed = false;
 
-  async function sendNow(
+  function checkGoing(topic: string, signal: AbortSignal | undefined): void {
+    if (closed) throw new Error(`Cannot send to ${topic}: the publisher is closed`);
+    if (signal?.aborted) throw new Error(`Cannot send to ${topic}: stopped before it was sent`);
+  }
+
+  /** One partition's messages, request by request, each until it is acknowledged. */
+  async function sendPartition(
     topic: string,
-    requests: readonly KafkaMessage[][],
-    signal: AbortSignal | undefined,
+    { partition, messages, signal }: {
+      partition: number;
+      messages: readonly KafkaMessage[];
+      signal: AbortSignal | undefined;
+    },
   ): Promise<Delivery[]> {
+    const lane = partition % PRODUCERS;
     const deliveries: Delivery[] = [];
-    for (const messages of requests) {
-      if (closed) throw new Error(`Cannot send to ${topic}: the publisher is closed`);
-      if (signal?.aborted) throw new Error(`Cannot send to ${topic}: stopped before it was sent`);
-      producer ??= await connect();
-      const active = producer;
-      let results;
-      try {
-        results = await watchRequest(
-          active.send({ topic, acks: -1, messages }),
-          topic,
-          signal,
-          () => topicExists(topic),
-        );
-      } catch (error) {
-        // The broker may hold some of this request under numbers the
-        // producer has rolled back: never send other records with them.
-        // (Not awaited: an abandoned request may still hold it for a while.)
-        if (producer === active) producer = undefined;
-        log.debug("Replacing the producer after a failed request to {topic}", { topic });
-        active.disconnect().catch(() => {});
-        throw error;
-      }
-      for (const { topicName, partition, baseOffset } of results) {
-        deliveries.push({ topic: topicName, partition, baseOffset: baseOffset ?? "" });
+    for (const request of chunkBySize(messages, MAX_REQUEST_BYTES)) {
+      for (let attempt = 1;; attempt++) {
+        checkGoing(topic, signal);
+        const active = producerOf(lane);
+        let results;
+        try {
+          results = await watchRequest(
+            active.then((p) => p.send({ topic, acks: -1, messages: request })),
+            topic,
+            signal,
+            () => topicExists(topic),
+          );
+        } catch (error) {
+          const type = kafkaErrorType(error);
+          if (signal?.aborted || closed || error instanceof KafkaTopicNotFoundError) {
+            // Abandoned in flight: the broker may still write it under
+            // numbers that another request would then repeat.
+            retire(lane, active, topic);
+            throw error;
+          }
+          if (!isTransientKafkaError(error)) throw error;
+          if (type !== undefined && SEQUENCE_ERRORS.has(type)) retire(lane, active, topic);
+          // kafkajs gave up after its retries and rolled this request's numbers
+          // back: the same request again, before anything else for this
+          // partition, carries the same numbers.
+          log.debug("Retrying a request to {topic} (attempt {attempt}): {error}", {
+            topic,
+            attempt,
+            error: error instanceof Error ? error.message : String(error),
+          });
+          await sleep(RETRY_AFTER_MS, signal);
+          continue;
+        }
+        for (const { topicName, partition, baseOffset } of results) {
+          deliveries.push({ topic: topicName, partition, baseOffset: baseOffset ?? "" });
+        }
+        break;
       }
     }
     return deliveries;
   }
 
+  async function sendNow(
+    topic: string,
+    messages: readonly KafkaMessage[],
+    signal: AbortSignal | undefined,
+  ): Promise<Delivery[]> {
+    try {
+      checkGoing(topic, signal);
+      const placed = partitionMessages(topic, messages, await partitionsOf(topic), choose);
+      const sent = await Promise.allSettled(
+        [...placed].map(([partition, group]) =>
+          sendPartition(topic, { partition, messages: group, signal })
+        ),
+      );
+      const failed = sent.find((result) => result.status === "rejected");
+      if (failed !== undefined) throw failed.reason;
+      return sent.flatMap((result) => result.status === "fulfilled" ? result.value : []);
+    } finally {
+      disconnectRetired();
+    }
+  }
+
   return {
     send(topic, messages, options = {}) {
       // Converted before waiting for the turn (overlaps the request in flight).
-      const requests = chunkBySize(messages, MAX_REQUEST_BYTES).map((chunk) =>
-        chunk.map(kafkaMessage)
-      );
-      const result = turn.then(() => sendNow(topic, requests, options.signal));
+      const converted = messages.map(kafkaMessage);
+      const result = turn.then(() => sendNow(topic, converted, options.signal));
       turn = result.catch(() => {});
       return result;
     },
@@ -314,8 +430,8 @@ export async function openPublisher(kafka: KafkaClient): Promise<Publisher> {
       if (closed) return;
       closed = true;
       await turn;
-      await producer?.disconnect();
-      producer = undefined;
+      const last = lanes.splice(0, lanes.length, ...new Array(PRODUCERS).fill(undefined));
+      await Promise.all(last.map((lane) => lane?.then((p) => p.disconnect(), () => {})));
       if (adminReady !== undefined) await admin.disconnect();
     },
   };
