@@ -1,8 +1,9 @@
 /**
  * `test()` for integration tests: `Deno.test` with a deadline. A test that
  * runs past its deadline fails with one line naming it, so a hang costs one
- * test, not the whole run. Every test in `tests/integration/` is declared
- * with it (`tests/unit/integration_tests_test.ts` checks).
+ * test, not the whole run. Every test in `tests/integration/` and
+ * `tests/exclusive/` is declared with it (`tests/unit/integration_tests_test.ts`
+ * checks).
  *
  * @module
  */
@@ -36,24 +37,26 @@ export function test(
   second?: TestFn | TestOptions,
   third?: TestFn,
 ): void {
-  const timeoutMs = typeof first === "string"
-    ? (typeof second === "object" ? second.timeoutMs : undefined)
-    : first.timeoutMs;
-  if (timeoutMs !== undefined && timeoutMs < 1_000) {
-    const name = typeof first === "string" ? first : first.name;
+  const name = typeof first === "string" ? first : first.name;
+  const given = typeof first !== "string"
+    ? first.timeoutMs
+    : typeof second === "object"
+    ? second.timeoutMs
+    : undefined;
+  const timeoutMs = given ?? DEFAULT_TIMEOUT_MS;
+  if (timeoutMs < 1_000) {
     throw new RangeError(
       `Cannot register test "${name}" as 'timeoutMs' is in milliseconds: ${timeoutMs} is under a second`,
     );
   }
   if (typeof first !== "string") {
-    const { timeoutMs, fn, ...rest } = first;
-    Deno.test({ ...rest, fn: withDeadline(first.name, timeoutMs ?? DEFAULT_TIMEOUT_MS, fn) });
+    const { timeoutMs: _, fn, ...rest } = first;
+    Deno.test({ ...rest, fn: withDeadline(name, timeoutMs, fn) });
     return;
   }
   const fn = typeof second === "function" ? second : third;
-  const options = typeof second === "object" ? second : {};
-  if (fn === undefined) throw new TypeError(`Cannot register test "${first}": no function`);
-  Deno.test(first, withDeadline(first, options.timeoutMs ?? DEFAULT_TIMEOUT_MS, fn));
+  if (fn === undefined) throw new TypeError(`Cannot register test "${name}": no function`);
+  Deno.test(name, withDeadline(name, timeoutMs, fn));
 }
 
 /**
