@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
+import { runCommand } from "../support/command.ts";
 import { secretForms } from "../../shared/ops/redact.ts";
 import { consumerArgs, readTopic, runScript, tableRows, uniqueName } from "../support/harness.ts";
 
@@ -28,18 +29,8 @@ interface SecureBroker {
 async function secureKafka(
   action: "up" | "down" | "status",
 ): Promise<{ ok: boolean; output: string }> {
-  const result = await new Deno.Command("bash", {
-    args: ["infra/secure_kafka.sh", action],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    ok: result.success,
-    output: decoder.decode(result.stdout) + decoder.decode(result.stderr),
-  };
+  const result = await runCommand("bash", ["infra/secure_kafka.sh", action]);
+  return { ok: result.ok, output: result.stdout + result.stderr };
 }
 
 async function startBroker(): Promise<SecureBroker> {

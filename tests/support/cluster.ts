@@ -8,13 +8,13 @@
  * @module
  */
 
+import { runCommand } from "./command.ts";
+
 /** Bootstrap addresses of the cluster's nodes 1-3. */
 export const CLUSTER_BROKERS = ["127.0.0.1:19091", "127.0.0.1:19092", "127.0.0.1:19093"];
 
 /** The cluster's node ids. */
 export const CLUSTER_NODES = [1, 2, 3];
-
-const ROOT = new URL("../../", import.meta.url);
 
 /** One partition's leader and in-sync replicas. */
 export interface PartitionState {
@@ -26,23 +26,13 @@ export interface PartitionState {
 
 /** What a command printed; throws with its output when it failed. */
 async function run(command: string, args: string[], what: string): Promise<string> {
-  const output = await new Deno.Command(command, {
-    args,
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  const stdout = decoder.decode(output.stdout);
-  if (!output.success) {
+  const result = await runCommand(command, args);
+  if (!result.ok) {
     throw new Error(
-      `Cannot ${what}: ${command} exited with ${output.code}: ${
-        decoder.decode(output.stderr).trim()
-      }`,
+      `Cannot ${what}: ${command} exited with ${result.code}: ${result.stderr.trim()}`,
     );
   }
-  return stdout;
+  return result.stdout;
 }
 
 /** Whether `kcat` is on the PATH. */

@@ -23,6 +23,7 @@ import {
 } from "../../shared/kafka/mod.ts";
 import { type Child, spawnTask, waitWithin } from "../../shared/launch/tasks.ts";
 import { mergePermissions } from "./permissions.ts";
+import { runCommand } from "./command.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const BROKERS = ["127.0.0.1:9092"];
@@ -415,19 +416,14 @@ export async function services(
   action: "up" | "down" | "status",
   service?: "kafka" | "bigquery",
 ): Promise<void> {
-  const result = await new Deno.Command("bash", {
-    args: ["infra/services.sh", action, ...(service ? [service] : [])],
-    cwd: ROOT,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!result.success) {
-    const decoder = new TextDecoder();
+  const result = await runCommand("bash", [
+    "infra/services.sh",
+    action,
+    ...(service ? [service] : []),
+  ]);
+  if (!result.ok) {
     throw new Error(
-      `services.sh ${action} ${service ?? ""} failed:\n${decoder.decode(result.stdout)}${
-        decoder.decode(result.stderr)
-      }`,
+      `services.sh ${action} ${service ?? ""} failed:\n${result.stdout}${result.stderr}`,
     );
   }
 }
