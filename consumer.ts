@@ -15,6 +15,7 @@ import { bigqueryOptions, openDestination, storageApiOptions } from "./shared/bi
 import { deadlineAfter, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
 import { DEAD_LETTER_TOPIC_CONFIG } from "./shared/dlq/mod.ts";
 import { errorMessage } from "./shared/errors.ts";
+import { eventTimeOptions } from "./shared/event_options.ts";
 import {
   createAdmin,
   createKafka,
@@ -46,6 +47,7 @@ import {
   logDestination,
   logStopped,
   runSettings,
+  setMaxFutureSkew,
   sourceSettings,
   startConsumerProgress,
   streamSettings,
@@ -61,6 +63,7 @@ export const options = {
   ...storageApiOptions,
   ...writeOptions,
   ...batchOptions,
+  ...eventTimeOptions,
   partitions: partitionsOption,
   exitWhenIdle: exitWhenIdleOption,
   ...metricsServerOptions,
@@ -79,6 +82,7 @@ async function main(): Promise<number> {
       "Streams song_completed events from Kafka into BigQuery (exactly once, with a dead-letter topic).",
   }, options);
   await setupLogging({ level: config.logLevel, file: config.logFile });
+  setMaxFutureSkew(config.maxFutureSkew);
   const stop = shutdownSignal((name) =>
     log.info("Received {signal}: storing and committing what was read", { signal: name })
   );

@@ -14,6 +14,7 @@
 
 import { bigqueryOptions, openWarehouse } from "./shared/bigquery/mod.ts";
 import { errorMessage } from "./shared/errors.ts";
+import { eventTimeOptions } from "./shared/event_options.ts";
 import { parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
 import {
   createKafka,
@@ -49,6 +50,7 @@ export const options = {
   ...bigqueryOptions,
   ...viewOptions,
   ...counting,
+  ...eventTimeOptions,
   partitions: partitionsOption,
   logLevel: logLevelOption,
 };
@@ -74,10 +76,12 @@ async function main(): Promise<number> {
     allowedLatenessMs: config.allowedLateness,
     dedupHorizonMs: config.dedupHorizon,
     reanchorEveryMs: config.reanchorEvery,
+    maxFutureMs: config.maxFutureSkew,
   });
   // Full-table queries: one run at a time, at most one per interval.
   const gate = createReconcileGate({
-    run: () => reconcile(feed.counter(), warehouse, Date.now()),
+    run: () =>
+      reconcile(feed.counter(), warehouse, Date.now(), { maxFutureMs: config.maxFutureSkew }),
     minIntervalMs: config.reconcileMinInterval,
   });
   const server = serveDashboard({

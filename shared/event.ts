@@ -16,6 +16,7 @@
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { errorMessage } from "./errors.ts";
+import { formatDuration } from "./cli/duration.ts";
 
 /** A listener played a song to the end. */
 export interface SongCompleted {
@@ -272,11 +273,92 @@ export function parseEvent(input: unknown, source?: EventSource): SongCompleted 
   };
 }
 
+/** How far ahead of the reader's clock an event time may be, unless configured: 5 minutes. */
+export const DEFAULT_MAX_FUTURE_MS = 300_000;
+
+/** The clocks an event time is checked against, and how far ahead of them it may be. */
+export interface EventClock {
+  /** The reader's wall time, ms since the epoch. */
+  now: number;
+  /**
+   * The Kafka record's timestamp, ms since the epoch as a number or text
+   * (ignored when missing, zero or not a number).
+   */
+  producedAt?: number | string | undefined;
+  /** Largest accepted distance of an event time ahead of the clock, in ms. */
+  maxFutureMs: number;
+}
+
+/**
+ * The one rule on event times shared by the consumer and the dashboard: an
+ * event time more than `clock.maxFutureMs` ahead of the time its Kafka
+ * record was produced, or of the reader's clock, whichever is earlier, is
+ * refused with an {@linkcode EventError} on `timestamp` (one producer with a
+ * wrong clock would otherwise pin its songs at the top of every window).
+ * Returns the event when its time is acceptable.
+ *
+ * Taking the record's time when it is the earlier makes the verdict the same
+ * on every read of a record produced by a correct clock: the consumer,
+ * reading a message again after a crash, decides as it did the first time.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkEventTime } from "./event.ts";
+ * const now = Date.UTC(2026, 11, 5, 9);
+ * const event = {
+ *   event_id: "0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a", user_id: 1,
+ *   artist: "tony-allen", song_id: 1, song_name: "zombie",
+ *   event_type: "song_completed" as const,
+ *   timestamp: "2026-12-05T09:05:00.000Z",
+ * };
+ * assert.equal(checkEventTime(event, { now, maxFutureMs: 300_000 }), event);
+ * assert.throws(() => checkEventTime(event, { now, maxFutureMs: 60_000 }), {
+ *   message: "Cannot parse event: 'timestamp' must be at most 1m ahead of the clock " +
+ *     '(2026-12-05T09:00:00.000Z), got "2026-12-05T09:05:00.000Z"',
+ * });
+ * // Produced an hour earlier: the record's time is the clock.
+ * assert.throws(() => checkEventTime(event, { now, producedAt: now - 3_600_000, maxFutureMs: 300_000 }));
+ * ```
+ */
+export function checkEventTime(event: SongCompleted, clock: EventClock): SongCompleted {
+  const latest = latestEventTime(clock);
+  if (Date.parse(event.timestamp) > latest) {
+    throw new EventError(
+      `'timestamp' must be at most ${formatDuration(clock.maxFutureMs)} ahead of the clock (${
+        new Date(latest - clock.maxFutureMs).toISOString()
+      }), got ${JSON.stringify(event.timestamp)}`,
+      "timestamp",
+    );
+  }
+  return event;
+}
+
+/**
+ * The latest event time {@linkcode checkEventTime} accepts at `clock`, in ms
+ * since the epoch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { latestEventTime } from "./event.ts";
+ * assert.equal(latestEventTime({ now: 1_000, maxFutureMs: 500 }), 1_500);
+ * assert.equal(latestEventTime({ now: 1_000, producedAt: "800", maxFutureMs: 500 }), 1_300);
+ * assert.equal(latestEventTime({ now: 1_000, producedAt: "0", maxFutureMs: 500 }), 1_500);
+ * ```
+ */
+export function latestEventTime(clock: EventClock): number {
+  const produced = Number(clock.producedAt);
+  const at = Number.isFinite(produced) && produced > 0 ? Math.min(produced, clock.now) : clock.now;
+  return at + clock.maxFutureMs;
+}
+
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Decodes a Kafka message value (UTF-8 JSON) and parses it with
- * {@linkcode parseEvent}. Every failure is an {@linkcode EventError}.
+ * {@linkcode parseEvent}; with a `clock`, also checks the event time with
+ * {@linkcode checkEventTime}. Every failure is an {@linkcode EventError}.
  *
  * @example
  * ```ts
@@ -292,6 +374,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true });
 export function decodeEvent(
   bytes: Uint8Array | null,
   source?: EventSource,
+  clock?: EventClock,
 ): SongCompleted {
   if (bytes === null || bytes.length === 0) {
     throw new EventError("the message is empty");
@@ -308,7 +391,8 @@ export function decodeEvent(
   } catch (error) {
     throw new EventError(`the message is not valid JSON (${errorMessage(error)})`);
   }
-  return parseEvent(json, source);
+  const event = parseEvent(json, source);
+  return clock === undefined ? event : checkEventTime(event, clock);
 }
 
 /**

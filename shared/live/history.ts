@@ -23,6 +23,7 @@
  */
 
 import { playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
+import { DEFAULT_MAX_FUTURE_MS, latestEventTime } from "../event.ts";
 import type { PartitionAnchor } from "./anchors.ts";
 import {
   FINITE_WINDOWS,
@@ -77,7 +78,32 @@ export interface HistoryRequest {
   now: number;
   /** The counter's allowed lateness; plays written later than this after their event time are left out of the windows. */
   allowedLatenessMs: number;
+  /** How far ahead of the clock an event time may be (default 5 minutes): later plays are left out. */
+  maxFutureMs?: number;
   previous?: PreviousHistory;
+}
+
+/**
+ * SQL of the event-time rule (`checkEventTime`) on stored plays: the event
+ * time at most `maxFutureMs` ahead of `now` and of the row's `ingested_at`
+ * (when the consumer read it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { eventTimeSql } from "./history.ts";
+ * assert.equal(
+ *   eventTimeSql(1_000, 500, "p"),
+ *   "p.timestamp <= TIMESTAMP_MILLIS(1500) AND TIMESTAMP_DIFF(p.timestamp, p.ingested_at, MILLISECOND) <= 500",
+ * );
+ * ```
+ */
+export function eventTimeSql(now: number, maxFutureMs: number, alias = ""): string {
+  const prefix = alias === "" ? "" : `${alias}.`;
+  const latest = Math.floor(latestEventTime({ now, maxFutureMs }));
+  return `${prefix}timestamp <= TIMESTAMP_MILLIS(${latest}) AND TIMESTAMP_DIFF(${prefix}timestamp, ${prefix}ingested_at, MILLISECOND) <= ${
+    Math.floor(maxFutureMs)
+  }`;
 }
 
 /**
@@ -134,6 +160,10 @@ export function allTimeSql(
   config: Warehouse["config"],
   anchors: readonly PartitionAnchor[],
   previous?: { anchors: readonly PartitionAnchor[]; since: number },
+  clock: { now: number; maxFutureMs: number } = {
+    now: Date.now(),
+    maxFutureMs: DEFAULT_MAX_FUTURE_MS,
+  },
 ): string {
   const before = previous === undefined
     ? "0"
@@ -149,6 +179,7 @@ export function allTimeSql(
   SUBSTR(MAX(${LATEST_KEY}), 21) AS latest_id
 FROM ${playsTableRef(config)}
 WHERE ${belowAnchorsSql(anchors)}${since}
+  AND ${eventTimeSql(clock.now, clock.maxFutureMs)}
 GROUP BY artist, song_id`;
 }
 
@@ -173,6 +204,7 @@ export function windowsSql(
   anchors: readonly PartitionAnchor[],
   now: number,
   allowedLatenessMs: number,
+  maxFutureMs = DEFAULT_MAX_FUTURE_MS,
 ): string {
   const windows = FINITE_WINDOWS.map((window) =>
     `SELECT '${window}' AS time_window, ${WINDOWS[window].bucketMs} AS width_ms, ${
@@ -204,6 +236,7 @@ FROM (
     FROM ${playsTableRef(config)} AS p
     WHERE p.timestamp >= TIMESTAMP_MILLIS(${oldest})
       AND ${belowAnchorsSql(anchors, "p")}${lateness}
+      AND ${eventTimeSql(now, maxFutureMs, "p")}
     GROUP BY artist, song_id, at_ms
   ) AS s
   CROSS JOIN (
@@ -331,13 +364,27 @@ export async function loadHistory(
     return { songs, windows: [], queries: 0, full: previous === undefined };
   }
   // The two questions are independent: asked at once, the start waits for the slower only.
+  const maxFutureMs = request.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
+  const clock = { now: request.now, maxFutureMs };
   const allTime = previous === undefined
-    ? allTimeSql(warehouse.config, anchors)
+    ? allTimeSql(warehouse.config, anchors, undefined, clock)
     : previous.since === undefined
     ? undefined
-    : allTimeSql(warehouse.config, anchors, { anchors: previous.anchors, since: previous.since });
+    : allTimeSql(
+      warehouse.config,
+      anchors,
+      { anchors: previous.anchors, since: previous.since },
+      clock,
+    );
+  const windowsQuery = windowsSql(
+    warehouse.config,
+    anchors,
+    request.now,
+    request.allowedLatenessMs,
+    maxFutureMs,
+  );
   const [windowRows, allTimeRows] = await Promise.all([
-    query(warehouse, windowsSql(warehouse.config, anchors, request.now, request.allowedLatenessMs)),
+    query(warehouse, windowsQuery),
     allTime === undefined ? undefined : query(warehouse, allTime),
   ]);
   if (allTimeRows !== undefined) mergeAllTime(songs, allTimeRows);

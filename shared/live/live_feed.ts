@@ -54,6 +54,8 @@ export interface LiveFeedOptions {
   dedupHorizonMs: number;
   /** How often to re-anchor; 0 only anchors at start. */
   reanchorEveryMs: number;
+  /** How far ahead of the clock an event time may be (default 5 minutes). */
+  maxFutureMs?: number;
   /** How often the reader's lag is checked (default 5 s). */
   lagEveryMs?: number;
   /** Wall clock (default `Date.now`). */
@@ -213,6 +215,8 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
       topic,
       counter: generation.counter,
       anchors,
+      now,
+      ...(options.maxFutureMs === undefined ? {} : { maxFutureMs: options.maxFutureMs }),
       onCaughtUp: (stats) => {
         log.debug("Kafka read to its end from {anchors}: {read} messages in {ms} ms", {
           anchors: describeAnchors(anchors),
@@ -289,6 +293,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
           anchors: current.anchors ?? [],
           now: now(),
           allowedLatenessMs: options.allowedLatenessMs,
+          ...(options.maxFutureMs === undefined ? {} : { maxFutureMs: options.maxFutureMs }),
         });
         addHistory(current, history);
         bigqueryProblem = undefined;
@@ -364,6 +369,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
             anchors,
             now: now(),
             allowedLatenessMs: options.allowedLatenessMs,
+            ...(options.maxFutureMs === undefined ? {} : { maxFutureMs: options.maxFutureMs }),
             ...(previous === undefined ? {} : { previous }),
           }),
         );

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { decodeEvent, EventError } from "../event.ts";
+import { decodeEvent, DEFAULT_MAX_FUTURE_MS, EventError } from "../event.ts";
 import { errorMessage } from "../errors.ts";
 import { createAdmin, createSource, type KafkaClient, type Source } from "../kafka/mod.ts";
 import { sleep } from "../ops/mod.ts";
@@ -57,8 +57,18 @@ export interface Applied {
   invalid: { offset: string; error: EventError }[];
 }
 
+/** Options of {@linkcode applyMessages}. */
+export interface ApplyOptions {
+  /** The reader's wall time (default: now). */
+  now?: number;
+  /** How far ahead of the clock an event time may be (default 5 minutes). */
+  maxFutureMs?: number;
+}
+
 /**
  * Parses `messages` read from `topic`/`partition` and adds them to `counter`.
+ * An event time too far ahead of the clock (`checkEventTime`, the consumer's
+ * rule) makes the message invalid: it is not counted.
  *
  * @example
  * ```ts
@@ -76,7 +86,10 @@ export function applyMessages(
   topic: string,
   partition: number,
   messages: readonly FeedMessage[],
+  options: ApplyOptions = {},
 ): Applied {
+  const now = options.now ?? Date.now();
+  const maxFutureMs = options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   const applied: Applied = {
     counted: 0,
     duplicates: 0,
@@ -87,7 +100,11 @@ export function applyMessages(
   for (const message of messages) {
     let event;
     try {
-      event = decodeEvent(message.value, { topic, partition, offset: message.offset });
+      event = decodeEvent(
+        message.value,
+        { topic, partition, offset: message.offset },
+        { now, producedAt: message.timestamp, maxFutureMs },
+      );
     } catch (error) {
       if (!(error instanceof EventError)) throw error;
       applied.invalid.push({ offset: message.offset, error });
@@ -120,6 +137,8 @@ export interface PlayFeedOptions {
   onCrash?: (error: unknown) => void;
   /** Called when a new client reads again after a crash. */
   onRecovered?: () => void;
+  /** How far ahead of the clock an event time may be (default 5 minutes). */
+  maxFutureMs?: number;
   /** Wall clock (default `Date.now`). */
   now?: () => number;
 }
@@ -182,7 +201,10 @@ export async function startPlayFeed(
     const last = fresh[fresh.length - 1];
     if (first === undefined || last === undefined) return;
     if (expected !== undefined && BigInt(first.offset) > expected) stats.contiguous = false;
-    const applied = applyMessages(counter, topic, partition, fresh);
+    const applied = applyMessages(counter, topic, partition, fresh, {
+      now: now(),
+      ...(options.maxFutureMs === undefined ? {} : { maxFutureMs: options.maxFutureMs }),
+    });
     stats.read += fresh.length;
     stats.invalid += applied.invalid.length;
     stats.lastReadAt = now();

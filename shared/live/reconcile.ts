@@ -7,6 +7,8 @@
  */
 
 import { playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
+import { DEFAULT_MAX_FUTURE_MS } from "../event.ts";
+import { eventTimeSql } from "./history.ts";
 import { type PlayCounter, songKey, WINDOW_NAMES, type WindowName } from "./windows.ts";
 
 /** A song whose counts differ. */
@@ -80,8 +82,13 @@ export function compareCounts(
 export async function bigqueryCounts(
   warehouse: Warehouse,
   from: number | undefined,
+  clock?: { now: number; maxFutureMs: number },
 ): Promise<Map<string, number>> {
-  const where = from === undefined ? "" : "WHERE timestamp >= TIMESTAMP(@from)";
+  const conditions = [
+    ...(from === undefined ? [] : ["timestamp >= TIMESTAMP(@from)"]),
+    ...(clock === undefined ? [] : [eventTimeSql(clock.now, clock.maxFutureMs)]),
+  ];
+  const where = conditions.length === 0 ? "" : `WHERE ${conditions.join(" AND ")}`;
   const rows = await query(
     warehouse,
     `SELECT artist, song_id, COUNT(DISTINCT event_id) AS plays
@@ -110,11 +117,13 @@ export async function reconcile(
   counter: PlayCounter,
   warehouse: Warehouse,
   now: number,
+  options: { maxFutureMs?: number } = {},
 ): Promise<Reconciliation> {
+  const clock = { now, maxFutureMs: options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS };
   const snapshots = WINDOW_NAMES.map((window) => ({ window, ...counter.counts(window, now) }));
   const windows: WindowCheck[] = [];
   for (const snapshot of snapshots) {
-    const remote = await bigqueryCounts(warehouse, snapshot.from);
+    const remote = await bigqueryCounts(warehouse, snapshot.from, clock);
     const differences = compareCounts(snapshot.plays, remote);
     windows.push({
       window: snapshot.window,

@@ -26,7 +26,7 @@ export {
   type StreamSettings,
   streamSettings,
 } from "./settings.ts";
-export type { WriterStats } from "./sink.ts";
+export { setMaxFutureSkew, type WriterStats } from "./sink.ts";
 export { logDestination, logStopped, startConsumerProgress } from "./status_lines.ts";
 export {
   createSinkStream,

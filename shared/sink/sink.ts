@@ -18,7 +18,7 @@ import {
   type OutgoingMessage,
   type SourceMessage,
 } from "../dlq/mod.ts";
-import { decodeEvent, EventError } from "../event.ts";
+import { decodeEvent, DEFAULT_MAX_FUTURE_MS, EventError } from "../event.ts";
 import { type PlayRow, toRow } from "../schema.ts";
 
 /** Counters kept by the sink (all monotonic). */
@@ -88,9 +88,48 @@ export type Decoded =
   | { row: PlayRow; letter?: undefined }
   | { row?: undefined; letter: OutgoingMessage; kind: DeadLetterKind };
 
+let processMaxFutureMs = DEFAULT_MAX_FUTURE_MS;
+
+/**
+ * Sets how far ahead of the clock an event time may be for every later
+ * {@linkcode decodeMessage} of this process that is not given its own
+ * (default `DEFAULT_MAX_FUTURE_MS`, 5 minutes). The consumer's entry script
+ * calls it once with `--max-future-skew`, before it reads.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeMessage, setMaxFutureSkew } from "./sink.ts";
+ * const timestamp = new Date(Date.now() + 120_000).toISOString();
+ * const value = new TextEncoder().encode(JSON.stringify({
+ *   user_id: 1, artist: "tony-allen", song_id: 1, song_name: "zombie",
+ *   event_type: "song_completed", timestamp,
+ * }));
+ * const message = { key: null, value, offset: "5", timestamp: "0" };
+ * setMaxFutureSkew(60_000);
+ * assert.equal(decodeMessage("plays", 0, message, new Date().toISOString()).letter?.headers["error.kind"], "invalid-event");
+ * setMaxFutureSkew(300_000);
+ * assert.ok(decodeMessage("plays", 0, message, new Date().toISOString()).row);
+ * ```
+ */
+export function setMaxFutureSkew(ms: number): void {
+  if (!Number.isSafeInteger(ms) || ms < 0) {
+    throw new RangeError(`Cannot set the future skew: expected 0 ms or more, got ${ms}`);
+  }
+  processMaxFutureMs = ms;
+}
+
+/** Options of {@linkcode decodeMessage}. */
+export interface DecodeOptions {
+  /** How far ahead of the clock an event time may be (default: the process's, see {@linkcode setMaxFutureSkew}). */
+  maxFutureMs?: number;
+}
+
 /**
  * Decodes `message` read from `topic`/`partition` into its row, or its dead
- * letter when it is not a valid event.
+ * letter when it is not a valid event. `ingestedAt` is the reader's clock:
+ * an event time further ahead of it, or of the record's Kafka timestamp,
+ * than the allowed skew is an invalid event (`checkEventTime`).
  *
  * @example
  * ```ts
@@ -105,6 +144,9 @@ export type Decoded =
  * const again = decodeMessage("plays", 0, message, "2026-11-24T19:05:00.000Z");
  * assert.equal(first.row?.event_id, again.row?.event_id);
  * assert.equal(decodeMessage("plays", 0, { ...message, value: null }, "").letter?.headers["error.kind"], "invalid-json");
+ * // Read in 2020, the event of 2022 lies in the future.
+ * const early = decodeMessage("plays", 0, message, "2020-01-01T00:00:00.000Z");
+ * assert.equal(early.letter?.headers["error.field"], "timestamp");
  * ```
  */
 export function decodeMessage(
@@ -112,10 +154,19 @@ export function decodeMessage(
   partition: number,
   message: SourceMessage,
   ingestedAt: string,
+  options: DecodeOptions = {},
 ): Decoded {
   try {
     const source = { topic, partition, offset: message.offset };
-    const event = decodeEvent(message.value, source);
+    const now = Date.parse(ingestedAt);
+    const clock = Number.isFinite(now)
+      ? {
+        now,
+        producedAt: message.timestamp,
+        maxFutureMs: options.maxFutureMs ?? processMaxFutureMs,
+      }
+      : undefined;
+    const event = decodeEvent(message.value, source, clock);
     return { row: toRow(event, partition, message.offset, ingestedAt) };
   } catch (error) {
     if (!(error instanceof EventError)) throw error;

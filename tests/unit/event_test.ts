@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  checkEventTime,
   decodeEvent,
   deriveEventId,
   encodeEvent,
@@ -410,4 +411,32 @@ Deno.test("encodeEvent() and decodeEvent() round-trip an event", () => {
 Deno.test("encodeEvent() of a normalized tutorial event decodes to the same event", () => {
   const event = parseEvent(tutorial(), SOURCE);
   assert.deepEqual(decodeEvent(encodeEvent(event)), event);
+});
+
+Deno.test("checkEventTime() accepts up to the skew ahead of the earlier of record time and clock", () => {
+  const now = Date.UTC(2026, 11, 5, 9);
+  const at = (ms: number): SongCompleted => ({
+    ...parseEvent(valid()),
+    timestamp: new Date(ms).toISOString(),
+  });
+  const clock = { now, maxFutureMs: 300_000 };
+  assert.ok(checkEventTime(at(now + 300_000), clock));
+  assert.throws(() => checkEventTime(at(now + 300_001), clock), {
+    name: "EventError",
+    message: /^Cannot parse event: 'timestamp' must be at most 5m ahead of the clock/,
+  });
+  // A record produced earlier bounds it too; a future record time does not widen it.
+  assert.throws(() => checkEventTime(at(now), { ...clock, producedAt: now - 300_001 }));
+  assert.throws(() => checkEventTime(at(now + 300_001), { ...clock, producedAt: now + 9e6 }));
+  assert.ok(checkEventTime(at(now + 300_000), { ...clock, producedAt: "not a time" }));
+});
+
+Deno.test("decodeEvent() with a clock refuses a time in the far future", () => {
+  const bytes = new TextEncoder().encode(
+    JSON.stringify({ ...valid(), timestamp: "9999-12-31T23:59:59Z" }),
+  );
+  assert.ok(decodeEvent(bytes));
+  assert.throws(() => decodeEvent(bytes, undefined, { now: Date.now(), maxFutureMs: 300_000 }), {
+    name: "EventError",
+  });
 });

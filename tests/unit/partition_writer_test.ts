@@ -46,7 +46,7 @@ function message(offset: number, value: unknown): SourceMessage {
     key: null,
     value: new TextEncoder().encode(typeof value === "string" ? value : JSON.stringify(value)),
     offset: String(offset),
-    timestamp: "1764012133000",
+    timestamp: "1795548133000", // the event's time: produced as it happened
   };
 }
 

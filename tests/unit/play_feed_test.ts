@@ -70,3 +70,19 @@ Deno.test("applyMessages() reports the earliest event time it read", () => {
   ]);
   assert.equal(applied.minEventAt, NOW - 9_000);
 });
+
+Deno.test("applyMessages() leaves out events further ahead of the clock than the skew", () => {
+  const counter = createPlayCounter({ now: NOW });
+  const applied = applyMessages(counter, "plays", 0, [
+    message(0, songCompleted({}, NOW + 60_000)),
+    message(1, songCompleted({}, NOW + 600_000)),
+  ], { now: NOW, maxFutureMs: 300_000 });
+  assert.equal(applied.counted, 1);
+  assert.deepEqual(applied.invalid.map(({ offset }) => offset), ["1"]);
+  assert.equal(applied.invalid[0]?.error.field, "timestamp");
+  // The same rule with a wider skew counts it.
+  const lenient = applyMessages(createPlayCounter({ now: NOW }), "plays", 0, [
+    message(1, songCompleted({}, NOW + 600_000)),
+  ], { now: NOW, maxFutureMs: 3_600_000 });
+  assert.equal(lenient.counted, 1);
+});
