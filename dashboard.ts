@@ -12,7 +12,7 @@
  * @module
  */
 
-import { bigqueryOptions, openWarehouse } from "./shared/bigquery/mod.ts";
+import { bigqueryOptions, bytesBilledOptions, openWarehouse } from "./shared/bigquery/mod.ts";
 import { errorMessage } from "./shared/errors.ts";
 import { eventTimeOptions } from "./shared/event_options.ts";
 import { parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
@@ -33,6 +33,7 @@ import {
   serveDashboard,
   startDashboardProgress,
   viewOptions,
+  waitOutCrashLoop,
 } from "./shared/live/mod.ts";
 import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/ops/mod.ts";
 
@@ -48,6 +49,7 @@ export const options = {
       "BigQuery (below) and Kafka (from there on)",
   },
   ...bigqueryOptions,
+  ...bytesBilledOptions,
   ...viewOptions,
   ...counting,
   ...eventTimeOptions,
@@ -69,7 +71,7 @@ async function main(): Promise<number> {
 
   // BigQuery's history + Kafka → decode → windowed counter → HTTP/SSE.
   const kafka = createKafka({ ...config, clientId: "livecharts-dashboard" });
-  const warehouse = openWarehouse(config);
+  const warehouse = openWarehouse(config, { maximumBytesBilled: config.maxBytesBilled });
   const feed = createLiveFeed(kafka, {
     ...config,
     warehouse,
@@ -96,6 +98,13 @@ async function main(): Promise<number> {
     return 1;
   }
 
+  // A crash loop would scan BigQuery at every start: back off first.
+  const started = await waitOutCrashLoop({
+    ...config,
+    initialMs: config.crashBackoff,
+    signal: stop,
+  });
+
   // BigQuery is optional for the live chart: the view is created when it answers.
   const viewReady = ensureTopSongsViewSoon(warehouse, config.view, stop);
   const progress = startDashboardProgress(feed, server);
@@ -117,6 +126,7 @@ async function main(): Promise<number> {
   await feed.stop();
   await server.close();
   await viewReady;
+  await started.stopped();
   log.info("Stopped", { ...feed.counter().stats });
   await stopLogging();
   return 0;

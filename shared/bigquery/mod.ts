@@ -18,6 +18,7 @@
  * @module
  */
 
+export { bytesBilledOptions, DEFAULT_MAX_BYTES_BILLED, parseBytes } from "./bytes_billed.ts";
 export { DeadlineExceededError } from "./deadline.ts";
 export {
   type Destination,

@@ -33,6 +33,8 @@ export interface Warehouse {
   table: Table;
   /** Deadline of one call, in milliseconds. */
   requestTimeoutMs: number;
+  /** `maximumBytesBilled` of every query job, when capped. */
+  maximumBytesBilled: number | undefined;
 }
 
 /** Deadline of one BigQuery call unless {@linkcode WarehouseOptions} say otherwise. */
@@ -42,6 +44,8 @@ export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 export interface WarehouseOptions {
   /** Deadline of one call, in milliseconds (default {@linkcode DEFAULT_REQUEST_TIMEOUT_MS}). */
   requestTimeoutMs?: number;
+  /** `maximumBytesBilled` of every query job {@linkcode query} creates (default: no cap). */
+  maximumBytesBilled?: number;
 }
 
 /**
@@ -74,6 +78,7 @@ export function openWarehouse(config: BigQueryConfig, options: WarehouseOptions 
     config,
     table: client.dataset(config.dataset).table(config.table),
     requestTimeoutMs,
+    maximumBytesBilled: options.maximumBytesBilled,
   };
 }
 
@@ -252,6 +257,7 @@ export function isTransientBigQueryError(error: unknown): boolean {
 /**
  * Runs a query (or a DDL statement) and returns its rows; rejects when the
  * SQL fails (bad syntax, a missing table) and after the warehouse's deadline.
+ * Every job carries the warehouse's `maximumBytesBilled` when it has one.
  *
  * A query job is created and its results read, rather than calling the
  * client's `query()`, which resolves with no rows when the server answers
@@ -269,9 +275,12 @@ export function query(
 ): Promise<Record<string, unknown>[]> {
   const ms = warehouse.requestTimeoutMs;
   return withDeadline("a query", ms, async () => {
-    const [job] = await warehouse.client.createQueryJob(
-      params === undefined ? { query: sql } : { query: sql, params },
-    );
+    const cap = warehouse.maximumBytesBilled;
+    const [job] = await warehouse.client.createQueryJob({
+      query: sql,
+      ...(params === undefined ? {} : { params }),
+      ...(cap === undefined ? {} : { maximumBytesBilled: String(cap) }),
+    });
     const [rows] = await job.getQueryResults({ timeoutMs: ms });
     return Array.isArray(rows) ? rows.filter(isRecord) : [];
   });

@@ -16,6 +16,7 @@
  * @module
  */
 
+export { waitOutCrashLoop } from "./crash_backoff.ts";
 export { startDashboardProgress } from "./dashboard_progress.ts";
 export { createLiveFeed, type LiveFeed } from "./live_feed.ts";
 export { dashboardOptions, viewOptions } from "./options.ts";

@@ -107,6 +107,27 @@ export const dashboardOptions = {
     fallbackHelp: "60s",
     parse: positiveDuration,
   },
+  stateDir: {
+    flag: "state-dir",
+    env: "DASHBOARD_STATE_DIR",
+    arg: "DIR",
+    help: "Where the dashboard notes its starts, to back off when it crash-loops; empty: nowhere",
+    fallback: ".state" as string | undefined,
+    parse: (raw: string): string | undefined =>
+      raw === "" ? undefined : text(/^[^,\n]{1,4096}$/, "a directory path without commas")(raw),
+    grant: "write",
+  },
+  crashBackoff: {
+    flag: "crash-backoff",
+    env: "DASHBOARD_CRASH_BACKOFF",
+    arg: "DURATION",
+    help: "After the second run in a row that ended without a clean stop within 10 minutes of " +
+      "its start, wait this long before asking BigQuery, doubled at each further one (at most " +
+      "5m); 0 never waits",
+    fallback: 5_000,
+    fallbackHelp: "5s",
+    parse: parseDuration,
+  },
   streamStallTimeout: {
     flag: "stream-stall-timeout",
     env: "DASHBOARD_STREAM_STALL_TIMEOUT",

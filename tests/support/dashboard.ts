@@ -225,18 +225,22 @@ export interface BigQueryStandIn {
   refusing: boolean;
   /** Requests refused so far. */
   readonly refused: number;
+  /** Requests forwarded so far, with when they came and their body as text. */
+  readonly forwarded: { at: number; method: string; path: string; body: string }[];
   close(): Promise<void>;
 }
 
 /** Starts a {@linkcode BigQueryStandIn} on a free port, refusing. */
 export function startBigQueryStandIn(target = "http://127.0.0.1:9050"): BigQueryStandIn {
   let refused = 0;
+  const forwarded: BigQueryStandIn["forwarded"] = [];
   const standIn = {
     url: "",
     refusing: true,
     get refused() {
       return refused;
     },
+    forwarded,
     close: () => server.shutdown(),
   };
   const server = Deno.serve(
@@ -257,6 +261,12 @@ export function startBigQueryStandIn(target = "http://127.0.0.1:9050"): BigQuery
       const headers = new Headers(request.headers);
       headers.delete("host");
       const body = request.body === null ? undefined : await request.arrayBuffer();
+      forwarded.push({
+        at: Date.now(),
+        method: request.method,
+        path: url.pathname,
+        body: body === undefined ? "" : new TextDecoder().decode(body),
+      });
       let answer: Response;
       try {
         answer = await fetch(`${target}${url.pathname}${url.search}`, {
