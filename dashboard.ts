@@ -46,7 +46,8 @@ export const options = {
   group: {
     ...groupOptions.group,
     help: "Group of the BigQuery consumer: its committed offsets split the counts between " +
-      "BigQuery (below) and Kafka (from there on)",
+      "BigQuery (below) and Kafka (from there on); a partition it never committed is split at " +
+      "the largest kafka_offset the table holds (with a warning), not read from its start",
   },
   ...bigqueryOptions,
   ...bytesBilledOptions,

@@ -6,9 +6,15 @@
  * once, from one side: rows the consumer wrote but has not committed yet sit
  * above the anchor and are left out of BigQuery's answer.
  *
+ * A partition with records but without a commit of the group (a dashboard
+ * given another group than the consumer's) is anchored on what the table
+ * holds: the offset after its largest stored `kafka_offset`. Reading it
+ * from its start instead would count, silently, only what Kafka still holds.
+ *
  * @module
  */
 
+import { playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
 import type { CommittedOffset, KafkaAdmin, PartitionOffsets } from "../kafka/mod.ts";
 
 /** The split of one partition between BigQuery and Kafka. */
@@ -31,7 +37,9 @@ export interface PartitionAnchor {
 /**
  * Anchors from a topic's offsets and a group's committed offsets. Read the
  * committed offsets first: the end offsets read afterwards are then at or
- * past them.
+ * past them. A partition without a commit is anchored on `stored`, the
+ * next offset after the largest the table holds for it, when given (see
+ * {@linkcode storedOffsets}), and at 0 otherwise.
  *
  * @example
  * ```ts
@@ -50,12 +58,67 @@ export interface PartitionAnchor {
 export function anchorsOf(
   offsets: readonly PartitionOffsets[],
   committed: ReadonlyMap<number, CommittedOffset>,
+  stored: ReadonlyMap<number, bigint> = new Map(),
 ): PartitionAnchor[] {
   return offsets.map(({ partition, low, high }) => {
-    const below = committed.get(partition)?.offset ?? 0n;
+    const below = committed.get(partition)?.offset ?? stored.get(partition) ?? 0n;
     const start = below > low ? below : low;
     return { partition, below, start, end: high > start ? high : start };
   }).sort((a, b) => a.partition - b.partition);
+}
+
+/**
+ * Per partition, the offset after the largest `kafka_offset` the plays
+ * table holds: below it, BigQuery has every play the consumer stored (it
+ * writes each partition in offset order). One scan of two integer columns.
+ */
+export async function storedOffsets(warehouse: Warehouse): Promise<Map<number, bigint>> {
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await query(
+      warehouse,
+      `SELECT kafka_partition AS partition, MAX(kafka_offset) + 1 AS next
+       FROM ${playsTableRef(warehouse.config)}
+       GROUP BY kafka_partition`,
+    );
+  } catch (error) {
+    if (isNotFound(error)) return new Map(); // no table yet: it holds nothing
+    throw error;
+  }
+  const stored = new Map<number, bigint>();
+  for (const row of rows) {
+    const partition = Number(row.partition);
+    const next = typeof row.next === "number" || typeof row.next === "string"
+      ? BigInt(row.next)
+      : undefined;
+    if (!Number.isSafeInteger(partition) || next === undefined) {
+      throw new Error(
+        `Cannot read the stored offsets: expected integers, got ${JSON.stringify(row)}`,
+      );
+    }
+    stored.set(partition, next);
+  }
+  return stored;
+}
+
+function isNotFound(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  if (Reflect.get(error, "code") === 404) return true;
+  const errors: unknown = Reflect.get(error, "errors");
+  return Array.isArray(errors) &&
+    errors.some((e) => typeof e === "object" && e !== null && e.reason === "notFound");
+}
+
+/** Options of {@linkcode readAnchors}. */
+export interface ReadAnchorsOptions {
+  /**
+   * Where to anchor partitions the group never committed (a dashboard
+   * given another group than the consumer's would otherwise replay the
+   * whole topic): the table's stored offsets, see {@linkcode storedOffsets}.
+   */
+  stored?: () => Promise<ReadonlyMap<number, bigint>>;
+  /** Told which partitions with records had no commit, and where they were anchored. */
+  onUncommitted?: (partitions: PartitionAnchor[]) => void;
 }
 
 /** Reads the anchors of `topic` for the consumer group `group`. */
@@ -63,9 +126,19 @@ export async function readAnchors(
   admin: KafkaAdmin,
   group: string,
   topic: string,
+  options: ReadAnchorsOptions = {},
 ): Promise<PartitionAnchor[]> {
   const committed = await admin.committed(group, topic);
-  return anchorsOf(await admin.topicOffsets(topic), committed);
+  const offsets = await admin.topicOffsets(topic);
+  const uncommitted = offsets.filter((p) => !committed.has(p.partition) && p.high > 0n);
+  if (uncommitted.length === 0 || options.stored === undefined) {
+    return anchorsOf(offsets, committed);
+  }
+  const anchors = anchorsOf(offsets, committed, await options.stored());
+  options.onUncommitted?.(
+    anchors.filter((anchor) => uncommitted.some((p) => p.partition === anchor.partition)),
+  );
+  return anchors;
 }
 
 /**

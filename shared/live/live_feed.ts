@@ -29,13 +29,27 @@ import { errorMessage } from "../errors.ts";
 import { type Warehouse } from "../bigquery/mod.ts";
 import { createAdmin, ensureTopic, type KafkaClient } from "../kafka/mod.ts";
 import { backoffDelay, logger, sleep } from "../ops/mod.ts";
-import { describeAnchors, type PartitionAnchor, readAnchors } from "./anchors.ts";
+import {
+  describeAnchors,
+  type PartitionAnchor,
+  readAnchors,
+  type ReadAnchorsOptions,
+  storedOffsets,
+} from "./anchors.ts";
 import { applyHistory, type History, loadHistory, type PreviousHistory } from "./history.ts";
 import { type FeedStats, type PlayFeed, startPlayFeed } from "./play_feed.ts";
 import { readerLag } from "./reader_lag.ts";
 import { createPlayCounter, type PlayCounter, type SongHistory } from "./windows.ts";
 
 const log = logger("dashboard");
+
+/** The table's stored offsets, needed to anchor partitions without a commit, cannot be read. */
+class StoredOffsetsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StoredOffsetsError";
+  }
+}
 
 /** Consumer lag above which re-anchoring waits (re-reading it would cost more than it fixes). */
 const MAX_REANCHOR_LAG = 1_000_000n;
@@ -176,6 +190,36 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
   let invalidLogged = 0;
   let liveAfterMs: number | undefined;
   let lag: number | undefined;
+  let uncommittedWarned = false;
+  // A group without commits (not the consumer's?) is anchored on what the
+  // table holds, never on the topic's start: no silent replay of it all.
+  const anchoring: ReadAnchorsOptions = {
+    stored: async () => {
+      try {
+        return await storedOffsets(warehouse);
+      } catch (error) {
+        throw new StoredOffsetsError(
+          `BigQuery: cannot read the stored offsets of ${topic}, needed as group ${group} has ` +
+            `not committed there (${errorMessage(error)})`,
+        );
+      }
+    },
+    onUncommitted: (anchors) => {
+      if (uncommittedWarned) return;
+      uncommittedWarned = true;
+      log.warn(
+        "Group {group} has no committed offset on {topic} in partitions with records " +
+          "({partitions}): is it the BigQuery consumer's group (--group, KAFKA_GROUP)? " +
+          "Anchored on what the table holds instead (largest kafka_offset + 1: {anchors})",
+        {
+          group,
+          topic,
+          partitions: anchors.map((anchor) => anchor.partition).join(","),
+          anchors: describeAnchors(anchors),
+        },
+      );
+    },
+  };
 
   /** Checks the reader's lag every `lagEveryMs` until `signal` aborts. */
   async function watchLag(signal: AbortSignal): Promise<void> {
@@ -268,7 +312,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     while (!signal.aborted && current.feed === undefined) {
       try {
         await ensureTopic(kafka, topic, options.partitions);
-        const anchors = await withAdmin((admin) => readAnchors(admin, group, topic));
+        const anchors = await withAdmin((admin) => readAnchors(admin, group, topic, anchoring));
         await anchor(current, anchors);
         kafkaProblem = undefined;
         log.info("Reading {topic} from the committed offsets of {group} ({anchors})", {
@@ -277,8 +321,13 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
           anchors: describeAnchors(anchors),
         });
       } catch (error) {
-        kafkaProblem = `Kafka: cannot read ${topic} (${errorMessage(error)}); retrying`;
-        log.warn("Kafka not ready ({error}); retrying in 3 s", { error: errorMessage(error) });
+        if (error instanceof StoredOffsetsError) {
+          kafkaProblem = `${error.message}; retrying`;
+          log.warn("{error}; retrying in 3 s", { error: error.message });
+        } else {
+          kafkaProblem = `Kafka: cannot read ${topic} (${errorMessage(error)}); retrying`;
+          log.warn("Kafka not ready ({error}); retrying in 3 s", { error: errorMessage(error) });
+        }
         await sleep(3_000, signal);
       }
     }
@@ -335,7 +384,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     }
     let anchors: PartitionAnchor[];
     try {
-      anchors = await withAdmin((admin) => readAnchors(admin, group, topic));
+      anchors = await withAdmin((admin) => readAnchors(admin, group, topic, anchoring));
     } catch (error) {
       log.warn("Cannot re-anchor: {error}", { error: errorMessage(error) });
       return false;
