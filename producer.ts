@@ -29,6 +29,7 @@ import {
 import {
   createSimulator,
   deliverTo,
+  generateCatalog,
   logProduced,
   produceEvents,
   produceOptions,
@@ -60,7 +61,17 @@ async function main(): Promise<number> {
       file: config.logFile,
       fileOnly: [["producer", "deliveries"]],
     });
-    next = createSimulator({ artist: config.artist, seed: config.seed });
+    next = createSimulator({
+      artist: config.artist,
+      seed: config.seed,
+      spreadMs: config.spread,
+      ...(config.catalogArtists === undefined ? {} : {
+        catalog: generateCatalog({
+          artists: config.catalogArtists,
+          songsPerArtist: config.catalogSongsPerArtist,
+        }),
+      }),
+    });
   } catch (error) {
     console.error(`error: ${errorMessage(error)}`);
     return 2;

@@ -33,4 +33,5 @@ export {
   refusedForGood,
   startProducerProgress,
 } from "./producer_lines.ts";
+export { type Catalog, generateCatalog, listCatalog } from "./generated_catalog.ts";
 export { createSimulator, type Simulator } from "./simulator.ts";

@@ -7,19 +7,11 @@
  */
 
 import { type Artist, buildCatalog, pick, zipfCumulative } from "./catalog.ts";
+import { type Catalog, listCatalog } from "./generated_catalog.ts";
+import { prng } from "./random.ts";
 import type { SongCompleted } from "../event.ts";
 
-/** A small, fast, seedable PRNG (mulberry32) returning numbers in [0, 1). */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from "./random.ts";
 
 /** Options of {@linkcode createSimulator}. */
 export interface SimulatorOptions {
@@ -28,11 +20,13 @@ export interface SimulatorOptions {
   /** Seed of the play sequence; random when omitted. */
   seed?: number | undefined;
   /** The catalog (default {@linkcode buildCatalog}). */
-  catalog?: Artist[];
+  catalog?: Artist[] | Catalog;
   /** Size of the listener population (default 250 000). */
   listeners?: number;
   /** Event time (default: now). */
   now?: () => Date;
+  /** Spread event times uniformly over this many ms before `now` (default 0: all at `now`). */
+  spreadMs?: number;
   /** Event id source (default: `crypto.randomUUID`). */
   newId?: () => string;
 }
@@ -52,39 +46,54 @@ export type Simulator = () => SongCompleted;
  * ```
  */
 export function createSimulator(options: SimulatorOptions = {}): Simulator {
-  const catalog = options.catalog ?? buildCatalog();
-  const artists = options.artist === undefined
-    ? catalog
-    : catalog.filter((artist) => artist.slug === options.artist);
-  if (artists.length === 0) {
-    const known = catalog.slice(0, 8).map((artist) => artist.slug).join(", ");
-    throw new Error(
-      `Unknown artist ${JSON.stringify(options.artist)}: expected a catalog slug such as ${known}`,
-    );
+  const given = options.catalog ?? buildCatalog();
+  const catalog = Array.isArray(given) ? listCatalog(given) : given;
+  let only: number | undefined;
+  if (options.artist !== undefined) {
+    for (let i = 0; i < catalog.size && only === undefined; i++) {
+      if (catalog.slug(i) === options.artist) only = i;
+    }
+    if (only === undefined) {
+      const known = Array.from({ length: Math.min(8, catalog.size) }, (_, i) => catalog.slug(i))
+        .join(", ");
+      throw new Error(
+        `Unknown artist ${
+          JSON.stringify(options.artist)
+        }: expected a catalog slug such as ${known}`,
+      );
+    }
   }
   const random = prng(options.seed ?? Math.floor(Math.random() * 2 ** 32));
-  const artistTable = zipfCumulative(artists.length, 0.9);
-  const songTables = artists.map((artist) => zipfCumulative(artist.songs.length));
+  const artistTable = zipfCumulative(only === undefined ? catalog.size : 1, 0.9);
+  // One table per song count (a generated catalog has one for all).
+  const songTables = new Map<number, number[]>();
+  const songTable = (count: number): number[] => {
+    let table = songTables.get(count);
+    if (table === undefined) songTables.set(count, table = zipfCumulative(count));
+    return table;
+  };
   const listeners = options.listeners ?? 250_000;
   const listenerTable = zipfCumulative(Math.min(listeners, 10_000), 0.6);
   const now = options.now ?? (() => new Date());
   const newId = options.newId ?? (() => crypto.randomUUID());
+  const spreadMs = options.spreadMs ?? 0;
   return () => {
-    const a = pick(artistTable, random());
-    const artist = artists[a]!;
-    const song = artist.songs[pick(songTables[a]!, random())]!;
+    const drawn = pick(artistTable, random()); // drawn also for one artist: the same sequence
+    const a = only ?? drawn;
+    const song = catalog.song(a, pick(songTable(catalog.songCount(a)), random()));
     // A skewed head of heavy listeners, then a long uniform tail.
     const user = random() < 0.5
       ? 1_000 + pick(listenerTable, random())
       : 1_000 + Math.floor(random() * listeners);
+    const at = spreadMs > 0 ? new Date(now().getTime() - Math.floor(random() * spreadMs)) : now();
     return {
       event_id: newId(),
       user_id: user,
-      artist: artist.slug,
+      artist: catalog.slug(a),
       song_id: song.song_id,
       song_name: song.song_name,
       event_type: "song_completed",
-      timestamp: now().toISOString(),
+      timestamp: at.toISOString(),
     };
   };
 }

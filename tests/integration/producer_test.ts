@@ -165,3 +165,36 @@ test("producer stops within seconds with one clear line when its topic is delete
     await producer.done;
   }
 });
+
+test("producer --catalog-artists, --seed and --spread: the same plays of a large catalog, over the past day", async () => {
+  const runs: string[][] = [];
+  for (const run of [1, 2]) {
+    const topic = uniqueName(`catalog${run}`);
+    const before = Date.now();
+    const result = await runScript("produce", [
+      ...producerArgs(topic, { count: 3_000, rate: 0, seed: 9, partitions: 1 }),
+      "--catalog-artists",
+      "50000",
+      "--catalog-songs-per-artist",
+      "40",
+      "--spread",
+      "24h",
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const events = (await readTopic(topic)).map((message) => decodeEvent(message.value));
+    assert.equal(events.length, 3_000);
+    for (const event of events) {
+      const age = Date.now() - Date.parse(event.timestamp);
+      assert.ok(age >= 0 && age < 86_400_000 + (Date.now() - before), `age ${age}`);
+      assert.ok(event.song_id >= 1 && event.song_id <= 40);
+    }
+    // Tony Allen heads it; the tail is long.
+    const artists = new Map<string, number>();
+    for (const event of events) artists.set(event.artist, (artists.get(event.artist) ?? 0) + 1);
+    const top = [...artists].sort((a, b) => b[1] - a[1])[0]!;
+    assert.equal(top[0], "tony-allen");
+    assert.ok(artists.size > 1_000, `artists played: ${artists.size}`);
+    runs.push(events.map((event) => `${event.artist}/${event.song_id}/${event.song_name}`));
+  }
+  assert.deepEqual(runs[1], runs[0]);
+});
