@@ -92,6 +92,7 @@ async function main(): Promise<number> {
     feed,
     reconcile: config.reconcileApi ? gate : undefined,
     stallTimeoutMs: config.streamStallTimeout,
+    streamCaps: { maxStreams: config.maxStreams, maxPerClient: config.maxStreamsPerClient },
     staticDir: new URL("./web/", import.meta.url),
   });
   if (server === undefined) {

@@ -18,7 +18,7 @@ import {
   text,
 } from "../cli/mod.ts";
 import { BIGQUERY_NAME } from "../bigquery/mod.ts";
-import { DEFAULT_STALL_TIMEOUT_MS } from "./server.ts";
+import { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STREAM_CAPS } from "./server.ts";
 import { DEFAULT_DEDUP_HORIZON_MS, LONGEST_WINDOW_MS } from "./windows.ts";
 
 /** Whether real BigQuery is configured (credentials given), where every full scan is billed. */
@@ -136,6 +136,22 @@ export const dashboardOptions = {
     fallback: DEFAULT_STALL_TIMEOUT_MS,
     fallbackHelp: formatDuration(DEFAULT_STALL_TIMEOUT_MS),
     parse: positiveDuration,
+  },
+  maxStreams: {
+    flag: "max-streams",
+    env: "DASHBOARD_MAX_STREAMS",
+    arg: "N",
+    help: "Live streams served at once, in all; more get 503 with Retry-After",
+    fallback: DEFAULT_STREAM_CAPS.maxStreams,
+    parse: integer(1, 1_000_000),
+  },
+  maxStreamsPerClient: {
+    flag: "max-streams-per-client",
+    env: "DASHBOARD_MAX_STREAMS_PER_CLIENT",
+    arg: "N",
+    help: "Live streams served at once to one client address; more get 503 with Retry-After",
+    fallback: DEFAULT_STREAM_CAPS.maxPerClient,
+    parse: integer(1, 1_000_000),
   },
 } satisfies Record<string, Option<unknown>>;
 

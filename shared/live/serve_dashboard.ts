@@ -16,6 +16,7 @@ import type { LiveFeed } from "./live_feed.ts";
 import { dashboardMetrics } from "./metrics.ts";
 import type { ReconcileGate } from "./reconcile_gate.ts";
 import { createDashboardHandler } from "./server.ts";
+import type { StreamCaps } from "./stream_gate.ts";
 
 const log = logger("dashboard");
 
@@ -31,6 +32,8 @@ export interface ServeDashboardOptions {
   reconcile: ReconcileGate | undefined;
   /** A stream that takes nothing for this long is closed. */
   stallTimeoutMs: number;
+  /** Open streams at most, in all and per client address. */
+  streamCaps: StreamCaps;
   /** Directory of the static page. */
   staticDir: URL;
 }
@@ -86,6 +89,7 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
     staticDir: options.staticDir,
     reconcile: options.reconcile,
     stallTimeoutMs: options.stallTimeoutMs,
+    streamCaps: options.streamCaps,
     health: () => {
       const { state, health, problems } = feed.status();
       return {
@@ -103,6 +107,7 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
           streams: http.streams,
           streams_dropped: http.dropped,
           streams_resumed: http.resumed,
+          streams_refused: http.refused,
           memory_mb: memoryMegabytes(),
         },
       };
@@ -127,10 +132,10 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
           console.log(`Dashboard: http://${shown}:${port}/`);
         },
       },
-      (request) =>
+      (request, info) =>
         new URL(request.url).pathname === "/metrics"
           ? metricsResponse(metrics)
-          : http.handler(request),
+          : http.handler(request, info.remoteAddr.hostname),
     );
   } catch (error) {
     const hint = error instanceof Deno.errors.AddrInUse

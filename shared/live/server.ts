@@ -27,7 +27,8 @@
  * viewer that does not read gets only the latest document once it reads
  * again, and one that has not taken anything for `stallTimeoutMs` is cut
  * off (its browser reconnects by itself). Memory does not grow with slow
- * viewers.
+ * viewers. Streams are capped in total and per client address
+ * (`stream_gate.ts`): beyond a cap the answer is 503 with `Retry-After`.
  *
  * @module
  */
@@ -35,6 +36,7 @@
 import { errorMessage } from "../errors.ts";
 import { MAX_ARTIST_LENGTH, SLUG } from "../event.ts";
 import { exportFileName, topCsv } from "./export.ts";
+import { createStreamGate, type StreamCaps } from "./stream_gate.ts";
 import type { LiveState, LiveStatus } from "./live_feed.ts";
 import { overviewDocument } from "./overview.ts";
 import type { ReconcileGate } from "./reconcile_gate.ts";
@@ -221,6 +223,10 @@ export interface HealthAnswer {
 
 /** Default of {@linkcode DashboardHandlerOptions.stallTimeoutMs}. */
 export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+/** Default caps of {@linkcode DashboardHandlerOptions.streamCaps}. */
+export const DEFAULT_STREAM_CAPS: StreamCaps = { maxStreams: 1_000, maxPerClient: 20 };
+/** `Retry-After` of a stream refused by a cap, in seconds. */
+export const STREAM_RETRY_AFTER_S = 10;
 
 /** Options of {@linkcode createDashboardHandler}. */
 export interface DashboardHandlerOptions {
@@ -242,19 +248,24 @@ export interface DashboardHandlerOptions {
   heartbeatMs?: number;
   /** A stream that takes nothing for this long is closed (default 30 s). */
   stallTimeoutMs?: number;
+  /** Open streams at most, in all and per client address (default {@linkcode DEFAULT_STREAM_CAPS}). */
+  streamCaps?: StreamCaps;
   /** Wall clock (default `Date.now`). */
   now?: () => number;
 }
 
 /** The handler and a way to end every open stream. */
 export interface DashboardHandler {
-  handler: (request: Request) => Promise<Response>;
+  /** Answers `request` from `client` (its address, for the per-client stream cap). */
+  handler: (request: Request, client?: string) => Promise<Response>;
   /** Number of open streams. */
   readonly streams: number;
   /** Streams closed because their viewer stopped reading. */
   readonly dropped: number;
   /** Streams reopened by a viewer that had one (with `Last-Event-ID`). */
   readonly resumed: number;
+  /** Streams refused by a cap. */
+  readonly refused: number;
   /** Ends all streams and stops the timer. */
   close(): void;
 }
@@ -298,6 +309,8 @@ interface Subscriber {
   pending: Uint8Array | undefined;
   /** Since when a frame has been waiting for the viewer (ms). */
   waitingSince: number | undefined;
+  /** Frees its place under the stream caps. */
+  release: () => void;
 }
 
 const encoder = new TextEncoder();
@@ -339,6 +352,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
   const now = options.now ?? Date.now;
   const stallTimeoutMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   const subscribers = new Set<Subscriber>();
+  const gate = createStreamGate(options.streamCaps ?? DEFAULT_STREAM_CAPS);
   let lastHeartbeat = now();
   let dropped = 0;
   let resumed = 0;
@@ -348,6 +362,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
   function remove(subscriber: Subscriber): void {
     subscribers.delete(subscriber);
     subscriber.pending = undefined;
+    subscriber.release();
   }
 
   /** Hands `frame` to the stream if it has room, else keeps it as the one pending frame. */
@@ -437,11 +452,22 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     }
   }, options.tickMs ?? 250);
 
-  function stream(query: TopQuery): Response {
+  function stream(query: TopQuery, client: string | undefined): Response {
+    const release = gate.admit(client);
+    if (typeof release === "string") {
+      return json({ error: release }, 503, { "retry-after": String(STREAM_RETRY_AFTER_S) });
+    }
     let subscriber: Subscriber | undefined;
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
-        subscriber = { query, key: "", controller, pending: undefined, waitingSince: undefined };
+        subscriber = {
+          query,
+          key: "",
+          controller,
+          pending: undefined,
+          waitingSince: undefined,
+          release,
+        };
         subscribers.add(subscriber);
         controller.enqueue(encoder.encode("retry: 2000\n\n"));
         push(subscriber, now(), true);
@@ -493,7 +519,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     return json({ ...gated.result, ...meta });
   }
 
-  async function handler(request: Request): Promise<Response> {
+  async function handler(request: Request, client?: string): Promise<Response> {
     const url = new URL(request.url);
     if (request.method !== "GET" && request.method !== "HEAD") {
       return json({ error: `Method ${request.method} is not allowed: use GET` }, 405);
@@ -538,7 +564,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
         case "/api/stream": {
           const query = parseTopQuery(url.searchParams);
           if (request.headers.has("last-event-id")) resumed++;
-          return stream(query);
+          return stream(query, client);
         }
         case "/api/overview": {
           const { window } = parseTopQuery(url.searchParams);
@@ -572,6 +598,9 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     get resumed() {
       return resumed;
     },
+    get refused() {
+      return gate.refused;
+    },
     close() {
       clearInterval(timer);
       for (const subscriber of subscribers) {
@@ -580,6 +609,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
         } catch {
           // already closed
         }
+        subscriber.release();
       }
       subscribers.clear();
     },

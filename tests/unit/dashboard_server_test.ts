@@ -480,3 +480,33 @@ Deno.test("GET /api/stream sends a viewer at most four documents a second, howev
   assert.ok(documents >= 2 && documents <= 5, `${documents} documents in a second`);
   dashboard.close();
 });
+
+Deno.test("GET /api/stream is capped in all and per client: 503 with Retry-After beyond", async () => {
+  const { dashboard } = setup({ streamCaps: { maxStreams: 3, maxPerClient: 2 } });
+  const open = (client: string) =>
+    dashboard.handler(new Request("http://127.0.0.1/api/stream?artist=tony-allen"), client);
+  try {
+    const a1 = await open("10.0.0.1");
+    const a2 = await open("10.0.0.1");
+    assert.deepEqual([a1.status, a2.status], [200, 200]);
+    const a3 = await open("10.0.0.1");
+    assert.equal(a3.status, 503);
+    assert.equal(a3.headers.get("retry-after"), "10");
+    assert.match((await a3.json()).error, /from 10\.0\.0\.1: at most 2 per client/);
+    const b1 = await open("10.0.0.2");
+    assert.equal(b1.status, 200);
+    const b2 = await open("10.0.0.3");
+    assert.equal(b2.status, 503);
+    assert.match((await b2.json()).error, /at most 3 in all/);
+    assert.equal(dashboard.refused, 2);
+    // A stream that ends frees its place.
+    await a1.body!.cancel();
+    const c = await open("10.0.0.3");
+    assert.equal(c.status, 200);
+    assert.equal(dashboard.streams, 3);
+    for (const response of [a2, b1, c]) await response.body!.cancel();
+    assert.equal(dashboard.streams, 0);
+  } finally {
+    dashboard.close();
+  }
+});
