@@ -27,6 +27,7 @@
  */
 
 import type { SongCompleted } from "../event.ts";
+import { createIntCounts, type IntCounts } from "./int_counts.ts";
 import { createRecentIds } from "./recent_ids.ts";
 
 /** Names of the windows, shortest first. */
@@ -357,8 +358,8 @@ interface Ring {
   keepFrom: number;
   /** Buckets are complete from here (the window's start when created). */
   completeFrom: number;
-  /** Bucket start → (song index → plays). */
-  buckets: Map<number, Map<number, number>>;
+  /** Bucket start → (song index → plays), compact (see int_counts.ts). */
+  buckets: Map<number, IntCounts>;
   /** Bucket starts, ascending. */
   starts: number[];
   /** Song index → plays in the window. */
@@ -510,11 +511,11 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     if (start < ring.keepFrom) return; // already out of this window for good
     let bucket = ring.buckets.get(start);
     if (bucket === undefined) {
-      bucket = new Map();
+      bucket = createIntCounts();
       ring.buckets.set(start, bucket);
       insertSorted(ring.starts, start);
     }
-    bucket.set(index, (bucket.get(index) ?? 0) + plays);
+    bucket.add(index, plays);
     if (start >= ring.from) ring.totals[index]! += plays;
   }
 
@@ -526,9 +527,9 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       // Buckets in [old from, from) leave the totals; those before keepFrom go.
       const end = lowerBound(ring.starts, from);
       for (let i = lowerBound(ring.starts, ring.from); i < end; i++) {
-        for (const [index, plays] of ring.buckets.get(ring.starts[i]!)!) {
+        ring.buckets.get(ring.starts[i]!)!.forEach((index, plays) => {
           ring.totals[index]! -= plays;
-        }
+        });
       }
       ring.from = from;
       ring.keepFrom = heldFrom(ring.name as FiniteWindowName, now);
@@ -549,9 +550,9 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const start = ring.starts[i]!;
       if (start < since) break;
       if (start > now) continue;
-      for (const [index, count] of ring.buckets.get(start)!) {
+      ring.buckets.get(start)!.forEach((index, count) => {
         if (songArtist[index] === artist) plays += count;
-      }
+      });
     }
     return plays;
   }
@@ -635,9 +636,9 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const all: [number, number][] = [];
       const previous = new Map<number, number>();
       for (const start of ring.starts) {
-        for (const [index, plays] of ring.buckets.get(start)!) {
+        ring.buckets.get(start)!.forEach((index, plays) => {
           const id = mine.get(index);
-          if (id === undefined) continue;
+          if (id === undefined) return;
           if (start >= ring.from) {
             let list = buckets.get(id);
             if (list === undefined) buckets.set(id, list = []);
@@ -646,7 +647,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
           } else {
             previous.set(id, (previous.get(id) ?? 0) + plays);
           }
-        }
+        });
       }
       const series = new Map<number, number[]>();
       for (const [id, list] of buckets) series.set(id, downsample(list, layout));
