@@ -33,6 +33,8 @@ import {
   insertRows,
   isTransientBigQueryError,
   openWarehouse,
+  playsTableRef,
+  query,
   type Warehouse,
 } from "./warehouse.ts";
 import { withDeadline } from "./deadline.ts";
@@ -88,6 +90,11 @@ export interface Destination {
   openProbe(): Promise<RowStream | undefined>;
   /** Finalizes a write stream and tells how many rows it holds (or that it is gone). */
   finalizeStream(name: string): Promise<FinalizeResult>;
+  /**
+   * The Kafka offsets of `partition`, from `from` on, that rows in the table
+   * hold (a query: rows appended to COMMITTED streams are visible at once).
+   */
+  storedOffsets(partition: number, from: bigint): Promise<Set<bigint>>;
   /** Whether a rejected call is worth retrying. */
   isTransient(error: unknown): boolean;
   /** Closes the clients. */
@@ -269,10 +276,29 @@ export async function openDestination(
     }
   }
 
+  async function storedOffsets(partition: number, from: bigint): Promise<Set<bigint>> {
+    const rows = await query(
+      warehouse,
+      `SELECT DISTINCT kafka_offset FROM ${
+        playsTableRef(config)
+      } WHERE kafka_partition = @partition AND kafka_offset >= @from`,
+      { partition, from: Number(from) },
+    );
+    const offsets = new Set<bigint>();
+    for (const row of rows) {
+      const offset = row.kafka_offset;
+      if (typeof offset === "number" || typeof offset === "string" || typeof offset === "bigint") {
+        offsets.add(BigInt(offset));
+      }
+    }
+    return offsets;
+  }
+
   const common = {
     table,
     checkTable,
     createTable: () => createPlaysTable(warehouse),
+    storedOffsets,
   };
 
   if (options.api === "insert-all") {

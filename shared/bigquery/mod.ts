@@ -35,7 +35,7 @@ export {
   loadBigQueryConfig,
   storageApiOptions,
 } from "./options.ts";
-export { type AppendResult, GrpcStatus } from "./storage_write.ts";
+export { type AppendResult, type FinalizeResult, GrpcStatus } from "./storage_write.ts";
 export {
   ensurePlaysTable,
   isTransientBigQueryError,

@@ -42,7 +42,13 @@
  * @module
  */
 
-import type { AppendResult, Destination, RowStream, TableCheck } from "../bigquery/mod.ts";
+import type {
+  AppendResult,
+  Destination,
+  FinalizeResult,
+  RowStream,
+  TableCheck,
+} from "../bigquery/mod.ts";
 import { GrpcStatus } from "../bigquery/mod.ts";
 import { errorMessage } from "../errors.ts";
 import type { DeadLetterKind, OutgoingMessage, SourceMessage } from "../dlq/mod.ts";
@@ -50,7 +56,8 @@ import { backoffDelay, type BackoffOptions, logger, sleep } from "../ops/mod.ts"
 import type { PlayRow } from "../schema.ts";
 import { type FlushLimits, flushReason } from "./batcher.ts";
 import { type CommitMarker, formatMarker, parseMarker } from "./commit_marker.ts";
-import { decodeMessage, refusedLetter, type WriterStats } from "./sink.ts";
+import { type Decoder, PLAY_DECODER, refusedLetter, type WriterStats } from "./sink.ts";
+import type { StreamBudget } from "./stream_budget.ts";
 
 const log = logger("consumer");
 
@@ -94,6 +101,8 @@ export interface WriterEvents {
   blocked?(partition: number, problem: Blocked | undefined): void;
   /** The writer failed for good (a Kafka error that will not pass). */
   failed?(partition: number, error: unknown): void;
+  /** A write stream is about to be created (`probe`: a PENDING one to find refused rows). */
+  streamCreated?(partition: number, kind: "committed" | "probe"): void;
 }
 
 /** What a retry is about. */
@@ -151,7 +160,13 @@ export interface WriterContext {
   topic: string;
   destination: Pick<
     Destination,
-    "exactlyOnce" | "openStream" | "openProbe" | "finalizeStream" | "isTransient" | "table"
+    | "exactlyOnce"
+    | "openStream"
+    | "openProbe"
+    | "finalizeStream"
+    | "storedOffsets"
+    | "isTransient"
+    | "table"
   >;
   table: TableState;
   /** Whether a missing table may be created again. */
@@ -174,6 +189,10 @@ export interface WriterContext {
   probeCap?: number;
   /** Ingestion time (default: now). */
   now?: () => Date;
+  /** Turns messages into rows or dead letters; its version goes into each marker (default {@linkcode PLAY_DECODER}). */
+  decoder?: Decoder;
+  /** This partition's allowance of write stream creations (default: unlimited). */
+  streamBudget?: StreamBudget;
 }
 
 /** A running writer for one partition. */
@@ -227,7 +246,9 @@ interface Inflight {
   offset: number;
   started: number;
   promise: Promise<void>;
-  result?: AppendResult;
+  result?: AppendResult | undefined;
+  /** Sent again, unchanged, on the same stream: `already-exists` means stored. */
+  resent: boolean;
 }
 
 /** The stream being appended to. */
@@ -250,6 +271,15 @@ interface Skip {
   stream: string;
   row: number;
   left: number;
+}
+
+/** Offsets whose rows BigQuery holds, as a query found them: not written again. */
+interface Known {
+  offsets: Set<bigint>;
+  /** Commits up to this offset carry it in their marker, so that a restart asks again. */
+  until: bigint;
+  /** The stream to name in those markers while no stream of ours is announced. */
+  stream: string;
 }
 
 class Stopped extends Error {
@@ -309,6 +339,8 @@ export function createPartitionWriter(
   const exactlyOnce = destination.exactlyOnce;
   const events = ctx.events ?? {};
   const now = ctx.now ?? (() => new Date());
+  const decoder = ctx.decoder ?? PLAY_DECODER;
+  const version = decoder.version;
   const units: Unit[] = [];
   let sent = 0;
   let unsentBytes = 0;
@@ -316,6 +348,9 @@ export function createPartitionWriter(
   let window: Inflight[] = [];
   let stream: OpenStream | undefined;
   let skip: Skip | undefined;
+  let known: Known | undefined;
+  /** The offset committed last by this writer. */
+  let committedAt: bigint | undefined;
   /** The committed offset read at start: messages below it were stored already. */
   let startAt: bigint | undefined;
   let checkedStart = false;
@@ -501,6 +536,7 @@ export function createPartitionWriter(
     });
     if (position === undefined) return;
     startAt = position.offset;
+    committedAt = position.offset;
     if (!exactlyOnce) return;
     const marker = parseMarker(position.metadata);
     if (marker === undefined) {
@@ -510,25 +546,66 @@ export function createPartitionWriter(
       );
       return;
     }
-    const finalized = await bigquery(() => destination.finalizeStream(marker.stream));
-    if (finalized.status === "not-found") {
-      stats.streamsLost++;
-      log.warn(
-        "Partition {partition}: write stream {stream} named by the last commit (offset {offset}) no longer exists (it expired, or the local BigQuery restarted): rows of messages from offset {offset} on that were stored before are stored again (at least once for this gap)",
-        {
-          partition,
-          stream: marker.stream,
-          offset: String(position.offset),
-          reason: finalized.message,
-        },
+    const ask = marker.askUntil !== undefined && marker.askUntil >= position.offset;
+    if (marker.finalized === true && !ask) {
+      log.debug(
+        "Partition {partition}: write stream {stream} was finalized by a clean shutdown with every row committed",
+        { partition, stream: marker.stream },
       );
       return;
     }
-    const left = finalized.rowCount - marker.row;
+    const finalized = marker.finalized === true
+      ? { status: "finalized" as const, rowCount: marker.row }
+      : await bigquery(() => destination.finalizeStream(marker.stream));
+    const reason = finalized.status === "not-found"
+      ? `write stream ${marker.stream} named by the last commit no longer exists`
+      : marker.version !== version
+      ? `the last commit was written by decoder version ${marker.version}, this is ${version}`
+      : ask
+      ? "the last commit says rows may be stored outside its stream"
+      : undefined;
+    if (reason === undefined && finalized.status === "finalized") {
+      skipByCount(marker, finalized.rowCount, position.offset);
+      return;
+    }
+    // Counting cannot tell: ask BigQuery which offsets it holds. The stream
+    // is finalized (or gone), so nothing is appended behind the answer.
+    const offsets = await storedOffsetsFrom(position.offset);
+    if (offsets !== undefined) {
+      rememberStored(offsets, marker.askUntil, marker.stream);
+      log.info(
+        "Partition {partition}: {reason}: BigQuery holds rows of {count} messages from offset {offset} on; those are not written again",
+        { partition, reason, count: offsets.size, offset: String(position.offset) },
+      );
+      return;
+    }
+    if (finalized.status === "finalized") {
+      log.warn(
+        "Partition {partition}: {reason}, and BigQuery cannot be asked which offsets it holds: skipping by count",
+        { partition, reason },
+      );
+      skipByCount(marker, finalized.rowCount, position.offset);
+      return;
+    }
+    stats.streamsLost++;
+    log.warn(
+      "Partition {partition}: write stream {stream} named by the last commit (offset {offset}) no longer exists, and BigQuery cannot be asked which offsets it holds: rows of messages from offset {offset} on that were stored before are stored again (at least once for this gap)",
+      {
+        partition,
+        stream: marker.stream,
+        offset: String(position.offset),
+        reason: finalized.message,
+      },
+    );
+  }
+
+  /** The first `rowCount - marker.row` rows rebuilt from the re-read are stored: skip them. */
+  function skipByCount(marker: CommitMarker, rowCount: number, offset: bigint): void {
+    const left = rowCount - marker.row;
     if (left < 0) {
       log.warn(
         "Partition {partition}: write stream {stream} holds {rows} rows, fewer than the {row} the last commit says: skipping none",
-        { partition, stream: marker.stream, rows: finalized.rowCount, row: marker.row },
+        { partition, stream: marker.stream, rows: rowCount, row: marker.row },
       );
       return;
     }
@@ -536,9 +613,44 @@ export function createPartitionWriter(
       skip = { stream: marker.stream, row: marker.row, left };
       log.info(
         "Partition {partition}: {left} rows after offset {offset} are already stored (write stream {stream}): skipping them on the re-read",
-        { partition, left, offset: String(position.offset), stream: marker.stream },
+        { partition, left, offset: String(offset), stream: marker.stream },
       );
     }
+  }
+
+  /**
+   * The offsets from `from` on whose rows the table holds, or undefined when
+   * BigQuery cannot be asked (no permission to run queries, say).
+   */
+  async function storedOffsetsFrom(from: bigint): Promise<Set<bigint> | undefined> {
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      check();
+      try {
+        return await destination.storedOffsets(partition, from);
+      } catch (error) {
+        check();
+        if (!destination.isTransient(error)) {
+          log.warn("Partition {partition}: cannot ask BigQuery which offsets it holds: {error}", {
+            partition,
+            error: errorMessage(error),
+          });
+          return undefined;
+        }
+        await pause("insert", error, attempt);
+      }
+    }
+    return undefined;
+  }
+
+  /** Rows of `offsets` are stored: never write them again; markers say so up to their end. */
+  function rememberStored(offsets: Set<bigint>, until: bigint | undefined, stream: string): void {
+    let end = until ?? -1n;
+    for (const offset of offsets) if (offset > end) end = offset;
+    if (known !== undefined) {
+      for (const offset of known.offsets) offsets.add(offset);
+      if (known.until > end) end = known.until;
+    }
+    known = end < 0n ? undefined : { offsets, until: end, stream };
   }
 
   /** Checks the first messages against the committed offset read at start. */
@@ -595,7 +707,7 @@ export function createPartitionWriter(
   function decode(unit: Unit): void {
     if (unit.decoded) return;
     unit.decoded = true;
-    const decoded = decodeMessage(ctx.topic, partition, unit.message, now().toISOString());
+    const decoded = decoder.decode(ctx.topic, partition, unit.message, now().toISOString());
     if (decoded.row !== undefined) unit.row = decoded.row;
     else {
       unit.letter = decoded.letter;
@@ -637,6 +749,13 @@ export function createPartitionWriter(
     const offset = open.next;
     for (const unit of chunk) {
       decode(unit);
+      if (known?.offsets.has(unit.offset)) {
+        // BigQuery holds its row already (a query said so): neither a row nor a letter.
+        if (unit.row !== undefined) stats.skipped++;
+        unit.row = undefined;
+        unit.letter = undefined;
+        unit.counted = true;
+      }
       if (unit.row !== undefined) {
         rows.push(unit.row);
         owners.push(unit);
@@ -651,29 +770,74 @@ export function createPartitionWriter(
       offset,
       started: performance.now(),
       promise: Promise.resolve(),
+      resent: false,
     };
     if (rows.length === 0) {
       inflight.result = { status: "ok", offset, rows: 0 };
     } else {
       open.used = true;
-      inflight.promise = open.rs.append(rows, offset).then(
-        (result) => void (inflight.result = result),
-        (error) =>
-          void (inflight.result = {
-            status: "failed",
-            code: GrpcStatus.UNKNOWN,
-            message: errorMessage(error),
-            retryable: true,
-          }),
-      ).finally(notify);
+      appendNow(open, inflight);
     }
     window.push(inflight);
   }
 
+  /** Sends `inflight`'s rows at its offset. */
+  function appendNow(open: OpenStream, inflight: Inflight): void {
+    inflight.result = undefined;
+    inflight.started = performance.now();
+    inflight.promise = open.rs.append(inflight.rows, inflight.offset).then(
+      (result) => void (inflight.result = result),
+      (error) =>
+        void (inflight.result = {
+          status: "failed",
+          code: GrpcStatus.UNKNOWN,
+          message: errorMessage(error),
+          retryable: true,
+        }),
+    ).finally(notify);
+  }
+
+  /**
+   * A retryable failure (no answer, a deadline, a busy BigQuery): waits, then
+   * sends every append of the window not acknowledged again, unchanged, on
+   * the same stream. Rows stored before come back as `already-exists`; a
+   * stream that is really gone answers so, and only then is a new one opened.
+   */
+  async function resend(problem: Problem): Promise<void> {
+    failures++;
+    stats.resent++;
+    await pause("insert", problem.message, failures);
+    const open = stream!;
+    for (const inflight of window) {
+      if (inflight.result?.status === "ok") continue;
+      inflight.resent = true;
+      appendNow(open, inflight);
+    }
+  }
+
   // ---- streams ----------------------------------------------------------
 
+  /** Creates a write stream within the partition's allowance of creations. */
+  function createStream<T>(kind: "committed" | "probe", create: () => Promise<T>): Promise<T> {
+    return bigquery(async () => {
+      const budget = ctx.streamBudget;
+      const wait = budget?.waitMs() ?? 0;
+      if (wait > 0) {
+        log.warn(
+          "Partition {partition}: opened its allowance of write streams; waiting {seconds} s before opening another (BigQuery limits stream creations per project)",
+          { partition, seconds: Math.ceil(wait / 1000) },
+        );
+      }
+      await budget?.take(abort.signal);
+      check();
+      stats.streamsCreated++;
+      events.streamCreated?.(partition, kind);
+      return await create();
+    });
+  }
+
   async function openStream(): Promise<void> {
-    const rs = await bigquery(() => destination.openStream());
+    const rs = await createStream("committed", () => destination.openStream());
     stream = {
       rs,
       name: rs.name ?? INSERT_ALL_STREAM,
@@ -691,9 +855,10 @@ export function createPartitionWriter(
     await publishLetters(sent);
     await kafka(
       "commit",
-      () => io.commit(first.offset, formatMarker({ stream: open.name, row: 0 })),
+      () => io.commit(first.offset, markerText({ stream: open.name, row: 0 }, first.offset)),
     );
     check();
+    committedAt = first.offset;
     forget(sent);
     open.announced = true;
   }
@@ -736,13 +901,29 @@ export function createPartitionWriter(
         storedRows = acknowledgedRows(open.name);
         const unknown = units.filter((unit) =>
           !unit.stored && unit.row !== undefined && unit.after?.stream === open.name
-        ).length;
-        stats.streamsLost++;
-        stats.rewritten += unknown;
-        log.warn(
-          "Partition {partition}: write stream {stream} no longer exists (the local BigQuery restarted, or it expired): {rows} rows whose append was not acknowledged are written again (at least once for them)",
-          { partition, stream: open.name, rows: unknown, reason: finalized.message },
         );
+        const from = unknown[0]?.offset;
+        const offsets = from === undefined ? undefined : await storedOffsetsFrom(from);
+        if (offsets !== undefined) {
+          rememberStored(offsets, undefined, open.name);
+          log.warn(
+            "Partition {partition}: write stream {stream} no longer exists (the local BigQuery restarted, or it expired): of {rows} rows whose append was not acknowledged, BigQuery holds {held}; the others are written again",
+            {
+              partition,
+              stream: open.name,
+              rows: unknown.length,
+              held: unknown.filter((unit) => offsets.has(unit.offset)).length,
+              reason: finalized.message,
+            },
+          );
+        } else {
+          stats.streamsLost++;
+          stats.rewritten += unknown.length;
+          log.warn(
+            "Partition {partition}: write stream {stream} no longer exists (the local BigQuery restarted, or it expired): {rows} rows whose append was not acknowledged are written again (at least once for them)",
+            { partition, stream: open.name, rows: unknown.length, reason: finalized.message },
+          );
+        }
       }
     }
     for (const unit of units) {
@@ -815,6 +996,10 @@ export function createPartitionWriter(
 
   async function handleHead(): Promise<void> {
     const head = window[0]!;
+    if (head.resent && head.result!.status === "already-exists") {
+      // Sent again after a lost answer: the first send was stored.
+      head.result = { status: "ok", offset: head.offset, rows: head.rows.length };
+    }
     const result = head.result!;
     if (result.status === "ok" && !isRefusal(result)) {
       window.shift();
@@ -839,6 +1024,10 @@ export function createPartitionWriter(
       sent = index;
       stream!.next = head.offset;
       await isolate(head, result);
+      return;
+    }
+    if (result.status === "failed" && result.retryable && stream !== undefined) {
+      await resend(problemOf(result));
       return;
     }
     await recoverFrom(problemOf(result));
@@ -922,7 +1111,7 @@ export function createPartitionWriter(
   ): Promise<
     { refused: { index: number; reason: string }[]; complete: boolean; accepted: number }
   > {
-    const probeStream = await bigquery(() => destination.openProbe());
+    const probeStream = await createStream("probe", () => destination.openProbe());
     if (probeStream === undefined) {
       return {
         refused: rows.map((_, index) => ({ index, reason: fallback })),
@@ -993,7 +1182,11 @@ export function createPartitionWriter(
     sent -= count;
     for (const unit of gone) heldBytes -= unit.bytes;
     const last = gone[gone.length - 1];
-    if (last !== undefined) events.committed?.(partition, last.offset + 1n, highWatermark);
+    if (last !== undefined) {
+      committedAt = last.offset + 1n;
+      if (known !== undefined && last.offset >= known.until) known = undefined;
+      events.committed?.(partition, last.offset + 1n, highWatermark);
+    }
     if (units.length === 0) { for (const wakeUp of idle.splice(0)) wakeUp(); }
   }
 
@@ -1005,12 +1198,29 @@ export function createPartitionWriter(
    */
   function metadataAfter(last: Unit): string | undefined | false {
     if (!exactlyOnce) return undefined;
-    if (skip !== undefined) return last.after === undefined ? false : formatMarker(last.after);
+    if (skip !== undefined) {
+      return last.after === undefined ? false : markerText(last.after, last.offset + 1n);
+    }
     if (stream?.announced) {
-      return last.after?.stream === stream.name ? formatMarker(last.after) : false;
+      return last.after?.stream === stream.name ? markerText(last.after, last.offset + 1n) : false;
+    }
+    // Rows after `last` may be stored outside any stream of ours: say so.
+    if (known !== undefined && last.offset + 1n <= known.until) {
+      return markerText({ stream: known.stream, row: 0 }, last.offset + 1n);
     }
     // No stream yet (or not named): nothing after `last` is appended anywhere.
     return undefined;
+  }
+
+  /** The marker of a commit of `offset` naming `at`, with this decoder's version. */
+  function markerText(at: CommitMarker, offset: bigint): string {
+    const askUntil = known !== undefined && offset <= known.until ? known.until : undefined;
+    return formatMarker({
+      stream: at.stream,
+      row: at.row,
+      version,
+      ...(askUntil === undefined ? {} : { askUntil }),
+    });
   }
 
   /** Commits the stored prefix; resolves false when there is nothing to commit now. */
@@ -1136,6 +1346,23 @@ export function createPartitionWriter(
     }
   })();
 
+  /**
+   * After a clean finalize with every row committed, commits the same offset
+   * again with `f: 1`: the next owner need not finalize the stream again.
+   */
+  async function markFinalized(open: OpenStream, finalized: FinalizeResult): Promise<void> {
+    if (finalized.status !== "finalized" || finalized.rowCount !== open.next) return;
+    if (units.length > 0 || known !== undefined || committedAt === undefined) return;
+    const offset = committedAt;
+    const metadata = formatMarker({ stream: open.name, row: open.next, finalized: true, version });
+    await io.commit(offset, metadata);
+    log.debug("Partition {partition}: committed {offset} ({metadata})", {
+      partition,
+      offset: String(offset),
+      metadata,
+    });
+  }
+
   function stop(): Promise<void> {
     if (!stopping) {
       stopping = true;
@@ -1196,7 +1423,8 @@ export function createPartitionWriter(
       const open = stream;
       if (open !== undefined && open.used && exactlyOnce && !stopping) {
         try {
-          await destination.finalizeStream(open.name);
+          const finalized = await destination.finalizeStream(open.name);
+          await markFinalized(open, finalized);
         } catch (error) {
           log.debug("Partition {partition}: cannot finalize {stream}: {error}", {
             partition,

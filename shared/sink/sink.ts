@@ -47,6 +47,10 @@ export interface WriterStats extends SinkStats {
   rewritten: number;
   /** Write streams that could not be found when their row count was needed. */
   streamsLost: number;
+  /** Appends sent again, unchanged, on the same stream after no answer or a busy BigQuery. */
+  resent: number;
+  /** Write stream creations asked for (COMMITTED streams and PENDING probes). */
+  streamsCreated: number;
 }
 
 /**
@@ -71,8 +75,18 @@ export function createSinkStats(): WriterStats {
     skipped: 0,
     rewritten: 0,
     streamsLost: 0,
+    resent: 0,
+    streamsCreated: 0,
   };
 }
+
+/**
+ * The version of {@linkcode decodeMessage}: which messages become rows, and
+ * which rows. Written into every commit marker; raise it with any change to
+ * parsing or validation, so that a restart after a deploy asks BigQuery what
+ * it holds instead of counting rows the old decoder made.
+ */
+export const DECODER_VERSION = "1";
 
 /** Classifies a decoding error. */
 export function failureOf(error: EventError): Failure {
@@ -123,6 +137,25 @@ export function decodeMessage(
     return { letter: deadLetter(message, topic, partition, failure), kind: failure.kind };
   }
 }
+
+/** A versioned way from messages to rows: which messages become rows, and which rows. */
+export interface Decoder {
+  /** Changes whenever `decode` may give another row or letter for the same message. */
+  version: string;
+  decode: typeof decodeMessage;
+}
+
+/**
+ * The consumer's decoder: {@linkcode decodeMessage} at {@linkcode DECODER_VERSION}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DECODER_VERSION, PLAY_DECODER } from "./sink.ts";
+ * assert.equal(PLAY_DECODER.version, DECODER_VERSION);
+ * ```
+ */
+export const PLAY_DECODER: Decoder = { version: DECODER_VERSION, decode: decodeMessage };
 
 /** The dead letter of a message whose row BigQuery refused as a row. */
 export function refusedLetter(

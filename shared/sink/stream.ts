@@ -34,6 +34,11 @@ import {
   type TableState,
 } from "./partition_writer.ts";
 import { createSinkStats, type WriterStats } from "./sink.ts";
+import {
+  createStreamBudget,
+  type StreamBudget,
+  type StreamBudgetOptions,
+} from "./stream_budget.ts";
 import type { FlushLimits } from "./batcher.ts";
 
 const log = logger("consumer");
@@ -66,6 +71,8 @@ export interface SinkStreamOptions extends FlushLimits {
   giveUp: AbortSignal;
   /** Bytes of messages a partition may hold before its fetching pauses (default: room for `concurrency + 1` appends). */
   maxHeldBytes?: number;
+  /** Each partition's allowance of write stream creations (default: 10 at once, then one every 30 s). */
+  streamBudget?: StreamBudgetOptions;
   /** Called after an append was acknowledged and before its commit (a test failpoint). */
   onAcknowledged?: (partition: number) => void;
 }
@@ -107,6 +114,15 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
   const maxHeldBytes = options.maxHeldBytes ??
     Math.min(8 * MIB, Math.max(MIB, (options.concurrency + 1) * options.maxRows * 400));
   const writers = new Map<number, PartitionWriter>();
+  // Kept across rebalances: a partition that moves away and back keeps its count.
+  const budgets = new Map<number, StreamBudget>();
+  function budgetOf(partition: number): StreamBudget {
+    let budget = budgets.get(partition);
+    if (budget === undefined) {
+      budgets.set(partition, budget = createStreamBudget(options.streamBudget));
+    }
+    return budget;
+  }
   const waiting = new Set<number>();
   const blocked = new Map<number, Blocked>();
   const paused = new Set<number>();
@@ -189,7 +205,9 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
         for (const request of requests) await options.deadLetters.send(options.dlqTopic, request);
       },
       isTransientKafka: isTransientKafkaError,
+      streamBudget: budgetOf(partition),
       events: {
+        streamCreated: metrics.streamCreated,
         stored: metrics.onInsert,
         acknowledged: (partition) => options.onAcknowledged?.(partition),
         committed(partition, nextOffset, highWatermark) {
