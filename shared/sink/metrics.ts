@@ -11,7 +11,7 @@ import { checkHealth, logger } from "../ops/mod.ts";
 import { Counter, createRegistry, Gauge, Histogram, type Registry } from "../ops/mod.ts";
 import type { HealthReport } from "../ops/mod.ts";
 import type { SinkStats, WriterStats } from "./sink.ts";
-import type { Blocked, BlockReason, RetryWhat } from "./partition_writer.ts";
+import type { Blocked, BlockReason, RetryWhat } from "./partition/mod.ts";
 
 /** Every reason the consumer can be blocked for (each a `livecharts_consumer_blocked` series). */
 export const BLOCK_REASONS: readonly BlockReason[] = [

@@ -18,7 +18,7 @@
 
 export { type ConsumerMetrics, createConsumerMetrics } from "./metrics.ts";
 export { batchOptions, exitWhenIdleOption, writeOptions } from "./options.ts";
-export { createTableState, type TableState } from "./partition_writer.ts";
+export { createTableState, type TableState } from "./partition/mod.ts";
 export {
   destinationSettings,
   runSettings,

@@ -1,6 +1,6 @@
 /**
  * The consumer's pipeline: a Kafka source feeding one partition writer per
- * assigned partition (partition_writer.ts), each writing its own write
+ * assigned partition (partition/), each writing its own write
  * stream and committing its own offsets, side by side: a slow or failing
  * partition never holds up the others, and the Kafka client, which only
  * hands batches over, keeps fetching and heartbeating whatever the writers
@@ -32,7 +32,7 @@ import {
   createPartitionWriter,
   type PartitionWriter,
   type TableState,
-} from "./partition_writer.ts";
+} from "./partition/mod.ts";
 import { createSinkStats, type WriterStats } from "./sink.ts";
 import {
   createStreamBudget,

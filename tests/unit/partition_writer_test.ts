@@ -22,7 +22,7 @@ import {
   createTableState,
   type PartitionWriter,
   type WriterContext,
-} from "../../shared/sink/partition_writer.ts";
+} from "../../shared/sink/partition/mod.ts";
 import { createSinkStats, decodeMessage, type Decoder, failureOf } from "../../shared/sink/sink.ts";
 import { createStreamBudget } from "../../shared/sink/stream_budget.ts";
 import { deadLetter } from "../../shared/dlq/dead_letter.ts";
