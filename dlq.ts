@@ -11,22 +11,17 @@
 import { errorMessage } from "./shared/errors.ts";
 import { parseArgsOrExit } from "./shared/cli/mod.ts";
 import {
-  dlqToolOptions,
   formatReplayReport,
   formatReport,
   listDeadLetters,
   replayDeadLetters,
 } from "./shared/dlq/mod.ts";
-import {
-  createKafka,
-  groupOptions,
-  installKafkaPatches,
-  kafkaOptions,
-} from "./shared/kafka/mod.ts";
+import { createKafka, installKafkaPatches } from "./shared/kafka/mod.ts";
 import { logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { dlqOptions } from "./shared/tables/mod.ts";
 
-/** The options of this script (the launcher derives its grants from them). */
-export const options = { ...kafkaOptions, dlqTopic: groupOptions.dlqTopic, ...dlqToolOptions };
+/** The options of this script (`shared/tables/`, where the launcher reads them). */
+export const options = dlqOptions;
 
 const SUMMARY =
   `Lists the dead-letter topic grouped by error kind and reason; --replay re-publishes letters.

@@ -6,9 +6,11 @@
  */
 
 import { boolean, integer, type Option, text } from "../cli/mod.ts";
-import { topicName } from "../kafka/mod.ts";
-import { logLevel } from "../ops/mod.ts";
-import { KIND } from "./replay.ts";
+import { topicName } from "../kafka/options.ts";
+import { logLevel } from "../ops/options.ts";
+
+/** An `error.kind` as `--kind` accepts it (it can name a consumer group). */
+export const KIND = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 /** Listing and replay options of `deno task dlq`. */
 export const dlqToolOptions = {

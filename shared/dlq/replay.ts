@@ -14,9 +14,6 @@ import { coordinates, type DeadLetterRecord, headerText, printableText } from ".
 /** Header naming the dead letter a replayed message came from (`topic[partition]@offset`). */
 export const REPLAYED_FROM = "replayed.from";
 
-/** A kind that can name a consumer group (`--kind`). */
-export const KIND = /^[a-z0-9][a-z0-9-]{0,63}$/;
-
 const OURS = new Set<string>([...Object.values(DEAD_LETTER_HEADERS), REPLAYED_FROM]);
 
 /** A message to re-publish. */

@@ -19,7 +19,6 @@ import {
 } from "../kafka/mod.ts";
 import {
   emptyReplayReport,
-  KIND,
   letterKind,
   replayGroup,
   type ReplayMessage,
@@ -28,6 +27,7 @@ import {
   replayTarget,
 } from "./replay.ts";
 import { coordinates, headerText } from "./report.ts";
+import { KIND } from "./options.ts";
 
 /** Options of {@linkcode replayDeadLetters}. */
 export interface ReplayOptions {

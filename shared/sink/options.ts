@@ -6,7 +6,7 @@
  */
 
 import { boolean, decimal, integer, type Option, type RawValues } from "../cli/mod.ts";
-import { WRITE_APIS, type WriteApi } from "../bigquery/mod.ts";
+import { WRITE_APIS, type WriteApi } from "../bigquery/options.ts";
 
 /**
  * Parses a write API name (`storage-write` or `insert-all`).

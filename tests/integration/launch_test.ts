@@ -93,3 +93,88 @@ test("spawnTask() runs a deno.json task's script with its arguments", async () =
     await Deno.remove(root, { recursive: true });
   }
 });
+
+/** Runs `deno task TASK ARGS` as a user types it, with `env` on top of this process's. */
+async function task(name: string, args: string[], env: Record<string, string> = {}) {
+  const output = await new Deno.Command("deno", {
+    args: ["task", "--quiet", name, ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+test("the launcher's module graph holds no npm package: no library code runs with its grants", async () => {
+  const output = await new Deno.Command("deno", {
+    args: ["info", "--json", "shared/launch/launch.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+  }).output();
+  const graph: unknown = JSON.parse(new TextDecoder().decode(output.stdout));
+  const modules = typeof graph === "object" && graph !== null && "modules" in graph &&
+      Array.isArray(graph.modules)
+    ? graph.modules
+    : [];
+  const specifiers = modules.map((module: unknown) =>
+    typeof module === "object" && module !== null && "specifier" in module
+      ? String(module.specifier)
+      : ""
+  );
+  assert.ok(specifiers.some((specifier) => specifier.endsWith("/shared/tables/mod.ts")));
+  assert.deepEqual(specifiers.filter((specifier) => specifier.startsWith("npm:")), []);
+  assert.deepEqual(
+    specifiers.filter((specifier) => !/^(file:|node:)/.test(specifier)),
+    [],
+    "only our files and Deno's node: modules",
+  );
+});
+
+test("deno task refuses a configured value that would widen a grant, naming it", async () => {
+  const ca = await task("produce", ["--print-permissions"], { KAFKA_SSL_CA: "ca.pem,/home" });
+  assert.equal(ca.code, 2, ca.stderr);
+  assert.match(
+    ca.stderr,
+    /error: Invalid --ssl-ca \(KAFKA_SSL_CA\): must be one path without commas .*"ca\.pem,\/home"/,
+  );
+  assert.ok(!ca.stdout.includes("/home"), ca.stdout);
+  const emulator = await task("consume", ["--print-permissions"], {
+    BIGQUERY_EMULATOR_HOST: "http://evil.example,x:9050",
+  });
+  assert.equal(emulator.code, 2, emulator.stderr);
+  assert.match(
+    emulator.stderr,
+    /Invalid --emulator-host \(BIGQUERY_EMULATOR_HOST\): must be one host:port/,
+  );
+  assert.ok(!emulator.stdout.includes("evil.example"), emulator.stdout);
+});
+
+test("--print-permissions shows a SASL password given as a flag as ***", async () => {
+  const shown = await task("produce", [
+    "--sasl-mechanism",
+    "plain",
+    "--sasl-username",
+    "u",
+    "--sasl-password",
+    "pw-9f3b2-never-shown",
+    "--print-permissions",
+  ]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /--sasl-password '\*\*\*'/);
+  assert.ok(!(shown.stdout + shown.stderr).includes("pw-9f3b2"), shown.stdout);
+});
+
+test("the launcher grants the brokers a cluster advertises under the configured host", async () => {
+  const single = await task("dlq", ["--print-permissions"], { KAFKA_BROKERS: "localhost:9092" });
+  assert.equal(single.code, 0, single.stderr);
+  assert.match(single.stdout, /# Kafka at localhost:9092 advertises 127\.0\.0\.1:9092/);
+  assert.match(single.stdout, /--allow-net=localhost:9092,127\.0\.0\.1:9092/);
+  assert.ok(!single.stdout.includes("not granted"), single.stdout);
+});
