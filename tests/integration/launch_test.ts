@@ -178,3 +178,18 @@ test("the launcher grants the brokers a cluster advertises under the configured 
   assert.match(single.stdout, /--allow-net=localhost:9092,127\.0\.0\.1:9092/);
   assert.ok(!single.stdout.includes("not granted"), single.stdout);
 });
+
+test("deno task consume refuses the crash failpoint with real BigQuery credentials", async () => {
+  const run = await task("consume", [], {
+    LIVECHARTS_TEST_CRASH_AFTER_APPENDS: "1",
+    GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/key.json",
+  });
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(
+    run.stderr,
+    /error: LIVECHARTS_TEST_CRASH_AFTER_APPENDS .*refusing to run it with real BigQuery/,
+  );
+  const help = await task("consume", ["--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.ok(!help.stdout.includes("test-crash"), help.stdout);
+});
