@@ -27,7 +27,8 @@ const SUMMARY =
   `Lists the dead-letter topic grouped by error kind and reason; --replay re-publishes letters.
 
 Replay sends each letter's original key, bytes and headers (without error.* and
-source.*, plus replayed.from) to its source.topic (or --to TOPIC). Progress is kept
+source.*, plus replayed.from) to the configured --topic (or --to TOPIC); a letter whose
+source.topic header names another topic stops the replay. Progress is kept
 by the consumer group <dlq>.replay (<dlq>.replay.<kind> with --kind), committed
 only after Kafka acknowledged the messages, so running it twice re-publishes nothing.
 Replay messages that never landed in BigQuery (fixed since, or a transient cause):

@@ -16,14 +16,14 @@ export const KIND = /^[a-z0-9][a-z0-9-]{0,63}$/;
 export const dlqToolOptions = {
   replay: {
     flag: "replay",
-    help: "Re-publish the letters not replayed yet to their source topic",
+    help: "Re-publish the letters not replayed yet to the configured --topic",
     fallback: false,
     parse: boolean,
   },
   to: {
     flag: "to",
     arg: "TOPIC",
-    help: "With --replay: publish to this topic instead of each letter's source.topic",
+    help: "With --replay: publish to this topic instead of the configured --topic",
     fallback: undefined,
     parse: topicName,
   },
