@@ -6,6 +6,7 @@
 
 import { bigqueryOptions } from "../bigquery/options.ts";
 import { groupOptions, kafkaOptions, partitionsOption } from "../kafka/options.ts";
+import { exposureOptions } from "../live/exposure.ts";
 import { dashboardOptions as servingOptions, viewOptions } from "../live/options.ts";
 import { logLevelOption } from "../ops/options.ts";
 
@@ -15,6 +16,7 @@ const { host, port, ...counting } = servingOptions;
 export const dashboardOptions = {
   host,
   port,
+  ...exposureOptions,
   ...kafkaOptions,
   group: {
     ...groupOptions.group,

@@ -28,7 +28,11 @@ Deno.test("the BigQuery emulator's Python packages are installed by hash, every 
     .filter((line) => line.trim() !== "" && !line.startsWith("#"));
   assert.ok(entries.length > 70, String(entries.length));
   for (const entry of entries) {
-    assert.match(entry, /^[A-Za-z0-9_.-]+(\[[a-z,]+\])?==[^ ]+ +--hash=sha256:[0-9a-f]{64}$/, entry);
+    assert.match(
+      entry,
+      /^[A-Za-z0-9_.-]+(\[[a-z,]+\])?==[^ ]+ +--hash=sha256:[0-9a-f]{64}$/,
+      entry,
+    );
   }
   assert.ok(entries.some((entry) => entry.startsWith("setuptools==")), "grpcio-tools needs it");
   for (const file of ["infra/services.sh", "infra/bigquery/Dockerfile"]) {
