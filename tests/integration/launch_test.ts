@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { granted, planned, ROOT } from "../support/planned.ts";
 import { test } from "../support/integration.ts";
+import { startMetadataStandIn } from "../support/kafka_metadata_standin.ts";
 import { planLaunch } from "../../shared/launch/launch.ts";
 import { withResolved } from "../../shared/launch/permissions.ts";
 import { spawnCommand, spawnTask, taskCommand } from "../../shared/launch/tasks.ts";
@@ -192,4 +193,32 @@ test("deno task consume refuses the crash failpoint with real BigQuery credentia
   const help = await task("consume", ["--help"]);
   assert.equal(help.code, 0, help.stderr);
   assert.ok(!help.stdout.includes("test-crash"), help.stdout);
+});
+
+test("the launcher does not grant a host a broker advertises outside its domain, unless listed", async () => {
+  const standIn = startMetadataStandIn(["self", "evil.example:9092"]);
+  try {
+    const env = { KAFKA_BROKERS: standIn.address };
+    const refused = await task("dlq", ["--print-permissions"], env);
+    assert.equal(refused.code, 0, refused.stderr);
+    assert.match(
+      refused.stdout,
+      new RegExp(
+        `# Kafka at ${standIn.address} advertises evil\\.example:9092, outside the configured ` +
+          `brokers' domain: not granted`,
+      ),
+    );
+    assert.match(refused.stdout, new RegExp(`--allow-net=${standIn.address}( |\\\\|$)`, "m"));
+    assert.ok(!/--allow-net=[^\n]*evil\.example/.test(refused.stdout), refused.stdout);
+
+    const listed = await task(
+      "dlq",
+      ["--allow-advertised", "evil.example", "--print-permissions"],
+      env,
+    );
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`--allow-net=${standIn.address},evil\\.example:9092`));
+  } finally {
+    standIn.close();
+  }
 });
