@@ -11,7 +11,7 @@
  * @module
  */
 
-import { bigqueryOptions, openDestination, storageApiOptions } from "./shared/bigquery/mod.ts";
+import { openDestination } from "./shared/bigquery/mod.ts";
 import { deadlineAfter, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
 import { DEAD_LETTER_TOPIC_CONFIG } from "./shared/dlq/mod.ts";
 import { errorMessage } from "./shared/errors.ts";
@@ -20,29 +20,15 @@ import {
   createKafka,
   createSource,
   ensureTopic,
-  groupOptions,
   installKafkaPatches,
-  kafkaOptions,
   openPublisher,
-  partitionsOption,
 } from "./shared/kafka/mod.ts";
+import { logger, serveMetrics, setupLogging, stopLogging } from "./shared/ops/mod.ts";
 import {
-  healthOptions,
-  logFileOption,
-  logger,
-  logLevelOption,
-  metricsServerOptions,
-  serveMetrics,
-  setupLogging,
-  stopLogging,
-} from "./shared/ops/mod.ts";
-import {
-  batchOptions,
   createConsumerMetrics,
   createSinkStream,
   createTableState,
   destinationSettings,
-  exitWhenIdleOption,
   logDestination,
   logStopped,
   runSettings,
@@ -50,24 +36,11 @@ import {
   startConsumerProgress,
   streamSettings,
   waitForTable,
-  writeOptions,
 } from "./shared/sink/mod.ts";
+import { consumerOptions } from "./shared/tables/mod.ts";
 
-/** The options of this script (the launcher derives its grants from them). */
-export const options = {
-  ...kafkaOptions,
-  ...groupOptions,
-  ...bigqueryOptions,
-  ...storageApiOptions,
-  ...writeOptions,
-  ...batchOptions,
-  partitions: partitionsOption,
-  exitWhenIdle: exitWhenIdleOption,
-  ...metricsServerOptions,
-  ...healthOptions,
-  logFile: logFileOption("Also append logs to this file"),
-  logLevel: logLevelOption,
-};
+/** The options of this script (`shared/tables/`, where the launcher reads them). */
+export const options = consumerOptions;
 
 const log = logger("consumer");
 

@@ -12,46 +12,24 @@
  * @module
  */
 
-import { bigqueryOptions, openWarehouse } from "./shared/bigquery/mod.ts";
+import { openWarehouse } from "./shared/bigquery/mod.ts";
 import { errorMessage } from "./shared/errors.ts";
 import { parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
-import {
-  createKafka,
-  groupOptions,
-  installKafkaPatches,
-  kafkaOptions,
-  partitionsOption,
-} from "./shared/kafka/mod.ts";
+import { createKafka, installKafkaPatches } from "./shared/kafka/mod.ts";
 import {
   createLiveFeed,
   createReconcileGate,
-  dashboardOptions,
   ensureTopSongsViewSoon,
   reconcile,
   reconcileWhenQuiet,
   serveDashboard,
   startDashboardProgress,
-  viewOptions,
 } from "./shared/live/mod.ts";
-import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { dashboardOptions } from "./shared/tables/mod.ts";
 
-const { host, port, ...counting } = dashboardOptions;
-/** The options of this script (the launcher derives its grants from them). */
-export const options = {
-  host,
-  port,
-  ...kafkaOptions,
-  group: {
-    ...groupOptions.group,
-    help: "Group of the BigQuery consumer: its committed offsets split the counts between " +
-      "BigQuery (below) and Kafka (from there on)",
-  },
-  ...bigqueryOptions,
-  ...viewOptions,
-  ...counting,
-  partitions: partitionsOption,
-  logLevel: logLevelOption,
-};
+/** The options of this script (`shared/tables/`, where the launcher reads them). */
+export const options = dashboardOptions;
 
 const log = logger("dashboard");
 

@@ -19,7 +19,7 @@
  */
 
 import { type PlayRow, PLAYS_COLUMNS, playsTableMetadata } from "../schema.ts";
-import type { BigQueryConfig } from "./options.ts";
+import type { BigQueryConfig, WriteApi } from "./options.ts";
 import {
   type AppendResult,
   type FinalizeResult,
@@ -38,12 +38,6 @@ import {
   type Warehouse,
 } from "./warehouse.ts";
 import { withDeadline } from "./deadline.ts";
-
-/** The write APIs, for `--write-api`. */
-export const WRITE_APIS = ["storage-write", "insert-all"] as const;
-
-/** How rows reach BigQuery. */
-export type WriteApi = typeof WRITE_APIS[number];
 
 /** A place to append rows: a write stream, or the table itself for insertAll. */
 export interface RowStream {

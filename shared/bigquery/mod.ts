@@ -25,8 +25,6 @@ export {
   openDestination,
   type RowStream,
   type TableCheck,
-  WRITE_APIS,
-  type WriteApi,
 } from "./destination.ts";
 export {
   BIGQUERY_NAME,
@@ -34,6 +32,8 @@ export {
   bigqueryOptions,
   loadBigQueryConfig,
   storageApiOptions,
+  WRITE_APIS,
+  type WriteApi,
 } from "./options.ts";
 export { type AppendResult, type FinalizeResult, GrpcStatus } from "./storage_write.ts";
 export {

@@ -33,6 +33,7 @@
  */
 
 import { errorMessage } from "../errors.ts";
+import { DEFAULT_STALL_TIMEOUT_MS } from "./options.ts";
 import { MAX_ARTIST_LENGTH, SLUG } from "../event.ts";
 import { exportFileName, topCsv } from "./export.ts";
 import type { LiveState, LiveStatus } from "./live_feed.ts";
@@ -218,9 +219,6 @@ export interface HealthAnswer {
   healthy: boolean;
   body: Record<string, unknown>;
 }
-
-/** Default of {@linkcode DashboardHandlerOptions.stallTimeoutMs}. */
-export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 /** Options of {@linkcode createDashboardHandler}. */
 export interface DashboardHandlerOptions {
