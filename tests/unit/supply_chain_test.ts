@@ -52,6 +52,6 @@ Deno.test("Maven fails on a bad checksum and runs a pinned dependency plugin", a
 Deno.test("docker compose builds the local BigQuery image, never pulls it", async () => {
   const compose = await read("docker-compose.yaml");
   const bigquery = compose.slice(compose.indexOf("\n  bigquery:"), compose.indexOf("\n  kafka-1:"));
-  assert.match(bigquery, /\n    build: infra\/bigquery\n/);
-  assert.match(bigquery, /\n    pull_policy: build\n/);
+  assert.match(bigquery, /\n {4}build: infra\/bigquery\n/);
+  assert.match(bigquery, /\n {4}pull_policy: build\n/);
 });
