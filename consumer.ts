@@ -11,66 +11,36 @@
  * @module
  */
 
-import { bigqueryOptions, openDestination, storageApiOptions } from "./shared/bigquery/mod.ts";
+import { openDestination } from "./shared/bigquery/mod.ts";
 import { deadlineAfter, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
 import { DEAD_LETTER_TOPIC_CONFIG } from "./shared/dlq/mod.ts";
 import { errorMessage } from "./shared/errors.ts";
-import { eventTimeOptions } from "./shared/event_options.ts";
 import {
   createAdmin,
   createKafka,
   createSource,
   ensureTopic,
-  groupOptions,
   installKafkaPatches,
-  kafkaOptions,
   openPublisher,
-  partitionsOption,
 } from "./shared/kafka/mod.ts";
+import { logger, serveMetrics, setupLogging, stopLogging } from "./shared/ops/mod.ts";
 import {
-  healthOptions,
-  logFileOption,
-  logger,
-  logLevelOption,
-  metricsServerOptions,
-  serveMetrics,
-  setupLogging,
-  stopLogging,
-} from "./shared/ops/mod.ts";
-import {
-  batchOptions,
   createConsumerMetrics,
   createSinkStream,
   createTableState,
   destinationSettings,
-  exitWhenIdleOption,
   logDestination,
   logStopped,
   runSettings,
-  setMaxFutureSkew,
   sourceSettings,
   startConsumerProgress,
   streamSettings,
   waitForTable,
-  writeOptions,
 } from "./shared/sink/mod.ts";
+import { consumerOptions } from "./shared/tables/mod.ts";
 
-/** The options of this script (the launcher derives its grants from them). */
-export const options = {
-  ...kafkaOptions,
-  ...groupOptions,
-  ...bigqueryOptions,
-  ...storageApiOptions,
-  ...writeOptions,
-  ...batchOptions,
-  ...eventTimeOptions,
-  partitions: partitionsOption,
-  exitWhenIdle: exitWhenIdleOption,
-  ...metricsServerOptions,
-  ...healthOptions,
-  logFile: logFileOption("Also append logs to this file"),
-  logLevel: logLevelOption,
-};
+/** The options of this script (`shared/tables/`, where the launcher reads them). */
+export const options = consumerOptions;
 
 const log = logger("consumer");
 
@@ -82,7 +52,6 @@ async function main(): Promise<number> {
       "Streams song_completed events from Kafka into BigQuery (exactly once, with a dead-letter topic).",
   }, options);
   await setupLogging({ level: config.logLevel, file: config.logFile });
-  setMaxFutureSkew(config.maxFutureSkew);
   const stop = shutdownSignal((name) =>
     log.info("Received {signal}: storing and committing what was read", { signal: name })
   );
@@ -126,6 +95,7 @@ async function main(): Promise<number> {
     deadLetters,
     metrics,
     giveUp,
+    maxFutureMs: config.maxFutureSkew,
   });
   const progress = startConsumerProgress(stream, metrics);
   await stream.run(runSettings(config, stop));

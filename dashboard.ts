@@ -12,51 +12,25 @@
  * @module
  */
 
-import { bigqueryOptions, bytesBilledOptions, openWarehouse } from "./shared/bigquery/mod.ts";
+import { openWarehouse } from "./shared/bigquery/mod.ts";
 import { errorMessage } from "./shared/errors.ts";
-import { eventTimeOptions } from "./shared/event_options.ts";
 import { parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
-import {
-  createKafka,
-  groupOptions,
-  installKafkaPatches,
-  kafkaOptions,
-  partitionsOption,
-} from "./shared/kafka/mod.ts";
+import { createKafka, installKafkaPatches } from "./shared/kafka/mod.ts";
 import {
   createLiveFeed,
   createReconcileGate,
-  dashboardOptions,
   ensureTopSongsViewSoon,
   reconcile,
   reconcileWhenQuiet,
   serveDashboard,
   startDashboardProgress,
-  viewOptions,
   waitOutCrashLoop,
 } from "./shared/live/mod.ts";
-import { logger, logLevelOption, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { dashboardOptions } from "./shared/tables/mod.ts";
 
-const { host, port, ...counting } = dashboardOptions;
-/** The options of this script (the launcher derives its grants from them). */
-export const options = {
-  host,
-  port,
-  ...kafkaOptions,
-  group: {
-    ...groupOptions.group,
-    help: "Group of the BigQuery consumer: its committed offsets split the counts between " +
-      "BigQuery (below) and Kafka (from there on); a partition it never committed is split at " +
-      "the largest kafka_offset the table holds (with a warning), not read from its start",
-  },
-  ...bigqueryOptions,
-  ...bytesBilledOptions,
-  ...viewOptions,
-  ...counting,
-  ...eventTimeOptions,
-  partitions: partitionsOption,
-  logLevel: logLevelOption,
-};
+/** The options of this script (`shared/tables/`, where the launcher reads them). */
+export const options = dashboardOptions;
 
 const log = logger("dashboard");
 

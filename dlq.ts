@@ -11,28 +11,24 @@
 import { errorMessage } from "./shared/errors.ts";
 import { parseArgsOrExit } from "./shared/cli/mod.ts";
 import {
-  dlqToolOptions,
   formatReplayReport,
   formatReport,
   listDeadLetters,
   replayDeadLetters,
 } from "./shared/dlq/mod.ts";
-import {
-  createKafka,
-  groupOptions,
-  installKafkaPatches,
-  kafkaOptions,
-} from "./shared/kafka/mod.ts";
+import { createKafka, installKafkaPatches } from "./shared/kafka/mod.ts";
 import { logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { dlqOptions } from "./shared/tables/mod.ts";
 
-/** The options of this script (the launcher derives its grants from them). */
-export const options = { ...kafkaOptions, dlqTopic: groupOptions.dlqTopic, ...dlqToolOptions };
+/** The options of this script (`shared/tables/`, where the launcher reads them). */
+export const options = dlqOptions;
 
 const SUMMARY =
   `Lists the dead-letter topic grouped by error kind and reason; --replay re-publishes letters.
 
 Replay sends each letter's original key, bytes and headers (without error.* and
-source.*, plus replayed.from) to its source.topic (or --to TOPIC). Progress is kept
+source.*, plus replayed.from) to the configured --topic (or --to TOPIC); a letter whose
+source.topic header names another topic stops the replay. Progress is kept
 by the consumer group <dlq>.replay (<dlq>.replay.<kind> with --kind), committed
 only after Kafka acknowledged the messages, so running it twice re-publishes nothing.
 Replay messages that never landed in BigQuery (fixed since, or a transient cause):

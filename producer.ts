@@ -15,36 +15,22 @@ import {
   ensureTopic,
   installKafkaPatches,
   isTransientKafkaError,
-  kafkaOptions,
   openPublisher,
-  partitionsOption,
 } from "./shared/kafka/mod.ts";
-import {
-  logFileOption,
-  logger,
-  logLevelOption,
-  setupLogging,
-  stopLogging,
-} from "./shared/ops/mod.ts";
+import { logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
 import {
   createSimulator,
   deliverTo,
   generateCatalog,
   logProduced,
   produceEvents,
-  produceOptions,
   refusedForGood,
   startProducerProgress,
 } from "./shared/produce/mod.ts";
+import { producerOptions } from "./shared/tables/mod.ts";
 
-/** The options of this script (the launcher derives its grants from them). */
-export const options = {
-  ...kafkaOptions,
-  ...produceOptions,
-  partitions: partitionsOption,
-  logFile: logFileOption("Delivery log", "producer.log"),
-  logLevel: logLevelOption,
-};
+/** The options of this script (`shared/tables/`, where the launcher reads them). */
+export const options = producerOptions;
 
 const log = logger("producer");
 

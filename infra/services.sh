@@ -26,7 +26,8 @@
 #   LIVECHARTS_STATE_DIR           data, logs and pid files   (default: <repo>/.state)
 #   LIVECHARTS_CACHE               downloaded tools            (default: ~/.cache/livecharts)
 #   LIVECHARTS_SERVICES            auto | docker | local       (default: auto = docker if `docker info` works)
-#   LIVECHARTS_PYTHON              Python 3.11+ for the BigQuery emulator's venv (default: python3)
+#   LIVECHARTS_PYTHON              Python 3.11 for the BigQuery emulator's venv (default: python3;
+#                                  the requirements' hashes are those of CPython 3.11's files)
 #   LIVECHARTS_BIGQUERY_PORT       REST port of the local BigQuery (default: 9050; local mode only)
 #   LIVECHARTS_BIGQUERY_GRPC_PORT  its Storage API port (default: 9060; local mode only)
 set -euo pipefail
@@ -218,7 +219,9 @@ install_kafka() {
     mkdir -p "$KAFKA_HOME"
     rm -rf "$tmp"
     progress "kafka: fetching Kafka $KAFKA_VERSION with Maven (once)" "1-3 min"
-    if ! mvn -q -B -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies \
+    # --strict-checksums: a jar whose checksum does not match stops the fetch
+    # (infra/kafka/pom.xml says the same for its repository).
+    if ! mvn -B --strict-checksums -f "$ROOT/infra/kafka/pom.xml" dependency:copy-dependencies \
       -DincludeScope=runtime -DoutputDirectory="$tmp" >"$KAFKA_HOME/install.log" 2>&1; then
       show_tail "$KAFKA_HOME/install.log"
       rm -rf "$tmp"
@@ -243,9 +246,9 @@ install_bigquery() {
   bigquery_installed && return 0
   with_lock 8 "$CACHE/.install.lock"
   if ! bigquery_installed; then
-    need "$BQ_PYTHON" "Python 3.11 or newer with venv and pip (e.g. apt-get install python3-venv), or set LIVECHARTS_PYTHON"
-    "$BQ_PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
-      die "the BigQuery emulator needs Python 3.11 or newer: $BQ_PYTHON is $("$BQ_PYTHON" -V 2>&1); set LIVECHARTS_PYTHON"
+    need "$BQ_PYTHON" "Python 3.11 with venv and pip (e.g. apt-get install python3-venv), or set LIVECHARTS_PYTHON"
+    "$BQ_PYTHON" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' ||
+      die "the BigQuery emulator installs by hash the files of CPython 3.11: $BQ_PYTHON is $("$BQ_PYTHON" -V 2>&1); set LIVECHARTS_PYTHON to a Python 3.11"
     local log=$BQ_HOME/install.log started=$SECONDS total
     total=$(grep -cE '^[A-Za-z]' "$BQ_REQUIREMENTS")
     warn "bigquery: installing bqemulator $BQ_VERSION and $((total - 1)) pinned packages into $BQ_VENV (once, usually 1-3 min; log: $log)..."
@@ -256,8 +259,10 @@ install_bigquery() {
       die "could not create a Python venv in $BQ_VENV (on Debian: apt-get install python3-venv)"
     fi
     # pip's own output goes to the log; one progress line per 10 packages here.
+    # --require-hashes: every file pip fetches must have a hash listed in the
+    # requirements (and every package a pin), or nothing is installed.
     if ! "$BQ_VENV/bin/python" -m pip install --disable-pip-version-check --no-input \
-      --progress-bar off -r "$BQ_REQUIREMENTS" 2>&1 | tee -a "$log" |
+      --progress-bar off --require-hashes --only-binary=:all: -r "$BQ_REQUIREMENTS" 2>&1 | tee -a "$log" |
       awk -v total="$total" '
         /^(Collecting|Requirement already satisfied)/ {
           n++

@@ -8,7 +8,7 @@
  */
 
 import { formatDuration, parseDuration } from "./cli/duration.ts";
-import type { Option } from "./cli/mod.ts";
+import type { Option } from "./cli/options.ts";
 import { DEFAULT_MAX_FUTURE_MS } from "./event.ts";
 
 /** `--max-future-skew`: how far ahead of the clock an event time may be. */

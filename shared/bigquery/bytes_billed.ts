@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Option } from "../cli/mod.ts";
+import type { Option } from "../cli/options.ts";
 
 const UNITS: Record<string, number> = {
   "": 1,

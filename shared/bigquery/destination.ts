@@ -19,7 +19,7 @@
  */
 
 import { type PlayRow, PLAYS_COLUMNS, playsTableMetadata } from "../schema.ts";
-import type { BigQueryConfig } from "./options.ts";
+import type { BigQueryConfig, WriteApi } from "./options.ts";
 import {
   type AppendResult,
   type FinalizeResult,
@@ -33,15 +33,11 @@ import {
   insertRows,
   isTransientBigQueryError,
   openWarehouse,
+  playsTableRef,
+  query,
   type Warehouse,
 } from "./warehouse.ts";
 import { withDeadline } from "./deadline.ts";
-
-/** The write APIs, for `--write-api`. */
-export const WRITE_APIS = ["storage-write", "insert-all"] as const;
-
-/** How rows reach BigQuery. */
-export type WriteApi = typeof WRITE_APIS[number];
 
 /** A place to append rows: a write stream, or the table itself for insertAll. */
 export interface RowStream {
@@ -88,6 +84,11 @@ export interface Destination {
   openProbe(): Promise<RowStream | undefined>;
   /** Finalizes a write stream and tells how many rows it holds (or that it is gone). */
   finalizeStream(name: string): Promise<FinalizeResult>;
+  /**
+   * The Kafka offsets of `partition`, from `from` on, that rows in the table
+   * hold (a query: rows appended to COMMITTED streams are visible at once).
+   */
+  storedOffsets(partition: number, from: bigint): Promise<Set<bigint>>;
   /** Whether a rejected call is worth retrying. */
   isTransient(error: unknown): boolean;
   /** Closes the clients. */
@@ -269,10 +270,29 @@ export async function openDestination(
     }
   }
 
+  async function storedOffsets(partition: number, from: bigint): Promise<Set<bigint>> {
+    const rows = await query(
+      warehouse,
+      `SELECT DISTINCT kafka_offset FROM ${
+        playsTableRef(config)
+      } WHERE kafka_partition = @partition AND kafka_offset >= @from`,
+      { partition, from: Number(from) },
+    );
+    const offsets = new Set<bigint>();
+    for (const row of rows) {
+      const offset = row.kafka_offset;
+      if (typeof offset === "number" || typeof offset === "string" || typeof offset === "bigint") {
+        offsets.add(BigInt(offset));
+      }
+    }
+    return offsets;
+  }
+
   const common = {
     table,
     checkTable,
     createTable: () => createPlaysTable(warehouse),
+    storedOffsets,
   };
 
   if (options.api === "insert-all") {

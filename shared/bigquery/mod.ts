@@ -26,8 +26,6 @@ export {
   openDestination,
   type RowStream,
   type TableCheck,
-  WRITE_APIS,
-  type WriteApi,
 } from "./destination.ts";
 export {
   BIGQUERY_NAME,
@@ -35,8 +33,10 @@ export {
   bigqueryOptions,
   loadBigQueryConfig,
   storageApiOptions,
+  WRITE_APIS,
+  type WriteApi,
 } from "./options.ts";
-export { type AppendResult, GrpcStatus } from "./storage_write.ts";
+export { type AppendResult, type FinalizeResult, GrpcStatus } from "./storage_write.ts";
 export {
   ensurePlaysTable,
   isTransientBigQueryError,

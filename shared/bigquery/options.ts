@@ -17,6 +17,13 @@ import {
 
 const PROJECT = /^[a-z][a-z0-9-]{4,61}[a-z0-9]$/;
 /** A BigQuery dataset, table or view name: a letter or `_`, then letters, digits, `_`. */
+/** The write APIs, for `--write-api`. */
+export const WRITE_APIS = ["storage-write", "insert-all"] as const;
+
+/** How rows reach BigQuery. */
+export type WriteApi = typeof WRITE_APIS[number];
+
+/** Names of BigQuery datasets, tables and views. */
 export const BIGQUERY_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,1023}$/;
 
 /**

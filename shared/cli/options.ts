@@ -91,6 +91,8 @@ export interface Option<T> {
   grant?: Grant;
   /** A secret (e.g. a password): its value never appears in errors or help. */
   secret?: boolean;
+  /** Not listed by `--help` nor the configuration reference (a failpoint for tests). */
+  hidden?: boolean;
   /**
    * Checks the option against the others once all are parsed; returns the
    * whole error message when they do not fit together.
@@ -358,7 +360,7 @@ export function formatHelp(
   summary: string,
   options: Record<string, Option<unknown>>,
 ): string {
-  const rows = Object.values(options).map((option) => {
+  const rows = Object.values(options).filter((option) => !option.hidden).map((option) => {
     const left = `--${option.flag}${option.arg ? ` ${option.arg}` : ""}`;
     const fallback = defaultText(option);
     const env = option.env ? `  [${option.env}]` : "";

@@ -54,7 +54,7 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 
 /** The section of one script. */
 function section(script: ScriptReference): string[] {
-  const rows = Object.values(script.options).map((option) => [
+  const rows = Object.values(script.options).filter((option) => !option.hidden).map((option) => [
     `\`--${option.flag}${option.arg === undefined ? "" : ` ${option.arg}`}\``,
     option.env === undefined ? "" : `\`${option.env}\``,
     valueCell(defaultText(option)),

@@ -2,8 +2,9 @@
  * The scripts the tasks run, with their option tables: every task in
  * `deno.json` whose command runs a script at the top level (`producer.ts`,
  * not `shared/…`) is listed, in the order of `deno.json`, with its task's
- * description. Each script exports its option table as `options`, the same
- * export the launcher reads.
+ * description. The scripts the launcher runs have their tables in
+ * `shared/tables/` (read from there); any other exports its table as
+ * `options`.
  *
  * Importing a script loads what it imports (the Kafka and Google clients
  * among them) but runs nothing: scripts start only as the main module.
@@ -13,6 +14,7 @@
  * @module
  */
 
+import { SCRIPT_TABLES } from "../tables/mod.ts";
 import type { Option } from "./options.ts";
 import type { ScriptReference } from "./reference.ts";
 
@@ -50,7 +52,10 @@ export async function readScriptReferences(root: URL): Promise<ScriptReference[]
     const { command, description = "" } = typeof entry === "string" ? { command: entry } : entry;
     const script = scriptOf(command);
     if (script === undefined) continue;
-    const module: unknown = await import(new URL(script, root).href);
+    // The launched scripts' tables come from shared/tables/, without their libraries.
+    const module: unknown = SCRIPT_TABLES[script] === undefined
+      ? await import(new URL(script, root).href)
+      : { options: SCRIPT_TABLES[script] };
     const options = typeof module === "object" && module !== null && "options" in module
       ? module.options
       : undefined;

@@ -6,22 +6,24 @@
  */
 
 import { boolean, integer, type Option, text } from "../cli/mod.ts";
-import { topicName } from "../kafka/mod.ts";
-import { logLevel } from "../ops/mod.ts";
-import { KIND } from "./replay.ts";
+import { topicName } from "../kafka/options.ts";
+import { logLevel } from "../ops/options.ts";
+
+/** An `error.kind` as `--kind` accepts it (it can name a consumer group). */
+export const KIND = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 /** Listing and replay options of `deno task dlq`. */
 export const dlqToolOptions = {
   replay: {
     flag: "replay",
-    help: "Re-publish the letters not replayed yet to their source topic",
+    help: "Re-publish the letters not replayed yet to the configured --topic",
     fallback: false,
     parse: boolean,
   },
   to: {
     flag: "to",
     arg: "TOPIC",
-    help: "With --replay: publish to this topic instead of each letter's source.topic",
+    help: "With --replay: publish to this topic instead of the configured --topic",
     fallback: undefined,
     parse: topicName,
   },

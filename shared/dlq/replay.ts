@@ -14,9 +14,6 @@ import { coordinates, type DeadLetterRecord, headerText, printableText } from ".
 /** Header naming the dead letter a replayed message came from (`topic[partition]@offset`). */
 export const REPLAYED_FROM = "replayed.from";
 
-/** A kind that can name a consumer group (`--kind`). */
-export const KIND = /^[a-z0-9][a-z0-9-]{0,63}$/;
-
 const OURS = new Set<string>([...Object.values(DEAD_LETTER_HEADERS), REPLAYED_FROM]);
 
 /** A message to re-publish. */
@@ -48,11 +45,40 @@ export function replayGroup(dlqTopic: string, kind?: string): string {
 }
 
 /**
- * Where a letter goes back to: `to` when given, else its `source.topic`
- * header; undefined when neither is known.
+ * Where a letter goes back to: `to` when given, else the configured source
+ * `topic`, and only when the letter's `source.topic` header names that
+ * topic: a header is data whoever writes to the dead-letter topic chose, so
+ * it never picks the destination. Throws why a letter cannot go back.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { replayTarget } from "./replay.ts";
+ * const letter = (source: string) => ({
+ *   partition: 0, offset: "1", key: null, value: null,
+ *   headers: { "source.topic": new TextEncoder().encode(source) },
+ * });
+ * assert.equal(replayTarget(letter("plays"), { topic: "plays" }), "plays");
+ * assert.equal(replayTarget(letter("payments"), { topic: "plays", to: "fixed" }), "fixed");
+ * assert.throws(() => replayTarget(letter("payments"), { topic: "plays" }), /not the configured topic plays/);
+ * ```
  */
-export function replayTarget(record: DeadLetterRecord, to?: string): string | undefined {
-  return to ?? headerText(record, DEAD_LETTER_HEADERS.topic);
+export function replayTarget(
+  record: DeadLetterRecord,
+  options: { topic: string; to?: string | undefined },
+): string {
+  if (options.to !== undefined) return options.to;
+  const source = headerText(record, DEAD_LETTER_HEADERS.topic);
+  if (source === undefined) {
+    throw new Error("it has no source.topic header (name a topic with --to)");
+  }
+  if (source !== options.topic) {
+    throw new Error(
+      `its source.topic is ${JSON.stringify(source)}, not the configured topic ${options.topic} ` +
+        `(replay goes only there; name a topic with --to)`,
+    );
+  }
+  return options.topic;
 }
 
 /**

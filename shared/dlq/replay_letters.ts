@@ -19,7 +19,6 @@ import {
 } from "../kafka/mod.ts";
 import {
   emptyReplayReport,
-  KIND,
   letterKind,
   replayGroup,
   type ReplayMessage,
@@ -28,10 +27,13 @@ import {
   replayTarget,
 } from "./replay.ts";
 import { coordinates, headerText } from "./report.ts";
+import { KIND } from "./options.ts";
 
 /** Options of {@linkcode replayDeadLetters}. */
 export interface ReplayOptions {
   dlqTopic: string;
+  /** The configured source topic (`--topic`): letters go back there, unless `to` is given. */
+  topic: string;
   /** Publish every letter here instead of its `source.topic`. */
   to?: string | undefined;
   /** Only letters of this `error.kind` (with its own progress group). */
@@ -112,11 +114,11 @@ export async function replayDeadLetters(
             );
             continue;
           }
-          const target = replayTarget(record, to);
-          if (target === undefined) {
-            throw new Error(
-              `Cannot replay ${letter}: it has no source.topic header (name a topic with --to)`,
-            );
+          let target: string;
+          try {
+            target = replayTarget(record, { topic: options.topic, to });
+          } catch (error) {
+            throw new Error(`Cannot replay ${letter}: ${errorMessage(error)}`);
           }
           if (target === dlq) throw new Error(`Cannot replay ${letter} into the DLQ itself`);
           if (!topics.has(target)) {

@@ -157,10 +157,40 @@ export function printable(bytes: Uint8Array | null, maxChars = 120): string {
  * ```
  */
 export function normalizeReason(reason: string): string {
-  return reason
-    .replace(/\bgot\s[\s\S]*$/, "got …")
-    .replace(/\s*\((?:[^()]|\([^()]*\))*\)\s*$/, " (…)")
-    .trim();
+  return withoutFinalParentheses(reason.replace(/\bgot\s[\s\S]*$/, "got …")).trim();
+}
+
+/**
+ * `text` with its final parenthesized part (one level of nesting inside, as
+ * `(details (more))`) and the spaces before it replaced by ` (…)`; the text
+ * itself when it does not end that way. One backward pass: the time grows
+ * with the length only (a header is any size a producer sent).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withoutFinalParentheses } from "./report.ts";
+ * assert.equal(withoutFinalParentheses("bad row (at 3 (col 4))  "), "bad row (…)");
+ * assert.equal(withoutFinalParentheses("bad (a (b (c)))"), "bad (a (b (c)))");
+ * assert.equal(withoutFinalParentheses("bad (a) b"), "bad (a) b");
+ * ```
+ */
+export function withoutFinalParentheses(text: string): string {
+  let end = text.length;
+  while (end > 0 && /\s/.test(text[end - 1]!)) end--;
+  if (text[end - 1] !== ")") return text;
+  let depth = 0;
+  for (let at = end - 1; at >= 0; at--) {
+    const char = text[at];
+    if (char === ")") {
+      if (++depth > 2) return text;
+    } else if (char === "(" && --depth === 0) {
+      let start = at;
+      while (start > 0 && /\s/.test(text[start - 1]!)) start--;
+      return `${text.slice(0, start)} (…)`;
+    }
+  }
+  return text;
 }
 
 /** A running summary; add letters in read order, then take the report. */

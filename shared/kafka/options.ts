@@ -44,12 +44,16 @@ export const topicName: (raw: string) => string = text(
  * import assert from "node:assert/strict";
  * import { brokerList } from "./options.ts";
  * assert.deepEqual(brokerList("a:9092, b:9092"), ["a:9092", "b:9092"]);
+ * assert.throws(() => brokerList("a:9092,,b:9092"), /without empty parts/);
  * ```
  */
 export function brokerList(raw: string): string[] {
-  const brokers = raw.split(",").map((part) => part.trim()).filter((part) => part !== "");
-  if (brokers.length === 0) {
+  const brokers = raw.split(",").map((part) => part.trim());
+  if (brokers.every((part) => part === "")) {
     throw new Error(`must list at least one host:port, got ${JSON.stringify(raw)}`);
+  }
+  if (brokers.includes("")) {
+    throw new Error(`must be host:port pairs without empty parts, got ${JSON.stringify(raw)}`);
   }
   for (const broker of brokers) {
     const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(broker);
@@ -61,6 +65,29 @@ export function brokerList(raw: string): string[] {
     }
   }
   return brokers;
+}
+
+/**
+ * Host names (or `*.domain`) separated by commas, for `--allow-advertised`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { advertisedHosts } from "./options.ts";
+ * assert.deepEqual(advertisedHosts("b1.example.com, *.kafka.internal"), ["b1.example.com", "*.kafka.internal"]);
+ * assert.throws(() => advertisedHosts("a,,b"), /empty/);
+ * ```
+ */
+export function advertisedHosts(raw: string): string[] {
+  if (raw.trim() === "") return [];
+  const hosts = raw.split(",").map((part) => part.trim());
+  for (const host of hosts) {
+    if (host === "") throw new Error(`must not have empty parts, got ${JSON.stringify(raw)}`);
+    if (!/^(\*\.)?([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+$|^\[?[0-9a-fA-F:]+\]?$/.test(host)) {
+      throw new Error(`must be host names or *.domain, got ${JSON.stringify(host)}`);
+    }
+  }
+  return hosts;
 }
 
 /** SASL mechanisms the Kafka client supports. */
@@ -178,6 +205,15 @@ export const kafkaOptions = {
     help: "Verify the brokers' certificates; =false only for a throwaway test broker",
     fallback: true,
     parse: boolean,
+  },
+  allowAdvertised: {
+    flag: "allow-advertised",
+    env: "KAFKA_ALLOW_ADVERTISED",
+    arg: "HOST,...",
+    help: "Hosts the brokers may advertise outside the configured brokers' domain " +
+      "(*.example.com for a domain); the launcher grants only those",
+    fallback: [] as string[],
+    parse: advertisedHosts,
   },
 } satisfies Record<string, Option<unknown>>;
 

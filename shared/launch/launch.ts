@@ -13,8 +13,11 @@
  * (the dashboard serves without BigQuery). `--print-permissions` among the
  * script's arguments prints the `deno run` line instead of running it.
  *
- * The script must export its option table as `options`. `--plan` as the
- * first argument prints the planned run as JSON instead (`spawnTask` starts
+ * The script's option table is read from `shared/tables/` (which imports
+ * no library: the launcher runs no third-party code with its own grants).
+ * Kafka's advertised brokers are asked by `kafka_probe.ts` in a process of
+ * its own, granted only the configured brokers. `--plan` as the first
+ * argument prints the planned run as JSON instead (`spawnTask` starts
  * scripts that way).
  *
  * @module
@@ -27,10 +30,18 @@ import {
   OptionError,
   parseOptions,
   readEnv,
-} from "../cli/mod.ts";
+} from "../cli/options.ts";
 import { errorMessage } from "../errors.ts";
-import { type Endpoint, grantFlags, optionNeeds, withResolved } from "./permissions.ts";
-import { installKafkaPatches, KafkaUnreachableError, probeKafka } from "../kafka/mod.ts";
+import { SCRIPT_TABLES } from "../tables/mod.ts";
+import {
+  type Endpoint,
+  grantFlags,
+  LIBRARY_ENV,
+  optionNeeds,
+  redactArgs,
+  splitAdvertised,
+  withResolved,
+} from "./permissions.ts";
 
 /** How long the launcher waits for Kafka's metadata and for a service to answer. */
 export const PROBE_MS = 4_000;
@@ -41,6 +52,8 @@ export interface LaunchPlan {
   runArgs: string[];
   /** The script's own arguments (the launcher's removed). */
   args: string[];
+  /** `args` with secrets (`--sasl-password`) as `***`, for printing. */
+  shownArgs: string[];
   /** `--print-permissions` was given. */
   printOnly: boolean;
   /** Bad configuration, as the lines to print; a launch stops with exit code 2. */
@@ -49,6 +62,8 @@ export interface LaunchPlan {
   unreachable: string[];
   /** What the probes learned, shown by `--print-permissions`. */
   notes: string[];
+  /** Advertised brokers not granted (outside the brokers' domain and `--allow-advertised`). */
+  warnings: string[];
 }
 
 /** Options of {@linkcode planLaunch}. */
@@ -61,27 +76,62 @@ export interface PlanOptions {
   probe?: boolean;
 }
 
-/** Whether `value` is an option table: options with a flag and a parser. */
-function isOptionTable(value: unknown): value is Record<string, Option<unknown>> {
-  if (typeof value !== "object" || value === null) return false;
-  return Object.values(value).every((option: unknown) =>
-    typeof option === "object" && option !== null && "flag" in option &&
-    typeof option.flag === "string" && "parse" in option && typeof option.parse === "function"
-  );
-}
-
-/** The option table `script` exports as `options`. */
-export async function scriptOptions(script: URL): Promise<Record<string, Option<unknown>>> {
-  const module: unknown = await import(script.href);
-  const options = typeof module === "object" && module !== null && "options" in module
-    ? module.options
-    : undefined;
-  if (!isOptionTable(options)) {
+/** The option table of `script` (a path relative to the root), from `shared/tables/`. */
+export function scriptOptions(script: string): Readonly<Record<string, Option<unknown>>> {
+  const table = SCRIPT_TABLES[script.replace(/^\.\//, "")];
+  if (table === undefined) {
     throw new Error(
-      `Cannot launch ${script.pathname}: it does not export its option table as 'options'`,
+      `Cannot launch ${script}: it has no option table in shared/tables/mod.ts ` +
+        `(known: ${Object.keys(SCRIPT_TABLES).join(", ")})`,
     );
   }
-  return options;
+  return table;
+}
+
+/** Asks the brokers of `endpoint` for the addresses they advertise, in a process of its own. */
+async function probeKafka(
+  endpoint: Endpoint,
+  values: Readonly<Record<string, unknown>>,
+): Promise<{ advertised: string[] } | { unreachable: string } | { error: string }> {
+  const security = securityOf(values);
+  const env = LIBRARY_ENV.flatMap(({ when, names }) => when.test("KAFKA_") ? names : []);
+  const read = security.sslCa === undefined ? [] : [`--allow-read=${security.sslCa}`];
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      "--no-prompt",
+      `--allow-net=${(await withResolved(endpoint.addresses)).join(",")}`,
+      ...read,
+      `--allow-env=${env.join(",")}`,
+      new URL("./kafka_probe.ts", import.meta.url).pathname,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(
+    new TextEncoder().encode(
+      JSON.stringify({ ...security, brokers: endpoint.addresses, timeoutMs: PROBE_MS }),
+    ),
+  );
+  await writer.close();
+  const { stdout, stderr } = await child.output();
+  const line = new TextDecoder().decode(stdout).trim().split("\n").at(-1) ?? "";
+  try {
+    const answer: unknown = JSON.parse(line);
+    if (typeof answer === "object" && answer !== null) {
+      if ("advertised" in answer && Array.isArray(answer.advertised)) {
+        return { advertised: answer.advertised.map(String) };
+      }
+      if ("unreachable" in answer) return { unreachable: String(answer.unreachable) };
+      if ("error" in answer) return { error: String(answer.error) };
+    }
+  } catch {
+    // reported below
+  }
+  const text = new TextDecoder().decode(stderr).trim().split("\n").at(-1) ?? "";
+  return { error: `the probe ended without an answer${text ? `: ${text}` : ""}` };
 }
 
 /** Why `address` (`host:port`) does not accept a TCP connection; undefined when it does. */
@@ -118,22 +168,17 @@ async function probe(
   optional: ReadonlySet<string>,
 ): Promise<{ advertised: string[]; unreachable?: string; note?: string }> {
   if (endpoint.kind === "kafka") {
-    try {
-      const advertised = await probeKafka(
-        { ...securityOf(values), brokers: endpoint.addresses },
-        PROBE_MS,
-      );
-      return {
-        advertised,
-        note: `Kafka at ${endpoint.addresses.join(",")} advertises ${advertised.join(",")}`,
-      };
-    } catch (error) {
-      // Unreachable stops the launch; anything else (a refused password,
-      // an unreadable CA file) the script reports in its own words.
-      return error instanceof KafkaUnreachableError
-        ? { advertised: [], unreachable: error.message }
-        : { advertised: [], note: `Kafka's advertised brokers unknown: ${errorMessage(error)}` };
+    const answer = await probeKafka(endpoint, values);
+    // Unreachable stops the launch; anything else (a refused password, an
+    // unreadable CA file) the script reports in its own words.
+    if ("unreachable" in answer) return { advertised: [], unreachable: answer.unreachable };
+    if ("error" in answer) {
+      return { advertised: [], note: `Kafka's advertised brokers unknown: ${answer.error}` };
     }
+    return {
+      advertised: answer.advertised,
+      note: `Kafka at ${endpoint.addresses.join(",")} advertises ${answer.advertised.join(",")}`,
+    };
   }
   if (endpoint.kind === "cloud") return { advertised: [] };
   const reasons = [];
@@ -187,9 +232,17 @@ export async function planLaunch(
   const given = words.slice(at + 1);
   const args = given.filter((arg) => arg !== "--print-permissions");
   const printOnly = args.length < given.length;
-  const table = await scriptOptions(new URL(script, options.root));
+  const table = scriptOptions(script);
   const env = { ...readEnv(envNames(table)), ...options.env };
-  const plan: LaunchPlan = { runArgs: [], args, printOnly, unreachable: [], notes: [] };
+  const plan: LaunchPlan = {
+    runArgs: [],
+    args,
+    shownArgs: redactArgs(table, args),
+    printOnly,
+    unreachable: [],
+    notes: [],
+    warnings: [],
+  };
 
   // With --help or bad options the script only prints: it needs its
   // variables, nothing else.
@@ -205,13 +258,30 @@ export async function planLaunch(
   const needs = values === undefined
     ? { ...optionNeeds(table, {}), connect: [], listen: [], read: [], write: [] }
     : optionNeeds(table, values);
+  if (needs.problems.length > 0) {
+    const lines = needs.problems.map((problem) => `error: ${problem}`);
+    plan.problems = [plan.problems, ...lines].filter((line) => line !== undefined).join("\n");
+  }
   const connect = needs.connect.flatMap((endpoint) => endpoint.addresses);
-  if (values !== undefined && (options.probe ?? true)) {
+  if (values !== undefined && needs.problems.length === 0 && (options.probe ?? true)) {
     const found = await Promise.all(
-      needs.connect.map((endpoint) => probe(endpoint, values, optional)),
+      needs.connect.map(async (endpoint) => ({
+        endpoint,
+        ...await probe(endpoint, values, optional),
+      })),
     );
-    for (const { advertised, unreachable, note } of found) {
-      connect.push(...advertised);
+    const allow = Array.isArray(values.allowAdvertised) ? values.allowAdvertised.map(String) : [];
+    for (const { endpoint, advertised, unreachable, note } of found) {
+      const configured = await withResolved(endpoint.addresses);
+      const { allowed, refused } = splitAdvertised(advertised, { configured, allow });
+      connect.push(...allowed);
+      if (refused.length > 0) {
+        plan.warnings.push(
+          `Kafka at ${endpoint.addresses.join(",")} advertises ${refused.join(",")}, ` +
+            `outside the configured brokers' domain: not granted (list the host in ` +
+            `--allow-advertised, KAFKA_ALLOW_ADVERTISED, to grant it)`,
+        );
+      }
       if (unreachable !== undefined) plan.unreachable.push(unreachable);
       if (note !== undefined) plan.notes.push(note);
     }
@@ -229,7 +299,7 @@ export async function planLaunch(
 export function formatCommand(plan: LaunchPlan): string {
   const quote = (word: string) =>
     /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-  const words = ["deno", ...plan.runArgs, ...plan.args].map(quote);
+  const words = ["deno", ...plan.runArgs, ...plan.shownArgs].map(quote);
   const script = plan.runArgs.length; // index of the script among words (deno + run args - 1)
   const head = words.slice(0, 2).join(" ");
   const flags = words.slice(2, script);
@@ -238,7 +308,6 @@ export function formatCommand(plan: LaunchPlan): string {
 }
 
 async function main(): Promise<number> {
-  installKafkaPatches();
   const root = new URL("../../", import.meta.url);
   // `--plan` first: print the run as JSON (for spawnTask), leaving a service
   // that does not answer or a bad option for the script to report.
@@ -259,10 +328,16 @@ async function main(): Promise<number> {
     return 2;
   }
   if (plan.printOnly) {
-    for (const line of [...plan.notes, ...plan.unreachable]) console.log(`# ${line}`);
+    for (const line of [...plan.notes, ...plan.warnings, ...plan.unreachable]) {
+      console.log(`# ${line}`);
+    }
+    if (plan.shownArgs.some((arg, at) => arg !== plan.args[at])) {
+      console.log("# secrets shown as ***: pass them as variables (e.g. KAFKA_SASL_PASSWORD)");
+    }
     console.log(formatCommand(plan));
     return 0;
   }
+  for (const line of plan.warnings) console.error(`warning: ${line}`);
   if (plan.unreachable.length > 0) {
     for (const line of plan.unreachable) console.error(`error: ${line}`);
     return 1;

@@ -10,9 +10,11 @@
  *
  * This module exports the task spawner, the services start and the combined
  * view, used by `start.ts`, the benchmark and the tests; `launch.ts` is the
- * launcher script itself (it imports the Kafka folder to probe the brokers,
- * which `start.ts` must not load, so it is not exported here). No pipeline
- * stage imports this folder.
+ * launcher script itself (it imports only dependency-free option tables,
+ * `shared/tables/`, and asks Kafka for its advertised brokers through
+ * `kafka_probe.ts`, a process of its own granted only the configured
+ * brokers), so it is not exported here. No pipeline stage imports this
+ * folder.
  *
  * @example
  * ```ts

@@ -8,7 +8,7 @@
  */
 
 import { lookup } from "node:dns/promises";
-import type { Grant, Option } from "../cli/mod.ts";
+import type { Grant, Option } from "../cli/options.ts";
 
 /** Addresses one option makes a script connect to. */
 export interface Endpoint {
@@ -34,6 +34,8 @@ export interface Needs {
   write: string[];
   /** Environment variables: the options' and their libraries'. */
   env: string[];
+  /** Values that cannot be one grant each, as messages naming their option (not granted). */
+  problems: string[];
 }
 
 /**
@@ -141,6 +143,65 @@ export function grantOf(option: Option<unknown>): Grant {
   }
 }
 
+/**
+ * Why `path` cannot be granted as exactly one file, or undefined when it
+ * can: Deno joins list grants with commas, so a comma would grant a second
+ * path; control characters (a newline) and empty values are refused too.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { pathGrantProblem } from "./permissions.ts";
+ * assert.equal(pathGrantProblem("/etc/kafka/ca.pem"), undefined);
+ * assert.match(pathGrantProblem("ca.pem,/home")!, /one path without commas/);
+ * assert.match(pathGrantProblem("ca.pem\n")!, /control characters/);
+ * assert.match(pathGrantProblem(" ")!, /empty/);
+ * ```
+ */
+export function pathGrantProblem(path: string): string | undefined {
+  if (path.trim() === "") return `must be a file path, got an empty value`;
+  if (path.includes(",")) {
+    return `must be one path without commas (a comma would grant a second path), ` +
+      `got ${JSON.stringify(path)}`;
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(path)) {
+    return `must not contain control characters such as newlines, got ${JSON.stringify(path)}`;
+  }
+  return undefined;
+}
+
+/**
+ * Why `address` cannot be granted as exactly one `host:port`, or undefined
+ * when it can: a host name, an IPv4 address or a bracketed IPv6 address,
+ * and a port from 0 to 65535; nothing else (no commas, no spaces, no empty
+ * host).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { addressGrantProblem } from "./permissions.ts";
+ * assert.equal(addressGrantProblem("kafka-1.example.com:9092"), undefined);
+ * assert.equal(addressGrantProblem("[::1]:9092"), undefined);
+ * assert.match(addressGrantProblem("evil.example,x:9050")!, /one host:port/);
+ * assert.match(addressGrantProblem(":9092")!, /one host:port/);
+ * assert.match(addressGrantProblem("a:99999")!, /port/);
+ * ```
+ */
+export function addressGrantProblem(address: string): string | undefined {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):(\d{1,5})$/
+    .exec(address);
+  if (match === null) {
+    return `must be one host:port (a host name or IP address, a port), got ${
+      JSON.stringify(address)
+    }`;
+  }
+  if (Number(match[2]) > 65535) {
+    return `must have a port up to 65535, got ${JSON.stringify(address)}`;
+  }
+  return undefined;
+}
+
 /** `host` and `port` as a grant: IPv6 addresses in brackets. */
 export function hostPort(host: string, port: number | string): string {
   return `${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
@@ -230,15 +291,29 @@ export function optionNeeds(
   options: Record<string, Option<unknown>>,
   values: Readonly<Record<string, unknown>>,
 ): Needs {
-  const needs: Needs = { connect: [], listen: [], read: [], write: [], env: [] };
+  const needs: Needs = { connect: [], listen: [], read: [], write: [], env: [], problems: [] };
   const env = new Set<string>();
   for (const [key, option] of Object.entries(options)) {
     if (option.env !== undefined) env.add(option.env);
     const value = values[key];
+    const label = option.env ? `--${option.flag} (${option.env})` : `--${option.flag}`;
+    const refused = (problem: string | undefined) => {
+      if (problem !== undefined) needs.problems.push(`Invalid ${label}: ${problem}`);
+      return problem !== undefined;
+    };
+    const path = (text: unknown) =>
+      typeof text === "string" && !refused(pathGrantProblem(text)) ? [text] : [];
     switch (grantOf(option)) {
       case "connect":
       case "kafka": {
-        const addresses = addressesOf(value);
+        let addresses: string[] = [];
+        try {
+          addresses = addressesOf(value).filter((address) =>
+            !refused(addressGrantProblem(address))
+          );
+        } catch (error) {
+          refused(`must be one URL or host:port, got ${JSON.stringify(value)} (${error})`);
+        }
         if (addresses.length > 0) {
           needs.connect.push({
             label: labelOf(option),
@@ -251,22 +326,28 @@ export function optionNeeds(
       }
       case "listen": {
         const port = portValue(option, value);
-        if (port !== undefined) {
-          needs.listen.push(hostPort(listenHost(options, values, option), port));
+        const address = port === undefined
+          ? undefined
+          : hostPort(listenHost(options, values, option), port);
+        if (address !== undefined && !refused(addressGrantProblem(address))) {
+          needs.listen.push(address);
         }
         break;
       }
       case "read":
-        if (typeof value === "string") needs.read.push(value);
+        needs.read.push(...path(value));
         break;
       case "write": // appending may read too (e.g. the file's size)
-        if (typeof value === "string") {
-          needs.read.push(value);
-          needs.write.push(value);
+        for (const file of path(value)) {
+          needs.read.push(file);
+          needs.write.push(file);
         }
         break;
     }
-    if (option.env === GOOGLE_CREDENTIALS_ENV && typeof value === "string") {
+    if (
+      option.env === GOOGLE_CREDENTIALS_ENV && typeof value === "string" &&
+      pathGrantProblem(value) === undefined
+    ) {
       needs.connect.push({
         label: "real BigQuery",
         flag: option.flag,
@@ -374,4 +455,102 @@ export function grantFlags(grants: Grants, flags: readonly string[] = []): strin
     }
   }
   return result;
+}
+
+/** The host of `host:port`, without the brackets of an IPv6 address, in lower case. */
+function hostOf(address: string): string {
+  return address.slice(0, address.lastIndexOf(":")).replace(/^\[(.*)\]$/, "$1").toLowerCase();
+}
+
+/**
+ * The domain a configured broker host stands for: the name without its
+ * first label when it has three or more (`b1.kafka.example.com` →
+ * `kafka.example.com`), else the name itself; an IP address stands for
+ * itself only.
+ */
+function brokerDomain(host: string): string {
+  const labels = host.split(".");
+  return isAddress(host) || labels.length < 3 ? host : labels.slice(1).join(".");
+}
+
+/** Options of {@linkcode splitAdvertised}. */
+export interface AdvertisedOptions {
+  /** The configured brokers (`host:port`) and the addresses their names resolve to. */
+  configured: readonly string[];
+  /** `--allow-advertised`: host names, or `*.domain` for every name under a domain. */
+  allow?: readonly string[];
+}
+
+/**
+ * Which of the addresses the brokers advertised may be granted: a broker's
+ * metadata answer is not authenticated on a plaintext listener, so only
+ * hosts that are a configured broker (by name or by a resolved address),
+ * lie under a configured broker's domain, or are listed in
+ * `--allow-advertised` are; the rest are refused, each once.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { splitAdvertised } from "./permissions.ts";
+ * const configured = ["b1.kafka.example.com:9092", "localhost:9092", "127.0.0.1:9092"];
+ * assert.deepEqual(
+ *   splitAdvertised(["b2.kafka.example.com:9092", "127.0.0.1:9093", "evil.example:9092"], { configured }),
+ *   { allowed: ["b2.kafka.example.com:9092", "127.0.0.1:9093"], refused: ["evil.example:9092"] },
+ * );
+ * assert.deepEqual(
+ *   splitAdvertised(["evil.example:9092", "x.other.net:1", "a,b:1"], { configured, allow: ["evil.example", "*.other.net"] }),
+ *   { allowed: ["evil.example:9092", "x.other.net:1"], refused: ["a,b:1"] },
+ * );
+ * ```
+ */
+export function splitAdvertised(
+  advertised: readonly string[],
+  options: AdvertisedOptions,
+): { allowed: string[]; refused: string[] } {
+  const hosts = new Set(options.configured.map(hostOf));
+  const domains = [...hosts].filter((host) => !isAddress(host)).map(brokerDomain);
+  const allow = (options.allow ?? []).map((host) => host.toLowerCase().replace(/^\[(.*)\]$/, "$1"));
+  const under = (host: string, domain: string) => host === domain || host.endsWith(`.${domain}`);
+  const allowed: string[] = [];
+  const refused: string[] = [];
+  for (const address of new Set(advertised)) {
+    const host = hostOf(address);
+    const ok = addressGrantProblem(address) === undefined && (
+      hosts.has(host) ||
+      (!isAddress(host) && domains.some((domain) => under(host, domain))) ||
+      allow.some((entry) => entry.startsWith("*.") ? under(host, entry.slice(2)) : entry === host)
+    );
+    (ok ? allowed : refused).push(address);
+  }
+  return { allowed, refused };
+}
+
+/**
+ * `args` with the values of `table`'s secret options (e.g.
+ * `--sasl-password`) replaced by `***`, for printing.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { redactArgs } from "./permissions.ts";
+ * const table = { password: { flag: "sasl-password", help: "", fallback: undefined, parse: String, secret: true } };
+ * assert.deepEqual(
+ *   redactArgs(table, ["--sasl-password", "hunter2", "--sasl-password=hunter2", "--rate", "5"]),
+ *   ["--sasl-password", "***", "--sasl-password=***", "--rate", "5"],
+ * );
+ * ```
+ */
+export function redactArgs(
+  table: Readonly<Record<string, Option<unknown>>>,
+  args: readonly string[],
+): string[] {
+  const secret = new Set(
+    Object.values(table).filter((option) => option.secret).map((option) => `--${option.flag}`),
+  );
+  return args.map((arg, at) => {
+    const [name] = arg.split("=", 1);
+    if (name !== undefined && secret.has(name) && arg.includes("=")) return `${name}=***`;
+    const before = args[at - 1];
+    return before !== undefined && secret.has(before) ? "***" : arg;
+  });
 }

@@ -17,9 +17,12 @@ import {
   type RawValues,
   text,
 } from "../cli/mod.ts";
-import { BIGQUERY_NAME } from "../bigquery/mod.ts";
-import { DEFAULT_STALL_TIMEOUT_MS, DEFAULT_STREAM_CAPS } from "./server.ts";
+import { BIGQUERY_NAME } from "../bigquery/options.ts";
+import { DEFAULT_STREAM_CAPS } from "./stream_gate.ts";
 import { DEFAULT_DEDUP_HORIZON_MS, LONGEST_WINDOW_MS } from "./windows.ts";
+
+/** Default of `--stall-timeout`: when a viewer that reads nothing is cut off. */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 /** Whether real BigQuery is configured (credentials given), where every full scan is billed. */
 function realBigQuery(raw: RawValues): boolean {

@@ -1,6 +1,8 @@
 /**
  * The dashboard's output: serves the page, the JSON API, the SSE stream,
- * `/healthz` and `/metrics` on one address.
+ * `/healthz` and `/metrics` on one address; with `--public` the page and the
+ * read APIs only, and `/healthz` details and `/metrics` on a second,
+ * loopback address (`exposure.ts`).
  *
  * `/healthz` answers 503 when the dashboard cannot count (its Kafka reader
  * is down) and 200 otherwise; its body says `status` (`ok`, `degraded` while
@@ -13,6 +15,7 @@
 import { errorMessage } from "../errors.ts";
 import { logger, metricsResponse } from "../ops/mod.ts";
 import type { LiveFeed } from "./live_feed.ts";
+import { guardCostly, type Handler, ownHostNames, publicHandler } from "./exposure.ts";
 import { dashboardMetrics } from "./metrics.ts";
 import type { ReconcileGate } from "./reconcile_gate.ts";
 import { createDashboardHandler } from "./server.ts";
@@ -36,6 +39,13 @@ export interface ServeDashboardOptions {
   streamCaps: StreamCaps;
   /** Directory of the static page. */
   staticDir: URL;
+  /** Serve only the page and its read APIs, with generic errors (see `exposure.ts`). */
+  public?: boolean | undefined;
+  /** Address of the `/healthz` details and `/metrics` listener; unset: none. */
+  adminHost?: string | undefined;
+  adminPort?: number | undefined;
+  /** Host names `/api/reconcile` answers to besides the loopback ones and `host`. */
+  allowedHosts?: readonly string[] | undefined;
 }
 
 /** A serving dashboard. */
@@ -121,43 +131,82 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
     streamsDropped: () => http.dropped,
   });
 
-  let server: Deno.HttpServer<Deno.NetAddr>;
-  try {
-    server = Deno.serve(
-      {
-        hostname: options.host,
-        port: options.port,
+  // Each request's client address, for the per-client stream cap.
+  const clients = new WeakMap<Request, string>();
+  const served: Handler = (request) => http.handler(request, clients.get(request));
+  // /api/reconcile costs a BigQuery scan: only for the dashboard's own names.
+  const guarded = guardCostly(served, {
+    paths: new Set(["/api/reconcile"]),
+    hosts: ownHostNames(options.host, options.allowedHosts),
+  });
+  const admin: Handler = (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/metrics") return metricsResponse(metrics);
+    return path === "/healthz"
+      ? served(request)
+      : new Response(JSON.stringify({ error: "Not found" }), { status: 404 });
+  };
+  const main: Handler = options.public
+    ? publicHandler(guarded, { healthy: () => feed.status().health !== "down" })
+    : (request) => new URL(request.url).pathname === "/metrics" ? admin(request) : guarded(request);
+
+  const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
+  const listen = (host: string, port: number, name: string, flag: string, handler: Handler) => {
+    try {
+      servers.push(Deno.serve({
+        hostname: host,
+        port,
         onListen: ({ hostname, port }) => {
           const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
-          console.log(`Dashboard: http://${shown}:${port}/`);
+          console.log(`${name}: http://${shown}:${port}/`);
         },
-      },
-      (request, info) =>
-        new URL(request.url).pathname === "/metrics"
-          ? metricsResponse(metrics)
-          : http.handler(request, info.remoteAddr.hostname),
+      }, (request, info) => {
+        clients.set(request, info.remoteAddr.hostname);
+        return handler(request);
+      }));
+      return true;
+    } catch (error) {
+      const hint = error instanceof Deno.errors.AddrInUse
+        ? ` (another dashboard running? pick one with ${flag})`
+        : error instanceof Deno.errors.NotCapable
+        ? " (not granted: run with --allow-net for that address)"
+        : "";
+      log.fatal("Cannot listen on {host}:{port}: {error}{hint}", {
+        host,
+        port,
+        error: errorMessage(error),
+        hint,
+      });
+      return false;
+    }
+  };
+  const shutdown = async () => {
+    http.close();
+    await Promise.all(servers.map((server) => server.shutdown()));
+  };
+  if (!listen(options.host, options.port, "Dashboard", "--port", main)) return undefined;
+  if (options.public) {
+    log.warning(
+      "Public mode: the page and its read APIs only, generic errors; there is no authentication",
     );
-  } catch (error) {
-    const hint = error instanceof Deno.errors.AddrInUse
-      ? " (another dashboard running? pick one with --port)"
-      : error instanceof Deno.errors.NotCapable
-      ? " (not granted: run with --allow-net for that address)"
-      : "";
-    log.fatal("Cannot listen on {host}:{port}: {error}{hint}", {
-      host: options.host,
-      port: options.port,
-      error: errorMessage(error),
-      hint,
-    });
+  }
+  if (
+    options.adminPort !== undefined &&
+    !listen(
+      options.adminHost ?? "127.0.0.1",
+      options.adminPort,
+      "Dashboard health and metrics",
+      "--admin-port",
+      admin,
+    )
+  ) {
+    shutdown().catch(() => {});
     return undefined;
   }
   return {
     get streams() {
       return http.streams;
     },
-    async close() {
-      http.close();
-      await server.shutdown();
-    },
+    close: shutdown,
   };
 }

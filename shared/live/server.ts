@@ -34,9 +34,10 @@
  */
 
 import { errorMessage } from "../errors.ts";
+import { DEFAULT_STALL_TIMEOUT_MS } from "./options.ts";
 import { MAX_ARTIST_LENGTH, SLUG } from "../event.ts";
 import { exportFileName, topCsv } from "./export.ts";
-import { createStreamGate, type StreamCaps } from "./stream_gate.ts";
+import { createStreamGate, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream_gate.ts";
 import type { LiveState, LiveStatus } from "./live_feed.ts";
 import { overviewDocument } from "./overview.ts";
 import type { ReconcileGate } from "./reconcile_gate.ts";
@@ -221,10 +222,6 @@ export interface HealthAnswer {
   body: Record<string, unknown>;
 }
 
-/** Default of {@linkcode DashboardHandlerOptions.stallTimeoutMs}. */
-export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
-/** Default caps of {@linkcode DashboardHandlerOptions.streamCaps}. */
-export const DEFAULT_STREAM_CAPS: StreamCaps = { maxStreams: 1_000, maxPerClient: 20 };
 /** `Retry-After` of a stream refused by a cap, in seconds. */
 export const STREAM_RETRY_AFTER_S = 10;
 

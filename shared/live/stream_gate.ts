@@ -15,6 +15,9 @@ export interface StreamCaps {
   maxPerClient: number;
 }
 
+/** Default caps: 1,000 streams in all, 20 per client address. */
+export const DEFAULT_STREAM_CAPS: StreamCaps = { maxStreams: 1_000, maxPerClient: 20 };
+
 /** Admits streams within the caps. */
 export interface StreamGate {
   /**

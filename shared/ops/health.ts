@@ -9,19 +9,7 @@
  * @module
  */
 
-import { integer } from "../cli/mod.ts";
-
-/** `--stuck-after` / `STUCK_AFTER_SECONDS`. */
-export const healthOptions = {
-  stuckAfter: {
-    flag: "stuck-after",
-    env: "STUCK_AFTER_SECONDS",
-    arg: "SECONDS",
-    help: "/healthz turns unhealthy after this long without progress while behind",
-    fallback: 120,
-    parse: integer(1, 86_400),
-  },
-};
+export { healthOptions } from "./options.ts";
 
 /** What {@linkcode checkHealth} looks at. */
 export interface HealthInput {

@@ -16,55 +16,9 @@ import {
 } from "@logtape/logtape";
 import { getFileSink } from "@logtape/file";
 import { errorMessage } from "../errors.ts";
-import { type Option, optional } from "../cli/mod.ts";
 import { redactSecrets } from "./redact.ts";
 
-const LEVELS: readonly LogLevel[] = [
-  "trace",
-  "debug",
-  "info",
-  "warning",
-  "error",
-  "fatal",
-];
-
-/** Parses `LOG_LEVEL` (`debug`, `info`, `warning`/`warn`, `error`). */
-export function logLevel(raw: string): LogLevel {
-  const value = raw.trim().toLowerCase();
-  const level = LEVELS.find((candidate) => candidate === (value === "warn" ? "warning" : value));
-  if (level === undefined) {
-    throw new Error(`must be one of ${LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
-  }
-  return level;
-}
-
-/** The `--log-level` / `LOG_LEVEL` option every script shares. */
-export const logLevelOption = {
-  flag: "log-level",
-  env: "LOG_LEVEL",
-  arg: "LEVEL",
-  help: "debug, info, warning or error",
-  fallback: "info" as LogLevel,
-  parse: logLevel,
-};
-
-/**
- * The `--log-file FILE` option of a script: where logs are also appended
- * (the launcher grants writing it), `fallback` when not given.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { logFileOption } from "./log.ts";
- * const option = logFileOption("Delivery log", "producer.log");
- * assert.equal(option.flag, "log-file");
- * assert.equal(option.fallback, "producer.log");
- * assert.equal(option.parse(""), undefined);
- * ```
- */
-export function logFileOption(help: string, fallback?: string): Option<string | undefined> {
-  return { flag: "log-file", arg: "FILE", help, fallback, parse: optional, grant: "write" };
-}
+export { logFileOption, logLevel, logLevelOption } from "./options.ts";
 
 /**
  * Renders a record as one line: time, level, category, message, fields, with

@@ -10,32 +10,9 @@ import type { Health } from "./health.ts";
 import { logger } from "./log.ts";
 import type { Registry } from "./metrics.ts";
 import { errorMessage } from "../errors.ts";
-import { integer, text } from "../cli/mod.ts";
+import { DEFAULT_METRICS_PORT } from "./options.ts";
 
-/** Port used when `--metrics-port` / `METRICS_PORT` is not given. */
-export const DEFAULT_METRICS_PORT = 9464;
-
-/** `--metrics-host` and `--metrics-port`. */
-export const metricsServerOptions = {
-  metricsHost: {
-    flag: "metrics-host",
-    env: "METRICS_HOST",
-    arg: "HOST",
-    help: "Address of /metrics and /healthz",
-    fallback: "127.0.0.1",
-    parse: text(/^[A-Za-z0-9.:-]{1,253}$/, "a host name or IP address"),
-  },
-  metricsPort: {
-    flag: "metrics-port",
-    env: "METRICS_PORT",
-    arg: "PORT",
-    help:
-      "Port of /metrics and /healthz; 0 picks a free one (if the default is taken: a warning, no metrics)",
-    fallback: undefined,
-    fallbackHelp: String(DEFAULT_METRICS_PORT),
-    parse: integer(0, 65535),
-  },
-};
+export { DEFAULT_METRICS_PORT, metricsServerOptions } from "./options.ts";
 
 /** A health verdict plus details for the `/healthz` body. */
 export interface HealthReport extends Health {

@@ -11,7 +11,7 @@ import { checkHealth, logger } from "../ops/mod.ts";
 import { Counter, createRegistry, Gauge, Histogram, type Registry } from "../ops/mod.ts";
 import type { HealthReport } from "../ops/mod.ts";
 import type { SinkStats, WriterStats } from "./sink.ts";
-import type { Blocked, BlockReason, RetryWhat } from "./partition_writer.ts";
+import type { Blocked, BlockReason, RetryWhat } from "./partition/mod.ts";
 
 /** Every reason the consumer can be blocked for (each a `livecharts_consumer_blocked` series). */
 export const BLOCK_REASONS: readonly BlockReason[] = [
@@ -51,6 +51,8 @@ export interface ConsumerMetrics {
   onInsert(rows: number, millis: number): void;
   /** Counts a retry of an insert, a dead-letter publish or a commit. */
   retried(operation: RetryWhat): void;
+  /** Counts a write stream creation of `partition` (`probe`: a PENDING one to find refused rows). */
+  streamCreated(partition: number, kind: "committed" | "probe"): void;
   /** The destination is unusable (a problem), or usable again (undefined): `/healthz` and `livecharts_consumer_blocked`. */
   setBlocked(problem: Blocked | undefined): void;
   /** The partitions the group gave this member (after each rebalance). */
@@ -152,6 +154,18 @@ export function createConsumerMetrics(options: ConsumerMetricsOptions): Consumer
     "Write streams that could not be found when their row count was needed (at least once for their gap)",
     (s) => s.streamsLost,
   );
+  fromStats(
+    "livecharts_consumer_appends_resent_total",
+    "Appends sent again, unchanged, on the same write stream after no answer or a busy BigQuery",
+    (s) => s.resent,
+  );
+  const streamsCreated = new Counter({
+    name: "livecharts_consumer_write_streams_created_total",
+    help:
+      "Write stream creations asked for, by partition and kind (BigQuery allows about 10,000 an hour per project and region)",
+    labelNames: ["partition", "kind"],
+    registers,
+  });
   new Counter({
     name: "livecharts_consumer_dead_letters_total",
     help: "Messages sent to the dead-letter topic (acknowledged by Kafka), by reason",
@@ -280,6 +294,9 @@ export function createConsumerMetrics(options: ConsumerMetricsOptions): Consumer
     },
     retried(operation) {
       retries.inc({ operation });
+    },
+    streamCreated(partition, kind) {
+      streamsCreated.inc({ partition: String(partition), kind });
     },
     setBlocked(problem) {
       blocked = problem;

@@ -18,7 +18,7 @@
 
 export { type ConsumerMetrics, createConsumerMetrics } from "./metrics.ts";
 export { batchOptions, exitWhenIdleOption, writeOptions } from "./options.ts";
-export { createTableState, type TableState } from "./partition_writer.ts";
+export { createTableState, type TableState } from "./partition/mod.ts";
 export {
   destinationSettings,
   runSettings,
@@ -26,7 +26,7 @@ export {
   type StreamSettings,
   streamSettings,
 } from "./settings.ts";
-export { setMaxFutureSkew, type WriterStats } from "./sink.ts";
+export type { WriterStats } from "./sink.ts";
 export { logDestination, logStopped, startConsumerProgress } from "./status_lines.ts";
 export {
   createSinkStream,

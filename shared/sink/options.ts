@@ -6,7 +6,7 @@
  */
 
 import { boolean, decimal, integer, type Option, type RawValues } from "../cli/mod.ts";
-import { WRITE_APIS, type WriteApi } from "../bigquery/mod.ts";
+import { WRITE_APIS, type WriteApi } from "../bigquery/options.ts";
 
 /**
  * Parses a write API name (`storage-write` or `insert-all`).
@@ -55,6 +55,13 @@ export const writeOptions = {
       "Tests only: exit at once after the Nth acknowledged append, before its Kafka commit (the crash window exactly-once must close)",
     fallback: undefined,
     parse: (raw: string): number | undefined => raw === "" ? undefined : integer(1)(raw),
+    hidden: true,
+    check: (values) =>
+      values.crashAfterAppends !== undefined && values.credentials !== undefined
+        ? "LIVECHARTS_TEST_CRASH_AFTER_APPENDS (--test-crash-after-appends) is a failpoint for " +
+          "tests against the local BigQuery; refusing to run it with real BigQuery " +
+          "(GOOGLE_APPLICATION_CREDENTIALS is set)"
+        : undefined,
   },
 } satisfies Record<string, Option<unknown>>;
 

@@ -121,6 +121,11 @@ export function streamSettings(config: StreamConfig): StreamSettings {
   const settings = { createTable, dlqTopic, maxRows, maxBytes, maxWaitMs, concurrency };
   const crashAfter = config.crashAfterAppends;
   if (crashAfter === undefined) return settings;
+  console.error(
+    `WARNING: test failpoint on (LIVECHARTS_TEST_CRASH_AFTER_APPENDS=${crashAfter}): this ` +
+      `consumer exits after append ${crashAfter} is acknowledged, before its commit. ` +
+      `Unset it unless a test set it.`,
+  );
   let acknowledged = 0;
   return {
     ...settings,

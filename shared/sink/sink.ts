@@ -18,6 +18,7 @@ import {
   type OutgoingMessage,
   type SourceMessage,
 } from "../dlq/mod.ts";
+import { formatDuration } from "../cli/duration.ts";
 import { decodeEvent, DEFAULT_MAX_FUTURE_MS, EventError } from "../event.ts";
 import { type PlayRow, toRow } from "../schema.ts";
 
@@ -47,6 +48,10 @@ export interface WriterStats extends SinkStats {
   rewritten: number;
   /** Write streams that could not be found when their row count was needed. */
   streamsLost: number;
+  /** Appends sent again, unchanged, on the same stream after no answer or a busy BigQuery. */
+  resent: number;
+  /** Write stream creations asked for (COMMITTED streams and PENDING probes). */
+  streamsCreated: number;
 }
 
 /**
@@ -71,8 +76,18 @@ export function createSinkStats(): WriterStats {
     skipped: 0,
     rewritten: 0,
     streamsLost: 0,
+    resent: 0,
+    streamsCreated: 0,
   };
 }
+
+/**
+ * The version of {@linkcode decodeMessage}: which messages become rows, and
+ * which rows. Written into every commit marker; raise it with any change to
+ * parsing or validation, so that a restart after a deploy asks BigQuery what
+ * it holds instead of counting rows the old decoder made.
+ */
+export const DECODER_VERSION = "2"; // 2: event times ahead of the clock are refused
 
 /** Classifies a decoding error. */
 export function failureOf(error: EventError): Failure {
@@ -88,40 +103,9 @@ export type Decoded =
   | { row: PlayRow; letter?: undefined }
   | { row?: undefined; letter: OutgoingMessage; kind: DeadLetterKind };
 
-let processMaxFutureMs = DEFAULT_MAX_FUTURE_MS;
-
-/**
- * Sets how far ahead of the clock an event time may be for every later
- * {@linkcode decodeMessage} of this process that is not given its own
- * (default `DEFAULT_MAX_FUTURE_MS`, 5 minutes). The consumer's entry script
- * calls it once with `--max-future-skew`, before it reads.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { decodeMessage, setMaxFutureSkew } from "./sink.ts";
- * const timestamp = new Date(Date.now() + 120_000).toISOString();
- * const value = new TextEncoder().encode(JSON.stringify({
- *   user_id: 1, artist: "tony-allen", song_id: 1, song_name: "zombie",
- *   event_type: "song_completed", timestamp,
- * }));
- * const message = { key: null, value, offset: "5", timestamp: "0" };
- * setMaxFutureSkew(60_000);
- * assert.equal(decodeMessage("plays", 0, message, new Date().toISOString()).letter?.headers["error.kind"], "invalid-event");
- * setMaxFutureSkew(300_000);
- * assert.ok(decodeMessage("plays", 0, message, new Date().toISOString()).row);
- * ```
- */
-export function setMaxFutureSkew(ms: number): void {
-  if (!Number.isSafeInteger(ms) || ms < 0) {
-    throw new RangeError(`Cannot set the future skew: expected 0 ms or more, got ${ms}`);
-  }
-  processMaxFutureMs = ms;
-}
-
 /** Options of {@linkcode decodeMessage}. */
 export interface DecodeOptions {
-  /** How far ahead of the clock an event time may be (default: the process's, see {@linkcode setMaxFutureSkew}). */
+  /** How far ahead of the clock an event time may be (default `DEFAULT_MAX_FUTURE_MS`, 5 minutes). */
   maxFutureMs?: number;
 }
 
@@ -163,7 +147,7 @@ export function decodeMessage(
       ? {
         now,
         producedAt: message.timestamp,
-        maxFutureMs: options.maxFutureMs ?? processMaxFutureMs,
+        maxFutureMs: options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS,
       }
       : undefined;
     const event = decodeEvent(message.value, source, clock);
@@ -173,6 +157,63 @@ export function decodeMessage(
     const failure = failureOf(error);
     return { letter: deadLetter(message, topic, partition, failure), kind: failure.kind };
   }
+}
+
+/** A versioned way from messages to rows: which messages become rows, and which rows. */
+export interface Decoder {
+  /** Changes whenever `decode` may give another row or letter for the same message. */
+  version: string;
+  decode: typeof decodeMessage;
+}
+
+/**
+ * The consumer's decoder: {@linkcode decodeMessage} at {@linkcode DECODER_VERSION}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DECODER_VERSION, PLAY_DECODER } from "./sink.ts";
+ * assert.equal(PLAY_DECODER.version, DECODER_VERSION);
+ * ```
+ */
+export const PLAY_DECODER: Decoder = playDecoder();
+
+/**
+ * The consumer's decoder with event times allowed up to `maxFutureMs` ahead
+ * of the clock (`--max-future-skew`). Another skew decides differently which
+ * messages become rows, so it is another version: a restart with a changed
+ * skew asks BigQuery what it holds rather than counting rows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DECODER_VERSION, playDecoder } from "./sink.ts";
+ * assert.equal(playDecoder().version, DECODER_VERSION);
+ * assert.equal(playDecoder(60_000).version, `${DECODER_VERSION}+skew=1m`);
+ * const timestamp = new Date(Date.now() + 120_000).toISOString();
+ * const value = new TextEncoder().encode(JSON.stringify({
+ *   user_id: 1, artist: "tony-allen", song_id: 1, song_name: "zombie",
+ *   event_type: "song_completed", timestamp,
+ * }));
+ * const message = { key: null, value, offset: "5", timestamp: "0" };
+ * const at = new Date().toISOString();
+ * assert.equal(playDecoder(60_000).decode("plays", 0, message, at).letter?.headers["error.kind"], "invalid-event");
+ * assert.ok(playDecoder().decode("plays", 0, message, at).row);
+ * ```
+ */
+export function playDecoder(maxFutureMs: number = DEFAULT_MAX_FUTURE_MS): Decoder {
+  if (!Number.isSafeInteger(maxFutureMs) || maxFutureMs < 0) {
+    throw new RangeError(
+      `Cannot build the decoder: expected a skew of 0 ms or more, got ${maxFutureMs}`,
+    );
+  }
+  return {
+    version: maxFutureMs === DEFAULT_MAX_FUTURE_MS
+      ? DECODER_VERSION
+      : `${DECODER_VERSION}+skew=${formatDuration(maxFutureMs)}`,
+    decode: (topic, partition, message, ingestedAt, options) =>
+      decodeMessage(topic, partition, message, ingestedAt, { maxFutureMs, ...options }),
+  };
 }
 
 /** The dead letter of a message whose row BigQuery refused as a row. */

@@ -1,6 +1,6 @@
 /**
  * The consumer's pipeline: a Kafka source feeding one partition writer per
- * assigned partition (partition_writer.ts), each writing its own write
+ * assigned partition (partition/), each writing its own write
  * stream and committing its own offsets, side by side: a slow or failing
  * partition never holds up the others, and the Kafka client, which only
  * hands batches over, keeps fetching and heartbeating whatever the writers
@@ -32,8 +32,13 @@ import {
   createPartitionWriter,
   type PartitionWriter,
   type TableState,
-} from "./partition_writer.ts";
-import { createSinkStats, type WriterStats } from "./sink.ts";
+} from "./partition/mod.ts";
+import { createSinkStats, playDecoder, type WriterStats } from "./sink.ts";
+import {
+  createStreamBudget,
+  type StreamBudget,
+  type StreamBudgetOptions,
+} from "./stream_budget.ts";
 import type { FlushLimits } from "./batcher.ts";
 
 const log = logger("consumer");
@@ -42,6 +47,8 @@ const log = logger("consumer");
 export interface SinkStreamOptions extends FlushLimits {
   /** Where messages come from. */
   source: Source;
+  /** How far ahead of the clock an event time may be (default 5 minutes; see `playDecoder`). */
+  maxFutureMs?: number;
   /** Where rows go. */
   destination: Destination;
   /** The table's shared state (see `createTableState`). */
@@ -66,6 +73,8 @@ export interface SinkStreamOptions extends FlushLimits {
   giveUp: AbortSignal;
   /** Bytes of messages a partition may hold before its fetching pauses (default: room for `concurrency + 1` appends). */
   maxHeldBytes?: number;
+  /** Each partition's allowance of write stream creations (default: 10 at once, then one every 30 s). */
+  streamBudget?: StreamBudgetOptions;
   /** Called after an append was acknowledged and before its commit (a test failpoint). */
   onAcknowledged?: (partition: number) => void;
 }
@@ -107,6 +116,15 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
   const maxHeldBytes = options.maxHeldBytes ??
     Math.min(8 * MIB, Math.max(MIB, (options.concurrency + 1) * options.maxRows * 400));
   const writers = new Map<number, PartitionWriter>();
+  // Kept across rebalances: a partition that moves away and back keeps its count.
+  const budgets = new Map<number, StreamBudget>();
+  function budgetOf(partition: number): StreamBudget {
+    let budget = budgets.get(partition);
+    if (budget === undefined) {
+      budgets.set(partition, budget = createStreamBudget(options.streamBudget));
+    }
+    return budget;
+  }
   const waiting = new Set<number>();
   const blocked = new Map<number, Blocked>();
   const paused = new Set<number>();
@@ -162,6 +180,8 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
     }
   }
 
+  const decoder = playDecoder(options.maxFutureMs);
+
   function startWriter(partition: number, previous?: PartitionWriter): PartitionWriter {
     const writer = createPartitionWriter(partition, {
       committed: () => options.committed(partition),
@@ -189,7 +209,10 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
         for (const request of requests) await options.deadLetters.send(options.dlqTopic, request);
       },
       isTransientKafka: isTransientKafkaError,
+      decoder,
+      streamBudget: budgetOf(partition),
       events: {
+        streamCreated: metrics.streamCreated,
         stored: metrics.onInsert,
         acknowledged: (partition) => options.onAcknowledged?.(partition),
         committed(partition, nextOffset, highWatermark) {

@@ -11,7 +11,7 @@
 import { errorMessage } from "../errors.ts";
 import { backoffDelay, logger, sleep } from "../ops/mod.ts";
 import type { Destination } from "../bigquery/mod.ts";
-import type { Blocked, TableState } from "./partition_writer.ts";
+import type { Blocked, TableState } from "./partition/mod.ts";
 
 const log = logger("consumer");
 

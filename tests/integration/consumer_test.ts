@@ -6,6 +6,7 @@ import { test } from "../support/integration.ts";
 import { deriveEventId } from "../../shared/event.ts";
 import { createAdmin, createKafka, installKafkaPatches } from "../../shared/kafka/mod.ts";
 import { parseMarker } from "../../shared/sink/commit_marker.ts";
+import { DECODER_VERSION } from "../../shared/sink/sink.ts";
 import {
   committedOffsets,
   consumerArgs,
@@ -249,6 +250,9 @@ test("consumer commits each stored stretch with the write stream and its next ro
       assert.match(marker.stream, new RegExp(`/tables/${n.table}/streams/`));
       // Each partition's rows went to one stream, all of them: its next row is the offset.
       assert.equal(BigInt(marker.row), offset);
+      // A clean stop finalized the stream and recorded it, with the decoder's version.
+      assert.equal(marker.finalized, true);
+      assert.equal(marker.version, DECODER_VERSION);
     }
   } finally {
     await admin.close();

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import type { DlqReport } from "../../shared/dlq/report.ts";
 import type { ReplayReport } from "../../shared/dlq/replay.ts";
+import { createKafka, ensureTopic, openPublisher } from "../../shared/kafka/mod.ts";
 import {
   consumerArgs,
   goodEvent,
@@ -168,4 +169,37 @@ test("dlq --replay stops at a letter without source.topic, committing only what 
   assert.deepEqual(fixed.published, { [target]: 1 });
   const [message] = await readTopic(target);
   assert.equal(decoder.decode(message?.value ?? undefined), "no headers at all");
+});
+
+test("dlq --replay never follows a letter's source.topic header to another topic", async () => {
+  const topic = uniqueName("steer");
+  const elsewhere = `${topic}_elsewhere`;
+  await produceRaw(elsewhere, [], 1);
+  await produceRaw(topic, [], 1);
+  const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "dlq-steer-test" });
+  const publisher = await openPublisher(kafka);
+  try {
+    await ensureTopic(kafka, `${topic}.dlq`, 1);
+    await publisher.send(`${topic}.dlq`, [{
+      key: null,
+      value: "forged letter",
+      headers: { "error.kind": "invalid-json", "source.topic": elsewhere },
+    }]);
+  } finally {
+    await publisher.close();
+  }
+  const stopped = await runScript("dlq", ["--topic", topic, "--replay"]);
+  assert.equal(stopped.code, 1, stopped.stderr);
+  assert.match(
+    stopped.stdout,
+    new RegExp(
+      `stopped early: Cannot replay ${topic}\\.dlq\\[0\\]@0: its source\\.topic is "${elsewhere}", not the configured topic ${topic}`,
+    ),
+  );
+  assert.deepEqual(await readTopic(elsewhere), [], "nothing reached the header's topic");
+  assert.deepEqual(await readTopic(topic), []);
+  const sent = await replay(topic, ["--to", topic]);
+  assert.deepEqual(sent.published, { [topic]: 1 });
+  assert.deepEqual(await readTopic(elsewhere), []);
+  assert.equal(decoder.decode((await readTopic(topic))[0]?.value ?? undefined), "forged letter");
 });

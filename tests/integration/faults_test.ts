@@ -31,7 +31,7 @@ import {
   warehouseFor,
 } from "../support/harness.ts";
 import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
-import { groupGeneration } from "../../shared/kafka/group_generation.ts";
+import { groupGeneration } from "../support/group_generation.ts";
 
 test("faults: a consumer killed with SIGKILL mid-batch loses nothing after a restart", {
   timeoutMs: 240_000,

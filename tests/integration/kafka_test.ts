@@ -242,7 +242,7 @@ test("publisher: an aborted send fails at once and sends nothing", async () => {
 });
 
 test("groupGeneration() grows with each rebalance of a group", async () => {
-  const { groupGeneration } = await import("../../shared/kafka/group_generation.ts");
+  const { groupGeneration } = await import("../support/group_generation.ts");
   const topic = await topicWith(4, 2);
   const group = `group_${crypto.randomUUID().slice(0, 8)}`;
   const kafka = localKafka();

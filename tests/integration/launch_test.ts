@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { granted, planned, ROOT } from "../support/planned.ts";
 import { test } from "../support/integration.ts";
+import { startMetadataStandIn } from "../support/kafka_metadata_standin.ts";
 import { planLaunch } from "../../shared/launch/launch.ts";
 import { withResolved } from "../../shared/launch/permissions.ts";
 import { spawnCommand, spawnTask, taskCommand } from "../../shared/launch/tasks.ts";
@@ -91,5 +92,133 @@ test("spawnTask() runs a deno.json task's script with its arguments", async () =
     assert.equal(child.output("stdout"), "hello world\n");
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+/** Runs `deno task TASK ARGS` as a user types it, with `env` on top of this process's. */
+async function task(name: string, args: string[], env: Record<string, string> = {}) {
+  const output = await new Deno.Command("deno", {
+    args: ["task", "--quiet", name, ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+test("the launcher's module graph holds no npm package: no library code runs with its grants", async () => {
+  const output = await new Deno.Command("deno", {
+    args: ["info", "--json", "shared/launch/launch.ts"],
+    cwd: ROOT,
+    stdout: "piped",
+  }).output();
+  const graph: unknown = JSON.parse(new TextDecoder().decode(output.stdout));
+  const modules = typeof graph === "object" && graph !== null && "modules" in graph &&
+      Array.isArray(graph.modules)
+    ? graph.modules
+    : [];
+  const specifiers = modules.map((module: unknown) =>
+    typeof module === "object" && module !== null && "specifier" in module
+      ? String(module.specifier)
+      : ""
+  );
+  assert.ok(specifiers.some((specifier) => specifier.endsWith("/shared/tables/mod.ts")));
+  assert.deepEqual(specifiers.filter((specifier) => specifier.startsWith("npm:")), []);
+  assert.deepEqual(
+    specifiers.filter((specifier) => !/^(file:|node:)/.test(specifier)),
+    [],
+    "only our files and Deno's node: modules",
+  );
+});
+
+test("deno task refuses a configured value that would widen a grant, naming it", async () => {
+  const ca = await task("produce", ["--print-permissions"], { KAFKA_SSL_CA: "ca.pem,/home" });
+  assert.equal(ca.code, 2, ca.stderr);
+  assert.match(
+    ca.stderr,
+    /error: Invalid --ssl-ca \(KAFKA_SSL_CA\): must be one path without commas .*"ca\.pem,\/home"/,
+  );
+  assert.ok(!ca.stdout.includes("/home"), ca.stdout);
+  const emulator = await task("consume", ["--print-permissions"], {
+    BIGQUERY_EMULATOR_HOST: "http://evil.example,x:9050",
+  });
+  assert.equal(emulator.code, 2, emulator.stderr);
+  assert.match(
+    emulator.stderr,
+    /Invalid --emulator-host \(BIGQUERY_EMULATOR_HOST\): must be one host:port/,
+  );
+  assert.ok(!emulator.stdout.includes("evil.example"), emulator.stdout);
+});
+
+test("--print-permissions shows a SASL password given as a flag as ***", async () => {
+  const shown = await task("produce", [
+    "--sasl-mechanism",
+    "plain",
+    "--sasl-username",
+    "u",
+    "--sasl-password",
+    "pw-9f3b2-never-shown",
+    "--print-permissions",
+  ]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /--sasl-password '\*\*\*'/);
+  assert.ok(!(shown.stdout + shown.stderr).includes("pw-9f3b2"), shown.stdout);
+});
+
+test("the launcher grants the brokers a cluster advertises under the configured host", async () => {
+  const single = await task("dlq", ["--print-permissions"], { KAFKA_BROKERS: "localhost:9092" });
+  assert.equal(single.code, 0, single.stderr);
+  assert.match(single.stdout, /# Kafka at localhost:9092 advertises 127\.0\.0\.1:9092/);
+  assert.match(single.stdout, /--allow-net=localhost:9092,127\.0\.0\.1:9092/);
+  assert.ok(!single.stdout.includes("not granted"), single.stdout);
+});
+
+test("deno task consume refuses the crash failpoint with real BigQuery credentials", async () => {
+  const run = await task("consume", [], {
+    LIVECHARTS_TEST_CRASH_AFTER_APPENDS: "1",
+    GOOGLE_APPLICATION_CREDENTIALS: "/nonexistent/key.json",
+  });
+  assert.equal(run.code, 2, run.stderr);
+  assert.match(
+    run.stderr,
+    /error: LIVECHARTS_TEST_CRASH_AFTER_APPENDS .*refusing to run it with real BigQuery/,
+  );
+  const help = await task("consume", ["--help"]);
+  assert.equal(help.code, 0, help.stderr);
+  assert.ok(!help.stdout.includes("test-crash"), help.stdout);
+});
+
+test("the launcher does not grant a host a broker advertises outside its domain, unless listed", async () => {
+  const standIn = startMetadataStandIn(["self", "evil.example:9092"]);
+  try {
+    const env = { KAFKA_BROKERS: standIn.address };
+    const refused = await task("dlq", ["--print-permissions"], env);
+    assert.equal(refused.code, 0, refused.stderr);
+    assert.match(
+      refused.stdout,
+      new RegExp(
+        `# Kafka at ${standIn.address} advertises evil\\.example:9092, outside the configured ` +
+          `brokers' domain: not granted`,
+      ),
+    );
+    assert.match(refused.stdout, new RegExp(`--allow-net=${standIn.address}( |\\\\|$)`, "m"));
+    assert.ok(!/--allow-net=[^\n]*evil\.example/.test(refused.stdout), refused.stdout);
+
+    const listed = await task(
+      "dlq",
+      ["--allow-advertised", "evil.example", "--print-permissions"],
+      env,
+    );
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, new RegExp(`--allow-net=${standIn.address},evil\\.example:9092`));
+  } finally {
+    standIn.close();
   }
 });

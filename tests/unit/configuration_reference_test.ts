@@ -30,7 +30,7 @@ Deno.test("the configuration reference lists every script a task runs and every 
   );
   const reference = await currentReference(ROOT);
   for (const script of scripts) {
-    for (const option of Object.values(script.options)) {
+    for (const option of Object.values(script.options).filter((option) => !option.hidden)) {
       assert.ok(reference.includes(`\`--${option.flag}`), `--${option.flag} of ${script.script}`);
       if (option.env) assert.ok(reference.includes(`\`${option.env}\``), option.env);
     }

@@ -43,10 +43,15 @@ Deno.test("replayMessage() keeps key, bytes and foreign headers, drops ours, add
   assert.equal(message.headers[REPLAYED_FROM], "plays.dlq[1]@17");
 });
 
-Deno.test("replayTarget() prefers --to, else the source.topic header", () => {
-  assert.equal(replayTarget(letter(DLQ_HEADERS)), "plays");
-  assert.equal(replayTarget(letter(DLQ_HEADERS), "fixed"), "fixed");
-  assert.equal(replayTarget(letter({})), undefined);
+Deno.test("replayTarget() prefers --to, else the configured topic, never another header's", () => {
+  assert.equal(replayTarget(letter(DLQ_HEADERS), { topic: "plays" }), "plays");
+  assert.equal(replayTarget(letter(DLQ_HEADERS), { topic: "plays", to: "fixed" }), "fixed");
+  assert.throws(() => replayTarget(letter({}), { topic: "plays" }), /no source\.topic header/);
+  assert.throws(
+    () => replayTarget(letter(DLQ_HEADERS), { topic: "other" }),
+    /its source\.topic is "plays", not the configured topic other/,
+  );
+  assert.equal(replayTarget(letter({}), { topic: "plays", to: "fixed" }), "fixed");
 });
 
 Deno.test("letterKind() and replayGroup() name the progress groups", () => {

@@ -212,3 +212,27 @@ Deno.test("formatReport() says when the topic is empty", () => {
     "plays.dlq: no dead letters\n",
   );
 });
+
+Deno.test("normalizeReason() takes time linear in the reason: a 40 kB header of spaces is quick", () => {
+  for (const reason of [`x${" ".repeat(40_000)}y`, "\t".repeat(40_000), "(x".repeat(20_000)]) {
+    const started = performance.now();
+    normalizeReason(reason);
+    const ms = performance.now() - started;
+    assert.ok(ms < 500, `${ms.toFixed(0)} ms for ${JSON.stringify(reason.slice(0, 4))}…`);
+  }
+});
+
+Deno.test("normalizeReason() groups as the former pattern did, on every short mix of parentheses", () => {
+  const former = (reason: string) =>
+    reason.replace(/\bgot\s[\s\S]*$/, "got …")
+      .replace(/\s*\((?:[^()]|\([^()]*\))*\)\s*$/, " (…)").trim();
+  const alphabet = ["(", ")", " ", "a", "\n"];
+  let checked = 0;
+  const visit = (prefix: string) => {
+    assert.equal(normalizeReason(prefix), former(prefix), JSON.stringify(prefix));
+    checked++;
+    if (prefix.length < 7) { for (const char of alphabet) visit(prefix + char); }
+  };
+  visit("");
+  assert.ok(checked > 90_000);
+});

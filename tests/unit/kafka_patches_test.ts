@@ -53,6 +53,6 @@ Deno.test("every entry script that uses Kafka installs its patches", async () =>
       `${script} calls installKafkaPatches()`,
     );
   }
-  const launcher = await Deno.readTextFile(new URL("shared/launch/launch.ts", ROOT));
-  assert.match(launcher, /\n\s+installKafkaPatches\(\);\n/, "the launcher calls it too");
+  const probe = await Deno.readTextFile(new URL("shared/launch/kafka_probe.ts", ROOT));
+  assert.match(probe, /\n\s+installKafkaPatches\(\);\n/, "the launcher's Kafka probe calls it too");
 });

@@ -22,8 +22,10 @@ import {
   createTableState,
   type PartitionWriter,
   type WriterContext,
-} from "../../shared/sink/partition_writer.ts";
-import { createSinkStats, decodeMessage, failureOf } from "../../shared/sink/sink.ts";
+} from "../../shared/sink/partition/mod.ts";
+import { createSinkStats, decodeMessage, type Decoder, failureOf } from "../../shared/sink/sink.ts";
+import { createStreamBudget } from "../../shared/sink/stream_budget.ts";
+import { deadLetter } from "../../shared/dlq/dead_letter.ts";
 import { EventError } from "../../shared/event.ts";
 
 const TOPIC = "tony-allen-plays";
@@ -71,7 +73,9 @@ type Fault =
   /** Stores the rows, but the answer is lost (a deadline). */
   | "lose-answer"
   /** Stores nothing and fails, retryably. */
-  | "unavailable";
+  | "unavailable"
+  /** The stream goes away (an expired stream, a restarted local BigQuery). */
+  | "gone";
 
 /** A fake BigQuery: one table, COMMITTED and PENDING streams with offsets. */
 function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
@@ -87,6 +91,13 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
     faults: [] as Fault[],
     appends: 0,
     created: 0,
+    /** Write streams created (COMMITTED and PENDING). */
+    streamsCreated: 0,
+    finalizeCalls: 0,
+    /** Answer finalize of an already finalized stream with FAILED_PRECONDITION. */
+    refuseRefinalize: false,
+    /** Whether queries are allowed. */
+    canQuery: true,
   };
   let next = 0;
 
@@ -117,6 +128,10 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
     if (fault === "unavailable") {
       return { status: "failed", code: 14, message: "unavailable", retryable: true };
     }
+    if (fault === "gone") {
+      state.streams.delete(name);
+      return { status: "failed", code: 5, message: `stream ${name} not found`, retryable: false };
+    }
     stream.rows.push(...rows);
     if (!stream.pending) state.table.push(...rows);
     state.appends++;
@@ -129,6 +144,7 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
   function open(pending: boolean): RowStream {
     if (!state.exists) throw Object.assign(new Error("table not found"), { code: 5 });
     const name = `projects/p/datasets/d/tables/t/streams/s${next++}`;
+    state.streamsCreated++;
     state.streams.set(name, { rows: [], finalized: false, pending, generation: state.generation });
     let closed = false;
     return {
@@ -189,13 +205,29 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
       options.exactlyOnce === false ? Promise.resolve(insertAll) : Promise.resolve(open(false)),
     openProbe: () => Promise.resolve(options.exactlyOnce === false ? undefined : open(true)),
     finalizeStream(name) {
+      state.finalizeCalls++;
       const stream = state.streams.get(name);
       if (stream === undefined) return Promise.resolve({ status: "not-found", message: "gone" });
+      if (stream.finalized && state.refuseRefinalize) {
+        return Promise.reject(Object.assign(new Error("stream already finalized"), { code: 9 }));
+      }
       stream.finalized = true;
       return Promise.resolve({ status: "finalized", rowCount: stream.rows.length });
     },
+    storedOffsets(partition, from) {
+      if (!state.canQuery) {
+        return Promise.reject(Object.assign(new Error("Access Denied: jobs.create"), { code: 7 }));
+      }
+      return Promise.resolve(
+        new Set(
+          state.table.filter((row) => row.kafka_partition === partition)
+            .map((row) => BigInt(row.kafka_offset)).filter((offset) => offset >= from),
+        ),
+      );
+    },
     isTransient: (error) =>
-      !(typeof error === "object" && error !== null && "code" in error && error.code === 5),
+      !(typeof error === "object" && error !== null && "code" in error &&
+        (error.code === 5 || error.code === 7 || error.code === 9)),
     close() {},
   };
   return { state, destination };
@@ -326,7 +358,13 @@ Deno.test("failureOf() classifies decoding errors by field", () => {
 });
 
 Deno.test("commit markers round-trip and stay under the broker's metadata limit", () => {
-  const marker = { stream: "projects/p/datasets/d/tables/t/streams/abc", row: 1234 };
+  const marker = {
+    stream: "projects/p/datasets/d/tables/t/streams/abc",
+    row: 1234,
+    finalized: true,
+    version: "7",
+    askUntil: 99n,
+  };
   assert.deepEqual(parseMarker(formatMarker(marker)), marker);
   assert.equal(parseMarker(null), undefined);
   assert.equal(parseMarker("not json"), undefined);
@@ -444,8 +482,34 @@ Deno.test("createPartitionWriter() settles an answer it lost by the stream's row
   assert.equal(h.stats.inserted, 16);
 });
 
-Deno.test("createPartitionWriter() falls back to at least once, and says so, when the stream is gone", async () => {
+Deno.test("createPartitionWriter() asks BigQuery which offsets it holds when the stream is gone: exactly once", async () => {
   const h = harness();
+  const all = messages(40);
+  let acknowledged = 0;
+  const crashed = h.start(all, {
+    events: { acknowledged: () => void (++acknowledged === 3 && crashed.stop()) },
+  });
+  await crashed.stopped;
+  const before = stored(h).length;
+  assert.ok(before > 0 && before < 40, `stored ${before} before the crash`);
+  // The local BigQuery restarted: its write streams are gone, its rows kept.
+  h.bq.state.streams.clear();
+  const restarted = h.start(all);
+  await restarted.drain();
+  // Lost again while running: what was appended is found by the query too.
+  h.bq.state.streams.clear();
+  restarted.add([message(40, event(40)), message(41, event(41))], 42n);
+  await restarted.drain();
+  await restarted.close();
+  assert.equal(h.stats.streamsLost, 0);
+  assert.equal(h.stats.rewritten, 0);
+  assert.deepEqual(stored(h).sort((a, b) => a - b), range(0, 42));
+  assert.ok(h.stats.skipped >= before, `skipped ${h.stats.skipped}`);
+});
+
+Deno.test("createPartitionWriter() falls back to at least once, and says so, when the stream is gone and BigQuery cannot be asked", async () => {
+  const h = harness();
+  h.bq.state.canQuery = false;
   const all = messages(12);
   const crashed = h.start(all, {
     events: { acknowledged: () => void crashed.stop() },
@@ -620,4 +684,108 @@ Deno.test("createPartitionWriter() stops without committing what is not stored",
   await writer.stop();
   assert.equal(writer.held, 4);
   assert.ok((h.group.committed.get(0)?.offset ?? 0n) === 0n);
+});
+
+Deno.test("createPartitionWriter() sends a failed append again on the same stream: no new stream per failure", async () => {
+  const h = harness();
+  h.bq.state.faults = [
+    ...Array.from({ length: 20 }, (): "unavailable" => "unavailable"),
+    "lose-answer",
+    "lose-answer",
+    "unavailable",
+  ];
+  const writer = h.start(messages(30, [4]));
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 30).filter((i) => i !== 4));
+  assert.equal(h.bq.state.streamsCreated, 1, "one write stream for 23 failed appends");
+  assert.ok(h.stats.resent >= 23, `resent ${h.stats.resent}`);
+  assert.equal(h.stats.streamsLost, 0);
+});
+
+Deno.test("createPartitionWriter() creates streams within its allowance when streams keep going away", async () => {
+  const h = harness();
+  let clock = 0;
+  const budget = createStreamBudget({ burst: 2, refillMs: 60_000, now: () => clock });
+  const created: string[] = [];
+  // The first two streams go away at their first append.
+  h.bq.state.faults = ["gone", "gone"];
+  const writer = h.start(messages(8), {
+    streamBudget: budget,
+    events: { streamCreated: (_partition, kind) => void created.push(kind) },
+  });
+  await waitUntil("the allowance to be used up", () => created.length >= 2);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(created.length, 2, "no third stream before the refill");
+  assert.ok(budget.waitMs() > 0);
+  assert.deepEqual(stored(h), []);
+  clock += 60_000;
+  await writer.drain();
+  await writer.close();
+  assert.equal(created.length, 3);
+  assert.deepEqual([...new Set(stored(h))].sort((a, b) => a - b), range(0, 8));
+});
+
+Deno.test("createPartitionWriter() marks a cleanly finalized stream in the marker; the next owner does not finalize it again", async () => {
+  const h = harness();
+  h.bq.state.refuseRefinalize = true;
+  const all = messages(20);
+  const first = h.start(all.slice(0, 10));
+  await first.drain();
+  await first.close();
+  const marker = parseMarker(h.group.committed.get(0)?.metadata);
+  assert.equal(marker?.finalized, true);
+  assert.equal(marker?.row, 10);
+  assert.equal(h.group.committed.get(0)?.offset, 10n);
+  const finalizes = h.bq.state.finalizeCalls;
+  const failed: unknown[] = [];
+  const second = h.start(all, { events: { failed: (_p, error) => void failed.push(error) } });
+  await second.drain();
+  await second.close();
+  assert.deepEqual(failed, []);
+  assert.deepEqual(stored(h), range(0, 20));
+  assert.equal(h.bq.state.finalizeCalls, finalizes + 1, "only its own stream finalized");
+});
+
+Deno.test("createPartitionWriter() after a decoder change asks BigQuery which offsets it holds instead of counting", async () => {
+  const h = harness();
+  // The old release dead-lettered events of even users; the new one stores them.
+  const strict: Decoder = {
+    version: "1",
+    decode(topic, partition, message, ingestedAt) {
+      const decoded = decodeMessage(topic, partition, message, ingestedAt);
+      if (decoded.row === undefined || decoded.row.user_id % 2 === 1) return decoded;
+      const failure = failureOf(new EventError("'user_id' must be odd", "user_id"));
+      return { letter: deadLetter(message, topic, partition, failure), kind: failure.kind };
+    },
+  };
+  const lenient: Decoder = { version: "2", decode: decodeMessage };
+  const all = messages(40);
+  let acknowledged = 0;
+  const crashed = h.start(all, {
+    decoder: strict,
+    limits: { maxRows: 3, maxBytes: 1_000_000, maxWaitMs: 1, concurrency: 3 },
+    events: { acknowledged: () => void (++acknowledged === 4 && crashed.stop()) },
+  });
+  await crashed.stopped;
+  const before = stored(h);
+  assert.ok(before.length > 0 && before.every((offset) => (1_000 + offset) % 2 === 1));
+  const committed = h.group.committed.get(0)!.offset;
+  assert.ok(committed < 40n);
+  assert.ok(
+    before.some((offset) => BigInt(offset) >= committed),
+    "rows stored after the committed offset",
+  );
+  const restarted = h.start(all, { decoder: lenient });
+  await restarted.drain();
+  await restarted.close();
+  // Every offset once: the old release's rows are kept, the rest written by the new one.
+  assert.deepEqual(
+    stored(h).sort((a, b) => a - b).slice(0),
+    [
+      ...range(0, 40).filter((i) => BigInt(i) < committed && (1_000 + i) % 2 === 1),
+      ...range(0, 40).filter((i) => BigInt(i) >= committed),
+    ].sort((a, b) => a - b),
+  );
+  assert.equal(parseMarker(h.group.committed.get(0)?.metadata)?.version, "2");
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { granted, planned, ROOT } from "../support/planned.ts";
-import { planLaunch, scriptOptions } from "../../shared/launch/launch.ts";
+import { formatCommand, planLaunch, scriptOptions } from "../../shared/launch/launch.ts";
 import { addressesOf, grantFlags, hostPort, optionNeeds } from "../../shared/launch/permissions.ts";
 import { LAUNCHER, runArgs } from "../../shared/launch/tasks.ts";
 import { mergePermissions } from "../support/permissions.ts";
@@ -97,6 +97,7 @@ Deno.test("planLaunch() grants the defaults exactly what the local stack needs",
         "KAFKA_SSL",
         "KAFKA_SSL_CA",
         "KAFKA_SSL_REJECT_UNAUTHORIZED",
+        "KAFKA_ALLOW_ADVERTISED",
         "KAFKA_PARTITIONS",
         "LOG_LEVEL",
         "LIVECHARTS_PROGRESS_MS",
@@ -151,11 +152,71 @@ Deno.test("planLaunch() keeps the script's arguments and reports bad ones withou
   assert.deepEqual(granted(help.runArgs, "--allow-net"), []);
 });
 
-Deno.test("a task's script option table is found, or the launcher says why not", async () => {
-  assert.ok("brokers" in await scriptOptions(new URL("producer.ts", ROOT)));
-  await assert.rejects(() => scriptOptions(new URL("shared/schema.ts", ROOT)), {
-    message: /does not export its option table as 'options'/,
+Deno.test("a task's script option table is found, or the launcher says why not", () => {
+  assert.ok("brokers" in scriptOptions("producer.ts"));
+  assert.ok("brokers" in scriptOptions("./dlq.ts"));
+  assert.throws(() => scriptOptions("shared/schema.ts"), {
+    message: /shared\/schema\.ts: it has no option table in shared\/tables\/mod\.ts/,
   });
+});
+
+Deno.test("planLaunch() refuses a value that would widen a grant: commas, newlines, empty parts", async () => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    [
+      "producer.ts",
+      { KAFKA_SSL_CA: "ca.pem,/home" },
+      /Invalid --ssl-ca \(KAFKA_SSL_CA\): must be one path without commas/,
+    ],
+    ["producer.ts", { KAFKA_SSL_CA: "ca.pem\n/home" }, /Invalid --ssl-ca .*control characters/],
+    [
+      "consumer.ts",
+      { BIGQUERY_EMULATOR_HOST: "http://evil.example,x:9050" },
+      /Invalid --emulator-host \(BIGQUERY_EMULATOR_HOST\): must be one host:port/,
+    ],
+    [
+      "consumer.ts",
+      { GOOGLE_APPLICATION_CREDENTIALS: "key.json,/etc" },
+      /Invalid --credentials .*one path without commas/,
+    ],
+    [
+      "consumer.ts",
+      { KAFKA_BROKERS: "127.0.0.1:9092,,127.0.0.1:9093" },
+      /Invalid --brokers .*without empty parts/,
+    ],
+    [
+      "producer.ts",
+      { KAFKA_BROKERS: "127.0.0.1:9092," },
+      /Invalid --brokers .*without empty parts/,
+    ],
+  ];
+  for (const [script, env, message] of cases) {
+    const plan = await planLaunch([script], { root: ROOT, env, probe: false });
+    assert.match(plan.problems ?? "", message, JSON.stringify(env));
+    const words = plan.runArgs.join(" ");
+    for (const widened of ["/home", "/etc", "evil.example", "x:9050"]) {
+      assert.ok(!words.includes(widened), `${widened} granted: ${words}`);
+    }
+  }
+});
+
+Deno.test("planLaunch() shows a secret given as a flag as *** in the printed command", async () => {
+  const plan = await planLaunch(
+    [
+      "producer.ts",
+      "--sasl-password",
+      "hunter2-secret",
+      "--sasl-password=hunter2-secret",
+      "--print-permissions",
+    ],
+    { root: ROOT, probe: false },
+  );
+  assert.deepEqual(plan.args, [
+    "--sasl-password",
+    "hunter2-secret",
+    "--sasl-password=hunter2-secret",
+  ]);
+  assert.deepEqual(plan.shownArgs, ["--sasl-password", "***", "--sasl-password=***"]);
+  assert.ok(!formatCommand(plan).includes("hunter2"), formatCommand(plan));
 });
 
 Deno.test("optionNeeds() pairs a port with its host and reads the help default of an unset port", () => {

@@ -9,9 +9,9 @@
  * @module
  */
 
-import { type KafkaClient } from "./client.ts";
-import { createAdmin } from "./admin.ts";
-import { readToEnd } from "./reader.ts";
+import { type KafkaClient } from "../../shared/kafka/client.ts";
+import { createAdmin } from "../../shared/kafka/admin.ts";
+import { readToEnd } from "../../shared/kafka/reader.ts";
 
 const OFFSETS_TOPIC = "__consumer_offsets";
 

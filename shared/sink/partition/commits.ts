@@ -1,0 +1,145 @@
+/**
+ * Commits: an offset moves only after BigQuery acknowledged every row below
+ * it and Kafka every dead letter below it, with the marker naming where the
+ * rows after it go; a new stream is named before its first append; a clean
+ * finalize is recorded.
+ *
+ * @module
+ */
+
+import type { FinalizeResult } from "../../bigquery/mod.ts";
+import type {} from "../../dlq/mod.ts";
+import { logger } from "../../ops/mod.ts";
+import type {} from "../../schema.ts";
+import { type CommitMarker, formatMarker } from "../commit_marker.ts";
+import type {} from "./context.ts";
+import { type OpenStream, type Unit, type WriterState } from "./state.ts";
+import { kafka } from "./retries.ts";
+import { check } from "./state.ts";
+
+const log = logger("consumer");
+
+export async function publishLetters(w: WriterState, count: number): Promise<void> {
+  const letters: Unit[] = [];
+  for (let i = 0; i < count; i++) {
+    const unit = w.units[i]!;
+    if (unit.letter !== undefined && !unit.published) letters.push(unit);
+  }
+  if (letters.length === 0) return;
+  await kafka(w, "dead-letter", () => w.ctx.publish(letters.map((unit) => unit.letter!)));
+  for (const unit of letters) {
+    unit.published = true;
+    w.stats.deadLettered[unit.kind ?? "rejected-by-bigquery"]++;
+  }
+}
+
+/** Removes the first `count` units (committed). */
+export function forget(w: WriterState, count: number): void {
+  const gone = w.units.splice(0, count);
+  w.sent -= count;
+  for (const unit of gone) w.heldBytes -= unit.bytes;
+  const last = gone[gone.length - 1];
+  if (last !== undefined) {
+    w.committedAt = last.offset + 1n;
+    if (w.known !== undefined && last.offset >= w.known.until) w.known = undefined;
+    w.events.committed?.(w.partition, last.offset + 1n, w.highWatermark);
+  }
+  if (w.units.length === 0) { for (const wakeUp of w.idle.splice(0)) wakeUp(); }
+}
+
+/**
+ * The metadata of a commit after `last`: the marker naming where the rows
+ * after it are (the skipped stream, or the current one), or none when no
+ * row after it is stored anywhere yet. Undefined (`false`) when a commit
+ * now would be wrong.
+ */
+export function metadataAfter(w: WriterState, last: Unit): string | undefined | false {
+  if (!w.exactlyOnce) return undefined;
+  if (w.skip !== undefined) {
+    return last.after === undefined ? false : markerText(w, last.after, last.offset + 1n);
+  }
+  if (w.stream?.announced) {
+    return last.after?.stream === w.stream.name
+      ? markerText(w, last.after, last.offset + 1n)
+      : false;
+  }
+  // Rows after `last` may be stored outside any stream of ours: say so.
+  if (w.known !== undefined && last.offset + 1n <= w.known.until) {
+    return markerText(w, { stream: w.known.stream, row: 0 }, last.offset + 1n);
+  }
+  // No stream yet (or not named): nothing after `last` is appended anywhere.
+  return undefined;
+}
+
+/** The marker of a commit of `offset` naming `at`, with this decoder's version. */
+export function markerText(w: WriterState, at: CommitMarker, offset: bigint): string {
+  const askUntil = w.known !== undefined && offset <= w.known.until ? w.known.until : undefined;
+  return formatMarker({
+    stream: at.stream,
+    row: at.row,
+    version: w.version,
+    ...(askUntil === undefined ? {} : { askUntil }),
+  });
+}
+
+/** Commits the stored prefix; resolves false when there is nothing to commit now. */
+export async function commitStored(w: WriterState): Promise<boolean> {
+  let count = 0;
+  while (count < w.sent && w.units[count]!.stored) count++;
+  if (count === 0) return false;
+  const last = w.units[count - 1]!;
+  const metadata = metadataAfter(w, last);
+  if (metadata === false) return false;
+  await publishLetters(w, count);
+  await kafka(w, "commit", () => w.io.commit(last.offset + 1n, metadata));
+  check(w);
+  log.debug("Partition {partition}: committed {offset} ({metadata})", {
+    partition: w.partition,
+    offset: String(last.offset + 1n),
+    metadata: metadata ?? "",
+  });
+  forget(w, count);
+  return true;
+}
+
+/** Commits `{stream, 0}` at the first unsent message: the marker names the new stream. */
+export async function announce(w: WriterState): Promise<void> {
+  const open = w.stream!;
+  const first = w.units[w.sent]!;
+  await publishLetters(w, w.sent);
+  await kafka(
+    w,
+    "commit",
+    () => w.io.commit(first.offset, markerText(w, { stream: open.name, row: 0 }, first.offset)),
+  );
+  check(w);
+  w.committedAt = first.offset;
+  forget(w, w.sent);
+  open.announced = true;
+}
+
+/**
+ * After a clean finalize with every row committed, commits the same offset
+ * again with `f: 1`: the next owner need not finalize the stream again.
+ */
+export async function markFinalized(
+  w: WriterState,
+  open: OpenStream,
+  finalized: FinalizeResult,
+): Promise<void> {
+  if (finalized.status !== "finalized" || finalized.rowCount !== open.next) return;
+  if (w.units.length > 0 || w.known !== undefined || w.committedAt === undefined) return;
+  const offset = w.committedAt;
+  const metadata = formatMarker({
+    stream: open.name,
+    row: open.next,
+    finalized: true,
+    version: w.version,
+  });
+  await w.io.commit(offset, metadata);
+  log.debug("Partition {partition}: committed {offset} ({metadata})", {
+    partition: w.partition,
+    offset: String(offset),
+    metadata,
+  });
+}

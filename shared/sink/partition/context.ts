@@ -1,0 +1,130 @@
+/**
+ * What a partition writer is given and what it offers: its Kafka and
+ * BigQuery sides, the hooks for logs and metrics, and the running writer.
+ *
+ * @module
+ */
+
+import type { BackoffOptions } from "../../ops/mod.ts";
+import type { Destination, TableCheck } from "../../bigquery/mod.ts";
+import type { OutgoingMessage, SourceMessage } from "../../dlq/mod.ts";
+import type { FlushLimits } from "../batcher.ts";
+import type { Decoder, WriterStats } from "../sink.ts";
+import type { StreamBudget } from "../stream_budget.ts";
+
+/** Why the destination cannot take rows (a metrics label). */
+export type BlockReason = "table-missing" | "permission-denied" | "schema-mismatch" | "refused";
+
+/** A lasting problem with the destination. */
+export interface Blocked {
+  reason: BlockReason;
+  /** What BigQuery said, for people. */
+  detail: string;
+}
+
+/** The group's committed position of a partition. */
+export interface CommittedPosition {
+  offset: bigint;
+  metadata: string | null;
+}
+
+/** What a writer does with Kafka for its partition. */
+export interface PartitionIO {
+  /** The group's committed offset and metadata (undefined: never committed). */
+  committed(): Promise<CommittedPosition | undefined>;
+  /** Commits `nextOffset` with `metadata`. */
+  commit(nextOffset: bigint, metadata: string | undefined): Promise<void>;
+}
+
+/** Hooks for logs and metrics. */
+export interface WriterEvents {
+  /** An append of `rows` rows was acknowledged after `millis` ms. */
+  stored?(rows: number, millis: number): void;
+  /** An append was acknowledged and not yet committed: the crash window. */
+  acknowledged?(partition: number): void;
+  /** `nextOffset` was committed; `highWatermark` is the partition's end as last fetched. */
+  committed?(partition: number, nextOffset: bigint, highWatermark: bigint): void;
+  /** A retry is about to wait `delayMs`. */
+  retry?(what: RetryWhat, error: unknown, attempt: number, delayMs: number): void;
+  /** The partition waits for a transient failure to pass (true), or works again (false). */
+  backoff?(partition: number, waiting: boolean): void;
+  /** The destination is unusable (a problem), or usable again (undefined). */
+  blocked?(partition: number, problem: Blocked | undefined): void;
+  /** The writer failed for good (a Kafka error that will not pass). */
+  failed?(partition: number, error: unknown): void;
+  /** A write stream is about to be created (`probe`: a PENDING one to find refused rows). */
+  streamCreated?(partition: number, kind: "committed" | "probe"): void;
+}
+
+/** What a retry is about. */
+export type RetryWhat = "insert" | "dead-letter" | "commit";
+
+/** The table as every partition's writer sees it. */
+export interface TableState {
+  /** Creation time of the table as last seen (epoch ms). */
+  createdAt: number | undefined;
+  /** Looks the table up, remembering its creation time. */
+  check(): Promise<TableCheck>;
+  /** Creates the table again, once however many writers ask at the same time. */
+  recreate(): Promise<void>;
+}
+
+/** What every partition's writer shares. */
+export interface WriterContext {
+  /** Source topic (dead-letter headers, derived event ids). */
+  topic: string;
+  destination: Pick<
+    Destination,
+    | "exactlyOnce"
+    | "openStream"
+    | "openProbe"
+    | "finalizeStream"
+    | "storedOffsets"
+    | "isTransient"
+    | "table"
+  >;
+  table: TableState;
+  /** Whether a missing table may be created again. */
+  createTable: boolean;
+  stats: WriterStats;
+  limits: FlushLimits & {
+    /** Appends in flight per partition. */
+    concurrency: number;
+  };
+  /** Publishes dead letters; resolves once Kafka acknowledged them. */
+  publish(letters: OutgoingMessage[]): Promise<void>;
+  /** Whether a Kafka error (dead letters, commits, lookups) is worth retrying. */
+  isTransientKafka(error: unknown): boolean;
+  events?: WriterEvents;
+  /** Backoff of retries (default 200 ms doubling to 10 s). */
+  backoff?: BackoffOptions;
+  /** Backoff while blocked (default 1 s doubling to 15 s). */
+  blockedBackoff?: BackoffOptions;
+  /** Probe appends before concluding that every row of an append is refused (default 64). */
+  probeCap?: number;
+  /** Ingestion time (default: now). */
+  now?: () => Date;
+  /** Turns messages into rows or dead letters; its version goes into each marker (default: the play decoder). */
+  decoder?: Decoder;
+  /** This partition's allowance of write stream creations (default: unlimited). */
+  streamBudget?: StreamBudget;
+}
+
+/** A running writer for one partition. */
+export interface PartitionWriter {
+  readonly partition: number;
+  /** Queues messages fetched from the partition (in offset order). */
+  add(messages: readonly SourceMessage[], highWatermark: bigint): void;
+  /** Bytes of messages read and not yet committed. */
+  readonly heldBytes: number;
+  /** Messages read and not yet committed. */
+  readonly held: number;
+  /** Writes and commits everything queued now, without waiting for fuller appends. */
+  drain(): Promise<void>;
+  /** Drains, finalizes the stream, and stops. */
+  close(): Promise<void>;
+  /** Stops at once (revoked, or given up): nothing more is appended or committed. */
+  stop(): Promise<void>;
+  /** Resolves once the writer stopped. */
+  readonly stopped: Promise<void>;
+}

@@ -1,0 +1,285 @@
+/**
+ * One assigned Kafka partition's way into BigQuery, exactly once: the loop
+ * that runs the stages of partition/ over one explicit state (state.ts).
+ *
+ * The messages of the partition are turned into rows in order (deterministic:
+ * the same messages give the same rows and the same dead letters) and
+ * appended to a COMMITTED write stream of the partition's own, at explicit
+ * row offsets, several appends in flight. Once BigQuery acknowledged a
+ * stretch of rows and Kafka acknowledged the stretch's dead letters, the
+ * stretch's offset is committed with a marker naming the stream and the row
+ * offset that follows (commit_marker.ts). Invariant: **the committed marker
+ * names the stream that the rows after the committed offset go to, and the
+ * row offset they start at**. It is kept by committing `{new stream, row 0}`
+ * before the first append to any new stream.
+ *
+ * On assignment the writer reads the committed marker, finalizes the stream
+ * it names (no one appends to it any more, e.g. a previous owner still
+ * running) and learns its row count: the first `rowCount - row` rows rebuilt
+ * from the re-read messages are already stored and are skipped. If that
+ * stream cannot be found (it expired, or the local BigQuery restarted), the
+ * writer says so and writes those messages again: at least once for that
+ * gap only.
+ *
+ * While running, anything unexpected (a lost answer, a deadline, a stream
+ * that went away) is settled the same way: finalize the stream, take its row
+ * count as the truth of what is stored, continue in a new stream.
+ *
+ * Failures get the response their class calls for:
+ * - rows BigQuery refuses as rows: the refused rows (found without storing
+ *   anything, in a PENDING probe stream, when BigQuery does not name them)
+ *   become dead letters; a commit follows each refused row before any later
+ *   row is appended, so a re-read never has to guess which rows were refused;
+ * - every row refused while the table's schema does not fit the rows, a
+ *   missing table that may not be created, refused access: the destination
+ *   is unusable: nothing goes to the DLQ, the writer reports itself blocked
+ *   and tries again, slowly, until it works;
+ * - a missing table that may be created: created again from the shared
+ *   schema, and the rows since the last commit written into it;
+ * - transient failures: retried with capped backoff.
+ * Nothing here holds up the Kafka client: the writer runs beside it, so the
+ * group's heartbeats go on whatever the writer waits for.
+ *
+ * @module
+ */
+
+import { errorMessage } from "../../errors.ts";
+import { logger } from "../../ops/mod.ts";
+import { PLAY_DECODER } from "../sink.ts";
+import { handleHead, send } from "./append_window.ts";
+import { announce, commitStored, markFinalized } from "./commits.ts";
+import type { PartitionIO, PartitionWriter, WriterContext } from "./context.ts";
+import { flushDue, takeChunk } from "./held.ts";
+import { checkStart, consumeSkip, recover } from "./resume.ts";
+import { openStream, resync } from "./streams.ts";
+import { check, notify, Stopped, type WriterState } from "./state.ts";
+
+const log = logger("consumer");
+
+/**
+ * Starts the writer of `partition`. With `previous` (the partition's former
+ * writer in this process), it first waits for that one to stop.
+ */
+export function createPartitionWriter(
+  partition: number,
+  io: PartitionIO,
+  ctx: WriterContext,
+  previous?: PartitionWriter,
+): PartitionWriter {
+  const decoder = ctx.decoder ?? PLAY_DECODER;
+  const w: WriterState = {
+    partition,
+    io,
+    ctx,
+    destination: ctx.destination,
+    stats: ctx.stats,
+    limits: ctx.limits,
+    exactlyOnce: ctx.destination.exactlyOnce,
+    events: ctx.events ?? {},
+    now: ctx.now ?? (() => new Date()),
+    decoder,
+    version: decoder.version,
+    abort: new AbortController(),
+    units: [],
+    sent: 0,
+    unsentBytes: 0,
+    heldBytes: 0,
+    lastOffset: undefined,
+    highWatermark: 0n,
+    window: [],
+    stream: undefined,
+    skip: undefined,
+    known: undefined,
+    startAt: undefined,
+    checkedStart: false,
+    committedAt: undefined,
+    failures: 0,
+    waiting: false,
+    blocked: undefined,
+    draining: 0,
+    stopping: false,
+    closing: false,
+    wake: () => {},
+    poked: false,
+    idle: [],
+  };
+
+  const stopped = (async () => {
+    try {
+      if (previous !== undefined) await previous.stopped;
+      check(w);
+      await recover(w);
+      while (!w.stopping) {
+        if (!await step(w)) await waitForWork(w);
+      }
+    } catch (error) {
+      if (!(error instanceof Stopped)) {
+        log.error("Partition {partition}: cannot go on: {error}", {
+          partition,
+          error: errorMessage(error),
+        });
+        w.events.failed?.(partition, error);
+      }
+    } finally {
+      w.stopping = true;
+      const open = w.stream;
+      open?.rs.close();
+      // Revoked or given up: no more appends to this stream. The next owner
+      // finalizes it (nobody waits for this one).
+      if (open !== undefined && open.used && w.exactlyOnce && !w.closing) {
+        w.destination.finalizeStream(open.name).catch(() => {});
+      }
+      for (const wakeUp of w.idle.splice(0)) wakeUp();
+    }
+  })();
+
+  function stop(): Promise<void> {
+    if (!w.stopping) {
+      w.stopping = true;
+      w.abort.abort();
+      w.stream?.rs.close();
+      notify(w);
+    }
+    return stopped;
+  }
+
+  return {
+    partition,
+    add(messages, end) {
+      if (end > w.highWatermark) w.highWatermark = end;
+      const at = Date.now();
+      for (const message of messages) {
+        const offset = BigInt(message.offset);
+        if (w.lastOffset !== undefined && offset <= w.lastOffset) continue;
+        w.lastOffset = offset;
+        const bytes = (message.value?.length ?? 0) + 96;
+        w.units.push({
+          offset,
+          message,
+          bytes,
+          at,
+          decoded: false,
+          stored: false,
+          counted: false,
+          published: false,
+          barrier: false,
+        });
+        w.unsentBytes += bytes;
+        w.heldBytes += bytes;
+        w.stats.consumed++;
+      }
+      notify(w);
+    },
+    get heldBytes() {
+      return w.heldBytes;
+    },
+    get held() {
+      return w.units.length;
+    },
+    async drain() {
+      w.draining++;
+      notify(w);
+      try {
+        while (w.units.length > 0 && !w.stopping) {
+          await new Promise<void>((resolve) => w.idle.push(resolve));
+        }
+      } finally {
+        w.draining--;
+      }
+    },
+    async close() {
+      w.closing = true;
+      await this.drain();
+      const open = w.stream;
+      if (open !== undefined && open.used && w.exactlyOnce && !w.stopping) {
+        try {
+          const finalized = await w.destination.finalizeStream(open.name);
+          await markFinalized(w, open, finalized);
+        } catch (error) {
+          log.debug("Partition {partition}: cannot finalize {stream}: {error}", {
+            partition,
+            stream: open.name,
+            error: errorMessage(error),
+          });
+        }
+      }
+      await stop();
+    },
+    stop,
+    stopped,
+  };
+}
+
+/** Does one thing that can be done now; false when there is nothing. */
+async function step(w: WriterState): Promise<boolean> {
+  checkStart(w);
+  if (w.window[0]?.result !== undefined) {
+    await handleHead(w);
+    return true;
+  }
+  // Appends first: a commit then runs while they are in flight.
+  if (await trySend(w)) return true;
+  return await commitStored(w);
+}
+
+/** Sends the next append (or does what must come before it); false when none is due. */
+async function trySend(w: WriterState): Promise<boolean> {
+  if (w.skip !== undefined && w.sent < w.units.length && w.window.length === 0) {
+    consumeSkip(w);
+    return true;
+  }
+  if (w.sent >= w.units.length || w.window.length >= w.limits.concurrency || !flushDue(w)) {
+    return false;
+  }
+  if (w.sent > 0 && w.units[w.sent - 1]!.barrier) return false; // its commit comes first
+  if (
+    w.stream !== undefined && w.stream.announced && w.exactlyOnce &&
+    w.stream.createdAt !== w.ctx.table.createdAt && w.window.length === 0 && w.stream.used
+  ) {
+    await resync(w);
+    return true;
+  }
+  if (w.stream === undefined) {
+    if (w.window.length > 0) return false;
+    await openStream(w);
+    return true;
+  }
+  if (!w.stream.announced) {
+    if (w.window.length > 0 || w.units.slice(0, w.sent).some((unit) => !unit.stored)) return false;
+    await announce(w);
+    return true;
+  }
+  send(w, takeChunk(w));
+  return true;
+}
+
+async function waitForWork(w: WriterState): Promise<void> {
+  if (w.poked || w.stopping) {
+    w.poked = false;
+    return;
+  }
+  const wakeUp = new Promise<void>((resolve) => (w.wake = resolve));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (w.sent < w.units.length && w.window.length < w.limits.concurrency) {
+    const age = Date.now() - w.units[w.sent]!.at;
+    timer = setTimeout(() => notify(w), Math.max(1, w.limits.maxWaitMs - age));
+  }
+  const waited = Date.now();
+  await Promise.race([wakeUp, w.window[0]?.promise ?? wakeUp]);
+  clearTimeout(timer);
+  w.poked = false;
+  if (Date.now() - waited > 10_000) {
+    log.debug(
+      "Partition {partition}: waited {ms} ms with {held} messages held, {sent} sent, {inFlight} appends in flight",
+      {
+        partition: w.partition,
+        ms: Date.now() - waited,
+        held: w.units.length,
+        sent: w.sent,
+        inFlight: w.window.length,
+        stream: w.stream?.name ?? "none",
+        skip: w.skip?.left ?? 0,
+      },
+    );
+  }
+}
