@@ -42,7 +42,9 @@ test("planLaunch() follows the brokers, ports, files and names of flags and vari
   });
   assert.ok(granted(dashboard, "--allow-net").includes("localhost:18080"));
   assert.ok(granted(dashboard, "--allow-net").includes("127.0.0.1:18080"));
-  assert.deepEqual(granted(dashboard, "--allow-read"), ["web"]);
+  // Its start record (crash back-off) lives in --state-dir.
+  assert.deepEqual(granted(dashboard, "--allow-read"), ["web", ".state"]);
+  assert.deepEqual(granted(dashboard, "--allow-write"), [".state"]);
 });
 
 test("planLaunch() stops on a broker that does not answer, and learns the advertised ones", async () => {
