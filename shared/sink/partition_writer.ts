@@ -76,6 +76,24 @@ export interface PartitionIO {
   committed(): Promise<CommittedPosition | undefined>;
   /** Commits `nextOffset` with `metadata`. */
   commit(nextOffset: bigint, metadata: string | undefined): Promise<void>;
+  /**
+   * The partition's log start offset (its earliest retained record): tells
+   * a gap that retention made from a stale batch. Without it every gap is
+   * taken for a stale batch.
+   */
+  logStart?(): Promise<bigint>;
+  /** Makes the consumer fetch the partition again from `offset` (after a stale batch). */
+  seek?(offset: bigint): void;
+}
+
+/** Where a batch given to {@linkcode PartitionWriter.add} comes from. */
+export interface AddOptions {
+  /**
+   * The offset the batch was fetched from (default: its first message's).
+   * Messages between it and the first message are not in the log (control
+   * records, compaction), so such a batch follows on from that offset.
+   */
+  fetchedFrom?: bigint;
 }
 
 /** Hooks for logs and metrics. */
@@ -179,8 +197,15 @@ export interface WriterContext {
 /** A running writer for one partition. */
 export interface PartitionWriter {
   readonly partition: number;
-  /** Queues messages fetched from the partition (in offset order). */
-  add(messages: readonly SourceMessage[], highWatermark: bigint): void;
+  /**
+   * Queues messages fetched from the partition (in offset order). Only
+   * messages that follow on from the committed offset read at start are
+   * taken; a batch that leaves a gap is held until the writer knows whether
+   * retention made it (then it is taken), or whether the batch is stale,
+   * fetched before a rebalance from an older position (then it is dropped
+   * and the partition is fetched again from the next offset to store).
+   */
+  add(messages: readonly SourceMessage[], highWatermark: bigint, options?: AddOptions): void;
   /** Bytes of messages read and not yet committed. */
   readonly heldBytes: number;
   /** Messages read and not yet committed. */
@@ -243,6 +268,21 @@ interface OpenStream {
   announced: boolean;
   /** The table's creation time when the stream was opened. */
   createdAt: number | undefined;
+}
+
+/** A batch given to `add()` and not taken yet: before the start is known, or at a gap. */
+interface Arrival {
+  messages: readonly SourceMessage[];
+  /** The offset it was fetched from. */
+  from: bigint;
+  bytes: number;
+  /** When it was queued (ms). */
+  at: number;
+}
+
+/** Bytes a queued message counts for. */
+function messageBytes(message: SourceMessage): number {
+  return (message.value?.length ?? 0) + 96;
 }
 
 /** Rows known stored after the committed offset, to skip on a re-read. */
@@ -318,8 +358,14 @@ export function createPartitionWriter(
   let skip: Skip | undefined;
   /** The committed offset read at start: messages below it were stored already. */
   let startAt: bigint | undefined;
-  let checkedStart = false;
-  let lastOffset: bigint | undefined;
+  /**
+   * The offset the next message taken must have (undefined until the start
+   * is known): every message taken follows on from the committed offset.
+   */
+  let next: bigint | undefined;
+  /** Batches not taken yet, in the order they came; the first one is at a gap. */
+  const arrivals: Arrival[] = [];
+  let arrivedMessages = 0;
   let highWatermark = 0n;
   let failures = 0;
   let waiting = false;
@@ -541,29 +587,104 @@ export function createPartitionWriter(
     }
   }
 
-  /** Checks the first messages against the committed offset read at start. */
-  function checkStart(): void {
-    if (checkedStart || units.length === 0) return;
-    checkedStart = true;
-    if (startAt === undefined) return;
-    while (units.length > 0 && units[0]!.offset < startAt) drop(units.shift()!);
-    const first = units[0]?.offset;
-    if (first === undefined) {
-      checkedStart = false;
-      return;
-    }
-    if (first > startAt && skip !== undefined) {
-      log.warn(
-        "Partition {partition}: messages from offset {from} to {to} are gone (retention): which of them were stored is unknown, so no row is skipped (at least once for this gap)",
-        { partition, from: String(startAt), to: String(first - 1n) },
-      );
-      skip = undefined;
+  /**
+   * Takes the batches that follow on from `next` (messages below it are
+   * repeats: dropped); stops at the first batch that leaves a gap, which
+   * {@linkcode checkStart} judges.
+   */
+  function admit(): void {
+    while (next !== undefined && arrivals.length > 0) {
+      const batch = arrivals[0]!;
+      if (batch.from > next) return;
+      arrivals.shift();
+      release(batch);
+      for (const message of batch.messages) {
+        const offset = BigInt(message.offset);
+        if (offset < next) continue;
+        next = offset + 1n;
+        const bytes = messageBytes(message);
+        units.push({
+          offset,
+          message,
+          bytes,
+          at: batch.at,
+          decoded: false,
+          stored: false,
+          counted: false,
+          published: false,
+          barrier: false,
+        });
+        unsentBytes += bytes;
+        heldBytes += bytes;
+        stats.consumed++;
+      }
     }
   }
 
-  function drop(unit: Unit): void {
-    heldBytes -= unit.bytes;
-    unsentBytes -= unit.bytes;
+  function release(batch: Arrival): void {
+    heldBytes -= batch.bytes;
+    arrivedMessages -= batch.messages.length;
+  }
+
+  /**
+   * Once the committed position is known, takes what follows on from it; a
+   * batch at a gap is taken only when the partition's log start says that
+   * retention deleted the gap, and is otherwise stale (fetched before a
+   * rebalance, from a position past the committed offset): it is dropped
+   * and the partition fetched again from the next offset to store.
+   * Resolves true when it did something.
+   */
+  async function checkStart(): Promise<boolean> {
+    const logStart = io.logStart;
+    if (next === undefined) {
+      // Never committed: the group starts at the earliest retained record.
+      next = startAt ??
+        (logStart === undefined ? arrivals[0]?.from : await kafka("commit", () => logStart()));
+      check();
+      if (next === undefined) return false;
+      admit();
+      idleIfEmpty();
+      return true;
+    }
+    const batch = arrivals[0];
+    if (batch === undefined) return false;
+    const expected = next;
+    const low = logStart === undefined ? undefined : await kafka("commit", () => logStart());
+    check();
+    if (low !== undefined && low > expected) {
+      log.warn(
+        "Partition {partition}: messages from offset {from} to {to} are gone (retention) before they were stored",
+        { partition, from: String(expected), to: String(low - 1n) },
+      );
+      if (skip !== undefined) {
+        log.warn(
+          "Partition {partition}: which of the messages gone were stored is unknown, so no row is skipped (at least once for this gap)",
+          { partition },
+        );
+        skip = undefined;
+      }
+      next = low;
+    }
+    if (batch.from > next) {
+      arrivals.shift();
+      release(batch);
+      stats.staleBatches++;
+      log.warn(
+        "Partition {partition}: dropped a stale batch of {count} messages fetched from offset {from} (before a rebalance): fetching again from offset {next}",
+        { partition, count: batch.messages.length, from: String(batch.from), next: String(next) },
+      );
+      io.seek?.(next);
+    }
+    admit();
+    idleIfEmpty();
+    return true;
+  }
+
+  /** Wakes `drain()` callers once nothing is held. */
+  function idleIfEmpty(): void {
+    if (units.length === 0 && arrivals.length === 0) {
+      for (const wakeUp of idle.splice(0)) wakeUp();
+    }
   }
 
   function consumeSkip(): void {
@@ -994,7 +1115,7 @@ export function createPartitionWriter(
     for (const unit of gone) heldBytes -= unit.bytes;
     const last = gone[gone.length - 1];
     if (last !== undefined) events.committed?.(partition, last.offset + 1n, highWatermark);
-    if (units.length === 0) { for (const wakeUp of idle.splice(0)) wakeUp(); }
+    idleIfEmpty();
   }
 
   /**
@@ -1037,7 +1158,7 @@ export function createPartitionWriter(
 
   /** Does one thing that can be done now; false when there is nothing. */
   async function step(): Promise<boolean> {
-    checkStart();
+    if (arrivals.length > 0 && await checkStart()) return true;
     if (window[0]?.result !== undefined) {
       await handleHead();
       return true;
@@ -1148,42 +1269,34 @@ export function createPartitionWriter(
 
   return {
     partition,
-    add(messages, end) {
+    add(messages, end, options = {}) {
       if (end > highWatermark) highWatermark = end;
-      const at = Date.now();
-      for (const message of messages) {
-        const offset = BigInt(message.offset);
-        if (lastOffset !== undefined && offset <= lastOffset) continue;
-        lastOffset = offset;
-        const bytes = (message.value?.length ?? 0) + 96;
-        units.push({
-          offset,
-          message,
-          bytes,
-          at,
-          decoded: false,
-          stored: false,
-          counted: false,
-          published: false,
-          barrier: false,
-        });
-        unsentBytes += bytes;
-        heldBytes += bytes;
-        stats.consumed++;
-      }
+      const first = messages[0];
+      if (first === undefined || stopping) return;
+      let bytes = 0;
+      for (const message of messages) bytes += messageBytes(message);
+      arrivals.push({
+        messages,
+        from: options.fetchedFrom ?? BigInt(first.offset),
+        bytes,
+        at: Date.now(),
+      });
+      heldBytes += bytes;
+      arrivedMessages += messages.length;
+      admit();
       notify();
     },
     get heldBytes() {
       return heldBytes;
     },
     get held() {
-      return units.length;
+      return units.length + arrivedMessages;
     },
     async drain() {
       draining++;
       notify();
       try {
-        while (units.length > 0 && !stopping) {
+        while ((units.length > 0 || arrivals.length > 0) && !stopping) {
           await new Promise<void>((resolve) => idle.push(resolve));
         }
       } finally {

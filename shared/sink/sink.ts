@@ -47,6 +47,11 @@ export interface WriterStats extends SinkStats {
   rewritten: number;
   /** Write streams that could not be found when their row count was needed. */
   streamsLost: number;
+  /**
+   * Batches dropped as stale: fetched before a rebalance from a position
+   * past the committed offset (the partition is fetched again from there).
+   */
+  staleBatches: number;
 }
 
 /**
@@ -71,6 +76,7 @@ export function createSinkStats(): WriterStats {
     skipped: 0,
     rewritten: 0,
     streamsLost: 0,
+    staleBatches: 0,
   };
 }
 
