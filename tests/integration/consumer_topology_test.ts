@@ -270,6 +270,9 @@ function consumerLog(stderr: readonly string[]): string {
   const count = (pattern: RegExp) =>
     stderr.reduce((sum, text) => sum + (text.match(pattern)?.length ?? 0), 0);
   return `${count(/Assigned partitions/g)} assignments, ` +
+    `${
+      count(/Cannot commit to Kafka \(This is not the correct coordinator/g)
+    } commits refused by a former coordinator, ` +
     `${count(/dropped a stale batch/g)} stale batches dropped`;
 }
 
