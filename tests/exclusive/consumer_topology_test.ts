@@ -6,6 +6,10 @@
 // the group moved on (a zombie). Each test ends with BigQuery holding every
 // acknowledged event once: COUNT(*) = COUNT(DISTINCT event_id) = events
 // acknowledged, and checks that its fault happened.
+//
+// The tests stop and kill nodes of the shared cluster: they run alone, never
+// beside another test that moves the cluster's leaders (two nodes down leave
+// no partition writable with min.insync.replicas 2).
 
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
