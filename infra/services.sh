@@ -7,6 +7,8 @@
 #   bash infra/services.sh status [kafka|bigquery|cluster]   one line per service (exit 3 if any is stopped)
 #   bash infra/services.sh logs   [kafka|bigquery|cluster]   last lines of the service log
 #   bash infra/services.sh kill-node N                       SIGKILL node N (1-3) of the cluster
+#   bash infra/services.sh stop-node N                       stop node N of the cluster gracefully (SIGTERM:
+#                                                            controlled shutdown, as a rolling restart does)
 #   bash infra/services.sh reset                             stop everything and delete all local data
 #
 # Without a service name: kafka and bigquery. `cluster` is a second Kafka, three
@@ -788,10 +790,16 @@ main() {
   [[ $# -ge 1 ]] || usage
   local cmd=$1
   shift
-  if [[ $cmd == kill-node ]]; then
+  if [[ $cmd == kill-node || $cmd == stop-node ]]; then
     [[ $# == 1 && " ${CLUSTER_NODES[*]} " == *" $1 "* ]] ||
-      die "kill-node needs one cluster node number (${CLUSTER_NODES[*]}): got '$*'"
-    if use_docker; then compose kill -s SIGKILL "kafka-$1"; else cluster_kill "$1"; fi
+      die "$cmd needs one cluster node number (${CLUSTER_NODES[*]}): got '$*'"
+    if [[ $cmd == kill-node ]]; then
+      if use_docker; then compose kill -s SIGKILL "kafka-$1"; else cluster_kill "$1"; fi
+    elif use_docker; then
+      compose stop "kafka-$1"
+    else
+      stop_pid "cluster node $1" "$(node_dir "$1")/pid" "$(node_dir "$1")/server.properties"
+    fi
     return
   fi
   local services=("$@")

@@ -1,7 +1,8 @@
 /**
  * The process-wide changes kafkajs needs, installed by one explicit call
  * from each entry script that uses Kafka (importing this folder changes
- * nothing): the fast varint writers of `encoder_patch.ts`, and a filter on
+ * nothing): the fast varint writers of `encoder_patch.ts`, commits that
+ * follow a moved group coordinator (`coordinator_patch.ts`), and a filter on
  * `process.emitWarning` that drops the runtime's warning about kafkajs'
  * negative timer delays.
  *
@@ -10,6 +11,7 @@
 
 import process from "node:process";
 import { installFastVarints } from "./encoder_patch.ts";
+import { installCoordinatorFollowing } from "./coordinator_patch.ts";
 
 let installed = false;
 
@@ -18,6 +20,9 @@ let installed = false;
  *
  * - kafkajs spends most of a producer's time building a Buffer per varint;
  *   the patched writers write the same bytes in place (see `encoder_patch.ts`).
+ * - kafkajs' consumer commits to the group coordinator it found at its last
+ *   join, even after the coordinator moved; the patched commit looks it up
+ *   again after a `NOT_COORDINATOR` answer (see `coordinator_patch.ts`).
  * - kafkajs schedules some timers with a negative delay (treated as 1 ms); the
  *   runtime's `TimeoutNegativeWarning` about it says nothing useful to our
  *   users, so it is not emitted. Every other warning is.
@@ -37,6 +42,7 @@ export function installKafkaPatches(): void {
   if (installed) return;
   installed = true;
   installFastVarints();
+  installCoordinatorFollowing();
   const emitWarning = process.emitWarning.bind(process);
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
     const name = warning instanceof Error

@@ -39,6 +39,13 @@ export interface SourceBatch {
   readonly highWatermark: bigint;
   /** Offset after the batch's last message: what to commit once it is stored. */
   readonly nextOffset: bigint;
+  /**
+   * The offset the batch was fetched from (at most its first message's:
+   * control records and compaction leave offsets without messages). A batch
+   * fetched before a rebalance may come from a position past the group's
+   * committed offset: a stale batch.
+   */
+  readonly fetchedOffset: bigint;
 }
 
 /**
@@ -89,8 +96,10 @@ export interface Source {
   run(handler: BatchHandler): Promise<void>;
   /** Commits `nextOffset` (the next offset to read) for `partition`, with `metadata`. */
   commit(partition: number, nextOffset: bigint, metadata?: string): Promise<void>;
-  /** Moves the read position of an owned partition (e.g. from `onAssigned`). */
+  /** Moves the read position of an owned partition (e.g. from `onAssigned`); ignored when not running. */
   seek(partition: number, offset: bigint): void;
+  /** The partition's log start offset: its earliest retained record. */
+  logStart(partition: number): Promise<bigint>;
   /** Stops fetching `partitions` (default: all; batches being handled carry on). */
   pause(partitions?: readonly number[]): void;
   /** Fetches `partitions` (default: all) again after {@linkcode Source.pause}. */
@@ -99,6 +108,28 @@ export interface Source {
   lag(): Promise<PartitionLag[]>;
   /** Leaves the group once the batches being handled are done, and disconnects. */
   stop(): Promise<void>;
+}
+
+/**
+ * The offset a kafkajs batch was fetched from (its `fetchedOffset`, which
+ * its type does not declare), or `first` (its first message's offset).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fetchedOffsetOf } from "./source.ts";
+ * assert.equal(fetchedOffsetOf({ fetchedOffset: "40" }, 42n), 40n);
+ * assert.equal(fetchedOffsetOf({}, 42n), 42n);
+ * assert.equal(fetchedOffsetOf({ fetchedOffset: "50" }, 42n), 42n); // never past its messages
+ * ```
+ */
+export function fetchedOffsetOf(batch: object, first: bigint): bigint {
+  if (!("fetchedOffset" in batch)) return first;
+  const value = batch.fetchedOffset;
+  if (typeof value !== "string" && typeof value !== "number") return first;
+  if (!/^\d+$/.test(String(value))) return first;
+  const fetched = BigInt(value);
+  return fetched < first ? fetched : first;
 }
 
 /** Creates a source; nothing connects before {@linkcode Source.run}. */
@@ -154,13 +185,15 @@ export function createSource(kafka: KafkaClient, options: SourceOptions): Source
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: options.partitionsAtOnce ?? 1,
         eachBatch: async ({ batch, resolveOffset, heartbeat }) => {
+          const first = batch.messages[0];
           const last = batch.messages[batch.messages.length - 1];
-          if (last === undefined) return;
+          if (first === undefined || last === undefined) return;
           await handler({
             partition: batch.partition,
             messages: batch.messages,
             highWatermark: BigInt(batch.highWatermark),
             nextOffset: BigInt(last.offset) + 1n,
+            fetchedOffset: fetchedOffsetOf(batch, BigInt(first.offset)),
           }, heartbeat);
           resolveOffset(last.offset);
         },
@@ -175,7 +208,19 @@ export function createSource(kafka: KafkaClient, options: SourceOptions): Source
       }]);
     },
     seek(partition, offset) {
-      consumer.seek({ topic, partition, offset: String(offset) });
+      try {
+        consumer.seek({ topic, partition, offset: String(offset) });
+      } catch {
+        // Not running (stopped, or not started): nothing to fetch again.
+      }
+    },
+    async logStart(partition) {
+      admin ??= createAdmin(kafka);
+      const found = (await admin.topicOffsets(topic)).find((p) => p.partition === partition);
+      if (found === undefined) {
+        throw new Error(`Cannot find the log start of ${topic}/${partition}: no such partition`);
+      }
+      return found.low;
     },
     pause(partitions) {
       consumer.pause([{

@@ -166,6 +166,11 @@ export function createConsumerMetrics(options: ConsumerMetricsOptions): Consumer
     labelNames: ["partition", "kind"],
     registers,
   });
+  fromStats(
+    "livecharts_consumer_stale_batches_total",
+    "Batches dropped as stale (fetched before a rebalance from past the committed offset) and fetched again",
+    (s) => s.staleBatches,
+  );
   new Counter({
     name: "livecharts_consumer_dead_letters_total",
     help: "Messages sent to the dead-letter topic (acknowledged by Kafka), by reason",

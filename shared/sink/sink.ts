@@ -52,6 +52,11 @@ export interface WriterStats extends SinkStats {
   resent: number;
   /** Write stream creations asked for (COMMITTED streams and PENDING probes). */
   streamsCreated: number;
+  /**
+   * Batches dropped as stale: fetched before a rebalance from a position
+   * past the committed offset (the partition is fetched again from there).
+   */
+  staleBatches: number;
 }
 
 /**
@@ -78,6 +83,7 @@ export function createSinkStats(): WriterStats {
     streamsLost: 0,
     resent: 0,
     streamsCreated: 0,
+    staleBatches: 0,
   };
 }
 

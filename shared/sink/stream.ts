@@ -183,9 +183,24 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
   const decoder = playDecoder(options.maxFutureMs);
 
   function startWriter(partition: number, previous?: PartitionWriter): PartitionWriter {
-    const writer = createPartitionWriter(partition, {
+    const writer: PartitionWriter = createPartitionWriter(partition, {
       committed: () => options.committed(partition),
-      commit: (nextOffset, metadata) => source.commit(partition, nextOffset, metadata),
+      commit(nextOffset, metadata) {
+        // Only the partition's current writer commits: one from before the
+        // last assignment (revoked, or a zombie waking up after the group
+        // moved on) stops instead of writing over the new owner's marker.
+        if (writers.get(partition) !== writer) {
+          void writer.stop();
+          return Promise.reject(
+            new Error(`Cannot commit partition ${partition}: it was assigned again since`),
+          );
+        }
+        return source.commit(partition, nextOffset, metadata);
+      },
+      logStart: () => source.logStart(partition),
+      seek: (offset) => {
+        if (writers.get(partition) === writer) source.seek(partition, offset);
+      },
     }, {
       topic: source.topic,
       destination: options.destination,
@@ -311,7 +326,7 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
       // owner's stream and commit over its offsets.
       if (!owned.includes(batch.partition)) return Promise.resolve();
       const writer = writers.get(batch.partition) ?? startWriter(batch.partition);
-      writer.add(batch.messages, batch.highWatermark);
+      writer.add(batch.messages, batch.highWatermark, { fetchedFrom: batch.fetchedOffset });
       if (writer.heldBytes >= maxHeldBytes) applyPauses();
       return Promise.resolve();
     });

@@ -136,3 +136,8 @@ export async function electPreferredLeaders(): Promise<void> {
     throw new Error(`Cannot run a preferred leader election: ${text.trim().slice(0, 500)}`);
   }
 }
+
+/** Stops node `node` of the cluster gracefully (SIGTERM: a controlled shutdown moves its leaders first). */
+export async function stopNode(node: number): Promise<void> {
+  await run("bash", ["infra/services.sh", "stop-node", String(node)], `stop cluster node ${node}`);
+}

@@ -789,3 +789,97 @@ Deno.test("createPartitionWriter() after a decoder change asks BigQuery which of
   );
   assert.equal(parseMarker(h.group.committed.get(0)?.metadata)?.version, "2");
 });
+
+/** The group's io for partition 0, with the log start and seeks a consumer has. */
+function consumerIO(h: Harness, logStart = 0n) {
+  const seeks: bigint[] = [];
+  return {
+    seeks,
+    io: {
+      ...h.group.io(0),
+      logStart: () => Promise.resolve(logStart),
+      seek: (o: bigint) => void seeks.push(o),
+    },
+  };
+}
+
+Deno.test("createPartitionWriter() drops a stale batch fetched before a rebalance and fetches again from the committed offset", async () => {
+  const h = harness();
+  const all = messages(30, [4]);
+  // A first owner commits 0..7, then crashes with appends acknowledged and not committed.
+  let acknowledged = 0;
+  let crashAt = Infinity;
+  const crashed = createPartitionWriter(
+    0,
+    h.group.io(0),
+    h.context({
+      events: { acknowledged: () => void (++acknowledged === crashAt && crashed.stop()) },
+    }),
+  );
+  crashed.add(all.slice(0, 8), 30n);
+  await crashed.drain();
+  crashAt = acknowledged + 2;
+  crashed.add(all.slice(8), 30n);
+  await crashed.stopped;
+  const committed = h.group.committed.get(0)!.offset;
+  assert.ok(committed > 0n && committed < 20n, `committed ${committed}`);
+  assert.ok(parseMarker(h.group.committed.get(0)!.metadata) !== undefined);
+
+  // After the rebalance, a fetch made before it (from the old position, past
+  // the commit) arrives first; the fetch from the committed offset after it.
+  const { io, seeks } = consumerIO(h);
+  const writer = createPartitionWriter(0, io, h.context());
+  writer.add(all.slice(20), 30n, { fetchedFrom: 20n });
+  await waitUntil("a seek", () => seeks.length > 0);
+  assert.deepEqual(seeks, [committed], "fetched again from the committed offset");
+  writer.add(all.slice(Number(committed)), 30n, { fetchedFrom: committed });
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h).sort((a, b) => a - b), range(0, 30).filter((i) => i !== 4));
+  assert.equal(h.group.committed.get(0)?.offset, 30n);
+  assert.equal(h.stats.staleBatches, 1);
+  assert.ok(h.stats.skipped > 0, "the rows stored before the crash were skipped, not lost");
+});
+
+Deno.test("createPartitionWriter() drops a stale batch that leaves a gap while running, and takes the re-fetch", async () => {
+  const h = harness();
+  const all = messages(20);
+  const { io, seeks } = consumerIO(h);
+  const writer = createPartitionWriter(0, io, h.context());
+  writer.add(all.slice(0, 10), 20n, { fetchedFrom: 0n });
+  await writer.drain();
+  writer.add(all.slice(15), 20n, { fetchedFrom: 15n }); // stale: 10..14 never came
+  await waitUntil("a seek", () => seeks.length > 0);
+  assert.deepEqual(seeks, [10n]);
+  assert.equal(h.group.committed.get(0)?.offset, 10n, "nothing committed past the gap");
+  writer.add(all.slice(10), 20n, { fetchedFrom: 10n });
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 20));
+  assert.equal(h.group.committed.get(0)?.offset, 20n);
+});
+
+Deno.test("createPartitionWriter() takes a gap that retention made, as the log start says", async () => {
+  const h = harness();
+  h.group.committed.set(0, { offset: 3n, metadata: null });
+  const { io, seeks } = consumerIO(h, 8n);
+  const writer = createPartitionWriter(0, io, h.context());
+  writer.add(messages(12).slice(8), 12n, { fetchedFrom: 8n });
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(8, 12));
+  assert.deepEqual(seeks, []);
+  assert.equal(h.stats.staleBatches, 0);
+});
+
+Deno.test("createPartitionWriter() takes a batch fetched from before its first message (control records)", async () => {
+  const h = harness();
+  h.group.committed.set(0, { offset: 5n, metadata: null });
+  const { io, seeks } = consumerIO(h);
+  const writer = createPartitionWriter(0, io, h.context());
+  writer.add(messages(10).slice(7), 10n, { fetchedFrom: 5n });
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), [7, 8, 9]);
+  assert.deepEqual(seeks, []);
+});

@@ -7,12 +7,9 @@
  * @module
  */
 
-import type {} from "../../bigquery/mod.ts";
 import { GrpcStatus } from "../../bigquery/mod.ts";
-import type {} from "../../dlq/mod.ts";
 import { errorMessage } from "../../errors.ts";
 import type { PlayRow } from "../../schema.ts";
-import type {} from "./context.ts";
 import {
   type Inflight,
   isRefusal,

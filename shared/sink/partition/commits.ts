@@ -8,11 +8,9 @@
  */
 
 import type { FinalizeResult } from "../../bigquery/mod.ts";
-import type {} from "../../dlq/mod.ts";
+import { idleIfEmpty } from "./arrivals.ts";
 import { logger } from "../../ops/mod.ts";
-import type {} from "../../schema.ts";
 import { type CommitMarker, formatMarker } from "../commit_marker.ts";
-import type {} from "./context.ts";
 import { type OpenStream, type Unit, type WriterState } from "./state.ts";
 import { kafka } from "./retries.ts";
 import { check } from "./state.ts";
@@ -44,7 +42,7 @@ export function forget(w: WriterState, count: number): void {
     if (w.known !== undefined && last.offset >= w.known.until) w.known = undefined;
     w.events.committed?.(w.partition, last.offset + 1n, w.highWatermark);
   }
-  if (w.units.length === 0) { for (const wakeUp of w.idle.splice(0)) wakeUp(); }
+  idleIfEmpty(w);
 }
 
 /**

@@ -34,6 +34,24 @@ export interface PartitionIO {
   committed(): Promise<CommittedPosition | undefined>;
   /** Commits `nextOffset` with `metadata`. */
   commit(nextOffset: bigint, metadata: string | undefined): Promise<void>;
+  /**
+   * The partition's log start offset (its earliest retained record): tells
+   * a gap that retention made from a stale batch. Without it every gap is
+   * taken for a stale batch.
+   */
+  logStart?(): Promise<bigint>;
+  /** Makes the consumer fetch the partition again from `offset` (after a stale batch). */
+  seek?(offset: bigint): void;
+}
+
+/** Where a batch given to {@linkcode PartitionWriter.add} comes from. */
+export interface AddOptions {
+  /**
+   * The offset the batch was fetched from (default: its first message's).
+   * Messages between it and the first message are not in the log (control
+   * records, compaction), so such a batch follows on from that offset.
+   */
+  fetchedFrom?: bigint;
 }
 
 /** Hooks for logs and metrics. */
@@ -113,8 +131,15 @@ export interface WriterContext {
 /** A running writer for one partition. */
 export interface PartitionWriter {
   readonly partition: number;
-  /** Queues messages fetched from the partition (in offset order). */
-  add(messages: readonly SourceMessage[], highWatermark: bigint): void;
+  /**
+   * Queues messages fetched from the partition (in offset order). Only
+   * messages that follow on from the committed offset read at start are
+   * taken; a batch that leaves a gap is held until the writer knows whether
+   * retention made it (then it is taken), or whether the batch is stale,
+   * fetched before a rebalance from an older position (then it is dropped
+   * and the partition is fetched again from the next offset to store).
+   */
+  add(messages: readonly SourceMessage[], highWatermark: bigint, options?: AddOptions): void;
   /** Bytes of messages read and not yet committed. */
   readonly heldBytes: number;
   /** Messages read and not yet committed. */

@@ -6,12 +6,8 @@
  * @module
  */
 
-import type {} from "../../bigquery/mod.ts";
-import type {} from "../../dlq/mod.ts";
-import type {} from "../../schema.ts";
 import { batchLength, flushReason } from "../batcher.ts";
 import { refusedLetter } from "../sink.ts";
-import type {} from "./context.ts";
 import { type Unit, type WriterState } from "./state.ts";
 
 export function decode(w: WriterState, unit: Unit): void {

@@ -9,10 +9,8 @@
 
 import type { AppendResult } from "../../bigquery/mod.ts";
 import { GrpcStatus } from "../../bigquery/mod.ts";
-import type {} from "../../dlq/mod.ts";
 import { logger } from "../../ops/mod.ts";
 import type { PlayRow } from "../../schema.ts";
-import type {} from "./context.ts";
 import { type Inflight, problemOf, type Unit, type WriterState } from "./state.ts";
 import { refuse } from "./held.ts";
 import { block, lookUpTable, recoverFrom, untilTableUsable } from "./retries.ts";

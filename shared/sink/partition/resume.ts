@@ -8,14 +8,10 @@
  * @module
  */
 
-import type {} from "../../bigquery/mod.ts";
-import type {} from "../../dlq/mod.ts";
 import { errorMessage } from "../../errors.ts";
 import { logger } from "../../ops/mod.ts";
-import type {} from "../../schema.ts";
 import { type CommitMarker, parseMarker } from "../commit_marker.ts";
-import type {} from "./context.ts";
-import { type Unit, type WriterState } from "./state.ts";
+import type { WriterState } from "./state.ts";
 import { decode } from "./held.ts";
 import { bigquery, kafka, pause } from "./retries.ts";
 import { check } from "./state.ts";
@@ -160,31 +156,6 @@ export function rememberStored(
     if (w.known.until > end) end = w.known.until;
   }
   w.known = end < 0n ? undefined : { offsets, until: end, stream: name };
-}
-
-/** Checks the first messages against the committed offset read at start. */
-export function checkStart(w: WriterState): void {
-  if (w.checkedStart || w.units.length === 0) return;
-  w.checkedStart = true;
-  if (w.startAt === undefined) return;
-  while (w.units.length > 0 && w.units[0]!.offset < w.startAt) drop(w, w.units.shift()!);
-  const first = w.units[0]?.offset;
-  if (first === undefined) {
-    w.checkedStart = false;
-    return;
-  }
-  if (first > w.startAt && w.skip !== undefined) {
-    log.warn(
-      "Partition {partition}: messages from offset {from} to {to} are gone (retention): which of them were stored is unknown, so no row is skipped (at least once for this gap)",
-      { partition: w.partition, from: String(w.startAt), to: String(first - 1n) },
-    );
-    w.skip = undefined;
-  }
-}
-
-export function drop(w: WriterState, unit: Unit): void {
-  w.heldBytes -= unit.bytes;
-  w.unsentBytes -= unit.bytes;
 }
 
 export function consumeSkip(w: WriterState): void {

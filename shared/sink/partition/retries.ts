@@ -8,10 +8,8 @@
 
 import type { TableCheck } from "../../bigquery/mod.ts";
 import { GrpcStatus } from "../../bigquery/mod.ts";
-import type {} from "../../dlq/mod.ts";
 import { errorMessage } from "../../errors.ts";
 import { backoffDelay, sleep } from "../../ops/mod.ts";
-import type {} from "../../schema.ts";
 import type { Blocked, BlockReason, RetryWhat } from "./context.ts";
 import { numericCode, type Problem, type WriterState } from "./state.ts";
 import { check } from "./state.ts";

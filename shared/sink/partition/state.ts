@@ -139,6 +139,21 @@ export function isRefusal(result: AppendResult): boolean {
       result.refused!.length >= result.rows + result.refused!.length);
 }
 
+/** A batch given to `add()` and not taken yet: before the start is known, or at a gap. */
+export interface Arrival {
+  messages: readonly SourceMessage[];
+  /** The offset it was fetched from. */
+  from: bigint;
+  bytes: number;
+  /** When it was queued (ms). */
+  at: number;
+}
+
+/** Bytes a queued message counts for. */
+export function messageBytes(message: SourceMessage): number {
+  return (message.value?.length ?? 0) + 96;
+}
+
 /** A partition writer's state; see the module doc for its invariants. */
 export interface WriterState {
   readonly partition: number;
@@ -161,7 +176,14 @@ export interface WriterState {
   sent: number;
   unsentBytes: number;
   heldBytes: number;
-  lastOffset: bigint | undefined;
+  /**
+   * The offset the next message taken must have (undefined until the start
+   * is known): every message taken follows on from the committed offset.
+   */
+  next: bigint | undefined;
+  /** Batches not taken yet, in the order they came; the first one is at a gap (arrivals.ts). */
+  arrivals: Arrival[];
+  arrivedMessages: number;
   highWatermark: bigint;
 
   // The append window (append_window.ts, streams.ts).
@@ -173,7 +195,6 @@ export interface WriterState {
   known: Known | undefined;
   /** The committed offset read at start: messages below it were stored already. */
   startAt: bigint | undefined;
-  checkedStart: boolean;
 
   // Commits (commits.ts).
   /** The offset committed last by this writer (or read at start). */

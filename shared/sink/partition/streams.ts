@@ -7,11 +7,7 @@
  * @module
  */
 
-import type {} from "../../bigquery/mod.ts";
-import type {} from "../../dlq/mod.ts";
 import { logger } from "../../ops/mod.ts";
-import type {} from "../../schema.ts";
-import type {} from "./context.ts";
 import { INSERT_ALL_STREAM, isRefusal, type WriterState } from "./state.ts";
 import { acknowledge } from "./append_window.ts";
 import { markStored, rewind } from "./held.ts";

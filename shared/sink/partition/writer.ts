@@ -50,9 +50,10 @@ import { handleHead, send } from "./append_window.ts";
 import { announce, commitStored, markFinalized } from "./commits.ts";
 import type { PartitionIO, PartitionWriter, WriterContext } from "./context.ts";
 import { flushDue, takeChunk } from "./held.ts";
-import { checkStart, consumeSkip, recover } from "./resume.ts";
+import { consumeSkip, recover } from "./resume.ts";
+import { admit, checkStart } from "./arrivals.ts";
 import { openStream, resync } from "./streams.ts";
-import { check, notify, Stopped, type WriterState } from "./state.ts";
+import { check, messageBytes, notify, Stopped, type WriterState } from "./state.ts";
 
 const log = logger("consumer");
 
@@ -84,14 +85,15 @@ export function createPartitionWriter(
     sent: 0,
     unsentBytes: 0,
     heldBytes: 0,
-    lastOffset: undefined,
+    next: undefined,
+    arrivals: [],
+    arrivedMessages: 0,
     highWatermark: 0n,
     window: [],
     stream: undefined,
     skip: undefined,
     known: undefined,
     startAt: undefined,
-    checkedStart: false,
     committedAt: undefined,
     failures: 0,
     waiting: false,
@@ -145,42 +147,34 @@ export function createPartitionWriter(
 
   return {
     partition,
-    add(messages, end) {
+    add(messages, end, options = {}) {
       if (end > w.highWatermark) w.highWatermark = end;
-      const at = Date.now();
-      for (const message of messages) {
-        const offset = BigInt(message.offset);
-        if (w.lastOffset !== undefined && offset <= w.lastOffset) continue;
-        w.lastOffset = offset;
-        const bytes = (message.value?.length ?? 0) + 96;
-        w.units.push({
-          offset,
-          message,
-          bytes,
-          at,
-          decoded: false,
-          stored: false,
-          counted: false,
-          published: false,
-          barrier: false,
-        });
-        w.unsentBytes += bytes;
-        w.heldBytes += bytes;
-        w.stats.consumed++;
-      }
+      const first = messages[0];
+      if (first === undefined || w.stopping) return;
+      let bytes = 0;
+      for (const message of messages) bytes += messageBytes(message);
+      w.arrivals.push({
+        messages,
+        from: options.fetchedFrom ?? BigInt(first.offset),
+        bytes,
+        at: Date.now(),
+      });
+      w.heldBytes += bytes;
+      w.arrivedMessages += messages.length;
+      admit(w);
       notify(w);
     },
     get heldBytes() {
       return w.heldBytes;
     },
     get held() {
-      return w.units.length;
+      return w.units.length + w.arrivedMessages;
     },
     async drain() {
       w.draining++;
       notify(w);
       try {
-        while (w.units.length > 0 && !w.stopping) {
+        while ((w.units.length > 0 || w.arrivals.length > 0) && !w.stopping) {
           await new Promise<void>((resolve) => w.idle.push(resolve));
         }
       } finally {
@@ -212,7 +206,7 @@ export function createPartitionWriter(
 
 /** Does one thing that can be done now; false when there is nothing. */
 async function step(w: WriterState): Promise<boolean> {
-  checkStart(w);
+  if (w.arrivals.length > 0 && await checkStart(w)) return true;
   if (w.window[0]?.result !== undefined) {
     await handleHead(w);
     return true;
