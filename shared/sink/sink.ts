@@ -57,6 +57,8 @@ export interface WriterStats extends SinkStats {
    * past the committed offset (the partition is fetched again from there).
    */
   staleBatches: number;
+  /** Writers kept across a rebalance that left their partition here. */
+  writersKept: number;
 }
 
 /**
@@ -84,6 +86,7 @@ export function createSinkStats(): WriterStats {
     resent: 0,
     streamsCreated: 0,
     staleBatches: 0,
+    writersKept: 0,
   };
 }
 

@@ -9,8 +9,9 @@
  * Fetching of a partition pauses while its writer holds too much, and while
  * it waits for a transient failure to pass; fetching of every partition
  * pauses while BigQuery is unusable (blocked), which `/healthz` reports, with
- * one ERROR line a minute. A rebalance stops every writer and starts new
- * ones, which read back the committed markers.
+ * one ERROR line a minute. A rebalance stops the writers of partitions that
+ * moved away and starts writers for new ones, which read back the committed
+ * markers; a partition that stays keeps its writer and its write stream.
  *
  * @module
  */
@@ -274,6 +275,21 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
     return writer;
   }
 
+  /** Keeps the writer of `partition` across a rebalance, or replaces it when the group moved on. */
+  async function keepWriter(partition: number): Promise<void> {
+    const writer = writers.get(partition);
+    if (writer === undefined) return;
+    stats.writersKept++;
+    if (await writer.keep() || writers.get(partition) !== writer) return;
+    log.info(
+      "Partition {partition}: the group's committed position is not this writer's last commit (another member owned it meanwhile): resuming from the group's",
+      { partition },
+    );
+    stopWriter(partition);
+    if (owned.includes(partition)) startWriter(partition, writer);
+    applyPauses();
+  }
+
   function stopWriter(partition: number): PartitionWriter | undefined {
     const writer = writers.get(partition);
     if (writer === undefined) return undefined;
@@ -297,14 +313,20 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
       });
       metrics.assigned(partitions);
       metrics.setUp(true);
-      // After a rebalance the client reads from the committed offsets again,
-      // also for partitions it keeps: every writer starts over from its marker.
-      const before = new Map(writers);
-      for (const partition of before.keys()) stopWriter(partition);
+      // A partition that stays keeps its writer (and its write stream): the
+      // client reads it again from the committed offset, and the writer
+      // drops what it holds already. Its commits wait until the group's
+      // position is found to be its own last commit; if someone else owned
+      // the partition meanwhile, a new writer resumes from the group's.
+      for (const partition of [...writers.keys()]) {
+        if (!partitions.includes(partition)) stopWriter(partition);
+      }
+      const kept = partitions.filter((partition) => writers.has(partition));
       owned = [...partitions];
       paused.clear();
       if (owned.length > 0) source.resume(owned);
-      for (const partition of owned) startWriter(partition, before.get(partition));
+      for (const partition of owned) if (!writers.has(partition)) startWriter(partition);
+      for (const partition of kept) void keepWriter(partition);
       reportBlocked();
       applyPauses();
     });

@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { decodeEvent } from "../../shared/event.ts";
 import { createAdmin, createKafka, ensureTopic } from "../../shared/kafka/mod.ts";
-import { groupGeneration } from "../../shared/kafka/group_generation.ts";
+import { groupGeneration } from "../support/group_generation.ts";
 import {
   CLUSTER_BROKERS,
   CLUSTER_NODES,

@@ -883,3 +883,34 @@ Deno.test("createPartitionWriter() takes a batch fetched from before its first m
   assert.deepEqual(stored(h), [7, 8, 9]);
   assert.deepEqual(seeks, []);
 });
+
+Deno.test("createPartitionWriter() keep(): a writer whose last commit is still the group's keeps its stream", async () => {
+  const h = harness();
+  const all = messages(20);
+  const writer = h.start(all.slice(0, 10));
+  await writer.drain();
+  assert.equal(await writer.keep(), true);
+  writer.add(all.slice(10), 20n);
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 20));
+  assert.equal(h.bq.state.streamsCreated, 1, "one stream across the rebalance");
+});
+
+Deno.test("createPartitionWriter() keep(): false once another owner committed, and nothing of the kept writer is committed after", async () => {
+  const h = harness();
+  const all = messages(20);
+  const writer = h.start(all.slice(0, 10));
+  await writer.drain();
+  // Another member owned the partition meanwhile and committed further.
+  const other = createPartitionWriter(0, h.group.io(0), h.context());
+  other.add(all.slice(10, 15), 20n);
+  await other.drain();
+  await other.close();
+  const theirs = h.group.committed.get(0)!;
+  assert.equal(theirs.offset, 15n);
+  assert.equal(await writer.keep(), false);
+  await writer.stop();
+  assert.deepEqual(h.group.committed.get(0), theirs);
+  assert.deepEqual(stored(h), range(0, 15));
+});

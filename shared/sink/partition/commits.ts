@@ -38,7 +38,6 @@ export function forget(w: WriterState, count: number): void {
   for (const unit of gone) w.heldBytes -= unit.bytes;
   const last = gone[gone.length - 1];
   if (last !== undefined) {
-    w.committedAt = last.offset + 1n;
     if (w.known !== undefined && last.offset >= w.known.until) w.known = undefined;
     w.events.committed?.(w.partition, last.offset + 1n, w.highWatermark);
   }
@@ -89,15 +88,34 @@ export async function commitStored(w: WriterState): Promise<boolean> {
   const metadata = metadataAfter(w, last);
   if (metadata === false) return false;
   await publishLetters(w, count);
-  await kafka(w, "commit", () => w.io.commit(last.offset + 1n, metadata));
-  check(w);
-  log.debug("Partition {partition}: committed {offset} ({metadata})", {
-    partition: w.partition,
-    offset: String(last.offset + 1n),
-    metadata: metadata ?? "",
-  });
+  await commitOffset(w, last.offset + 1n, metadata);
   forget(w, count);
   return true;
+}
+
+/**
+ * Commits `offset` with `metadata`, retrying what passes, once any check of
+ * this writer's ownership (see `confirmed`) is done; remembers it as this
+ * writer's last commit.
+ */
+export async function commitOffset(
+  w: WriterState,
+  offset: bigint,
+  metadata: string | undefined,
+  options: { retry?: boolean } = {},
+): Promise<void> {
+  await w.confirmed;
+  check(w);
+  if (options.retry === false) await w.io.commit(offset, metadata);
+  else await kafka(w, "commit", () => w.io.commit(offset, metadata));
+  check(w);
+  w.committedAt = offset;
+  w.committedMetadata = metadata;
+  log.debug("Partition {partition}: committed {offset} ({metadata})", {
+    partition: w.partition,
+    offset: String(offset),
+    metadata: metadata ?? "",
+  });
 }
 
 /** Commits `{stream, 0}` at the first unsent message: the marker names the new stream. */
@@ -105,13 +123,11 @@ export async function announce(w: WriterState): Promise<void> {
   const open = w.stream!;
   const first = w.units[w.sent]!;
   await publishLetters(w, w.sent);
-  await kafka(
+  await commitOffset(
     w,
-    "commit",
-    () => w.io.commit(first.offset, markerText(w, { stream: open.name, row: 0 }, first.offset)),
+    first.offset,
+    markerText(w, { stream: open.name, row: 0 }, first.offset),
   );
-  check(w);
-  w.committedAt = first.offset;
   forget(w, w.sent);
   open.announced = true;
 }
@@ -134,10 +150,5 @@ export async function markFinalized(
     finalized: true,
     version: w.version,
   });
-  await w.io.commit(offset, metadata);
-  log.debug("Partition {partition}: committed {offset} ({metadata})", {
-    partition: w.partition,
-    offset: String(offset),
-    metadata,
-  });
+  await commitOffset(w, offset, metadata, { retry: false });
 }

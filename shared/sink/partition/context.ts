@@ -148,6 +148,14 @@ export interface PartitionWriter {
   drain(): Promise<void>;
   /** Drains, finalizes the stream, and stops. */
   close(): Promise<void>;
+  /**
+   * After a rebalance that left this partition here: holds commits while it
+   * checks that the group's committed position is still this writer's last
+   * commit (nobody else owned the partition meanwhile). Resolves false when
+   * it is not: the writer must then be replaced by one that resumes from
+   * the group's position.
+   */
+  keep(): Promise<boolean>;
   /** Stops at once (revoked, or given up): nothing more is appended or committed. */
   stop(): Promise<void>;
   /** Resolves once the writer stopped. */

@@ -29,6 +29,7 @@ export async function recover(w: WriterState): Promise<void> {
   if (position === undefined) return;
   w.startAt = position.offset;
   w.committedAt = position.offset;
+  w.committedMetadata = position.metadata ?? undefined;
   if (!w.exactlyOnce) return;
   const marker = parseMarker(position.metadata);
   if (marker === undefined) {

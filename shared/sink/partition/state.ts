@@ -199,6 +199,10 @@ export interface WriterState {
   // Commits (commits.ts).
   /** The offset committed last by this writer (or read at start). */
   committedAt: bigint | undefined;
+  /** The metadata of that commit. */
+  committedMetadata: string | undefined;
+  /** Commits wait for this: a check that the group still has this writer's last commit (writer.ts `keep`). */
+  confirmed: Promise<void>;
 
   // Failures (retries.ts).
   failures: number;

@@ -48,6 +48,7 @@ import { logger } from "../../ops/mod.ts";
 import { PLAY_DECODER } from "../sink.ts";
 import { handleHead, send } from "./append_window.ts";
 import { announce, commitStored, markFinalized } from "./commits.ts";
+import { kafka } from "./retries.ts";
 import type { PartitionIO, PartitionWriter, WriterContext } from "./context.ts";
 import { flushDue, takeChunk } from "./held.ts";
 import { consumeSkip, recover } from "./resume.ts";
@@ -95,6 +96,8 @@ export function createPartitionWriter(
     known: undefined,
     startAt: undefined,
     committedAt: undefined,
+    committedMetadata: undefined,
+    confirmed: Promise.resolve(),
     failures: 0,
     waiting: false,
     blocked: undefined,
@@ -106,11 +109,13 @@ export function createPartitionWriter(
     idle: [],
   };
 
+  const { promise: started, resolve: resumed } = Promise.withResolvers<void>();
   const stopped = (async () => {
     try {
       if (previous !== undefined) await previous.stopped;
       check(w);
       await recover(w);
+      resumed();
       while (!w.stopping) {
         if (!await step(w)) await waitForWork(w);
       }
@@ -132,6 +137,7 @@ export function createPartitionWriter(
         w.destination.finalizeStream(open.name).catch(() => {});
       }
       for (const wakeUp of w.idle.splice(0)) wakeUp();
+      resumed();
     }
   })();
 
@@ -198,6 +204,22 @@ export function createPartitionWriter(
         }
       }
       await stop();
+    },
+    async keep() {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      w.confirmed = promise;
+      try {
+        // Resumed writers only: one still resuming reads the position itself.
+        await started;
+        if (w.stopping) return false;
+        const position = await kafka(w, "commit", () => w.io.committed());
+        return !w.stopping && position?.offset === w.committedAt &&
+          (position?.metadata ?? undefined) === w.committedMetadata;
+      } catch {
+        return false;
+      } finally {
+        resolve();
+      }
     },
     stop,
     stopped,
