@@ -13,18 +13,17 @@
  */
 
 import { errorMessage } from "../errors.ts";
-import { installKafkaPatches, KafkaUnreachableError, probeKafka } from "../kafka/mod.ts";
+import {
+  installKafkaPatches,
+  type KafkaSecurityOptions,
+  KafkaUnreachableError,
+  probeKafka,
+} from "../kafka/mod.ts";
 
 /** What the probe reads on stdin. */
-export interface ProbeRequest {
+export interface ProbeRequest extends KafkaSecurityOptions {
   brokers: string[];
   timeoutMs: number;
-  saslMechanism?: string | undefined;
-  saslUsername?: string | undefined;
-  saslPassword?: string | undefined;
-  ssl?: boolean | undefined;
-  sslCa?: string | undefined;
-  sslRejectUnauthorized?: boolean | undefined;
 }
 
 /** What the probe prints. */

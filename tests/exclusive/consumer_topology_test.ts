@@ -15,7 +15,7 @@ import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { decodeEvent } from "../../shared/event.ts";
 import { createAdmin, createKafka, ensureTopic } from "../../shared/kafka/mod.ts";
-import { groupGeneration } from "../support/group_generation.ts";
+import { groupNow } from "../support/group_generation.ts";
 import {
   CLUSTER_BROKERS,
   CLUSTER_NODES,
@@ -104,31 +104,13 @@ function leaderMoves(before: readonly PartitionState[], after: readonly Partitio
   }).length;
 }
 
-/** The group's state on the cluster and its generation as the coordinator recorded it. */
-async function groupNow(
-  group: string,
-): Promise<{ state: string; members: number; generation: number }> {
-  const kafka = clusterKafka();
-  const admin = createAdmin(kafka);
-  try {
-    const state = await admin.groupState(group);
-    return {
-      state: state?.state ?? "Dead",
-      members: state?.members ?? 0,
-      generation: (await groupGeneration(kafka, group)) ?? -1,
-    };
-  } finally {
-    await admin.close();
-  }
-}
-
 /** Waits until `group` is Stable with `members` members after `after`; returns its generation. */
 async function stableWith(group: string, members: number, after = -1): Promise<number> {
   let last = { state: "", members: 0, generation: -1 };
   await waitFor(
     `group ${group} Stable with ${members} member(s) after generation ${after}`,
     async () => {
-      last = await groupNow(group).catch(() => last);
+      last = await groupNow(clusterKafka(), group).catch(() => last);
       return last.state === "Stable" && last.members === members && last.generation > after;
     },
     45_000,

@@ -22,11 +22,11 @@ import {
   readTopic,
   rowCounts,
   runScript,
+  STORAGE_API,
   storedEventIds,
   waitFor,
 } from "../support/harness.ts";
 
-const STORAGE_API = Deno.env.get("BIGQUERY_STORAGE_EMULATOR_HOST") ?? "127.0.0.1:9060";
 const EVENTS = 400;
 /** Where the previous release's last commit was. */
 const COMMITTED = 100;

@@ -30,8 +30,8 @@ import {
   waitForStored,
   warehouseFor,
 } from "../support/harness.ts";
-import { createAdmin, createKafka } from "../../shared/kafka/mod.ts";
-import { groupGeneration } from "../support/group_generation.ts";
+import { createKafka } from "../../shared/kafka/mod.ts";
+import { groupNow } from "../support/group_generation.ts";
 
 test("faults: a consumer killed with SIGKILL mid-batch loses nothing after a restart", {
   timeoutMs: 240_000,
@@ -181,31 +181,16 @@ test("faults: SIGTERM during load writes what was read, commits it, and exits 0 
   await assertDashboardAgrees(n);
 });
 
-/** The group's state and its generation as the coordinator recorded it. */
-async function groupNow(
-  group: string,
-): Promise<{ state: string; members: number; generation: number }> {
-  const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
-  const admin = createAdmin(kafka);
-  try {
-    const state = await admin.groupState(group);
-    return {
-      state: state?.state ?? "Dead",
-      members: state?.members ?? 0,
-      generation: (await groupGeneration(kafka, group)) ?? -1,
-    };
-  } finally {
-    await admin.close();
-  }
-}
-
 /** Waits until `group` is Stable with `members` members; returns its generation then. */
 async function stableWith(group: string, members: number): Promise<number> {
   let last = { state: "", members: 0, generation: -1 };
   await waitFor(
     `group ${group} Stable with ${members} member(s)`,
     async () => {
-      last = await groupNow(group);
+      last = await groupNow(
+        createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" }),
+        group,
+      );
       return last.state === "Stable" && last.members === members;
     },
     60_000,

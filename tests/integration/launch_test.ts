@@ -10,6 +10,7 @@ import { startMetadataStandIn } from "../support/kafka_metadata_standin.ts";
 import { planLaunch } from "../../shared/launch/launch.ts";
 import { withResolved } from "../../shared/launch/permissions.ts";
 import { spawnCommand, spawnTask, taskCommand } from "../../shared/launch/tasks.ts";
+import { moduleGraph, runCommand } from "../support/command.ts";
 
 test("planLaunch() follows the brokers, ports, files and names of flags and variables", async () => {
   const consumer = await planned(
@@ -98,39 +99,12 @@ test("spawnTask() runs a deno.json task's script with its arguments", async () =
 });
 
 /** Runs `deno task TASK ARGS` as a user types it, with `env` on top of this process's. */
-async function task(name: string, args: string[], env: Record<string, string> = {}) {
-  const output = await new Deno.Command("deno", {
-    args: ["task", "--quiet", name, ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function task(name: string, args: string[], env: Record<string, string> = {}) {
+  return runCommand("deno", ["task", "--quiet", name, ...args], { NO_COLOR: "1", ...env });
 }
 
 test("the launcher's module graph holds no npm package: no library code runs with its grants", async () => {
-  const output = await new Deno.Command("deno", {
-    args: ["info", "--json", "shared/launch/launch.ts"],
-    cwd: ROOT,
-    stdout: "piped",
-  }).output();
-  const graph: unknown = JSON.parse(new TextDecoder().decode(output.stdout));
-  const modules = typeof graph === "object" && graph !== null && "modules" in graph &&
-      Array.isArray(graph.modules)
-    ? graph.modules
-    : [];
-  const specifiers = modules.map((module: unknown) =>
-    typeof module === "object" && module !== null && "specifier" in module
-      ? String(module.specifier)
-      : ""
-  );
+  const specifiers = await moduleGraph("shared/launch/launch.ts");
   assert.ok(specifiers.some((specifier) => specifier.endsWith("/shared/tables/mod.ts")));
   assert.deepEqual(specifiers.filter((specifier) => specifier.startsWith("npm:")), []);
   assert.deepEqual(

@@ -13,9 +13,9 @@ import {
 } from "../../shared/bigquery/storage_write.ts";
 import { ensurePlaysTable, openWarehouse, query } from "../../shared/bigquery/warehouse.ts";
 import { startSilentServer } from "../support/silent_server.ts";
+import { STORAGE_API } from "../support/harness.ts";
 
 const REST = Deno.env.get("BIGQUERY_EMULATOR_HOST") ?? "http://127.0.0.1:9050";
-const STORAGE_API = Deno.env.get("BIGQUERY_STORAGE_EMULATOR_HOST") ?? "127.0.0.1:9060";
 
 function rows(count: number, firstOffset: number): StorageRow[] {
   const now = new Date();

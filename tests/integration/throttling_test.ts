@@ -21,13 +21,13 @@ import {
   metricsPort,
   sleep,
   startScript,
+  STORAGE_API,
   topicEventIds,
   waitFor,
   waitForStored,
 } from "../support/harness.ts";
 import { startThrottlingProxy } from "../support/throttling_proxy.ts";
 
-const STORAGE_API = Deno.env.get("BIGQUERY_STORAGE_EMULATOR_HOST") ?? "127.0.0.1:9060";
 const EPISODE_MS = 40_000;
 
 /** The sum of every sample named `name` on the consumer's /metrics. */

@@ -149,3 +149,25 @@ export async function groupGeneration(
   });
   return generation;
 }
+
+/**
+ * The state of `group` as the coordinator reports it (Dead when unknown), its
+ * members, and its generation as recorded in `__consumer_offsets` (-1 when
+ * none is recorded yet).
+ */
+export async function groupNow(
+  kafka: KafkaClient,
+  group: string,
+): Promise<{ state: string; members: number; generation: number }> {
+  const admin = createAdmin(kafka);
+  try {
+    const state = await admin.groupState(group);
+    return {
+      state: state?.state ?? "Dead",
+      members: state?.members ?? 0,
+      generation: (await groupGeneration(kafka, group)) ?? -1,
+    };
+  } finally {
+    await admin.close();
+  }
+}

@@ -343,6 +343,9 @@ export async function waitForCommittedToEnd(
   });
 }
 
+/** `host:port` of the local BigQuery's Storage Write API (gRPC). */
+export const STORAGE_API = Deno.env.get("BIGQUERY_STORAGE_EMULATOR_HOST") ?? "127.0.0.1:9060";
+
 /** The local emulator's warehouse for `table`. */
 export function warehouseFor(table: string): Warehouse {
   return openWarehouse(loadBigQueryConfig(["--table", table], {}));
