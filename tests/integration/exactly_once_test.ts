@@ -212,7 +212,7 @@ test({
       const produced = await stopScript(producer);
       delivered = Number(/Stopped: (\d+) events delivered/.exec(produced)?.[1]);
       assert.ok(delivered > 3_500, produced.slice(-2_000));
-      await waitForCommittedToEnd(n.group, n.topic);
+      await waitForCommittedToEnd(n.group, n.topic, { script: a });
       const stderr = await stopScript(a);
       const assignments = stderr.match(/Assigned partitions/g)?.length ?? 0;
       assert.ok(assignments >= 4, `a saw ${assignments} assignments: the group rebalanced`);

@@ -914,3 +914,33 @@ Deno.test("createPartitionWriter() keep(): false once another owner committed, a
   assert.deepEqual(h.group.committed.get(0), theirs);
   assert.deepEqual(stored(h), range(0, 15));
 });
+
+Deno.test("createPartitionWriter() resumes fetching after a Kafka call that needed retries, even with no append left to make", async () => {
+  const h = harness();
+  const waits: boolean[] = [];
+  let calls = 0;
+  const io = h.group.io(0);
+  // The commit after the last append fails twice (a rebalance), then works.
+  const writer = createPartitionWriter(
+    0,
+    {
+      ...io,
+      commit(offset, metadata) {
+        calls++;
+        if (offset === 6n && calls <= 4) {
+          return Promise.reject(new Error("The group is rebalancing"));
+        }
+        return io.commit(offset, metadata);
+      },
+    },
+    h.context({
+      limits: { maxRows: 6, maxBytes: 1_000_000, maxWaitMs: 1, concurrency: 1 },
+      events: { backoff: (_partition, waiting) => void waits.push(waiting) },
+    }),
+  );
+  writer.add(messages(6), 6n);
+  await writer.drain();
+  assert.equal(h.group.committed.get(0)?.offset, 6n);
+  assert.deepEqual(waits, [true, false], "waiting, then fetching again");
+  await writer.close();
+});

@@ -45,13 +45,18 @@ export async function block(w: WriterState, problem: Blocked, attempt: number): 
 
 export function working(w: WriterState): void {
   w.failures = 0;
-  if (w.waiting) {
-    w.waiting = false;
-    w.events.backoff?.(w.partition, false);
-  }
+  stopWaiting(w);
   if (w.blocked !== undefined) {
     w.blocked = undefined;
     w.events.blocked?.(w.partition, undefined);
+  }
+}
+
+/** The wait for a transient failure is over: fetching may go on. */
+export function stopWaiting(w: WriterState): void {
+  if (w.waiting) {
+    w.waiting = false;
+    w.events.backoff?.(w.partition, false);
   }
 }
 
@@ -64,7 +69,11 @@ export async function kafka<T>(
   for (let attempt = 1;; attempt++) {
     check(w);
     try {
-      return await call();
+      const result = await call();
+      // Fetching paused for this wait: resume it, even when no append
+      // follows (everything held may be appended already, waiting for this).
+      if (attempt > 1) stopWaiting(w);
+      return result;
     } catch (error) {
       check(w);
       if (!w.ctx.isTransientKafka(error)) throw error;
