@@ -78,6 +78,31 @@ export function kafkaErrorType(error: unknown): string | undefined {
   return undefined;
 }
 
+const MEMBERSHIP = new Set([
+  "REBALANCE_IN_PROGRESS",
+  "ILLEGAL_GENERATION",
+  "UNKNOWN_MEMBER_ID",
+  "FENCED_INSTANCE_ID",
+]);
+
+/**
+ * Whether a group request failed because this member's place in the group
+ * changed (a rebalance, or the group moved on without it): what it owned
+ * may be someone else's now.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isMembershipError } from "./errors.ts";
+ * assert.equal(isMembershipError({ type: "UNKNOWN_MEMBER_ID" }), true);
+ * assert.equal(isMembershipError({ type: "LEADER_NOT_AVAILABLE" }), false);
+ * ```
+ */
+export function isMembershipError(error: unknown): boolean {
+  const type = kafkaErrorType(error);
+  return type !== undefined && MEMBERSHIP.has(type);
+}
+
 /**
  * Whether a Kafka client error is worth retrying: everything but errors that
  * would fail the same way again (too large, not allowed, invalid, no such

@@ -35,7 +35,12 @@ export {
   KafkaUnreachableError,
   probeKafka,
 } from "./client.ts";
-export { isTransientKafkaError, kafkaErrorType, KafkaTopicNotFoundError } from "./errors.ts";
+export {
+  isMembershipError,
+  isTransientKafkaError,
+  kafkaErrorType,
+  KafkaTopicNotFoundError,
+} from "./errors.ts";
 export { installKafkaPatches } from "./install_patches.ts";
 export {
   type GroupConfig,

@@ -19,6 +19,7 @@
 import { errorMessage } from "../errors.ts";
 import type { Destination } from "../bigquery/mod.ts";
 import {
+  isMembershipError,
   isTransientKafkaError,
   MAX_REQUEST_BYTES,
   type Publisher,
@@ -225,6 +226,7 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
         for (const request of requests) await options.deadLetters.send(options.dlqTopic, request);
       },
       isTransientKafka: isTransientKafkaError,
+      isMembershipLost: isMembershipError,
       decoder,
       streamBudget: budgetOf(partition),
       events: {

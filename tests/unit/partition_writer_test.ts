@@ -25,6 +25,7 @@ import {
 } from "../../shared/sink/partition/mod.ts";
 import { createSinkStats, decodeMessage, type Decoder, failureOf } from "../../shared/sink/sink.ts";
 import { createStreamBudget } from "../../shared/sink/stream_budget.ts";
+import { isMembershipError } from "../../shared/kafka/errors.ts";
 import { deadLetter } from "../../shared/dlq/dead_letter.ts";
 import { EventError } from "../../shared/event.ts";
 
@@ -943,4 +944,41 @@ Deno.test("createPartitionWriter() resumes fetching after a Kafka call that need
   assert.equal(h.group.committed.get(0)?.offset, 6n);
   assert.deepEqual(waits, [true, false], "waiting, then fetching again");
   await writer.close();
+});
+
+Deno.test("createPartitionWriter() holds commits after a membership error until keep() finds the partition still its own", async () => {
+  const h = harness();
+  const io = h.group.io(0);
+  let refuse = false;
+  let refused = 0;
+  const writer = createPartitionWriter(
+    0,
+    {
+      ...io,
+      commit(offset, metadata) {
+        if (refuse) {
+          refused++;
+          return Promise.reject(
+            Object.assign(new Error("unknown member"), { type: "UNKNOWN_MEMBER_ID" }),
+          );
+        }
+        return io.commit(offset, metadata);
+      },
+    },
+    h.context({ isMembershipLost: isMembershipError }),
+  );
+  writer.add(messages(4), 10n);
+  await writer.drain();
+  refuse = true;
+  writer.add(messages(10).slice(4), 10n);
+  await waitUntil("a refused commit", () => refused > 0);
+  refuse = false;
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(refused, 1, "no retry while held");
+  assert.equal(h.group.committed.get(0)?.offset, 4n, "nothing committed while held");
+  assert.equal(await writer.keep(), true);
+  await writer.drain();
+  assert.equal(h.group.committed.get(0)?.offset, 10n);
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 10));
 });

@@ -31,6 +31,17 @@ export async function publishLetters(w: WriterState, count: number): Promise<voi
   }
 }
 
+/** Holds commits until `keep()` or a stop releases them. */
+export function holdCommits(w: WriterState): void {
+  if (w.release !== undefined) return;
+  const { promise, resolve } = Promise.withResolvers<void>();
+  w.confirmed = promise;
+  w.release = () => {
+    w.release = undefined;
+    resolve();
+  };
+}
+
 /** Removes the first `count` units (committed). */
 export function forget(w: WriterState, count: number): void {
   const gone = w.units.splice(0, count);
@@ -104,10 +115,22 @@ export async function commitOffset(
   metadata: string | undefined,
   options: { retry?: boolean } = {},
 ): Promise<void> {
-  await w.confirmed;
-  check(w);
-  if (options.retry === false) await w.io.commit(offset, metadata);
-  else await kafka(w, "commit", () => w.io.commit(offset, metadata));
+  const attempt = async () => {
+    await w.confirmed;
+    check(w);
+    const epoch = w.epoch;
+    try {
+      await w.io.commit(offset, metadata);
+    } catch (error) {
+      // The group moved while this member was away, or is rebalancing: the
+      // partition may be someone else's by now. No commit until a check of
+      // ownership after the next assignment (or until the writer stops).
+      if (w.ctx.isMembershipLost?.(error) && w.epoch === epoch) holdCommits(w);
+      throw error;
+    }
+  };
+  if (options.retry === false) await attempt();
+  else await kafka(w, "commit", attempt);
   check(w);
   w.committedAt = offset;
   w.committedMetadata = metadata;

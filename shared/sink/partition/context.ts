@@ -111,6 +111,12 @@ export interface WriterContext {
   };
   /** Publishes dead letters; resolves once Kafka acknowledged them. */
   publish(letters: OutgoingMessage[]): Promise<void>;
+  /**
+   * Whether a commit failed because this member's place in the group changed
+   * (then commits wait until {@linkcode PartitionWriter.keep} confirms the
+   * partition is still this writer's, or the writer stops). Default: never.
+   */
+  isMembershipLost?(error: unknown): boolean;
   /** Whether a Kafka error (dead letters, commits, lookups) is worth retrying. */
   isTransientKafka(error: unknown): boolean;
   events?: WriterEvents;

@@ -203,6 +203,10 @@ export interface WriterState {
   committedMetadata: string | undefined;
   /** Commits wait for this: a check that the group still has this writer's last commit (writer.ts `keep`). */
   confirmed: Promise<void>;
+  /** Ends a hold on commits set after a membership error (see commits.ts); undefined when none. */
+  release: (() => void) | undefined;
+  /** Counts the checks of ownership begun: a membership error from before the latest one needs no hold. */
+  epoch: number;
 
   // Failures (retries.ts).
   failures: number;

@@ -98,6 +98,8 @@ export function createPartitionWriter(
     committedAt: undefined,
     committedMetadata: undefined,
     confirmed: Promise.resolve(),
+    release: undefined,
+    epoch: 0,
     failures: 0,
     waiting: false,
     blocked: undefined,
@@ -144,6 +146,7 @@ export function createPartitionWriter(
   function stop(): Promise<void> {
     if (!w.stopping) {
       w.stopping = true;
+      w.release?.();
       w.abort.abort();
       w.stream?.rs.close();
       notify(w);
@@ -206,8 +209,11 @@ export function createPartitionWriter(
       await stop();
     },
     async keep() {
+      w.epoch++;
+      const held = w.release;
       const { promise, resolve } = Promise.withResolvers<void>();
       w.confirmed = promise;
+      w.release = undefined;
       try {
         // Resumed writers only: one still resuming reads the position itself.
         await started;
@@ -219,6 +225,7 @@ export function createPartitionWriter(
         return false;
       } finally {
         resolve();
+        held?.();
       }
     },
     stop,
