@@ -81,7 +81,7 @@ export function dashboardV8Flags(denoJson: string): string {
  * import { parseCounterRun } from "./catalog.ts";
  * const line = JSON.stringify({
  *   counter: "map", songs_in_catalog: 10, plays: 5, songs_played: 3, count_s: 0.1,
- *   plays_per_s: 50, peak_heap_mb: 4, peak_rss_mb: 40,
+ *   plays_per_s: 50, peak_heap_mb: 4, peak_external_mb: 1, peak_rss_mb: 40,
  * });
  * assert.equal(parseCounterRun(`Check x\n${line}\n`)?.peak_rss_mb, 40);
  * assert.equal(parseCounterRun("Reached heap limit\n"), undefined);
@@ -109,6 +109,7 @@ export function parseCounterRun(stdout: string): CounterRun | undefined {
       count_s: number("count_s"),
       plays_per_s: number("plays_per_s"),
       peak_heap_mb: number("peak_heap_mb"),
+      peak_external_mb: number("peak_external_mb"),
       peak_rss_mb: number("peak_rss_mb"),
     };
     if (run.counter !== "windows" && run.counter !== "map") continue;
@@ -157,6 +158,7 @@ export async function benchCatalog(options: CatalogOptions): Promise<BenchResult
       log(
         `catalog #${rep + 1} ${kind}: ${run.count_s} s to count ${run.plays} plays ` +
           `(${run.songs_played} songs played), peak heap ${run.peak_heap_mb} MB, ` +
+          `outside the heap ${run.peak_external_mb} MB, ` +
           `peak RSS ${run.peak_rss_mb} MB`,
       );
     }
@@ -164,6 +166,7 @@ export async function benchCatalog(options: CatalogOptions): Promise<BenchResult
   const seconds = summarize(ours.map((run) => run.count_s));
   const referenceSeconds = summarize(reference.map((run) => run.count_s));
   const heap = summarize(ours.map((run) => run.peak_heap_mb));
+  const external = summarize(ours.map((run) => run.peak_external_mb));
   const rss = summarize(ours.map((run) => run.peak_rss_mb));
   const referenceRss = summarize(reference.map((run) => run.peak_rss_mb));
   const measured = {
@@ -176,7 +179,8 @@ export async function benchCatalog(options: CatalogOptions): Promise<BenchResult
     id: "catalog",
     what: `the dashboard's counter under its 64 MB heap: ${label(options.plays)} plays over ` +
       `24 h across ${label(options.songs)} songs (${label(ours[0]!.songs_played)} played); ` +
-      `peak heap ${heap.median} MB, peak RSS ${rss.median} MB (the Map's ${referenceRss.median} MB)`,
+      `peak heap ${heap.median} MB (+ ${external.median} MB of buffers outside it), ` +
+      `peak RSS ${rss.median} MB (the Map's ${referenceRss.median} MB)`,
     unit: "s",
     repetitions: options.repetitions,
     ours: seconds,
@@ -188,15 +192,18 @@ export async function benchCatalog(options: CatalogOptions): Promise<BenchResult
     method: "bench/counter_memory.ts in a process of its own with the dashboard task's V8 flags: " +
       "plays from the producer's generated catalog (Zipf-like, 50 songs an artist, event times " +
       "spread over 24 h) made in chunks of 10,000, only the counting timed (advance() after " +
-      "each chunk); peak heap = largest heapUsed after a chunk, peak RSS = VmHWM at the end. " +
+      "each chunk); peak heap = largest heapUsed after a chunk (external, the typed arrays' " +
+      "buffers, likewise), peak RSS = VmHWM at the end. " +
       "Reference, alternately in the same run: the same plays into one all-time Map per song.",
     details: {
       songs: options.songs,
       plays: options.plays,
       v8_flags: v8Flags,
       peak_heap_mb: heap,
+      peak_external_mb: external,
       peak_rss_mb: rss,
       reference_peak_heap_mb: summarize(reference.map((run) => run.peak_heap_mb)),
+      reference_peak_external_mb: summarize(reference.map((run) => run.peak_external_mb)),
       reference_peak_rss_mb: referenceRss,
       per_repetition: { windows: ours, map: reference },
     },

@@ -2,8 +2,8 @@
  * The dashboard's counter alone at catalog scale: adds PLAYS plays spread
  * over the last 24 hours across SONGS songs (Zipf-like, from the producer's
  * generated catalog) to a counter, as the Kafka reader would, and prints one
- * line of JSON: the time spent counting, the peak V8 heap and the peak
- * resident memory. `deno task bench --only catalog` runs it under the
+ * line of JSON: the time spent counting, the peak V8 heap, the peak memory
+ * outside it (the typed arrays' buffers) and the peak resident memory. `deno task bench --only catalog` runs it under the
  * dashboard's own V8 flags (its 64 MB heap); by hand:
  *
  * ```sh
@@ -40,6 +40,8 @@ export interface CounterRun {
   count_s: number;
   plays_per_s: number;
   peak_heap_mb: number;
+  /** Largest memory outside V8's heap (`external`: typed arrays' buffers). */
+  peak_external_mb: number;
   /** The kernel's high-water mark of this process (`VmHWM`). */
   peak_rss_mb: number;
 }
@@ -96,6 +98,7 @@ export async function runCounter(
     };
   let countMs = 0;
   let peakHeap = 0;
+  let peakExternal = 0;
   let peakRss = 0;
   for (let done = 0; done < plays; done += CHUNK) {
     const chunk: SongCompleted[] = [];
@@ -105,6 +108,7 @@ export async function runCounter(
     countMs += performance.now() - started;
     const memory = Deno.memoryUsage();
     peakHeap = Math.max(peakHeap, memory.heapUsed);
+    peakExternal = Math.max(peakExternal, memory.external);
     peakRss = Math.max(peakRss, memory.rss);
   }
   return {
@@ -115,6 +119,7 @@ export async function runCounter(
     count_s: Math.round(countMs) / 1000,
     plays_per_s: Math.round(plays / (countMs / 1000)),
     peak_heap_mb: megabytes(peakHeap),
+    peak_external_mb: megabytes(peakExternal),
     peak_rss_mb: megabytes(await peakRssBytes(peakRss)),
   };
 }

@@ -227,6 +227,7 @@ Deno.test("parseCounterRun() reads counter_memory.ts's line and refuses an incom
     count_s: 3.7,
     plays_per_s: 270_000,
     peak_heap_mb: 60.1,
+    peak_external_mb: 12.5,
     peak_rss_mb: 157.3,
   };
   assert.deepEqual(parseCounterRun(`Download x\n${JSON.stringify(run)}\n`), run);
