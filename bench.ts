@@ -14,6 +14,7 @@
 import { errorMessage } from "./shared/errors.ts";
 import { parseArgsOrExit } from "./shared/cli/mod.ts";
 import { installKafkaPatches } from "./shared/kafka/mod.ts";
+import { benchCatalog } from "./bench/catalog.ts";
 import { benchDashboardStart } from "./bench/dashboard_start.ts";
 import { benchLatency } from "./bench/latency.ts";
 import { loadAverage, machineInfo, versions } from "./bench/machine.ts";
@@ -36,7 +37,8 @@ async function main(): Promise<number> {
   installKafkaPatches();
   const config = parseArgsOrExit({
     usage: "deno task bench [--quick] [--long] [--only ID[,ID]] [--out FILE]",
-    summary: "Benchmarks the producer, the consumer, the dashboard's latency and memory " +
+    summary: "Benchmarks the producer, the consumer, the dashboard's latency and memory, its " +
+      "counter at catalog scale " +
       "against references measured in the same run (needs `deno task up`).",
   }, options);
   const mode = config.quick ? "quick" : "full";
@@ -73,6 +75,7 @@ async function main(): Promise<number> {
           : plan.dashboard_start.sizes,
         log: say,
       }),
+    catalog: () => benchCatalog({ ...plan.catalog, log: say }),
   };
   let failed = 0;
   for (const id of ids) {

@@ -7,7 +7,7 @@
 
 import { boolean, optional, text } from "../shared/cli/mod.ts";
 
-export const IDS = ["produce", "sink", "latency", "memory", "dashboard_start"] as const;
+export const IDS = ["produce", "sink", "latency", "memory", "dashboard_start", "catalog"] as const;
 export type Id = typeof IDS[number];
 
 /** Options of `deno task bench`. */
@@ -56,6 +56,7 @@ export const PLAN = {
     latency: { rate: 1_000, seconds: 60, repetitions: 3 },
     memory: { events: 1_000_000, repetitions: 2 },
     dashboard_start: { sizes: [100_000, 1_000_000], starts: 3 },
+    catalog: { songs: 100_000, plays: 1_000_000, repetitions: 3 },
   },
   quick: {
     produce: { events: 50_000, repetitions: 3 },
@@ -63,5 +64,6 @@ export const PLAN = {
     latency: { rate: 1_000, seconds: 15, repetitions: 1 },
     memory: { events: 100_000, repetitions: 1 },
     dashboard_start: { sizes: [10_000, 100_000], starts: 2 },
+    catalog: { songs: 20_000, plays: 200_000, repetitions: 1 },
   },
 };

@@ -1,6 +1,7 @@
 // The benchmark reads what the scripts and tools print; these pin the formats it relies on.
 
 import assert from "node:assert/strict";
+import { dashboardV8Flags, parseCounterRun } from "../../bench/catalog.ts";
 import { withPort } from "../../bench/dashboard.ts";
 import { lastEventTime, pushSampler } from "../../bench/latency.ts";
 import { lockedVersions } from "../../bench/machine.ts";
@@ -208,4 +209,30 @@ Deno.test("markdownTable() shows every reference and ratio, and a skipped one as
       "0.75 × ProducerPerformance | ≥ 0.5 × ProducerPerformance | yes |",
   );
   assert.match(table.split("\n")[3]!, /^\| x\\\|y \|.*\| — \| — \|.*\| \*\*no\*\* \|$/);
+});
+
+Deno.test("dashboardV8Flags() reads the dashboard task's heap cap from deno.json", async () => {
+  const flags = dashboardV8Flags(
+    await Deno.readTextFile(new URL("../../deno.json", import.meta.url)),
+  );
+  assert.match(flags, /^--v8-flags=\S*--max-old-space-size=64/);
+});
+
+Deno.test("parseCounterRun() reads counter_memory.ts's line and refuses an incomplete one", () => {
+  const run = {
+    counter: "windows",
+    songs_in_catalog: 100_000,
+    plays: 1_000_000,
+    songs_played: 76_772,
+    count_s: 3.7,
+    plays_per_s: 270_000,
+    peak_heap_mb: 60.1,
+    peak_external_mb: 12.5,
+    peak_rss_mb: 157.3,
+  };
+  assert.deepEqual(parseCounterRun(`Download x\n${JSON.stringify(run)}\n`), run);
+  const { peak_rss_mb: _, ...partial } = run;
+  assert.equal(parseCounterRun(JSON.stringify(partial)), undefined);
+  assert.equal(parseCounterRun(JSON.stringify({ ...run, counter: "list" })), undefined);
+  assert.equal(parseCounterRun("<--- Last few GCs --->\nReached heap limit"), undefined);
 });
