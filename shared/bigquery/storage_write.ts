@@ -49,6 +49,52 @@ export const GrpcStatus = {
   UNAUTHENTICATED: 16,
 } as const;
 
+/**
+ * Codes of BigQuery's `StorageError` (google.cloud.bigquery.storage.v1), the
+ * detail real BigQuery attaches to a failed append: the gRPC code alone does
+ * not tell a finalized stream (INVALID_ARGUMENT) from rows it refuses.
+ */
+export const StorageErrorCode = {
+  TABLE_NOT_FOUND: 1,
+  STREAM_NOT_FOUND: 3,
+  INVALID_STREAM_STATE: 5,
+  STREAM_FINALIZED: 6,
+  OFFSET_ALREADY_EXISTS: 8,
+  OFFSET_OUT_OF_RANGE: 9,
+} as const;
+
+const STORAGE_ERROR_TYPE = "google.cloud.bigquery.storage.v1.StorageError";
+
+/** Reads the `code` of a `StorageError` from its encoded bytes. */
+export type StorageErrorDecoder = (bytes: Uint8Array) => unknown;
+
+/**
+ * The `StorageError` code among a failed answer's `details` (`google.protobuf.Any`
+ * values), or undefined when there is none.
+ */
+export function storageErrorCode(
+  error: Record<string, unknown>,
+  decode: StorageErrorDecoder | undefined,
+): number | undefined {
+  if (decode === undefined || !Array.isArray(error.details)) return undefined;
+  for (const detail of error.details) {
+    if (!isRecord(detail)) continue;
+    const type = typeof detail.typeUrl === "string"
+      ? detail.typeUrl
+      : typeof detail.type_url === "string"
+      ? detail.type_url
+      : "";
+    if (!type.endsWith(STORAGE_ERROR_TYPE) || !(detail.value instanceof Uint8Array)) continue;
+    try {
+      const decoded = decode(detail.value);
+      if (isRecord(decoded) && typeof decoded.code === "number") return decoded.code;
+    } catch {
+      // Not a StorageError after all: the gRPC code decides.
+    }
+  }
+  return undefined;
+}
+
 const RETRYABLE = new Set<number>([
   GrpcStatus.CANCELLED,
   GrpcStatus.DEADLINE_EXCEEDED,
@@ -285,12 +331,33 @@ function toDate(timestamp: unknown): Date | undefined {
  * });
  * assert.equal(appendResult({ error: { code: 6, message: "" } }, 0, 500).status, "already-exists");
  * ```
+ *
+ * With `decode`, a `StorageError` among the answer's details decides first:
+ * a finalized or missing stream is a failure that is not worth re-sending
+ * (a new stream is due), never rows refused.
  */
-export function appendResult(response: unknown, offset: number, rows: number): AppendResult {
+export function appendResult(
+  response: unknown,
+  offset: number,
+  rows: number,
+  decode?: StorageErrorDecoder,
+): AppendResult {
   const error = isRecord(response) && isRecord(response.error) ? response.error : undefined;
   const code = error !== undefined && typeof error.code === "number" ? error.code : 0;
   if (code === 0) return { status: "ok", offset, rows };
   const message = error !== undefined && typeof error.message === "string" ? error.message : "";
+  switch (error === undefined ? undefined : storageErrorCode(error, decode)) {
+    case StorageErrorCode.OFFSET_ALREADY_EXISTS:
+      return { status: "already-exists", message };
+    case StorageErrorCode.OFFSET_OUT_OF_RANGE:
+      return { status: "out-of-range", message };
+    case StorageErrorCode.STREAM_NOT_FOUND:
+    case StorageErrorCode.TABLE_NOT_FOUND:
+      return { status: "failed", code: GrpcStatus.NOT_FOUND, message, retryable: false };
+    case StorageErrorCode.STREAM_FINALIZED:
+    case StorageErrorCode.INVALID_STREAM_STATE:
+      return { status: "failed", code: GrpcStatus.FAILED_PRECONDITION, message, retryable: false };
+  }
   if (code === GrpcStatus.ALREADY_EXISTS) return { status: "already-exists", message };
   if (code === GrpcStatus.OUT_OF_RANGE) return { status: "out-of-range", message };
   const rowErrors = isRecord(response) && Array.isArray(response.rowErrors)
@@ -380,7 +447,14 @@ export async function openStorageWriter(
 
     openAppender: async (name) => {
       await withDeadline("connecting to BigQuery", timeoutMs, () => client.initialize());
-      return openAppender(libs.storage.managedwriter, client, name, protoDescriptor, timeoutMs);
+      return openAppender(
+        libs.storage.managedwriter,
+        client,
+        name,
+        protoDescriptor,
+        timeoutMs,
+        (bytes) => libs.storage.protos.google.cloud.bigquery.storage.v1.StorageError.decode(bytes),
+      );
     },
 
     close: () => client.close(),
@@ -426,6 +500,7 @@ function openAppender(
   stream: string,
   protoDescriptor: ReturnType<typeof playsDescriptor>,
   timeoutMs: number,
+  decodeStorageError: StorageErrorDecoder,
 ): Appender {
   type Connected = {
     connection: Awaited<ReturnType<managedwriter.WriterClient["createStreamConnection"]>>;
@@ -483,7 +558,7 @@ function openAppender(
       return await withDeadline(`an append of ${rows.length} rows`, timeoutMs, async () => {
         const { writer } = await connect();
         const pending = writer.appendRows([...rows], offset);
-        return appendResult(await pending.getResult(), offset, rows.length);
+        return appendResult(await pending.getResult(), offset, rows.length, decodeStorageError);
       });
     } catch (error) {
       // No answer (deadline, lost connection, aborted write): answers still

@@ -2,7 +2,9 @@
 import assert from "node:assert/strict";
 import {
   appendResult,
+  GrpcStatus,
   isTransientStorageError,
+  StorageErrorCode,
   storageRow,
 } from "../../shared/bigquery/storage_write.ts";
 
@@ -77,4 +79,45 @@ Deno.test("storageRow() turns the row's timestamps into dates", () => {
   });
   assert.ok(row.timestamp instanceof Date && row.ingested_at instanceof Date);
   assert.equal(row.timestamp.toISOString(), "2026-05-06T07:08:09.123Z");
+});
+
+Deno.test("appendResult() reads real BigQuery's StorageError detail before the gRPC code", async () => {
+  const { protos } = await import("@google-cloud/bigquery-storage");
+  const StorageError = protos.google.cloud.bigquery.storage.v1.StorageError;
+  const decode = (bytes: Uint8Array) => StorageError.decode(bytes);
+  const answer = (grpc: number, code: number) => ({
+    error: {
+      code: grpc,
+      message: "from BigQuery",
+      details: [{
+        typeUrl: "type.googleapis.com/google.cloud.bigquery.storage.v1.StorageError",
+        value: StorageError.encode({ code, entity: "projects/p/streams/s" }).finish(),
+      }],
+    },
+  });
+  // A finalized stream arrives as INVALID_ARGUMENT: not rows refused, a stream to replace.
+  assert.deepEqual(appendResult(answer(3, StorageErrorCode.STREAM_FINALIZED), 0, 5, decode), {
+    status: "failed",
+    code: GrpcStatus.FAILED_PRECONDITION,
+    message: "from BigQuery",
+    retryable: false,
+  });
+  assert.equal(appendResult(answer(3, StorageErrorCode.STREAM_FINALIZED), 0, 5).status, "failed");
+  assert.equal(
+    appendResult(answer(5, StorageErrorCode.STREAM_NOT_FOUND), 0, 5, decode).status,
+    "failed",
+  );
+  assert.equal(
+    appendResult(answer(3, StorageErrorCode.OFFSET_ALREADY_EXISTS), 0, 5, decode).status,
+    "already-exists",
+  );
+  assert.equal(
+    appendResult(answer(3, StorageErrorCode.OFFSET_OUT_OF_RANGE), 0, 5, decode).status,
+    "out-of-range",
+  );
+  // Anything else: the gRPC code decides, as before.
+  assert.deepEqual(
+    appendResult({ error: { code: 14, message: "busy", details: [] } }, 0, 5, decode),
+    { status: "failed", code: 14, message: "busy", retryable: true },
+  );
 });
