@@ -51,8 +51,8 @@ export const GrpcStatus = {
 
 /**
  * Codes of BigQuery's `StorageError` (google.cloud.bigquery.storage.v1), the
- * detail real BigQuery attaches to a failed append: the gRPC code alone does
- * not tell a finalized stream (INVALID_ARGUMENT) from rows it refuses.
+ * detail real BigQuery attaches to a failed append: the gRPC code alone may
+ * not tell a finalized stream from rows it refuses.
  */
 export const StorageErrorCode = {
   TABLE_NOT_FOUND: 1,
