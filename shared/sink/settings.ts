@@ -8,12 +8,14 @@
  */
 
 import type { DestinationOptions, WriteApi } from "../bigquery/mod.ts";
+import type { SchemaEvolution } from "../schema.ts";
 import type { SourceOptions } from "../kafka/mod.ts";
 import type { RunOptions, SinkStreamOptions } from "./stream.ts";
 
 /** The options {@linkcode destinationSettings} reads. */
 export interface DestinationConfig {
   writeApi: WriteApi;
+  schemaEvolution?: SchemaEvolution;
   emulatorHost: string | undefined;
   storageEmulatorHost: string | undefined;
 }
@@ -41,6 +43,7 @@ export function destinationSettings(config: DestinationConfig): DestinationOptio
   return {
     api: config.writeApi,
     storageEmulator: config.emulatorHost === undefined ? undefined : config.storageEmulatorHost,
+    ...(config.schemaEvolution === undefined ? {} : { schemaEvolution: config.schemaEvolution }),
   };
 }
 

@@ -31,6 +31,7 @@ import {
   type Blocked,
   type CommittedPosition,
   createPartitionWriter,
+  createTableColumns,
   type PartitionWriter,
   type TableState,
 } from "./partition/mod.ts";
@@ -41,6 +42,7 @@ import {
   type StreamBudgetOptions,
 } from "./stream_budget.ts";
 import type { FlushLimits } from "./batcher.ts";
+import type { SchemaEvolution } from "../schema.ts";
 
 const log = logger("consumer");
 
@@ -50,6 +52,8 @@ export interface SinkStreamOptions extends FlushLimits {
   source: Source;
   /** How far ahead of the clock an event time may be (default 5 minutes; see `playDecoder`). */
   maxFutureMs?: number;
+  /** What becomes of fields beyond the core ones (default `add-columns`; see `SchemaEvolution`). */
+  schemaEvolution?: SchemaEvolution;
   /** Where rows go. */
   destination: Destination;
   /** The table's shared state (see `createTableState`). */
@@ -181,7 +185,8 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
     }
   }
 
-  const decoder = playDecoder(options.maxFutureMs);
+  const decoder = playDecoder(options.maxFutureMs, options.schemaEvolution);
+  const columns = createTableColumns(options.destination);
 
   function startWriter(partition: number, previous?: PartitionWriter): PartitionWriter {
     const writer: PartitionWriter = createPartitionWriter(partition, {
@@ -206,6 +211,7 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
       topic: source.topic,
       destination: options.destination,
       table: options.table,
+      columns,
       createTable: options.createTable,
       stats,
       limits: {

@@ -105,7 +105,12 @@ Deno.test("createConsumerMetrics() exposes every consumer series", async () => {
   metrics.trackSink({
     consumed: 12,
     inserted: 9,
-    deadLettered: { "invalid-json": 2, "invalid-event": 1, "rejected-by-bigquery": 0 },
+    deadLettered: {
+      "invalid-json": 2,
+      "invalid-event": 1,
+      "rejected-by-bigquery": 0,
+      "schema-conflict": 0,
+    },
     retries: 1,
     batches: 2,
     lastBatchRows: 4,

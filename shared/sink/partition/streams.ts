@@ -41,8 +41,12 @@ export function createStream<T>(
 }
 
 export async function openStream(w: WriterState): Promise<void> {
-  const rs = await createStream(w, "committed", () => w.destination.openStream());
+  const columns = w.columns.known === undefined ? undefined : w.columns.all();
+  const rs = await createStream(w, "committed", () => w.destination.openStream(columns));
   w.stream = {
+    columns: columns === undefined
+      ? undefined
+      : new Set(columns.map((column) => column.name.toLowerCase())),
     rs,
     name: rs.name ?? INSERT_ALL_STREAM,
     next: 0,
