@@ -1,0 +1,146 @@
+// Schema changes against the real broker and the local BigQuery: producers
+// that add fields while the consumer runs, a field whose type changes in
+// some events, and the extra-column policy.
+
+import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
+import { query } from "../../shared/bigquery/warehouse.ts";
+import {
+  consumerArgs,
+  goodEvent,
+  pipelineNames,
+  produceRaw,
+  readTopic,
+  rowCounts,
+  runScript,
+  startScript,
+  stopScript,
+  waitForStored,
+  warehouseFor,
+} from "../support/harness.ts";
+
+/** The table's columns as `name TYPE MODE`, by name. */
+async function columns(table: string): Promise<Map<string, string>> {
+  const [metadata] = await warehouseFor(table).table.getMetadata();
+  const fields: Array<Record<string, string>> = metadata?.schema?.fields ?? [];
+  return new Map(fields.map((field) => [field.name!, `${field.type} ${field.mode}`]));
+}
+
+/** `column` of every row, by event id. */
+async function valuesOf(table: string, column: string): Promise<Map<string, unknown>> {
+  const rows = await query(
+    warehouseFor(table),
+    `SELECT event_id, ${column} AS value FROM \`livecharts-local.music.${table}\``,
+  );
+  return new Map(rows.map((row) => [String(row.event_id), row.value]));
+}
+
+test({
+  name:
+    "consumer stores two fields a producer adds mid-run as new columns: no restart, no dead letter, old rows NULL, each event once",
+  timeoutMs: 150_000,
+  fn: async () => {
+    const n = pipelineNames("schema_add");
+    const before = Array.from({ length: 300 }, () => goodEvent());
+    await produceRaw(n.topic, before.map((event) => JSON.stringify(event)));
+    const consumer = await startScript("consume", consumerArgs(n));
+    // The producer is upgraded: every event now carries country and duration_ms.
+    const after = Array.from(
+      { length: 300 },
+      (_, i) => goodEvent({ country: i % 2 === 0 ? "ng" : "fr", duration_ms: 180_000 + i }),
+    );
+    try {
+      await waitForStored(n.table, 300);
+      const found = await columns(n.table);
+      assert.equal(found.has("country"), false);
+      await produceRaw(n.topic, after.map((event) => JSON.stringify(event)));
+      await waitForStored(n.table, 600);
+    } finally {
+      const stderr = await stopScript(consumer);
+      assert.match(stderr, /Added columns to .* country STRING/);
+    }
+
+    const found = await columns(n.table);
+    assert.equal(found.get("country"), "STRING NULLABLE");
+    assert.equal(found.get("duration_ms"), "INT64 NULLABLE");
+    assert.deepEqual(await rowCounts(n.table), { rows: 600, distinct: 600 });
+    const countries = await valuesOf(n.table, "country");
+    const durations = await valuesOf(n.table, "duration_ms");
+    for (const event of before) {
+      assert.equal(countries.get(event.event_id), null, "an old row reads NULL");
+      assert.equal(durations.get(event.event_id), null);
+    }
+    for (const event of after) {
+      assert.equal(countries.get(event.event_id), event.country);
+      assert.equal(Number(durations.get(event.event_id)), event.duration_ms);
+    }
+    assert.equal((await readTopic(`${n.topic}.dlq`)).length, 0, "no dead letter");
+  },
+});
+
+test({
+  name:
+    "consumer dead-letters the events whose field changed type (schema-conflict, the field and both types) and stores the others",
+  timeoutMs: 120_000,
+  fn: async () => {
+    const n = pipelineNames("schema_conflict");
+    // One partition: duration_ms is first seen as an integer.
+    const events = Array.from(
+      { length: 200 },
+      (_, i) => goodEvent({ duration_ms: i % 50 === 49 ? "3:35" : 200_000 + i }),
+    );
+    await produceRaw(n.topic, events.map((event) => JSON.stringify(event)), 1);
+    const run = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+    assert.equal(run.code, 0, run.stderr);
+
+    const conflicting = events.filter((event) => typeof event.duration_ms === "string");
+    assert.equal(conflicting.length, 4);
+    const letters = await readTopic(`${n.topic}.dlq`);
+    assert.deepEqual(
+      letters.map((letter) => JSON.parse(new TextDecoder().decode(letter.value!)).event_id),
+      conflicting.map((event) => event.event_id),
+    );
+    for (const letter of letters) {
+      assert.equal(letter.headers["error.kind"], "schema-conflict");
+      assert.equal(letter.headers["error.field"], "duration_ms");
+      assert.equal(letter.headers["error.column_type"], "INT64");
+      assert.equal(letter.headers["error.value_type"], "STRING");
+    }
+    assert.deepEqual(await rowCounts(n.table), { rows: 196, distinct: 196 });
+    assert.equal((await columns(n.table)).get("duration_ms"), "INT64 NULLABLE");
+  },
+});
+
+test({
+  name: "consumer with --schema-evolution extra-column keeps every extra field in one JSON column",
+  timeoutMs: 120_000,
+  fn: async () => {
+    const n = pipelineNames("schema_extra");
+    const events = Array.from(
+      { length: 60 },
+      (_, i) => i < 30 ? goodEvent() : goodEvent({ device: { os: "ios" }, country: "fr" }),
+    );
+    await produceRaw(n.topic, events.map((event) => JSON.stringify(event)));
+    const run = await runScript(
+      "consume",
+      consumerArgs(n, ["--exit-when-idle", "2", "--schema-evolution", "extra-column"]),
+    );
+    assert.equal(run.code, 0, run.stderr);
+
+    const found = await columns(n.table);
+    assert.equal(found.get("extra"), "JSON NULLABLE");
+    assert.equal(found.has("country"), false);
+    assert.deepEqual(await rowCounts(n.table), { rows: 60, distinct: 60 });
+    const extras = await valuesOf(n.table, "extra");
+    for (const [i, event] of events.entries()) {
+      const stored = extras.get(event.event_id);
+      if (i < 30) assert.equal(stored ?? null, null);
+      else {
+        assert.deepEqual(JSON.parse(String(stored)), {
+          device: { os: "ios" },
+          country: "fr",
+        });
+      }
+    }
+  },
+});
