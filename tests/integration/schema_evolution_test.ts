@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { query } from "../../shared/bigquery/warehouse.ts";
+import { PLAYS_COLUMNS } from "../../shared/schema.ts";
 import {
   consumerArgs,
   goodEvent,
@@ -142,5 +143,44 @@ test({
         });
       }
     }
+  },
+});
+
+test({
+  name:
+    "consumer with --schema-evolution off stores the core fields, adds no column and names the dropped fields once",
+  timeoutMs: 120_000,
+  fn: async () => {
+    const n = pipelineNames("schema_off");
+    const events = Array.from({ length: 40 }, () => goodEvent({ country: "fr", mood: "calm" }));
+    await produceRaw(n.topic, events.map((event) => JSON.stringify(event)), 1);
+    const run = await runScript(
+      "consume",
+      consumerArgs(n, ["--exit-when-idle", "2", "--schema-evolution", "off"]),
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(await rowCounts(n.table), { rows: 40, distinct: 40 });
+    const found = await columns(n.table);
+    assert.equal(found.has("country") || found.has("mood") || found.has("extra"), false);
+    const warnings = run.stderr.match(
+      /Events carry fields the table does not keep: country, mood/g,
+    );
+    assert.equal(warnings?.length, 1, run.stderr);
+  },
+});
+
+test({
+  name: "consume --print-schema prints the table livecharts would create, and exits",
+  fn: async () => {
+    const plain = await runScript("consume", ["--print-schema"]);
+    assert.equal(plain.code, 0, plain.stderr);
+    const fields: Array<{ name: string; type: string; mode: string }> = JSON.parse(plain.stdout);
+    assert.deepEqual(fields.map((field) => field.name), PLAYS_COLUMNS.map((column) => column.name));
+    const extra = await runScript("consume", [
+      "--print-schema",
+      "--schema-evolution",
+      "extra-column",
+    ]);
+    assert.equal(JSON.parse(extra.stdout).at(-1).name, "extra");
   },
 });
