@@ -99,6 +99,22 @@ export const writeOptions = {
     fallback: true,
     parse: boolean,
   },
+  crashAfterColumns: {
+    flag: "test-crash-after-columns",
+    env: "LIVECHARTS_TEST_CRASH_AFTER_COLUMNS",
+    arg: "BOOL",
+    help:
+      "Tests only: exit at once after adding columns to the table, before anything is written with them",
+    fallback: false,
+    parse: boolean,
+    hidden: true,
+    check: (values) =>
+      values.crashAfterColumns === true && values.credentials !== undefined
+        ? "LIVECHARTS_TEST_CRASH_AFTER_COLUMNS (--test-crash-after-columns) is a failpoint for " +
+          "tests against the local BigQuery; refusing to run it with real BigQuery " +
+          "(GOOGLE_APPLICATION_CREDENTIALS is set)"
+        : undefined,
+  },
   crashAfterAppends: {
     flag: "test-crash-after-appends",
     env: "LIVECHARTS_TEST_CRASH_AFTER_APPENDS",

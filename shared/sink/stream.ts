@@ -82,6 +82,8 @@ export interface SinkStreamOptions extends FlushLimits {
   streamBudget?: StreamBudgetOptions;
   /** Called after an append was acknowledged and before its commit (a test failpoint). */
   onAcknowledged?: (partition: number) => void;
+  /** Called after columns were added to the table, before any row uses them (a test failpoint). */
+  onColumnsAdded?: (names: string[]) => void;
 }
 
 /** Options of {@linkcode SinkStream.run}. */
@@ -186,7 +188,10 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
   }
 
   const decoder = playDecoder(options.maxFutureMs, options.schemaEvolution);
-  const columns = createTableColumns(options.destination);
+  const columns = createTableColumns(
+    options.destination,
+    options.onColumnsAdded === undefined ? {} : { onAdded: options.onColumnsAdded },
+  );
 
   function startWriter(partition: number, previous?: PartitionWriter): PartitionWriter {
     const writer: PartitionWriter = createPartitionWriter(partition, {

@@ -184,3 +184,42 @@ test({
     assert.equal(JSON.parse(extra.stdout).at(-1).name, "extra");
   },
 });
+
+test({
+  name:
+    "consumer killed right after it added columns, then restarted: each event once, the columns once, the new values stored",
+  timeoutMs: 150_000,
+  fn: async () => {
+    const n = pipelineNames("schema_crash");
+    const before = Array.from({ length: 300 }, () => goodEvent());
+    const after = Array.from(
+      { length: 300 },
+      (_, i) => goodEvent({ country: "ng", duration_ms: 100_000 + i }),
+    );
+    await produceRaw(n.topic, [...before, ...after].map((event) => JSON.stringify(event)));
+    const crashed = await runScript("consume", consumerArgs(n), {
+      env: { LIVECHARTS_TEST_CRASH_AFTER_COLUMNS: "true" },
+    });
+    assert.equal(crashed.code, 70, crashed.stderr);
+    assert.match(crashed.stderr, /failpoint: exiting right after adding columns/);
+    const stored = await rowCounts(n.table);
+    assert.ok(stored.rows < 600, `stored ${stored.rows} rows before the crash`);
+    assert.ok((await columns(n.table)).has("country"), "the crash came after the columns");
+
+    const restarted = await runScript("consume", consumerArgs(n, ["--exit-when-idle", "2"]));
+    assert.equal(restarted.code, 0, restarted.stderr);
+    assert.deepEqual(await rowCounts(n.table), { rows: 600, distinct: 600 });
+    const [metadata] = await warehouseFor(n.table).table.getMetadata();
+    const names: string[] = (metadata?.schema?.fields ?? []).map((field: { name: string }) =>
+      field.name
+    );
+    assert.equal(names.filter((name) => name === "country").length, 1);
+    assert.equal(names.filter((name) => name === "duration_ms").length, 1);
+    const durations = await valuesOf(n.table, "duration_ms");
+    for (const event of after) {
+      assert.equal(Number(durations.get(event.event_id)), event.duration_ms);
+    }
+    for (const event of before) assert.equal(durations.get(event.event_id), null);
+    assert.equal((await readTopic(`${n.topic}.dlq`)).length, 0);
+  },
+});

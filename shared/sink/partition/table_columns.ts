@@ -34,6 +34,7 @@ export interface TableColumns {
  */
 export function createTableColumns(
   destination: Pick<Destination, "tableColumns" | "addColumns" | "table">,
+  options: { onAdded?: (names: string[]) => void } = {},
 ): TableColumns {
   let known: Map<string, Column> | undefined;
   let list: Column[] = [];
@@ -78,6 +79,7 @@ export function createTableColumns(
             return `${column.name} ${now?.type ?? column.type}`;
           }).join(", "),
         });
+        options.onAdded?.(missing.map((column) => column.name));
       }),
     warnDropped(names) {
       const fresh = names.filter((name) => !warned.has(name));
