@@ -385,32 +385,38 @@ export async function openDestination(
         } ADD COLUMN IF NOT EXISTS ${column.name} ${column.type}`,
       );
     }
-    const after = await tableColumns();
-    const shown = new Set(after.map((column) => column.name.toLowerCase()));
-    const missing = wanted.filter((column) => !shown.has(column.name.toLowerCase()));
-    if (missing.length === 0) return after;
-    const [metadata] = await withDeadline(
-      "a table lookup",
-      timeoutMs,
-      () => warehouse.table.getMetadata(),
-    );
-    const schema = isRecord(metadata) && isRecord(metadata.schema) ? metadata.schema : {};
-    const fields = Array.isArray(schema.fields) ? schema.fields : [];
-    await withDeadline("changing the table's schema", timeoutMs, () =>
-      warehouse.table.setMetadata({
-        schema: {
-          fields: [
-            ...fields,
-            ...missing.map(({ name, type, description }) => ({
-              name,
-              type,
-              mode: "NULLABLE",
-              description,
-            })),
-          ],
-        },
-      }));
-    return await tableColumns();
+    // A patch writes the whole schema: one racing with another consumer's
+    // can hide the other's column. Patch until every wanted column shows.
+    for (let attempt = 1;; attempt++) {
+      const [metadata] = await withDeadline(
+        "a table lookup",
+        timeoutMs,
+        () => warehouse.table.getMetadata(),
+      );
+      const schema = isRecord(metadata) && isRecord(metadata.schema) ? metadata.schema : {};
+      const fields = Array.isArray(schema.fields) ? schema.fields : [];
+      const shown = new Set(columnsOf(fields).map((column) => column.name.toLowerCase()));
+      const missing = wanted.filter((column) => !shown.has(column.name.toLowerCase()));
+      if (missing.length === 0 || attempt > 5) return columnsOf(fields);
+      await withDeadline(
+        "changing the table's schema",
+        timeoutMs,
+        () =>
+          warehouse.table.setMetadata({
+            schema: {
+              fields: [
+                ...fields,
+                ...missing.map(({ name, type, description }) => ({
+                  name,
+                  type,
+                  mode: "NULLABLE",
+                  description,
+                })),
+              ],
+            },
+          }),
+      );
+    }
   }
 
   async function storedOffsets(partition: number, from: bigint): Promise<Set<bigint>> {

@@ -5,6 +5,8 @@
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { query } from "../../shared/bigquery/warehouse.ts";
+import { openDestination } from "../../shared/bigquery/mod.ts";
+import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { PLAYS_COLUMNS } from "../../shared/schema.ts";
 import {
   consumerArgs,
@@ -221,5 +223,70 @@ test({
     }
     for (const event of before) assert.equal(durations.get(event.event_id), null);
     assert.equal((await readTopic(`${n.topic}.dlq`)).length, 0);
+  },
+});
+
+test({
+  name:
+    "two consumers of one group writing events with new fields: each column once, each event once",
+  timeoutMs: 150_000,
+  fn: async () => {
+    const n = pipelineNames("schema_race");
+    const events = Array.from(
+      { length: 800 },
+      (_, i) => i < 200 ? goodEvent() : goodEvent({ country: "fr", duration_ms: i }),
+    );
+    await produceRaw(n.topic, events.map((event) => JSON.stringify(event)), 4);
+    const args = consumerArgs(n, ["--exit-when-idle", "3"]);
+    const [first, second] = await Promise.all([
+      runScript("consume", args),
+      runScript("consume", args),
+    ]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.equal(second.code, 0, second.stderr);
+    const adders = [first, second].filter((run) => /Added columns to/.test(run.stderr)).length;
+    assert.ok(adders >= 1);
+    assert.deepEqual(await rowCounts(n.table), { rows: 800, distinct: 800 });
+    const [metadata] = await warehouseFor(n.table).table.getMetadata();
+    const names: string[] = (metadata?.schema?.fields ?? []).map((field: { name: string }) =>
+      field.name
+    );
+    assert.equal(names.filter((name) => name === "country").length, 1, names.join(","));
+    assert.equal(names.filter((name) => name === "duration_ms").length, 1, names.join(","));
+    const durations = await valuesOf(n.table, "duration_ms");
+    for (const event of events.slice(200)) {
+      assert.equal(Number(durations.get(event.event_id)), event.duration_ms);
+    }
+    assert.equal((await readTopic(`${n.topic}.dlq`)).length, 0);
+  },
+});
+
+test({
+  name:
+    "two destinations adding the same columns at the same moment: each column once, NULLABLE, with its type",
+  fn: async () => {
+    const n = pipelineNames("schema_same");
+    const config = loadBigQueryConfig(["--table", n.table], {});
+    const [a, b] = await Promise.all([
+      openDestination(config, { api: "insert-all" }),
+      openDestination(config, { api: "insert-all" }),
+    ]);
+    try {
+      await a.createTable();
+      const wanted = [
+        { name: "country", type: "STRING" as const, mode: "NULLABLE" as const, description: "" },
+        { name: "duration_ms", type: "INT64" as const, mode: "NULLABLE" as const, description: "" },
+      ];
+      const [seenByA, seenByB] = await Promise.all([a.addColumns(wanted), b.addColumns(wanted)]);
+      for (const seen of [seenByA, seenByB, await a.tableColumns()]) {
+        assert.deepEqual(
+          seen.slice(PLAYS_COLUMNS.length).map(({ name, type, mode }) => `${name} ${type} ${mode}`),
+          ["country STRING NULLABLE", "duration_ms INT64 NULLABLE"],
+        );
+      }
+    } finally {
+      a.close();
+      b.close();
+    }
   },
 });
