@@ -290,3 +290,50 @@ test({
     }
   },
 });
+
+test({
+  name:
+    "consumer running while a column is added by hand: it takes the hand-made column and its type, adds no other",
+  timeoutMs: 150_000,
+  fn: async () => {
+    const n = pipelineNames("schema_hand");
+    const before = Array.from({ length: 100 }, () => goodEvent());
+    await produceRaw(n.topic, before.map((event) => JSON.stringify(event)));
+    const consumer = await startScript("consume", consumerArgs(n));
+    const after = Array.from({ length: 100 }, (_, i) => goodEvent({ duration_ms: 1_000 + i }));
+    try {
+      await waitForStored(n.table, 100);
+      // By hand, as an operator would: FLOAT64 where the consumer would infer INT64.
+      // (The local BigQuery needs the ALTER for storage and the patch for tables.get.)
+      const warehouse = warehouseFor(n.table);
+      await query(
+        warehouse,
+        `ALTER TABLE \`livecharts-local.music.${n.table}\` ADD COLUMN duration_ms FLOAT64`,
+      );
+      const [metadata] = await warehouse.table.getMetadata();
+      await warehouse.table.setMetadata({
+        schema: {
+          fields: [...metadata.schema.fields, {
+            name: "duration_ms",
+            type: "FLOAT64",
+            mode: "NULLABLE",
+          }],
+        },
+      });
+      await produceRaw(n.topic, after.map((event) => JSON.stringify(event)));
+      await waitForStored(n.table, 200);
+    } finally {
+      const stderr = await stopScript(consumer);
+      assert.doesNotMatch(stderr, /Added columns/);
+      assert.match(stderr, /are in .* already: duration_ms FLOAT64/);
+    }
+    assert.equal((await columns(n.table)).get("duration_ms"), "FLOAT64 NULLABLE");
+    assert.deepEqual(await rowCounts(n.table), { rows: 200, distinct: 200 });
+    const durations = await valuesOf(n.table, "duration_ms");
+    for (const event of after) {
+      assert.equal(Number(durations.get(event.event_id)), event.duration_ms);
+    }
+    for (const event of before) assert.equal(durations.get(event.event_id), null);
+    assert.equal((await readTopic(`${n.topic}.dlq`)).length, 0);
+  },
+});

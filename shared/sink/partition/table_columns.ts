@@ -69,7 +69,21 @@ export function createTableColumns(
       }),
     add: (columns) =>
       serial(async () => {
-        const missing = columns.filter((column) => !known?.has(column.name.toLowerCase()));
+        let missing = columns.filter((column) => !known?.has(column.name.toLowerCase()));
+        if (missing.length === 0) return;
+        // Someone (another consumer, a person) may have added them meanwhile.
+        set(await destination.tableColumns());
+        const found = missing.filter((column) => known?.has(column.name.toLowerCase()));
+        if (found.length > 0) {
+          log.info("Columns for fields events carry are in {table} already: {columns}", {
+            table: destination.table,
+            columns: found.map((column) => {
+              const now = known?.get(column.name.toLowerCase());
+              return `${column.name} ${now?.type ?? column.type}`;
+            }).join(", "),
+          });
+        }
+        missing = missing.filter((column) => !known?.has(column.name.toLowerCase()));
         if (missing.length === 0) return;
         set(await destination.addColumns(missing));
         log.warn("Added columns to {table} for fields events carry: {columns}", {
