@@ -382,7 +382,7 @@ export async function openDestination(
         warehouse,
         `ALTER TABLE ${
           playsTableRef(config)
-        } ADD COLUMN IF NOT EXISTS ${column.name} ${column.type}`,
+        } ADD COLUMN IF NOT EXISTS \`${column.name}\` ${column.type}`,
       );
     }
     // A patch writes the whole schema: one racing with another consumer's

@@ -276,12 +276,14 @@ test({
       const wanted = [
         { name: "country", type: "STRING" as const, mode: "NULLABLE" as const, description: "" },
         { name: "duration_ms", type: "INT64" as const, mode: "NULLABLE" as const, description: "" },
+        // A field named like an SQL keyword is a column like any other.
+        { name: "order", type: "BOOL" as const, mode: "NULLABLE" as const, description: "" },
       ];
       const [seenByA, seenByB] = await Promise.all([a.addColumns(wanted), b.addColumns(wanted)]);
       for (const seen of [seenByA, seenByB, await a.tableColumns()]) {
         assert.deepEqual(
           seen.slice(PLAYS_COLUMNS.length).map(({ name, type, mode }) => `${name} ${type} ${mode}`),
-          ["country STRING NULLABLE", "duration_ms INT64 NULLABLE"],
+          ["country STRING NULLABLE", "duration_ms INT64 NULLABLE", "order BOOL NULLABLE"],
         );
       }
     } finally {

@@ -86,6 +86,15 @@ export function createTableColumns(
         missing = missing.filter((column) => !known?.has(column.name.toLowerCase()));
         if (missing.length === 0) return;
         set(await destination.addColumns(missing));
+        const absent = missing.filter((column) => !known?.has(column.name.toLowerCase()));
+        if (absent.length > 0) {
+          // Retried with backoff by the caller rather than asked again at once.
+          throw new Error(
+            `Cannot add columns to ${destination.table}: ${
+              absent.map((column) => column.name).join(", ")
+            } still missing after the change`,
+          );
+        }
         log.warn("Added columns to {table} for fields events carry: {columns}", {
           table: destination.table,
           columns: missing.map((column) => {
