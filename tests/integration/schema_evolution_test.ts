@@ -299,7 +299,8 @@ test({
   timeoutMs: 150_000,
   fn: async () => {
     const n = pipelineNames("schema_hand");
-    const before = Array.from({ length: 100 }, () => goodEvent());
+    // A first new field makes the consumer read the table's columns before the change by hand.
+    const before = Array.from({ length: 100 }, () => goodEvent({ country: "fr" }));
     await produceRaw(n.topic, before.map((event) => JSON.stringify(event)));
     const consumer = await startScript("consume", consumerArgs(n));
     const after = Array.from({ length: 100 }, (_, i) => goodEvent({ duration_ms: 1_000 + i }));
@@ -326,7 +327,7 @@ test({
       await waitForStored(n.table, 200);
     } finally {
       const stderr = await stopScript(consumer);
-      assert.doesNotMatch(stderr, /Added columns/);
+      assert.doesNotMatch(stderr, /Added columns to .*duration_ms/);
       assert.match(stderr, /are in .* already: duration_ms FLOAT64/);
     }
     assert.equal((await columns(n.table)).get("duration_ms"), "FLOAT64 NULLABLE");

@@ -14,12 +14,12 @@
  * @module
  */
 
-import { type Column, columnFor, columnTypeOf, fitsColumn } from "../../schema.ts";
+import { type Column, columnFor, columnTypeOf, fitsColumn, PLAYS_COLUMNS } from "../../schema.ts";
 import { logger } from "../../ops/mod.ts";
 import { conflictLetter } from "../sink.ts";
 import { decode, nextChunkLength } from "./held.ts";
 import { bigquery } from "./retries.ts";
-import type { Unit, WriterState } from "./state.ts";
+import { Stopped, type Unit, type WriterState } from "./state.ts";
 import { resync } from "./streams.ts";
 
 const log = logger("consumer");
@@ -34,34 +34,40 @@ export async function fitNext(
   w: WriterState,
   forSkip: boolean,
 ): Promise<"ready" | "progress" | "wait"> {
-  const columns = w.columns;
-  if (columns.known === undefined || columns.loadedFor !== w.ctx.table.createdAt) {
-    const createdAt = w.ctx.table.createdAt;
-    await bigquery(w, () => columns.load(createdAt));
-    return "progress";
-  }
-  const known = columns.known;
   const chunk = w.units.slice(w.sent, w.sent + nextChunkLength(w, true));
-  const missing = new Map<string, Column>();
-  for (const unit of chunk) {
-    if (unit.fitted) continue;
-    decode(w, unit);
-    for (const [name, value] of Object.entries(unit.row?.fields ?? {})) {
-      const key = name.toLowerCase();
-      if (known.has(key) || missing.has(key)) continue;
-      const column = columnFor(name, value);
-      if (column !== undefined) missing.set(key, column);
+  const unfitted = chunk.filter((unit) => !unit.fitted);
+  for (const unit of unfitted) decode(w, unit);
+  const extended = unfitted.filter((unit) => unit.row?.fields !== undefined);
+  // Rows of the core fields only fit whatever was added: no question to BigQuery.
+  for (const unit of unfitted) if (unit.row?.fields === undefined) unit.fitted = true;
+  if (extended.length > 0) {
+    const columns = w.columns;
+    if (columns.known === undefined || columns.loadedFor !== w.ctx.table.createdAt) {
+      const createdAt = w.ctx.table.createdAt;
+      await bigquery(w, () => unlessStopped(w, columns.load(createdAt)));
+      return "progress";
     }
+    const known = columns.known;
+    const missing = new Map<string, Column>();
+    for (const unit of extended) {
+      for (const [name, value] of Object.entries(unit.row?.fields ?? {})) {
+        const key = name.toLowerCase();
+        if (known.has(key) || missing.has(key)) continue;
+        const column = columnFor(name, value);
+        if (column !== undefined) missing.set(key, column);
+      }
+    }
+    if (missing.size > 0) {
+      await bigquery(w, () => unlessStopped(w, columns.add([...missing.values()])));
+      return "progress";
+    }
+    for (const unit of extended) fit(w, unit, known);
   }
-  if (missing.size > 0) {
-    await bigquery(w, () => columns.add([...missing.values()]));
-    return "progress";
-  }
-  for (const unit of chunk) if (!unit.fitted) fit(w, unit, known);
   const open = w.stream;
-  if (forSkip || open?.columns === undefined) return "ready";
+  if (forSkip || open === undefined) return "ready";
+  const described = open.columns ?? PLAYS_NAMES;
   const beyond = chunk.some((unit) =>
-    Object.keys(unit.row?.fields ?? {}).some((name) => !open.columns!.has(name.toLowerCase()))
+    Object.keys(unit.row?.fields ?? {}).some((name) => !described.has(name.toLowerCase()))
   );
   if (!beyond) return "ready";
   if (w.window.length > 0) return "wait";
@@ -71,6 +77,21 @@ export async function fitNext(
   );
   await resync(w);
   return "progress";
+}
+
+const PLAYS_NAMES: ReadonlySet<string> = new Set(
+  PLAYS_COLUMNS.map((column) => column.name.toLowerCase()),
+);
+
+/** `promise`, or {@linkcode Stopped} as soon as the writer stops (a shutdown does not wait for it). */
+function unlessStopped<T>(w: WriterState, promise: Promise<T>): Promise<T> {
+  const signal = w.abort.signal;
+  if (signal.aborted) return Promise.reject(new Stopped());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Stopped());
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 /** Gives `unit` its verdict against `known` columns: its row, or a schema-conflict letter. */
