@@ -34,35 +34,30 @@ export async function fitNext(
   w: WriterState,
   forSkip: boolean,
 ): Promise<"ready" | "progress" | "wait"> {
-  const chunk = w.units.slice(w.sent, w.sent + nextChunkLength(w, true));
-  const unfitted = chunk.filter((unit) => !unit.fitted);
-  for (const unit of unfitted) decode(w, unit);
-  const extended = unfitted.filter((unit) => unit.row?.fields !== undefined);
-  // Rows of the core fields only fit whatever was added: no question to BigQuery.
-  for (const unit of unfitted) if (unit.row?.fields === undefined) unit.fitted = true;
-  if (extended.length > 0) {
-    const columns = w.columns;
-    if (columns.known === undefined || columns.loadedFor !== w.ctx.table.createdAt) {
-      const createdAt = w.ctx.table.createdAt;
-      await bigquery(w, () => unlessStopped(w, columns.load(createdAt)));
-      return "progress";
-    }
-    const known = columns.known;
-    const missing = new Map<string, Column>();
-    for (const unit of extended) {
-      for (const [name, value] of Object.entries(unit.row?.fields ?? {})) {
-        const key = name.toLowerCase();
-        if (known.has(key) || missing.has(key)) continue;
-        const column = columnFor(name, value);
-        if (column !== undefined) missing.set(key, column);
-      }
-    }
-    if (missing.size > 0) {
-      await bigquery(w, () => unlessStopped(w, columns.add([...missing.values()])));
-      return "progress";
-    }
-    for (const unit of extended) fit(w, unit, known);
+  const columns = w.columns;
+  if (columns.known === undefined || columns.loadedFor !== w.ctx.table.createdAt) {
+    const createdAt = w.ctx.table.createdAt;
+    await bigquery(w, () => unlessStopped(w, columns.load(createdAt)));
+    return "progress";
   }
+  const known = columns.known;
+  const chunk = w.units.slice(w.sent, w.sent + nextChunkLength(w, true));
+  const missing = new Map<string, Column>();
+  for (const unit of chunk) {
+    if (unit.fitted) continue;
+    decode(w, unit);
+    for (const [name, value] of Object.entries(unit.row?.fields ?? {})) {
+      const key = name.toLowerCase();
+      if (known.has(key) || missing.has(key)) continue;
+      const column = columnFor(name, value);
+      if (column !== undefined) missing.set(key, column);
+    }
+  }
+  if (missing.size > 0) {
+    await bigquery(w, () => unlessStopped(w, columns.add([...missing.values()])));
+    return "progress";
+  }
+  for (const unit of chunk) if (!unit.fitted) fit(w, unit, known);
   const open = w.stream;
   if (forSkip || open === undefined) return "ready";
   const described = open.columns ?? PLAYS_NAMES;
