@@ -15,6 +15,7 @@ import { openDestination } from "./shared/bigquery/mod.ts";
 import { deadlineAfter, parseArgsOrExit, shutdownSignal } from "./shared/cli/mod.ts";
 import { DEAD_LETTER_TOPIC_CONFIG } from "./shared/dlq/mod.ts";
 import { errorMessage } from "./shared/errors.ts";
+import { schemaJson } from "./shared/schema.ts";
 import {
   createAdmin,
   createKafka,
@@ -51,6 +52,10 @@ async function main(): Promise<number> {
     summary:
       "Streams song_completed events from Kafka into BigQuery (exactly once, with a dead-letter topic).",
   }, options);
+  if (config.printSchema) {
+    console.log(schemaJson(config.schemaEvolution));
+    return 0;
+  }
   await setupLogging({ level: config.logLevel, file: config.logFile });
   const stop = shutdownSignal((name) =>
     log.info("Received {signal}: storing and committing what was read", { signal: name })
@@ -96,6 +101,7 @@ async function main(): Promise<number> {
     metrics,
     giveUp,
     maxFutureMs: config.maxFutureSkew,
+    schemaEvolution: config.schemaEvolution,
   });
   const progress = startConsumerProgress(stream, metrics);
   await stream.run(runSettings(config, stop));

@@ -191,10 +191,53 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** The core fields of a `song_completed` event: validated, and required (but `event_id`, see the module doc). */
+export const CORE_FIELDS: readonly string[] = [
+  "event_id",
+  "user_id",
+  "artist",
+  "song_id",
+  "song_name",
+  "event_type",
+  "timestamp",
+];
+
+const CORE = new Set(CORE_FIELDS);
+
+/** Fields of an event beyond the core ones, as they came (JSON values). */
+export type PassThrough = Record<string, unknown>;
+
+/**
+ * The fields of a decoded event object that are not core fields, in their
+ * order, as they came; `undefined` when there are none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { passThroughFields } from "./event.ts";
+ * assert.deepEqual(
+ *   passThroughFields({ event_type: "song_completed", country: "fr", duration_ms: 215000 }),
+ *   { country: "fr", duration_ms: 215000 },
+ * );
+ * assert.equal(passThroughFields({ event_type: "song_completed" }), undefined);
+ * ```
+ */
+export function passThroughFields(input: unknown): PassThrough | undefined {
+  if (!isRecord(input)) return undefined;
+  let fields: PassThrough | undefined;
+  for (const [name, value] of Object.entries(input)) {
+    if (CORE.has(name)) continue;
+    fields ??= {};
+    fields[name] = value;
+  }
+  return fields;
+}
+
 /**
  * Turns an already decoded JSON value into a {@linkcode SongCompleted}, or
  * throws an {@linkcode EventError} naming the field that is wrong and why.
- * Unknown extra fields are ignored.
+ * Only the core fields are read; the others are for
+ * {@linkcode passThroughFields}.
  *
  * `source` is needed only for tutorial-format events without an `event_id`.
  *
@@ -376,6 +419,40 @@ export function decodeEvent(
   source?: EventSource,
   clock?: EventClock,
 ): SongCompleted {
+  return decodeEventFields(bytes, source, clock).event;
+}
+
+/** An event and the fields it carries beyond the core ones. */
+export interface DecodedEvent {
+  event: SongCompleted;
+  /** The pass-through fields ({@linkcode passThroughFields}), if any. */
+  fields: PassThrough | undefined;
+}
+
+/**
+ * Like {@linkcode decodeEvent}, and also returns the event's pass-through
+ * fields.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeEventFields } from "./event.ts";
+ * const bytes = new TextEncoder().encode(JSON.stringify({
+ *   event_id: "0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a", user_id: 1,
+ *   artist: "tony-allen", song_id: 1, song_name: "zombie",
+ *   event_type: "song_completed", timestamp: "2026-11-24T19:00:00.000Z",
+ *   country: "ng",
+ * }));
+ * const { event, fields } = decodeEventFields(bytes);
+ * assert.equal(event.song_name, "zombie");
+ * assert.deepEqual(fields, { country: "ng" });
+ * ```
+ */
+export function decodeEventFields(
+  bytes: Uint8Array | null,
+  source?: EventSource,
+  clock?: EventClock,
+): DecodedEvent {
   if (bytes === null || bytes.length === 0) {
     throw new EventError("the message is empty");
   }
@@ -392,7 +469,8 @@ export function decodeEvent(
     throw new EventError(`the message is not valid JSON (${errorMessage(error)})`);
   }
   const event = parseEvent(json, source);
-  return clock === undefined ? event : checkEventTime(event, clock);
+  if (clock !== undefined) checkEventTime(event, clock);
+  return { event, fields: passThroughFields(json) };
 }
 
 /**

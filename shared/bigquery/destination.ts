@@ -18,10 +18,18 @@
  * @module
  */
 
-import { type PlayRow, PLAYS_COLUMNS, playsTableMetadata } from "../schema.ts";
+import {
+  type Column,
+  type ColumnType,
+  type PlayRow,
+  PLAYS_COLUMNS,
+  playsTableMetadata,
+  type SchemaEvolution,
+} from "../schema.ts";
 import type { BigQueryConfig, WriteApi } from "./options.ts";
 import {
   type AppendResult,
+  columnValue,
   type FinalizeResult,
   GrpcStatus,
   isTransientStorageError,
@@ -75,8 +83,22 @@ export interface Destination {
   checkTable(): Promise<TableCheck>;
   /** Creates the dataset and the table from the shared schema, when missing. */
   createTable(): Promise<void>;
-  /** Opens a new COMMITTED write stream (insertAll: the table). */
-  openStream(): Promise<RowStream>;
+  /**
+   * The table's columns as BigQuery has them now (types in their standard
+   * SQL names); rejects when the lookup gets no answer or is refused.
+   */
+  tableColumns(): Promise<Column[]>;
+  /**
+   * Adds NULLABLE `columns` the table lacks (a column already there is
+   * left as it is) and resolves with the table's columns after.
+   */
+  addColumns(columns: readonly Column[]): Promise<Column[]>;
+  /**
+   * Opens a new COMMITTED write stream (insertAll: the table) for rows with
+   * `columns` (default: the plays columns); pass-through values of a row are
+   * written to those of them it names.
+   */
+  openStream(columns?: readonly Column[]): Promise<RowStream>;
   /**
    * Opens a PENDING write stream: rows appended to it are checked by
    * BigQuery but never stored. Undefined with insertAll.
@@ -102,6 +124,8 @@ export interface DestinationOptions {
   storageEmulator?: string | undefined;
   /** Deadline of each call in milliseconds (default 30 000). */
   timeoutMs?: number;
+  /** The policy whose table {@linkcode Destination.createTable} creates (default `add-columns`). */
+  schemaEvolution?: SchemaEvolution;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -164,6 +188,67 @@ export function schemaProblem(fields: unknown): string | undefined {
   return problems.length === 0 ? undefined : problems.join("; ");
 }
 
+/** Column types by lower-case name (BigQuery's names are case-insensitive). */
+function columnTypes(columns: readonly Column[]): Map<string, ColumnType> {
+  return new Map(columns.map((column) => [column.name.toLowerCase(), column.type]));
+}
+
+const COLUMN_TYPES: readonly ColumnType[] = [
+  "STRING",
+  "INT64",
+  "FLOAT64",
+  "BOOL",
+  "TIMESTAMP",
+  "JSON",
+];
+
+/**
+ * The columns of a table's `fields` (as `tables.get` returns them), types
+ * in their standard SQL names; a column of a type livecharts does not write
+ * (NUMERIC, RECORD, ...) is left out, so no value is ever written to it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { columnsOf } from "./destination.ts";
+ * assert.deepEqual(
+ *   columnsOf([{ name: "n", type: "INTEGER", mode: "NULLABLE" }, { name: "r", type: "RECORD" }]),
+ *   [{ name: "n", type: "INT64", mode: "NULLABLE", description: "" }],
+ * );
+ * ```
+ */
+export function columnsOf(fields: unknown): Column[] {
+  const columns: Column[] = [];
+  for (const field of Array.isArray(fields) ? fields.filter(isRecord) : []) {
+    const name = String(field.name);
+    const canonical = canonicalType(field.type);
+    const type = COLUMN_TYPES.find((known) =>
+      known === (canonical === "BOOLEAN" ? "BOOL" : canonical)
+    );
+    if (type === undefined) continue;
+    const mode = String(field.mode ?? "NULLABLE").toUpperCase() === "REQUIRED"
+      ? "REQUIRED"
+      : "NULLABLE";
+    const description = typeof field.description === "string" ? field.description : "";
+    columns.push({ name, type, mode, description });
+  }
+  return columns;
+}
+
+/** A row as insertAll takes it: the plays columns, then the pass-through values it has columns for. */
+function insertAllRow(row: PlayRow, types: ReadonlyMap<string, ColumnType>) {
+  const { fields, ...core } = row;
+  const json: Record<string, unknown> = { ...core };
+  for (const [name, value] of Object.entries(fields ?? {})) {
+    const type = types.get(name.toLowerCase());
+    if (type !== undefined) {
+      const stored = columnValue(value, type);
+      json[name] = stored instanceof Date ? stored.toISOString() : stored;
+    }
+  }
+  return json;
+}
+
 /** The HTTP status of a REST error, when it has one. */
 function httpStatus(error: unknown): number | undefined {
   return isRecord(error) && typeof error.code === "number" ? error.code : undefined;
@@ -222,7 +307,7 @@ function createdAtOf(metadata: unknown): number | undefined {
 }
 
 /** Creates the dataset and the plays table when missing (409: created meanwhile). */
-async function createPlaysTable(warehouse: Warehouse): Promise<void> {
+async function createPlaysTable(warehouse: Warehouse, policy: SchemaEvolution): Promise<void> {
   const ms = warehouse.requestTimeoutMs;
   const dataset = warehouse.client.dataset(warehouse.config.dataset);
   const [datasetExists] = await withDeadline("a dataset lookup", ms, () => dataset.exists());
@@ -231,7 +316,11 @@ async function createPlaysTable(warehouse: Warehouse): Promise<void> {
       if (httpStatus(error) !== 409) throw error;
     });
   }
-  await withDeadline("creating the table", ms, () => warehouse.table.create(playsTableMetadata()))
+  await withDeadline(
+    "creating the table",
+    ms,
+    () => warehouse.table.create(playsTableMetadata(policy)),
+  )
     .catch((error) => {
       if (httpStatus(error) !== 409) throw error;
     });
@@ -270,6 +359,66 @@ export async function openDestination(
     }
   }
 
+  async function tableColumns(): Promise<Column[]> {
+    const [metadata] = await withDeadline(
+      "a table lookup",
+      timeoutMs,
+      () => warehouse.table.getMetadata(),
+    );
+    const schema = isRecord(metadata) && isRecord(metadata.schema) ? metadata.schema : {};
+    return columnsOf(schema.fields);
+  }
+
+  async function addColumns(columns: readonly Column[]): Promise<Column[]> {
+    const before = new Set((await tableColumns()).map((column) => column.name.toLowerCase()));
+    const wanted = columns.filter((column) => !before.has(column.name.toLowerCase()));
+    if (wanted.length === 0) return await tableColumns();
+    // The DDL adds each column once however many consumers ask at the same
+    // time; a local BigQuery then needs the table's metadata patched too
+    // (its tables.get does not show what ALTER added, and tables.patch
+    // alone does not add storage for the column).
+    for (const column of wanted) {
+      await query(
+        warehouse,
+        `ALTER TABLE ${
+          playsTableRef(config)
+        } ADD COLUMN IF NOT EXISTS \`${column.name}\` ${column.type}`,
+      );
+    }
+    // A patch writes the whole schema: one racing with another consumer's
+    // can hide the other's column. Patch until every wanted column shows.
+    for (let attempt = 1;; attempt++) {
+      const [metadata] = await withDeadline(
+        "a table lookup",
+        timeoutMs,
+        () => warehouse.table.getMetadata(),
+      );
+      const schema = isRecord(metadata) && isRecord(metadata.schema) ? metadata.schema : {};
+      const fields = Array.isArray(schema.fields) ? schema.fields : [];
+      const shown = new Set(columnsOf(fields).map((column) => column.name.toLowerCase()));
+      const missing = wanted.filter((column) => !shown.has(column.name.toLowerCase()));
+      if (missing.length === 0 || attempt > 5) return columnsOf(fields);
+      await withDeadline(
+        "changing the table's schema",
+        timeoutMs,
+        () =>
+          warehouse.table.setMetadata({
+            schema: {
+              fields: [
+                ...fields,
+                ...missing.map(({ name, type, description }) => ({
+                  name,
+                  type,
+                  mode: "NULLABLE",
+                  description,
+                })),
+              ],
+            },
+          }),
+      );
+    }
+  }
+
   async function storedOffsets(partition: number, from: bigint): Promise<Set<bigint>> {
     const rows = await query(
       warehouse,
@@ -291,18 +440,21 @@ export async function openDestination(
   const common = {
     table,
     checkTable,
-    createTable: () => createPlaysTable(warehouse),
+    tableColumns,
+    addColumns,
+    createTable: () => createPlaysTable(warehouse, options.schemaEvolution ?? "add-columns"),
     storedOffsets,
   };
 
   if (options.api === "insert-all") {
-    const stream: RowStream = {
+    const insertAllStream = (columns: readonly Column[]): RowStream => ({
       name: undefined,
       async append(rows, offset) {
+        const types = columnTypes(columns);
         try {
           const refused = await insertRows(
             warehouse.table,
-            rows.map((row) => ({ insertId: row.event_id, json: { ...row } })),
+            rows.map((row) => ({ insertId: row.event_id, json: insertAllRow(row, types) })),
             { timeoutMs },
           );
           return { status: "ok", offset, rows: rows.length - refused.length, refused };
@@ -311,12 +463,12 @@ export async function openDestination(
         }
       },
       close() {},
-    };
+    });
     return {
       ...common,
       api: "insert-all",
       exactlyOnce: false,
-      openStream: () => Promise.resolve(stream),
+      openStream: (columns = PLAYS_COLUMNS) => Promise.resolve(insertAllStream(columns)),
       openProbe: () => Promise.resolve(undefined),
       finalizeStream: (name) =>
         Promise.resolve({ status: "not-found", message: `insertAll has no stream ${name}` }),
@@ -334,12 +486,16 @@ export async function openDestination(
     },
   );
 
-  async function open(type: "committed" | "pending"): Promise<RowStream> {
+  async function open(
+    type: "committed" | "pending",
+    columns: readonly Column[] = PLAYS_COLUMNS,
+  ): Promise<RowStream> {
     const name = await writer.createStream(type);
-    const appender = await writer.openAppender(name);
+    const appender = await writer.openAppender(name, columns);
+    const types = columnTypes(columns);
     return {
       name,
-      append: (rows, offset) => appender.append(rows.map(storageRow), offset),
+      append: (rows, offset) => appender.append(rows.map((row) => storageRow(row, types)), offset),
       close: () => appender.close(),
     };
   }
@@ -348,7 +504,7 @@ export async function openDestination(
     ...common,
     api: "storage-write",
     exactlyOnce: true,
-    openStream: () => open("committed"),
+    openStream: (columns) => open("committed", columns),
     openProbe: () => open("pending"),
     finalizeStream: (name) => writer.finalizeStream(name),
     // REST calls (table lookups and creation) and gRPC calls both come here.

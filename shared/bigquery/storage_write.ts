@@ -28,7 +28,7 @@
  */
 
 import type { managedwriter } from "@google-cloud/bigquery-storage";
-import { type PlayRow, PLAYS_COLUMNS } from "../schema.ts";
+import { type Column, type ColumnType, type PlayRow, PLAYS_COLUMNS } from "../schema.ts";
 import { withDeadline } from "./deadline.ts";
 
 /** gRPC status codes an append or a stream call can answer with. */
@@ -139,7 +139,26 @@ export type StorageRow = {
   ingested_at: Date;
   kafka_partition: number;
   kafka_offset: number;
+  /** Columns beyond the plays columns (TIMESTAMP as `Date`, JSON as text). */
+  [column: string]: StorageValue;
 };
+
+/** A column's value as the Storage Write API takes it. */
+export type StorageValue = string | number | boolean | Date | null;
+
+/**
+ * A pass-through value as a column of `type` takes it through the Storage
+ * Write API (and insertAll): TIMESTAMP as a `Date`, JSON as its text.
+ */
+export function columnValue(value: unknown, type: ColumnType): StorageValue {
+  if (value === null || value === undefined) return null;
+  if (type === "JSON") return JSON.stringify(value);
+  if (type === "TIMESTAMP" && typeof value === "string") return new Date(value);
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+    return value;
+  }
+  return null;
+}
 
 /**
  * The row of the plays table for the Storage Write API.
@@ -148,17 +167,32 @@ export type StorageRow = {
  * ```ts
  * import assert from "node:assert/strict";
  * import { storageRow } from "./storage_write.ts";
- * const row = storageRow({
+ * const play = {
  *   event_id: "e1", user_id: 7, artist: "tony-allen", song_id: 3, song_name: "secret-agent",
- *   event_type: "song_completed", timestamp: "2026-01-02T03:04:05.678Z",
+ *   event_type: "song_completed" as const, timestamp: "2026-01-02T03:04:05.678Z",
  *   ingested_at: "2026-01-02T03:04:06.000Z", kafka_partition: 1, kafka_offset: 42,
- * });
+ * };
+ * const row = storageRow(play);
  * assert.equal(row.timestamp.getTime(), Date.UTC(2026, 0, 2, 3, 4, 5, 678));
  * assert.equal(row.kafka_offset, 42);
+ * // Pass-through values go to the columns it is given, as those take them.
+ * const more = storageRow({ ...play, fields: { device: { os: "ios" }, mood: "calm" } },
+ *   new Map([["device", "JSON"]]));
+ * assert.equal(more.device, '{"os":"ios"}');
+ * assert.equal(more.mood, undefined);
  * ```
  */
-export function storageRow(row: PlayRow): StorageRow {
+export function storageRow(
+  row: PlayRow,
+  types: ReadonlyMap<string, ColumnType> = new Map(),
+): StorageRow {
+  const extra: Record<string, StorageValue> = {};
+  for (const [name, value] of Object.entries(row.fields ?? {})) {
+    const type = types.get(name.toLowerCase());
+    if (type !== undefined) extra[name] = columnValue(value, type);
+  }
   return {
+    ...extra,
     event_id: row.event_id,
     user_id: row.user_id,
     artist: row.artist,
@@ -245,8 +279,11 @@ export interface StorageWriter {
   getStream(name: string): Promise<StreamLookup>;
   /** Finalizes a stream (no more appends) and tells how many rows it holds; idempotent. */
   finalizeStream(name: string): Promise<FinalizeResult>;
-  /** Opens a connection that appends to stream `name`. */
-  openAppender(name: string): Promise<Appender>;
+  /**
+   * Opens a connection that appends to stream `name`, rows described by
+   * `columns` (default: the plays columns).
+   */
+  openAppender(name: string, columns?: readonly Column[]): Promise<Appender>;
   /** Closes every connection of this client. */
   close(): void;
 }
@@ -301,10 +338,13 @@ function loadLibraries(): Promise<Libraries> {
   return libraries;
 }
 
-/** The proto descriptor of the plays table's rows, from shared/schema.ts. */
-function playsDescriptor({ adapt }: Libraries["storage"]) {
+/** The proto descriptor of rows with `columns` (default: the plays columns of shared/schema.ts). */
+function playsDescriptor(
+  { adapt }: Libraries["storage"],
+  columns: readonly Column[] = PLAYS_COLUMNS,
+) {
   const schema = {
-    fields: PLAYS_COLUMNS.map(({ name, type, mode }) => ({ name, type, mode })),
+    fields: columns.map(({ name, type, mode }) => ({ name, type, mode })),
   };
   return adapt.convertStorageSchemaToProto2Descriptor(
     adapt.convertBigQuerySchemaToStorageTableSchema(schema),
@@ -445,13 +485,16 @@ export async function openStorageWriter(
         }
       }),
 
-    openAppender: async (name) => {
+    openAppender: async (name, columns) => {
       await withDeadline("connecting to BigQuery", timeoutMs, () => client.initialize());
+      const descriptor = columns === undefined
+        ? protoDescriptor
+        : playsDescriptor(libs.storage, columns);
       return openAppender(
         libs.storage.managedwriter,
         client,
         name,
-        protoDescriptor,
+        descriptor,
         timeoutMs,
         (bytes) => libs.storage.protos.google.cloud.bigquery.storage.v1.StorageError.decode(bytes),
       );

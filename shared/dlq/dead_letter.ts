@@ -17,13 +17,19 @@ export const DEAD_LETTER_TOPIC_CONFIG: Readonly<Record<string, string>> = {
 export type DeadLetterKind =
   | "invalid-json"
   | "invalid-event"
-  | "rejected-by-bigquery";
+  | "rejected-by-bigquery"
+  /** A pass-through field's value does not fit the type of its column. */
+  | "schema-conflict";
 
 /** Header names written on every dead-letter message. */
 export const DEAD_LETTER_HEADERS = {
   error: "error",
   kind: "error.kind",
   field: "error.field",
+  /** With `schema-conflict`: the column's type in the table. */
+  columnType: "error.column_type",
+  /** With `schema-conflict`: the type the event's value calls for. */
+  valueType: "error.value_type",
   topic: "source.topic",
   partition: "source.partition",
   offset: "source.offset",
@@ -52,6 +58,8 @@ export interface Failure {
   kind: DeadLetterKind;
   reason: string;
   field?: string | undefined;
+  /** With `schema-conflict`: the column's type and the value's. */
+  types?: { column: string; value: string } | undefined;
 }
 
 function copyHeaders(
@@ -93,6 +101,12 @@ export function deadLetter(
   // A replayed dead letter may carry the field of its earlier failure.
   if (failure.field === undefined) delete headers[DEAD_LETTER_HEADERS.field];
   else headers[DEAD_LETTER_HEADERS.field] = failure.field;
+  delete headers[DEAD_LETTER_HEADERS.columnType];
+  delete headers[DEAD_LETTER_HEADERS.valueType];
+  if (failure.types !== undefined) {
+    headers[DEAD_LETTER_HEADERS.columnType] = failure.types.column;
+    headers[DEAD_LETTER_HEADERS.valueType] = failure.types.value;
+  }
   headers[DEAD_LETTER_HEADERS.topic] = topic;
   headers[DEAD_LETTER_HEADERS.partition] = String(partition);
   headers[DEAD_LETTER_HEADERS.offset] = message.offset;

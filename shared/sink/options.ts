@@ -7,6 +7,7 @@
 
 import { boolean, decimal, integer, type Option, type RawValues } from "../cli/mod.ts";
 import { WRITE_APIS, type WriteApi } from "../bigquery/options.ts";
+import { SCHEMA_EVOLUTIONS, type SchemaEvolution } from "../schema.ts";
 
 /**
  * Parses a write API name (`storage-write` or `insert-all`).
@@ -27,6 +28,57 @@ export function writeApi(raw: string): WriteApi {
   return value;
 }
 
+/**
+ * Parses a schema-evolution policy (`add-columns`, `extra-column` or `off`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { schemaEvolution } from "./options.ts";
+ * assert.equal(schemaEvolution("extra-column"), "extra-column");
+ * assert.throws(() => schemaEvolution("all"), /must be add-columns, extra-column or off/);
+ * ```
+ */
+export function schemaEvolution(raw: string): SchemaEvolution {
+  const value = SCHEMA_EVOLUTIONS.find((policy) => policy === raw.trim());
+  if (value === undefined) {
+    throw new Error(
+      `must be ${SCHEMA_EVOLUTIONS.slice(0, -1).join(", ")} or ${SCHEMA_EVOLUTIONS.at(-1)}, got ${
+        JSON.stringify(raw)
+      }`,
+    );
+  }
+  return value;
+}
+
+/**
+ * What happens to fields events carry beyond the core ones. The Kafka
+ * Connect BigQuery sink's nearest options: `add-columns` is
+ * `allowNewBigQueryFields=true` (new NULLABLE columns; a type conflict is a
+ * dead letter here rather than a failed task), `extra-column` resembles its
+ * `kafkaDataFieldName`-style single-column capture, `off` is
+ * `allowNewBigQueryFields=false` with unknown fields dropped rather than
+ * refused. `allowBigQueryRequiredFieldRelaxation` has no counterpart: the
+ * core columns stay REQUIRED and every added one is NULLABLE.
+ */
+export const schemaOptions = {
+  schemaEvolution: {
+    flag: "schema-evolution",
+    env: "SCHEMA_EVOLUTION",
+    arg: "POLICY",
+    help:
+      "Event fields beyond the core ones: add-columns (new NULLABLE columns), extra-column (one JSON column 'extra') or off (dropped)",
+    fallback: "add-columns" as SchemaEvolution,
+    parse: schemaEvolution,
+  },
+  printSchema: {
+    flag: "print-schema",
+    help: "Print the table schema livecharts would create (JSON, for bq mk --schema) and exit",
+    fallback: false,
+    parse: boolean,
+  },
+} satisfies Record<string, Option<unknown>>;
+
 /** How rows are written, and what the consumer may do to the table. */
 export const writeOptions = {
   writeApi: {
@@ -46,6 +98,22 @@ export const writeOptions = {
       "Create the dataset and table when missing, at start and when dropped while running (false: wait for them)",
     fallback: true,
     parse: boolean,
+  },
+  crashAfterColumns: {
+    flag: "test-crash-after-columns",
+    env: "LIVECHARTS_TEST_CRASH_AFTER_COLUMNS",
+    arg: "BOOL",
+    help:
+      "Tests only: exit at once after adding columns to the table, before anything is written with them",
+    fallback: false,
+    parse: boolean,
+    hidden: true,
+    check: (values) =>
+      values.crashAfterColumns === true && values.credentials !== undefined
+        ? "LIVECHARTS_TEST_CRASH_AFTER_COLUMNS (--test-crash-after-columns) is a failpoint for " +
+          "tests against the local BigQuery; refusing to run it with real BigQuery " +
+          "(GOOGLE_APPLICATION_CREDENTIALS is set)"
+        : undefined,
   },
   crashAfterAppends: {
     flag: "test-crash-after-appends",

@@ -8,12 +8,14 @@
  */
 
 import type { DestinationOptions, WriteApi } from "../bigquery/mod.ts";
+import type { SchemaEvolution } from "../schema.ts";
 import type { SourceOptions } from "../kafka/mod.ts";
 import type { RunOptions, SinkStreamOptions } from "./stream.ts";
 
 /** The options {@linkcode destinationSettings} reads. */
 export interface DestinationConfig {
   writeApi: WriteApi;
+  schemaEvolution?: SchemaEvolution;
   emulatorHost: string | undefined;
   storageEmulatorHost: string | undefined;
 }
@@ -41,6 +43,7 @@ export function destinationSettings(config: DestinationConfig): DestinationOptio
   return {
     api: config.writeApi,
     storageEmulator: config.emulatorHost === undefined ? undefined : config.storageEmulatorHost,
+    ...(config.schemaEvolution === undefined ? {} : { schemaEvolution: config.schemaEvolution }),
   };
 }
 
@@ -79,6 +82,7 @@ export interface StreamConfig {
   maxWaitMs: number;
   concurrency: number;
   crashAfterAppends: number | undefined;
+  crashAfterColumns?: boolean;
 }
 
 /** What {@linkcode streamSettings} sets of the stream's options. */
@@ -91,6 +95,7 @@ export type StreamSettings = Pick<
   | "maxWaitMs"
   | "concurrency"
   | "onAcknowledged"
+  | "onColumnsAdded"
 >;
 
 /**
@@ -119,6 +124,19 @@ export type StreamSettings = Pick<
 export function streamSettings(config: StreamConfig): StreamSettings {
   const { createTable, dlqTopic, maxRows, maxBytes, maxWaitMs, concurrency } = config;
   const settings = { createTable, dlqTopic, maxRows, maxBytes, maxWaitMs, concurrency };
+  if (config.crashAfterColumns === true) {
+    console.error(
+      "WARNING: test failpoint on (LIVECHARTS_TEST_CRASH_AFTER_COLUMNS): this consumer exits " +
+        "right after it adds columns to the table. Unset it unless a test set it.",
+    );
+    return {
+      ...settings,
+      onColumnsAdded: (names) => {
+        console.error(`failpoint: exiting right after adding columns ${names.join(", ")}`);
+        Deno.exit(70);
+      },
+    };
+  }
   const crashAfter = config.crashAfterAppends;
   if (crashAfter === undefined) return settings;
   console.error(

@@ -19,8 +19,8 @@ import {
   type SourceMessage,
 } from "../dlq/mod.ts";
 import { formatDuration } from "../cli/duration.ts";
-import { decodeEvent, DEFAULT_MAX_FUTURE_MS, EventError } from "../event.ts";
-import { type PlayRow, toRow } from "../schema.ts";
+import { decodeEventFields, DEFAULT_MAX_FUTURE_MS, EventError } from "../event.ts";
+import { type PlayRow, type SchemaEvolution, shapeFields, toRow } from "../schema.ts";
 
 /** Counters kept by the sink (all monotonic). */
 export interface SinkStats {
@@ -75,7 +75,12 @@ export function createSinkStats(): WriterStats {
   return {
     consumed: 0,
     inserted: 0,
-    deadLettered: { "invalid-json": 0, "invalid-event": 0, "rejected-by-bigquery": 0 },
+    deadLettered: {
+      "invalid-json": 0,
+      "invalid-event": 0,
+      "rejected-by-bigquery": 0,
+      "schema-conflict": 0,
+    },
     retries: 0,
     batches: 0,
     lastBatchRows: 0,
@@ -96,7 +101,7 @@ export function createSinkStats(): WriterStats {
  * parsing or validation, so that a restart after a deploy asks BigQuery what
  * it holds instead of counting rows the old decoder made.
  */
-export const DECODER_VERSION = "2"; // 2: event times ahead of the clock are refused
+export const DECODER_VERSION = "3"; // 2: event times ahead of the clock are refused; 3: pass-through fields
 
 /** Classifies a decoding error. */
 export function failureOf(error: EventError): Failure {
@@ -107,15 +112,17 @@ export function failureOf(error: EventError): Failure {
   };
 }
 
-/** A message as a row, or as a dead letter with its kind. */
+/** A message as a row (with the names of the fields it drops), or as a dead letter with its kind. */
 export type Decoded =
-  | { row: PlayRow; letter?: undefined }
+  | { row: PlayRow; letter?: undefined; dropped?: string[] }
   | { row?: undefined; letter: OutgoingMessage; kind: DeadLetterKind };
 
 /** Options of {@linkcode decodeMessage}. */
 export interface DecodeOptions {
   /** How far ahead of the clock an event time may be (default `DEFAULT_MAX_FUTURE_MS`, 5 minutes). */
   maxFutureMs?: number;
+  /** What becomes of pass-through fields (default `add-columns`): see `SchemaEvolution`. */
+  schemaEvolution?: SchemaEvolution;
 }
 
 /**
@@ -159,8 +166,13 @@ export function decodeMessage(
         maxFutureMs: options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS,
       }
       : undefined;
-    const event = decodeEvent(message.value, source, clock);
-    return { row: toRow(event, partition, message.offset, ingestedAt) };
+    const decoded = decodeEventFields(message.value, source, clock);
+    const { fields, dropped } = shapeFields(
+      decoded.fields,
+      options.schemaEvolution ?? "add-columns",
+    );
+    const row = toRow(decoded.event, partition, message.offset, ingestedAt, fields);
+    return dropped.length === 0 ? { row } : { row, dropped };
   } catch (error) {
     if (!(error instanceof EventError)) throw error;
     const failure = failureOf(error);
@@ -189,9 +201,11 @@ export const PLAY_DECODER: Decoder = playDecoder();
 
 /**
  * The consumer's decoder with event times allowed up to `maxFutureMs` ahead
- * of the clock (`--max-future-skew`). Another skew decides differently which
- * messages become rows, so it is another version: a restart with a changed
- * skew asks BigQuery what it holds rather than counting rows.
+ * of the clock (`--max-future-skew`) and pass-through fields shaped by
+ * `schemaEvolution` (`--schema-evolution`). Another skew decides differently
+ * which messages become rows, another policy gives other rows, so each is
+ * another version: a restart with a changed skew or policy asks BigQuery
+ * what it holds rather than counting rows.
  *
  * @example
  * ```ts
@@ -199,6 +213,7 @@ export const PLAY_DECODER: Decoder = playDecoder();
  * import { DECODER_VERSION, playDecoder } from "./sink.ts";
  * assert.equal(playDecoder().version, DECODER_VERSION);
  * assert.equal(playDecoder(60_000).version, `${DECODER_VERSION}+skew=1m`);
+ * assert.equal(playDecoder(undefined, "off").version, `${DECODER_VERSION}+schema=off`);
  * const timestamp = new Date(Date.now() + 120_000).toISOString();
  * const value = new TextEncoder().encode(JSON.stringify({
  *   user_id: 1, artist: "tony-allen", song_id: 1, song_name: "zombie",
@@ -210,19 +225,49 @@ export const PLAY_DECODER: Decoder = playDecoder();
  * assert.ok(playDecoder().decode("plays", 0, message, at).row);
  * ```
  */
-export function playDecoder(maxFutureMs: number = DEFAULT_MAX_FUTURE_MS): Decoder {
+export function playDecoder(
+  maxFutureMs: number = DEFAULT_MAX_FUTURE_MS,
+  schemaEvolution: SchemaEvolution = "add-columns",
+): Decoder {
   if (!Number.isSafeInteger(maxFutureMs) || maxFutureMs < 0) {
     throw new RangeError(
       `Cannot build the decoder: expected a skew of 0 ms or more, got ${maxFutureMs}`,
     );
   }
+  const skew = maxFutureMs === DEFAULT_MAX_FUTURE_MS ? "" : `+skew=${formatDuration(maxFutureMs)}`;
+  const schema = schemaEvolution === "add-columns" ? "" : `+schema=${schemaEvolution}`;
   return {
-    version: maxFutureMs === DEFAULT_MAX_FUTURE_MS
-      ? DECODER_VERSION
-      : `${DECODER_VERSION}+skew=${formatDuration(maxFutureMs)}`,
+    version: `${DECODER_VERSION}${skew}${schema}`,
     decode: (topic, partition, message, ingestedAt, options) =>
-      decodeMessage(topic, partition, message, ingestedAt, { maxFutureMs, ...options }),
+      decodeMessage(topic, partition, message, ingestedAt, {
+        maxFutureMs,
+        schemaEvolution,
+        ...options,
+      }),
   };
+}
+
+/** A pass-through field whose value does not fit the type of its column. */
+export interface SchemaConflict {
+  field: string;
+  columnType: string;
+  valueType: string;
+}
+
+/** The dead letter of a message whose pass-through field conflicts with its column. */
+export function conflictLetter(
+  topic: string,
+  partition: number,
+  message: SourceMessage,
+  conflict: SchemaConflict,
+): OutgoingMessage {
+  return deadLetter(message, topic, partition, {
+    kind: "schema-conflict",
+    reason:
+      `Cannot store event: '${conflict.field}' is ${conflict.valueType} but its column is ${conflict.columnType}`,
+    field: conflict.field,
+    types: { column: conflict.columnType, value: conflict.valueType },
+  });
 }
 
 /** The dead letter of a message whose row BigQuery refused as a row. */

@@ -32,6 +32,7 @@ import {
   type Blocked,
   type CommittedPosition,
   createPartitionWriter,
+  createTableColumns,
   type PartitionWriter,
   type TableState,
 } from "./partition/mod.ts";
@@ -42,6 +43,7 @@ import {
   type StreamBudgetOptions,
 } from "./stream_budget.ts";
 import type { FlushLimits } from "./batcher.ts";
+import type { SchemaEvolution } from "../schema.ts";
 
 const log = logger("consumer");
 
@@ -51,6 +53,8 @@ export interface SinkStreamOptions extends FlushLimits {
   source: Source;
   /** How far ahead of the clock an event time may be (default 5 minutes; see `playDecoder`). */
   maxFutureMs?: number;
+  /** What becomes of fields beyond the core ones (default `add-columns`; see `SchemaEvolution`). */
+  schemaEvolution?: SchemaEvolution;
   /** Where rows go. */
   destination: Destination;
   /** The table's shared state (see `createTableState`). */
@@ -79,6 +83,8 @@ export interface SinkStreamOptions extends FlushLimits {
   streamBudget?: StreamBudgetOptions;
   /** Called after an append was acknowledged and before its commit (a test failpoint). */
   onAcknowledged?: (partition: number) => void;
+  /** Called after columns were added to the table, before any row uses them (a test failpoint). */
+  onColumnsAdded?: (names: string[]) => void;
 }
 
 /** Options of {@linkcode SinkStream.run}. */
@@ -182,7 +188,11 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
     }
   }
 
-  const decoder = playDecoder(options.maxFutureMs);
+  const decoder = playDecoder(options.maxFutureMs, options.schemaEvolution);
+  const columns = createTableColumns(
+    options.destination,
+    options.onColumnsAdded === undefined ? {} : { onAdded: options.onColumnsAdded },
+  );
 
   function startWriter(partition: number, previous?: PartitionWriter): PartitionWriter {
     const writer: PartitionWriter = createPartitionWriter(partition, {
@@ -207,6 +217,7 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
       topic: source.topic,
       destination: options.destination,
       table: options.table,
+      columns,
       createTable: options.createTable,
       stats,
       limits: {

@@ -13,7 +13,7 @@ import {
   logLevelOption,
   metricsServerOptions,
 } from "../ops/options.ts";
-import { batchOptions, exitWhenIdleOption, writeOptions } from "../sink/options.ts";
+import { batchOptions, exitWhenIdleOption, schemaOptions, writeOptions } from "../sink/options.ts";
 
 /** The consumer's options. */
 export const consumerOptions = {
@@ -22,6 +22,7 @@ export const consumerOptions = {
   ...bigqueryOptions,
   ...storageApiOptions,
   ...writeOptions,
+  ...schemaOptions,
   ...batchOptions,
   ...eventTimeOptions,
   partitions: partitionsOption,

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import {
   checkEventTime,
+  CORE_FIELDS,
   decodeEvent,
+  decodeEventFields,
   deriveEventId,
   encodeEvent,
   EventError,
@@ -9,6 +11,7 @@ import {
   MAX_SONG_NAME_LENGTH,
   normalizeTimestamp,
   parseEvent,
+  passThroughFields,
   type SongCompleted,
 } from "../../shared/event.ts";
 
@@ -57,10 +60,22 @@ Deno.test("parseEvent() lower-cases an upper-case event_id", () => {
   assert.equal(parseEvent({ ...valid(), event_id: ID.toUpperCase() }).event_id, ID);
 });
 
-Deno.test("parseEvent() ignores extra fields", () => {
-  const event = parseEvent({ ...valid(), country: "NG", nested: { a: 1 } });
+Deno.test("parseEvent() reads only the core fields; passThroughFields() keeps the others", () => {
+  const input = { ...valid(), country: "NG", nested: { a: 1 } };
+  const event = parseEvent(input);
   assert.deepEqual(Object.keys(event).sort(), Object.keys(valid()).sort());
   assert.equal("country" in event, false);
+  assert.deepEqual(passThroughFields(input), { country: "NG", nested: { a: 1 } });
+  assert.deepEqual([...CORE_FIELDS].sort(), Object.keys(valid()).sort());
+});
+
+Deno.test("decodeEventFields() keeps a pass-through field of any type, unvalidated", () => {
+  const bytes = new TextEncoder().encode(
+    JSON.stringify({ ...valid(), duration_ms: "long", tags: ["a"], skipped: null }),
+  );
+  const { event, fields } = decodeEventFields(bytes);
+  assert.equal(event.user_id, valid().user_id);
+  assert.deepEqual(fields, { duration_ms: "long", tags: ["a"], skipped: null });
 });
 
 for (

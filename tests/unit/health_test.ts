@@ -105,7 +105,12 @@ Deno.test("createConsumerMetrics() exposes every consumer series", async () => {
   metrics.trackSink({
     consumed: 12,
     inserted: 9,
-    deadLettered: { "invalid-json": 2, "invalid-event": 1, "rejected-by-bigquery": 0 },
+    deadLettered: {
+      "invalid-json": 2,
+      "invalid-event": 1,
+      "rejected-by-bigquery": 0,
+      "schema-conflict": 3,
+    },
     retries: 1,
     batches: 2,
     lastBatchRows: 4,
@@ -125,6 +130,7 @@ Deno.test("createConsumerMetrics() exposes every consumer series", async () => {
     value("livecharts_consumer_dead_letters_total", { reason: "rejected-by-bigquery" }),
     0,
   );
+  assert.equal(value("livecharts_consumer_dead_letters_total", { reason: "schema-conflict" }), 3);
   assert.equal(value("livecharts_consumer_retries_total", { operation: "insert" }), 1);
   assert.equal(value("livecharts_consumer_retries_total", { operation: "dead-letter" }), 0);
   assert.equal(value("livecharts_consumer_batch_rows_count"), 2);

@@ -14,7 +14,7 @@ import type {
 } from "../../shared/bigquery/mod.ts";
 import type { OutgoingMessage, SourceMessage } from "../../shared/dlq/dead_letter.ts";
 import { deriveEventId } from "../../shared/event.ts";
-import type { PlayRow } from "../../shared/schema.ts";
+import { type Column, type PlayRow, PLAYS_COLUMNS } from "../../shared/schema.ts";
 import { formatMarker, parseMarker } from "../../shared/sink/commit_marker.ts";
 import {
   type Blocked,
@@ -23,7 +23,13 @@ import {
   type PartitionWriter,
   type WriterContext,
 } from "../../shared/sink/partition/mod.ts";
-import { createSinkStats, decodeMessage, type Decoder, failureOf } from "../../shared/sink/sink.ts";
+import {
+  createSinkStats,
+  decodeMessage,
+  type Decoder,
+  failureOf,
+  playDecoder,
+} from "../../shared/sink/sink.ts";
 import { createStreamBudget } from "../../shared/sink/stream_budget.ts";
 import { isMembershipError } from "../../shared/kafka/errors.ts";
 import { deadLetter } from "../../shared/dlq/dead_letter.ts";
@@ -67,6 +73,8 @@ interface FakeStream {
   pending: boolean;
   /** The table's incarnation it writes to. */
   generation: number;
+  /** Lower-case names of the columns its rows are described with. */
+  columns: Set<string>;
 }
 
 /** What a fake append does instead of answering normally. */
@@ -99,6 +107,10 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
     refuseRefinalize: false,
     /** Whether queries are allowed. */
     canQuery: true,
+    /** The table's columns. */
+    columns: [...PLAYS_COLUMNS] as Column[],
+    /** Columns added through addColumns. */
+    columnsAdded: 0,
   };
   let next = 0;
 
@@ -116,6 +128,18 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
     }
     if (offset < stream.rows.length) return { status: "already-exists", message: "exists" };
     if (offset > stream.rows.length) return { status: "out-of-range", message: "gap" };
+    const undescribed = rows.find((row) =>
+      Object.keys(row.fields ?? {}).some((name) => !stream.columns.has(name.toLowerCase()))
+    );
+    if (undescribed !== undefined) {
+      // The client cannot even encode a row with a field its descriptor lacks.
+      return {
+        status: "failed",
+        code: 3,
+        message: `row ${undescribed.event_id} has a field the stream's schema lacks`,
+        retryable: false,
+      };
+    }
     const bad = rows.find(state.refuse);
     if (bad !== undefined) {
       return {
@@ -142,11 +166,17 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
     return { status: "ok", offset, rows: rows.length };
   }
 
-  function open(pending: boolean): RowStream {
+  function open(pending: boolean, columns: readonly Column[] = PLAYS_COLUMNS): RowStream {
     if (!state.exists) throw Object.assign(new Error("table not found"), { code: 5 });
     const name = `projects/p/datasets/d/tables/t/streams/s${next++}`;
     state.streamsCreated++;
-    state.streams.set(name, { rows: [], finalized: false, pending, generation: state.generation });
+    state.streams.set(name, {
+      rows: [],
+      finalized: false,
+      pending,
+      generation: state.generation,
+      columns: new Set(columns.map((column) => column.name.toLowerCase())),
+    });
     let closed = false;
     return {
       name,
@@ -202,8 +232,21 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
       }
       return Promise.resolve();
     },
-    openStream: () =>
-      options.exactlyOnce === false ? Promise.resolve(insertAll) : Promise.resolve(open(false)),
+    tableColumns: () => Promise.resolve([...state.columns]),
+    addColumns(columns) {
+      for (const column of columns) {
+        if (state.columns.some((known) => known.name.toLowerCase() === column.name.toLowerCase())) {
+          continue;
+        }
+        state.columns.push({ ...column, mode: "NULLABLE" });
+        state.columnsAdded++;
+      }
+      return Promise.resolve([...state.columns]);
+    },
+    openStream: (columns) =>
+      options.exactlyOnce === false
+        ? Promise.resolve(insertAll)
+        : Promise.resolve(open(false, columns)),
     openProbe: () => Promise.resolve(options.exactlyOnce === false ? undefined : open(true)),
     finalizeStream(name) {
       state.finalizeCalls++;
@@ -914,6 +957,121 @@ Deno.test("createPartitionWriter() keep(): false once another owner committed, a
   await writer.stop();
   assert.deepEqual(h.group.committed.get(0), theirs);
   assert.deepEqual(stored(h), range(0, 15));
+});
+
+/** Messages 0..count-1 whose events carry `fields(i)` beyond the core ones. */
+function evolving(count: number, fields: (i: number) => Record<string, unknown>): SourceMessage[] {
+  return Array.from({ length: count }, (_, i) => message(i, event(i, fields(i))));
+}
+
+Deno.test("createPartitionWriter() adds columns for new fields and writes them in a stream that knows them", async () => {
+  const h = harness();
+  const all = evolving(12, (i) => i < 6 ? {} : { country: "fr", duration_ms: 200 + i });
+  const writer = h.start(all);
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 12));
+  assert.equal(h.letters.length, 0);
+  assert.equal(h.bq.state.columnsAdded, 2);
+  assert.deepEqual(
+    h.bq.state.columns.slice(-2).map(({ name, type, mode }) => `${name} ${type} ${mode}`),
+    ["country STRING NULLABLE", "duration_ms INT64 NULLABLE"],
+  );
+  assert.deepEqual(h.bq.state.table[11]!.fields, { country: "fr", duration_ms: 211 });
+  assert.equal(h.bq.state.table[0]!.fields, undefined);
+  assert.equal(h.group.committed.get(0)?.offset, 12n);
+});
+
+Deno.test("createPartitionWriter() dead-letters an event whose field conflicts with its column's type, and goes on", async () => {
+  const h = harness();
+  const all = evolving(10, (i) => ({ duration_ms: i === 4 || i === 7 ? "long" : 1_000 + i }));
+  const writer = h.start(all);
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 10).filter((i) => i !== 4 && i !== 7));
+  assert.deepEqual(h.letters.map((letter) => letter.headers["source.offset"]), ["4", "7"]);
+  const letter = h.letters[0]!;
+  assert.equal(letter.headers["error.kind"], "schema-conflict");
+  assert.equal(letter.headers["error.field"], "duration_ms");
+  assert.equal(letter.headers["error.column_type"], "INT64");
+  assert.equal(letter.headers["error.value_type"], "STRING");
+  assert.equal(
+    letter.headers.error,
+    "Cannot store event: 'duration_ms' is STRING but its column is INT64",
+  );
+  assert.equal(h.stats.deadLettered["schema-conflict"], 2);
+});
+
+Deno.test("createPartitionWriter() stores each row once across crashes while columns are added and conflicts dead-lettered", async () => {
+  const { random } = seededRandom("schema crashes");
+  for (let round = 0; round < 20; round++) {
+    const h = harness();
+    // Fields appear mid-run; offset 30 and 41 carry a value of another type.
+    const all = evolving(
+      50,
+      (i) =>
+        i < 10
+          ? {}
+          : i < 25
+          ? { country: "ng" }
+          : { country: i === 30 ? 7 : "ng", duration_ms: i === 41 ? 0.5 : 200 + i },
+    );
+    for (let life = 0; life < 5; life++) {
+      const crashAt = 1 + Math.floor(random() * 5);
+      let acknowledged = 0;
+      const writer = h.start(all, {
+        limits: {
+          maxRows: 1 + Math.floor(random() * 7),
+          maxBytes: 1_000_000,
+          maxWaitMs: 1,
+          concurrency: 1 + Math.floor(random() * 3),
+        },
+        events: {
+          acknowledged() {
+            if (life < 4 && ++acknowledged === crashAt) void writer.stop();
+          },
+        },
+      });
+      if (life < 4) {
+        await Promise.race([writer.stopped, writer.drain()]);
+        await writer.stop();
+      } else {
+        await writer.drain();
+        await writer.close();
+      }
+    }
+    const offsets = stored(h).sort((a, b) => a - b);
+    assert.deepEqual(offsets, range(0, 50).filter((i) => i !== 30 && i !== 41), `round ${round}`);
+    const lettered = new Set(h.letters.map((letter) => Number(letter.headers["source.offset"])));
+    assert.deepEqual([...lettered].sort((a, b) => a - b), [30, 41], `round ${round}`);
+    assert.equal(h.bq.state.columnsAdded, 2);
+    assert.equal(h.group.committed.get(0)?.offset, 50n);
+  }
+});
+
+Deno.test("createPartitionWriter() with --schema-evolution extra-column keeps the fields in one column", async () => {
+  const h = harness();
+  const all = evolving(6, (i) => i < 3 ? {} : { device: { os: "ios" }, country: "fr" });
+  const writer = h.start(all, { decoder: playDecoder(undefined, "extra-column") });
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 6));
+  assert.deepEqual(h.bq.state.columns.map((column) => column.name).slice(-1), ["extra"]);
+  assert.equal(h.bq.state.columns.at(-1)?.type, "JSON");
+  assert.deepEqual(h.bq.state.table[5]!.fields, {
+    extra: { device: { os: "ios" }, country: "fr" },
+  });
+});
+
+Deno.test("createPartitionWriter() with --schema-evolution off drops the fields and adds no column", async () => {
+  const h = harness();
+  const all = evolving(6, () => ({ country: "fr" }));
+  const writer = h.start(all, { decoder: playDecoder(undefined, "off") });
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 6));
+  assert.equal(h.bq.state.columnsAdded, 0);
+  assert.ok(h.bq.state.table.every((row) => row.fields === undefined));
 });
 
 Deno.test("createPartitionWriter() resumes fetching after a Kafka call that needed retries, even with no append left to make", async () => {

@@ -30,6 +30,16 @@ Deno.test("applyMessages() counts valid events and skips invalid ones with their
   assert.equal(counter.top("tony-allen", "5m", 10, NOW).total, 2);
 });
 
+Deno.test("applyMessages() ignores fields it does not use, whatever their type", () => {
+  const counter = createPlayCounter({ now: NOW });
+  const applied = applyMessages(counter, "plays", 0, [
+    message(0, songCompleted({ country: "ng", duration_ms: 215_000 })),
+    message(1, songCompleted({ duration_ms: "3:35", device: { os: "ios" }, extra: null })),
+  ]);
+  assert.deepEqual([applied.counted, applied.invalid.length], [2, 0]);
+  assert.equal(counter.top("tony-allen", "5m", 10, NOW).total, 2);
+});
+
 Deno.test("applyMessages() counts a re-sent event once", () => {
   const counter = createPlayCounter({ now: NOW });
   const same = songCompleted();

@@ -1,6 +1,15 @@
 import assert from "node:assert/strict";
 import { parseEvent, type SongCompleted } from "../../shared/event.ts";
-import { PLAYS_COLUMNS, playsTableMetadata, toRow } from "../../shared/schema.ts";
+import {
+  columnFor,
+  columnTypeOf,
+  fitsColumn,
+  PLAYS_COLUMNS,
+  playsTableMetadata,
+  schemaJson,
+  shapeFields,
+  toRow,
+} from "../../shared/schema.ts";
 
 const event: SongCompleted = parseEvent({
   event_id: "0f8e1b5c-8a3e-4c4e-9d55-0c2a9d1f6b7a",
@@ -91,4 +100,40 @@ Deno.test("playsTableMetadata() returns a fresh copy each time", () => {
   (first.schema as { fields: Array<{ name: string }> }).fields[0]!.name = "changed";
   assert.equal(PLAYS_COLUMNS[0]!.name, "event_id");
   assert.notEqual(playsTableMetadata().schema, first.schema);
+});
+
+Deno.test("shapeFields() under each --schema-evolution policy", () => {
+  const fields = { country: "fr", duration_ms: 215_000, ingested_at: "x", "2nd": 1 };
+  assert.deepEqual(shapeFields(fields, "add-columns"), {
+    fields: { country: "fr", duration_ms: 215_000 },
+    dropped: ["2nd", "ingested_at"],
+  });
+  assert.deepEqual(shapeFields(fields, "extra-column").fields, { extra: fields });
+  assert.deepEqual(shapeFields(fields, "off"), {
+    fields: undefined,
+    dropped: ["2nd", "country", "duration_ms", "ingested_at"],
+  });
+  assert.deepEqual(shapeFields(undefined, "add-columns"), { fields: undefined, dropped: [] });
+});
+
+Deno.test("columnTypeOf() and fitsColumn(): a type is inferred once, later values must fit it", () => {
+  assert.equal(columnFor("played_at", "2026-11-24T19:22:13.000Z")?.type, "TIMESTAMP");
+  assert.equal(columnFor("played_at", "2026-11-24 19:22:13")?.type, "STRING");
+  assert.equal(columnFor("note", null), undefined);
+  assert.equal(columnFor("n", 1)?.mode, "NULLABLE");
+  assert.equal(columnTypeOf([1, 2]), "JSON");
+  assert.equal(fitsColumn(1.5, "INT64"), false);
+  assert.equal(fitsColumn("yes", "BOOL"), false);
+  assert.equal(fitsColumn([1], "JSON"), true);
+});
+
+Deno.test("playsTableMetadata() adds the extra column only with extra-column", () => {
+  const fields = (policy: "add-columns" | "extra-column" | "off") => {
+    const schema = playsTableMetadata(policy).schema;
+    return JSON.stringify(schema).includes('"name":"extra"');
+  };
+  assert.equal(fields("add-columns"), false);
+  assert.equal(fields("off"), false);
+  assert.equal(fields("extra-column"), true);
+  assert.deepEqual(JSON.parse(schemaJson()).length, PLAYS_COLUMNS.length);
 });

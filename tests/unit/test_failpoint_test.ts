@@ -64,3 +64,38 @@ Deno.test("streamSettings() warns loudly when the crash failpoint is on, and not
     /^WARNING: test failpoint on \(LIVECHARTS_TEST_CRASH_AFTER_APPENDS=4\)/,
   );
 });
+
+Deno.test("the consumer's after-columns failpoint is hidden and refused with real BigQuery credentials", () => {
+  const help = formatHelp("deno task consume", "", consumerOptions);
+  assert.ok(!help.includes("LIVECHARTS_TEST_CRASH_AFTER_COLUMNS"), help);
+  const env = { LIVECHARTS_TEST_CRASH_AFTER_COLUMNS: "true" };
+  assert.equal(parseOptions(consumerOptions, [], env).crashAfterColumns, true);
+  assert.throws(
+    () =>
+      parseOptions(consumerOptions, [], { ...env, GOOGLE_APPLICATION_CREDENTIALS: "/k/key.json" }),
+    (error: unknown) =>
+      error instanceof OptionError &&
+      /LIVECHARTS_TEST_CRASH_AFTER_COLUMNS .* refusing to run it with real BigQuery/.test(
+        error.message,
+      ),
+  );
+  const printed: string[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => printed.push(args.join(" "));
+  try {
+    const settings = streamSettings({
+      createTable: true,
+      dlqTopic: "plays.dlq",
+      maxRows: 10,
+      maxBytes: 1_000,
+      maxWaitMs: 10,
+      concurrency: 1,
+      crashAfterAppends: undefined,
+      crashAfterColumns: true,
+    });
+    assert.ok("onColumnsAdded" in settings);
+    assert.match(printed.join("\n"), /WARNING: test failpoint on/);
+  } finally {
+    console.error = original;
+  }
+});

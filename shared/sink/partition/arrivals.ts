@@ -37,6 +37,7 @@ export function admit(w: WriterState): void {
         bytes,
         at: batch.at,
         decoded: false,
+        fitted: false,
         stored: false,
         counted: false,
         published: false,

@@ -11,6 +11,7 @@ import type { OutgoingMessage, SourceMessage } from "../../dlq/mod.ts";
 import type { FlushLimits } from "../batcher.ts";
 import type { Decoder, WriterStats } from "../sink.ts";
 import type { StreamBudget } from "../stream_budget.ts";
+import type { TableColumns } from "./table_columns.ts";
 
 /** Why the destination cannot take rows (a metrics label). */
 export type BlockReason = "table-missing" | "permission-denied" | "schema-mismatch" | "refused";
@@ -95,6 +96,8 @@ export interface WriterContext {
     Destination,
     | "exactlyOnce"
     | "openStream"
+    | "tableColumns"
+    | "addColumns"
     | "openProbe"
     | "finalizeStream"
     | "storedOffsets"
@@ -102,6 +105,8 @@ export interface WriterContext {
     | "table"
   >;
   table: TableState;
+  /** The table's columns, shared by every partition's writer (default: the writer's own). */
+  columns?: TableColumns;
   /** Whether a missing table may be created again. */
   createTable: boolean;
   stats: WriterStats;

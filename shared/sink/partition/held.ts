@@ -7,15 +7,30 @@
  */
 
 import { batchLength, flushReason } from "../batcher.ts";
+import { logger } from "../../ops/mod.ts";
 import { refusedLetter } from "../sink.ts";
 import { type Unit, type WriterState } from "./state.ts";
 
+const log = logger("consumer");
+
+/**
+ * Decodes `unit` once (its row or its letter). The row's pass-through
+ * fields are not yet checked against the table: that is `fitNext`
+ * (schema_fit.ts), which every unit passes before it is appended or counted.
+ */
 export function decode(w: WriterState, unit: Unit): void {
   if (unit.decoded) return;
   unit.decoded = true;
   const decoded = w.decoder.decode(w.ctx.topic, w.partition, unit.message, w.now().toISOString());
-  if (decoded.row !== undefined) unit.row = decoded.row;
-  else {
+  if (decoded.row !== undefined) {
+    unit.row = decoded.row;
+    if (decoded.dropped !== undefined && w.columns.warnDropped(decoded.dropped)) {
+      log.warn(
+        "Events carry fields the table does not keep: {fields} (dropped; see --schema-evolution)",
+        { fields: decoded.dropped.join(", "), decoder: w.version },
+      );
+    }
+  } else {
     unit.letter = decoded.letter;
     unit.kind = decoded.kind;
   }
@@ -32,9 +47,18 @@ export function flushDue(w: WriterState): boolean {
   return reason !== undefined;
 }
 
+/**
+ * How many units the next chunk from `sent` holds: up to the limits, ending
+ * at a barrier, and (unless `unfitted`) before the first unit not fitted to
+ * the table's columns.
+ */
+export function nextChunkLength(w: WriterState, unfitted = false): number {
+  return batchLength(unsentSizes(w, unfitted), w.limits);
+}
+
 /** Takes the next chunk from `sent`: up to the limits, ending at a barrier. */
 export function takeChunk(w: WriterState): Unit[] {
-  const count = batchLength(unsentSizes(w), w.limits);
+  const count = nextChunkLength(w);
   const chunk = w.units.slice(w.sent, w.sent + count);
   for (const unit of chunk) w.unsentBytes -= unit.bytes;
   w.sent += count;
@@ -42,9 +66,10 @@ export function takeChunk(w: WriterState): Unit[] {
 }
 
 /** Sizes of the units not sent, up to and including the next barrier. */
-function* unsentSizes(w: WriterState): Generator<number> {
+function* unsentSizes(w: WriterState, unfitted: boolean): Generator<number> {
   for (let i = w.sent; i < w.units.length; i++) {
     const unit = w.units[i]!;
+    if (!unfitted && !unit.fitted) return;
     yield unit.bytes;
     if (unit.barrier) return;
   }

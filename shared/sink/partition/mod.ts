@@ -11,8 +11,10 @@
  * - `streams.ts`: stream creation and settling a stream after a failure;
  * - `refusals.ts`: rows BigQuery refuses, as dead letters or a block;
  * - `commits.ts`: commits with markers, and dead letters before them;
+ * - `schema_fit.ts`: columns for pass-through fields, type conflicts as dead letters;
  * - `retries.ts`: backoff, blocking, and what a failed call means;
- * - `context.ts`: what a writer is given; `table_state.ts`: the shared table.
+ * - `context.ts`: what a writer is given; `table_state.ts`: the shared table;
+ *   `table_columns.ts`: its shared columns.
  *
  * @module
  */
@@ -29,4 +31,5 @@ export type {
   WriterEvents,
 } from "./context.ts";
 export { createTableState } from "./table_state.ts";
+export { createTableColumns, type TableColumns } from "./table_columns.ts";
 export { createPartitionWriter } from "./writer.ts";

@@ -162,6 +162,7 @@ export function rememberStored(
 export function consumeSkip(w: WriterState): void {
   while (w.skip !== undefined && w.sent < w.units.length) {
     const unit = w.units[w.sent]!;
+    if (!unit.fitted) return; // schema_fit.ts gives its verdict first
     decode(w, unit);
     if (unit.row !== undefined) {
       w.skip.left--;

@@ -27,6 +27,7 @@ import type { CommitMarker } from "../commit_marker.ts";
 import type { RowStream } from "../../bigquery/mod.ts";
 import type { Decoder, WriterStats } from "../sink.ts";
 import type { Blocked, PartitionIO, WriterContext, WriterEvents } from "./context.ts";
+import type { TableColumns } from "./table_columns.ts";
 
 /** One message on its way. */
 export interface Unit {
@@ -36,6 +37,8 @@ export interface Unit {
   /** When it was queued (ms). */
   at: number;
   decoded: boolean;
+  /** Its row was checked against the table's columns (schema_fit.ts). */
+  fitted: boolean;
   row?: PlayRow | undefined;
   letter?: OutgoingMessage | undefined;
   kind?: DeadLetterKind | undefined;
@@ -78,6 +81,8 @@ export interface OpenStream {
   announced: boolean;
   /** The table's creation time when the stream was opened. */
   createdAt: number | undefined;
+  /** Lower-case names of the columns its rows are described with (undefined: the plays columns only). */
+  columns: ReadonlySet<string> | undefined;
 }
 
 /** Rows known stored after the committed offset, to skip on a re-read. */
@@ -168,6 +173,8 @@ export interface WriterState {
   readonly decoder: Decoder;
   /** The decoder's version, written into each marker. */
   readonly version: string;
+  /** The table's columns, shared with the other partitions (schema_fit.ts). */
+  readonly columns: TableColumns;
   readonly abort: AbortController;
 
   // The messages held (held.ts).

@@ -8,6 +8,7 @@
  */
 
 import { logger } from "../../ops/mod.ts";
+import { PLAYS_COLUMNS } from "../../schema.ts";
 import { INSERT_ALL_STREAM, isRefusal, type WriterState } from "./state.ts";
 import { acknowledge } from "./append_window.ts";
 import { markStored, rewind } from "./held.ts";
@@ -16,6 +17,10 @@ import { bigquery, lookUpTable, untilTableUsable } from "./retries.ts";
 import { check } from "./state.ts";
 
 const log = logger("consumer");
+
+const PLAYS_NAMES: ReadonlySet<string> = new Set(
+  PLAYS_COLUMNS.map((column) => column.name.toLowerCase()),
+);
 
 /** Creates a write stream within the partition's allowance of creations. */
 export function createStream<T>(
@@ -41,8 +46,17 @@ export function createStream<T>(
 }
 
 export async function openStream(w: WriterState): Promise<void> {
-  const rs = await createStream(w, "committed", () => w.destination.openStream());
+  // The plays columns as livecharts writes them, then the pass-through
+  // columns as the table has them (their types decide how values are sent).
+  const columns = w.columns.known === undefined ? undefined : [
+    ...PLAYS_COLUMNS,
+    ...w.columns.all().filter((column) => !PLAYS_NAMES.has(column.name.toLowerCase())),
+  ];
+  const rs = await createStream(w, "committed", () => w.destination.openStream(columns));
   w.stream = {
+    columns: columns === undefined
+      ? undefined
+      : new Set(columns.map((column) => column.name.toLowerCase())),
     rs,
     name: rs.name ?? INSERT_ALL_STREAM,
     next: 0,

@@ -54,6 +54,8 @@ import { flushDue, takeChunk } from "./held.ts";
 import { consumeSkip, recover } from "./resume.ts";
 import { admit, checkStart } from "./arrivals.ts";
 import { openStream, resync } from "./streams.ts";
+import { fitNext } from "./schema_fit.ts";
+import { createTableColumns } from "./table_columns.ts";
 import { check, messageBytes, notify, Stopped, type WriterState } from "./state.ts";
 
 const log = logger("consumer");
@@ -81,6 +83,7 @@ export function createPartitionWriter(
     now: ctx.now ?? (() => new Date()),
     decoder,
     version: decoder.version,
+    columns: ctx.columns ?? createTableColumns(ctx.destination),
     abort: new AbortController(),
     units: [],
     sent: 0,
@@ -248,7 +251,7 @@ async function step(w: WriterState): Promise<boolean> {
 /** Sends the next append (or does what must come before it); false when none is due. */
 async function trySend(w: WriterState): Promise<boolean> {
   if (w.skip !== undefined && w.sent < w.units.length && w.window.length === 0) {
-    consumeSkip(w);
+    if (await fitNext(w, true) === "ready") consumeSkip(w);
     return true;
   }
   if (w.sent >= w.units.length || w.window.length >= w.limits.concurrency || !flushDue(w)) {
@@ -264,6 +267,8 @@ async function trySend(w: WriterState): Promise<boolean> {
   }
   if (w.stream === undefined) {
     if (w.window.length > 0) return false;
+    // Columns first, so that the new stream is described with them.
+    if (await fitNext(w, true) !== "ready") return true;
     await openStream(w);
     return true;
   }
@@ -272,7 +277,9 @@ async function trySend(w: WriterState): Promise<boolean> {
     await announce(w);
     return true;
   }
-  send(w, takeChunk(w));
+  const fitted = await fitNext(w, false);
+  if (fitted === "wait") return false;
+  if (fitted === "ready" && w.stream !== undefined && !w.stopping) send(w, takeChunk(w));
   return true;
 }
 
