@@ -207,6 +207,14 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     onUncommitted: (anchors) => {
       if (uncommittedWarned) return;
       uncommittedWarned = true;
+      if (anchors.every((anchor) => anchor.below === 0n)) {
+        // Nothing committed and nothing stored yet: a pipeline just started.
+        log.info(
+          "Group {group} has not committed on {topic} yet and the table holds none of its records: counting from the start",
+          { group, topic },
+        );
+        return;
+      }
       log.warn(
         "Group {group} has no committed offset on {topic} in partitions with records " +
           "({partitions}): is it the BigQuery consumer's group (--group, KAFKA_GROUP)? " +
