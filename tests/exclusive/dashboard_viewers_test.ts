@@ -48,7 +48,8 @@ test({
     let memory: ReturnType<typeof sampleMemory> | undefined;
     let flowStarted = false;
     const dashboard = await startDashboard(names, {
-      args: ["--reconcile-every", "0"],
+      // Every viewer comes from this one address: the per-client cap must allow them all.
+      args: ["--reconcile-every", "0", "--max-streams-per-client", String(VIEWERS)],
       onSpawn: (
         child,
       ) => (memory = sampleMemory(child.pid, { progress: () => (flowStarted ? 1 : 0) })),
