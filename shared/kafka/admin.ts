@@ -202,6 +202,31 @@ function creationErrors(error: unknown): string {
   return errors.map(errorMessage).join("; ");
 }
 
+/** Whether `topic` exists with a leader for every partition within `ms` (asked every 250 ms). */
+async function leadersWithin(
+  admin: ReturnType<ReturnType<typeof kafkajsOf>["admin"]>,
+  topic: string,
+  ms: number,
+): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      if ((await admin.listTopics()).includes(topic)) {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        const found = topics.find((entry) => entry.name === topic);
+        if (
+          found !== undefined && found.partitions.length > 0 &&
+          found.partitions.every((partition) => partition.leader >= 0)
+        ) return true;
+      }
+    } catch {
+      // Not there yet: ask again.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return false;
+}
+
 /**
  * Creates `topic` with `partitions` partitions (and topic `config`) unless it
  * exists.
@@ -228,7 +253,11 @@ export async function ensureTopic(
         replicationFactor: -1,
         configEntries: Object.entries(config).map(([name, value]) => ({ name, value })),
       }],
-    }).catch((error: unknown) => {
+    }).catch(async (error: unknown) => {
+      // A broker that has just started may create the topic and then not
+      // yet serve its metadata ("does not host this topic-partition"): once
+      // the topic is listed, wait for its leaders rather than fail.
+      if (await leadersWithin(admin, topic, 30_000)) return true;
       throw new Error(`Cannot create topic ${topic}: ${creationErrors(error)}`, { cause: error });
     });
     if (created) log.info("Created topic {topic}", { topic, partitions });
