@@ -111,7 +111,16 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
     columns: [...PLAYS_COLUMNS] as Column[],
     /** Columns added through addColumns. */
     columnsAdded: 0,
+    /**
+     * Streams write to the table of their name, whichever incarnation (as
+     * BigQuery's and the local emulator's do), instead of failing once it
+     * was created again.
+     */
+    streamsFollowName: false,
+    /** Runs before each append to a COMMITTED stream (1, 2, ...). */
+    beforeAppend: undefined as ((appendNumber: number) => void) | undefined,
   };
+  let appendsSeen = 0;
   let next = 0;
 
   function append(name: string, rows: readonly PlayRow[], offset: number): AppendResult {
@@ -120,7 +129,8 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
       return { status: "failed", code: 5, message: `stream ${name} not found`, retryable: false };
     }
     if (state.denied) return { status: "failed", code: 7, message: "denied", retryable: false };
-    if (!state.exists || stream.generation !== state.generation) {
+    if (!stream.pending) state.beforeAppend?.(++appendsSeen);
+    if (!state.exists || (stream.generation !== state.generation && !state.streamsFollowName)) {
       return { status: "failed", code: 5, message: "table not found", retryable: false };
     }
     if (stream.finalized) {
@@ -649,6 +659,31 @@ Deno.test("createPartitionWriter() creates a dropped table again and writes the 
   await writer.close();
   assert.equal(h.bq.state.created, 1);
   assert.deepEqual(stored(h), range(10, 20), "the new table holds everything after the drop");
+  assert.equal(h.letters.length, 0);
+});
+
+Deno.test("createPartitionWriter() asks the re-created table which rows it holds: appends sent after it came back are not written twice", async () => {
+  const h = harness({ createTable: true });
+  h.bq.state.streamsFollowName = true;
+  const table = h.context().table;
+  h.bq.state.beforeAppend = (n) => {
+    if (n !== 3) return;
+    // Another partition found the table dropped and created it again while
+    // this writer's appends were on their way: they land in the new table.
+    h.bq.state.exists = false;
+    void h.bq.destination.createTable();
+    table.createdAt = h.bq.state.generation;
+  };
+  const all = messages(24);
+  const writer = h.start(all);
+  await writer.drain();
+  await writer.close();
+  assert.equal(h.bq.state.created, 1, "the fault happened");
+  const offsets = stored(h);
+  assert.equal(new Set(offsets).size, offsets.length, `no row twice: ${offsets}`);
+  const first = Math.min(...offsets);
+  assert.ok(first <= 8, `the new table holds every row since the last commit, from ${first}`);
+  assert.deepEqual([...offsets].sort((a, b) => a - b), range(first, 24));
   assert.equal(h.letters.length, 0);
 });
 

@@ -90,11 +90,24 @@ export async function resync(w: WriterState): Promise<void> {
     open.createdAt !== w.ctx.table.createdAt;
   let storedRows: number;
   if (tableChanged) {
+    // Appends on this stream sent after the table came back are in the new
+    // table (the stream names the table, not its incarnation): ask which.
     storedRows = 0;
-    const again = w.units.filter((unit) => unit.after?.stream === open.name && unit.row).length;
+    const since = w.units.filter((unit) => unit.after?.stream === open.name && unit.row);
+    const from = since[0]?.offset;
+    const offsets = from === undefined ? undefined : await storedOffsetsFrom(w, from);
+    if (offsets !== undefined) rememberStored(w, offsets, undefined, open.name);
+    else w.stats.rewritten += since.length;
     log.warn(
-      "Partition {partition}: the table was created again after write stream {stream} was opened: the {rows} rows since the last commit are written into the new table",
-      { partition: w.partition, stream: open.name, rows: again },
+      "Partition {partition}: the table was created again after write stream {stream} was opened: of the {rows} rows since the last commit, the new table holds {held}; the others are written into it",
+      {
+        partition: w.partition,
+        stream: open.name,
+        rows: since.length,
+        held: offsets === undefined
+          ? "an unknown number (at least once for them)"
+          : since.filter((unit) => offsets.has(unit.offset)).length,
+      },
     );
   } else {
     const finalized = await bigquery(w, () => w.destination.finalizeStream(open.name));

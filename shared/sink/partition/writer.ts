@@ -260,8 +260,11 @@ async function trySend(w: WriterState): Promise<boolean> {
   if (w.sent > 0 && w.units[w.sent - 1]!.barrier) return false; // its commit comes first
   if (
     w.stream !== undefined && w.stream.announced && w.exactlyOnce &&
-    w.stream.createdAt !== w.ctx.table.createdAt && w.window.length === 0 && w.stream.used
+    w.stream.createdAt !== w.ctx.table.createdAt && w.stream.used
   ) {
+    // The table was created again: nothing more on this stream; once its
+    // appends are answered, resync asks the new table what it holds.
+    if (w.window.length > 0) return false;
     await resync(w);
     return true;
   }
