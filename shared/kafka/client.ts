@@ -8,8 +8,9 @@
  * @module
  */
 
-import type { ConnectionOptions } from "node:tls";
-import { Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from "kafkajs";
+import { connect as connectTcp, isIP } from "node:net";
+import { connect as connectTls, type ConnectionOptions } from "node:tls";
+import { type ISocketFactory, Kafka, type KafkaConfig as KafkaJsConfig, logLevel } from "kafkajs";
 import { kafkaOptions } from "./options.ts";
 import { errorMessage } from "../errors.ts";
 import { addSecret, logger } from "../ops/mod.ts";
@@ -339,6 +340,7 @@ export async function probeKafka(
     requestTimeout: timeoutMs,
     logLevel: logLevel.NOTHING,
     retry: { retries: 0 },
+    socketFactory: configuredBrokersOnly(options.brokers),
     ...kafkaSecurity(options),
   });
   const started = Date.now();
@@ -379,6 +381,35 @@ export async function probeKafka(
     options.brokers,
     reason === "no answer" ? `no answer within ${Math.round(timeoutMs / 1000)} s` : reason,
   );
+}
+
+/**
+ * Sockets to the configured brokers only. kafkajs asks metadata again of a
+ * broker it picks among the advertised ones, which the probe is not granted
+ * (learning them is its purpose): such a connection goes to the configured
+ * broker that answered last, which gives the same cluster metadata. kafkajs'
+ * socket factory is not exported, hence this one.
+ */
+function configuredBrokersOnly(brokers: readonly string[]): ISocketFactory {
+  const configured = new Set(brokers);
+  let answered: { host: string; port: number } | undefined;
+  return ({ host, port, ssl, onConnect }) => {
+    const own = configured.has(`${host}:${port}`) || configured.has(`[${host}]:${port}`);
+    const target = own ? { host, port } : answered ?? { host, port };
+    const connected = () => {
+      if (own) answered = { host, port };
+      onConnect();
+    };
+    const socket = ssl
+      ? connectTls({
+        ...target,
+        ...(isIP(target.host) === 0 ? { servername: target.host } : {}),
+        ...ssl,
+      }, connected)
+      : connectTcp(target, connected);
+    socket.setKeepAlive(true, 60_000);
+    return socket;
+  };
 }
 
 /** `made` with a `connect()` that first awaits `first()`. */
