@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import Encoder from "kafkajs/src/protocol/encoder.js";
 import Long from "kafkajs/src/utils/long.js";
 import { installFastVarints, type VarintWriters } from "../../shared/kafka/encoder_patch.ts";
@@ -88,4 +89,18 @@ Deno.test("installFastVarints() keeps appending after earlier writes and grows t
     originals.writeVarLong.call(expected, -i);
   }
   assert.deepEqual([...encoder.buffer], [...expected.buffer]);
+});
+
+Deno.test("installFastVarints() copies byte arrays and grows the buffer keeping what was written", () => {
+  const encoder = new Encoder(7); // 8 bytes to start: grows several times
+  const chunks = [1, 9, 31, 200, 1_000, 4_097].map((length, n) =>
+    Uint8Array.from({ length }, (_, i) => (i * 7 + n) & 0xff)
+  );
+  const expected: number[] = [];
+  for (const chunk of chunks) {
+    encoder.writeVarIntBytes(Buffer.from(chunk));
+    expected.push(...bytes((e) => Encoder.prototype.writeVarInt.call(e, chunk.length)), ...chunk);
+  }
+  assert.deepEqual([...encoder.buffer], expected);
+  assert.equal(encoder.buf.length, 8_192, "grown to the next power of two");
 });
