@@ -25,6 +25,7 @@ export {
   type DestinationOptions,
   openDestination,
   type RowStream,
+  schemaProblem,
   type TableCheck,
 } from "./destination.ts";
 export {

@@ -59,6 +59,8 @@ export const StorageErrorCode = {
   STREAM_NOT_FOUND: 3,
   INVALID_STREAM_STATE: 5,
   STREAM_FINALIZED: 6,
+  /** The rows' descriptor names a field the table does not have (a column dropped meanwhile). */
+  SCHEMA_MISMATCH_EXTRA_FIELDS: 7,
   OFFSET_ALREADY_EXISTS: 8,
   OFFSET_OUT_OF_RANGE: 9,
 } as const;
@@ -216,9 +218,17 @@ export interface RefusedRow {
 export type AppendResult =
   /**
    * Stored: the rows hold offsets `offset` to `offset + rows - 1`. (Through
-   * insertAll, `refused` may list rows that were not stored while the others were.)
+   * insertAll, `refused` may list rows that were not stored while the others
+   * were.) `schemaUpdated`: BigQuery says the table's schema changed since
+   * the connection opened (the answer's `updated_schema`).
    */
-  | { status: "ok"; offset: number; rows: number; refused?: RefusedRow[] }
+  | {
+    status: "ok";
+    offset: number;
+    rows: number;
+    refused?: RefusedRow[];
+    schemaUpdated?: boolean;
+  }
   /** The stream already holds a row at `offset`: these rows were stored before. */
   | { status: "already-exists"; message: string }
   /** `offset` is past the stream's end: rows before it are missing. */
@@ -373,8 +383,10 @@ function toDate(timestamp: unknown): Date | undefined {
  * ```
  *
  * With `decode`, a `StorageError` among the answer's details decides first:
- * a finalized or missing stream is a failure that is not worth re-sending
- * (a new stream is due), never rows refused.
+ * a finalized or missing stream, or rows described with a column the table
+ * no longer has, is a failure that is not worth re-sending (a new stream is
+ * due), never rows refused. An answer with an `updatedSchema` (BigQuery saw
+ * the table's schema change) is `ok` with `schemaUpdated`.
  */
 export function appendResult(
   response: unknown,
@@ -384,7 +396,13 @@ export function appendResult(
 ): AppendResult {
   const error = isRecord(response) && isRecord(response.error) ? response.error : undefined;
   const code = error !== undefined && typeof error.code === "number" ? error.code : 0;
-  if (code === 0) return { status: "ok", offset, rows };
+  if (code === 0) {
+    const updated = isRecord(response) && isRecord(response.updatedSchema) &&
+      Array.isArray(response.updatedSchema.fields) && response.updatedSchema.fields.length > 0;
+    return updated
+      ? { status: "ok", offset, rows, schemaUpdated: true }
+      : { status: "ok", offset, rows };
+  }
   const message = error !== undefined && typeof error.message === "string" ? error.message : "";
   switch (error === undefined ? undefined : storageErrorCode(error, decode)) {
     case StorageErrorCode.OFFSET_ALREADY_EXISTS:
@@ -396,6 +414,7 @@ export function appendResult(
       return { status: "failed", code: GrpcStatus.NOT_FOUND, message, retryable: false };
     case StorageErrorCode.STREAM_FINALIZED:
     case StorageErrorCode.INVALID_STREAM_STATE:
+    case StorageErrorCode.SCHEMA_MISMATCH_EXTRA_FIELDS:
       return { status: "failed", code: GrpcStatus.FAILED_PRECONDITION, message, retryable: false };
   }
   if (code === GrpcStatus.ALREADY_EXISTS) return { status: "already-exists", message };

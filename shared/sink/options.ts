@@ -71,6 +71,15 @@ export const schemaOptions = {
     fallback: "add-columns" as SchemaEvolution,
     parse: schemaEvolution,
   },
+  schemaCheck: {
+    flag: "schema-check",
+    env: "SCHEMA_CHECK_SECONDS",
+    arg: "SECONDS",
+    help:
+      "Read the table's columns again at least this often, so that a column dropped or retyped by hand is noticed even while appends succeed",
+    fallback: 30,
+    parse: decimal(0.1),
+  },
   printSchema: {
     flag: "print-schema",
     help: "Print the table schema livecharts would create (JSON, for bq mk --schema) and exit",

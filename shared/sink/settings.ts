@@ -83,6 +83,8 @@ export interface StreamConfig {
   concurrency: number;
   crashAfterAppends: number | undefined;
   crashAfterColumns?: boolean;
+  /** `--schema-check`: how often the table's columns are read again, in seconds. */
+  schemaCheck?: number;
 }
 
 /** What {@linkcode streamSettings} sets of the stream's options. */
@@ -96,6 +98,7 @@ export type StreamSettings = Pick<
   | "concurrency"
   | "onAcknowledged"
   | "onColumnsAdded"
+  | "schemaCheckMs"
 >;
 
 /**
@@ -123,7 +126,15 @@ export type StreamSettings = Pick<
  */
 export function streamSettings(config: StreamConfig): StreamSettings {
   const { createTable, dlqTopic, maxRows, maxBytes, maxWaitMs, concurrency } = config;
-  const settings = { createTable, dlqTopic, maxRows, maxBytes, maxWaitMs, concurrency };
+  const settings = {
+    createTable,
+    dlqTopic,
+    maxRows,
+    maxBytes,
+    maxWaitMs,
+    concurrency,
+    ...(config.schemaCheck === undefined ? {} : { schemaCheckMs: config.schemaCheck * 1000 }),
+  };
   if (config.crashAfterColumns === true) {
     console.error(
       "WARNING: test failpoint on (LIVECHARTS_TEST_CRASH_AFTER_COLUMNS): this consumer exits " +

@@ -85,6 +85,8 @@ export interface SinkStreamOptions extends FlushLimits {
   onAcknowledged?: (partition: number) => void;
   /** Called after columns were added to the table, before any row uses them (a test failpoint). */
   onColumnsAdded?: (names: string[]) => void;
+  /** How old the table's columns may get before a writer reads them again (default 30 s). */
+  schemaCheckMs?: number;
 }
 
 /** Options of {@linkcode SinkStream.run}. */
@@ -240,6 +242,7 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
       isMembershipLost: isMembershipError,
       decoder,
       streamBudget: budgetOf(partition),
+      ...(options.schemaCheckMs === undefined ? {} : { schemaCheckMs: options.schemaCheckMs }),
       events: {
         streamCreated: metrics.streamCreated,
         stored: metrics.onInsert,

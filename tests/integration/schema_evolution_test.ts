@@ -263,6 +263,62 @@ test({
 
 test({
   name:
+    "two consumers (two groups, one table) racing to add the same fields, each killed right after it added them, then restarted: each column once, each event once",
+  timeoutMs: 180_000,
+  fn: async () => {
+    // Two groups on two topics write one table: nothing orders their ALTERs
+    // (one group's members would share the partitions, and the work).
+    const a = pipelineNames("schema_race_kill");
+    const b = { topic: `${a.topic}_b`, group: `${a.group}_b`, table: a.table };
+    const eventsOf = () =>
+      Array.from(
+        { length: 400 },
+        (_, i) => i < 100 ? goodEvent() : goodEvent({ country: "fr", duration_ms: i }),
+      );
+    const events = { a: eventsOf(), b: eventsOf() };
+    await Promise.all([
+      produceRaw(a.topic, events.a.map((event) => JSON.stringify(event))),
+      produceRaw(b.topic, events.b.map((event) => JSON.stringify(event))),
+    ]);
+    // Each exits at once after the columns it added are in the table (a crash
+    // right after its ALTER); one that finds them added by the other goes on.
+    const crash = { env: { LIVECHARTS_TEST_CRASH_AFTER_COLUMNS: "true" } };
+    const runs = await Promise.all(
+      [a, b].map((names) =>
+        runScript("consume", consumerArgs(names, ["--exit-when-idle", "3"]), crash)
+      ),
+    );
+    const crashed = runs.filter((run) => run.code === 70);
+    assert.ok(crashed.length >= 1, runs.map((run) => run.stderr).join("\n"));
+    for (const run of crashed) {
+      assert.match(run.stderr, /failpoint: exiting right after adding columns/);
+    }
+    for (const run of runs) assert.ok(run.code === 0 || run.code === 70, run.stderr);
+    // Restarted without the failpoint.
+    for (const [i, names] of [a, b].entries()) {
+      if (runs[i]!.code !== 70) continue;
+      const restarted = await runScript("consume", consumerArgs(names, ["--exit-when-idle", "2"]));
+      assert.equal(restarted.code, 0, restarted.stderr);
+    }
+    assert.deepEqual(await rowCounts(a.table), { rows: 800, distinct: 800 });
+    const [metadata] = await warehouseFor(a.table).table.getMetadata();
+    const names: string[] = (metadata?.schema?.fields ?? []).map((field: { name: string }) =>
+      field.name
+    );
+    assert.equal(names.filter((name) => name === "country").length, 1, names.join(","));
+    assert.equal(names.filter((name) => name === "duration_ms").length, 1, names.join(","));
+    const durations = await valuesOf(a.table, "duration_ms");
+    for (const event of [...events.a, ...events.b]) {
+      assert.equal(durations.get(event.event_id) ?? null, event.duration_ms ?? null);
+    }
+    assert.equal((await readTopic(`${a.topic}.dlq`)).length, 0);
+    assert.equal((await readTopic(`${b.topic}.dlq`)).length, 0);
+    console.log(`crashed right after adding the columns: ${crashed.length} of 2`);
+  },
+});
+
+test({
+  name:
     "two destinations adding the same columns at the same moment: each column once, NULLABLE, with its type",
   fn: async () => {
     const n = pipelineNames("schema_same");

@@ -75,6 +75,8 @@ interface FakeStream {
   generation: number;
   /** Lower-case names of the columns its rows are described with. */
   columns: Set<string>;
+  /** Their types, by lower-case name. */
+  types: Map<string, string>;
 }
 
 /** What a fake append does instead of answering normally. */
@@ -119,6 +121,17 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
     streamsFollowName: false,
     /** Runs before each append to a COMMITTED stream (1, 2, ...). */
     beforeAppend: undefined as ((appendNumber: number) => void) | undefined,
+    /**
+     * How an append described with a column the table no longer has fails:
+     * as real BigQuery documents (refused, SCHEMA_MISMATCH_EXTRA_FIELDS, read
+     * as FAILED_PRECONDITION), or as the local one does (UNKNOWN, its rows
+     * counted by the stream though none is stored).
+     */
+    schemaMismatch: "real" as "real" | "local",
+    /** Lookups of the table's columns. */
+    columnLookups: 0,
+    /** Answers of appends to COMMITTED streams from this one on (1, 2, ...) carry an updated schema. */
+    schemaUpdatedFrom: Infinity,
   };
   let appendsSeen = 0;
   let next = 0;
@@ -136,8 +149,22 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
     if (stream.finalized) {
       return { status: "failed", code: 9, message: "stream finalized", retryable: false };
     }
+    // A column dropped, or dropped and added again with another type.
+    const lacking = [...stream.types].find(([name, type]) =>
+      !state.columns.some((column) => column.name.toLowerCase() === name && column.type === type)
+    )?.[0];
+    if (lacking !== undefined && state.schemaMismatch === "real") {
+      const message =
+        `Input schema has more fields than BigQuery schema, extra fields: '${lacking}'`;
+      return { status: "failed", code: 9, message, retryable: false };
+    }
     if (offset < stream.rows.length) return { status: "already-exists", message: "exists" };
     if (offset > stream.rows.length) return { status: "out-of-range", message: "gap" };
+    if (lacking !== undefined) {
+      stream.rows.push(...rows);
+      const message = "Binder Error: the table has fewer columns than values were supplied";
+      return { status: "failed", code: 2, message, retryable: false };
+    }
     const undescribed = rows.find((row) =>
       Object.keys(row.fields ?? {}).some((name) => !stream.columns.has(name.toLowerCase()))
     );
@@ -173,6 +200,9 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
     if (fault === "lose-answer") {
       return { status: "failed", code: 4, message: "deadline", retryable: true };
     }
+    if (!stream.pending && state.appends >= state.schemaUpdatedFrom) {
+      return { status: "ok", offset, rows: rows.length, schemaUpdated: true };
+    }
     return { status: "ok", offset, rows: rows.length };
   }
 
@@ -186,6 +216,7 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
       pending,
       generation: state.generation,
       columns: new Set(columns.map((column) => column.name.toLowerCase())),
+      types: new Map(columns.map((column) => [column.name.toLowerCase(), column.type])),
     });
     let closed = false;
     return {
@@ -242,7 +273,10 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
       }
       return Promise.resolve();
     },
-    tableColumns: () => Promise.resolve([...state.columns]),
+    tableColumns() {
+      state.columnLookups++;
+      return Promise.resolve([...state.columns]);
+    },
     addColumns(columns) {
       for (const column of columns) {
         if (state.columns.some((known) => known.name.toLowerCase() === column.name.toLowerCase())) {
@@ -1174,4 +1208,96 @@ Deno.test("createPartitionWriter() holds commits after a membership error until 
   assert.equal(h.group.committed.get(0)?.offset, 10n);
   await writer.close();
   assert.deepEqual(stored(h), range(0, 10));
+});
+
+/** Messages 0..count-1 of good events carrying `country`. */
+function withCountry(count: number): SourceMessage[] {
+  return Array.from({ length: count }, (_, i) => message(i, event(i, { country: "ng" })));
+}
+
+/** Drops column `name` of the fake table, as someone would by hand. */
+function dropColumn(h: Harness, name: string): Column | undefined {
+  const column = h.bq.state.columns.find((known) => known.name === name);
+  h.bq.state.columns = h.bq.state.columns.filter((known) => known.name !== name);
+  return column;
+}
+
+for (const mismatch of ["real", "local"] as const) {
+  Deno.test(`createPartitionWriter() goes on when a column is dropped under its stream (${mismatch} BigQuery): the column added again, each row once`, async () => {
+    const h = harness();
+    h.bq.state.schemaMismatch = mismatch;
+    h.bq.state.beforeAppend = (n) => {
+      if (n === 3) dropColumn(h, "country");
+    };
+    const writer = h.start(withCountry(24));
+    await waitUntil("every row stored", () => h.group.committed.get(0)?.offset === 24n);
+    await writer.close();
+    assert.deepEqual([...stored(h)].sort((a, b) => a - b), range(0, 24));
+    assert.ok(h.bq.state.columns.some((column) => column.name === "country"), "added again");
+    assert.equal(h.bq.state.columnsAdded, 2);
+    assert.equal(h.letters.length, 0);
+    assert.ok(h.bq.state.table.every((row) => row.fields?.country === "ng"));
+  });
+}
+
+Deno.test("createPartitionWriter() re-fits held rows to a column retyped under its stream: values that no longer fit are schema-conflict letters", async () => {
+  const h = harness();
+  const all = Array.from(
+    { length: 24 },
+    (_, i) => message(i, event(i, { duration_ms: 1_000 + i })),
+  );
+  h.bq.state.beforeAppend = (n) => {
+    if (n !== 3) return;
+    // Dropped and added again as STRING, as someone would by hand.
+    dropColumn(h, "duration_ms");
+    h.bq.state.columns.push({
+      name: "duration_ms",
+      type: "STRING",
+      mode: "NULLABLE",
+      description: "",
+    });
+  };
+  const writer = h.start(all);
+  await waitUntil("every message settled", () => h.group.committed.get(0)?.offset === 24n);
+  await writer.close();
+  const rows = stored(h);
+  assert.equal(new Set(rows).size, rows.length, "no row twice");
+  const lettered = h.letters.map((letter) => letter.headers?.["error.kind"]);
+  assert.ok(lettered.length > 0 && lettered.every((kind) => kind === "schema-conflict"));
+  assert.equal(rows.length + h.letters.length, 24);
+  for (const letter of h.letters) {
+    assert.equal(letter.headers?.["error.column_type"], "STRING");
+    assert.equal(letter.headers?.["error.value_type"], "INT64");
+  }
+});
+
+Deno.test("createPartitionWriter() blocks, creating no stream, while a core column is missing, and goes on once it is back: each row once", async () => {
+  const h = harness();
+  let songName: Column | undefined;
+  h.bq.state.beforeAppend = (n) => {
+    if (n === 3) songName = dropColumn(h, "song_name");
+  };
+  const writer = h.start(messages(24), { schemaCheckMs: 1 });
+  await waitUntil("blocked", () => h.blocked.at(-1)?.reason === "schema-mismatch");
+  assert.match(h.blocked.at(-1)!.detail, /column 'song_name' is missing/);
+  const created = h.bq.state.streamsCreated;
+  const looked = h.bq.state.columnLookups;
+  await waitUntil("five more looks at the table", () => h.bq.state.columnLookups >= looked + 5);
+  assert.equal(h.bq.state.streamsCreated, created, "no stream created while blocked");
+  h.bq.state.columns.splice(4, 0, songName!);
+  await waitUntil("every row stored", () => h.group.committed.get(0)?.offset === 24n);
+  await writer.close();
+  assert.deepEqual([...stored(h)].sort((a, b) => a - b), range(0, 24));
+  assert.equal(h.blocked.at(-1), undefined, "unblocked");
+});
+
+Deno.test("createPartitionWriter() reads the table's columns again when an append's answer says the schema changed", async () => {
+  const h = harness();
+  h.bq.state.schemaUpdatedFrom = 2;
+  const writer = h.start(messages(12), { schemaCheckMs: 3_600_000 });
+  await waitUntil("every row stored", () => h.group.committed.get(0)?.offset === 12n);
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 12));
+  // Once before the first rows, then after the answers that said so.
+  assert.ok(h.bq.state.columnLookups >= 2, `${h.bq.state.columnLookups} lookups`);
 });

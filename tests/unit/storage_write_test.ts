@@ -115,9 +115,32 @@ Deno.test("appendResult() reads real BigQuery's StorageError detail before the g
     appendResult(answer(3, StorageErrorCode.OFFSET_OUT_OF_RANGE), 0, 5, decode).status,
     "out-of-range",
   );
+  // A dropped column under the stream's descriptor: a stream to replace, not rows refused.
+  assert.deepEqual(
+    appendResult(answer(3, StorageErrorCode.SCHEMA_MISMATCH_EXTRA_FIELDS), 0, 5, decode),
+    {
+      status: "failed",
+      code: GrpcStatus.FAILED_PRECONDITION,
+      message: "from BigQuery",
+      retryable: false,
+    },
+  );
   // Anything else: the gRPC code decides, as before.
   assert.deepEqual(
     appendResult({ error: { code: 14, message: "busy", details: [] } }, 0, 5, decode),
     { status: "failed", code: 14, message: "busy", retryable: true },
+  );
+});
+
+Deno.test("appendResult() says when BigQuery's answer carries an updated schema", () => {
+  const updatedSchema = { fields: [{ name: "country", type: "STRING", mode: "NULLABLE" }] };
+  assert.deepEqual(
+    appendResult({ appendResult: { offset: { value: 0 } }, updatedSchema }, 0, 3),
+    { status: "ok", offset: 0, rows: 3, schemaUpdated: true },
+  );
+  // An empty one is no change.
+  assert.deepEqual(
+    appendResult({ appendResult: { offset: { value: 0 } }, updatedSchema: { fields: [] } }, 0, 3),
+    { status: "ok", offset: 0, rows: 3 },
   );
 });

@@ -22,6 +22,7 @@ import {
 } from "./state.ts";
 import { decode, markStored, refuse } from "./held.ts";
 import { isolate } from "./refusals.ts";
+import { settleIfChanged } from "./schema_fit.ts";
 import { pause, recoverFrom, working } from "./retries.ts";
 import { check } from "./state.ts";
 import { resync } from "./streams.ts";
@@ -101,6 +102,8 @@ export async function resend(w: WriterState, problem: Problem): Promise<void> {
 
 export function acknowledge(w: WriterState, inflight: Inflight): void {
   const result = inflight.result!;
+  // BigQuery says the table's schema changed: read the columns before the next rows.
+  if (result.status === "ok" && result.schemaUpdated === true) w.columns.markStale();
   if (result.status === "ok" && result.refused !== undefined && result.refused.length > 0) {
     // insertAll stored the others.
     for (const { index, reason } of result.refused) {
@@ -134,6 +137,10 @@ export async function handleHead(w: WriterState): Promise<void> {
   }
   await Promise.all(w.window.map((inflight) => inflight.promise));
   check(w);
+  // A column dropped or retyped under the stream (real BigQuery refuses the
+  // append, SCHEMA_MISMATCH_EXTRA_FIELDS; the local one fails it) is neither
+  // rows refused nor a stream to trust the row count of.
+  if (!(result.status === "failed" && result.retryable) && await settleIfChanged(w)) return;
   if (isRefusal(result)) {
     const later = w.window.slice(1);
     if (later.some((inflight) => inflight.result?.status === "ok" && inflight.rows.length > 0)) {
@@ -155,6 +162,10 @@ export async function handleHead(w: WriterState): Promise<void> {
     await resend(w, problemOf(result));
     return;
   }
-  await recoverFrom(w, problemOf(result));
-  await resync(w);
+  const problem = problemOf(result);
+  await recoverFrom(w, problem);
+  // An append that failed for no known reason may have been counted by the
+  // stream without being stored (the local BigQuery does so when its insert
+  // fails): ask BigQuery which rows it holds rather than trust the count.
+  await resync(w, { ask: problem.code === GrpcStatus.UNKNOWN });
 }

@@ -13,6 +13,9 @@ import type { Decoder, WriterStats } from "../sink.ts";
 import type { StreamBudget } from "../stream_budget.ts";
 import type { TableColumns } from "./table_columns.ts";
 
+/** How old the table's columns may get before a writer reads them again, unless configured. */
+export const DEFAULT_SCHEMA_CHECK_MS = 30_000;
+
 /** Why the destination cannot take rows (a metrics label). */
 export type BlockReason = "table-missing" | "permission-denied" | "schema-mismatch" | "refused";
 
@@ -135,6 +138,12 @@ export interface WriterContext {
   now?: () => Date;
   /** Turns messages into rows or dead letters; its version goes into each marker (default: the play decoder). */
   decoder?: Decoder;
+  /**
+   * How old the table's columns may get before a writer reads them again
+   * (default {@linkcode DEFAULT_SCHEMA_CHECK_MS}): a column dropped or
+   * retyped by hand is noticed within this time even when no append fails.
+   */
+  schemaCheckMs?: number;
   /** This partition's allowance of write stream creations (default: unlimited). */
   streamBudget?: StreamBudget;
 }

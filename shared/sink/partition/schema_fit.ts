@@ -7,19 +7,33 @@
  * that name a column the current stream's rows were not described with
  * go to a new stream (the current one is settled by its row count first).
  *
- * The verdict on a message depends only on the table's columns, which
- * only grow and never change type: the same message read again after a
- * crash gets the same verdict, so skipping by count stays exact.
+ * Someone may drop or retype a column by hand while the consumer runs. The
+ * columns are read again when they are older than the look-again interval,
+ * when an append fails or is refused, and when BigQuery says the schema
+ * changed. A stream described with a column the table no longer has, or
+ * has with another type, is settled (finalized, then BigQuery is asked which
+ * of its rows it holds) and the rows after them are fitted again to the
+ * current columns: a dropped pass-through column is added again (or the
+ * field goes to `extra` or is dropped, as the policy says), values that no
+ * longer fit a retyped column become `schema-conflict` dead letters. A core
+ * column missing or of another type means no row can fit: the writer
+ * blocks, opening no stream, until the table is fixed.
+ *
+ * The verdict on a message depends only on the table's columns: the same
+ * message read again after a crash gets the same verdict unless the
+ * columns were changed by hand meanwhile.
  *
  * @module
  */
 
+import { schemaProblem } from "../../bigquery/mod.ts";
 import { type Column, columnFor, columnTypeOf, fitsColumn, PLAYS_COLUMNS } from "../../schema.ts";
 import { logger } from "../../ops/mod.ts";
 import { conflictLetter } from "../sink.ts";
+import { DEFAULT_SCHEMA_CHECK_MS } from "./context.ts";
 import { decode, nextChunkLength } from "./held.ts";
-import { bigquery } from "./retries.ts";
-import { Stopped, type Unit, type WriterState } from "./state.ts";
+import { bigquery, block } from "./retries.ts";
+import { type OpenStream, Stopped, type Unit, type WriterState } from "./state.ts";
 import { resync } from "./streams.ts";
 
 const log = logger("consumer");
@@ -40,6 +54,38 @@ export async function fitNext(
     await bigquery(w, () => unlessStopped(w, columns.load(createdAt)));
     return "progress";
   }
+  const maxAge = w.ctx.schemaCheckMs ?? DEFAULT_SCHEMA_CHECK_MS;
+  // A new stream is described with the columns as they are now.
+  const recheck = w.recheck && w.stream === undefined;
+  w.recheck &&= !recheck;
+  if (recheck || Date.now() - columns.loadedAt >= maxAge) {
+    await bigquery(w, () => unlessStopped(w, columns.refresh(recheck ? 0 : maxAge)));
+    return "progress";
+  }
+  const open = w.stream;
+  const problem = schemaProblem(columns.all());
+  if (problem !== undefined || (open !== undefined && changedUnder(w, open) !== undefined)) {
+    if (open !== undefined) {
+      if (w.window.length > 0) return "wait";
+      await settleChanged(w, open);
+      return "progress";
+    }
+    if (problem !== undefined) {
+      // No row can fit: wait for the table to be fixed, opening no stream.
+      w.failures++;
+      await block(w, {
+        reason: "schema-mismatch",
+        detail:
+          `no row fits the table's columns (${problem}); no write stream is opened until it is fixed`,
+      }, w.failures);
+      await bigquery(w, () => unlessStopped(w, columns.refresh()));
+      return "wait";
+    }
+  }
+  if (w.fittedVersion !== columns.version) {
+    refit(w);
+    w.fittedVersion = columns.version;
+  }
   const known = columns.known;
   const chunk = w.units.slice(w.sent, w.sent + nextChunkLength(w, true));
   const missing = new Map<string, Column>();
@@ -58,7 +104,6 @@ export async function fitNext(
     return "progress";
   }
   for (const unit of chunk) if (!unit.fitted) fit(w, unit, known);
-  const open = w.stream;
   if (forSkip || open === undefined) return "ready";
   const described = open.columns ?? PLAYS_NAMES;
   const beyond = chunk.some((unit) =>
@@ -72,6 +117,77 @@ export async function fitNext(
   );
   await resync(w);
   return "progress";
+}
+
+/**
+ * After an append failed or was refused: reads the table's columns again and,
+ * when the open stream is described with a column the table no longer has
+ * (or has with another type), settles it as {@linkcode fitNext} does. True
+ * when it did (the failure is handled).
+ */
+export async function settleIfChanged(w: WriterState): Promise<boolean> {
+  const open = w.stream;
+  if (open === undefined) return false;
+  await bigquery(w, () => unlessStopped(w, w.columns.refresh()));
+  if (w.stream !== open) return false;
+  if (changedUnder(w, open) === undefined && schemaProblem(w.columns.all()) === undefined) {
+    return false;
+  }
+  await settleChanged(w, open);
+  return true;
+}
+
+/**
+ * What changed under `open`: its columns the table no longer has, or has
+ * with another type (`country dropped, duration_ms INT64 → STRING`), or
+ * undefined when nothing did. A core column of another type counts too.
+ */
+function changedUnder(w: WriterState, open: OpenStream): string | undefined {
+  const known = w.columns.known;
+  if (known === undefined) return undefined;
+  const changes: string[] = [];
+  for (const [name, type] of open.types) {
+    const column = known.get(name);
+    if (column === undefined) changes.push(`${name} dropped`);
+    else if (column.type !== type) changes.push(`${column.name} ${type} → ${column.type}`);
+  }
+  return changes.length === 0 ? undefined : changes.join(", ");
+}
+
+/**
+ * Settles `open` after its columns changed under it: finalized, BigQuery
+ * asked which of its rows it holds, and the rows after them fitted again.
+ */
+async function settleChanged(w: WriterState, open: OpenStream): Promise<void> {
+  log.warn(
+    "Partition {partition}: the table's columns changed under write stream {stream} ({changes}): settling it and fitting the rows after the stored ones to the current columns",
+    {
+      partition: w.partition,
+      stream: open.name,
+      changes: changedUnder(w, open) ?? schemaProblem(w.columns.all()) ?? "",
+    },
+  );
+  await resync(w, { ask: true });
+  refit(w);
+  w.fittedVersion = w.columns.version;
+}
+
+/**
+ * Forgets the verdicts of the units not yet sent, so that they are decoded
+ * and fitted again to the current columns. A dead letter already published,
+ * or one that is not about the schema (an invalid event, a row BigQuery
+ * refused), stays as it is.
+ */
+function refit(w: WriterState): void {
+  for (let i = w.sent; i < w.units.length; i++) {
+    const unit = w.units[i]!;
+    if (unit.published || (unit.kind !== undefined && unit.kind !== "schema-conflict")) continue;
+    unit.decoded = false;
+    unit.fitted = false;
+    unit.row = undefined;
+    unit.letter = undefined;
+    unit.kind = undefined;
+  }
 }
 
 const PLAYS_NAMES: ReadonlySet<string> = new Set(

@@ -22,7 +22,7 @@
 import type { AppendResult } from "../../bigquery/mod.ts";
 import { GrpcStatus } from "../../bigquery/mod.ts";
 import type { DeadLetterKind, OutgoingMessage, SourceMessage } from "../../dlq/mod.ts";
-import type { PlayRow } from "../../schema.ts";
+import type { ColumnType, PlayRow } from "../../schema.ts";
 import type { CommitMarker } from "../commit_marker.ts";
 import type { RowStream } from "../../bigquery/mod.ts";
 import type { Decoder, WriterStats } from "../sink.ts";
@@ -83,6 +83,8 @@ export interface OpenStream {
   createdAt: number | undefined;
   /** Lower-case names of the columns its rows are described with (undefined: the plays columns only). */
   columns: ReadonlySet<string> | undefined;
+  /** The type each of those columns is described with, by lower-case name. */
+  types: ReadonlyMap<string, ColumnType>;
 }
 
 /** Rows known stored after the committed offset, to skip on a re-read. */
@@ -175,6 +177,10 @@ export interface WriterState {
   readonly version: string;
   /** The table's columns, shared with the other partitions (schema_fit.ts). */
   readonly columns: TableColumns;
+  /** The version of the columns the units not yet sent were fitted to (schema_fit.ts). */
+  fittedVersion: number;
+  /** A stream was settled: read the table's columns before the next one is opened (schema_fit.ts). */
+  recheck: boolean;
   readonly abort: AbortController;
 
   // The messages held (held.ts).

@@ -57,6 +57,9 @@ export async function openStream(w: WriterState): Promise<void> {
     columns: columns === undefined
       ? undefined
       : new Set(columns.map((column) => column.name.toLowerCase())),
+    types: new Map(
+      (columns ?? PLAYS_COLUMNS).map((column) => [column.name.toLowerCase(), column.type]),
+    ),
     rs,
     name: rs.name ?? INSERT_ALL_STREAM,
     next: 0,
@@ -70,8 +73,13 @@ export async function openStream(w: WriterState): Promise<void> {
  * Settles what is stored after a failure: finalizes the stream (its row
  * count is the truth), or, when it is gone, keeps what was acknowledged
  * and writes the rest again. The next append opens a new stream.
+ *
+ * `ask`: the table's columns changed under the stream: after finalizing it,
+ * ask BigQuery which offsets it holds instead of trusting the row count (the
+ * local BigQuery counts the rows of an append it failed to store), and fall
+ * back to the count only when it cannot be asked.
  */
-export async function resync(w: WriterState): Promise<void> {
+export async function resync(w: WriterState, options: { ask?: boolean } = {}): Promise<void> {
   await Promise.all(w.window.map((inflight) => inflight.promise));
   // Acknowledged appends at the head are stored; after a failure the
   // answers of later appends are not trusted: the stream's count decides.
@@ -82,6 +90,7 @@ export async function resync(w: WriterState): Promise<void> {
   const open = w.stream;
   w.stream = undefined;
   if (open === undefined) return rewind(w);
+  w.recheck = true;
   open.rs.close();
   if (!open.used || !w.exactlyOnce) return rewind(w);
   const found = await lookUpTable(w);
@@ -89,6 +98,7 @@ export async function resync(w: WriterState): Promise<void> {
   const tableChanged = open.createdAt !== undefined && w.ctx.table.createdAt !== undefined &&
     open.createdAt !== w.ctx.table.createdAt;
   let storedRows: number;
+  let byQuery = false;
   if (tableChanged) {
     // Appends on this stream sent after the table came back are in the new
     // table (the stream names the table, not its incarnation): ask which.
@@ -109,6 +119,34 @@ export async function resync(w: WriterState): Promise<void> {
           : since.filter((unit) => offsets.has(unit.offset)).length,
       },
     );
+  } else if (options.ask === true) {
+    // Finalized first, so that nothing lands behind the answer.
+    const finalized = await bigquery(w, () => w.destination.finalizeStream(open.name));
+    const since = w.units.filter((unit) => unit.after?.stream === open.name && unit.row);
+    const from = since[0]?.offset;
+    const offsets = from === undefined ? new Set<bigint>() : await storedOffsetsFrom(w, from);
+    if (offsets !== undefined) {
+      byQuery = true;
+      storedRows = 0;
+      rememberStored(w, offsets, undefined, open.name);
+      log.info(
+        "Partition {partition}: of the {rows} rows sent to write stream {stream} since the last commit, BigQuery holds {held}; the others are written again",
+        {
+          partition: w.partition,
+          stream: open.name,
+          rows: since.length,
+          held: since.filter((unit) => offsets.has(unit.offset)).length,
+        },
+      );
+    } else {
+      storedRows = finalized.status === "finalized"
+        ? finalized.rowCount
+        : acknowledgedRows(w, open.name);
+      log.warn(
+        "Partition {partition}: BigQuery cannot be asked which rows write stream {stream} holds: trusting its row count, {rows}",
+        { partition: w.partition, stream: open.name, rows: storedRows },
+      );
+    }
   } else {
     const finalized = await bigquery(w, () => w.destination.finalizeStream(open.name));
     if (finalized.status === "finalized") {
@@ -149,7 +187,7 @@ export async function resync(w: WriterState): Promise<void> {
   }
   for (const unit of w.units) {
     if (unit.after?.stream !== open.name) continue;
-    if (!tableChanged && unit.after.row <= storedRows) {
+    if (!tableChanged && !byQuery && unit.after.row <= storedRows) {
       if (!unit.stored) markStored(w, unit);
     } else {
       unit.stored = false;

@@ -49,7 +49,12 @@ import { PLAY_DECODER } from "../sink.ts";
 import { handleHead, send } from "./append_window.ts";
 import { announce, commitStored, markFinalized } from "./commits.ts";
 import { kafka } from "./retries.ts";
-import type { PartitionIO, PartitionWriter, WriterContext } from "./context.ts";
+import {
+  DEFAULT_SCHEMA_CHECK_MS,
+  type PartitionIO,
+  type PartitionWriter,
+  type WriterContext,
+} from "./context.ts";
 import { flushDue, takeChunk } from "./held.ts";
 import { consumeSkip, recover } from "./resume.ts";
 import { admit, checkStart } from "./arrivals.ts";
@@ -84,6 +89,8 @@ export function createPartitionWriter(
     decoder,
     version: decoder.version,
     columns: ctx.columns ?? createTableColumns(ctx.destination),
+    fittedVersion: 0,
+    recheck: false,
     abort: new AbortController(),
     units: [],
     sent: 0,
@@ -245,7 +252,28 @@ async function step(w: WriterState): Promise<boolean> {
   }
   // Appends first: a commit then runs while they are in flight.
   if (await trySend(w)) return true;
-  return await commitStored(w);
+  if (await commitStored(w)) return true;
+  return await checkColumns(w);
+}
+
+/**
+ * Nothing to send, a stream open and the table's columns due to be read
+ * again: reads them, and settles the stream if its columns changed under it
+ * (so a change by hand is noticed, and logged, before the next rows come).
+ */
+async function checkColumns(w: WriterState): Promise<boolean> {
+  if (w.stream === undefined || w.window.length > 0 || w.sent < w.units.length) return false;
+  if (columnsDueIn(w) > 0) return false;
+  for (let i = 0; i < 3 && w.stream !== undefined && !w.stopping; i++) {
+    if (await fitNext(w, true) !== "progress") break;
+  }
+  return true;
+}
+
+/** Milliseconds until the table's columns are due to be read again. */
+function columnsDueIn(w: WriterState): number {
+  const maxAge = w.ctx.schemaCheckMs ?? DEFAULT_SCHEMA_CHECK_MS;
+  return maxAge - (Date.now() - w.columns.loadedAt);
 }
 
 /** Sends the next append (or does what must come before it); false when none is due. */
@@ -270,8 +298,11 @@ async function trySend(w: WriterState): Promise<boolean> {
   }
   if (w.stream === undefined) {
     if (w.window.length > 0) return false;
-    // Columns first, so that the new stream is described with them.
-    if (await fitNext(w, true) !== "ready") return true;
+    // Columns first, so that the new stream is described with them (and
+    // none is opened while no row can fit the table).
+    const fitted = await fitNext(w, true);
+    if (fitted === "wait") return false;
+    if (fitted !== "ready") return true;
     await openStream(w);
     return true;
   }
@@ -296,6 +327,8 @@ async function waitForWork(w: WriterState): Promise<void> {
   if (w.sent < w.units.length && w.window.length < w.limits.concurrency) {
     const age = Date.now() - w.units[w.sent]!.at;
     timer = setTimeout(() => notify(w), Math.max(1, w.limits.maxWaitMs - age));
+  } else if (w.stream !== undefined && w.window.length === 0) {
+    timer = setTimeout(() => notify(w), Math.max(1, columnsDueIn(w)));
   }
   const waited = Date.now();
   await Promise.race([wakeUp, w.window[0]?.promise ?? wakeUp]);
