@@ -31,6 +31,8 @@ import { ratio, significant, summarize } from "./stats.ts";
 export interface SweepPoint {
   concurrency: number;
   batchRows: number;
+  /** V8 flags instead of the consume task's (`--optimize-for-size`), when given. */
+  v8Flags?: string;
 }
 
 /** Options of {@linkcode benchSinkCeiling}. */
@@ -75,11 +77,29 @@ export function cpuPerMillion(samples: readonly MemorySample[], events: number):
   return ((last.cpuSeconds! - first.cpuSeconds!) * 1_000_000) / rows;
 }
 
+/**
+ * A task's `deno run` arguments with its `--v8-flags=…` replaced by `flags`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withV8Flags } from "./sink_ceiling.ts";
+ * assert.deepEqual(
+ *   withV8Flags(["run", "--v8-flags=--optimize-for-size", "consumer.ts"], "--max-semi-space-size=2"),
+ *   ["run", "--v8-flags=--max-semi-space-size=2", "consumer.ts"],
+ * );
+ * ```
+ */
+export function withV8Flags(args: readonly string[], flags: string): string[] {
+  return args.map((arg) => arg.startsWith("--v8-flags=") ? `--v8-flags=${flags}` : arg);
+}
+
 async function ours(
   topic: string,
   events: number,
   standin: StorageStandin,
   settings: string[],
+  v8Flags?: string,
 ): Promise<CeilingRun> {
   const names = { topic, group: uniqueName("ceiling_g"), table: uniqueName("ceiling") };
   const rowsBefore = standin.counts.rows;
@@ -94,6 +114,7 @@ async function ours(
     ], {
       env: { LIVECHARTS_PROGRESS_MS: "100" },
       keepLines: 100_000,
+      ...(v8Flags === undefined ? {} : { permissions: (args) => withV8Flags(args, v8Flags) }),
       onLine: (line) => {
         inserted = insertedOf(line.text) ?? inserted;
       },
@@ -182,10 +203,11 @@ export async function benchSinkCeiling(options: SinkCeilingOptions): Promise<Ben
         String(point.concurrency),
         "--batch-rows",
         String(point.batchRows),
-      ]);
+      ], point.v8Flags);
       sweep.push({ ...point, ...run });
       log(
-        `sink_ceiling sweep concurrency ${point.concurrency}, batch ${point.batchRows}: ` +
+        `sink_ceiling sweep concurrency ${point.concurrency}, batch ${point.batchRows}` +
+          `${point.v8Flags === undefined ? "" : `, V8 ${point.v8Flags}`}: ` +
           `${Math.round(run.rowsPerSecond)} rows/s, ${run.cpuSecondsPerMillion} CPU-s/M, ` +
           `peak ${run.peakRssMb} MB`,
       );
