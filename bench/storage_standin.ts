@@ -21,7 +21,7 @@
  * @module
  */
 
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 
 const SERVICE = "/google.cloud.bigquery.storage.v1.BigQueryWrite/";
 
@@ -289,8 +289,13 @@ function stringField(bytes: Uint8Array, number: number): string {
   return "";
 }
 
-/** Starts a stand-in on `port` of the loopback address (0: a free one). */
+/**
+ * Starts a stand-in on `port` of the loopback address (0: a free one). The
+ * gRPC library loads here, not with the module (it reads its environment
+ * when loaded).
+ */
 export async function startStorageStandin(port = 0): Promise<StorageStandin> {
+  const grpc = await import("@grpc/grpc-js");
   const state = createStandinState();
   const server = new grpc.Server();
   const notFound = (name: string) =>
