@@ -60,7 +60,7 @@ export const options = {
  * The settings `sink_ceiling` sweeps (appends in flight per partition, rows
  * per append), one run each; the defaults are 2 and 2,000. The last point
  * keeps the defaults but runs V8 without the consume task's
- * `--optimize-for-size` (young generation of 2 MB): what speed costs in memory.
+ * `--optimize-for-size` (semi-spaces of 2 MB instead): what speed costs in memory.
  */
 const SWEEP = [
   { concurrency: 1, batchRows: 2_000 },
