@@ -2,7 +2,7 @@
 // (managedwriter.JSONWriter) for the same rows and the same descriptor.
 import assert from "node:assert/strict";
 import { adapt, managedwriter } from "@google-cloud/bigquery-storage";
-import { compileRowEncoder } from "../../shared/bigquery/row_encoder.ts";
+import { compileRowEncoder, parseTime } from "../../shared/bigquery/row_encoder.ts";
 import { type StorageRow, storageRow } from "../../shared/bigquery/storage_write.ts";
 import { type Column, type PlayRow, PLAYS_COLUMNS } from "../../shared/schema.ts";
 
@@ -113,4 +113,25 @@ Deno.test("compileRowEncoder() keeps each row's bytes apart when the buffer grow
   const expected = googleBytes(PLAYS_COLUMNS, many.map((row) => storageRow(row)));
   assert.deepEqual(encoded.map((b) => [...b]), expected.map((b) => [...b]));
   assert.deepEqual([...small[0]!], [...googleBytes(PLAYS_COLUMNS, [storageRow(play)])[0]!]);
+});
+
+Deno.test("parseTime() answers what Date.parse answers, canonical or not", () => {
+  const pad = (n: number, width: number) => String(n).padStart(width, "0");
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed % n;
+  };
+  const years = [0, 1, 99, 100, 1900, 1970, 2000, 2023, 2024, 2100, 9999];
+  for (let i = 0; i < 50_000; i++) {
+    const text = `${pad(years[random(years.length)]!, 4)}-${pad(random(14), 2)}-${
+      pad(random(33), 2)
+    }T${pad(random(26), 2)}:${pad(random(61), 2)}:${pad(random(61), 2)}.${pad(random(1000), 3)}Z`;
+    assert.deepEqual(parseTime(text), Date.parse(text), text);
+  }
+  for (
+    const text of ["2026-12-05T09:00:00Z", "2026-12-05 09:00:00", "x", "2024-02-29T00:00:00.000Z"]
+  ) {
+    assert.deepEqual(parseTime(text), Date.parse(text), text);
+  }
 });
