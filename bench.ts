@@ -27,6 +27,7 @@ export { options };
 import { type BenchReport, type BenchResult, markdownTable, writeReport } from "./bench/report.ts";
 import { BROKERS, emulatorState } from "./bench/services.ts";
 import { benchSink } from "./bench/sink.ts";
+import { benchSinkCeiling } from "./bench/sink_ceiling.ts";
 
 const encoder = new TextEncoder();
 function say(line: string): void {
@@ -65,6 +66,7 @@ async function main(): Promise<number> {
   const runners: Record<Id, () => Promise<BenchResult>> = {
     produce: () => benchProduce({ ...plan.produce, log: say }),
     sink: () => benchSink({ ...plan.sink, log: say }),
+    sink_ceiling: () => benchSinkCeiling({ ...plan.sink_ceiling, log: say }),
     latency: () => benchLatency({ ...plan.latency, log: say }),
     memory: () => benchMemory({ ...plan.memory, log: say }),
     dashboard_start: () =>

@@ -7,7 +7,15 @@
 
 import { boolean, optional, text } from "../shared/cli/mod.ts";
 
-export const IDS = ["produce", "sink", "latency", "memory", "dashboard_start", "catalog"] as const;
+export const IDS = [
+  "produce",
+  "sink",
+  "sink_ceiling",
+  "latency",
+  "memory",
+  "dashboard_start",
+  "catalog",
+] as const;
 export type Id = typeof IDS[number];
 
 /** Options of `deno task bench`. */
@@ -48,11 +56,26 @@ export const options = {
   },
 };
 
+/**
+ * The settings `sink_ceiling` sweeps (appends in flight per partition, rows
+ * per append), one run each; the defaults are 2 and 2,000. The last point
+ * keeps the defaults but runs V8 without the consume task's
+ * `--optimize-for-size` (semi-spaces of 2 MB instead): what speed costs in memory.
+ */
+const SWEEP = [
+  { concurrency: 1, batchRows: 2_000 },
+  { concurrency: 4, batchRows: 2_000 },
+  { concurrency: 2, batchRows: 500 },
+  { concurrency: 2, batchRows: 5_000 },
+  { concurrency: 2, batchRows: 2_000, v8Flags: "--max-semi-space-size=2" },
+];
+
 /** Sizes of a full and of a quick run. */
 export const PLAN = {
   full: {
     produce: { events: 200_000, repetitions: 3 },
     sink: { events: 200_000, repetitions: 3, tutorialSeconds: 20 },
+    sink_ceiling: { events: 1_000_000, repetitions: 3, sweep: SWEEP },
     latency: { rate: 1_000, seconds: 60, repetitions: 3 },
     memory: { events: 1_000_000, repetitions: 2 },
     dashboard_start: { sizes: [100_000, 1_000_000], starts: 3 },
@@ -61,6 +84,7 @@ export const PLAN = {
   quick: {
     produce: { events: 50_000, repetitions: 3 },
     sink: { events: 20_000, repetitions: 3, tutorialSeconds: 6 },
+    sink_ceiling: { events: 100_000, repetitions: 1, sweep: [] },
     latency: { rate: 1_000, seconds: 15, repetitions: 1 },
     memory: { events: 100_000, repetitions: 1 },
     dashboard_start: { sizes: [10_000, 100_000], starts: 2 },

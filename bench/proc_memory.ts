@@ -12,6 +12,8 @@ import { spawn } from "./processes.ts";
 export interface ProcMemory {
   rssKb: number;
   hwmKb: number;
+  /** CPU time used so far (user + system, `/proc/<pid>/stat`), in seconds, when read. */
+  cpuSeconds?: number;
 }
 
 /** A reading with when it was taken and how far the workload was (0–1). */
@@ -39,7 +41,35 @@ export function parseProcStatus(text: string): ProcMemory | undefined {
   };
   const rssKb = field("VmRSS");
   const hwmKb = field("VmHWM");
-  return rssKb === undefined || hwmKb === undefined ? undefined : { rssKb, hwmKb };
+  if (rssKb === undefined || hwmKb === undefined) return undefined;
+  const cpuSeconds = cpuSecondsOf(/^Stat: (.*)$/m.exec(text)?.[1] ?? "");
+  return cpuSeconds === undefined ? { rssKb, hwmKb } : { rssKb, hwmKb, cpuSeconds };
+}
+
+/** Linux reports `/proc/<pid>/stat` times in USER_HZ, 100 a second on every architecture it runs on. */
+const USER_HZ = 100;
+
+/**
+ * CPU seconds (user + system) from the text of `/proc/<pid>/stat`, or
+ * `undefined` when it cannot be read.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { cpuSecondsOf } from "./proc_memory.ts";
+ * const stat = "42 (deno) S 1 42 42 0 -1 4194560 9 0 0 0 1234 56 0 0 20 0 8 0 100";
+ * assert.equal(cpuSecondsOf(stat), 12.9);
+ * ```
+ */
+export function cpuSecondsOf(stat: string): number | undefined {
+  // The command name may hold spaces: the fields counted are those after its ")".
+  const after = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const user = Number(after[11]);
+  const system = Number(after[12]);
+  if (stat.lastIndexOf(")") < 0 || !Number.isInteger(user) || !Number.isInteger(system)) {
+    return undefined;
+  }
+  return (user + system) / USER_HZ;
 }
 
 /**
@@ -81,9 +111,11 @@ export interface MemorySampler {
 }
 
 // Deno asks for --allow-all to read /proc/<pid> of a process it started, so
-// a small shell loop reads the file and prints VmHWM/VmRSS frames ending in "--".
+// a small shell loop reads the files and prints VmHWM/VmRSS (and the stat
+// line, for CPU time) in frames ending in "--".
 const LOOP = `while [ -r "/proc/$1/status" ]; do
-  grep -E '^Vm(HWM|RSS):' "/proc/$1/status" && echo "--"
+  grep -E '^Vm(HWM|RSS):' "/proc/$1/status" && read -r stat < "/proc/$1/stat" &&
+    echo "Stat: $stat" && echo "--"
   sleep "$2"
 done`;
 

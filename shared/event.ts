@@ -127,6 +127,51 @@ function stringField(record: Record<string, unknown>, field: string): string {
   return value;
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The number of the decimal digit at `at` in `text`, or -1 when it is not one. */
+function digit(text: string, at: number): number {
+  const code = text.charCodeAt(at) - 48;
+  return code >= 0 && code <= 9 ? code : -1;
+}
+
+/** The number written by the digits from `from` to `to` (exclusive), or -1. */
+function digits(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const d = digit(text, i);
+    if (d < 0) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/**
+ * Whether `value` is already what {@linkcode normalizeTimestamp} returns for
+ * it: `YYYY-MM-DDTHH:MM:SS.mmmZ`, a real date and time in years 1–9999. The
+ * producer writes every event time so; checking it by its characters spares
+ * the parse, two dates and a new string per event.
+ */
+function isCanonicalTimestamp(value: string): boolean {
+  if (
+    value.length !== 24 || value[4] !== "-" || value[7] !== "-" || value[10] !== "T" ||
+    value[13] !== ":" || value[16] !== ":" || value[19] !== "." || value[23] !== "Z"
+  ) {
+    return false;
+  }
+  const year = digits(value, 0, 4);
+  const month = digits(value, 5, 7);
+  const day = digits(value, 8, 10);
+  const hour = digits(value, 11, 13);
+  const minute = digits(value, 14, 16);
+  const second = digits(value, 17, 19);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || digits(value, 20, 23) < 0) return false;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+  return day <= days && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 &&
+    second <= 59;
+}
+
 /**
  * Normalizes an event timestamp to ISO-8601 UTC with milliseconds.
  * A timestamp without a zone (the tutorial's `"2022-11-03 07:22:13"`) is UTC.
@@ -141,6 +186,7 @@ function stringField(record: Record<string, unknown>, field: string): string {
  * ```
  */
 export function normalizeTimestamp(value: string): string | undefined {
+  if (isCanonicalTimestamp(value)) return value;
   const match = TIMESTAMP.exec(value);
   if (match === null) return undefined;
   const [, y, mo, d, h, mi, s, fraction = "", zone = "Z"] = match;
@@ -225,10 +271,11 @@ export type PassThrough = Record<string, unknown>;
 export function passThroughFields(input: unknown): PassThrough | undefined {
   if (!isRecord(input)) return undefined;
   let fields: PassThrough | undefined;
-  for (const [name, value] of Object.entries(input)) {
-    if (CORE.has(name)) continue;
+  // for...in over own keys: the order of Object.entries, without an array per field.
+  for (const name in input) {
+    if (!Object.hasOwn(input, name) || CORE.has(name)) continue;
     fields ??= {};
-    fields[name] = value;
+    fields[name] = input[name];
   }
   return fields;
 }

@@ -132,13 +132,21 @@ export function toRow(
   ingestedAt: string,
   fields?: PassThrough,
 ): PlayRow {
-  return {
-    ...event,
+  // Field by field rather than spread: one object of one shape per row.
+  const row: PlayRow = {
+    event_id: event.event_id,
+    user_id: event.user_id,
+    artist: event.artist,
+    song_id: event.song_id,
+    song_name: event.song_name,
+    event_type: event.event_type,
+    timestamp: event.timestamp,
     ingested_at: ingestedAt,
     kafka_partition: partition,
     kafka_offset: Number(offset),
-    ...(fields === undefined ? {} : { fields }),
   };
+  if (fields !== undefined) row.fields = fields;
+  return row;
 }
 
 /** A BigQuery column name (letters, digits and underscores, not starting with a digit). */

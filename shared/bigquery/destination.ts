@@ -34,7 +34,6 @@ import {
   GrpcStatus,
   isTransientStorageError,
   openStorageWriter,
-  storageRow,
   type StorageWriter,
 } from "./storage_write.ts";
 import {
@@ -492,10 +491,9 @@ export async function openDestination(
   ): Promise<RowStream> {
     const name = await writer.createStream(type);
     const appender = await writer.openAppender(name, columns);
-    const types = columnTypes(columns);
     return {
       name,
-      append: (rows, offset) => appender.append(rows.map((row) => storageRow(row, types)), offset),
+      append: (rows, offset) => appender.appendPlays(rows, offset),
       close: () => appender.close(),
     };
   }

@@ -30,6 +30,7 @@
 import type { managedwriter } from "@google-cloud/bigquery-storage";
 import { type Column, type ColumnType, type PlayRow, PLAYS_COLUMNS } from "../schema.ts";
 import { withDeadline } from "./deadline.ts";
+import { compileRowEncoder, type RowEncoder } from "./row_encoder.ts";
 
 /** gRPC status codes an append or a stream call can answer with. */
 export const GrpcStatus = {
@@ -268,6 +269,12 @@ export interface Appender {
    * appends may be in flight; they are applied in call order.
    */
   append(rows: readonly StorageRow[], offset: number): Promise<AppendResult>;
+  /**
+   * Like {@linkcode Appender.append}, for rows of the plays table as they
+   * are built (pass-through values in `fields`): encoded straight to the
+   * stream's protobuf message, with no intermediate row objects.
+   */
+  appendPlays(rows: readonly PlayRow[], offset: number): Promise<AppendResult>;
   /** How many errors the connections reported so far (for logs and metrics). */
   readonly connectionErrors: number;
   /** Closes the connection; appends still in flight resolve as retryable failures. */
@@ -454,6 +461,7 @@ export async function openStorageWriter(
   );
   const gapic = client.getClient();
   const protoDescriptor = playsDescriptor(libs.storage);
+  const playsEncoder = compileRowEncoder(PLAYS_COLUMNS);
   const call = { timeout: timeoutMs, retry: null };
 
   return {
@@ -509,14 +517,14 @@ export async function openStorageWriter(
       const descriptor = columns === undefined
         ? protoDescriptor
         : playsDescriptor(libs.storage, columns);
-      return openAppender(
-        libs.storage.managedwriter,
-        client,
-        name,
-        descriptor,
+      return openAppender(libs.storage.managedwriter, client, {
+        stream: name,
+        protoDescriptor: descriptor,
+        encoder: columns === undefined ? playsEncoder : compileRowEncoder(columns),
         timeoutMs,
-        (bytes) => libs.storage.protos.google.cloud.bigquery.storage.v1.StorageError.decode(bytes),
-      );
+        decodeStorageError: (bytes) =>
+          libs.storage.protos.google.cloud.bigquery.storage.v1.StorageError.decode(bytes),
+      });
     },
 
     close: () => client.close(),
@@ -556,17 +564,24 @@ function cloudOptions(target: StorageTarget, options: StorageWriterOptions): Wri
   };
 }
 
+/** What an appender writes with: its stream, the rows' message and their encoder. */
+interface AppenderSetup {
+  stream: string;
+  protoDescriptor: ReturnType<typeof playsDescriptor>;
+  /** Compiled for the same columns as `protoDescriptor`. */
+  encoder: RowEncoder;
+  timeoutMs: number;
+  decodeStorageError: StorageErrorDecoder;
+}
+
 function openAppender(
-  { JSONWriter }: Libraries["storage"]["managedwriter"],
+  { Writer }: Libraries["storage"]["managedwriter"],
   client: managedwriter.WriterClient,
-  stream: string,
-  protoDescriptor: ReturnType<typeof playsDescriptor>,
-  timeoutMs: number,
-  decodeStorageError: StorageErrorDecoder,
+  { stream, protoDescriptor, encoder, timeoutMs, decodeStorageError }: AppenderSetup,
 ): Appender {
   type Connected = {
     connection: Awaited<ReturnType<managedwriter.WriterClient["createStreamConnection"]>>;
-    writer: managedwriter.JSONWriter;
+    writer: managedwriter.Writer;
   };
   let current: Promise<Connected> | undefined;
   let connectionErrors = 0;
@@ -574,7 +589,10 @@ function openAppender(
 
   async function open(): Promise<Connected> {
     const connection = await client.createStreamConnection({ streamId: stream });
-    const writer = new JSONWriter({ connection, protoDescriptor });
+    // Rows are encoded by `encoder` (row_encoder.ts), so the plain writer
+    // sends them as they are; its message stays the one the stream was
+    // opened with (rows naming a newer column go to a new stream).
+    const writer = new Writer({ connection, protoDescriptor });
     const connected = { connection, writer };
     // Without a listener an error on the connection would be thrown as an
     // uncaught 'error' event. The write it concerns is answered through its
@@ -608,7 +626,11 @@ function openAppender(
     for (const write of pending) write.abort();
   }
 
-  async function append(rows: readonly StorageRow[], offset: number): Promise<AppendResult> {
+  async function send(
+    count: number,
+    offset: number,
+    serialize: () => Uint8Array[],
+  ): Promise<AppendResult> {
     if (!Number.isSafeInteger(offset) || offset < 0) {
       throw new RangeError(`Cannot append at offset ${offset}: it must be a non-negative integer`);
     }
@@ -617,10 +639,10 @@ function openAppender(
       return { status: "failed", code: GrpcStatus.CANCELLED, message, retryable: false };
     }
     try {
-      return await withDeadline(`an append of ${rows.length} rows`, timeoutMs, async () => {
+      return await withDeadline(`an append of ${count} rows`, timeoutMs, async () => {
         const { writer } = await connect();
-        const pending = writer.appendRows([...rows], offset);
-        return appendResult(await pending.getResult(), offset, rows.length, decodeStorageError);
+        const pending = writer.appendRows({ serializedRows: serialize() }, offset);
+        return appendResult(await pending.getResult(), offset, count, decodeStorageError);
       });
     } catch (error) {
       // No answer (deadline, lost connection, aborted write): answers still
@@ -638,7 +660,8 @@ function openAppender(
 
   return {
     stream,
-    append,
+    append: (rows, offset) => send(rows.length, offset, () => encoder.storage(rows)),
+    appendPlays: (rows, offset) => send(rows.length, offset, () => encoder.plays(rows)),
     get connectionErrors() {
       return connectionErrors;
     },

@@ -167,6 +167,10 @@ export function decodeMessage(
       }
       : undefined;
     const decoded = decodeEventFields(message.value, source, clock);
+    if (decoded.fields === undefined) {
+      // No pass-through fields (most events): nothing to shape or drop.
+      return { row: toRow(decoded.event, partition, message.offset, ingestedAt) };
+    }
     const { fields, dropped } = shapeFields(
       decoded.fields,
       options.schemaEvolution ?? "add-columns",

@@ -455,3 +455,29 @@ Deno.test("decodeEvent() with a clock refuses a time in the far future", () => {
     name: "EventError",
   });
 });
+
+Deno.test("normalizeTimestamp() keeps a canonical time only when it is a real one", () => {
+  // Every canonical-looking time, valid or not, gets the answer a full parse gives.
+  const pad = (n: number, width: number) => String(n).padStart(width, "0");
+  const reference = (text: string) => {
+    const date = new Date(text);
+    const ok = !Number.isNaN(date.getTime()) && date.toISOString() === text &&
+      date.getUTCFullYear() >= 1;
+    return ok ? text : undefined;
+  };
+  let seed = 1;
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed % n;
+  };
+  const years = [0, 1, 1900, 1970, 2000, 2023, 2024, 2100, 9999];
+  for (let i = 0; i < 20_000; i++) {
+    const text = `${pad(years[random(years.length)]!, 4)}-${pad(random(14), 2)}-${
+      pad(random(33), 2)
+    }T${pad(random(26), 2)}:${pad(random(61), 2)}:${pad(random(61), 2)}.${pad(random(1000), 3)}Z`;
+    assert.equal(normalizeTimestamp(text), reference(text), text);
+  }
+  assert.equal(normalizeTimestamp("2024-02-29T23:59:59.999Z"), "2024-02-29T23:59:59.999Z");
+  assert.equal(normalizeTimestamp("2023-02-29T00:00:00.000Z"), undefined);
+  assert.equal(normalizeTimestamp("2023-01-01T00:00:00.00xZ"), undefined);
+});

@@ -38,10 +38,15 @@ export function admit(w: WriterState): void {
         at: batch.at,
         decoded: false,
         fitted: false,
+        // Every field from the start: units keep one shape as they move on.
+        row: undefined,
+        letter: undefined,
+        kind: undefined,
         stored: false,
         counted: false,
         published: false,
         barrier: false,
+        after: undefined,
       });
       w.unsentBytes += bytes;
       w.heldBytes += bytes;

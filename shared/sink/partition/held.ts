@@ -13,6 +13,19 @@ import { type Unit, type WriterState } from "./state.ts";
 
 const log = logger("consumer");
 
+/** The last time written by {@linkcode isoTime}: many units are decoded within one millisecond. */
+const lastIso = { ms: Number.NaN, text: "" };
+
+/** `date.toISOString()`, written once per millisecond. */
+function isoTime(date: Date): string {
+  const ms = date.getTime();
+  if (ms !== lastIso.ms) {
+    lastIso.ms = ms;
+    lastIso.text = date.toISOString();
+  }
+  return lastIso.text;
+}
+
 /**
  * Decodes `unit` once (its row or its letter). The row's pass-through
  * fields are not yet checked against the table: that is `fitNext`
@@ -21,7 +34,7 @@ const log = logger("consumer");
 export function decode(w: WriterState, unit: Unit): void {
   if (unit.decoded) return;
   unit.decoded = true;
-  const decoded = w.decoder.decode(w.ctx.topic, w.partition, unit.message, w.now().toISOString());
+  const decoded = w.decoder.decode(w.ctx.topic, w.partition, unit.message, isoTime(w.now()));
   if (decoded.row !== undefined) {
     unit.row = decoded.row;
     if (decoded.dropped !== undefined && w.columns.warnDropped(decoded.dropped)) {

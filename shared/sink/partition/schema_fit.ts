@@ -92,7 +92,9 @@ export async function fitNext(
   for (const unit of chunk) {
     if (unit.fitted) continue;
     decode(w, unit);
-    for (const [name, value] of Object.entries(unit.row?.fields ?? {})) {
+    const fields = unit.row?.fields;
+    if (fields === undefined) continue; // most rows: nothing to fit
+    for (const [name, value] of Object.entries(fields)) {
       const key = name.toLowerCase();
       if (known.has(key) || missing.has(key)) continue;
       const column = columnFor(name, value);
@@ -106,9 +108,11 @@ export async function fitNext(
   for (const unit of chunk) if (!unit.fitted) fit(w, unit, known);
   if (forSkip || open === undefined) return "ready";
   const described = open.columns ?? PLAYS_NAMES;
-  const beyond = chunk.some((unit) =>
-    Object.keys(unit.row?.fields ?? {}).some((name) => !described.has(name.toLowerCase()))
-  );
+  const beyond = chunk.some((unit) => {
+    const fields = unit.row?.fields;
+    return fields !== undefined &&
+      Object.keys(fields).some((name) => !described.has(name.toLowerCase()));
+  });
   if (!beyond) return "ready";
   if (w.window.length > 0) return "wait";
   log.info(
