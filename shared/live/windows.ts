@@ -27,6 +27,7 @@
  */
 
 import type { SongCompleted } from "../event.ts";
+import { createAllTimeCounts } from "./all_time.ts";
 import { createIntCounts, type IntCounts } from "./int_counts.ts";
 import { createRecentIds } from "./recent_ids.ts";
 
@@ -266,8 +267,16 @@ export interface CounterStats {
   late: number;
   /** All-time plays taken from BigQuery's history. */
   seeded: number;
+  /** Songs held for the windows (with plays in a held bucket). */
   songs: number;
+  /** Artists held for the windows (with a song held). */
   artists: number;
+  /** Songs given back since start, their plays having left every window. */
+  evictedSongs: number;
+  /** Songs with plays of all time. */
+  allTimeSongs: number;
+  /** Artists with plays of all time. */
+  allTimeArtists: number;
   /** Ids held for deduplication (those read within the horizon). */
   dedupIds: number;
   /** Bytes of the dedup tables. */
@@ -366,12 +375,6 @@ interface Ring {
   totals: number[];
 }
 
-interface ArtistState {
-  songs: number[];
-  plays: number;
-  lastEventAt: number;
-}
-
 const RATE_WINDOW_MS = 60_000;
 
 /** Index of the first value at or above `value` in ascending `values`. */
@@ -453,14 +456,20 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     horizonMs: options.dedupHorizonMs ?? DEFAULT_DEDUP_HORIZON_MS,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
+  const allTime = createAllTimeCounts();
+  // Songs held for the windows: an index each while they have plays in a
+  // held bucket, given back (and reused) when the last such bucket goes.
   const songIndex = new Map<string, number>();
+  const free: number[] = [];
   const songArtist: string[] = [];
   const songId: number[] = [];
   const songName: string[] = [];
   const songNameAt: number[] = [];
   const songNameId: string[] = [];
-  const allTotals: number[] = [];
-  const artistState = new Map<string, ArtistState>();
+  /** Song index → (ring, bucket) entries holding it; 0 means evicted (or free). */
+  const songBuckets: number[] = [];
+  /** Artist → indexes of their songs held for the windows. */
+  const artistSongs = new Map<string, Set<number>>();
   const rings: Ring[] = FINITE_WINDOWS.map((name) => ({
     name,
     spec: WINDOWS[name],
@@ -472,29 +481,52 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     totals: [],
   }));
   const ringOf = new Map(rings.map((ring) => [ring.name, ring]));
-  const stats = { counted: 0, duplicates: 0, late: 0, seeded: 0 };
+  const stats = { counted: 0, duplicates: 0, late: 0, seeded: 0, evictedSongs: 0 };
   let newest = Number.NEGATIVE_INFINITY;
 
   function songOf(artist: string, id: number): number {
     const key = songKey(artist, id);
     let index = songIndex.get(key);
     if (index !== undefined) return index;
-    index = songArtist.length;
-    songIndex.set(key, index);
-    songArtist.push(artist);
-    songId.push(id);
-    songName.push("");
-    songNameAt.push(Number.NEGATIVE_INFINITY);
-    songNameId.push("");
-    allTotals.push(0);
-    for (const ring of rings) ring.totals.push(0);
-    let state = artistState.get(artist);
-    if (state === undefined) {
-      state = { songs: [], plays: 0, lastEventAt: Number.NEGATIVE_INFINITY };
-      artistState.set(artist, state);
+    const naming = allTime.naming(artist, id);
+    const reused = free.pop();
+    if (reused === undefined) {
+      index = songArtist.length;
+      songArtist.push(artist);
+      songId.push(id);
+      songName.push(naming?.song_name ?? "");
+      songNameAt.push(naming?.at ?? Number.NEGATIVE_INFINITY);
+      songNameId.push(naming?.id ?? "");
+      songBuckets.push(0);
+      for (const ring of rings) ring.totals.push(0);
+    } else {
+      index = reused;
+      songArtist[index] = artist;
+      songId[index] = id;
+      songName[index] = naming?.song_name ?? "";
+      songNameAt[index] = naming?.at ?? Number.NEGATIVE_INFINITY;
+      songNameId[index] = naming?.id ?? "";
     }
-    state.songs.push(index);
+    songIndex.set(key, index);
+    let songs = artistSongs.get(artist);
+    if (songs === undefined) artistSongs.set(artist, songs = new Set());
+    songs.add(index);
     return index;
+  }
+
+  /** Gives a song's index back once no held bucket counts it (its window totals are 0). */
+  function evict(index: number): void {
+    const artist = songArtist[index]!;
+    songIndex.delete(songKey(artist, songId[index]!));
+    const songs = artistSongs.get(artist);
+    songs?.delete(index);
+    if (songs?.size === 0) artistSongs.delete(artist);
+    songArtist[index] = "";
+    songName[index] = "";
+    songNameId[index] = "";
+    songNameAt[index] = Number.NEGATIVE_INFINITY;
+    free.push(index);
+    stats.evictedSongs++;
   }
 
   /** The name of the latest play wins (event time, then id): the same answer in any order. */
@@ -515,7 +547,9 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       ring.buckets.set(start, bucket);
       insertSorted(ring.starts, start);
     }
+    const size = bucket.size;
     bucket.add(index, plays);
+    if (bucket.size > size) songBuckets[index]!++;
     if (start >= ring.from) ring.totals[index]! += plays;
   }
 
@@ -534,12 +568,17 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       ring.from = from;
       ring.keepFrom = heldFrom(ring.name as FiniteWindowName, now);
       const gone = lowerBound(ring.starts, ring.keepFrom);
-      for (const start of ring.starts.splice(0, gone)) ring.buckets.delete(start);
+      for (const start of ring.starts.splice(0, gone)) {
+        ring.buckets.get(start)!.forEach((index) => {
+          if (--songBuckets[index]! === 0) evict(index);
+        });
+        ring.buckets.delete(start);
+      }
     }
   }
 
-  function playsIn(window: WindowName, index: number): number {
-    return window === "all" ? allTotals[index]! : ringOf.get(window)!.totals[index]!;
+  function playsIn(window: FiniteWindowName, index: number): number {
+    return ringOf.get(window)!.totals[index]!;
   }
 
   function recentPlays(artist: string, now: number): number {
@@ -566,63 +605,71 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         return "duplicate";
       }
       const time = Date.parse(event.timestamp);
-      const index = songOf(event.artist, event.song_id);
-      nameFrom(index, event.song_name, time, event.event_id);
-      allTotals[index]!++;
-      const artist = artistState.get(event.artist)!;
-      artist.plays++;
-      if (time > artist.lastEventAt) artist.lastEventAt = time;
+      allTime.add(event.artist, event.song_id, 1, {
+        song_name: event.song_name,
+        at: time,
+        id: event.event_id,
+      });
       if (time > newest) newest = time;
       if (readAt !== undefined && readAt - time > lateness) {
         stats.late++;
         return "late";
       }
       stats.counted++;
+      const index = songOf(event.artist, event.song_id);
+      nameFrom(index, event.song_name, time, event.event_id);
       for (const ring of rings) {
         addToBucket(ring, Math.floor(time / ring.spec.bucketMs) * ring.spec.bucketMs, index, 1);
       }
+      if (songBuckets[index] === 0) evict(index); // older than every held bucket
       return "counted";
     },
     seedSong(song) {
       if (song.plays <= 0) return;
-      const index = songOf(song.artist, song.song_id);
-      nameFrom(index, song.song_name, song.latestAt, song.latestId);
-      allTotals[index]! += song.plays;
-      const artist = artistState.get(song.artist)!;
-      artist.plays += song.plays;
-      if (song.latestAt > artist.lastEventAt) artist.lastEventAt = song.latestAt;
+      allTime.add(song.artist, song.song_id, song.plays, {
+        song_name: song.song_name,
+        at: song.latestAt,
+        id: song.latestId,
+      });
+      const index = songIndex.get(songKey(song.artist, song.song_id));
+      if (index !== undefined) nameFrom(index, song.song_name, song.latestAt, song.latestId);
       if (song.latestAt > newest) newest = song.latestAt;
       stats.seeded += song.plays;
     },
     seedBucket(window, song, bucketStart, plays) {
       if (plays <= 0) return;
-      addToBucket(ringOf.get(window)!, bucketStart, songOf(song.artist, song.song_id), plays);
+      const index = songOf(song.artist, song.song_id);
+      addToBucket(ringOf.get(window)!, bucketStart, index, plays);
+      if (songBuckets[index] === 0) evict(index);
     },
     advance,
     top(artist, window, limit, now) {
       advance(now);
-      const state = artistState.get(artist);
-      const songs: SongPlays[] = [];
+      const state = allTime.artist(artist);
+      let songs: SongPlays[] = [];
       let total = 0;
-      for (const index of state?.songs ?? []) {
-        const plays = playsIn(window, index);
-        if (plays <= 0) continue;
-        total += plays;
-        songs.push({ song_id: songId[index]!, song_name: songName[index]!, plays });
+      if (window === "all") {
+        ({ total, songs } = allTime.top(artist, limit));
+      } else {
+        for (const index of artistSongs.get(artist) ?? []) {
+          const plays = playsIn(window, index);
+          if (plays <= 0) continue;
+          total += plays;
+          songs.push({ song_id: songId[index]!, song_name: songName[index]!, plays });
+        }
+        songs.sort(compareSongs);
+        songs = songs.slice(0, limit);
       }
-      songs.sort(compareSongs);
       return {
         artist,
         window,
         from: windowStart(window, now),
         total,
-        songs: songs.slice(0, limit),
-        playsPerSecond: state === undefined
-          ? 0
-          : recentPlays(artist, now) / (RATE_WINDOW_MS / 1000),
-        lastEventAt: state === undefined || state.lastEventAt === Number.NEGATIVE_INFINITY
-          ? undefined
-          : state.lastEventAt,
+        songs,
+        playsPerSecond: artistSongs.has(artist)
+          ? recentPlays(artist, now) / (RATE_WINDOW_MS / 1000)
+          : 0,
+        lastEventAt: state?.lastEventAt,
       };
     },
     trends(artist, window, now) {
@@ -631,7 +678,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const ring = ringOf.get(window)!;
       const layout = seriesLayout(window, now);
       const mine = new Map<number, number>(); // song index → song_id
-      for (const index of artistState.get(artist)?.songs ?? []) mine.set(index, songId[index]!);
+      for (const index of artistSongs.get(artist) ?? []) mine.set(index, songId[index]!);
       const buckets = new Map<number, [number, number][]>();
       const all: [number, number][] = [];
       const previous = new Map<number, number>();
@@ -663,23 +710,29 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     },
     newestEventAt: () => newest === Number.NEGATIVE_INFINITY ? undefined : newest,
     artists() {
-      return [...artistState].map(([artist, state]) => ({ artist, plays: state.plays }))
+      return [...allTime.artists()].map(({ artist, plays }) => ({ artist, plays }))
         .sort((a, b) => b.plays - a.plays || (a.artist < b.artist ? -1 : 1));
     },
     counts(window, now) {
       advance(now);
       const plays = new Map<string, number>();
-      for (let index = 0; index < songArtist.length; index++) {
-        const count = playsIn(window, index);
-        if (count > 0) plays.set(songKey(songArtist[index]!, songId[index]!), count);
+      if (window === "all") {
+        allTime.forEachSong((artist, id, count) => plays.set(songKey(artist, id), count));
+      } else {
+        for (const index of songIndex.values()) {
+          const count = playsIn(window, index);
+          if (count > 0) plays.set(songKey(songArtist[index]!, songId[index]!), count);
+        }
       }
       return { from: windowStart(window, now), plays };
     },
     get stats() {
       return {
         ...stats,
-        songs: songArtist.length,
-        artists: artistState.size,
+        songs: songIndex.size,
+        artists: artistSongs.size,
+        allTimeSongs: allTime.songs,
+        allTimeArtists: allTime.artistCount,
         dedupIds: seen.size,
         dedupBytes: seen.bytes,
         buckets: rings.reduce((sum, ring) => sum + ring.starts.length, 0),
