@@ -134,17 +134,23 @@ async function oneStart(
   const seconds = (performance.now() - started) / 1000;
   try {
     const health = await dashboard.health();
-    const response = await fetch(new URL("/api/artists", dashboard.url));
-    const body: unknown = await response.json();
-    const artists = typeof body === "object" && body !== null && "artists" in body &&
-        Array.isArray(body.artists)
-      ? body.artists
-      : [];
+    // All-time plays of every artist, a page of 1,000 artists at a time.
     let counted = 0;
-    for (const entry of artists) {
-      if (typeof entry === "object" && entry !== null && typeof entry.plays === "number") {
-        counted += entry.plays;
+    for (let offset = 0;; offset += 1_000) {
+      const response = await fetch(
+        new URL(`/api/artists?limit=1000&offset=${offset}`, dashboard.url),
+      );
+      const body: unknown = await response.json();
+      const artists = typeof body === "object" && body !== null && "artists" in body &&
+          Array.isArray(body.artists)
+        ? body.artists
+        : [];
+      for (const entry of artists) {
+        if (typeof entry === "object" && entry !== null && typeof entry.plays === "number") {
+          counted += entry.plays;
+        }
       }
+      if (artists.length < 1_000) break;
     }
     if (counted !== plays) {
       throw new Error(

@@ -7,9 +7,11 @@
  * - `GET /api/top?artist=&window=&limit=`: the top songs document;
  * - `GET /api/top.csv` and `/api/top.json` (same parameters): the same
  *   document to download, as CSV (one row per song) or JSON;
- * - `GET /api/artists`: artists seen, most played first;
- * - `GET /overview` (page) and `GET /api/overview?window=`: every artist's
- *   plays in the window and their number one, most played first;
+ * - `GET /api/artists?q=&offset=&limit=`: artists of all time whose slug
+ *   contains `q`, most played first, a page at a time;
+ * - `GET /overview` (page) and `GET /api/overview?window=&offset=&limit=`:
+ *   artists' plays in the window and their number one, most played first,
+ *   a page at a time (both lists ordered at most once per {@linkcode LIST_TICK_MS});
  * - `GET /api/stream?artist=&window=&limit=`: the same document as SSE,
  *   pushed when it changes (checked every `tickMs`, so at most a few per second);
  * - `GET /api/reconcile`: dashboard versus BigQuery for every window, through
@@ -39,7 +41,7 @@ import { MAX_ARTIST_LENGTH, SLUG } from "../event.ts";
 import { exportFileName, topCsv } from "./export.ts";
 import { createStreamGate, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream_gate.ts";
 import type { LiveState, LiveStatus } from "./live_feed.ts";
-import { overviewDocument } from "./overview.ts";
+import { createOverviewCache, type Page } from "./overview.ts";
 import type { ReconcileGate } from "./reconcile_gate.ts";
 import {
   isWindowName,
@@ -96,14 +98,7 @@ export function parseTopQuery(params: URLSearchParams): TopQuery {
       }`,
     );
   }
-  const window = params.get("window") ?? DEFAULT_WINDOW;
-  if (!isWindowName(window)) {
-    throw new QueryError(
-      `Invalid 'window': expected one of ${WINDOW_NAMES.join(", ")}, got ${
-        JSON.stringify(window.slice(0, 64))
-      }`,
-    );
-  }
+  const window = parseWindow(params);
   const rawLimit = params.get("limit") ?? String(DEFAULT_LIMIT);
   const limit = Number(rawLimit);
   if (!/^\d{1,3}$/.test(rawLimit) || limit < 1 || limit > MAX_LIMIT) {
@@ -114,6 +109,81 @@ export function parseTopQuery(params: URLSearchParams): TopQuery {
     );
   }
   return { artist, window, limit };
+}
+
+function parseWindow(params: URLSearchParams): WindowName {
+  const window = params.get("window") ?? DEFAULT_WINDOW;
+  if (!isWindowName(window)) {
+    throw new QueryError(
+      `Invalid 'window': expected one of ${WINDOW_NAMES.join(", ")}, got ${
+        JSON.stringify(window.slice(0, 64))
+      }`,
+    );
+  }
+  return window;
+}
+
+/** Default and largest `limit` of `/api/overview` and `/api/artists` (artists per page). */
+export const DEFAULT_PAGE_LIMIT = 100;
+export const MAX_PAGE_LIMIT = 1_000;
+
+/** What `/api/overview` and `/api/artists` are asked for. */
+export interface ListQuery extends Page {
+  window: WindowName;
+  /** Part of an artist's slug (`/api/artists`); `""` for all. */
+  q: string;
+}
+
+function integerParam(
+  params: URLSearchParams,
+  name: string,
+  fallback: number,
+  max: number,
+  min: number,
+): number {
+  const raw = params.get(name) ?? String(fallback);
+  const value = Number(raw);
+  if (!/^\d{1,9}$/.test(raw) || value < min || value > max) {
+    throw new QueryError(
+      `Invalid '${name}': expected an integer from ${min} to ${max}, got ${
+        JSON.stringify(raw.slice(0, 64))
+      }`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validates the query parameters of `/api/overview` and `/api/artists`:
+ * `window`, `offset`, `limit` (at most {@linkcode MAX_PAGE_LIMIT}) and `q`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseListQuery } from "./server.ts";
+ * assert.deepEqual(
+ *   parseListQuery(new URLSearchParams("q=allen&offset=200")),
+ *   { window: "1h", q: "allen", offset: 200, limit: 100 },
+ * );
+ * assert.throws(() => parseListQuery(new URLSearchParams("limit=5000")), /Invalid 'limit'/);
+ * assert.throws(() => parseListQuery(new URLSearchParams("q=Tony%20Allen")), /Invalid 'q'/);
+ * ```
+ */
+export function parseListQuery(params: URLSearchParams): ListQuery {
+  const q = params.get("q") ?? "";
+  if (q.length > MAX_ARTIST_LENGTH || !/^[a-z0-9-]*$/.test(q)) {
+    throw new QueryError(
+      `Invalid 'q': expected part of a slug (lowercase letters, digits, dashes), got ${
+        JSON.stringify(q.slice(0, 64))
+      }`,
+    );
+  }
+  return {
+    window: parseWindow(params),
+    q,
+    offset: integerParam(params, "offset", 0, 100_000_000, 0),
+    limit: integerParam(params, "limit", DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, 1),
+  };
 }
 
 /** A listed song, with how it moves. */
@@ -221,6 +291,9 @@ export interface HealthAnswer {
   healthy: boolean;
   body: Record<string, unknown>;
 }
+
+/** How old the order of `/api/overview` and `/api/artists` may be (ms): one rebuild a second at most. */
+export const LIST_TICK_MS = 1_000;
 
 /** `Retry-After` of a stream refused by a cap, in seconds. */
 export const STREAM_RETRY_AFTER_S = 10;
@@ -355,6 +428,8 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
   let resumed = 0;
   /** Id of the latest document frame. */
   let sequence = 0;
+  /** The overview and the artists, ordered at most once per list tick. */
+  const lists = createOverviewCache({ tickMs: LIST_TICK_MS });
 
   function remove(subscriber: Subscriber): void {
     subscribers.delete(subscriber);
@@ -564,11 +639,13 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
           return stream(query, client);
         }
         case "/api/overview": {
-          const { window } = parseTopQuery(url.searchParams);
-          return json(overviewDocument(options.counter(), window, now()));
+          const { window, offset, limit } = parseListQuery(url.searchParams);
+          return json(lists.overview(options.counter(), window, now(), { offset, limit }));
         }
-        case "/api/artists":
-          return json({ artists: options.counter().artists() });
+        case "/api/artists": {
+          const { q, offset, limit } = parseListQuery(url.searchParams);
+          return json(lists.artists(options.counter(), q, { offset, limit }));
+        }
         case "/api/reconcile":
           return await reconcile();
         case "/healthz": {

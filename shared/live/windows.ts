@@ -257,6 +257,15 @@ export interface ArtistPlays {
   plays: number;
 }
 
+/** An artist's plays in a window and their most played song in it. */
+export interface ArtistWindowTotal {
+  artist: string;
+  /** Plays of the artist in the window (equal to `top()`'s `total`). */
+  total: number;
+  /** Their most played song in the window, `null` without plays in it. */
+  top: SongPlays | null;
+}
+
 /** Outcome of {@linkcode PlayCounter.add}. */
 export type AddResult = "counted" | "duplicate" | "late";
 
@@ -333,6 +342,12 @@ export interface PlayCounter {
   trends(artist: string, window: WindowName, now: number): SongTrends | undefined;
   /** Artists seen, most played first (ties by name). */
   artists(): ArtistPlays[];
+  /**
+   * Every artist with plays in `window` at `now` (evicts first): their plays
+   * and most played song, in no particular order. Kept up to date on each
+   * play, so this costs one entry per artist, not a scan of their songs.
+   */
+  overview(window: WindowName, now: number): ArtistWindowTotal[];
   /** Latest event time of any play (ms), `undefined` before the first. */
   newestEventAt(): number | undefined;
   /**
@@ -373,6 +388,12 @@ interface Ring {
   starts: number[];
   /** Song index → plays in the window. */
   totals: number[];
+  /** Artist → plays in the window (artists with plays only). */
+  artistTotals: Map<string, number>;
+  /** Artist → index of their most played song in the window, unless in `dirty`. */
+  artistTop: Map<string, number>;
+  /** Artists whose most played song lost plays: found again when asked. */
+  dirty: Set<string>;
 }
 
 const RATE_WINDOW_MS = 60_000;
@@ -479,6 +500,9 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     buckets: new Map(),
     starts: [],
     totals: [],
+    artistTotals: new Map(),
+    artistTop: new Map(),
+    dirty: new Set(),
   }));
   const ringOf = new Map(rings.map((ring) => [ring.name, ring]));
   const stats = { counted: 0, duplicates: 0, late: 0, seeded: 0, evictedSongs: 0 };
@@ -550,7 +574,55 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     const size = bucket.size;
     bucket.add(index, plays);
     if (bucket.size > size) songBuckets[index]!++;
-    if (start >= ring.from) ring.totals[index]! += plays;
+    if (start >= ring.from) countIn(ring, index, plays);
+  }
+
+  /** Whether song `a` ranks before song `b` in `ring` (most played, then smaller id). */
+  function ranksBefore(ring: Ring, a: number, b: number): boolean {
+    const left = ring.totals[a]!;
+    const right = ring.totals[b]!;
+    return left > right || (left === right && songId[a]! < songId[b]!);
+  }
+
+  /** Adds plays of a song to `ring`'s totals: the song's, its artist's and their top song. */
+  function countIn(ring: Ring, index: number, plays: number): void {
+    ring.totals[index]! += plays;
+    const artist = songArtist[index]!;
+    ring.artistTotals.set(artist, (ring.artistTotals.get(artist) ?? 0) + plays);
+    if (ring.dirty.has(artist)) return;
+    const top = ring.artistTop.get(artist);
+    if (top === undefined || top === index || ranksBefore(ring, index, top)) {
+      ring.artistTop.set(artist, index);
+    }
+  }
+
+  /** Takes plays of a song out of `ring`'s totals (its bucket left the window). */
+  function uncountIn(ring: Ring, index: number, plays: number): void {
+    ring.totals[index]! -= plays;
+    const artist = songArtist[index]!;
+    const left = ring.artistTotals.get(artist)! - plays;
+    if (left <= 0) {
+      ring.artistTotals.delete(artist);
+      ring.artistTop.delete(artist);
+      ring.dirty.delete(artist);
+    } else {
+      ring.artistTotals.set(artist, left);
+      if (ring.artistTop.get(artist) === index) ring.dirty.add(artist);
+    }
+  }
+
+  /** The artist's most played song in `ring` (an artist with plays in it). */
+  function topIn(ring: Ring, artist: string): number | undefined {
+    if (!ring.dirty.has(artist)) return ring.artistTop.get(artist);
+    let best: number | undefined;
+    for (const index of artistSongs.get(artist) ?? []) {
+      if (ring.totals[index]! > 0 && (best === undefined || ranksBefore(ring, index, best))) {
+        best = index;
+      }
+    }
+    ring.dirty.delete(artist);
+    if (best !== undefined) ring.artistTop.set(artist, best);
+    return best;
   }
 
   function advance(now: number): void {
@@ -561,9 +633,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       // Buckets in [old from, from) leave the totals; those before keepFrom go.
       const end = lowerBound(ring.starts, from);
       for (let i = lowerBound(ring.starts, ring.from); i < end; i++) {
-        ring.buckets.get(ring.starts[i]!)!.forEach((index, plays) => {
-          ring.totals[index]! -= plays;
-        });
+        ring.buckets.get(ring.starts[i]!)!.forEach((index, plays) => uncountIn(ring, index, plays));
       }
       ring.from = from;
       ring.keepFrom = heldFrom(ring.name as FiniteWindowName, now);
@@ -709,6 +779,29 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       };
     },
     newestEventAt: () => newest === Number.NEGATIVE_INFINITY ? undefined : newest,
+    overview(window, now) {
+      advance(now);
+      const artists: ArtistWindowTotal[] = [];
+      if (window === "all") {
+        for (const state of allTime.artists()) {
+          const { total, songs } = allTime.top(state.artist, 1);
+          artists.push({ artist: state.artist, total, top: songs[0] ?? null });
+        }
+        return artists;
+      }
+      const ring = ringOf.get(window)!;
+      for (const [artist, total] of ring.artistTotals) {
+        const index = topIn(ring, artist);
+        artists.push({
+          artist,
+          total,
+          top: index === undefined
+            ? null
+            : { song_id: songId[index]!, song_name: songName[index]!, plays: ring.totals[index]! },
+        });
+      }
+      return artists;
+    },
     artists() {
       return [...allTime.artists()].map(({ artist, plays }) => ({ artist, plays }))
         .sort((a, b) => b.plays - a.plays || (a.artist < b.artist ? -1 : 1));

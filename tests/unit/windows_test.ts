@@ -460,3 +460,33 @@ Deno.test("createPlayCounter() reuses evicted slots: memory follows what the win
   assert.equal(counter.stats.allTimeSongs, 30_000);
   assert.equal(counter.stats.allTimeArtists, 3_000);
 });
+
+Deno.test("overview() kept on each play equals every artist's top(), as plays age out", () => {
+  const counter = createPlayCounter({ now: T0 });
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed % n;
+  };
+  let now = T0;
+  for (let step = 0; step < 60; step++) {
+    for (let n = 0; n < 200; n++) {
+      const artist = `artist-${step + random(10)}`; // the artists played drift over time
+      const songId = random(8);
+      counter.add(
+        play(now - random(3 * HOUR), { artist, song_id: songId, song_name: `s${songId}` }),
+      );
+    }
+    now += (step % 2 === 0 ? 2 * MINUTE : 77 * MINUTE) + random(60) * SECOND;
+    for (const window of WINDOW_NAMES) {
+      const overview = counter.overview(window, now)
+        .sort((a, b) => a.artist < b.artist ? -1 : 1);
+      const expected = counter.artists().map(({ artist }) => counter.top(artist, window, 1, now))
+        .filter((top) => top.total > 0)
+        .map((top) => ({ artist: top.artist, total: top.total, top: top.songs[0] ?? null }))
+        .sort((a, b) => a.artist < b.artist ? -1 : 1);
+      assert.deepEqual(overview, expected, `${window} at step ${step}`);
+    }
+  }
+  assert.ok(counter.stats.evictedSongs > 0, "songs were evicted on the way");
+});
