@@ -46,6 +46,12 @@ export interface AllTimeCounts {
   naming(artist: string, songId: number): SongNaming | undefined;
   /** Every artist with plays, in no particular order. */
   artists(): Iterable<ArtistTotal>;
+  /** Artist names by index (0, 1, …: the order they came in); it only grows. */
+  readonly names: readonly string[];
+  /** Index of `artist` in {@linkcode AllTimeCounts.names}, `undefined` when unknown. */
+  indexOf(artist: string): number | undefined;
+  /** All-time plays of the artist at `index`. */
+  playsAt(index: number): number;
   /** Calls `fn` with every song with plays. */
   forEachSong(fn: (artist: string, songId: number, plays: number) => void): void;
   /** Songs with plays. */
@@ -162,6 +168,7 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
   const keep = options.keep ?? ALL_TIME_TOP;
   const byName = new Map<string, ArtistState>();
   const names: string[] = [];
+  const byIndex: ArtistState[] = [];
   const pairs = createPairCounts();
   /** Song ids outside 32 bits, keyed `artistIndex/songId`. */
   const wide = new Map<string, number>();
@@ -206,6 +213,7 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
       if (state === undefined) {
         state = { artist, plays: 0, lastEventAt: undefined, index: names.length, top: [] };
         names.push(artist);
+        byIndex.push(state);
         byName.set(artist, state);
       }
       state.plays += plays;
@@ -234,6 +242,9 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
         : { song_name: entry.song_name, at: entry.at, id: entry.id };
     },
     artists: () => byName.values(),
+    names,
+    indexOf: (artist) => byName.get(artist)?.index,
+    playsAt: (index) => byIndex[index]?.plays ?? 0,
     forEachSong(fn) {
       pairs.forEach((artist, song, count) => fn(names[artist]!, song, count));
       for (const [key, count] of wide) {

@@ -111,17 +111,27 @@ function overviewPage(
   };
 }
 
+/** Artist id → place in `order`, -1 for the ids `order` does not hold. */
+function placesIn(order: Int32Array): Int32Array {
+  let size = 0;
+  for (const id of order) size = Math.max(size, id + 1);
+  const places = new Int32Array(size).fill(-1);
+  order.forEach((id, place) => (places[id] = place));
+  return places;
+}
+
 /** Overview and artist pages from lists ordered at most once per tick. */
 export interface OverviewCache {
   /** A page of the overview of `window` (its order at most `tickMs` old). */
   overview(counter: PlayCounter, window: WindowName, now: number, page: Page): OverviewDocument;
   /** A page of the artists whose slug contains `q`, most played of all time first. */
-  artists(counter: PlayCounter, q: string, page: Page): ArtistsDocument;
+  artists(counter: PlayCounter, q: string, now: number, page: Page): ArtistsDocument;
 }
 
 /**
- * Creates a cache whose ordered lists are rebuilt when older than `tickMs`
- * or when the counter was replaced (a re-anchoring).
+ * Creates a cache whose orders of artists are rebuilt when older than
+ * `tickMs` or when the counter was replaced (a re-anchoring); a page reads
+ * each of its artists' current numbers.
  *
  * @example
  * ```ts
@@ -137,7 +147,7 @@ export interface OverviewCache {
  *   });
  * }
  * const cache = createOverviewCache({ tickMs: 1_000, now: () => now });
- * const found = cache.artists(counter, "o", { offset: 0, limit: 1 });
+ * const found = cache.artists(counter, "o", now, { offset: 0, limit: 1 });
  * assert.equal(found.count, 2);
  * assert.deepEqual(found.artists, [{ artist: "tony-allen", plays: 2 }]);
  * assert.equal(cache.overview(counter, "5m", now, { offset: 0, limit: 10 }).count, 3);
@@ -147,45 +157,69 @@ export function createOverviewCache(
   options: { tickMs: number; now?: () => number },
 ): OverviewCache {
   const clock = options.now ?? Date.now;
-  const overviews = new Map<
-    WindowName,
-    { at: number; now: number; counter: PlayCounter; sorted: ArtistOverview[] }
-  >();
-  let artists: { at: number; counter: PlayCounter; sorted: ArtistPlays[] } | undefined;
-  const searches = new Map<string, ArtistPlays[]>();
+  interface Ordered {
+    at: number;
+    now: number;
+    counter: PlayCounter;
+    order: Int32Array;
+    /** Search → ids of the artists whose slug contains it, in order. */
+    searches: Map<string, Int32Array>;
+    /** Artist id → place in `order` (-1: absent), made for the first search. */
+    places?: Int32Array;
+  }
+  const orders = new Map<WindowName, Ordered>();
 
-  function fresh(entry: { at: number; counter: PlayCounter } | undefined, counter: PlayCounter) {
-    return entry !== undefined && entry.counter === counter && clock() - entry.at < options.tickMs;
+  function ordered(counter: PlayCounter, window: WindowName, now: number): Ordered {
+    const entry = orders.get(window);
+    if (entry !== undefined && entry.counter === counter && clock() - entry.at < options.tickMs) {
+      return entry;
+    }
+    const fresh = {
+      at: clock(),
+      now,
+      counter,
+      order: counter.artistOrder(window, now),
+      searches: new Map(),
+    };
+    orders.set(window, fresh);
+    return fresh;
   }
 
   return {
     overview(counter, window, now, page) {
-      let entry = overviews.get(window);
-      if (!fresh(entry, counter)) {
-        const sorted = counter.overview(window, now).sort(byTotal);
-        entry = { at: clock(), now, counter, sorted };
-        overviews.set(window, entry);
-      }
-      return overviewPage(entry!.sorted, window, entry!.now, page);
-    },
-    artists(counter, q, page) {
-      if (!fresh(artists, counter)) {
-        artists = { at: clock(), counter, sorted: counter.artists() };
-        searches.clear();
-      }
-      let matching = q === "" ? artists!.sorted : searches.get(q);
-      if (matching === undefined) {
-        matching = artists!.sorted.filter((entry) => entry.artist.includes(q));
-        if (searches.size >= 64) searches.clear(); // a few searches per tick are kept, not every one
-        searches.set(q, matching);
+      const { order, now: at } = ordered(counter, window, now);
+      const from = windowStart(window, at);
+      const artists: ArtistOverview[] = [];
+      for (const id of order.subarray(page.offset, page.offset + page.limit)) {
+        artists.push(counter.artistIn(window, id));
       }
       return {
-        q,
-        count: matching.length,
+        window,
+        from: from === undefined ? null : new Date(from).toISOString(),
+        updated_at: new Date(at).toISOString(),
+        count: order.length,
         offset: page.offset,
         limit: page.limit,
-        artists: matching.slice(page.offset, page.offset + page.limit),
+        artists,
       };
+    },
+    artists(counter, q, now, page) {
+      const entry = ordered(counter, "all", now);
+      let matching = q === "" ? entry.order : entry.searches.get(q);
+      if (matching === undefined) {
+        const places = entry.places ??= placesIn(entry.order);
+        const found = Int32Array.from(
+          counter.findArtists(q).map((id) => places[id] ?? -1).filter((place) => place >= 0),
+        ).sort();
+        matching = found.map((place) => entry.order[place]!);
+        if (entry.searches.size >= 64) entry.searches.clear(); // a few per tick, not every one
+        entry.searches.set(q, matching);
+      }
+      const artists: ArtistPlays[] = [];
+      for (const id of matching.subarray(page.offset, page.offset + page.limit)) {
+        artists.push(counter.artistAt(id));
+      }
+      return { q, count: matching.length, offset: page.offset, limit: page.limit, artists };
     },
   };
 }

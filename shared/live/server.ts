@@ -320,6 +320,8 @@ export interface DashboardHandlerOptions {
   stallTimeoutMs?: number;
   /** Open streams at most, in all and per client address (default {@linkcode DEFAULT_STREAM_CAPS}). */
   streamCaps?: StreamCaps;
+  /** How old the order of `/api/overview` and `/api/artists` may be (default {@linkcode LIST_TICK_MS}). */
+  listTickMs?: number;
   /** Wall clock (default `Date.now`). */
   now?: () => number;
 }
@@ -429,7 +431,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
   /** Id of the latest document frame. */
   let sequence = 0;
   /** The overview and the artists, ordered at most once per list tick. */
-  const lists = createOverviewCache({ tickMs: LIST_TICK_MS });
+  const lists = createOverviewCache({ tickMs: options.listTickMs ?? LIST_TICK_MS });
 
   function remove(subscriber: Subscriber): void {
     subscribers.delete(subscriber);
@@ -644,7 +646,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
         }
         case "/api/artists": {
           const { q, offset, limit } = parseListQuery(url.searchParams);
-          return json(lists.artists(options.counter(), q, { offset, limit }));
+          return json(lists.artists(options.counter(), q, now(), { offset, limit }));
         }
         case "/api/reconcile":
           return await reconcile();

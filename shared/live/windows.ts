@@ -28,6 +28,7 @@
 
 import type { SongCompleted } from "../event.ts";
 import { createAllTimeCounts } from "./all_time.ts";
+import { createNameOrder, createNameSearch, orderByTotal } from "./artist_order.ts";
 import { createIntCounts, type IntCounts } from "./int_counts.ts";
 import { createRecentIds } from "./recent_ids.ts";
 
@@ -348,6 +349,20 @@ export interface PlayCounter {
    * play, so this costs one entry per artist, not a scan of their songs.
    */
   overview(window: WindowName, now: number): ArtistWindowTotal[];
+  /**
+   * Ids of the artists with plays in `window` at `now`, most played first,
+   * ties by name (see artist_order.ts); {@linkcode PlayCounter.artistIn}
+   * tells each one's current numbers.
+   */
+  artistOrder(window: WindowName, now: number): Int32Array;
+  /** The artist of id `id` (from {@linkcode PlayCounter.artistOrder}): plays and top song in `window`. */
+  artistIn(window: WindowName, id: number): ArtistWindowTotal;
+  /** The artist of id `id` and their all-time plays. */
+  artistAt(id: number): ArtistPlays;
+  /** The name of the artist of id `id`. */
+  artistName(id: number): string;
+  /** Ids of the artists whose name contains `part`, in no particular order. */
+  findArtists(part: string): number[];
   /** Latest event time of any play (ms), `undefined` before the first. */
   newestEventAt(): number | undefined;
   /**
@@ -478,6 +493,8 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     ...(options.now === undefined ? {} : { now: options.now }),
   });
   const allTime = createAllTimeCounts();
+  const nameOrder = createNameOrder(allTime.names);
+  const nameSearch = createNameSearch(allTime.names);
   // Songs held for the windows: an index each while they have plays in a
   // held bucket, given back (and reused) when the last such bucket goes.
   const songIndex = new Map<string, number>();
@@ -802,6 +819,51 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       }
       return artists;
     },
+    artistOrder(window, now) {
+      advance(now);
+      if (window === "all") {
+        const played: number[] = [];
+        for (let id = 0; id < allTime.names.length; id++) {
+          if (allTime.playsAt(id) > 0) played.push(id);
+        }
+        return orderByTotal(
+          played.length,
+          (i) => played[i]!,
+          (i) => allTime.playsAt(played[i]!),
+          nameOrder,
+        );
+      }
+      const ring = ringOf.get(window)!;
+      const ids: number[] = [];
+      const totals: number[] = [];
+      for (const [artist, total] of ring.artistTotals) {
+        const id = allTime.indexOf(artist);
+        if (id === undefined) continue;
+        totals.push(total);
+        ids.push(id);
+      }
+      return orderByTotal(ids.length, (i) => ids[i]!, (i) => totals[i]!, nameOrder);
+    },
+    artistIn(window, id) {
+      const artist = allTime.names[id]!;
+      if (window === "all") {
+        const { total, songs } = allTime.top(artist, 1);
+        return { artist, total, top: songs[0] ?? null };
+      }
+      const ring = ringOf.get(window)!;
+      const total = ring.artistTotals.get(artist) ?? 0;
+      const index = total > 0 ? topIn(ring, artist) : undefined;
+      return {
+        artist,
+        total,
+        top: index === undefined
+          ? null
+          : { song_id: songId[index]!, song_name: songName[index]!, plays: ring.totals[index]! },
+      };
+    },
+    artistAt: (id) => ({ artist: allTime.names[id]!, plays: allTime.playsAt(id) }),
+    artistName: (id) => allTime.names[id]!,
+    findArtists: (part) => nameSearch.find(part),
     artists() {
       return [...allTime.artists()].map(({ artist, plays }) => ({ artist, plays }))
         .sort((a, b) => b.plays - a.plays || (a.artist < b.artist ? -1 : 1));
