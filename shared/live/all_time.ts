@@ -26,32 +26,35 @@ export interface SongNaming {
   id: string;
 }
 
-/** An artist's plays of all time. */
-export interface ArtistTotal {
-  artist: string;
-  plays: number;
-  /** Latest event time (ms), `undefined` before the first play. */
-  lastEventAt: number | undefined;
-}
-
-/** All-time counts. */
+/** All-time counts; artists and songs are registered here, by id. */
 export interface AllTimeCounts {
-  /** Adds `plays` to a song of `artist` (plays > 0); `naming` sets its name when later. */
-  add(artist: string, songId: number, plays: number, naming: SongNaming): void;
-  /** The artist's plays, latest event time and their top `limit` songs. */
-  top(artist: string, limit: number): { total: number; songs: SongPlays[] };
-  /** The artist's total, `undefined` for an artist without plays. */
-  artist(artist: string): ArtistTotal | undefined;
+  /** The id of `artist` (registered, without plays, when new). */
+  artistId(artist: string): number;
+  /**
+   * Adds `plays` (> 0) to the song `songId` of artist `artist` (an id);
+   * `naming` sets its name when later. Returns the song's slot (valid until
+   * the next song is registered).
+   */
+  add(artist: number, songId: number, plays: number, naming: SongNaming): number;
+  /** The slot of a song (registered, without plays, when new; valid until the next one is). */
+  slot(artist: number, songId: number): number;
+  /** The slot of a song, -1 when it was never registered (valid until the next one is). */
+  find(artist: number, songId: number): number;
+  /** The number kept with a song's slot for the windows (-1 until set). */
+  hotAt(slot: number): number;
+  setHotAt(slot: number, value: number): void;
+  /** The artist's plays and their top `limit` songs. */
+  top(artist: number, limit: number): { total: number; songs: SongPlays[] };
   /** The name held for a song (those in their artist's top), `undefined` otherwise. */
-  naming(artist: string, songId: number): SongNaming | undefined;
-  /** Every artist with plays, in no particular order. */
-  artists(): Iterable<ArtistTotal>;
-  /** Artist names by index (0, 1, …: the order they came in); it only grows. */
+  naming(artist: number, songId: number): SongNaming | undefined;
+  /** Artist names by id (0, 1, …: the order they came in); it only grows. */
   readonly names: readonly string[];
-  /** Index of `artist` in {@linkcode AllTimeCounts.names}, `undefined` when unknown. */
+  /** The id of `artist`, `undefined` when unknown. */
   indexOf(artist: string): number | undefined;
-  /** All-time plays of the artist at `index`. */
-  playsAt(index: number): number;
+  /** All-time plays of the artist `id`. */
+  playsAt(id: number): number;
+  /** Latest event time of the artist `id` (ms), `undefined` before their first play. */
+  lastEventAt(id: number): number | undefined;
   /** Calls `fn` with every song with plays. */
   forEachSong(fn: (artist: string, songId: number, plays: number) => void): void;
   /** Songs with plays. */
@@ -65,8 +68,9 @@ interface TopEntry extends SongNaming {
   plays: number;
 }
 
-interface ArtistState extends ArtistTotal {
-  index: number;
+interface ArtistState {
+  plays: number;
+  lastEventAt: number;
   /** Most played first, ties by `song_id`; at most {@linkcode ALL_TIME_TOP}. */
   top: TopEntry[];
 }
@@ -82,12 +86,17 @@ function ranksBefore(plays: number, songId: number, entry: TopEntry): boolean {
   return plays > entry.plays || (plays === entry.plays && songId < entry.song_id);
 }
 
-/** Counts keyed by (artist index, 32-bit song id), open addressing over typed arrays. */
+/**
+ * Counts keyed by (artist id, 32-bit song id), open addressing over typed
+ * arrays, each with one more number of the caller's (`hot`).
+ */
 function createPairCounts() {
   let capacity = 1024;
   let keys = new Int32Array(capacity * 2).fill(EMPTY);
   let values = new Float64Array(capacity);
+  let hot = new Int32Array(capacity).fill(EMPTY);
   let size = 0;
+  let played = 0;
 
   function slotOf(artist: number, song: number, inKeys: Int32Array, slots: number): number {
     let slot = ((Math.imul(artist, 0x9e3779b1) ^ Math.imul(song, 0x85ebca6b)) >>> 0) &
@@ -99,11 +108,11 @@ function createPairCounts() {
   }
 
   function grow(): void {
-    const oldKeys = keys;
-    const oldValues = values;
+    const [oldKeys, oldValues, oldHot] = [keys, values, hot];
     capacity *= 2;
     keys = new Int32Array(capacity * 2).fill(EMPTY);
     values = new Float64Array(capacity);
+    hot = new Int32Array(capacity).fill(EMPTY);
     for (let i = 0; i < oldValues.length; i++) {
       const artist = oldKeys[i * 2]!;
       if (artist === EMPTY) continue;
@@ -111,12 +120,13 @@ function createPairCounts() {
       keys[slot * 2] = artist;
       keys[slot * 2 + 1] = oldKeys[i * 2 + 1]!;
       values[slot] = oldValues[i]!;
+      hot[slot] = oldHot[i]!;
     }
   }
 
   return {
-    /** Adds `n`, returns the new count. */
-    add(artist: number, song: number, n: number): number {
+    /** The slot of (artist, song), registered with 0 when new. */
+    slot(artist: number, song: number): number {
       let slot = slotOf(artist, song, keys, capacity);
       if (keys[slot * 2] === EMPTY) {
         if ((size + 1) * 4 > capacity * 3) {
@@ -128,16 +138,29 @@ function createPairCounts() {
         values[slot] = 0;
         size++;
       }
+      return slot;
+    },
+    find(artist: number, song: number): number {
+      const slot = slotOf(artist, song, keys, capacity);
+      return keys[slot * 2] === EMPTY ? -1 : slot;
+    },
+    /** Adds `n` at `slot`, returns the new count. */
+    add(slot: number, n: number): number {
+      if (values[slot] === 0 && n > 0) played++;
       return (values[slot]! += n);
+    },
+    hotAt: (slot: number) => hot[slot]!,
+    setHotAt(slot: number, value: number): void {
+      hot[slot] = value;
     },
     forEach(fn: (artist: number, song: number, count: number) => void): void {
       for (let i = 0; i < values.length; i++) {
         const artist = keys[i * 2]!;
-        if (artist !== EMPTY) fn(artist, keys[i * 2 + 1]!, values[i]!);
+        if (artist !== EMPTY && values[i]! > 0) fn(artist, keys[i * 2 + 1]!, values[i]!);
       }
     },
-    get size() {
-      return size;
+    get played() {
+      return played;
     },
   };
 }
@@ -151,34 +174,44 @@ function createPairCounts() {
  * import { createAllTimeCounts } from "./all_time.ts";
  * const counts = createAllTimeCounts({ keep: 2 });
  * const naming = (song_name: string, at: number) => ({ song_name, at, id: `id-${at}` });
- * counts.add("tony-allen", 1, 5, naming("zombie", 1));
- * counts.add("tony-allen", 2, 3, naming("secret-agent", 1));
- * counts.add("tony-allen", 3, 1, naming("jealousy", 1)); // outside the top two: no name held
- * assert.equal(counts.naming("tony-allen", 3), undefined);
- * counts.add("tony-allen", 3, 4, naming("jealousy", 2)); // 5 plays: enters, with its name
- * assert.deepEqual(counts.top("tony-allen", 2), {
+ * const tony = counts.artistId("tony-allen");
+ * counts.add(tony, 1, 5, naming("zombie", 1));
+ * counts.add(tony, 2, 3, naming("secret-agent", 1));
+ * counts.add(tony, 3, 1, naming("jealousy", 1)); // outside the top two: no name held
+ * assert.equal(counts.naming(tony, 3), undefined);
+ * counts.add(tony, 3, 4, naming("jealousy", 2)); // 5 plays: enters, with its name
+ * assert.deepEqual(counts.top(tony, 2), {
  *   total: 13,
  *   songs: [{ song_id: 1, song_name: "zombie", plays: 5 }, { song_id: 3, song_name: "jealousy", plays: 5 }],
  * });
  * assert.equal(counts.songs, 3);
- * assert.equal(counts.artist("tony-allen")?.lastEventAt, 2);
+ * assert.equal(counts.lastEventAt(tony), 2);
  * ```
  */
 export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCounts {
   const keep = options.keep ?? ALL_TIME_TOP;
-  const byName = new Map<string, ArtistState>();
+  const ids = new Map<string, number>();
   const names: string[] = [];
-  const byIndex: ArtistState[] = [];
+  const artists: ArtistState[] = [];
+  let artistsPlayed = 0;
   const pairs = createPairCounts();
-  /** Song ids outside 32 bits, keyed `artistIndex/songId`. */
+  /** Song ids outside 32 bits: their slots, negative from -2 down (their counts kept here). */
   const wide = new Map<string, number>();
+  const wideSlots: { artist: number; songId: number; plays: number; hot: number }[] = [];
 
-  function countOf(state: ArtistState, songId: number, plays: number): number {
-    if (songId === (songId | 0)) return pairs.add(state.index, songId, plays);
-    const key = `${state.index}/${songId}`;
-    const count = (wide.get(key) ?? 0) + plays;
-    wide.set(key, count);
-    return count;
+  function slotOf(artist: number, songId: number, register: boolean): number {
+    if (songId === (songId | 0)) {
+      return register ? pairs.slot(artist, songId) : pairs.find(artist, songId);
+    }
+    const key = `${artist}/${songId}`;
+    let index = wide.get(key);
+    if (index === undefined) {
+      if (!register) return -1;
+      index = wideSlots.length;
+      wideSlots.push({ artist, songId, plays: 0, hot: EMPTY });
+      wide.set(key, index);
+    }
+    return -2 - index;
   }
 
   function updateTop(state: ArtistState, songId: number, count: number, naming: SongNaming): void {
@@ -207,23 +240,41 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
   }
 
   return {
-    add(artist, songId, plays, naming) {
-      if (plays <= 0) return;
-      let state = byName.get(artist);
-      if (state === undefined) {
-        state = { artist, plays: 0, lastEventAt: undefined, index: names.length, top: [] };
+    artistId(artist) {
+      let id = ids.get(artist);
+      if (id === undefined) {
+        id = names.length;
+        ids.set(artist, id);
         names.push(artist);
-        byIndex.push(state);
-        byName.set(artist, state);
+        artists.push({ plays: 0, lastEventAt: Number.NEGATIVE_INFINITY, top: [] });
       }
+      return id;
+    },
+    add(artist, songId, plays, naming) {
+      const slot = slotOf(artist, songId, true);
+      if (plays <= 0) return slot;
+      const state = artists[artist]!;
+      if (state.plays === 0) artistsPlayed++;
       state.plays += plays;
-      if (state.lastEventAt === undefined || naming.at > state.lastEventAt) {
-        state.lastEventAt = naming.at;
+      if (naming.at > state.lastEventAt) state.lastEventAt = naming.at;
+      let count: number;
+      if (slot >= 0) {
+        count = pairs.add(slot, plays);
+      } else {
+        count = wideSlots[-2 - slot]!.plays += plays;
       }
-      updateTop(state, songId, countOf(state, songId, plays), naming);
+      updateTop(state, songId, count, naming);
+      return slot;
+    },
+    slot: (artist, songId) => slotOf(artist, songId, true),
+    find: (artist, songId) => slotOf(artist, songId, false),
+    hotAt: (slot) => (slot >= 0 ? pairs.hotAt(slot) : wideSlots[-2 - slot]!.hot),
+    setHotAt(slot, value) {
+      if (slot >= 0) pairs.setHotAt(slot, value);
+      else wideSlots[-2 - slot]!.hot = value;
     },
     top(artist, limit) {
-      const state = byName.get(artist);
+      const state = artists[artist];
       if (state === undefined) return { total: 0, songs: [] };
       return {
         total: state.plays,
@@ -234,29 +285,30 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
         })),
       };
     },
-    artist: (artist) => byName.get(artist),
     naming(artist, songId) {
-      const entry = byName.get(artist)?.top.find((entry) => entry.song_id === songId);
+      const entry = artists[artist]?.top.find((entry) => entry.song_id === songId);
       return entry === undefined
         ? undefined
         : { song_name: entry.song_name, at: entry.at, id: entry.id };
     },
-    artists: () => byName.values(),
     names,
-    indexOf: (artist) => byName.get(artist)?.index,
-    playsAt: (index) => byIndex[index]?.plays ?? 0,
+    indexOf: (artist) => ids.get(artist),
+    playsAt: (id) => artists[id]?.plays ?? 0,
+    lastEventAt(id) {
+      const at = artists[id]?.lastEventAt;
+      return at === undefined || at === Number.NEGATIVE_INFINITY ? undefined : at;
+    },
     forEachSong(fn) {
       pairs.forEach((artist, song, count) => fn(names[artist]!, song, count));
-      for (const [key, count] of wide) {
-        const slash = key.indexOf("/");
-        fn(names[Number(key.slice(0, slash))]!, Number(key.slice(slash + 1)), count);
+      for (const entry of wideSlots) {
+        if (entry.plays > 0) fn(names[entry.artist]!, entry.songId, entry.plays);
       }
     },
     get songs() {
-      return pairs.size + wide.size;
+      return pairs.played + wideSlots.filter((entry) => entry.plays > 0).length;
     },
     get artistCount() {
-      return byName.size;
+      return artistsPlayed;
     },
   };
 }

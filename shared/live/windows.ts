@@ -403,12 +403,12 @@ interface Ring {
   starts: number[];
   /** Song index → plays in the window. */
   totals: number[];
-  /** Artist → plays in the window (artists with plays only). */
-  artistTotals: Map<string, number>;
-  /** Artist → index of their most played song in the window, unless in `dirty`. */
-  artistTop: Map<string, number>;
-  /** Artists whose most played song lost plays: found again when asked. */
-  dirty: Set<string>;
+  /** Artist id → plays in the window. */
+  artistTotals: number[];
+  /** Artist id → index of their most played song in the window (-1: none), unless dirty. */
+  artistTop: number[];
+  /** Artist id → 1 when their most played song lost plays: found again when asked. */
+  dirty: Uint8Array;
 }
 
 const RATE_WINDOW_MS = 60_000;
@@ -492,22 +492,25 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     horizonMs: options.dedupHorizonMs ?? DEFAULT_DEDUP_HORIZON_MS,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
+  // Every artist and song is registered in the all-time counts (by id, in
+  // typed arrays); a song gets an index here, kept with its all-time slot,
+  // only while it has plays in a held bucket, and gives it back (reused)
+  // when the last such bucket goes.
   const allTime = createAllTimeCounts();
   const nameOrder = createNameOrder(allTime.names);
   const nameSearch = createNameSearch(allTime.names);
-  // Songs held for the windows: an index each while they have plays in a
-  // held bucket, given back (and reused) when the last such bucket goes.
-  const songIndex = new Map<string, number>();
+  let held = 0;
   const free: number[] = [];
-  const songArtist: string[] = [];
+  const songArtist: number[] = []; // artist id, -1 when free
   const songId: number[] = [];
   const songName: string[] = [];
   const songNameAt: number[] = [];
   const songNameId: string[] = [];
   /** Song index → (ring, bucket) entries holding it; 0 means evicted (or free). */
   const songBuckets: number[] = [];
-  /** Artist → indexes of their songs held for the windows. */
-  const artistSongs = new Map<string, Set<number>>();
+  /** Artist id → indexes of their songs held for the windows. */
+  const artistSongs: (Set<number> | undefined)[] = [];
+  let artistsHeld = 0;
   const rings: Ring[] = FINITE_WINDOWS.map((name) => ({
     name,
     spec: WINDOWS[name],
@@ -517,21 +520,37 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     buckets: new Map(),
     starts: [],
     totals: [],
-    artistTotals: new Map(),
-    artistTop: new Map(),
-    dirty: new Set(),
+    artistTotals: [],
+    artistTop: [],
+    dirty: new Uint8Array(64),
   }));
   const ringOf = new Map(rings.map((ring) => [ring.name, ring]));
   const stats = { counted: 0, duplicates: 0, late: 0, seeded: 0, evictedSongs: 0 };
   let newest = Number.NEGATIVE_INFINITY;
 
-  function songOf(artist: string, id: number): number {
-    const key = songKey(artist, id);
-    let index = songIndex.get(key);
-    if (index !== undefined) return index;
+  /** Makes room for artist `id` in the per-artist arrays. */
+  function ensureArtist(id: number): void {
+    while (artistSongs.length <= id) artistSongs.push(undefined);
+    for (const ring of rings) {
+      while (ring.artistTotals.length <= id) {
+        ring.artistTotals.push(0);
+        ring.artistTop.push(-1);
+      }
+      if (ring.dirty.length <= id) {
+        const grown = new Uint8Array(Math.max(id + 1, ring.dirty.length * 2));
+        grown.set(ring.dirty);
+        ring.dirty = grown;
+      }
+    }
+  }
+
+  /** The index of a song for the windows (`slot`: its all-time slot, fresh). */
+  function songOf(artist: number, id: number, slot: number): number {
+    const known = allTime.hotAt(slot);
+    if (known >= 0) return known;
     const naming = allTime.naming(artist, id);
-    const reused = free.pop();
-    if (reused === undefined) {
+    let index = free.pop();
+    if (index === undefined) {
       index = songArtist.length;
       songArtist.push(artist);
       songId.push(id);
@@ -541,16 +560,20 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       songBuckets.push(0);
       for (const ring of rings) ring.totals.push(0);
     } else {
-      index = reused;
       songArtist[index] = artist;
       songId[index] = id;
       songName[index] = naming?.song_name ?? "";
       songNameAt[index] = naming?.at ?? Number.NEGATIVE_INFINITY;
       songNameId[index] = naming?.id ?? "";
     }
-    songIndex.set(key, index);
-    let songs = artistSongs.get(artist);
-    if (songs === undefined) artistSongs.set(artist, songs = new Set());
+    allTime.setHotAt(slot, index);
+    held++;
+    ensureArtist(artist);
+    let songs = artistSongs[artist];
+    if (songs === undefined) {
+      artistSongs[artist] = songs = new Set();
+      artistsHeld++;
+    }
     songs.add(index);
     return index;
   }
@@ -558,15 +581,19 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
   /** Gives a song's index back once no held bucket counts it (its window totals are 0). */
   function evict(index: number): void {
     const artist = songArtist[index]!;
-    songIndex.delete(songKey(artist, songId[index]!));
-    const songs = artistSongs.get(artist);
-    songs?.delete(index);
-    if (songs?.size === 0) artistSongs.delete(artist);
-    songArtist[index] = "";
+    allTime.setHotAt(allTime.find(artist, songId[index]!), -1);
+    const songs = artistSongs[artist]!;
+    songs.delete(index);
+    if (songs.size === 0) {
+      artistSongs[artist] = undefined;
+      artistsHeld--;
+    }
+    songArtist[index] = -1;
     songName[index] = "";
     songNameId[index] = "";
     songNameAt[index] = Number.NEGATIVE_INFINITY;
     free.push(index);
+    held--;
     stats.evictedSongs++;
   }
 
@@ -605,40 +632,35 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
   function countIn(ring: Ring, index: number, plays: number): void {
     ring.totals[index]! += plays;
     const artist = songArtist[index]!;
-    ring.artistTotals.set(artist, (ring.artistTotals.get(artist) ?? 0) + plays);
-    if (ring.dirty.has(artist)) return;
-    const top = ring.artistTop.get(artist);
-    if (top === undefined || top === index || ranksBefore(ring, index, top)) {
-      ring.artistTop.set(artist, index);
-    }
+    ring.artistTotals[artist]! += plays;
+    if (ring.dirty[artist] === 1) return;
+    const top = ring.artistTop[artist]!;
+    if (top < 0 || top === index || ranksBefore(ring, index, top)) ring.artistTop[artist] = index;
   }
 
   /** Takes plays of a song out of `ring`'s totals (its bucket left the window). */
   function uncountIn(ring: Ring, index: number, plays: number): void {
     ring.totals[index]! -= plays;
     const artist = songArtist[index]!;
-    const left = ring.artistTotals.get(artist)! - plays;
+    const left = (ring.artistTotals[artist]! -= plays);
     if (left <= 0) {
-      ring.artistTotals.delete(artist);
-      ring.artistTop.delete(artist);
-      ring.dirty.delete(artist);
-    } else {
-      ring.artistTotals.set(artist, left);
-      if (ring.artistTop.get(artist) === index) ring.dirty.add(artist);
+      ring.artistTop[artist] = -1;
+      ring.dirty[artist] = 0;
+    } else if (ring.artistTop[artist] === index) {
+      ring.dirty[artist] = 1;
     }
   }
 
-  /** The artist's most played song in `ring` (an artist with plays in it). */
-  function topIn(ring: Ring, artist: string): number | undefined {
-    if (!ring.dirty.has(artist)) return ring.artistTop.get(artist);
-    let best: number | undefined;
-    for (const index of artistSongs.get(artist) ?? []) {
-      if (ring.totals[index]! > 0 && (best === undefined || ranksBefore(ring, index, best))) {
-        best = index;
-      }
+  /** The artist's most played song in `ring`, -1 without plays in it. */
+  function topIn(ring: Ring, artist: number): number {
+    if ((ring.artistTotals[artist] ?? 0) <= 0) return -1;
+    if (ring.dirty[artist] !== 1) return ring.artistTop[artist]!;
+    let best = -1;
+    for (const index of artistSongs[artist] ?? []) {
+      if (ring.totals[index]! > 0 && (best < 0 || ranksBefore(ring, index, best))) best = index;
     }
-    ring.dirty.delete(artist);
-    if (best !== undefined) ring.artistTop.set(artist, best);
+    ring.dirty[artist] = 0;
+    ring.artistTop[artist] = best;
     return best;
   }
 
@@ -668,7 +690,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     return ringOf.get(window)!.totals[index]!;
   }
 
-  function recentPlays(artist: string, now: number): number {
+  function recentPlays(artist: number, now: number): number {
     const ring = ringOf.get("5m")!;
     const since = now - RATE_WINDOW_MS;
     let plays = 0;
@@ -683,6 +705,35 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     return plays;
   }
 
+  function entryIn(window: WindowName, id: number): ArtistWindowTotal {
+    const artist = allTime.names[id]!;
+    if (window === "all") {
+      const { total, songs } = allTime.top(id, 1);
+      return { artist, total, top: songs[0] ?? null };
+    }
+    const ring = ringOf.get(window)!;
+    const index = topIn(ring, id);
+    return {
+      artist,
+      total: ring.artistTotals[id] ?? 0,
+      top: index < 0
+        ? null
+        : { song_id: songId[index]!, song_name: songName[index]!, plays: ring.totals[index]! },
+    };
+  }
+
+  /** Ids of the artists with plays in `window`. */
+  function playedIn(window: WindowName): number[] {
+    const ids: number[] = [];
+    if (window === "all") {
+      for (let id = 0; id < allTime.names.length; id++) if (allTime.playsAt(id) > 0) ids.push(id);
+    } else {
+      const totals = ringOf.get(window)!.artistTotals;
+      for (let id = 0; id < totals.length; id++) if (totals[id]! > 0) ids.push(id);
+    }
+    return ids;
+  }
+
   advance(options.now ?? Date.now());
 
   return {
@@ -692,7 +743,8 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         return "duplicate";
       }
       const time = Date.parse(event.timestamp);
-      allTime.add(event.artist, event.song_id, 1, {
+      const artist = allTime.artistId(event.artist);
+      const slot = allTime.add(artist, event.song_id, 1, {
         song_name: event.song_name,
         at: time,
         id: event.event_id,
@@ -703,7 +755,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         return "late";
       }
       stats.counted++;
-      const index = songOf(event.artist, event.song_id);
+      const index = songOf(artist, event.song_id, slot);
       nameFrom(index, event.song_name, time, event.event_id);
       for (const ring of rings) {
         addToBucket(ring, Math.floor(time / ring.spec.bucketMs) * ring.spec.bucketMs, index, 1);
@@ -713,32 +765,36 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     },
     seedSong(song) {
       if (song.plays <= 0) return;
-      allTime.add(song.artist, song.song_id, song.plays, {
+      const artist = allTime.artistId(song.artist);
+      const slot = allTime.add(artist, song.song_id, song.plays, {
         song_name: song.song_name,
         at: song.latestAt,
         id: song.latestId,
       });
-      const index = songIndex.get(songKey(song.artist, song.song_id));
-      if (index !== undefined) nameFrom(index, song.song_name, song.latestAt, song.latestId);
+      const index = allTime.hotAt(slot);
+      if (index >= 0) nameFrom(index, song.song_name, song.latestAt, song.latestId);
       if (song.latestAt > newest) newest = song.latestAt;
       stats.seeded += song.plays;
     },
     seedBucket(window, song, bucketStart, plays) {
       if (plays <= 0) return;
-      const index = songOf(song.artist, song.song_id);
+      const artist = allTime.artistId(song.artist);
+      const index = songOf(artist, song.song_id, allTime.slot(artist, song.song_id));
       addToBucket(ringOf.get(window)!, bucketStart, index, plays);
       if (songBuckets[index] === 0) evict(index);
     },
     advance,
     top(artist, window, limit, now) {
       advance(now);
-      const state = allTime.artist(artist);
+      const id = allTime.indexOf(artist);
       let songs: SongPlays[] = [];
       let total = 0;
-      if (window === "all") {
-        ({ total, songs } = allTime.top(artist, limit));
+      if (id === undefined) {
+        // nothing known
+      } else if (window === "all") {
+        ({ total, songs } = allTime.top(id, limit));
       } else {
-        for (const index of artistSongs.get(artist) ?? []) {
+        for (const index of artistSongs[id] ?? []) {
           const plays = playsIn(window, index);
           if (plays <= 0) continue;
           total += plays;
@@ -753,10 +809,10 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         from: windowStart(window, now),
         total,
         songs,
-        playsPerSecond: artistSongs.has(artist)
-          ? recentPlays(artist, now) / (RATE_WINDOW_MS / 1000)
+        playsPerSecond: id !== undefined && artistSongs[id] !== undefined
+          ? recentPlays(id, now) / (RATE_WINDOW_MS / 1000)
           : 0,
-        lastEventAt: state?.lastEventAt,
+        lastEventAt: id === undefined ? undefined : allTime.lastEventAt(id),
       };
     },
     trends(artist, window, now) {
@@ -765,7 +821,10 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const ring = ringOf.get(window)!;
       const layout = seriesLayout(window, now);
       const mine = new Map<number, number>(); // song index → song_id
-      for (const index of artistSongs.get(artist) ?? []) mine.set(index, songId[index]!);
+      const id = allTime.indexOf(artist);
+      for (const index of id === undefined ? [] : artistSongs[id] ?? []) {
+        mine.set(index, songId[index]!);
+      }
       const buckets = new Map<number, [number, number][]>();
       const all: [number, number][] = [];
       const previous = new Map<number, number>();
@@ -798,74 +857,28 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     newestEventAt: () => newest === Number.NEGATIVE_INFINITY ? undefined : newest,
     overview(window, now) {
       advance(now);
-      const artists: ArtistWindowTotal[] = [];
-      if (window === "all") {
-        for (const state of allTime.artists()) {
-          const { total, songs } = allTime.top(state.artist, 1);
-          artists.push({ artist: state.artist, total, top: songs[0] ?? null });
-        }
-        return artists;
-      }
-      const ring = ringOf.get(window)!;
-      for (const [artist, total] of ring.artistTotals) {
-        const index = topIn(ring, artist);
-        artists.push({
-          artist,
-          total,
-          top: index === undefined
-            ? null
-            : { song_id: songId[index]!, song_name: songName[index]!, plays: ring.totals[index]! },
-        });
-      }
-      return artists;
+      return playedIn(window).map((id) => entryIn(window, id));
     },
     artistOrder(window, now) {
       advance(now);
-      if (window === "all") {
-        const played: number[] = [];
-        for (let id = 0; id < allTime.names.length; id++) {
-          if (allTime.playsAt(id) > 0) played.push(id);
-        }
-        return orderByTotal(
-          played.length,
-          (i) => played[i]!,
-          (i) => allTime.playsAt(played[i]!),
-          nameOrder,
-        );
-      }
-      const ring = ringOf.get(window)!;
-      const ids: number[] = [];
-      const totals: number[] = [];
-      for (const [artist, total] of ring.artistTotals) {
-        const id = allTime.indexOf(artist);
-        if (id === undefined) continue;
-        totals.push(total);
-        ids.push(id);
-      }
-      return orderByTotal(ids.length, (i) => ids[i]!, (i) => totals[i]!, nameOrder);
+      const ids = playedIn(window);
+      const totals = window === "all" ? undefined : ringOf.get(window)!.artistTotals;
+      return orderByTotal(
+        ids.length,
+        (i) => ids[i]!,
+        (i) => (totals === undefined ? allTime.playsAt(ids[i]!) : totals[ids[i]!]!),
+        nameOrder,
+      );
     },
-    artistIn(window, id) {
-      const artist = allTime.names[id]!;
-      if (window === "all") {
-        const { total, songs } = allTime.top(artist, 1);
-        return { artist, total, top: songs[0] ?? null };
-      }
-      const ring = ringOf.get(window)!;
-      const total = ring.artistTotals.get(artist) ?? 0;
-      const index = total > 0 ? topIn(ring, artist) : undefined;
-      return {
-        artist,
-        total,
-        top: index === undefined
-          ? null
-          : { song_id: songId[index]!, song_name: songName[index]!, plays: ring.totals[index]! },
-      };
-    },
+    artistIn: entryIn,
     artistAt: (id) => ({ artist: allTime.names[id]!, plays: allTime.playsAt(id) }),
     artistName: (id) => allTime.names[id]!,
     findArtists: (part) => nameSearch.find(part),
     artists() {
-      return [...allTime.artists()].map(({ artist, plays }) => ({ artist, plays }))
+      return playedIn("all").map((id) => ({
+        artist: allTime.names[id]!,
+        plays: allTime.playsAt(id),
+      }))
         .sort((a, b) => b.plays - a.plays || (a.artist < b.artist ? -1 : 1));
     },
     counts(window, now) {
@@ -874,9 +887,12 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       if (window === "all") {
         allTime.forEachSong((artist, id, count) => plays.set(songKey(artist, id), count));
       } else {
-        for (const index of songIndex.values()) {
+        for (let index = 0; index < songArtist.length; index++) {
+          if (songArtist[index]! < 0) continue;
           const count = playsIn(window, index);
-          if (count > 0) plays.set(songKey(songArtist[index]!, songId[index]!), count);
+          if (count > 0) {
+            plays.set(songKey(allTime.names[songArtist[index]!]!, songId[index]!), count);
+          }
         }
       }
       return { from: windowStart(window, now), plays };
@@ -884,8 +900,8 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     get stats() {
       return {
         ...stats,
-        songs: songIndex.size,
-        artists: artistSongs.size,
+        songs: held,
+        artists: artistsHeld,
         allTimeSongs: allTime.songs,
         allTimeArtists: allTime.artistCount,
         dedupIds: seen.size,

@@ -140,9 +140,19 @@ test(
       assert.equal(metric(after, "livecharts_dashboard_artists"), 2);
       assert.equal(metric(after, "livecharts_dashboard_all_time_songs"), 1_506);
       await assertEqualsBigQuery();
-      const artists = await (await http.handler(new Request("http://127.0.0.1/api/artists")))
-        .json();
-      assert.equal(artists.artists.length, 302, "every artist of all time is still listed");
+      const artists = await (await http.handler(
+        new Request("http://127.0.0.1/api/artists?limit=1000"),
+      )).json();
+      assert.equal(artists.count, 302, "every artist of all time is still listed");
+      assert.equal(artists.artists.length, 302);
+      const overview = await (await http.handler(
+        new Request("http://127.0.0.1/api/overview?window=24h"),
+      )).json();
+      assert.deepEqual(
+        overview.artists.map((entry: { artist: string }) => entry.artist).sort(),
+        ["fela-kuti", "tony-allen"],
+        "the 24 hours' overview holds the artists playing now only",
+      );
 
       // An evicted song played again (now, by the consumer's clock): read from Kafka, counted in
       // the windows and on top of its all time.
