@@ -1,10 +1,9 @@
 /**
  * Artists ordered most played first, ties by name, fast enough for 100,000
- * artists on every tick: each artist's place in name order is kept (new
- * artists are slotted in, the whole order sorted again only when many came
- * at once), and the order by plays is one native sort of packed numbers
- * (`plays` and the name's place in one `Float64Array` key), with no
- * comparator calls and no object per artist.
+ * artists on every tick: the name order is kept (new artists are slotted
+ * in, the whole order sorted again only when many came at once), and the
+ * order by plays is a stable radix sort of the artists taken in name order,
+ * with no comparator calls and no object per artist.
  *
  * @module
  */
@@ -76,42 +75,56 @@ export function createNameOrder(names: readonly string[]): NameOrder {
   };
 }
 
+/** Plays above this all rank alike (then by name). */
+const MOST = 0xffffffff;
+
 /**
- * Orders the `count` artists `idAt(0)`, …, `idAt(count - 1)` (with their
- * plays `totalAt(0)`, …, whole numbers) most played first, ties by name
- * (`names`, from {@linkcode createNameOrder}).
+ * The artists with plays (`totalOf(id) > 0`, whole numbers), most played
+ * first, ties by name (`names`, from {@linkcode createNameOrder}): the artists
+ * are read in name order and sorted by plays with a stable radix sort (two
+ * passes of 16 bits), so ties keep their name order and no comparator runs.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { createNameOrder, orderByTotal } from "./artist_order.ts";
- * const names = createNameOrder(["c", "a", "b"]);
- * const totals = [5, 3, 5];
- * const order = orderByTotal(3, (i) => i, (i) => totals[i]!, names);
- * assert.deepEqual([...order], [2, 0, 1]);
+ * const names = createNameOrder(["c", "a", "b", "d"]);
+ * const totals = [5, 3, 5, 0];
+ * assert.deepEqual([...orderByTotal((id) => totals[id]!, names)], [2, 0, 1]);
  * ```
  */
-export function orderByTotal(
-  count: number,
-  idAt: (i: number) => number,
-  totalAt: (i: number) => number,
-  names: NameOrder,
-): Int32Array {
-  const places = names.places();
+export function orderByTotal(totalOf: (id: number) => number, names: NameOrder): Int32Array {
   const byPlace = names.byPlace();
-  let width = 1;
-  while (width <= places.length) width *= 2;
-  const most = 2 ** 52 / width - 1; // keys stay exact integers
-  const keys = new Float64Array(count);
-  for (let i = 0; i < count; i++) {
-    const id = idAt(i);
-    const total = Math.min(most, Math.max(0, totalAt(i)));
-    keys[i] = (most - total) * width + places[id]!;
+  let ids = new Int32Array(byPlace.length);
+  let keys = new Uint32Array(byPlace.length);
+  let count = 0;
+  for (const id of byPlace) {
+    const total = totalOf(id);
+    if (!(total > 0)) continue;
+    ids[count] = id;
+    keys[count++] = MOST - Math.min(MOST, total);
   }
-  keys.sort();
-  const order = new Int32Array(count);
-  for (let i = 0; i < count; i++) order[i] = byPlace[keys[i]! % width]!;
-  return order;
+  let nextIds = new Int32Array(count);
+  let nextKeys = new Uint32Array(count);
+  const counts = new Int32Array(65_536);
+  for (const shift of [0, 16]) {
+    counts.fill(0);
+    for (let i = 0; i < count; i++) counts[(keys[i]! >>> shift) & 0xffff]!++;
+    let at = 0;
+    for (let digit = 0; digit < 65_536; digit++) {
+      const n = counts[digit]!;
+      counts[digit] = at;
+      at += n;
+    }
+    for (let i = 0; i < count; i++) {
+      const to = counts[(keys[i]! >>> shift) & 0xffff]!++;
+      nextIds[to] = ids[i]!;
+      nextKeys[to] = keys[i]!;
+    }
+    [ids, nextIds] = [nextIds, ids];
+    [keys, nextKeys] = [nextKeys, keys];
+  }
+  return ids.slice(0, count);
 }
 
 /** Finds artists by part of their name. */

@@ -861,14 +861,9 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     },
     artistOrder(window, now) {
       advance(now);
-      const ids = playedIn(window);
-      const totals = window === "all" ? undefined : ringOf.get(window)!.artistTotals;
-      return orderByTotal(
-        ids.length,
-        (i) => ids[i]!,
-        (i) => (totals === undefined ? allTime.playsAt(ids[i]!) : totals[ids[i]!]!),
-        nameOrder,
-      );
+      if (window === "all") return orderByTotal(allTime.playsAt, nameOrder);
+      const totals = ringOf.get(window)!.artistTotals;
+      return orderByTotal((id) => totals[id] ?? 0, nameOrder);
     },
     artistIn: entryIn,
     artistAt: (id) => ({ artist: allTime.names[id]!, plays: allTime.playsAt(id) }),
