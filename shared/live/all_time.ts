@@ -1,10 +1,11 @@
 /**
- * All-time plays of every song and artist, held compactly: one count per
- * (artist, song) in a typed-array hash table, and the names of each artist's
- * most played songs only (their top {@linkcode ALL_TIME_TOP} by all-time
- * plays). Song names are the costly part of a catalog; a song outside its
- * artist's top can only enter it by being played, and a play brings its name,
- * so the top stays exact while counts only grow.
+ * Every artist and song the dashboard has seen, and their plays of all time,
+ * held compactly: an artist gets an id, a song a serial (a typed-array hash
+ * of (artist id, song id)), and each song's count, name (song_names.ts) and
+ * the number the windows keep for it sit in typed arrays by serial, outside
+ * V8's heap. Each artist keeps the serials of their top
+ * {@linkcode ALL_TIME_TOP} songs by all-time plays, kept on every play
+ * (counts only grow, so a song enters the top only when played).
  *
  * The windowed counter (windows.ts) holds a song only while it has plays in a
  * window; all time lives here, from BigQuery's aggregate plus live plays.
@@ -12,6 +13,7 @@
  * @module
  */
 
+import { createSongNames } from "./song_names.ts";
 import type { SongPlays } from "./windows.ts";
 
 /** Songs of each artist whose names are held (the API's largest `limit`). */
@@ -26,27 +28,25 @@ export interface SongNaming {
   id: string;
 }
 
-/** All-time counts; artists and songs are registered here, by id. */
+/** All-time counts; artists and songs are registered here, by id and serial. */
 export interface AllTimeCounts {
   /** The id of `artist` (registered, without plays, when new). */
   artistId(artist: string): number;
-  /**
-   * Adds `plays` (> 0) to the song `songId` of artist `artist` (an id);
-   * `naming` sets its name when later. Returns the song's slot (valid until
-   * the next song is registered).
-   */
-  add(artist: number, songId: number, plays: number, naming: SongNaming): number;
-  /** The slot of a song (registered, without plays, when new; valid until the next one is). */
-  slot(artist: number, songId: number): number;
-  /** The slot of a song, -1 when it was never registered (valid until the next one is). */
-  find(artist: number, songId: number): number;
-  /** The number kept with a song's slot for the windows (-1 until set). */
-  hotAt(slot: number): number;
-  setHotAt(slot: number, value: number): void;
+  /** The serial of song `songId` of artist `artist` (an id), registered when new. */
+  song(artist: number, songId: number): number;
+  /** Adds `plays` (≥ 0) to song `serial`; `naming` names it when it is the latest play. */
+  add(serial: number, plays: number, naming: SongNaming): void;
+  /** The name of song `serial`. */
+  name(serial: number): string;
+  /** The `song_id` of song `serial`. */
+  songIdOf(serial: number): number;
+  /** The artist id of song `serial`. */
+  artistOf(serial: number): number;
+  /** The number kept with song `serial` for the windows (-1 until set). */
+  hotAt(serial: number): number;
+  setHotAt(serial: number, value: number): void;
   /** The artist's plays and their top `limit` songs. */
   top(artist: number, limit: number): { total: number; songs: SongPlays[] };
-  /** The name held for a song (those in their artist's top), `undefined` otherwise. */
-  naming(artist: number, songId: number): SongNaming | undefined;
   /** Artist names by id (0, 1, …: the order they came in); it only grows. */
   readonly names: readonly string[];
   /** The id of `artist`, `undefined` when unknown. */
@@ -61,108 +61,28 @@ export interface AllTimeCounts {
   readonly songs: number;
   /** Artists with plays. */
   readonly artistCount: number;
-}
-
-interface TopEntry extends SongNaming {
-  song_id: number;
-  plays: number;
-}
-
-interface ArtistState {
-  plays: number;
-  lastEventAt: number;
-  /** Most played first, ties by `song_id`; at most {@linkcode ALL_TIME_TOP}. */
-  top: TopEntry[];
+  /** Bytes of the typed arrays (outside V8's heap). */
+  readonly bytes: number;
 }
 
 const EMPTY = -1;
 
-function isLaterNaming(a: SongNaming, b: SongNaming): boolean {
-  return a.at > b.at || (a.at === b.at && a.id > b.id);
+function grownFloat(array: Float64Array<ArrayBuffer>, length: number): Float64Array<ArrayBuffer> {
+  if (array.length >= length) return array;
+  const next = new Float64Array(Math.max(length, array.length * 2));
+  next.set(array);
+  return next;
 }
 
-/** Whether (plays, id) ranks before `entry` (most played first, ties by `song_id`). */
-function ranksBefore(plays: number, songId: number, entry: TopEntry): boolean {
-  return plays > entry.plays || (plays === entry.plays && songId < entry.song_id);
-}
-
-/**
- * Counts keyed by (artist id, 32-bit song id), open addressing over typed
- * arrays, each with one more number of the caller's (`hot`).
- */
-function createPairCounts() {
-  let capacity = 1024;
-  let keys = new Int32Array(capacity * 2).fill(EMPTY);
-  let values = new Float64Array(capacity);
-  let hot = new Int32Array(capacity).fill(EMPTY);
-  let size = 0;
-  let played = 0;
-
-  function slotOf(artist: number, song: number, inKeys: Int32Array, slots: number): number {
-    let slot = ((Math.imul(artist, 0x9e3779b1) ^ Math.imul(song, 0x85ebca6b)) >>> 0) &
-      (slots - 1);
-    while (
-      inKeys[slot * 2] !== EMPTY && (inKeys[slot * 2] !== artist || inKeys[slot * 2 + 1] !== song)
-    ) slot = (slot + 1) & (slots - 1);
-    return slot;
-  }
-
-  function grow(): void {
-    const [oldKeys, oldValues, oldHot] = [keys, values, hot];
-    capacity *= 2;
-    keys = new Int32Array(capacity * 2).fill(EMPTY);
-    values = new Float64Array(capacity);
-    hot = new Int32Array(capacity).fill(EMPTY);
-    for (let i = 0; i < oldValues.length; i++) {
-      const artist = oldKeys[i * 2]!;
-      if (artist === EMPTY) continue;
-      const slot = slotOf(artist, oldKeys[i * 2 + 1]!, keys, capacity);
-      keys[slot * 2] = artist;
-      keys[slot * 2 + 1] = oldKeys[i * 2 + 1]!;
-      values[slot] = oldValues[i]!;
-      hot[slot] = oldHot[i]!;
-    }
-  }
-
-  return {
-    /** The slot of (artist, song), registered with 0 when new. */
-    slot(artist: number, song: number): number {
-      let slot = slotOf(artist, song, keys, capacity);
-      if (keys[slot * 2] === EMPTY) {
-        if ((size + 1) * 4 > capacity * 3) {
-          grow();
-          slot = slotOf(artist, song, keys, capacity);
-        }
-        keys[slot * 2] = artist;
-        keys[slot * 2 + 1] = song;
-        values[slot] = 0;
-        size++;
-      }
-      return slot;
-    },
-    find(artist: number, song: number): number {
-      const slot = slotOf(artist, song, keys, capacity);
-      return keys[slot * 2] === EMPTY ? -1 : slot;
-    },
-    /** Adds `n` at `slot`, returns the new count. */
-    add(slot: number, n: number): number {
-      if (values[slot] === 0 && n > 0) played++;
-      return (values[slot]! += n);
-    },
-    hotAt: (slot: number) => hot[slot]!,
-    setHotAt(slot: number, value: number): void {
-      hot[slot] = value;
-    },
-    forEach(fn: (artist: number, song: number, count: number) => void): void {
-      for (let i = 0; i < values.length; i++) {
-        const artist = keys[i * 2]!;
-        if (artist !== EMPTY && values[i]! > 0) fn(artist, keys[i * 2 + 1]!, values[i]!);
-      }
-    },
-    get played() {
-      return played;
-    },
-  };
+function grownInt(
+  array: Int32Array<ArrayBuffer>,
+  length: number,
+  fill = 0,
+): Int32Array<ArrayBuffer> {
+  if (array.length >= length) return array;
+  const next = new Int32Array(Math.max(length, array.length * 2)).fill(fill);
+  next.set(array);
+  return next;
 }
 
 /**
@@ -175,11 +95,11 @@ function createPairCounts() {
  * const counts = createAllTimeCounts({ keep: 2 });
  * const naming = (song_name: string, at: number) => ({ song_name, at, id: `id-${at}` });
  * const tony = counts.artistId("tony-allen");
- * counts.add(tony, 1, 5, naming("zombie", 1));
- * counts.add(tony, 2, 3, naming("secret-agent", 1));
- * counts.add(tony, 3, 1, naming("jealousy", 1)); // outside the top two: no name held
- * assert.equal(counts.naming(tony, 3), undefined);
- * counts.add(tony, 3, 4, naming("jealousy", 2)); // 5 plays: enters, with its name
+ * counts.add(counts.song(tony, 1), 5, naming("zombie", 1));
+ * counts.add(counts.song(tony, 2), 3, naming("secret-agent", 1));
+ * const jealousy = counts.song(tony, 3);
+ * counts.add(jealousy, 1, naming("jealousy", 1)); // outside the top two
+ * counts.add(jealousy, 4, naming("jealousy", 2)); // 5 plays: enters
  * assert.deepEqual(counts.top(tony, 2), {
  *   total: 13,
  *   songs: [{ song_id: 1, song_name: "zombie", plays: 5 }, { song_id: 3, song_name: "jealousy", plays: 5 }],
@@ -192,48 +112,74 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
   const keep = options.keep ?? ALL_TIME_TOP;
   const ids = new Map<string, number>();
   const names: string[] = [];
-  const artists: ArtistState[] = [];
+  let artistPlays = new Float64Array(1024);
+  let artistLast = new Float64Array(1024).fill(Number.NEGATIVE_INFINITY);
+  /** Artist id → serials of their top songs, most played first, ties by `song_id`. */
+  const tops: number[][] = [];
   let artistsPlayed = 0;
-  const pairs = createPairCounts();
-  /** Song ids outside 32 bits: their slots, negative from -2 down (their counts kept here). */
+  // Songs by serial.
+  const songNames = createSongNames();
+  let songIds = new Float64Array(1024);
+  let songArtists = new Int32Array(1024);
+  let plays = new Float64Array(1024);
+  let hot = new Int32Array(1024).fill(EMPTY);
+  let serials = 0;
+  let songsPlayed = 0;
+  // (artist id, 32-bit song id) → serial; wider song ids in a Map.
+  let capacity = 1024;
+  let table = new Int32Array(capacity * 3).fill(EMPTY);
   const wide = new Map<string, number>();
-  const wideSlots: { artist: number; songId: number; plays: number; hot: number }[] = [];
 
-  function slotOf(artist: number, songId: number, register: boolean): number {
-    if (songId === (songId | 0)) {
-      return register ? pairs.slot(artist, songId) : pairs.find(artist, songId);
-    }
-    const key = `${artist}/${songId}`;
-    let index = wide.get(key);
-    if (index === undefined) {
-      if (!register) return -1;
-      index = wideSlots.length;
-      wideSlots.push({ artist, songId, plays: 0, hot: EMPTY });
-      wide.set(key, index);
-    }
-    return -2 - index;
+  function slotOf(artist: number, song: number, within: Int32Array, slots: number): number {
+    let slot = ((Math.imul(artist, 0x9e3779b1) ^ Math.imul(song, 0x85ebca6b)) >>> 0) &
+      (slots - 1);
+    while (
+      within[slot * 3] !== EMPTY &&
+      (within[slot * 3] !== artist || within[slot * 3 + 1] !== song)
+    ) slot = (slot + 1) & (slots - 1);
+    return slot;
   }
 
-  function updateTop(state: ArtistState, songId: number, count: number, naming: SongNaming): void {
-    const top = state.top;
+  function grow(): void {
+    const old = table;
+    capacity *= 2;
+    table = new Int32Array(capacity * 3).fill(EMPTY);
+    for (let i = 0; i < old.length; i += 3) {
+      if (old[i] === EMPTY) continue;
+      const slot = slotOf(old[i]!, old[i + 1]!, table, capacity);
+      table.set(old.subarray(i, i + 3), slot * 3);
+    }
+  }
+
+  function newSerial(artist: number, songId: number): number {
+    const serial = serials++;
+    songIds = grownFloat(songIds, serials);
+    songArtists = grownInt(songArtists, serials);
+    plays = grownFloat(plays, serials);
+    hot = grownInt(hot, serials, EMPTY);
+    songIds[serial] = songId;
+    songArtists[serial] = artist;
+    return serial;
+  }
+
+  /** Whether song `a` ranks before song `b` of all time (most played, then smaller id). */
+  function ranksBefore(a: number, b: number): boolean {
+    return plays[a]! > plays[b]! || (plays[a] === plays[b] && songIds[a]! < songIds[b]!);
+  }
+
+  function updateTop(artist: number, serial: number): void {
+    const top = tops[artist]!;
     const last = top[top.length - 1];
     // A song in the top ranked before the last one before this play: it still does.
-    if (top.length >= keep && last !== undefined && !ranksBefore(count, songId, last)) return;
-    let at = top.findIndex((entry) => entry.song_id === songId);
+    if (top.length >= keep && last !== undefined && !ranksBefore(serial, last)) return;
+    let at = top.indexOf(serial);
     if (at < 0) {
-      top.push({ song_id: songId, plays: count, ...naming });
+      top.push(serial);
       at = top.length - 1;
-    } else {
-      const entry = top[at]!;
-      entry.plays = count;
-      if (isLaterNaming(naming, entry)) {
-        entry.song_name = naming.song_name;
-        entry.at = naming.at;
-        entry.id = naming.id;
-      }
     }
-    while (at > 0 && ranksBefore(count, songId, top[at - 1]!)) {
-      [top[at - 1], top[at]] = [top[at]!, top[at - 1]!];
+    while (at > 0 && ranksBefore(serial, top[at - 1]!)) {
+      top[at] = top[at - 1]!;
+      top[at - 1] = serial;
       at--;
     }
     if (top.length > keep) top.pop();
@@ -246,69 +192,86 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
         id = names.length;
         ids.set(artist, id);
         names.push(artist);
-        artists.push({ plays: 0, lastEventAt: Number.NEGATIVE_INFINITY, top: [] });
+        tops.push([]);
+        artistPlays = grownFloat(artistPlays, names.length);
+        if (artistLast.length < names.length) {
+          const next = new Float64Array(artistLast.length * 2).fill(Number.NEGATIVE_INFINITY);
+          next.set(artistLast);
+          artistLast = next;
+        }
       }
       return id;
     },
-    add(artist, songId, plays, naming) {
-      const slot = slotOf(artist, songId, true);
-      if (plays <= 0) return slot;
-      const state = artists[artist]!;
-      if (state.plays === 0) artistsPlayed++;
-      state.plays += plays;
-      if (naming.at > state.lastEventAt) state.lastEventAt = naming.at;
-      let count: number;
-      if (slot >= 0) {
-        count = pairs.add(slot, plays);
-      } else {
-        count = wideSlots[-2 - slot]!.plays += plays;
+    song(artist, songId) {
+      if (songId !== (songId | 0)) {
+        const key = `${artist}/${songId}`;
+        let serial = wide.get(key);
+        if (serial === undefined) wide.set(key, serial = newSerial(artist, songId));
+        return serial;
       }
-      updateTop(state, songId, count, naming);
-      return slot;
+      let slot = slotOf(artist, songId, table, capacity);
+      if (table[slot * 3] === EMPTY) {
+        if ((serials + 1) * 4 > capacity * 3) {
+          grow();
+          slot = slotOf(artist, songId, table, capacity);
+        }
+        table[slot * 3] = artist;
+        table[slot * 3 + 1] = songId;
+        table[slot * 3 + 2] = newSerial(artist, songId);
+      }
+      return table[slot * 3 + 2]!;
     },
-    slot: (artist, songId) => slotOf(artist, songId, true),
-    find: (artist, songId) => slotOf(artist, songId, false),
-    hotAt: (slot) => (slot >= 0 ? pairs.hotAt(slot) : wideSlots[-2 - slot]!.hot),
-    setHotAt(slot, value) {
-      if (slot >= 0) pairs.setHotAt(slot, value);
-      else wideSlots[-2 - slot]!.hot = value;
+    add(serial, n, naming) {
+      songNames.offer(serial, naming.song_name, naming.at, naming.id);
+      if (n <= 0) return;
+      const artist = songArtists[serial]!;
+      if (artistPlays[artist] === 0) artistsPlayed++;
+      if (plays[serial] === 0) songsPlayed++;
+      artistPlays[artist]! += n;
+      if (naming.at > artistLast[artist]!) artistLast[artist] = naming.at;
+      plays[serial]! += n;
+      updateTop(artist, serial);
+    },
+    name: (serial) => songNames.name(serial),
+    songIdOf: (serial) => songIds[serial]!,
+    artistOf: (serial) => songArtists[serial]!,
+    hotAt: (serial) => hot[serial]!,
+    setHotAt(serial, value) {
+      hot[serial] = value;
     },
     top(artist, limit) {
-      const state = artists[artist];
-      if (state === undefined) return { total: 0, songs: [] };
+      const top = tops[artist];
+      if (top === undefined) return { total: 0, songs: [] };
       return {
-        total: state.plays,
-        songs: state.top.slice(0, limit).map((entry) => ({
-          song_id: entry.song_id,
-          song_name: entry.song_name,
-          plays: entry.plays,
+        total: artistPlays[artist]!,
+        songs: top.slice(0, limit).map((serial) => ({
+          song_id: songIds[serial]!,
+          song_name: songNames.name(serial),
+          plays: plays[serial]!,
         })),
       };
     },
-    naming(artist, songId) {
-      const entry = artists[artist]?.top.find((entry) => entry.song_id === songId);
-      return entry === undefined
-        ? undefined
-        : { song_name: entry.song_name, at: entry.at, id: entry.id };
-    },
     names,
     indexOf: (artist) => ids.get(artist),
-    playsAt: (id) => artists[id]?.plays ?? 0,
+    playsAt: (id) => artistPlays[id] ?? 0,
     lastEventAt(id) {
-      const at = artists[id]?.lastEventAt;
+      const at = artistLast[id];
       return at === undefined || at === Number.NEGATIVE_INFINITY ? undefined : at;
     },
     forEachSong(fn) {
-      pairs.forEach((artist, song, count) => fn(names[artist]!, song, count));
-      for (const entry of wideSlots) {
-        if (entry.plays > 0) fn(names[entry.artist]!, entry.songId, entry.plays);
+      for (let serial = 0; serial < serials; serial++) {
+        if (plays[serial]! > 0) fn(names[songArtists[serial]!]!, songIds[serial]!, plays[serial]!);
       }
     },
     get songs() {
-      return pairs.played + wideSlots.filter((entry) => entry.plays > 0).length;
+      return songsPlayed;
     },
     get artistCount() {
       return artistsPlayed;
+    },
+    get bytes() {
+      return songNames.bytes + songIds.byteLength + songArtists.byteLength + plays.byteLength +
+        hot.byteLength + table.byteLength + artistPlays.byteLength + artistLast.byteLength;
     },
   };
 }

@@ -402,13 +402,27 @@ interface Ring {
   /** Bucket starts, ascending. */
   starts: number[];
   /** Song index → plays in the window. */
-  totals: number[];
+  totals: Float64Array;
   /** Artist id → plays in the window. */
-  artistTotals: number[];
+  artistTotals: Float64Array;
   /** Artist id → index of their most played song in the window (-1: none), unless dirty. */
-  artistTop: number[];
+  artistTop: Int32Array;
   /** Artist id → 1 when their most played song lost plays: found again when asked. */
   dirty: Uint8Array;
+}
+
+/** `array`, or a copy at least `length` long (doubling), the new part filled with `fill`. */
+function grown<T extends Float64Array | Int32Array | Uint8Array>(
+  array: T,
+  length: number,
+  make: (n: number) => T,
+  fill = 0,
+): T {
+  if (array.length >= length) return array;
+  const next = make(Math.max(length, array.length * 2));
+  if (fill !== 0) next.fill(fill, array.length);
+  next.set(array);
+  return next;
 }
 
 const RATE_WINDOW_MS = 60_000;
@@ -492,24 +506,24 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     horizonMs: options.dedupHorizonMs ?? DEFAULT_DEDUP_HORIZON_MS,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
-  // Every artist and song is registered in the all-time counts (by id, in
-  // typed arrays); a song gets an index here, kept with its all-time slot,
+  // Every artist and song is registered in the all-time counts (ids and
+  // serials, names and counts in typed arrays); a song gets an index here
   // only while it has plays in a held bucket, and gives it back (reused)
-  // when the last such bucket goes.
+  // when the last such bucket goes. Everything per song is in typed arrays.
   const allTime = createAllTimeCounts();
   const nameOrder = createNameOrder(allTime.names);
   const nameSearch = createNameSearch(allTime.names);
   let held = 0;
+  let indexes = 0; // indexes handed out (held or free)
   const free: number[] = [];
-  const songArtist: number[] = []; // artist id, -1 when free
-  const songId: number[] = [];
-  const songName: string[] = [];
-  const songNameAt: number[] = [];
-  const songNameId: string[] = [];
+  let songSerial = new Int32Array(1024).fill(-1); // -1 when free
+  let songArtist = new Int32Array(1024).fill(-1);
   /** Song index → (ring, bucket) entries holding it; 0 means evicted (or free). */
-  const songBuckets: number[] = [];
-  /** Artist id → indexes of their songs held for the windows. */
-  const artistSongs: (Set<number> | undefined)[] = [];
+  let songBuckets = new Int32Array(1024);
+  // Each artist's held songs, a doubly linked list through the song indexes.
+  let songNext = new Int32Array(1024).fill(-1);
+  let songPrev = new Int32Array(1024).fill(-1);
+  let artistHead = new Int32Array(1024).fill(-1);
   let artistsHeld = 0;
   const rings: Ring[] = FINITE_WINDOWS.map((name) => ({
     name,
@@ -519,10 +533,10 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     completeFrom: options.completeFrom ?? heldFrom(name, options.now ?? Date.now()),
     buckets: new Map(),
     starts: [],
-    totals: [],
-    artistTotals: [],
-    artistTop: [],
-    dirty: new Uint8Array(64),
+    totals: new Float64Array(1024),
+    artistTotals: new Float64Array(1024),
+    artistTop: new Int32Array(1024).fill(-1),
+    dirty: new Uint8Array(1024),
   }));
   const ringOf = new Map(rings.map((ring) => [ring.name, ring]));
   const stats = { counted: 0, duplicates: 0, late: 0, seeded: 0, evictedSongs: 0 };
@@ -530,81 +544,77 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
 
   /** Makes room for artist `id` in the per-artist arrays. */
   function ensureArtist(id: number): void {
-    while (artistSongs.length <= id) artistSongs.push(undefined);
+    if (artistHead.length > id) return;
+    artistHead = grown(artistHead, id + 1, (n) => new Int32Array(n), -1);
     for (const ring of rings) {
-      while (ring.artistTotals.length <= id) {
-        ring.artistTotals.push(0);
-        ring.artistTop.push(-1);
-      }
-      if (ring.dirty.length <= id) {
-        const grown = new Uint8Array(Math.max(id + 1, ring.dirty.length * 2));
-        grown.set(ring.dirty);
-        ring.dirty = grown;
-      }
+      ring.artistTotals = grown(ring.artistTotals, id + 1, (n) => new Float64Array(n));
+      ring.artistTop = grown(ring.artistTop, id + 1, (n) => new Int32Array(n), -1);
+      ring.dirty = grown(ring.dirty, id + 1, (n) => new Uint8Array(n));
     }
   }
 
-  /** The index of a song for the windows (`slot`: its all-time slot, fresh). */
-  function songOf(artist: number, id: number, slot: number): number {
-    const known = allTime.hotAt(slot);
-    if (known >= 0) return known;
-    const naming = allTime.naming(artist, id);
-    let index = free.pop();
-    if (index === undefined) {
-      index = songArtist.length;
-      songArtist.push(artist);
-      songId.push(id);
-      songName.push(naming?.song_name ?? "");
-      songNameAt.push(naming?.at ?? Number.NEGATIVE_INFINITY);
-      songNameId.push(naming?.id ?? "");
-      songBuckets.push(0);
-      for (const ring of rings) ring.totals.push(0);
-    } else {
-      songArtist[index] = artist;
-      songId[index] = id;
-      songName[index] = naming?.song_name ?? "";
-      songNameAt[index] = naming?.at ?? Number.NEGATIVE_INFINITY;
-      songNameId[index] = naming?.id ?? "";
+  /** A fresh song index (reused when one is free). */
+  function newIndex(): number {
+    const reused = free.pop();
+    if (reused !== undefined) return reused;
+    const index = indexes++;
+    if (songSerial.length <= index) {
+      songSerial = grown(songSerial, index + 1, (n) => new Int32Array(n), -1);
+      songArtist = grown(songArtist, index + 1, (n) => new Int32Array(n), -1);
+      songBuckets = grown(songBuckets, index + 1, (n) => new Int32Array(n));
+      songNext = grown(songNext, index + 1, (n) => new Int32Array(n), -1);
+      songPrev = grown(songPrev, index + 1, (n) => new Int32Array(n), -1);
+      for (const ring of rings) {
+        ring.totals = grown(ring.totals, index + 1, (n) => new Float64Array(n));
+      }
     }
-    allTime.setHotAt(slot, index);
+    return index;
+  }
+
+  /** The index of song `serial` for the windows, given one when it has none. */
+  function songOf(serial: number): number {
+    const known = allTime.hotAt(serial);
+    if (known >= 0) return known;
+    const index = newIndex();
+    const artist = allTime.artistOf(serial);
+    songSerial[index] = serial;
+    songArtist[index] = artist;
+    allTime.setHotAt(serial, index);
     held++;
     ensureArtist(artist);
-    let songs = artistSongs[artist];
-    if (songs === undefined) {
-      artistSongs[artist] = songs = new Set();
-      artistsHeld++;
-    }
-    songs.add(index);
+    const head = artistHead[artist]!;
+    if (head < 0) artistsHeld++;
+    songNext[index] = head;
+    songPrev[index] = -1;
+    if (head >= 0) songPrev[head] = index;
+    artistHead[artist] = index;
     return index;
+  }
+
+  /** The held songs of artist `id`. */
+  function* songsOf(id: number | undefined): Generator<number> {
+    if (id === undefined || id >= artistHead.length) return;
+    for (let index = artistHead[id]!; index >= 0; index = songNext[index]!) yield index;
   }
 
   /** Gives a song's index back once no held bucket counts it (its window totals are 0). */
   function evict(index: number): void {
     const artist = songArtist[index]!;
-    allTime.setHotAt(allTime.find(artist, songId[index]!), -1);
-    const songs = artistSongs[artist]!;
-    songs.delete(index);
-    if (songs.size === 0) {
-      artistSongs[artist] = undefined;
-      artistsHeld--;
-    }
+    allTime.setHotAt(songSerial[index]!, -1);
+    const [next, prev] = [songNext[index]!, songPrev[index]!];
+    if (prev >= 0) songNext[prev] = next;
+    else artistHead[artist] = next;
+    if (next >= 0) songPrev[next] = prev;
+    if (artistHead[artist]! < 0) artistsHeld--;
+    songSerial[index] = -1;
     songArtist[index] = -1;
-    songName[index] = "";
-    songNameId[index] = "";
-    songNameAt[index] = Number.NEGATIVE_INFINITY;
     free.push(index);
     held--;
     stats.evictedSongs++;
   }
 
-  /** The name of the latest play wins (event time, then id): the same answer in any order. */
-  function nameFrom(index: number, name: string, at: number, id: string): void {
-    const known = songNameAt[index]!;
-    if (at > known || (at === known && id > songNameId[index]!)) {
-      songName[index] = name;
-      songNameAt[index] = at;
-      songNameId[index] = id;
-    }
+  function songIdAt(index: number): number {
+    return allTime.songIdOf(songSerial[index]!);
   }
 
   function addToBucket(ring: Ring, start: number, index: number, plays: number): void {
@@ -625,7 +635,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
   function ranksBefore(ring: Ring, a: number, b: number): boolean {
     const left = ring.totals[a]!;
     const right = ring.totals[b]!;
-    return left > right || (left === right && songId[a]! < songId[b]!);
+    return left > right || (left === right && songIdAt(a) < songIdAt(b));
   }
 
   /** Adds plays of a song to `ring`'s totals: the song's, its artist's and their top song. */
@@ -653,10 +663,10 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
 
   /** The artist's most played song in `ring`, -1 without plays in it. */
   function topIn(ring: Ring, artist: number): number {
-    if ((ring.artistTotals[artist] ?? 0) <= 0) return -1;
+    if (!((ring.artistTotals[artist] ?? 0) > 0)) return -1;
     if (ring.dirty[artist] !== 1) return ring.artistTop[artist]!;
     let best = -1;
-    for (const index of artistSongs[artist] ?? []) {
+    for (const index of songsOf(artist)) {
       if (ring.totals[index]! > 0 && (best < 0 || ranksBefore(ring, index, best))) best = index;
     }
     ring.dirty[artist] = 0;
@@ -705,6 +715,11 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     return plays;
   }
 
+  function songAt(index: number, plays: number): SongPlays {
+    const serial = songSerial[index]!;
+    return { song_id: allTime.songIdOf(serial), song_name: allTime.name(serial), plays };
+  }
+
   function entryIn(window: WindowName, id: number): ArtistWindowTotal {
     const artist = allTime.names[id]!;
     if (window === "all") {
@@ -716,22 +731,35 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     return {
       artist,
       total: ring.artistTotals[id] ?? 0,
-      top: index < 0
-        ? null
-        : { song_id: songId[index]!, song_name: songName[index]!, plays: ring.totals[index]! },
+      top: index < 0 ? null : songAt(index, ring.totals[index]!),
     };
   }
 
   /** Ids of the artists with plays in `window`. */
   function playedIn(window: WindowName): number[] {
     const ids: number[] = [];
+    const count = allTime.names.length;
     if (window === "all") {
-      for (let id = 0; id < allTime.names.length; id++) if (allTime.playsAt(id) > 0) ids.push(id);
+      for (let id = 0; id < count; id++) if (allTime.playsAt(id) > 0) ids.push(id);
     } else {
       const totals = ringOf.get(window)!.artistTotals;
-      for (let id = 0; id < totals.length; id++) if (totals[id]! > 0) ids.push(id);
+      for (let id = 0; id < Math.min(count, totals.length); id++) {
+        if (totals[id]! > 0) ids.push(id);
+      }
     }
     return ids;
+  }
+
+  /** Registers a play or a seed of all time; its song's serial. */
+  function addAllTime(
+    artist: string,
+    songId: number,
+    plays: number,
+    naming: { song_name: string; at: number; id: string },
+  ): number {
+    const serial = allTime.song(allTime.artistId(artist), songId);
+    allTime.add(serial, plays, naming);
+    return serial;
   }
 
   advance(options.now ?? Date.now());
@@ -743,8 +771,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         return "duplicate";
       }
       const time = Date.parse(event.timestamp);
-      const artist = allTime.artistId(event.artist);
-      const slot = allTime.add(artist, event.song_id, 1, {
+      const serial = addAllTime(event.artist, event.song_id, 1, {
         song_name: event.song_name,
         at: time,
         id: event.event_id,
@@ -755,8 +782,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         return "late";
       }
       stats.counted++;
-      const index = songOf(artist, event.song_id, slot);
-      nameFrom(index, event.song_name, time, event.event_id);
+      const index = songOf(serial);
       for (const ring of rings) {
         addToBucket(ring, Math.floor(time / ring.spec.bucketMs) * ring.spec.bucketMs, index, 1);
       }
@@ -765,21 +791,17 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     },
     seedSong(song) {
       if (song.plays <= 0) return;
-      const artist = allTime.artistId(song.artist);
-      const slot = allTime.add(artist, song.song_id, song.plays, {
+      addAllTime(song.artist, song.song_id, song.plays, {
         song_name: song.song_name,
         at: song.latestAt,
         id: song.latestId,
       });
-      const index = allTime.hotAt(slot);
-      if (index >= 0) nameFrom(index, song.song_name, song.latestAt, song.latestId);
       if (song.latestAt > newest) newest = song.latestAt;
       stats.seeded += song.plays;
     },
     seedBucket(window, song, bucketStart, plays) {
       if (plays <= 0) return;
-      const artist = allTime.artistId(song.artist);
-      const index = songOf(artist, song.song_id, allTime.slot(artist, song.song_id));
+      const index = songOf(allTime.song(allTime.artistId(song.artist), song.song_id));
       addToBucket(ringOf.get(window)!, bucketStart, index, plays);
       if (songBuckets[index] === 0) evict(index);
     },
@@ -794,14 +816,15 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       } else if (window === "all") {
         ({ total, songs } = allTime.top(id, limit));
       } else {
-        for (const index of artistSongs[id] ?? []) {
-          const plays = playsIn(window, index);
-          if (plays <= 0) continue;
-          total += plays;
-          songs.push({ song_id: songId[index]!, song_name: songName[index]!, plays });
+        const ring = ringOf.get(window)!;
+        const mine: number[] = [];
+        for (const index of songsOf(id)) {
+          if (ring.totals[index]! <= 0) continue;
+          total += ring.totals[index]!;
+          mine.push(index);
         }
-        songs.sort(compareSongs);
-        songs = songs.slice(0, limit);
+        mine.sort((a, b) => (ranksBefore(ring, a, b) ? -1 : 1));
+        songs = mine.slice(0, limit).map((index) => songAt(index, ring.totals[index]!));
       }
       return {
         artist,
@@ -809,7 +832,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         from: windowStart(window, now),
         total,
         songs,
-        playsPerSecond: id !== undefined && artistSongs[id] !== undefined
+        playsPerSecond: id !== undefined && id < artistHead.length && artistHead[id]! >= 0
           ? recentPlays(id, now) / (RATE_WINDOW_MS / 1000)
           : 0,
         lastEventAt: id === undefined ? undefined : allTime.lastEventAt(id),
@@ -821,10 +844,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const ring = ringOf.get(window)!;
       const layout = seriesLayout(window, now);
       const mine = new Map<number, number>(); // song index → song_id
-      const id = allTime.indexOf(artist);
-      for (const index of id === undefined ? [] : artistSongs[id] ?? []) {
-        mine.set(index, songId[index]!);
-      }
+      for (const index of songsOf(allTime.indexOf(artist))) mine.set(index, songIdAt(index));
       const buckets = new Map<number, [number, number][]>();
       const all: [number, number][] = [];
       const previous = new Map<number, number>();
@@ -873,8 +893,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       return playedIn("all").map((id) => ({
         artist: allTime.names[id]!,
         plays: allTime.playsAt(id),
-      }))
-        .sort((a, b) => b.plays - a.plays || (a.artist < b.artist ? -1 : 1));
+      })).sort((a, b) => b.plays - a.plays || (a.artist < b.artist ? -1 : 1));
     },
     counts(window, now) {
       advance(now);
@@ -882,11 +901,11 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       if (window === "all") {
         allTime.forEachSong((artist, id, count) => plays.set(songKey(artist, id), count));
       } else {
-        for (let index = 0; index < songArtist.length; index++) {
-          if (songArtist[index]! < 0) continue;
+        for (let index = 0; index < indexes; index++) {
+          if (songSerial[index]! < 0) continue;
           const count = playsIn(window, index);
           if (count > 0) {
-            plays.set(songKey(allTime.names[songArtist[index]!]!, songId[index]!), count);
+            plays.set(songKey(allTime.names[songArtist[index]!]!, songIdAt(index)), count);
           }
         }
       }
