@@ -43,5 +43,6 @@ export {
   openWarehouse,
   playsTableRef,
   query,
+  queryPages,
   type Warehouse,
 } from "./warehouse.ts";

@@ -26,6 +26,8 @@ export interface SongNames {
   name(serial: number): string;
   /** Event time of the play that named song `serial`. */
   at(serial: number): number;
+  /** The `event_id` of that play (its first 36 characters), `""` before any. */
+  id(serial: number): string;
   /** Bytes of the buffers. */
   readonly bytes: number;
 }
@@ -162,6 +164,11 @@ export function createSongNames(): SongNames {
       return decoder.decode(arena.subarray(from, from + lengths[serial]!));
     },
     at: (serial) => (serial < serials ? times[serial]! : Number.NEGATIVE_INFINITY),
+    id(serial) {
+      if (serial >= serials) return "";
+      const from = serial * ID_BYTES;
+      return String.fromCharCode(...ids.subarray(from, from + idLengths[serial]!));
+    },
     get bytes() {
       return arena.byteLength + offsets.byteLength + lengths.byteLength + times.byteLength +
         ids.byteLength + idLengths.byteLength;
