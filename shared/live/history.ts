@@ -41,6 +41,9 @@ import {
   WINDOWS,
 } from "./windows.ts";
 
+/** Rows per page of BigQuery's answers. */
+const PAGE = { pageRows: 10_000 };
+
 /** A song's plays in the buckets of one window, as BigQuery sent them. */
 export interface WindowSeed {
   window: FiniteWindowName;
@@ -366,7 +369,6 @@ export async function loadHistory(
   if (!anchors.some((anchor) => anchor.below > 0n)) {
     return { songs, windows: createBucketSeeds(), queries: 0, full: previous === undefined };
   }
-  // The two questions are independent: asked at once, the start waits for the slower only.
   const maxFutureMs = request.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   const clock = { now: request.now, maxFutureMs };
   const allTime = previous === undefined
@@ -386,16 +388,16 @@ export async function loadHistory(
     request.allowedLatenessMs,
     maxFutureMs,
   );
-  // Read a page at a time into compact tables: a catalog's answer is never held as rows.
+  // Read a page at a time into compact tables, one answer after the other: a
+  // catalog's answer is never held as rows (pages of both at once did not fit
+  // the dashboard's heap at 500,000 songs).
   const windows = createBucketSeeds();
-  await Promise.all([
-    queryPages(warehouse, windowsQuery, (rows) => {
-      for (const row of rows) addBuckets(windows, windowSeed(row));
-    }),
-    allTime === undefined
-      ? undefined
-      : queryPages(warehouse, allTime, (rows) => mergeAllTime(songs, rows)),
-  ]);
+  if (allTime !== undefined) {
+    await queryPages(warehouse, allTime, (rows) => mergeAllTime(songs, rows), PAGE);
+  }
+  await queryPages(warehouse, windowsQuery, (rows) => {
+    for (const row of rows) addBuckets(windows, windowSeed(row));
+  }, PAGE);
   const queries = allTime === undefined ? 1 : 2;
   return { songs, windows, queries, full: previous === undefined };
 }
