@@ -14,7 +14,7 @@
  */
 
 import { createSongNames } from "./song_names.ts";
-import type { SongPlays } from "./windows.ts";
+import type { SongPlays } from "./song_plays.ts";
 
 /** Songs of each artist whose names are held (the API's largest `limit`). */
 export const ALL_TIME_TOP = 100;

@@ -37,7 +37,6 @@ import {
   heldFrom,
   LONGEST_WINDOW_MS,
   type PlayCounter,
-  type SongHistory,
   WINDOWS,
 } from "./windows.ts";
 

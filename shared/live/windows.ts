@@ -28,6 +28,7 @@
 
 import type { SongCompleted } from "../event.ts";
 import { createAllTimeCounts } from "./all_time.ts";
+import type { SongPlays } from "./song_plays.ts";
 import { createNameOrder, createNameSearch, orderByTotal } from "./artist_order.ts";
 import { createIntCounts, type IntCounts } from "./int_counts.ts";
 import { createRecentIds } from "./recent_ids.ts";
@@ -116,12 +117,7 @@ export function heldFrom(window: FiniteWindowName, now: number): number {
   return KEEPS_PREVIOUS[window] ? from - WINDOWS[window].lengthMs! : from;
 }
 
-/** A song's plays in a window. */
-export interface SongPlays {
-  song_id: number;
-  song_name: string;
-  plays: number;
-}
+export type { SongPlays } from "./song_plays.ts";
 
 /** The top songs of an artist in a window. */
 export interface TopSongs {
