@@ -16,7 +16,7 @@
 import { createSongNames } from "./song_names.ts";
 import type { SongPlays } from "./song_plays.ts";
 
-/** Songs of each artist whose names are held (the API's largest `limit`). */
+/** Songs of each artist kept in order of all-time plays (the API's largest `limit`). */
 export const ALL_TIME_TOP = 100;
 
 /** A play's name and what orders it (the latest play's name wins). */

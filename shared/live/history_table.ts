@@ -3,8 +3,8 @@
  * keeps of the history below its anchors, to ask only for the change at the
  * next re-anchoring. One serial per (artist, song) in a `Map` of artist ids
  * and a typed-array hash, the plays in a `Float64Array`, the latest play's
- * name, time and id in {@linkcode createSongNames}'s arena: a million songs
- * cost a few megabytes of heap instead of an object and three strings each.
+ * name, time and id in {@linkcode createSongNames}'s arena: no object and no
+ * string per song on the heap.
  *
  * @module
  */

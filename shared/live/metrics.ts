@@ -140,7 +140,7 @@ export function dashboardMetrics(
     ],
     [
       "livecharts_dashboard_all_time_songs",
-      "Songs with plays of all time (one count each, names of each artist's top songs only)",
+      "Songs with plays of all time (a count and a name each, in buffers outside the heap)",
       () => sources.counter().allTimeSongs,
     ],
     [

@@ -2,8 +2,8 @@
  * Song names held outside V8's heap: each song (by a small integer, its
  * serial) has the name of its latest play (event time, then `event_id`),
  * kept as UTF-8 in one growing byte arena, with that play's time and id in
- * typed arrays. A million names cost about 60 bytes each in buffers and
- * nothing per song on the heap, which the dashboard's 64 MB cap needs.
+ * typed arrays: 53 bytes a song plus its name's UTF-8, all in buffers,
+ * and nothing per song on the heap, which the dashboard's 64 MB cap needs.
  *
  * A name is written again only when it changes; the bytes it leaves behind
  * are reclaimed by compacting the arena once they are half of it.
