@@ -9,8 +9,13 @@
  * ```sh
  * deno run --allow-env --allow-read=/proc/self/status \
  *   --v8-flags=--max-semi-space-size=1,--max-old-space-size=64,--single-threaded-gc \
- *   bench/counter_memory.ts 100000 1000000 [windows|map]
+ *   bench/counter_memory.ts 100000 1000000 [windows|map] [songs per artist, 50]
  * ```
+ *
+ * The `windows` run then times the list endpoints through the dashboard's
+ * handler at that size (`/api/overview`, `/api/artists` paged and searched),
+ * each request ordering its list afresh (the worst case: the dashboard
+ * orders a list at most once a second), and once from the ordered list.
  *
  * `windows` (the default) is the dashboard's counter (`createPlayCounter`:
  * every window's buckets, the all-time totals, the songs' names); `map` is
@@ -25,7 +30,9 @@
 import { generateCatalog } from "../shared/produce/generated_catalog.ts";
 import { createSimulator } from "../shared/produce/simulator.ts";
 import type { SongCompleted } from "../shared/event.ts";
-import { createPlayCounter } from "../shared/live/windows.ts";
+import { createDashboardHandler } from "../shared/live/server.ts";
+import { createPlayCounter, type PlayCounter } from "../shared/live/windows.ts";
+import { summarize } from "./stats.ts";
 
 /** How the plays are counted. */
 export type CounterKind = "windows" | "map";
@@ -44,6 +51,65 @@ export interface CounterRun {
   peak_external_mb: number;
   /** The kernel's high-water mark of this process (`VmHWM`). */
   peak_rss_mb: number;
+  /** Artists with plays (windows only; 0 for the map). */
+  artists?: number;
+  /** Answer times of the list endpoints at this size, ms (windows only). */
+  latency_ms?: ListLatency;
+}
+
+/** Median answer times (ms) of the list endpoints, each request ordering its list afresh. */
+export interface ListLatency {
+  /** `/api/overview?window=1h` (the first 100). */
+  overview_1h: number;
+  /** `/api/overview?window=all`. */
+  overview_all: number;
+  /** `/api/artists?offset=50000` (a page deep in the list). */
+  artists_page: number;
+  /** `/api/artists?q=…` (a search). */
+  artists_search: number;
+  /** `/api/overview?window=1h` answered from the list ordered in the same tick. */
+  overview_cached: number;
+}
+
+/** Times each list endpoint `samples` times through the dashboard's handler. */
+export async function listLatency(
+  counter: PlayCounter,
+  now: number,
+  samples = 15,
+): Promise<ListLatency> {
+  const time = async (path: string, listTickMs: number): Promise<number> => {
+    const dashboard = createDashboardHandler({
+      counter: () => counter,
+      status: () => ({ state: "live", problems: [] }),
+      staticDir: new URL("../web/", import.meta.url),
+      health: () => ({ healthy: true, body: {} }),
+      listTickMs,
+      now: () => now,
+    });
+    try {
+      const times: number[] = [];
+      if (listTickMs > 0) {
+        await (await dashboard.handler(new Request(`http://127.0.0.1${path}`))).text();
+      }
+      for (let i = 0; i < samples; i++) {
+        const started = performance.now();
+        const response = await dashboard.handler(new Request(`http://127.0.0.1${path}`));
+        await response.text();
+        if (response.status !== 200) throw new Error(`${path} answered ${response.status}`);
+        times.push(performance.now() - started);
+      }
+      return Math.round(summarize(times).median * 10) / 10;
+    } finally {
+      dashboard.close();
+    }
+  };
+  return {
+    overview_1h: await time("/api/overview?window=1h", 0),
+    overview_all: await time("/api/overview?window=all", 0),
+    artists_page: await time("/api/artists?offset=50000&limit=100", 0),
+    artists_search: await time("/api/artists?q=allen&limit=100", 0),
+    overview_cached: await time("/api/overview?window=1h", 60_000),
+  };
 }
 
 const CHUNK = 10_000;
@@ -68,11 +134,12 @@ export async function runCounter(
   songs: number,
   plays: number,
   kind: CounterKind,
+  songsPerArtist = SONGS_PER_ARTIST,
 ): Promise<CounterRun> {
   const now = Date.now();
   const catalog = generateCatalog({
-    artists: Math.ceil(songs / SONGS_PER_ARTIST),
-    songsPerArtist: SONGS_PER_ARTIST,
+    artists: Math.ceil(songs / songsPerArtist),
+    songsPerArtist,
   });
   let id = 0;
   const next = createSimulator({
@@ -121,19 +188,24 @@ export async function runCounter(
     peak_heap_mb: megabytes(peakHeap),
     peak_external_mb: megabytes(peakExternal),
     peak_rss_mb: megabytes(await peakRssBytes(peakRss)),
+    ...(counter === undefined ? {} : {
+      artists: counter.stats.allTimeArtists,
+      latency_ms: await listLatency(counter, now),
+    }),
   };
 }
 
 if (import.meta.main) {
-  const [songs, plays, kind] = [
+  const [songs, plays, kind, perArtist] = [
     Number(Deno.args[0] ?? 100_000),
     Number(Deno.args[1] ?? 1_000_000),
     Deno.args[2] ?? "windows",
+    Number(Deno.args[3] ?? SONGS_PER_ARTIST),
   ];
   if (kind !== "windows" && kind !== "map") {
     throw new Error(
       `Cannot count: the counter must be windows or map, got ${JSON.stringify(kind)}`,
     );
   }
-  console.log(JSON.stringify(await runCounter(songs, plays, kind)));
+  console.log(JSON.stringify(await runCounter(songs, plays, kind, perArtist)));
 }

@@ -29,7 +29,7 @@
 
 import { ensurePlaysTable, playsTableRef, query } from "../shared/bigquery/mod.ts";
 import { tail } from "../shared/launch/mod.ts";
-import { readToEnd } from "../shared/kafka/mod.ts";
+import { installKafkaPatches, readToEnd } from "../shared/kafka/mod.ts";
 import { buildCatalog } from "../shared/produce/catalog.ts";
 import { startDashboard } from "./dashboard.ts";
 import { peakMb, sampleMemory } from "./proc_memory.ts";
@@ -52,6 +52,11 @@ export interface DashboardStartOptions {
   sizes: number[];
   /** Starts per size. */
   starts: number;
+  /**
+   * A catalog of this many distinct songs (10 an artist, every offset the
+   * next song) instead of the simulator's; by hand only (see the module's end).
+   */
+  distinctSongs?: number;
   log?: (line: string) => void;
 }
 
@@ -78,6 +83,42 @@ export interface SizeFigures {
 const INSERT_ROWS = 1_000_000;
 
 /**
+ * Like {@linkcode writeHistory}, over a catalog of `songs` distinct songs
+ * (artist `artist-N` has songs 1 to 10): offset after offset, partition after
+ * partition, each play is the next song.
+ */
+async function writeCatalogHistory(
+  warehouse: ReturnType<typeof benchWarehouse>,
+  ends: ReadonlyMap<number, bigint>,
+  plays: number,
+  songs: number,
+): Promise<void> {
+  const now = Date.now();
+  const spanMs = Math.max(60_000, plays); // 1,000 plays a second
+  let base = 0n;
+  for (const [partition, end] of [...ends].sort(([a], [b]) => a - b)) {
+    for (let from = 0n; from < end; from += BigInt(INSERT_ROWS)) {
+      const to = from + BigInt(INSERT_ROWS) < end ? from + BigInt(INSERT_ROWS) : end;
+      await query(
+        warehouse,
+        `INSERT INTO ${playsTableRef(warehouse.config)}
+          (event_id, user_id, artist, song_id, song_name, event_type, timestamp, ingested_at,
+           kafka_partition, kafka_offset)
+        SELECT GENERATE_UUID(), 1, CONCAT('artist-', CAST(DIV(o.k, 10) AS STRING)),
+          MOD(o.k, 10) + 1, CONCAT('song-', CAST(o.k AS STRING)), 'song_completed',
+          TIMESTAMP_MILLIS(${now} - o.age_ms), CURRENT_TIMESTAMP(), ${partition}, o.kafka_offset
+        FROM (
+          SELECT x AS kafka_offset, MOD(x + ${base}, ${songs}) AS k,
+            CAST(FLOOR(RAND() * ${spanMs}) AS INT64) AS age_ms
+          FROM UNNEST(GENERATE_ARRAY(${from}, ${to - 1n})) AS x
+        ) AS o`,
+      );
+    }
+    base += end;
+  }
+}
+
+/**
  * Writes one generated play for each offset below `ends` (per partition) to
  * `table`: the catalog's songs with skewed popularity, event times spread
  * over `plays / 1000` seconds before now.
@@ -86,9 +127,14 @@ async function writeHistory(
   table: string,
   ends: ReadonlyMap<number, bigint>,
   plays: number,
+  distinctSongs?: number,
 ): Promise<void> {
   const warehouse = benchWarehouse(table);
   await ensurePlaysTable(warehouse);
+  if (distinctSongs !== undefined) {
+    await writeCatalogHistory(warehouse, ends, plays, distinctSongs);
+    return;
+  }
   const songs = buildCatalog().flatMap((artist) =>
     artist.songs.map((song) => ({ artist: artist.slug, ...song }))
   );
@@ -122,29 +168,36 @@ async function writeHistory(
 async function oneStart(
   names: { topic: string; table: string; view: string; group: string },
   plays: number,
+  timeoutMs = 120_000,
 ): Promise<{ seconds: number; liveAfterMs: number | null; peakMb: number }> {
   let memory: ReturnType<typeof sampleMemory> | undefined;
   const started = performance.now();
   const dashboard = await startDashboard(names, {
     args: ["--reconcile-every", "0", "--reanchor-every", "0"],
     pollMs: 25,
-    timeoutMs: 120_000,
+    timeoutMs,
     onSpawn: (child) => (memory = sampleMemory(child.pid, { intervalMs: 100, progress: () => 0 })),
   });
   const seconds = (performance.now() - started) / 1000;
   try {
     const health = await dashboard.health();
-    const response = await fetch(new URL("/api/artists", dashboard.url));
-    const body: unknown = await response.json();
-    const artists = typeof body === "object" && body !== null && "artists" in body &&
-        Array.isArray(body.artists)
-      ? body.artists
-      : [];
+    // All-time plays of every artist, a page of 1,000 artists at a time.
     let counted = 0;
-    for (const entry of artists) {
-      if (typeof entry === "object" && entry !== null && typeof entry.plays === "number") {
-        counted += entry.plays;
+    for (let offset = 0;; offset += 1_000) {
+      const response = await fetch(
+        new URL(`/api/artists?limit=1000&offset=${offset}`, dashboard.url),
+      );
+      const body: unknown = await response.json();
+      const artists = typeof body === "object" && body !== null && "artists" in body &&
+          Array.isArray(body.artists)
+        ? body.artists
+        : [];
+      for (const entry of artists) {
+        if (typeof entry === "object" && entry !== null && typeof entry.plays === "number") {
+          counted += entry.plays;
+        }
       }
+      if (artists.length < 1_000) break;
     }
     if (counted !== plays) {
       throw new Error(
@@ -172,7 +225,12 @@ async function oneStart(
   }
 }
 
-async function size(plays: number, starts: number, log: (line: string) => void) {
+async function size(
+  plays: number,
+  starts: number,
+  log: (line: string) => void,
+  distinctSongs?: number,
+) {
   const id = uniqueName("start");
   const names = { topic: id, table: id, view: `${id}_top`, group: `${id}_g` };
   const admin = await openAdmin();
@@ -188,12 +246,18 @@ async function size(plays: number, starts: number, log: (line: string) => void) 
     });
     const committed = await committedCount(admin, names.group, names.topic);
     if (committed !== plays) throw new Error(`Committed ${committed} of ${plays} plays`);
-    await writeHistory(names.table, new Map(ranges.map((r) => [r.partition, r.end])), plays);
+    await writeHistory(
+      names.table,
+      new Map(ranges.map((r) => [r.partition, r.end])),
+      plays,
+      distinctSongs,
+    );
     const setup = Math.round((performance.now() - setupStarted) / 1000);
     log(`dashboard_start: ${plays.toLocaleString("en")} plays of history set up in ${setup} s`);
     const runs = [];
     for (let i = 0; i < starts; i++) {
-      const run = await oneStart(names, plays);
+      // A catalog's history takes the local BigQuery minutes to page through.
+      const run = await oneStart(names, plays, distinctSongs === undefined ? 120_000 : 900_000);
       runs.push(run);
       log(
         `dashboard_start ${plays.toLocaleString("en")} #${i + 1}: live in ${
@@ -226,7 +290,9 @@ function label(plays: number): string {
 export async function benchDashboardStart(options: DashboardStartOptions): Promise<BenchResult> {
   const log = options.log ?? (() => {});
   const figures: SizeFigures[] = [];
-  for (const plays of options.sizes) figures.push(await size(plays, options.starts, log));
+  for (const plays of options.sizes) {
+    figures.push(await size(plays, options.starts, log, options.distinctSongs));
+  }
   const [base, target] = [figures[0]!, figures[1] ?? figures[0]!];
   const references: MeasuredReference[] = figures.filter((f) => f !== target).map((f) => ({
     name: `start at ${label(f.plays)} plays`,
@@ -261,4 +327,19 @@ export async function benchDashboardStart(options: DashboardStartOptions): Promi
       "checked equal to the size; peak = max VmHWM from spawn to 3 s after live.",
     details: { sizes: figures },
   };
+}
+
+// By hand: `deno run -A bench/dashboard_start.ts PLAYS SONGS` starts the
+// dashboard once on PLAYS plays of history spread over SONGS distinct songs
+// (needs `deno task up`) and prints its start and peak memory.
+if (import.meta.main) {
+  installKafkaPatches();
+  const [plays, songs] = [Number(Deno.args[0] ?? 1_000_000), Number(Deno.args[1] ?? 1_000_000)];
+  const result = await benchDashboardStart({
+    sizes: [plays],
+    starts: 1,
+    distinctSongs: songs,
+    log: (line) => console.error(line),
+  });
+  console.log(JSON.stringify({ what: result.what, ours: result.ours, details: result.details }));
 }

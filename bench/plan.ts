@@ -79,7 +79,7 @@ export const PLAN = {
     latency: { rate: 1_000, seconds: 60, repetitions: 3 },
     memory: { events: 1_000_000, repetitions: 2 },
     dashboard_start: { sizes: [100_000, 1_000_000], starts: 3 },
-    catalog: { songs: 100_000, plays: 1_000_000, repetitions: 3 },
+    catalog: { songs: 100_000, plays: 1_000_000, repetitions: 3, latencyArtists: 100_000 },
   },
   quick: {
     produce: { events: 50_000, repetitions: 3 },
@@ -88,6 +88,6 @@ export const PLAN = {
     latency: { rate: 1_000, seconds: 15, repetitions: 1 },
     memory: { events: 100_000, repetitions: 1 },
     dashboard_start: { sizes: [10_000, 100_000], starts: 2 },
-    catalog: { songs: 20_000, plays: 200_000, repetitions: 1 },
+    catalog: { songs: 20_000, plays: 200_000, repetitions: 1, latencyArtists: 20_000 },
   },
 };

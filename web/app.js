@@ -451,7 +451,8 @@ els.artist.addEventListener("change", () => {
 let artistsKey = "";
 async function loadArtists() {
   try {
-    const response = await fetch("/api/artists");
+    // The most played artists of all time (a catalog may hold 100,000).
+    const response = await fetch("/api/artists?limit=200");
     const { artists } = await response.json();
     const slugs = artists.map((entry) => entry.artist);
     if (!slugs.includes(view.artist)) slugs.push(view.artist);

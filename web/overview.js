@@ -1,6 +1,7 @@
-// livecharts overview page: every artist's plays in the window and their
-// number one, refreshed every two seconds. Names are set with textContent,
-// never as HTML.
+// livecharts overview page: the most played artists in the window (the first
+// SHOWN of them) and their number one, refreshed every two seconds from a
+// document the server keeps up to date on each play and orders at most once a
+// second. Names are set with textContent, never as HTML.
 "use strict";
 
 const WINDOWS = {
@@ -10,6 +11,7 @@ const WINDOWS = {
   all: "all time",
 };
 const REFRESH_MS = 2_000;
+const SHOWN = 200;
 const numbers = new Intl.NumberFormat();
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -29,7 +31,10 @@ function cell(text, className) {
 }
 
 function render(doc) {
-  $("subtitle").textContent = `${doc.artists.length} artists · ${WINDOWS[doc.window]}`;
+  const shown = doc.count > doc.artists.length
+    ? `top ${numbers.format(doc.artists.length)} of ${numbers.format(doc.count)} artists`
+    : `${numbers.format(doc.count)} artists`;
+  $("subtitle").textContent = `${shown} · ${WINDOWS[doc.window]}`;
   const rows = doc.artists.map((entry, i) => {
     const tr = document.createElement("tr");
     tr.dataset.artist = entry.artist;
@@ -61,7 +66,8 @@ async function refresh() {
   clearTimeout(timer);
   const mine = ++asked;
   try {
-    const response = await fetch(`/api/overview?window=${encodeURIComponent(windowName)}`);
+    const query = new URLSearchParams({ window: windowName, limit: String(SHOWN) });
+    const response = await fetch(`/api/overview?${query}`);
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const doc = await response.json();
     if (mine !== asked) return;

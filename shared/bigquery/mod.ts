@@ -44,5 +44,6 @@ export {
   openWarehouse,
   playsTableRef,
   query,
+  queryPages,
   type Warehouse,
 } from "./warehouse.ts";

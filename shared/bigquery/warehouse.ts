@@ -286,6 +286,52 @@ export function query(
   });
 }
 
+/**
+ * Runs a query like {@linkcode query} and hands its rows to `onPage` a page
+ * (at most `pageRows`, default 20,000) at a time, so a large answer is never
+ * held whole. The deadline applies to the job and to each page.
+ *
+ * @example
+ * ```ts ignore
+ * let rows = 0;
+ * await queryPages(warehouse, "SELECT x FROM UNNEST(GENERATE_ARRAY(1, 50000)) AS x", (page) => {
+ *   rows += page.length;
+ * });
+ * ```
+ */
+export async function queryPages(
+  warehouse: Warehouse,
+  sql: string,
+  onPage: (rows: Record<string, unknown>[]) => void,
+  options: { pageRows?: number } = {},
+): Promise<void> {
+  const ms = warehouse.requestTimeoutMs;
+  const cap = warehouse.maximumBytesBilled;
+  const [job] = await withDeadline("a query", ms, () =>
+    warehouse.client.createQueryJob({
+      query: sql,
+      ...(cap === undefined ? {} : { maximumBytesBilled: String(cap) }),
+    }));
+  let pageToken: string | undefined;
+  do {
+    const token = pageToken;
+    const [rows, next] = await withDeadline(
+      "a page of query results",
+      ms,
+      () =>
+        job.getQueryResults({
+          timeoutMs: ms,
+          autoPaginate: false,
+          maxResults: options.pageRows ?? 20_000,
+          ...(token === undefined ? {} : { pageToken: token }),
+        }),
+    );
+    onPage(Array.isArray(rows) ? rows.filter(isRecord) : []);
+    const nextToken = isRecord(next) ? next.pageToken : undefined;
+    pageToken = typeof nextToken === "string" && nextToken !== "" ? nextToken : undefined;
+  } while (pageToken !== undefined);
+}
+
 /** Fully qualified, quoted name of the plays table for SQL. */
 export function playsTableRef(config: BigQueryConfig): string {
   return `\`${config.project}.${config.dataset}.${config.table}\``;

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { TopDocument } from "./server.ts";
+import type { TopDocument } from "./top_document.ts";
 
 /** Columns of {@linkcode topCsv}, in order. */
 export const CSV_COLUMNS = [

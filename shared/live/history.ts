@@ -22,19 +22,26 @@
  * @module
  */
 
-import { playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
+import { playsTableRef, queryPages, type Warehouse } from "../bigquery/mod.ts";
 import { DEFAULT_MAX_FUTURE_MS, latestEventTime } from "../event.ts";
 import type { PartitionAnchor } from "./anchors.ts";
+import {
+  type BucketSeeds,
+  createBucketSeeds,
+  createHistoryTable,
+  type HistoryTable,
+} from "./history_table.ts";
 import {
   FINITE_WINDOWS,
   type FiniteWindowName,
   heldFrom,
   LONGEST_WINDOW_MS,
   type PlayCounter,
-  type SongHistory,
-  songKey,
   WINDOWS,
 } from "./windows.ts";
+
+/** Rows per page of BigQuery's answers. */
+const PAGE = { pageRows: 10_000 };
 
 /** A song's plays in the buckets of one window, as BigQuery sent them. */
 export interface WindowSeed {
@@ -50,10 +57,10 @@ export interface WindowSeed {
 
 /** BigQuery's plays below the anchors. */
 export interface History {
-  /** All-time plays per song, keyed `artist/song_id`. */
-  songs: Map<string, SongHistory>;
-  /** Plays per bucket of each finite window, as of when asked. */
-  windows: WindowSeed[];
+  /** All-time plays per song, keyed `artist/song_id` (compact, see history_table.ts). */
+  songs: HistoryTable;
+  /** Plays per bucket of each finite window, as of when asked (compact). */
+  windows: BucketSeeds;
   /** Queries run (0 when nothing lies below the anchors). */
   queries: number;
   /** Whether all time was asked for in full rather than as a change since the previous anchors. */
@@ -63,7 +70,7 @@ export interface History {
 /** All time below earlier anchors, for asking BigQuery only what changed. */
 export interface PreviousHistory {
   anchors: readonly PartitionAnchor[];
-  songs: ReadonlyMap<string, SongHistory>;
+  songs: HistoryTable;
   /**
    * Earliest event time (ms) of the plays between the earlier anchors and
    * the new ones; `undefined` when there were none.
@@ -274,11 +281,6 @@ function isFiniteWindow(value: string): value is FiniteWindowName {
   return (FINITE_WINDOWS as readonly string[]).includes(value);
 }
 
-/** Whether `a` is a later play than `b` (event time, then id). */
-function isLater(a: SongHistory, b: SongHistory): boolean {
-  return a.latestAt > b.latestAt || (a.latestAt === b.latestAt && a.latestId > b.latestId);
-}
-
 /**
  * Merges all-time rows into `songs`: each row's `plays - before` is added,
  * and its latest play replaces the known one when later.
@@ -287,7 +289,8 @@ function isLater(a: SongHistory, b: SongHistory): boolean {
  * ```ts
  * import assert from "node:assert/strict";
  * import { mergeAllTime } from "./history.ts";
- * const songs = mergeAllTime(new Map(), [
+ * import { createHistoryTable } from "./history_table.ts";
+ * const songs = mergeAllTime(createHistoryTable(), [
  *   { artist: "tony-allen", song_id: 1, plays: 3, before: 0, latest_ms: 5, song_name: "zombie", latest_id: "b" },
  * ]);
  * mergeAllTime(songs, [
@@ -299,52 +302,57 @@ function isLater(a: SongHistory, b: SongHistory): boolean {
  * ```
  */
 export function mergeAllTime(
-  songs: Map<string, SongHistory>,
+  songs: HistoryTable,
   rows: readonly Record<string, unknown>[],
-): Map<string, SongHistory> {
+): HistoryTable {
   for (const row of rows) {
-    const song: SongHistory = {
+    songs.add({
       artist: textOf(row, "artist"),
       song_id: integerOf(row, "song_id"),
       plays: integerOf(row, "plays") - integerOf(row, "before"),
       song_name: textOf(row, "song_name"),
       latestAt: integerOf(row, "latest_ms"),
       latestId: textOf(row, "latest_id"),
-    };
-    const key = songKey(song.artist, song.song_id);
-    const known = songs.get(key);
-    if (known === undefined) {
-      songs.set(key, song);
-      continue;
-    }
-    const later = isLater(song, known) ? song : known;
-    songs.set(key, {
-      ...later,
-      plays: known.plays + song.plays,
     });
   }
   return songs;
 }
 
-function windowSeeds(rows: readonly Record<string, unknown>[]): WindowSeed[] {
-  return rows.map((row) => {
-    const window = textOf(row, "time_window");
-    if (!isFiniteWindow(window)) {
+/** A row of the windows' answer (see {@linkcode windowsSql}). */
+function windowSeed(row: Record<string, unknown>): WindowSeed {
+  const window = textOf(row, "time_window");
+  if (!isFiniteWindow(window)) {
+    throw new Error(
+      `Cannot read BigQuery's history: 'time_window' must be one of ${
+        FINITE_WINDOWS.join(", ")
+      }, got ${JSON.stringify(window)}`,
+    );
+  }
+  return {
+    window,
+    artist: textOf(row, "artist"),
+    song_id: integerOf(row, "song_id"),
+    since: integerOf(row, "since_ms"),
+    width: integerOf(row, "width_ms"),
+    buckets: textOf(row, "buckets"),
+  };
+}
+
+/** Adds the buckets of `seed` (its `bucket:plays` pairs) to `seeds`. */
+function addBuckets(seeds: BucketSeeds, seed: WindowSeed): void {
+  for (const pair of seed.buckets.split(",")) {
+    const colon = pair.indexOf(":");
+    const bucket = Number(pair.slice(0, colon));
+    const plays = Number(pair.slice(colon + 1));
+    if (colon < 1 || !Number.isSafeInteger(bucket) || !Number.isSafeInteger(plays)) {
       throw new Error(
-        `Cannot read BigQuery's history: 'time_window' must be one of ${
-          FINITE_WINDOWS.join(", ")
-        }, got ${JSON.stringify(window)}`,
+        `Cannot read BigQuery's history: expected 'bucket:plays' pairs, got ${
+          JSON.stringify(pair.slice(0, 64))
+        }`,
       );
     }
-    return {
-      window,
-      artist: textOf(row, "artist"),
-      song_id: integerOf(row, "song_id"),
-      since: integerOf(row, "since_ms"),
-      width: integerOf(row, "width_ms"),
-      buckets: textOf(row, "buckets"),
-    };
-  });
+    seeds.add(seed.window, seed.artist, seed.song_id, seed.since + bucket * seed.width, plays);
+  }
 }
 
 /**
@@ -356,11 +364,10 @@ export async function loadHistory(
   request: HistoryRequest,
 ): Promise<History> {
   const { anchors, previous } = request;
-  const songs = new Map(previous?.songs ?? []);
+  const songs = previous?.songs.copy() ?? createHistoryTable();
   if (!anchors.some((anchor) => anchor.below > 0n)) {
-    return { songs, windows: [], queries: 0, full: previous === undefined };
+    return { songs, windows: createBucketSeeds(), queries: 0, full: previous === undefined };
   }
-  // The two questions are independent: asked at once, the start waits for the slower only.
   const maxFutureMs = request.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   const clock = { now: request.now, maxFutureMs };
   const allTime = previous === undefined
@@ -380,13 +387,18 @@ export async function loadHistory(
     request.allowedLatenessMs,
     maxFutureMs,
   );
-  const [windowRows, allTimeRows] = await Promise.all([
-    query(warehouse, windowsQuery),
-    allTime === undefined ? undefined : query(warehouse, allTime),
-  ]);
-  if (allTimeRows !== undefined) mergeAllTime(songs, allTimeRows);
+  // Read a page at a time into compact tables, one answer after the other: a
+  // catalog's answer is never held as rows (pages of both at once did not fit
+  // the dashboard's heap at 500,000 songs).
+  const windows = createBucketSeeds();
+  if (allTime !== undefined) {
+    await queryPages(warehouse, allTime, (rows) => mergeAllTime(songs, rows), PAGE);
+  }
+  await queryPages(warehouse, windowsQuery, (rows) => {
+    for (const row of rows) addBuckets(windows, windowSeed(row));
+  }, PAGE);
   const queries = allTime === undefined ? 1 : 2;
-  return { songs, windows: windowSeeds(windowRows), queries, full: previous === undefined };
+  return { songs, windows, queries, full: previous === undefined };
 }
 
 /**
@@ -397,13 +409,18 @@ export async function loadHistory(
  * ```ts
  * import assert from "node:assert/strict";
  * import { applyHistory } from "./history.ts";
+ * import { createBucketSeeds, createHistoryTable } from "./history_table.ts";
  * import { createPlayCounter, windowStart } from "./windows.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
  * const counter = createPlayCounter({ now });
  * const song = { artist: "tony-allen", song_id: 1, song_name: "zombie", plays: 5, latestAt: now - 1_000, latestId: "x" };
+ * const songs = createHistoryTable();
+ * songs.add(song);
+ * const windows = createBucketSeeds();
+ * windows.add("5m", "tony-allen", 1, windowStart("5m", now)! + 299_000, 2);
  * applyHistory(counter, {
- *   songs: new Map([["tony-allen/1", song]]),
- *   windows: [{ window: "5m", artist: "tony-allen", song_id: 1, since: windowStart("5m", now)!, width: 1_000, buckets: "299:2" }],
+ *   songs,
+ *   windows,
  *   queries: 2,
  *   full: true,
  * });
@@ -413,19 +430,7 @@ export async function loadHistory(
  */
 export function applyHistory(counter: PlayCounter, history: History): void {
   for (const song of history.songs.values()) counter.seedSong(song);
-  for (const seed of history.windows) {
-    for (const pair of seed.buckets.split(",")) {
-      const colon = pair.indexOf(":");
-      const bucket = Number(pair.slice(0, colon));
-      const plays = Number(pair.slice(colon + 1));
-      if (colon < 1 || !Number.isSafeInteger(bucket) || !Number.isSafeInteger(plays)) {
-        throw new Error(
-          `Cannot read BigQuery's history: expected 'bucket:plays' pairs, got ${
-            JSON.stringify(pair.slice(0, 64))
-          }`,
-        );
-      }
-      counter.seedBucket(seed.window, seed, seed.since + bucket * seed.width, plays);
-    }
-  }
+  history.windows.forEach((window, artist, song_id, start, plays) => {
+    counter.seedBucket(window, { artist, song_id }, start, plays);
+  });
 }

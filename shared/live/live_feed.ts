@@ -37,9 +37,10 @@ import {
   storedOffsets,
 } from "./anchors.ts";
 import { applyHistory, type History, loadHistory, type PreviousHistory } from "./history.ts";
+import type { HistoryTable } from "./history_table.ts";
 import { type FeedStats, type PlayFeed, startPlayFeed } from "./play_feed.ts";
 import { readerLag } from "./reader_lag.ts";
-import { createPlayCounter, type PlayCounter, type SongHistory } from "./windows.ts";
+import { createPlayCounter, type PlayCounter } from "./windows.ts";
 
 const log = logger("dashboard");
 
@@ -136,7 +137,7 @@ interface Generation {
   anchoredAt?: number;
   feed?: PlayFeed;
   /** All time below the anchors, as BigQuery counted it; undefined until loaded. */
-  songs?: Map<string, SongHistory>;
+  songs?: HistoryTable;
   historyAt?: number;
   queries: number;
 }
@@ -154,7 +155,7 @@ function sameAnchors(a: readonly PartitionAnchor[], b: readonly PartitionAnchor[
 export function previousHistory(
   old: {
     anchors: readonly PartitionAnchor[];
-    songs: ReadonlyMap<string, SongHistory>;
+    songs: HistoryTable;
     stats: Pick<FeedStats, "contiguous" | "minEventAt">;
     position: (partition: number) => bigint | undefined;
   },

@@ -42,8 +42,8 @@ export interface DashboardMetricsOptions {
  *     read: 3, invalid: 1, caughtUp: true, lastReadAt: 0, minEventAt: 0, contiguous: true,
  *   }),
  *   counter: () => ({
- *     counted: 2, duplicates: 0, late: 0, seeded: 5, songs: 2, artists: 1,
- *     dedupIds: 2, dedupBytes: 64, buckets: 4,
+ *     counted: 2, duplicates: 0, late: 0, seeded: 5, songs: 2, artists: 1, evictedSongs: 0,
+ *     allTimeSongs: 2, allTimeArtists: 1, dedupIds: 2, dedupBytes: 64, buckets: 4,
  *   }),
  *   streams: () => 1,
  * });
@@ -128,7 +128,21 @@ export function dashboardMetrics(
       "All-time plays taken from BigQuery's history (below the committed offsets)",
       () => sources.counter().seeded,
     ],
-    ["livecharts_dashboard_songs", "Songs with plays", () => sources.counter().songs],
+    [
+      "livecharts_dashboard_songs",
+      "Songs held for the windows (with plays in a window); the others are evicted",
+      () => sources.counter().songs,
+    ],
+    [
+      "livecharts_dashboard_artists",
+      "Artists held for the windows (with a song held)",
+      () => sources.counter().artists,
+    ],
+    [
+      "livecharts_dashboard_all_time_songs",
+      "Songs with plays of all time (a count and a name each, in buffers outside the heap)",
+      () => sources.counter().allTimeSongs,
+    ],
     [
       "livecharts_dashboard_dedup_bytes",
       "Bytes held by the event-id dedup set (ids within the dedup horizon)",

@@ -7,9 +7,11 @@
  * - `GET /api/top?artist=&window=&limit=`: the top songs document;
  * - `GET /api/top.csv` and `/api/top.json` (same parameters): the same
  *   document to download, as CSV (one row per song) or JSON;
- * - `GET /api/artists`: artists seen, most played first;
- * - `GET /overview` (page) and `GET /api/overview?window=`: every artist's
- *   plays in the window and their number one, most played first;
+ * - `GET /api/artists?q=&offset=&limit=`: artists of all time whose slug
+ *   contains `q`, most played first, a page at a time;
+ * - `GET /overview` (page) and `GET /api/overview?window=&offset=&limit=`:
+ *   artists' plays in the window and their number one, most played first,
+ *   a page at a time (both lists ordered at most once per {@linkcode LIST_TICK_MS});
  * - `GET /api/stream?artist=&window=&limit=`: the same document as SSE,
  *   pushed when it changes (checked every `tickMs`, so at most a few per second);
  * - `GET /api/reconcile`: dashboard versus BigQuery for every window, through
@@ -38,18 +40,13 @@ import { DEFAULT_STALL_TIMEOUT_MS } from "./options.ts";
 import { MAX_ARTIST_LENGTH, SLUG } from "../event.ts";
 import { exportFileName, topCsv } from "./export.ts";
 import { createStreamGate, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream_gate.ts";
-import type { LiveState, LiveStatus } from "./live_feed.ts";
-import { overviewDocument } from "./overview.ts";
+import type { LiveStatus } from "./live_feed.ts";
+import { type TopDocument, topDocument, type TopQuery } from "./top_document.ts";
+import { createOverviewCache, type Page } from "./overview.ts";
 import type { ReconcileGate } from "./reconcile_gate.ts";
-import {
-  isWindowName,
-  type PlayCounter,
-  type RankChange,
-  rankChange,
-  type SongPlays,
-  WINDOW_NAMES,
-  type WindowName,
-} from "./windows.ts";
+import { isWindowName, type PlayCounter, WINDOW_NAMES, type WindowName } from "./windows.ts";
+
+export { type SongTrend, type TopDocument, topDocument, type TopQuery } from "./top_document.ts";
 
 /** Defaults of the query parameters. */
 export const DEFAULT_ARTIST = "tony-allen";
@@ -63,13 +60,6 @@ export class QueryError extends Error {
     super(message);
     this.name = "QueryError";
   }
-}
-
-/** What `/api/top` and `/api/stream` are asked for. */
-export interface TopQuery {
-  artist: string;
-  window: WindowName;
-  limit: number;
 }
 
 /**
@@ -96,14 +86,7 @@ export function parseTopQuery(params: URLSearchParams): TopQuery {
       }`,
     );
   }
-  const window = params.get("window") ?? DEFAULT_WINDOW;
-  if (!isWindowName(window)) {
-    throw new QueryError(
-      `Invalid 'window': expected one of ${WINDOW_NAMES.join(", ")}, got ${
-        JSON.stringify(window.slice(0, 64))
-      }`,
-    );
-  }
+  const window = parseWindow(params);
   const rawLimit = params.get("limit") ?? String(DEFAULT_LIMIT);
   const limit = Number(rawLimit);
   if (!/^\d{1,3}$/.test(rawLimit) || limit < 1 || limit > MAX_LIMIT) {
@@ -116,88 +99,78 @@ export function parseTopQuery(params: URLSearchParams): TopQuery {
   return { artist, window, limit };
 }
 
-/** A listed song, with how it moves. */
-export interface SongTrend extends SongPlays {
-  /**
-   * Places gained since the period just before the window (same length,
-   * ending at `from`), `"new"` when it had no plays then; `null` when that
-   * period is not known (`24h`, `all`, or less than a period read since start).
-   */
-  rank_change: RankChange | null;
-  /** Plays per point of the document's `series` layout; `null` for `all`. */
-  series: number[] | null;
+function parseWindow(params: URLSearchParams): WindowName {
+  const window = params.get("window") ?? DEFAULT_WINDOW;
+  if (!isWindowName(window)) {
+    throw new QueryError(
+      `Invalid 'window': expected one of ${WINDOW_NAMES.join(", ")}, got ${
+        JSON.stringify(window.slice(0, 64))
+      }`,
+    );
+  }
+  return window;
 }
 
-/** The document of `/api/top` and of each `/api/stream` event. */
-export interface TopDocument {
-  artist: string;
+/** Default and largest `limit` of `/api/overview` and `/api/artists` (artists per page). */
+export const DEFAULT_PAGE_LIMIT = 100;
+export const MAX_PAGE_LIMIT = 1_000;
+
+/** What `/api/overview` and `/api/artists` are asked for. */
+export interface ListQuery extends Page {
   window: WindowName;
-  /** Window start (ISO), `null` for `all`: BigQuery can be asked for `timestamp >= from`. */
-  from: string | null;
-  updated_at: string;
-  /** Plays of the artist in the window (all songs, not only those listed). */
-  total: number;
-  songs: SongTrend[];
-  /**
-   * Where the songs' series points lie: the first starts at `from` (ISO),
-   * each is `point_ms` long; `total` is the artist's plays per point (all
-   * songs); `null` for `all`.
-   */
-  series: { from: string; point_ms: number; points: number; total: number[] } | null;
-  /** Plays of the artist per second over the last minute. */
-  plays_per_second: number;
-  /** Latest event time of the artist. */
-  last_event_at: string | null;
-  /** Latest event time of any play counted (how fresh the data is). */
-  newest_event_at: string | null;
-  /** Messages in Kafka the dashboard has not counted yet; `null` when not known. */
-  kafka_lag: number | null;
-  /**
-   * `live` when the numbers are complete; `catching-up` after a start;
-   * `degraded` while BigQuery's history is missing (plays read since start only).
-   */
-  state: LiveState;
-  /** What is wrong, one sentence each (Kafka reader down, BigQuery unreachable). */
-  problems: string[];
+  /** Part of an artist's slug (`/api/artists`); `""` for all. */
+  q: string;
 }
 
-/** Builds the document for `query` at `now`. */
-export function topDocument(
-  counter: PlayCounter,
-  query: TopQuery,
-  now: number,
-  status: Pick<LiveStatus, "state" | "problems">,
-  kafkaLag?: number,
-): TopDocument {
-  const newest = counter.newestEventAt();
-  const top = counter.top(query.artist, query.window, query.limit, now);
-  const trends = counter.trends(query.artist, query.window, now);
-  const ranks = trends?.previousRanks;
+function integerParam(
+  params: URLSearchParams,
+  name: string,
+  fallback: number,
+  max: number,
+  min: number,
+): number {
+  const raw = params.get(name) ?? String(fallback);
+  const value = Number(raw);
+  if (!/^\d{1,9}$/.test(raw) || value < min || value > max) {
+    throw new QueryError(
+      `Invalid '${name}': expected an integer from ${min} to ${max}, got ${
+        JSON.stringify(raw.slice(0, 64))
+      }`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Validates the query parameters of `/api/overview` and `/api/artists`:
+ * `window`, `offset`, `limit` (at most {@linkcode MAX_PAGE_LIMIT}) and `q`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseListQuery } from "./server.ts";
+ * assert.deepEqual(
+ *   parseListQuery(new URLSearchParams("q=allen&offset=200")),
+ *   { window: "1h", q: "allen", offset: 200, limit: 100 },
+ * );
+ * assert.throws(() => parseListQuery(new URLSearchParams("limit=5000")), /Invalid 'limit'/);
+ * assert.throws(() => parseListQuery(new URLSearchParams("q=Tony%20Allen")), /Invalid 'q'/);
+ * ```
+ */
+export function parseListQuery(params: URLSearchParams): ListQuery {
+  const q = params.get("q") ?? "";
+  if (q.length > MAX_ARTIST_LENGTH || !/^[a-z0-9-]*$/.test(q)) {
+    throw new QueryError(
+      `Invalid 'q': expected part of a slug (lowercase letters, digits, dashes), got ${
+        JSON.stringify(q.slice(0, 64))
+      }`,
+    );
+  }
   return {
-    artist: top.artist,
-    window: top.window,
-    from: top.from === undefined ? null : new Date(top.from).toISOString(),
-    updated_at: new Date(now).toISOString(),
-    total: top.total,
-    songs: top.songs.map((song, i) => ({
-      ...song,
-      rank_change: ranks === undefined ? null : rankChange(i + 1, ranks.get(song.song_id)),
-      series: trends === undefined
-        ? null
-        : trends.series.get(song.song_id) ?? new Array<number>(trends.layout.points).fill(0),
-    })),
-    series: trends === undefined ? null : {
-      from: new Date(trends.layout.from).toISOString(),
-      point_ms: trends.layout.pointMs,
-      points: trends.layout.points,
-      total: trends.total,
-    },
-    plays_per_second: Math.round(top.playsPerSecond * 100) / 100,
-    last_event_at: top.lastEventAt === undefined ? null : new Date(top.lastEventAt).toISOString(),
-    newest_event_at: newest === undefined ? null : new Date(newest).toISOString(),
-    kafka_lag: kafkaLag ?? null,
-    state: status.state,
-    problems: status.problems,
+    window: parseWindow(params),
+    q,
+    offset: integerParam(params, "offset", 0, 100_000_000, 0),
+    limit: integerParam(params, "limit", DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, 1),
   };
 }
 
@@ -221,6 +194,9 @@ export interface HealthAnswer {
   healthy: boolean;
   body: Record<string, unknown>;
 }
+
+/** How old the order of `/api/overview` and `/api/artists` may be (ms): one rebuild a second at most. */
+export const LIST_TICK_MS = 1_000;
 
 /** `Retry-After` of a stream refused by a cap, in seconds. */
 export const STREAM_RETRY_AFTER_S = 10;
@@ -247,6 +223,8 @@ export interface DashboardHandlerOptions {
   stallTimeoutMs?: number;
   /** Open streams at most, in all and per client address (default {@linkcode DEFAULT_STREAM_CAPS}). */
   streamCaps?: StreamCaps;
+  /** How old the order of `/api/overview` and `/api/artists` may be (default {@linkcode LIST_TICK_MS}). */
+  listTickMs?: number;
   /** Wall clock (default `Date.now`). */
   now?: () => number;
 }
@@ -355,6 +333,8 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
   let resumed = 0;
   /** Id of the latest document frame. */
   let sequence = 0;
+  /** The overview and the artists, ordered at most once per list tick. */
+  const lists = createOverviewCache({ tickMs: options.listTickMs ?? LIST_TICK_MS });
 
   function remove(subscriber: Subscriber): void {
     subscribers.delete(subscriber);
@@ -564,11 +544,13 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
           return stream(query, client);
         }
         case "/api/overview": {
-          const { window } = parseTopQuery(url.searchParams);
-          return json(overviewDocument(options.counter(), window, now()));
+          const { window, offset, limit } = parseListQuery(url.searchParams);
+          return json(lists.overview(options.counter(), window, now(), { offset, limit }));
         }
-        case "/api/artists":
-          return json({ artists: options.counter().artists() });
+        case "/api/artists": {
+          const { q, offset, limit } = parseListQuery(url.searchParams);
+          return json(lists.artists(options.counter(), q, now(), { offset, limit }));
+        }
         case "/api/reconcile":
           return await reconcile();
         case "/healthz": {

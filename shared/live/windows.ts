@@ -27,6 +27,9 @@
  */
 
 import type { SongCompleted } from "../event.ts";
+import { createAllTimeCounts } from "./all_time.ts";
+import type { SongPlays } from "./song_plays.ts";
+import { createNameOrder, createNameSearch, orderByTotal } from "./artist_order.ts";
 import { createIntCounts, type IntCounts } from "./int_counts.ts";
 import { createRecentIds } from "./recent_ids.ts";
 
@@ -114,12 +117,7 @@ export function heldFrom(window: FiniteWindowName, now: number): number {
   return KEEPS_PREVIOUS[window] ? from - WINDOWS[window].lengthMs! : from;
 }
 
-/** A song's plays in a window. */
-export interface SongPlays {
-  song_id: number;
-  song_name: string;
-  plays: number;
-}
+export type { SongPlays } from "./song_plays.ts";
 
 /** The top songs of an artist in a window. */
 export interface TopSongs {
@@ -256,6 +254,15 @@ export interface ArtistPlays {
   plays: number;
 }
 
+/** An artist's plays in a window and their most played song in it. */
+export interface ArtistWindowTotal {
+  artist: string;
+  /** Plays of the artist in the window (equal to `top()`'s `total`). */
+  total: number;
+  /** Their most played song in the window, `null` without plays in it. */
+  top: SongPlays | null;
+}
+
 /** Outcome of {@linkcode PlayCounter.add}. */
 export type AddResult = "counted" | "duplicate" | "late";
 
@@ -266,8 +273,16 @@ export interface CounterStats {
   late: number;
   /** All-time plays taken from BigQuery's history. */
   seeded: number;
+  /** Songs held for the windows (with plays in a held bucket). */
   songs: number;
+  /** Artists held for the windows (with a song held). */
   artists: number;
+  /** Songs given back since start, their plays having left every window. */
+  evictedSongs: number;
+  /** Songs with plays of all time. */
+  allTimeSongs: number;
+  /** Artists with plays of all time. */
+  allTimeArtists: number;
   /** Ids held for deduplication (those read within the horizon). */
   dedupIds: number;
   /** Bytes of the dedup tables. */
@@ -324,6 +339,26 @@ export interface PlayCounter {
   trends(artist: string, window: WindowName, now: number): SongTrends | undefined;
   /** Artists seen, most played first (ties by name). */
   artists(): ArtistPlays[];
+  /**
+   * Every artist with plays in `window` at `now` (evicts first): their plays
+   * and most played song, in no particular order. Kept up to date on each
+   * play, so this costs one entry per artist, not a scan of their songs.
+   */
+  overview(window: WindowName, now: number): ArtistWindowTotal[];
+  /**
+   * Ids of the artists with plays in `window` at `now`, most played first,
+   * ties by name (see artist_order.ts); {@linkcode PlayCounter.artistIn}
+   * tells each one's current numbers.
+   */
+  artistOrder(window: WindowName, now: number): Int32Array;
+  /** The artist of id `id` (from {@linkcode PlayCounter.artistOrder}): plays and top song in `window`. */
+  artistIn(window: WindowName, id: number): ArtistWindowTotal;
+  /** The artist of id `id` and their all-time plays. */
+  artistAt(id: number): ArtistPlays;
+  /** The name of the artist of id `id`. */
+  artistName(id: number): string;
+  /** Ids of the artists whose name contains `part`, in no particular order. */
+  findArtists(part: string): number[];
   /** Latest event time of any play (ms), `undefined` before the first. */
   newestEventAt(): number | undefined;
   /**
@@ -363,13 +398,27 @@ interface Ring {
   /** Bucket starts, ascending. */
   starts: number[];
   /** Song index → plays in the window. */
-  totals: number[];
+  totals: Float64Array;
+  /** Artist id → plays in the window. */
+  artistTotals: Float64Array;
+  /** Artist id → index of their most played song in the window (-1: none), unless dirty. */
+  artistTop: Int32Array;
+  /** Artist id → 1 when their most played song lost plays: found again when asked. */
+  dirty: Uint8Array;
 }
 
-interface ArtistState {
-  songs: number[];
-  plays: number;
-  lastEventAt: number;
+/** `array`, or a copy at least `length` long (doubling), the new part filled with `fill`. */
+function grown<T extends Float64Array | Int32Array | Uint8Array>(
+  array: T,
+  length: number,
+  make: (n: number) => T,
+  fill = 0,
+): T {
+  if (array.length >= length) return array;
+  const next = make(Math.max(length, array.length * 2));
+  if (fill !== 0) next.fill(fill, array.length);
+  next.set(array);
+  return next;
 }
 
 const RATE_WINDOW_MS = 60_000;
@@ -453,14 +502,25 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     horizonMs: options.dedupHorizonMs ?? DEFAULT_DEDUP_HORIZON_MS,
     ...(options.now === undefined ? {} : { now: options.now }),
   });
-  const songIndex = new Map<string, number>();
-  const songArtist: string[] = [];
-  const songId: number[] = [];
-  const songName: string[] = [];
-  const songNameAt: number[] = [];
-  const songNameId: string[] = [];
-  const allTotals: number[] = [];
-  const artistState = new Map<string, ArtistState>();
+  // Every artist and song is registered in the all-time counts (ids and
+  // serials, names and counts in typed arrays); a song gets an index here
+  // only while it has plays in a held bucket, and gives it back (reused)
+  // when the last such bucket goes. Everything per song is in typed arrays.
+  const allTime = createAllTimeCounts();
+  const nameOrder = createNameOrder(allTime.names);
+  const nameSearch = createNameSearch(allTime.names);
+  let held = 0;
+  let indexes = 0; // indexes handed out (held or free)
+  const free: number[] = [];
+  let songSerial = new Int32Array(1024).fill(-1); // -1 when free
+  let songArtist = new Int32Array(1024).fill(-1);
+  /** Song index → (ring, bucket) entries holding it; 0 means evicted (or free). */
+  let songBuckets = new Int32Array(1024);
+  // Each artist's held songs, a doubly linked list through the song indexes.
+  let songNext = new Int32Array(1024).fill(-1);
+  let songPrev = new Int32Array(1024).fill(-1);
+  let artistHead = new Int32Array(1024).fill(-1);
+  let artistsHeld = 0;
   const rings: Ring[] = FINITE_WINDOWS.map((name) => ({
     name,
     spec: WINDOWS[name],
@@ -469,42 +529,88 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     completeFrom: options.completeFrom ?? heldFrom(name, options.now ?? Date.now()),
     buckets: new Map(),
     starts: [],
-    totals: [],
+    totals: new Float64Array(1024),
+    artistTotals: new Float64Array(1024),
+    artistTop: new Int32Array(1024).fill(-1),
+    dirty: new Uint8Array(1024),
   }));
   const ringOf = new Map(rings.map((ring) => [ring.name, ring]));
-  const stats = { counted: 0, duplicates: 0, late: 0, seeded: 0 };
+  const stats = { counted: 0, duplicates: 0, late: 0, seeded: 0, evictedSongs: 0 };
   let newest = Number.NEGATIVE_INFINITY;
 
-  function songOf(artist: string, id: number): number {
-    const key = songKey(artist, id);
-    let index = songIndex.get(key);
-    if (index !== undefined) return index;
-    index = songArtist.length;
-    songIndex.set(key, index);
-    songArtist.push(artist);
-    songId.push(id);
-    songName.push("");
-    songNameAt.push(Number.NEGATIVE_INFINITY);
-    songNameId.push("");
-    allTotals.push(0);
-    for (const ring of rings) ring.totals.push(0);
-    let state = artistState.get(artist);
-    if (state === undefined) {
-      state = { songs: [], plays: 0, lastEventAt: Number.NEGATIVE_INFINITY };
-      artistState.set(artist, state);
+  /** Makes room for artist `id` in the per-artist arrays. */
+  function ensureArtist(id: number): void {
+    if (artistHead.length > id) return;
+    artistHead = grown(artistHead, id + 1, (n) => new Int32Array(n), -1);
+    for (const ring of rings) {
+      ring.artistTotals = grown(ring.artistTotals, id + 1, (n) => new Float64Array(n));
+      ring.artistTop = grown(ring.artistTop, id + 1, (n) => new Int32Array(n), -1);
+      ring.dirty = grown(ring.dirty, id + 1, (n) => new Uint8Array(n));
     }
-    state.songs.push(index);
+  }
+
+  /** A fresh song index (reused when one is free). */
+  function newIndex(): number {
+    const reused = free.pop();
+    if (reused !== undefined) return reused;
+    const index = indexes++;
+    if (songSerial.length <= index) {
+      songSerial = grown(songSerial, index + 1, (n) => new Int32Array(n), -1);
+      songArtist = grown(songArtist, index + 1, (n) => new Int32Array(n), -1);
+      songBuckets = grown(songBuckets, index + 1, (n) => new Int32Array(n));
+      songNext = grown(songNext, index + 1, (n) => new Int32Array(n), -1);
+      songPrev = grown(songPrev, index + 1, (n) => new Int32Array(n), -1);
+      for (const ring of rings) {
+        ring.totals = grown(ring.totals, index + 1, (n) => new Float64Array(n));
+      }
+    }
     return index;
   }
 
-  /** The name of the latest play wins (event time, then id): the same answer in any order. */
-  function nameFrom(index: number, name: string, at: number, id: string): void {
-    const known = songNameAt[index]!;
-    if (at > known || (at === known && id > songNameId[index]!)) {
-      songName[index] = name;
-      songNameAt[index] = at;
-      songNameId[index] = id;
-    }
+  /** The index of song `serial` for the windows, given one when it has none. */
+  function songOf(serial: number): number {
+    const known = allTime.hotAt(serial);
+    if (known >= 0) return known;
+    const index = newIndex();
+    const artist = allTime.artistOf(serial);
+    songSerial[index] = serial;
+    songArtist[index] = artist;
+    allTime.setHotAt(serial, index);
+    held++;
+    ensureArtist(artist);
+    const head = artistHead[artist]!;
+    if (head < 0) artistsHeld++;
+    songNext[index] = head;
+    songPrev[index] = -1;
+    if (head >= 0) songPrev[head] = index;
+    artistHead[artist] = index;
+    return index;
+  }
+
+  /** The held songs of artist `id`. */
+  function* songsOf(id: number | undefined): Generator<number> {
+    if (id === undefined || id >= artistHead.length) return;
+    for (let index = artistHead[id]!; index >= 0; index = songNext[index]!) yield index;
+  }
+
+  /** Gives a song's index back once no held bucket counts it (its window totals are 0). */
+  function evict(index: number): void {
+    const artist = songArtist[index]!;
+    allTime.setHotAt(songSerial[index]!, -1);
+    const [next, prev] = [songNext[index]!, songPrev[index]!];
+    if (prev >= 0) songNext[prev] = next;
+    else artistHead[artist] = next;
+    if (next >= 0) songPrev[next] = prev;
+    if (artistHead[artist]! < 0) artistsHeld--;
+    songSerial[index] = -1;
+    songArtist[index] = -1;
+    free.push(index);
+    held--;
+    stats.evictedSongs++;
+  }
+
+  function songIdAt(index: number): number {
+    return allTime.songIdOf(songSerial[index]!);
   }
 
   function addToBucket(ring: Ring, start: number, index: number, plays: number): void {
@@ -515,8 +621,53 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       ring.buckets.set(start, bucket);
       insertSorted(ring.starts, start);
     }
+    const size = bucket.size;
     bucket.add(index, plays);
-    if (start >= ring.from) ring.totals[index]! += plays;
+    if (bucket.size > size) songBuckets[index]!++;
+    if (start >= ring.from) countIn(ring, index, plays);
+  }
+
+  /** Whether song `a` ranks before song `b` in `ring` (most played, then smaller id). */
+  function ranksBefore(ring: Ring, a: number, b: number): boolean {
+    const left = ring.totals[a]!;
+    const right = ring.totals[b]!;
+    return left > right || (left === right && songIdAt(a) < songIdAt(b));
+  }
+
+  /** Adds plays of a song to `ring`'s totals: the song's, its artist's and their top song. */
+  function countIn(ring: Ring, index: number, plays: number): void {
+    ring.totals[index]! += plays;
+    const artist = songArtist[index]!;
+    ring.artistTotals[artist]! += plays;
+    if (ring.dirty[artist] === 1) return;
+    const top = ring.artistTop[artist]!;
+    if (top < 0 || top === index || ranksBefore(ring, index, top)) ring.artistTop[artist] = index;
+  }
+
+  /** Takes plays of a song out of `ring`'s totals (its bucket left the window). */
+  function uncountIn(ring: Ring, index: number, plays: number): void {
+    ring.totals[index]! -= plays;
+    const artist = songArtist[index]!;
+    const left = (ring.artistTotals[artist]! -= plays);
+    if (left <= 0) {
+      ring.artistTop[artist] = -1;
+      ring.dirty[artist] = 0;
+    } else if (ring.artistTop[artist] === index) {
+      ring.dirty[artist] = 1;
+    }
+  }
+
+  /** The artist's most played song in `ring`, -1 without plays in it. */
+  function topIn(ring: Ring, artist: number): number {
+    if (!((ring.artistTotals[artist] ?? 0) > 0)) return -1;
+    if (ring.dirty[artist] !== 1) return ring.artistTop[artist]!;
+    let best = -1;
+    for (const index of songsOf(artist)) {
+      if (ring.totals[index]! > 0 && (best < 0 || ranksBefore(ring, index, best))) best = index;
+    }
+    ring.dirty[artist] = 0;
+    ring.artistTop[artist] = best;
+    return best;
   }
 
   function advance(now: number): void {
@@ -527,22 +678,25 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       // Buckets in [old from, from) leave the totals; those before keepFrom go.
       const end = lowerBound(ring.starts, from);
       for (let i = lowerBound(ring.starts, ring.from); i < end; i++) {
-        ring.buckets.get(ring.starts[i]!)!.forEach((index, plays) => {
-          ring.totals[index]! -= plays;
-        });
+        ring.buckets.get(ring.starts[i]!)!.forEach((index, plays) => uncountIn(ring, index, plays));
       }
       ring.from = from;
       ring.keepFrom = heldFrom(ring.name as FiniteWindowName, now);
       const gone = lowerBound(ring.starts, ring.keepFrom);
-      for (const start of ring.starts.splice(0, gone)) ring.buckets.delete(start);
+      for (const start of ring.starts.splice(0, gone)) {
+        ring.buckets.get(start)!.forEach((index) => {
+          if (--songBuckets[index]! === 0) evict(index);
+        });
+        ring.buckets.delete(start);
+      }
     }
   }
 
-  function playsIn(window: WindowName, index: number): number {
-    return window === "all" ? allTotals[index]! : ringOf.get(window)!.totals[index]!;
+  function playsIn(window: FiniteWindowName, index: number): number {
+    return ringOf.get(window)!.totals[index]!;
   }
 
-  function recentPlays(artist: string, now: number): number {
+  function recentPlays(artist: number, now: number): number {
     const ring = ringOf.get("5m")!;
     const since = now - RATE_WINDOW_MS;
     let plays = 0;
@@ -557,6 +711,53 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     return plays;
   }
 
+  function songAt(index: number, plays: number): SongPlays {
+    const serial = songSerial[index]!;
+    return { song_id: allTime.songIdOf(serial), song_name: allTime.name(serial), plays };
+  }
+
+  function entryIn(window: WindowName, id: number): ArtistWindowTotal {
+    const artist = allTime.names[id]!;
+    if (window === "all") {
+      const { total, songs } = allTime.top(id, 1);
+      return { artist, total, top: songs[0] ?? null };
+    }
+    const ring = ringOf.get(window)!;
+    const index = topIn(ring, id);
+    return {
+      artist,
+      total: ring.artistTotals[id] ?? 0,
+      top: index < 0 ? null : songAt(index, ring.totals[index]!),
+    };
+  }
+
+  /** Ids of the artists with plays in `window`. */
+  function playedIn(window: WindowName): number[] {
+    const ids: number[] = [];
+    const count = allTime.names.length;
+    if (window === "all") {
+      for (let id = 0; id < count; id++) if (allTime.playsAt(id) > 0) ids.push(id);
+    } else {
+      const totals = ringOf.get(window)!.artistTotals;
+      for (let id = 0; id < Math.min(count, totals.length); id++) {
+        if (totals[id]! > 0) ids.push(id);
+      }
+    }
+    return ids;
+  }
+
+  /** Registers a play or a seed of all time; its song's serial. */
+  function addAllTime(
+    artist: string,
+    songId: number,
+    plays: number,
+    naming: { song_name: string; at: number; id: string },
+  ): number {
+    const serial = allTime.song(allTime.artistId(artist), songId);
+    allTime.add(serial, plays, naming);
+    return serial;
+  }
+
   advance(options.now ?? Date.now());
 
   return {
@@ -566,63 +767,71 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         return "duplicate";
       }
       const time = Date.parse(event.timestamp);
-      const index = songOf(event.artist, event.song_id);
-      nameFrom(index, event.song_name, time, event.event_id);
-      allTotals[index]!++;
-      const artist = artistState.get(event.artist)!;
-      artist.plays++;
-      if (time > artist.lastEventAt) artist.lastEventAt = time;
+      const serial = addAllTime(event.artist, event.song_id, 1, {
+        song_name: event.song_name,
+        at: time,
+        id: event.event_id,
+      });
       if (time > newest) newest = time;
       if (readAt !== undefined && readAt - time > lateness) {
         stats.late++;
         return "late";
       }
       stats.counted++;
+      const index = songOf(serial);
       for (const ring of rings) {
         addToBucket(ring, Math.floor(time / ring.spec.bucketMs) * ring.spec.bucketMs, index, 1);
       }
+      if (songBuckets[index] === 0) evict(index); // older than every held bucket
       return "counted";
     },
     seedSong(song) {
       if (song.plays <= 0) return;
-      const index = songOf(song.artist, song.song_id);
-      nameFrom(index, song.song_name, song.latestAt, song.latestId);
-      allTotals[index]! += song.plays;
-      const artist = artistState.get(song.artist)!;
-      artist.plays += song.plays;
-      if (song.latestAt > artist.lastEventAt) artist.lastEventAt = song.latestAt;
+      addAllTime(song.artist, song.song_id, song.plays, {
+        song_name: song.song_name,
+        at: song.latestAt,
+        id: song.latestId,
+      });
       if (song.latestAt > newest) newest = song.latestAt;
       stats.seeded += song.plays;
     },
     seedBucket(window, song, bucketStart, plays) {
       if (plays <= 0) return;
-      addToBucket(ringOf.get(window)!, bucketStart, songOf(song.artist, song.song_id), plays);
+      const index = songOf(allTime.song(allTime.artistId(song.artist), song.song_id));
+      addToBucket(ringOf.get(window)!, bucketStart, index, plays);
+      if (songBuckets[index] === 0) evict(index);
     },
     advance,
     top(artist, window, limit, now) {
       advance(now);
-      const state = artistState.get(artist);
-      const songs: SongPlays[] = [];
+      const id = allTime.indexOf(artist);
+      let songs: SongPlays[] = [];
       let total = 0;
-      for (const index of state?.songs ?? []) {
-        const plays = playsIn(window, index);
-        if (plays <= 0) continue;
-        total += plays;
-        songs.push({ song_id: songId[index]!, song_name: songName[index]!, plays });
+      if (id === undefined) {
+        // nothing known
+      } else if (window === "all") {
+        ({ total, songs } = allTime.top(id, limit));
+      } else {
+        const ring = ringOf.get(window)!;
+        const mine: number[] = [];
+        for (const index of songsOf(id)) {
+          if (ring.totals[index]! <= 0) continue;
+          total += ring.totals[index]!;
+          mine.push(index);
+        }
+        mine.sort((a, b) => (ranksBefore(ring, a, b) ? -1 : 1));
+        songs = mine.slice(0, limit).map((index) => songAt(index, ring.totals[index]!));
       }
-      songs.sort(compareSongs);
       return {
         artist,
         window,
         from: windowStart(window, now),
         total,
-        songs: songs.slice(0, limit),
-        playsPerSecond: state === undefined
-          ? 0
-          : recentPlays(artist, now) / (RATE_WINDOW_MS / 1000),
-        lastEventAt: state === undefined || state.lastEventAt === Number.NEGATIVE_INFINITY
-          ? undefined
-          : state.lastEventAt,
+        songs,
+        playsPerSecond: id !== undefined && id < artistHead.length && artistHead[id]! >= 0
+          ? recentPlays(id, now) / (RATE_WINDOW_MS / 1000)
+          : 0,
+        lastEventAt: id === undefined ? undefined : allTime.lastEventAt(id),
       };
     },
     trends(artist, window, now) {
@@ -631,7 +840,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const ring = ringOf.get(window)!;
       const layout = seriesLayout(window, now);
       const mine = new Map<number, number>(); // song index → song_id
-      for (const index of artistState.get(artist)?.songs ?? []) mine.set(index, songId[index]!);
+      for (const index of songsOf(allTime.indexOf(artist))) mine.set(index, songIdAt(index));
       const buckets = new Map<number, [number, number][]>();
       const all: [number, number][] = [];
       const previous = new Map<number, number>();
@@ -662,24 +871,49 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       };
     },
     newestEventAt: () => newest === Number.NEGATIVE_INFINITY ? undefined : newest,
+    overview(window, now) {
+      advance(now);
+      return playedIn(window).map((id) => entryIn(window, id));
+    },
+    artistOrder(window, now) {
+      advance(now);
+      if (window === "all") return orderByTotal(allTime.playsAt, nameOrder);
+      const totals = ringOf.get(window)!.artistTotals;
+      return orderByTotal((id) => totals[id] ?? 0, nameOrder);
+    },
+    artistIn: entryIn,
+    artistAt: (id) => ({ artist: allTime.names[id]!, plays: allTime.playsAt(id) }),
+    artistName: (id) => allTime.names[id]!,
+    findArtists: (part) => nameSearch.find(part),
     artists() {
-      return [...artistState].map(([artist, state]) => ({ artist, plays: state.plays }))
-        .sort((a, b) => b.plays - a.plays || (a.artist < b.artist ? -1 : 1));
+      return playedIn("all").map((id) => ({
+        artist: allTime.names[id]!,
+        plays: allTime.playsAt(id),
+      })).sort((a, b) => b.plays - a.plays || (a.artist < b.artist ? -1 : 1));
     },
     counts(window, now) {
       advance(now);
       const plays = new Map<string, number>();
-      for (let index = 0; index < songArtist.length; index++) {
-        const count = playsIn(window, index);
-        if (count > 0) plays.set(songKey(songArtist[index]!, songId[index]!), count);
+      if (window === "all") {
+        allTime.forEachSong((artist, id, count) => plays.set(songKey(artist, id), count));
+      } else {
+        for (let index = 0; index < indexes; index++) {
+          if (songSerial[index]! < 0) continue;
+          const count = playsIn(window, index);
+          if (count > 0) {
+            plays.set(songKey(allTime.names[songArtist[index]!]!, songIdAt(index)), count);
+          }
+        }
       }
       return { from: windowStart(window, now), plays };
     },
     get stats() {
       return {
         ...stats,
-        songs: songArtist.length,
-        artists: artistState.size,
+        songs: held,
+        artists: artistsHeld,
+        allTimeSongs: allTime.songs,
+        allTimeArtists: allTime.artistCount,
         dedupIds: seen.size,
         dedupBytes: seen.bytes,
         buckets: rings.reduce((sum, ring) => sum + ring.starts.length, 0),

@@ -124,9 +124,21 @@ export interface WindowState {
   songs: [song_id: number, plays: number][];
 }
 
+/** Every artist of all time as `/api/artists` lists them, a page of 1,000 at a time. */
+export async function allArtists(url: string): Promise<{ artist: string; plays: number }[]> {
+  const artists: { artist: string; plays: number }[] = [];
+  for (let offset = 0;; offset += 1_000) {
+    const { status, body } = await getJson(url, `/api/artists?limit=1000&offset=${offset}`);
+    if (status !== 200) throw new Error(`/api/artists answered ${status}: ${JSON.stringify(body)}`);
+    const page = body.artists as { artist: string; plays: number }[];
+    artists.push(...page);
+    if (page.length < 1_000) return artists;
+  }
+}
+
 /** Every artist's every window as a dashboard serves it, keyed `artist window`. */
 export async function dashboardState(url: string): Promise<Map<string, WindowState>> {
-  const artists = (await getJson(url, "/api/artists")).body.artists as { artist: string }[];
+  const artists = await allArtists(url);
   const state = new Map<string, WindowState>();
   for (const { artist } of artists) {
     for (const window of WINDOWS) {
@@ -332,7 +344,7 @@ export function numberAt(body: Record<string, unknown>, path: string[]): number 
 
 /** Sum of all-time plays over every artist (`/api/artists`). */
 export async function allTimePlays(url: string): Promise<number> {
-  const artists = (await getJson(url, "/api/artists")).body.artists as { plays: number }[];
+  const artists = await allArtists(url);
   return artists.reduce((sum, artist) => sum + artist.plays, 0);
 }
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { query } from "../../shared/bigquery/warehouse.ts";
 import { deriveEventId } from "../../shared/event.ts";
 import { startDashboard } from "../../bench/dashboard.ts";
-import { getJson } from "./dashboard.ts";
+import { allArtists } from "./dashboard.ts";
 import {
   readTopic,
   rowCounts,
@@ -55,8 +55,7 @@ export async function assertDashboardAgrees(
 ): Promise<void> {
   const dashboard = await startDashboard({ ...n, view: `${n.table}_top_songs` });
   try {
-    const { body } = await getJson(dashboard.url, "/api/artists");
-    const artists = Array.isArray(body.artists) ? body.artists : [];
+    const artists = await allArtists(dashboard.url);
     const shown = new Map<string, number>();
     for (const entry of artists) {
       if (typeof entry === "object" && entry !== null && "artist" in entry && "plays" in entry) {

@@ -19,5 +19,5 @@ Deno.test("loadHistory() asks nothing when the group never committed", async () 
     now: Date.now(),
     allowedLatenessMs: 24 * 60 * 60_000,
   });
-  assert.deepEqual([history.queries, history.songs.size, history.windows.length], [0, 0, 0]);
+  assert.deepEqual([history.queries, history.songs.size, history.windows.size], [0, 0, 0]);
 });

@@ -223,6 +223,10 @@ Deno.test("GET /api/artists and /healthz answer JSON", async () => {
   const { counter, dashboard, get } = setup();
   counter.add(play(1, "zombie", { artist: "fela-kuti" }));
   assert.deepEqual(await (await get("/api/artists")).json(), {
+    q: "",
+    count: 1,
+    offset: 0,
+    limit: 100,
     artists: [{ artist: "fela-kuti", plays: 1 }],
   });
   assert.deepEqual(await (await get("/healthz")).json(), { status: "ok" });
@@ -509,4 +513,44 @@ Deno.test("GET /api/stream is capped in all and per client: 503 with Retry-After
   } finally {
     dashboard.close();
   }
+});
+
+Deno.test("GET /api/artists and /api/overview answer a page, /api/artists a search", async () => {
+  const { counter, dashboard, get } = setup();
+  for (let artist = 0; artist < 250; artist++) {
+    for (let n = 0; n <= artist % 7; n++) {
+      counter.add(play(1 + (n % 3), "zombie", { artist: `artist-${artist}` }));
+    }
+  }
+  const first = await (await get("/api/artists?limit=10")).json();
+  assert.equal(first.count, 250);
+  assert.equal(first.artists.length, 10);
+  assert.deepEqual(first.artists[0], { artist: "artist-104", plays: 7 });
+  const last = await (await get("/api/artists?offset=240&limit=1000")).json();
+  assert.equal(last.artists.length, 10);
+  assert.deepEqual(last.artists.at(-1), { artist: "artist-98", plays: 1 });
+  const found = await (await get("/api/artists?q=artist-24")).json();
+  assert.deepEqual(
+    found.artists.map((entry: { artist: string }) => entry.artist),
+    [
+      ...["artist-244", "artist-243", "artist-242", "artist-249", "artist-24", "artist-241"],
+      ...["artist-248", "artist-240", "artist-247", "artist-246", "artist-245"],
+    ],
+  );
+  assert.equal(found.count, 11);
+  const overview = await (await get("/api/overview?window=5m&offset=100&limit=50")).json();
+  assert.deepEqual([overview.count, overview.offset, overview.limit, overview.artists.length], [
+    250,
+    100,
+    50,
+    50,
+  ]);
+  for (
+    const bad of ["/api/artists?limit=1001", "/api/artists?q=%3Cb%3E", "/api/overview?offset=-1"]
+  ) {
+    const response = await get(bad);
+    assert.equal(response.status, 400, bad);
+    await response.body?.cancel();
+  }
+  dashboard.close();
 });

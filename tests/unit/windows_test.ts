@@ -394,3 +394,99 @@ Deno.test("trends() knows no previous period before a full one was read", () => 
   assert.notEqual(seeded.trends("tony-allen", "5m", T0)!.previousRanks, undefined);
   assert.notEqual(seeded.trends("tony-allen", "1h", T0)!.previousRanks, undefined);
 });
+
+Deno.test("createPlayCounter() evicts songs and artists once no window holds their plays", () => {
+  const counter = createPlayCounter({ now: T0 });
+  for (let artist = 0; artist < 50; artist++) {
+    for (let song = 0; song < 20; song++) {
+      counter.add(play(T0 - 30 * MINUTE, { artist: `artist-${artist}`, song_id: song }));
+    }
+  }
+  counter.add(play(T0, { artist: "tony-allen", song_id: 1 }));
+  counter.advance(T0);
+  assert.equal(counter.stats.songs, 1_001);
+  assert.equal(counter.stats.artists, 51);
+  // 24 hours and a bit later only the play of the next day is held.
+  const later = T0 + 24 * HOUR + 45 * MINUTE;
+  counter.add(play(later, { artist: "tony-allen", song_id: 2, song_name: "secret-agent" }));
+  counter.advance(later);
+  assert.equal(counter.stats.songs, 1);
+  assert.equal(counter.stats.artists, 1);
+  assert.equal(counter.stats.evictedSongs, 1_001);
+  assert.equal(counter.stats.allTimeSongs, 1_002);
+  assert.equal(counter.stats.allTimeArtists, 51);
+  // All time is still every play, with the names of each artist's top songs.
+  const allTime = [...counter.counts("all", later).plays.values()].reduce((a, b) => a + b, 0);
+  assert.equal(allTime, 1_002);
+  assert.deepEqual(counter.top("artist-7", "all", 2, later).songs, [
+    { song_id: 0, song_name: "zombie", plays: 1 },
+    { song_id: 1, song_name: "zombie", plays: 1 },
+  ]);
+  assert.equal(counter.top("artist-7", "24h", 10, later).total, 0);
+  assert.equal(counter.counts("all", later).plays.size, 1_002);
+  assert.equal(counter.counts("24h", later).plays.size, 1);
+  // An evicted song played again is counted from zero in the windows, on top of its all time.
+  counter.add(play(later, { artist: "artist-7", song_id: 3, song_name: "third" }));
+  assert.deepEqual(counter.top("artist-7", "5m", 10, later).songs, [
+    { song_id: 3, song_name: "third", plays: 1 },
+  ]);
+  assert.deepEqual(counter.top("artist-7", "all", 1, later).songs, [
+    { song_id: 3, song_name: "third", plays: 2 },
+  ]);
+  assert.equal(counter.stats.songs, 2);
+});
+
+Deno.test("createPlayCounter() does not hold a song whose only play is older than every window", () => {
+  const counter = createPlayCounter({ now: T0 });
+  counter.add(play(T0 - 30 * HOUR, { song_id: 9 }));
+  counter.seedBucket("24h", { artist: "fela-kuti", song_id: 1 }, T0 - 30 * HOUR, 4);
+  assert.equal(counter.stats.songs, 0);
+  assert.equal(counter.stats.artists, 0);
+  assert.deepEqual(plays(counter, "all", T0), [[9, 1]]);
+});
+
+Deno.test("createPlayCounter() reuses evicted slots: memory follows what the windows hold", () => {
+  const counter = createPlayCounter({ now: T0 });
+  let at = T0;
+  for (let round = 0; round < 30; round++) {
+    for (let song = 0; song < 1_000; song++) {
+      counter.add(play(at, { artist: `artist-${round}-${song % 100}`, song_id: song }));
+    }
+    at += 2 * HOUR;
+    counter.advance(at);
+  }
+  // 30 rounds of 1,000 new songs two hours apart: only the last 12 rounds are held.
+  assert.ok(counter.stats.songs <= 12_000, `${counter.stats.songs} songs held`);
+  assert.equal(counter.stats.allTimeSongs, 30_000);
+  assert.equal(counter.stats.allTimeArtists, 3_000);
+});
+
+Deno.test("overview() kept on each play equals every artist's top(), as plays age out", () => {
+  const counter = createPlayCounter({ now: T0 });
+  let seed = 7;
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed % n;
+  };
+  let now = T0;
+  for (let step = 0; step < 60; step++) {
+    for (let n = 0; n < 200; n++) {
+      const artist = `artist-${step + random(10)}`; // the artists played drift over time
+      const songId = random(8);
+      counter.add(
+        play(now - random(3 * HOUR), { artist, song_id: songId, song_name: `s${songId}` }),
+      );
+    }
+    now += (step % 2 === 0 ? 2 * MINUTE : 77 * MINUTE) + random(60) * SECOND;
+    for (const window of WINDOW_NAMES) {
+      const overview = counter.overview(window, now)
+        .sort((a, b) => a.artist < b.artist ? -1 : 1);
+      const expected = counter.artists().map(({ artist }) => counter.top(artist, window, 1, now))
+        .filter((top) => top.total > 0)
+        .map((top) => ({ artist: top.artist, total: top.total, top: top.songs[0] ?? null }))
+        .sort((a, b) => a.artist < b.artist ? -1 : 1);
+      assert.deepEqual(overview, expected, `${window} at step ${step}`);
+    }
+  }
+  assert.ok(counter.stats.evictedSongs > 0, "songs were evicted on the way");
+});

@@ -1,0 +1,277 @@
+/**
+ * Every artist and song the dashboard has seen, and their plays of all time,
+ * held compactly: an artist gets an id, a song a serial (a typed-array hash
+ * of (artist id, song id)), and each song's count, name (song_names.ts) and
+ * the number the windows keep for it sit in typed arrays by serial, outside
+ * V8's heap. Each artist keeps the serials of their top
+ * {@linkcode ALL_TIME_TOP} songs by all-time plays, kept on every play
+ * (counts only grow, so a song enters the top only when played).
+ *
+ * The windowed counter (windows.ts) holds a song only while it has plays in a
+ * window; all time lives here, from BigQuery's aggregate plus live plays.
+ *
+ * @module
+ */
+
+import { createSongNames } from "./song_names.ts";
+import type { SongPlays } from "./song_plays.ts";
+
+/** Songs of each artist kept in order of all-time plays (the API's largest `limit`). */
+export const ALL_TIME_TOP = 100;
+
+/** A play's name and what orders it (the latest play's name wins). */
+export interface SongNaming {
+  song_name: string;
+  /** Event time of the play (ms). */
+  at: number;
+  /** `event_id` of the play (breaks ties of event time). */
+  id: string;
+}
+
+/** All-time counts; artists and songs are registered here, by id and serial. */
+export interface AllTimeCounts {
+  /** The id of `artist` (registered, without plays, when new). */
+  artistId(artist: string): number;
+  /** The serial of song `songId` of artist `artist` (an id), registered when new. */
+  song(artist: number, songId: number): number;
+  /** Adds `plays` (≥ 0) to song `serial`; `naming` names it when it is the latest play. */
+  add(serial: number, plays: number, naming: SongNaming): void;
+  /** The name of song `serial`. */
+  name(serial: number): string;
+  /** The `song_id` of song `serial`. */
+  songIdOf(serial: number): number;
+  /** The artist id of song `serial`. */
+  artistOf(serial: number): number;
+  /** The number kept with song `serial` for the windows (-1 until set). */
+  hotAt(serial: number): number;
+  setHotAt(serial: number, value: number): void;
+  /** The artist's plays and their top `limit` songs. */
+  top(artist: number, limit: number): { total: number; songs: SongPlays[] };
+  /** Artist names by id (0, 1, …: the order they came in); it only grows. */
+  readonly names: readonly string[];
+  /** The id of `artist`, `undefined` when unknown. */
+  indexOf(artist: string): number | undefined;
+  /** All-time plays of the artist `id`. */
+  playsAt(id: number): number;
+  /** Latest event time of the artist `id` (ms), `undefined` before their first play. */
+  lastEventAt(id: number): number | undefined;
+  /** Calls `fn` with every song with plays. */
+  forEachSong(fn: (artist: string, songId: number, plays: number) => void): void;
+  /** Songs with plays. */
+  readonly songs: number;
+  /** Artists with plays. */
+  readonly artistCount: number;
+  /** Bytes of the typed arrays (outside V8's heap). */
+  readonly bytes: number;
+}
+
+const EMPTY = -1;
+
+function grownFloat(array: Float64Array<ArrayBuffer>, length: number): Float64Array<ArrayBuffer> {
+  if (array.length >= length) return array;
+  const next = new Float64Array(Math.max(length, array.length * 2));
+  next.set(array);
+  return next;
+}
+
+function grownInt(
+  array: Int32Array<ArrayBuffer>,
+  length: number,
+  fill = 0,
+): Int32Array<ArrayBuffer> {
+  if (array.length >= length) return array;
+  const next = new Int32Array(Math.max(length, array.length * 2)).fill(fill);
+  next.set(array);
+  return next;
+}
+
+/**
+ * Creates empty all-time counts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createAllTimeCounts } from "./all_time.ts";
+ * const counts = createAllTimeCounts({ keep: 2 });
+ * const naming = (song_name: string, at: number) => ({ song_name, at, id: `id-${at}` });
+ * const tony = counts.artistId("tony-allen");
+ * counts.add(counts.song(tony, 1), 5, naming("zombie", 1));
+ * counts.add(counts.song(tony, 2), 3, naming("secret-agent", 1));
+ * const jealousy = counts.song(tony, 3);
+ * counts.add(jealousy, 1, naming("jealousy", 1)); // outside the top two
+ * counts.add(jealousy, 4, naming("jealousy", 2)); // 5 plays: enters
+ * assert.deepEqual(counts.top(tony, 2), {
+ *   total: 13,
+ *   songs: [{ song_id: 1, song_name: "zombie", plays: 5 }, { song_id: 3, song_name: "jealousy", plays: 5 }],
+ * });
+ * assert.equal(counts.songs, 3);
+ * assert.equal(counts.lastEventAt(tony), 2);
+ * ```
+ */
+export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCounts {
+  const keep = options.keep ?? ALL_TIME_TOP;
+  const ids = new Map<string, number>();
+  const names: string[] = [];
+  let artistPlays = new Float64Array(1024);
+  let artistLast = new Float64Array(1024).fill(Number.NEGATIVE_INFINITY);
+  /** Artist id → serials of their top songs, most played first, ties by `song_id`. */
+  const tops: number[][] = [];
+  let artistsPlayed = 0;
+  // Songs by serial.
+  const songNames = createSongNames();
+  let songIds = new Float64Array(1024);
+  let songArtists = new Int32Array(1024);
+  let plays = new Float64Array(1024);
+  let hot = new Int32Array(1024).fill(EMPTY);
+  let serials = 0;
+  let songsPlayed = 0;
+  // (artist id, 32-bit song id) → serial; wider song ids in a Map.
+  let capacity = 1024;
+  let table = new Int32Array(capacity * 3).fill(EMPTY);
+  const wide = new Map<string, number>();
+
+  function slotOf(artist: number, song: number, within: Int32Array, slots: number): number {
+    let slot = ((Math.imul(artist, 0x9e3779b1) ^ Math.imul(song, 0x85ebca6b)) >>> 0) &
+      (slots - 1);
+    while (
+      within[slot * 3] !== EMPTY &&
+      (within[slot * 3] !== artist || within[slot * 3 + 1] !== song)
+    ) slot = (slot + 1) & (slots - 1);
+    return slot;
+  }
+
+  function grow(): void {
+    const old = table;
+    capacity *= 2;
+    table = new Int32Array(capacity * 3).fill(EMPTY);
+    for (let i = 0; i < old.length; i += 3) {
+      if (old[i] === EMPTY) continue;
+      const slot = slotOf(old[i]!, old[i + 1]!, table, capacity);
+      table.set(old.subarray(i, i + 3), slot * 3);
+    }
+  }
+
+  function newSerial(artist: number, songId: number): number {
+    const serial = serials++;
+    songIds = grownFloat(songIds, serials);
+    songArtists = grownInt(songArtists, serials);
+    plays = grownFloat(plays, serials);
+    hot = grownInt(hot, serials, EMPTY);
+    songIds[serial] = songId;
+    songArtists[serial] = artist;
+    return serial;
+  }
+
+  /** Whether song `a` ranks before song `b` of all time (most played, then smaller id). */
+  function ranksBefore(a: number, b: number): boolean {
+    return plays[a]! > plays[b]! || (plays[a] === plays[b] && songIds[a]! < songIds[b]!);
+  }
+
+  function updateTop(artist: number, serial: number): void {
+    const top = tops[artist]!;
+    const last = top[top.length - 1];
+    // A song in the top ranked before the last one before this play: it still does.
+    if (top.length >= keep && last !== undefined && !ranksBefore(serial, last)) return;
+    let at = top.indexOf(serial);
+    if (at < 0) {
+      top.push(serial);
+      at = top.length - 1;
+    }
+    while (at > 0 && ranksBefore(serial, top[at - 1]!)) {
+      top[at] = top[at - 1]!;
+      top[at - 1] = serial;
+      at--;
+    }
+    if (top.length > keep) top.pop();
+  }
+
+  return {
+    artistId(artist) {
+      let id = ids.get(artist);
+      if (id === undefined) {
+        id = names.length;
+        ids.set(artist, id);
+        names.push(artist);
+        tops.push([]);
+        artistPlays = grownFloat(artistPlays, names.length);
+        if (artistLast.length < names.length) {
+          const next = new Float64Array(artistLast.length * 2).fill(Number.NEGATIVE_INFINITY);
+          next.set(artistLast);
+          artistLast = next;
+        }
+      }
+      return id;
+    },
+    song(artist, songId) {
+      if (songId !== (songId | 0)) {
+        const key = `${artist}/${songId}`;
+        let serial = wide.get(key);
+        if (serial === undefined) wide.set(key, serial = newSerial(artist, songId));
+        return serial;
+      }
+      let slot = slotOf(artist, songId, table, capacity);
+      if (table[slot * 3] === EMPTY) {
+        if ((serials + 1) * 4 > capacity * 3) {
+          grow();
+          slot = slotOf(artist, songId, table, capacity);
+        }
+        table[slot * 3] = artist;
+        table[slot * 3 + 1] = songId;
+        table[slot * 3 + 2] = newSerial(artist, songId);
+      }
+      return table[slot * 3 + 2]!;
+    },
+    add(serial, n, naming) {
+      songNames.offer(serial, naming.song_name, naming.at, naming.id);
+      if (n <= 0) return;
+      const artist = songArtists[serial]!;
+      if (artistPlays[artist] === 0) artistsPlayed++;
+      if (plays[serial] === 0) songsPlayed++;
+      artistPlays[artist]! += n;
+      if (naming.at > artistLast[artist]!) artistLast[artist] = naming.at;
+      plays[serial]! += n;
+      updateTop(artist, serial);
+    },
+    name: (serial) => songNames.name(serial),
+    songIdOf: (serial) => songIds[serial]!,
+    artistOf: (serial) => songArtists[serial]!,
+    hotAt: (serial) => hot[serial]!,
+    setHotAt(serial, value) {
+      hot[serial] = value;
+    },
+    top(artist, limit) {
+      const top = tops[artist];
+      if (top === undefined) return { total: 0, songs: [] };
+      return {
+        total: artistPlays[artist]!,
+        songs: top.slice(0, limit).map((serial) => ({
+          song_id: songIds[serial]!,
+          song_name: songNames.name(serial),
+          plays: plays[serial]!,
+        })),
+      };
+    },
+    names,
+    indexOf: (artist) => ids.get(artist),
+    playsAt: (id) => artistPlays[id] ?? 0,
+    lastEventAt(id) {
+      const at = artistLast[id];
+      return at === undefined || at === Number.NEGATIVE_INFINITY ? undefined : at;
+    },
+    forEachSong(fn) {
+      for (let serial = 0; serial < serials; serial++) {
+        if (plays[serial]! > 0) fn(names[songArtists[serial]!]!, songIds[serial]!, plays[serial]!);
+      }
+    },
+    get songs() {
+      return songsPlayed;
+    },
+    get artistCount() {
+      return artistsPlayed;
+    },
+    get bytes() {
+      return songNames.bytes + songIds.byteLength + songArtists.byteLength + plays.byteLength +
+        hot.byteLength + table.byteLength + artistPlays.byteLength + artistLast.byteLength;
+    },
+  };
+}

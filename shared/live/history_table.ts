@@ -1,0 +1,232 @@
+/**
+ * BigQuery's all-time answer per song, held compactly: what the dashboard
+ * keeps of the history below its anchors, to ask only for the change at the
+ * next re-anchoring. One serial per (artist, song) in a `Map` of artist ids
+ * and a typed-array hash, the plays in a `Float64Array`, the latest play's
+ * name, time and id in {@linkcode createSongNames}'s arena: no object and no
+ * string per song on the heap.
+ *
+ * @module
+ */
+
+import { createSongNames } from "./song_names.ts";
+import { FINITE_WINDOWS, type FiniteWindowName, type SongHistory } from "./windows.ts";
+
+/** All-time plays per song, with each song's latest play. */
+export interface HistoryTable {
+  /** Adds a song's plays; its latest play wins the name (event time, then id). */
+  add(song: SongHistory): void;
+  /** The song keyed `artist/song_id`, `undefined` when absent. */
+  get(key: string): SongHistory | undefined;
+  /** Every song, one object at a time. */
+  values(): Iterable<SongHistory>;
+  /** A table holding the same, to add to without touching this one. */
+  copy(): HistoryTable;
+  /** Songs held. */
+  readonly size: number;
+}
+
+const EMPTY = -1;
+
+/**
+ * Creates an empty table.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createHistoryTable } from "./history_table.ts";
+ * const table = createHistoryTable();
+ * const song = { artist: "tony-allen", song_id: 1, song_name: "zombie", plays: 2, latestAt: 5, latestId: "b" };
+ * table.add(song);
+ * table.add({ ...song, song_name: "old", plays: 3, latestAt: 4 });
+ * assert.deepEqual(table.get("tony-allen/1"), { ...song, plays: 5 });
+ * const copy = table.copy();
+ * copy.add({ ...song, plays: 1 });
+ * assert.deepEqual([table.get("tony-allen/1")?.plays, copy.get("tony-allen/1")?.plays], [5, 6]);
+ * assert.equal(table.size, 1);
+ * ```
+ */
+export function createHistoryTable(): HistoryTable {
+  const artistIds = new Map<string, number>();
+  const artists: string[] = [];
+  const names = createSongNames();
+  let songArtist = new Int32Array(1024);
+  let songIds = new Float64Array(1024);
+  let plays = new Float64Array(1024);
+  let serials = 0;
+  let capacity = 1024;
+  let table = new Int32Array(capacity * 3).fill(EMPTY);
+  const wide = new Map<string, number>();
+
+  function slotOf(artist: number, song: number, within: Int32Array, slots: number): number {
+    let slot = ((Math.imul(artist, 0x9e3779b1) ^ Math.imul(song, 0x85ebca6b)) >>> 0) &
+      (slots - 1);
+    while (
+      within[slot * 3] !== EMPTY &&
+      (within[slot * 3] !== artist || within[slot * 3 + 1] !== song)
+    ) slot = (slot + 1) & (slots - 1);
+    return slot;
+  }
+
+  function newSerial(artist: number, songId: number): number {
+    const serial = serials++;
+    if (serial >= plays.length) {
+      const grow = <T extends Int32Array | Float64Array>(from: T, make: (n: number) => T): T => {
+        const next = make(from.length * 2);
+        next.set(from);
+        return next;
+      };
+      songArtist = grow(songArtist, (n) => new Int32Array(n));
+      songIds = grow(songIds, (n) => new Float64Array(n));
+      plays = grow(plays, (n) => new Float64Array(n));
+    }
+    songArtist[serial] = artist;
+    songIds[serial] = songId;
+    return serial;
+  }
+
+  function find(artistName: string, songId: number, register: boolean): number {
+    let artist = artistIds.get(artistName);
+    if (artist === undefined) {
+      if (!register) return EMPTY;
+      artist = artists.length;
+      artists.push(artistName);
+      artistIds.set(artistName, artist);
+    }
+    if (songId !== (songId | 0)) {
+      const key = `${artist}/${songId}`;
+      let serial = wide.get(key);
+      if (serial === undefined && register) wide.set(key, serial = newSerial(artist, songId));
+      return serial ?? EMPTY;
+    }
+    let slot = slotOf(artist, songId, table, capacity);
+    if (table[slot * 3] === EMPTY) {
+      if (!register) return EMPTY;
+      if ((serials + 1) * 4 > capacity * 3) {
+        const old = table;
+        capacity *= 2;
+        table = new Int32Array(capacity * 3).fill(EMPTY);
+        for (let i = 0; i < old.length; i += 3) {
+          if (old[i] !== EMPTY) {
+            table.set(old.subarray(i, i + 3), slotOf(old[i]!, old[i + 1]!, table, capacity) * 3);
+          }
+        }
+        slot = slotOf(artist, songId, table, capacity);
+      }
+      table[slot * 3] = artist;
+      table[slot * 3 + 1] = songId;
+      table[slot * 3 + 2] = newSerial(artist, songId);
+    }
+    return table[slot * 3 + 2]!;
+  }
+
+  function songAt(serial: number): SongHistory {
+    return {
+      artist: artists[songArtist[serial]!]!,
+      song_id: songIds[serial]!,
+      plays: plays[serial]!,
+      song_name: names.name(serial),
+      latestAt: names.at(serial),
+      latestId: names.id(serial),
+    };
+  }
+
+  const self: HistoryTable = {
+    add(song) {
+      const serial = find(song.artist, song.song_id, true);
+      plays[serial]! += song.plays;
+      names.offer(serial, song.song_name, song.latestAt, song.latestId);
+    },
+    get(key) {
+      const slash = key.lastIndexOf("/");
+      const serial = find(key.slice(0, slash), Number(key.slice(slash + 1)), false);
+      return serial === EMPTY ? undefined : songAt(serial);
+    },
+    *values() {
+      for (let serial = 0; serial < serials; serial++) yield songAt(serial);
+    },
+    copy() {
+      const copy = createHistoryTable();
+      for (const song of self.values()) copy.add(song);
+      return copy;
+    },
+    get size() {
+      return serials;
+    },
+  };
+  return self;
+}
+
+/** BigQuery's plays per window bucket, compact: four numbers a bucket. */
+export interface BucketSeeds {
+  /** Adds `plays` of a song in the bucket of `window` starting at `start` (ms). */
+  add(window: FiniteWindowName, artist: string, songId: number, start: number, plays: number): void;
+  /** Calls `fn` with every bucket added, in the order added. */
+  forEach(
+    fn: (
+      window: FiniteWindowName,
+      artist: string,
+      songId: number,
+      start: number,
+      plays: number,
+    ) => void,
+  ): void;
+  /** Buckets held. */
+  readonly size: number;
+}
+
+/**
+ * Creates an empty list of bucket seeds.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createBucketSeeds } from "./history_table.ts";
+ * const seeds = createBucketSeeds();
+ * seeds.add("5m", "tony-allen", 1, 60_000, 2);
+ * const seen: unknown[] = [];
+ * seeds.forEach((...bucket) => seen.push(bucket));
+ * assert.deepEqual(seen, [["5m", "tony-allen", 1, 60_000, 2]]);
+ * ```
+ */
+export function createBucketSeeds(): BucketSeeds {
+  const artistIds = new Map<string, number>();
+  const artists: string[] = [];
+  let entries = new Float64Array(4 * 1024); // window, artist id, song id, start; plays apart
+  let plays = new Float64Array(1024);
+  let size = 0;
+  return {
+    add(window, artist, songId, start, count) {
+      let id = artistIds.get(artist);
+      if (id === undefined) {
+        id = artists.length;
+        artists.push(artist);
+        artistIds.set(artist, id);
+      }
+      if (size === plays.length) {
+        const moreEntries = new Float64Array(entries.length * 2);
+        moreEntries.set(entries);
+        entries = moreEntries;
+        const morePlays = new Float64Array(plays.length * 2);
+        morePlays.set(plays);
+        plays = morePlays;
+      }
+      entries.set([FINITE_WINDOWS.indexOf(window), id, songId, start], size * 4);
+      plays[size++] = count;
+    },
+    forEach(fn) {
+      for (let i = 0; i < size; i++) {
+        fn(
+          FINITE_WINDOWS[entries[i * 4]!]!,
+          artists[entries[i * 4 + 1]!]!,
+          entries[i * 4 + 2]!,
+          entries[i * 4 + 3]!,
+          plays[i]!,
+        );
+      }
+    },
+    get size() {
+      return size;
+    },
+  };
+}
