@@ -161,30 +161,60 @@ function canonicalType(type: unknown): string {
  * ```
  */
 export function schemaProblem(fields: unknown): string | undefined {
+  const problems = columnProblems(fields);
+  return problems.length === 0 ? undefined : problems.map((problem) => problem.text).join("; ");
+}
+
+/**
+ * What in the table's columns (`fields`) keeps every row out: a plays
+ * column missing or REPEATED, or a column the rows lack that is REQUIRED;
+ * undefined when some row may fit. A plays column of another type is not
+ * such a problem: BigQuery converts the values it can (`"1970"` into an
+ * INT64 `artist`) and refuses the others row by row.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { PLAYS_COLUMNS } from "../schema.ts";
+ * import { noRowFits } from "./destination.ts";
+ * const fields: Record<string, string>[] = PLAYS_COLUMNS.map((column) => ({ ...column }));
+ * fields[2] = { ...fields[2], type: "INTEGER" };
+ * assert.equal(noRowFits(fields), undefined);
+ * assert.equal(noRowFits(fields.slice(1)), "column 'event_id' is missing");
+ * ```
+ */
+export function noRowFits(fields: unknown): string | undefined {
+  const problems = columnProblems(fields).filter((problem) => !problem.typeOnly);
+  return problems.length === 0 ? undefined : problems.map((problem) => problem.text).join("; ");
+}
+
+function columnProblems(fields: unknown): { text: string; typeOnly: boolean }[] {
   const list = Array.isArray(fields) ? fields.filter(isRecord) : [];
   const byName = new Map(list.map((field) => [String(field.name).toLowerCase(), field]));
-  const problems: string[] = [];
+  const problems: { text: string; typeOnly: boolean }[] = [];
+  const problem = (text: string, typeOnly = false) => problems.push({ text, typeOnly });
   for (const column of PLAYS_COLUMNS) {
     const field = byName.get(column.name.toLowerCase());
     if (field === undefined) {
-      problems.push(`column '${column.name}' is missing`);
+      problem(`column '${column.name}' is missing`);
     } else if (canonicalType(field.type) !== column.type) {
-      problems.push(
+      problem(
         `column '${column.name}' is ${
           canonicalType(field.type)
         } in the table, ${column.type} in the rows`,
+        true,
       );
     } else if (String(field.mode ?? "NULLABLE").toUpperCase() === "REPEATED") {
-      problems.push(`column '${column.name}' is REPEATED in the table`);
+      problem(`column '${column.name}' is REPEATED in the table`);
     }
   }
   const ours = new Set(PLAYS_COLUMNS.map((column) => column.name.toLowerCase()));
   for (const [name, field] of byName) {
     if (!ours.has(name) && String(field.mode).toUpperCase() === "REQUIRED") {
-      problems.push(`column '${String(field.name)}' is REQUIRED but the rows do not have it`);
+      problem(`column '${String(field.name)}' is REQUIRED but the rows do not have it`);
     }
   }
-  return problems.length === 0 ? undefined : problems.join("; ");
+  return problems;
 }
 
 /** Column types by lower-case name (BigQuery's names are case-insensitive). */

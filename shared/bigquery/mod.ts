@@ -23,6 +23,7 @@ export { DeadlineExceededError } from "./deadline.ts";
 export {
   type Destination,
   type DestinationOptions,
+  noRowFits,
   openDestination,
   type RowStream,
   schemaProblem,

@@ -72,7 +72,17 @@ async function alterByHand(
 ): Promise<void> {
   const warehouse = warehouseFor(table);
   for (const statement of statements) {
-    await query(warehouse, `ALTER TABLE \`livecharts-local.music.${table}\` ${statement}`);
+    // The local BigQuery (DuckDB) refuses an ALTER that races the consumer's
+    // inserts ("reverted by a concurrent transaction"); an operator asks again.
+    for (let attempt = 1;; attempt++) {
+      try {
+        await query(warehouse, `ALTER TABLE \`livecharts-local.music.${table}\` ${statement}`);
+        break;
+      } catch (error) {
+        if (attempt >= 10 || !/concurrent transaction/.test(String(error))) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+      }
+    }
   }
   const [metadata] = await warehouse.table.getMetadata();
   await warehouse.table.setMetadata({ schema: { fields: fields(metadata.schema.fields) } });

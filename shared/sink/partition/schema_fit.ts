@@ -26,7 +26,7 @@
  * @module
  */
 
-import { schemaProblem } from "../../bigquery/mod.ts";
+import { noRowFits } from "../../bigquery/mod.ts";
 import { type Column, columnFor, columnTypeOf, fitsColumn, PLAYS_COLUMNS } from "../../schema.ts";
 import { logger } from "../../ops/mod.ts";
 import { conflictLetter } from "../sink.ts";
@@ -63,7 +63,7 @@ export async function fitNext(
     return "progress";
   }
   const open = w.stream;
-  const problem = schemaProblem(columns.all());
+  const problem = noRowFits(columns.all());
   if (problem !== undefined || (open !== undefined && changedUnder(w, open) !== undefined)) {
     if (open !== undefined) {
       if (w.window.length > 0) return "wait";
@@ -134,7 +134,7 @@ export async function settleIfChanged(w: WriterState): Promise<boolean> {
   if (open === undefined) return false;
   await bigquery(w, () => unlessStopped(w, w.columns.refresh()));
   if (w.stream !== open) return false;
-  if (changedUnder(w, open) === undefined && schemaProblem(w.columns.all()) === undefined) {
+  if (changedUnder(w, open) === undefined && noRowFits(w.columns.all()) === undefined) {
     return false;
   }
   await settleChanged(w, open);
@@ -168,7 +168,7 @@ async function settleChanged(w: WriterState, open: OpenStream): Promise<void> {
     {
       partition: w.partition,
       stream: open.name,
-      changes: changedUnder(w, open) ?? schemaProblem(w.columns.all()) ?? "",
+      changes: changedUnder(w, open) ?? noRowFits(w.columns.all()) ?? "",
     },
   );
   await resync(w, { ask: true });

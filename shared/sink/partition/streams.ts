@@ -57,9 +57,13 @@ export async function openStream(w: WriterState): Promise<void> {
     columns: columns === undefined
       ? undefined
       : new Set(columns.map((column) => column.name.toLowerCase())),
-    types: new Map(
-      (columns ?? PLAYS_COLUMNS).map((column) => [column.name.toLowerCase(), column.type]),
-    ),
+    // As the table has them now: a change is one made after this stream
+    // opened (a plays column of another type from the start is BigQuery's
+    // to convert or refuse row by row).
+    types: new Map((columns ?? PLAYS_COLUMNS).map((column) => {
+      const name = column.name.toLowerCase();
+      return [name, w.columns.known?.get(name)?.type ?? column.type];
+    })),
     rs,
     name: rs.name ?? INSERT_ALL_STREAM,
     next: 0,
