@@ -241,7 +241,14 @@ export type AppendResult =
    * offset again (the connection was lost, the deadline passed, BigQuery was
    * busy); otherwise the stream cannot take them (finalized, not found, ...).
    */
-  | { status: "failed"; code: number; message: string; retryable: boolean };
+  | {
+    status: "failed";
+    code: number;
+    message: string;
+    retryable: boolean;
+    /** The stream was finalized (by whoever finalized it: another owner, after a rebalance). */
+    finalized?: boolean;
+  };
 
 /** A write stream as a lookup returns it. */
 export type StreamLookup =
@@ -420,11 +427,22 @@ export function appendResult(
     case StorageErrorCode.TABLE_NOT_FOUND:
       return { status: "failed", code: GrpcStatus.NOT_FOUND, message, retryable: false };
     case StorageErrorCode.STREAM_FINALIZED:
+      return {
+        status: "failed",
+        code: GrpcStatus.FAILED_PRECONDITION,
+        message,
+        retryable: false,
+        finalized: true,
+      };
     case StorageErrorCode.INVALID_STREAM_STATE:
     case StorageErrorCode.SCHEMA_MISMATCH_EXTRA_FIELDS:
       return { status: "failed", code: GrpcStatus.FAILED_PRECONDITION, message, retryable: false };
   }
   if (code === GrpcStatus.ALREADY_EXISTS) return { status: "already-exists", message };
+  if (code === GrpcStatus.FAILED_PRECONDITION && /\bfinali[sz]ed\b/i.test(message)) {
+    // The local BigQuery says so in words only ("Stream is finalized").
+    return { status: "failed", code, message, retryable: false, finalized: true };
+  }
   if (code === GrpcStatus.OUT_OF_RANGE) return { status: "out-of-range", message };
   const rowErrors = isRecord(response) && Array.isArray(response.rowErrors)
     ? response.rowErrors.filter(isRecord)

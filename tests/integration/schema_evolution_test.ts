@@ -4,7 +4,8 @@
 
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
-import { query } from "../../shared/bigquery/warehouse.ts";
+import { openWarehouse, query } from "../../shared/bigquery/warehouse.ts";
+import { ensureTopSongsView, viewRef } from "../../shared/live/top_songs_view.ts";
 import { openDestination } from "../../shared/bigquery/mod.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { PLAYS_COLUMNS } from "../../shared/schema.ts";
@@ -78,6 +79,15 @@ test({
       assert.equal(Number(durations.get(event.event_id)), event.duration_ms);
     }
     assert.equal((await readTopic(`${n.topic}.dlq`)).length, 0, "no dead letter");
+    // The top_songs view, made over the table with its new columns, counts every play.
+    const config = loadBigQueryConfig(["--table", n.table], {});
+    const view = `${n.table}_top_songs`;
+    await ensureTopSongsView(openWarehouse(config), view);
+    const [all] = await query(
+      openWarehouse(config),
+      `SELECT SUM(plays) AS plays FROM ${viewRef(config, view)} WHERE time_window = 'all'`,
+    );
+    assert.equal(Number(all?.plays), 600);
   },
 });
 

@@ -147,7 +147,13 @@ function fakeBigQuery(options: { exactlyOnce?: boolean } = {}) {
       return { status: "failed", code: 5, message: "table not found", retryable: false };
     }
     if (stream.finalized) {
-      return { status: "failed", code: 9, message: "stream finalized", retryable: false };
+      return {
+        status: "failed",
+        code: 9,
+        message: "stream finalized",
+        retryable: false,
+        finalized: true,
+      };
     }
     // A column dropped, or dropped and added again with another type.
     const lacking = [...stream.types].find(([name, type]) =>
@@ -719,6 +725,30 @@ Deno.test("createPartitionWriter() asks the re-created table which rows it holds
   assert.ok(first <= 8, `the new table holds every row since the last commit, from ${first}`);
   assert.deepEqual([...offsets].sort((a, b) => a - b), range(first, 24));
   assert.equal(h.letters.length, 0);
+});
+
+Deno.test("createPartitionWriter() whose stream another consumer finalized (it took the partition over) writes and commits nothing more until the group says who owns it", async () => {
+  const h = harness();
+  const all = messages(16);
+  const writer = h.start(all.slice(0, 8));
+  await writer.drain();
+  assert.equal(stored(h).length, 8);
+  // A new owner recovered the partition: it finalized this writer's stream
+  // (fencing it off) and committed its own stream as the marker.
+  for (const stream of h.bq.state.streams.values()) stream.finalized = true;
+  h.group.committed.set(0, { offset: 8n, metadata: '{"s":"theirs","r":0}' });
+  const commits = h.group.log.length;
+  const streams = h.bq.state.streamsCreated;
+  const finalizes = h.bq.state.finalizeCalls;
+  writer.add(all.slice(8), 16n);
+  await waitUntil("the refused append settled", () => h.bq.state.finalizeCalls > finalizes);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.equal(stored(h).length, 8, "nothing stored that the new owner stores");
+  assert.equal(h.bq.state.streamsCreated, streams, "no new stream");
+  assert.equal(h.group.log.length, commits, "no commit");
+  assert.equal(await writer.keep(), false, "the group's position is the new owner's");
+  await writer.stop();
+  assert.equal(stored(h).length, 8);
 });
 
 Deno.test("createPartitionWriter() waits, blocked, for a missing table it may not create", async () => {

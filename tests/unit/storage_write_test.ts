@@ -47,6 +47,7 @@ Deno.test("appendResult() maps BigQuery's answers to results", () => {
     code: 9,
     message: "finalized",
     retryable: false,
+    finalized: true,
   });
   assert.deepEqual(appendResult({ error: { code: 14, message: "busy" } }, 0, 1), {
     status: "failed",
@@ -101,6 +102,7 @@ Deno.test("appendResult() reads real BigQuery's StorageError detail before the g
     code: GrpcStatus.FAILED_PRECONDITION,
     message: "from BigQuery",
     retryable: false,
+    finalized: true,
   });
   assert.equal(appendResult(answer(3, StorageErrorCode.STREAM_FINALIZED), 0, 5).status, "failed");
   assert.equal(
@@ -143,4 +145,11 @@ Deno.test("appendResult() says when BigQuery's answer carries an updated schema"
     appendResult({ appendResult: { offset: { value: 0 } }, updatedSchema: { fields: [] } }, 0, 3),
     { status: "ok", offset: 0, rows: 3 },
   );
+});
+
+Deno.test("appendResult() tells a finalized stream from other failed preconditions", () => {
+  const local = appendResult({ error: { code: 9, message: "Stream is finalized" } }, 0, 1);
+  assert.equal(local.status === "failed" && local.finalized, true);
+  const other = appendResult({ error: { code: 9, message: "Schema mismatch" } }, 0, 1);
+  assert.equal(other.status === "failed" && other.finalized === true, false);
 });

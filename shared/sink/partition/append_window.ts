@@ -25,6 +25,10 @@ import { isolate } from "./refusals.ts";
 import { settleIfChanged } from "./schema_fit.ts";
 import { pause, recoverFrom, working } from "./retries.ts";
 import { check } from "./state.ts";
+import { holdCommits } from "./commits.ts";
+import { logger } from "../../ops/mod.ts";
+
+const log = logger("consumer");
 import { resync } from "./streams.ts";
 
 export function send(w: WriterState, chunk: Unit[]): void {
@@ -137,6 +141,7 @@ export async function handleHead(w: WriterState): Promise<void> {
   }
   await Promise.all(w.window.map((inflight) => inflight.promise));
   check(w);
+  if (result.status === "failed" && result.finalized === true && !w.fenced) fence(w, result);
   // A column dropped or retyped under the stream (real BigQuery refuses the
   // append, SCHEMA_MISMATCH_EXTRA_FIELDS; the local one fails it) is neither
   // rows refused nor a stream to trust the row count of.
@@ -168,4 +173,20 @@ export async function handleHead(w: WriterState): Promise<void> {
   // stream without being stored (the local BigQuery does so when its insert
   // fails): ask BigQuery which rows it holds rather than trust the count.
   await resync(w, { ask: problem.code === GrpcStatus.UNKNOWN });
+}
+
+/**
+ * The open stream was finalized, and not by this writer: another consumer
+ * took the partition over (this one was paused past its session, say) and
+ * fenced the stream off. Writing on in a new stream would store again what
+ * the new owner stores: nothing more is sent or committed until the group
+ * confirms who owns the partition (`keep()`) or stops this writer.
+ */
+function fence(w: WriterState, result: { message: string }): void {
+  w.fenced = true;
+  holdCommits(w);
+  log.warn(
+    "Partition {partition}: write stream {stream} was finalized by another consumer, which owns the partition now: writing and committing nothing more here until the group says who owns it",
+    { partition: w.partition, stream: w.stream?.name ?? "", reason: result.message },
+  );
 }

@@ -220,6 +220,12 @@ export interface WriterState {
   release: (() => void) | undefined;
   /** Counts the checks of ownership begun: a membership error from before the latest one needs no hold. */
   epoch: number;
+  /**
+   * The open stream was finalized by someone else: another consumer owns the
+   * partition now (this one was presumed gone). Nothing is sent, no stream
+   * opened and nothing committed until `keep()` confirms ownership or a stop.
+   */
+  fenced: boolean;
 
   // Failures (retries.ts).
   failures: number;

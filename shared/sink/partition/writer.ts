@@ -110,6 +110,7 @@ export function createPartitionWriter(
     confirmed: Promise.resolve(),
     release: undefined,
     epoch: 0,
+    fenced: false,
     failures: 0,
     waiting: false,
     blocked: undefined,
@@ -229,8 +230,15 @@ export function createPartitionWriter(
         await started;
         if (w.stopping) return false;
         const position = await kafka(w, "commit", () => w.io.committed());
-        return !w.stopping && position?.offset === w.committedAt &&
+        const own = !w.stopping && position?.offset === w.committedAt &&
           (position?.metadata ?? undefined) === w.committedMetadata;
+        if (own && w.fenced) {
+          // Nobody committed after this writer: whoever finalized its stream
+          // appended nothing (a new owner commits its stream before that).
+          w.fenced = false;
+          notify(w);
+        }
+        return own;
       } catch {
         return false;
       } finally {
@@ -278,6 +286,7 @@ function columnsDueIn(w: WriterState): number {
 
 /** Sends the next append (or does what must come before it); false when none is due. */
 async function trySend(w: WriterState): Promise<boolean> {
+  if (w.fenced) return false;
   if (w.skip !== undefined && w.sent < w.units.length && w.window.length === 0) {
     if (await fitNext(w, true) === "ready") consumeSkip(w);
     return true;
