@@ -14,6 +14,7 @@
  */
 
 import { createSongNames } from "./song_names.ts";
+import { EMPTY_SLOT, songSlot } from "./song_slots.ts";
 import type { SongPlays } from "./song_plays.ts";
 
 /** Songs of each artist kept in order of all-time plays (the API's largest `limit`). */
@@ -65,7 +66,7 @@ export interface AllTimeCounts {
   readonly bytes: number;
 }
 
-const EMPTY = -1;
+const EMPTY = EMPTY_SLOT;
 
 function grownFloat(array: Float64Array<ArrayBuffer>, length: number): Float64Array<ArrayBuffer> {
   if (array.length >= length) return array;
@@ -130,23 +131,13 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
   let table = new Int32Array(capacity * 3).fill(EMPTY);
   const wide = new Map<string, number>();
 
-  function slotOf(artist: number, song: number, within: Int32Array, slots: number): number {
-    let slot = ((Math.imul(artist, 0x9e3779b1) ^ Math.imul(song, 0x85ebca6b)) >>> 0) &
-      (slots - 1);
-    while (
-      within[slot * 3] !== EMPTY &&
-      (within[slot * 3] !== artist || within[slot * 3 + 1] !== song)
-    ) slot = (slot + 1) & (slots - 1);
-    return slot;
-  }
-
   function grow(): void {
     const old = table;
     capacity *= 2;
     table = new Int32Array(capacity * 3).fill(EMPTY);
     for (let i = 0; i < old.length; i += 3) {
       if (old[i] === EMPTY) continue;
-      const slot = slotOf(old[i]!, old[i + 1]!, table, capacity);
+      const slot = songSlot(old[i]!, old[i + 1]!, table, capacity);
       table.set(old.subarray(i, i + 3), slot * 3);
     }
   }
@@ -209,11 +200,11 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
         if (serial === undefined) wide.set(key, serial = newSerial(artist, songId));
         return serial;
       }
-      let slot = slotOf(artist, songId, table, capacity);
+      let slot = songSlot(artist, songId, table, capacity);
       if (table[slot * 3] === EMPTY) {
         if ((serials + 1) * 4 > capacity * 3) {
           grow();
-          slot = slotOf(artist, songId, table, capacity);
+          slot = songSlot(artist, songId, table, capacity);
         }
         table[slot * 3] = artist;
         table[slot * 3 + 1] = songId;

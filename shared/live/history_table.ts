@@ -10,6 +10,7 @@
  */
 
 import { createSongNames } from "./song_names.ts";
+import { EMPTY_SLOT, songSlot } from "./song_slots.ts";
 import { FINITE_WINDOWS, type FiniteWindowName, type SongHistory } from "./windows.ts";
 
 /** All-time plays per song, with each song's latest play. */
@@ -26,7 +27,7 @@ export interface HistoryTable {
   readonly size: number;
 }
 
-const EMPTY = -1;
+const EMPTY = EMPTY_SLOT;
 
 /**
  * Creates an empty table.
@@ -57,16 +58,6 @@ export function createHistoryTable(): HistoryTable {
   let capacity = 1024;
   let table = new Int32Array(capacity * 3).fill(EMPTY);
   const wide = new Map<string, number>();
-
-  function slotOf(artist: number, song: number, within: Int32Array, slots: number): number {
-    let slot = ((Math.imul(artist, 0x9e3779b1) ^ Math.imul(song, 0x85ebca6b)) >>> 0) &
-      (slots - 1);
-    while (
-      within[slot * 3] !== EMPTY &&
-      (within[slot * 3] !== artist || within[slot * 3 + 1] !== song)
-    ) slot = (slot + 1) & (slots - 1);
-    return slot;
-  }
 
   function newSerial(artist: number, songId: number): number {
     const serial = serials++;
@@ -99,7 +90,7 @@ export function createHistoryTable(): HistoryTable {
       if (serial === undefined && register) wide.set(key, serial = newSerial(artist, songId));
       return serial ?? EMPTY;
     }
-    let slot = slotOf(artist, songId, table, capacity);
+    let slot = songSlot(artist, songId, table, capacity);
     if (table[slot * 3] === EMPTY) {
       if (!register) return EMPTY;
       if ((serials + 1) * 4 > capacity * 3) {
@@ -108,10 +99,10 @@ export function createHistoryTable(): HistoryTable {
         table = new Int32Array(capacity * 3).fill(EMPTY);
         for (let i = 0; i < old.length; i += 3) {
           if (old[i] !== EMPTY) {
-            table.set(old.subarray(i, i + 3), slotOf(old[i]!, old[i + 1]!, table, capacity) * 3);
+            table.set(old.subarray(i, i + 3), songSlot(old[i]!, old[i + 1]!, table, capacity) * 3);
           }
         }
-        slot = slotOf(artist, songId, table, capacity);
+        slot = songSlot(artist, songId, table, capacity);
       }
       table[slot * 3] = artist;
       table[slot * 3 + 1] = songId;
