@@ -186,6 +186,16 @@ function tails(p: Pipeline): string {
   ].join("\n");
 }
 
+/** The consumers' warnings and errors (a count that failed is read with them). */
+function notable(stderr: string[]): string {
+  return stderr.map((text, i) => {
+    const lines = text.split("\n").filter((line) => / (WARNING|ERROR) /.test(line));
+    return `consumer ${i + 1}, ${lines.length} warnings and errors:\n${
+      lines.slice(-40).join("\n")
+    }`;
+  }).join("\n");
+}
+
 /** Waits until `more` distinct rows more than now are in the table. */
 async function moreRows(p: Pipeline, more: number): Promise<void> {
   const table = p.n.table;
@@ -232,7 +242,9 @@ async function finish(p: Pipeline): Promise<{ acknowledged: number; stderr: stri
     assert.equal(result.code, 0, result.stderr.slice(-3000));
     stderr.push(result.stderr);
   }
-  await assertExactly(p.n.table, expected);
+  await assertExactly(p.n.table, expected).catch((error) => {
+    throw new Error(`${error.message}\n${notable(stderr)}`);
+  });
   return { acknowledged: expected.size, stderr };
 }
 

@@ -21,6 +21,7 @@ import {
 import {
   committedOffsets,
   consumerArgs,
+  logExcerpt,
   metricsPort,
   pipelineNames,
   rowCounts,
@@ -110,7 +111,9 @@ test(
       assert.equal(produced.code, 0, produced.stderr);
       const expected = await topicEventIds(n.topic);
       assert.equal(expected.size, 8_000);
-      await waitForStored(n.table, expected.size, 180_000);
+      await waitForStored(n.table, expected.size, 180_000).catch((error) => {
+        throw new Error(`${error.message}\n${logExcerpt(consumer.stderr())}`);
+      });
       // The restarted local BigQuery lost its write streams: the rows after
       // each stream's last commit are written again, and counted.
       const rewritten = await scrapeValue(
@@ -146,7 +149,7 @@ test({
       await services("up", "bigquery");
       const produced = await producer.done;
       assert.equal(produced.code, 0, produced.stderr);
-      await waitForCommittedToEnd(n.group, n.topic);
+      await waitForCommittedToEnd(n.group, n.topic, { script: consumer });
       const lost = await scrapeValue(port, "livecharts_consumer_streams_lost_total");
       const rewritten = await scrapeValue(port, "livecharts_consumer_rows_rewritten_total");
       const stderr = await stopScript(consumer);

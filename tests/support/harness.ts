@@ -339,8 +339,16 @@ export async function waitForCommittedToEnd(
     500,
   ).catch((error) => {
     if (options.script === undefined) throw error;
-    throw new Error(`${error.message}\n${options.script.stderr().slice(-4_000)}`);
+    throw new Error(`${error.message}\n${logExcerpt(options.script.stderr())}`);
   });
+}
+
+/** A script's warnings and errors, then its last lines: what a failed wait is read with. */
+export function logExcerpt(stderr: string): string {
+  const lines = stderr.split("\n");
+  const notable = lines.filter((line) => / (WARNING|ERROR) /.test(line)).slice(-40);
+  return `${notable.length} warnings and errors (last 40):\n${notable.join("\n")}\n` +
+    `last lines:\n${lines.slice(-15).join("\n")}`;
 }
 
 /** `host:port` of the local BigQuery's Storage Write API (gRPC). */

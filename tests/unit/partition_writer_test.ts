@@ -576,6 +576,25 @@ Deno.test("createPartitionWriter() settles an answer it lost by the stream's row
   assert.equal(h.stats.inserted, 16);
 });
 
+Deno.test("createPartitionWriter() resumes fetching once a failure is settled with every row found stored, no append left", async () => {
+  const h = harness();
+  // Stored, the answer lost; the stream gone before the append is sent again
+  // (the local BigQuery restarted): a query finds every row stored.
+  h.bq.state.faults = ["lose-answer"];
+  const waits: boolean[] = [];
+  const writer = h.start(messages(4), {
+    events: {
+      backoff: (_partition, isWaiting) => waits.push(isWaiting),
+      retry: () => h.bq.state.streams.clear(),
+    },
+  });
+  await writer.drain();
+  assert.deepEqual(stored(h), range(0, 4));
+  assert.equal(h.group.committed.get(0)?.offset, 4n);
+  assert.deepEqual(waits, [true, false], "fetching paused for the failure, then resumed");
+  await writer.close();
+});
+
 Deno.test("createPartitionWriter() asks BigQuery which offsets it holds when the stream is gone: exactly once", async () => {
   const h = harness();
   const all = messages(40);
@@ -730,7 +749,7 @@ Deno.test("createPartitionWriter() asks the re-created table which rows it holds
 Deno.test("createPartitionWriter() whose stream another consumer finalized (it took the partition over) writes and commits nothing more until the group says who owns it", async () => {
   const h = harness();
   const all = messages(16);
-  const writer = h.start(all.slice(0, 8));
+  const writer = h.start(all.slice(0, 8), { holdCheckMs: 5 });
   await writer.drain();
   assert.equal(stored(h).length, 8);
   // A new owner recovered the partition: it finalized this writer's stream
@@ -742,13 +761,31 @@ Deno.test("createPartitionWriter() whose stream another consumer finalized (it t
   const finalizes = h.bq.state.finalizeCalls;
   writer.add(all.slice(8), 16n);
   await waitUntil("the refused append settled", () => h.bq.state.finalizeCalls > finalizes);
-  await new Promise((resolve) => setTimeout(resolve, 30));
+  // Several checks of the group's position (every 5 ms) find the new owner's.
+  await new Promise((resolve) => setTimeout(resolve, 60));
   assert.equal(stored(h).length, 8, "nothing stored that the new owner stores");
   assert.equal(h.bq.state.streamsCreated, streams, "no new stream");
   assert.equal(h.group.log.length, commits, "no commit");
   assert.equal(await writer.keep(), false, "the group's position is the new owner's");
   await writer.stop();
   assert.equal(stored(h).length, 8);
+});
+
+Deno.test("createPartitionWriter() whose stream was finalized while the group's position stayed its own goes on after a check, once", async () => {
+  const h = harness();
+  const all = messages(16);
+  const writer = h.start(all.slice(0, 8), { holdCheckMs: 20 });
+  await writer.drain();
+  // Finalized, but nobody committed after this writer: no one took over
+  // (a one-member group gets no rebalance to end the hold).
+  for (const stream of h.bq.state.streams.values()) stream.finalized = true;
+  const streams = h.bq.state.streamsCreated;
+  writer.add(all.slice(8), 16n);
+  await waitUntil("a new stream after the check", () => h.bq.state.streamsCreated > streams);
+  await writer.drain();
+  await writer.close();
+  assert.deepEqual(stored(h), range(0, 16), "each row once, none lost");
+  assert.equal(h.group.committed.get(0)?.offset, 16n);
 });
 
 Deno.test("createPartitionWriter() waits, blocked, for a missing table it may not create", async () => {

@@ -9,10 +9,11 @@
 
 import type { FinalizeResult } from "../../bigquery/mod.ts";
 import { idleIfEmpty } from "./arrivals.ts";
-import { logger } from "../../ops/mod.ts";
+import { logger, sleep } from "../../ops/mod.ts";
 import { type CommitMarker, formatMarker } from "../commit_marker.ts";
-import { type OpenStream, type Unit, type WriterState } from "./state.ts";
-import { kafka } from "./retries.ts";
+import { notify, type OpenStream, type Unit, type WriterState } from "./state.ts";
+import { type CommittedPosition, DEFAULT_HOLD_CHECK_MS } from "./context.ts";
+import { kafka, stopWaiting } from "./retries.ts";
 import { check } from "./state.ts";
 
 const log = logger("consumer");
@@ -31,15 +32,62 @@ export async function publishLetters(w: WriterState, count: number): Promise<voi
   }
 }
 
-/** Holds commits until `keep()` or a stop releases them. */
+/**
+ * Holds commits until `keep()` or a stop releases them, or until a check
+ * every `holdCheckMs` finds the group's position still at this writer's last
+ * commit (see `watchHold`).
+ */
 export function holdCommits(w: WriterState): void {
   if (w.release !== undefined) return;
   const { promise, resolve } = Promise.withResolvers<void>();
   w.confirmed = promise;
-  w.release = () => {
-    w.release = undefined;
+  const release = () => {
+    if (w.release === release) w.release = undefined;
     resolve();
   };
+  w.release = release;
+  void watchHold(w, release);
+}
+
+/** Whether the group's committed position of the partition is this writer's last commit. */
+export function isOwnPosition(
+  w: WriterState,
+  position: CommittedPosition | undefined,
+): boolean {
+  return position?.offset === w.committedAt &&
+    (position?.metadata ?? undefined) === w.committedMetadata;
+}
+
+/**
+ * A hold with no assignment to end it (a one-member group is not
+ * rebalanced): every `holdCheckMs` the group's position is read; when it
+ * is still this writer's last commit, nobody took the partition over and
+ * the writer goes on. Safe without an assignment: Kafka refuses the next
+ * commit of a member the group dropped (a new hold follows), and no row
+ * goes to a new stream before that stream's commit.
+ */
+async function watchHold(w: WriterState, release: () => void): Promise<void> {
+  const every = w.ctx.holdCheckMs ?? DEFAULT_HOLD_CHECK_MS;
+  while (w.release === release && !w.stopping) {
+    try {
+      await sleep(every, w.abort.signal);
+      if (w.release !== release || w.stopping) return;
+      const epoch = w.epoch;
+      const position = await w.io.committed();
+      if (w.release !== release || w.stopping || w.epoch !== epoch) return;
+      if (!isOwnPosition(w, position)) continue; // a rebalance will say who owns it
+      log.info(
+        "Partition {partition}: no rebalance came and the group's committed position is still this writer's: nobody took the partition over; writing and committing again",
+        { partition: w.partition, fenced: w.fenced },
+      );
+      w.fenced = false;
+      release();
+      notify(w);
+      return;
+    } catch {
+      if (w.stopping) return;
+    }
+  }
 }
 
 /** Removes the first `count` units (committed). */
@@ -52,6 +100,9 @@ export function forget(w: WriterState, count: number): void {
     if (w.known !== undefined && last.offset >= w.known.until) w.known = undefined;
     w.events.committed?.(w.partition, last.offset + 1n, w.highWatermark);
   }
+  // Nothing held: no reason to keep fetching paused. (A failure settled by
+  // asking BigQuery can leave every row stored with no append to say so.)
+  if (w.units.length === 0 && w.arrivals.length === 0) stopWaiting(w);
   idleIfEmpty(w);
 }
 

@@ -16,6 +16,13 @@ import type { TableColumns } from "./table_columns.ts";
 /** How old the table's columns may get before a writer reads them again, unless configured. */
 export const DEFAULT_SCHEMA_CHECK_MS = 30_000;
 
+/**
+ * How often a writer whose commits are on hold (a commit refused for group
+ * membership, or its stream finalized by someone else) reads the group's
+ * position when no rebalance comes, unless configured.
+ */
+export const DEFAULT_HOLD_CHECK_MS = 5_000;
+
 /** Why the destination cannot take rows (a metrics label). */
 export type BlockReason = "table-missing" | "permission-denied" | "schema-mismatch" | "refused";
 
@@ -144,6 +151,8 @@ export interface WriterContext {
    * retyped by hand is noticed within this time even when no append fails.
    */
   schemaCheckMs?: number;
+  /** See {@linkcode DEFAULT_HOLD_CHECK_MS}. */
+  holdCheckMs?: number;
   /** This partition's allowance of write stream creations (default: unlimited). */
   streamBudget?: StreamBudget;
 }

@@ -47,7 +47,7 @@ import { errorMessage } from "../../errors.ts";
 import { logger } from "../../ops/mod.ts";
 import { PLAY_DECODER } from "../sink.ts";
 import { handleHead, send } from "./append_window.ts";
-import { announce, commitStored, markFinalized } from "./commits.ts";
+import { announce, commitStored, isOwnPosition, markFinalized } from "./commits.ts";
 import { kafka } from "./retries.ts";
 import {
   DEFAULT_SCHEMA_CHECK_MS,
@@ -230,8 +230,7 @@ export function createPartitionWriter(
         await started;
         if (w.stopping) return false;
         const position = await kafka(w, "commit", () => w.io.committed());
-        const own = !w.stopping && position?.offset === w.committedAt &&
-          (position?.metadata ?? undefined) === w.committedMetadata;
+        const own = !w.stopping && isOwnPosition(w, position);
         if (own && w.fenced) {
           // Nobody committed after this writer: whoever finalized its stream
           // appended nothing (a new owner commits its stream before that).
