@@ -242,8 +242,12 @@ async function finish(p: Pipeline): Promise<{ acknowledged: number; stderr: stri
     assert.equal(result.code, 0, result.stderr.slice(-3000));
     stderr.push(result.stderr);
   }
-  await assertExactly(p.n.table, expected).catch((error) => {
-    throw new Error(`${error.message}\n${notable(stderr)}`);
+  await assertExactly(p.n.table, expected).catch(async (error) => {
+    const dir = await Deno.makeTempDir({ prefix: "livecharts-count-" });
+    for (const [i, text] of stderr.entries()) {
+      await Deno.writeTextFile(`${dir}/consumer-${i + 1}.log`, text);
+    }
+    throw new Error(`${error.message} (the consumers' logs: ${dir})\n${notable(stderr)}`);
   });
   return { acknowledged: expected.size, stderr };
 }

@@ -1277,6 +1277,44 @@ Deno.test("createPartitionWriter() holds commits after a membership error until 
   assert.deepEqual(stored(h), range(0, 10));
 });
 
+Deno.test("createPartitionWriter() whose commit was held stops without committing when keep() finds another owner's position", async () => {
+  const h = harness();
+  const io = h.group.io(0);
+  let refuse = false;
+  let refused = 0;
+  const writer = createPartitionWriter(
+    0,
+    {
+      ...io,
+      commit(offset, metadata) {
+        if (refuse) {
+          refused++;
+          return Promise.reject(
+            Object.assign(new Error("unknown member"), { type: "UNKNOWN_MEMBER_ID" }),
+          );
+        }
+        return io.commit(offset, metadata);
+      },
+    },
+    h.context({ isMembershipLost: isMembershipError }),
+  );
+  writer.add(messages(4), 10n);
+  await writer.drain();
+  // Frozen past its session: its commit is refused, and another member
+  // takes the partition over and commits further.
+  refuse = true;
+  writer.add(messages(10).slice(4), 10n);
+  await waitUntil("a refused commit", () => refused > 0);
+  const theirs = { offset: 9n, metadata: '{"s":"theirs","r":5}' };
+  h.group.committed.set(0, theirs);
+  // It joins the group again (its commits would pass now) and is given the partition.
+  refuse = false;
+  assert.equal(await writer.keep(), false);
+  await new Promise((resolve) => setTimeout(resolve, 30));
+  assert.deepEqual(h.group.committed.get(0), theirs, "the other owner's commit stays");
+  await writer.stop();
+});
+
 /** Messages 0..count-1 of good events carrying `country`. */
 function withCountry(count: number): SourceMessage[] {
   return Array.from({ length: count }, (_, i) => message(i, event(i, { country: "ng" })));

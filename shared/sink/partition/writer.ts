@@ -225,12 +225,13 @@ export function createPartitionWriter(
       const { promise, resolve } = Promise.withResolvers<void>();
       w.confirmed = promise;
       w.release = undefined;
+      let own = false;
       try {
         // Resumed writers only: one still resuming reads the position itself.
         await started;
         if (w.stopping) return false;
         const position = await kafka(w, "commit", () => w.io.committed());
-        const own = !w.stopping && isOwnPosition(w, position);
+        own = !w.stopping && isOwnPosition(w, position);
         if (own && w.fenced) {
           // Nobody committed after this writer: whoever finalized its stream
           // appended nothing (a new owner commits its stream before that).
@@ -241,6 +242,10 @@ export function createPartitionWriter(
       } catch {
         return false;
       } finally {
+        // Not its own any more: it stops before its waiting commits wake, or
+        // one of them (this member is in the group again) would move the
+        // partition back over the other owner's commits.
+        if (!own) void stop();
         resolve();
         held?.();
       }
