@@ -181,8 +181,8 @@ export interface PartitionWriter {
    * After a rebalance that left this partition here: holds commits while it
    * checks that the group's committed position is still this writer's last
    * commit (nobody else owned the partition meanwhile). Resolves false when
-   * it is not: the writer must then be replaced by one that resumes from
-   * the group's position.
+   * it is not, having stopped the writer first (so no commit it held goes
+   * out): it must be replaced by one that resumes from the group's position.
    */
   keep(): Promise<boolean>;
   /** Stops at once (revoked, or given up): nothing more is appended or committed. */
