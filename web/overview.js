@@ -1,7 +1,7 @@
 // livecharts overview page: the most played artists in the window (the first
-// SHOWN of them) and their number one, refreshed every two seconds from a
-// document the server keeps up to date on each play and orders at most once a
-// second. Names are set with textContent, never as HTML.
+// SHOWN of them) and their number one, pushed by the server (Server-Sent
+// Events) when they change: it keeps them up to date on each play and orders
+// them at most once a second. Names are set with textContent, never as HTML.
 "use strict";
 
 const WINDOWS = {
@@ -10,7 +10,6 @@ const WINDOWS = {
   "24h": "last 24 hours",
   all: "all time",
 };
-const REFRESH_MS = 2_000;
 const SHOWN = 200;
 const numbers = new Intl.NumberFormat();
 const $ = (id) => document.getElementById(id);
@@ -60,24 +59,18 @@ function setConnection(state, text) {
   $("connection-text").textContent = text;
 }
 
-let timer = 0;
-let asked = 0;
-async function refresh() {
-  clearTimeout(timer);
-  const mine = ++asked;
-  try {
-    const query = new URLSearchParams({ window: windowName, limit: String(SHOWN) });
-    const response = await fetch(`/api/overview?${query}`);
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const doc = await response.json();
-    if (mine !== asked) return;
-    render(doc);
+let stream;
+/** Follows the overview of the chosen window: the server pushes it when its artists change. */
+function follow() {
+  stream?.close();
+  const query = new URLSearchParams({ window: windowName, limit: String(SHOWN) });
+  stream = new EventSource(`/api/overview/stream?${query}`);
+  stream.onmessage = (event) => {
+    render(JSON.parse(event.data));
     setConnection("live", "Live");
-  } catch {
-    if (mine === asked) setConnection("reconnecting", "Reconnecting…");
-  } finally {
-    if (mine === asked) timer = setTimeout(refresh, REFRESH_MS);
-  }
+  };
+  // The browser reconnects by itself; the first document after that is complete.
+  stream.onerror = () => setConnection("reconnecting", "Reconnecting…");
 }
 
 function showWindow() {
@@ -91,9 +84,9 @@ for (const button of document.querySelectorAll("[data-window]")) {
   button.addEventListener("click", () => {
     windowName = button.dataset.window;
     showWindow();
-    refresh();
+    follow();
   });
 }
 
 showWindow();
-refresh();
+follow();

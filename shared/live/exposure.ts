@@ -114,6 +114,7 @@ export const PUBLIC_APIS: ReadonlySet<string> = new Set([
   "/api/top.csv",
   "/api/stream",
   "/api/overview",
+  "/api/overview/stream",
   "/api/artists",
 ]);
 

@@ -14,6 +14,10 @@
  *   a page at a time (both lists ordered at most once per {@linkcode LIST_TICK_MS});
  * - `GET /api/stream?artist=&window=&limit=`: the same document as SSE,
  *   pushed when it changes (checked every `tickMs`, so at most a few per second);
+ * - `GET /api/overview/stream?window=&offset=&limit=`: a page of the
+ *   overview as SSE, pushed when its artists change (at most once per list
+ *   tick, the lists being ordered no more often); one frame per page and
+ *   tick however many watch it;
  * - `GET /api/reconcile`: dashboard versus BigQuery for every window, through
  *   the gate (cached, at most one BigQuery run per interval), 403 when
  *   turned off;
@@ -277,7 +281,10 @@ function json(body: unknown, status = 200, headers: Record<string, string> = {})
 }
 
 interface Subscriber {
-  query: TopQuery;
+  /** What it watches: viewers of the same view share one frame per tick. */
+  view: string;
+  /** The view's frame now, with what identifies its content. */
+  build: (at: number) => { key: string; frame: Uint8Array };
   key: string;
   controller: ReadableStreamDefaultController<Uint8Array>;
   /** The newest frame the viewer has not taken yet (older ones are dropped). */
@@ -371,14 +378,23 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     }
   }
 
-  /** The document of `query` at `at` as a frame, with what identifies its content. */
-  function frameOf(query: TopQuery, at: number): { key: string; frame: Uint8Array } {
-    const doc = topDocument(options.counter(), query, at, options.status(), options.lag?.());
+  /** `doc` as a document frame (with the next id) and `key`. */
+  function frameOf(doc: unknown, key: string): { key: string; frame: Uint8Array } {
     sequence++;
-    return {
-      key: contentKey(doc),
-      frame: encoder.encode(`id: ${sequence}\ndata: ${JSON.stringify(doc)}\n\n`),
-    };
+    return { key, frame: encoder.encode(`id: ${sequence}\ndata: ${JSON.stringify(doc)}\n\n`) };
+  }
+
+  /** The top songs document of `query` at `at` as a frame. */
+  function topFrame(query: TopQuery, at: number): { key: string; frame: Uint8Array } {
+    const doc = topDocument(options.counter(), query, at, options.status(), options.lag?.());
+    return frameOf(doc, contentKey(doc));
+  }
+
+  /** A page of the overview at `at` as a frame; its content is the artists and their count. */
+  function overviewFrame(query: ListQuery, at: number): { key: string; frame: Uint8Array } {
+    const { window, offset, limit } = query;
+    const doc = lists.overview(options.counter(), window, at, { offset, limit });
+    return frameOf(doc, JSON.stringify([doc.count, doc.artists]));
   }
 
   /**
@@ -392,12 +408,10 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     force: boolean,
     frames = new Map<string, { key: string; frame: Uint8Array }>(),
   ): void {
-    const { artist, window, limit } = subscriber.query;
-    const id = `${artist} ${window} ${limit}`;
-    let current = frames.get(id);
+    let current = frames.get(subscriber.view);
     if (current === undefined) {
-      current = frameOf(subscriber.query, at);
-      frames.set(id, current);
+      current = subscriber.build(at);
+      frames.set(subscriber.view, current);
     }
     if (!force && current.key === subscriber.key) return;
     subscriber.key = current.key;
@@ -429,7 +443,11 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     }
   }, options.tickMs ?? 250);
 
-  function stream(query: TopQuery, client: string | undefined): Response {
+  function stream(
+    view: string,
+    build: Subscriber["build"],
+    client: string | undefined,
+  ): Response {
     const release = gate.admit(client);
     if (typeof release === "string") {
       return json({ error: release }, 503, { "retry-after": String(STREAM_RETRY_AFTER_S) });
@@ -438,7 +456,8 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     const body = new ReadableStream<Uint8Array>({
       start(controller) {
         subscriber = {
-          query,
+          view,
+          build,
           key: "",
           controller,
           pending: undefined,
@@ -541,7 +560,14 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
         case "/api/stream": {
           const query = parseTopQuery(url.searchParams);
           if (request.headers.has("last-event-id")) resumed++;
-          return stream(query, client);
+          const view = `top ${query.artist} ${query.window} ${query.limit}`;
+          return stream(view, (at) => topFrame(query, at), client);
+        }
+        case "/api/overview/stream": {
+          const query = parseListQuery(url.searchParams);
+          if (request.headers.has("last-event-id")) resumed++;
+          const view = `overview ${query.window} ${query.offset} ${query.limit}`;
+          return stream(view, (at) => overviewFrame(query, at), client);
         }
         case "/api/overview": {
           const { window, offset, limit } = parseListQuery(url.searchParams);

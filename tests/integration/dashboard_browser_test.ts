@@ -111,6 +111,21 @@ browserTest(
       assert.match(page.url(), /artist=fela-kuti/);
       assert.equal(await page.locator(".row").count(), 1);
 
+      // The overview: each artist's plays in the window, pushed as they change.
+      await page.goto(new URL("/overview?window=5m", dashboard.url).href);
+      const artistRow = (slug: string) => page.locator(`tr[data-artist="${slug}"]`);
+      await artistRow("fela-kuti").locator(".total", { hasText: /^1$/ }).waitFor({
+        timeout: 10_000,
+      });
+      assert.equal(await page.locator("#connection").getAttribute("data-state"), "live");
+      await producer.send([
+        playAt(Date.now(), 1, { artist: "fela-kuti", song_name: "water-no-get-enemy" }),
+      ]);
+      await artistRow("fela-kuti").locator(".total", { hasText: /^2$/ }).waitFor({
+        timeout: 5_000,
+      });
+      assert.equal(await page.locator("tr[data-artist]").count(), 2);
+
       // A linked view opens as linked.
       await page.goto(new URL("/?artist=tony-allen&window=all", dashboard.url).href);
       await row("zombie").waitFor({ timeout: 5_000 });

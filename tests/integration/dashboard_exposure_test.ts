@@ -17,7 +17,8 @@ test("--public serves the page and read APIs only; details and metrics on the ad
   });
   try {
     const get = (path: string, base = dashboard.url) => fetch(new URL(path, base));
-    for (const path of ["/", "/overview", "/api/top", "/api/artists", "/api/overview"]) {
+    const read = ["/", "/overview", "/api/top", "/api/artists", "/api/overview"];
+    for (const path of [...read, "/api/overview/stream"]) {
       const response = await get(path);
       await response.body?.cancel();
       assert.equal(response.status, 200, path);

@@ -137,6 +137,23 @@ test(
       assert.ok(latency < 2_000, `pushed through the proxy ${latency} ms after producing`);
       await reader.cancel();
 
+      // The overview's stream is passed on too: its first page names the artist.
+      const overview = await get("/api/overview/stream?window=5m");
+      assert.equal(overview.status, 200);
+      assert.match(overview.headers.get("content-type") ?? "", /^text\/event-stream/);
+      const pages = overview.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!/data: \{.*\}\n\n/.test(text)) {
+        const { value, done } = await pages.read();
+        if (done) throw new Error("The overview stream ended");
+        text += value;
+      }
+      const page = JSON.parse(/data: (\{.*\})\n\n/.exec(text)![1]!);
+      assert.deepEqual(page.artists.map((entry: { artist: string }) => entry.artist), [
+        "tony-allen",
+      ]);
+      await pages.cancel();
+
       // Streams per client address: 20 through the proxy, the 21st refused by it.
       const streams: Response[] = [];
       try {

@@ -384,6 +384,60 @@ Deno.test("GET /api/top.csv and /api/top.json export the numbers of /api/top", a
   dashboard.close();
 });
 
+Deno.test("GET /api/overview/stream pushes a page of the overview at once and again when its artists change", async () => {
+  const { counter, dashboard, get } = setup();
+  counter.add(play(1, "zombie"));
+  const response = await get("/api/overview/stream?window=5m&limit=2");
+  assert.equal(response.headers.get("content-type"), "text/event-stream; charset=utf-8");
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const buffer = { text: "" };
+  assert.equal(await nextFrame(reader, buffer), "retry: 2000");
+  const page = async () => {
+    for (;;) {
+      const frame = await nextFrame(reader, buffer);
+      if (frame.startsWith("id: ")) return JSON.parse(frame.replace(/^id: \d+\ndata: /, ""));
+    }
+  };
+  const first = await page();
+  assert.deepEqual(
+    [
+      first.window,
+      first.count,
+      first.limit,
+      first.artists.map((a: { artist: string }) => a.artist),
+    ],
+    ["5m", 1, 2, ["tony-allen"]],
+  );
+  assert.equal(dashboard.streams, 1);
+
+  // The clock alone moving sends nothing; plays of another artist are
+  // pushed once the list is ordered again (at most once a second).
+  clock += 200;
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  counter.add(play(1, "water-no-get-enemy", { artist: "fela-kuti" }));
+  counter.add(play(1, "water-no-get-enemy", { artist: "fela-kuti" }));
+  clock += 1_000;
+  const second = await page();
+  assert.equal(second.count, 2);
+  assert.deepEqual(
+    second.artists.map((a: { artist: string; total: number }) => [a.artist, a.total]),
+    [["fela-kuti", 2], ["tony-allen", 1]],
+  );
+
+  // Plays ageing out are pushed too.
+  clock += 5 * 60_000;
+  const third = await page();
+  assert.deepEqual([third.count, third.artists], [0, []]);
+
+  assert.equal((await get("/api/overview/stream?window=2h")).status, 400);
+  await reader.cancel();
+  for (let i = 0; i < 50 && dashboard.streams > 0; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(dashboard.streams, 0, "a closed connection unsubscribes");
+  dashboard.close();
+});
+
 Deno.test("GET /api/overview: every artist's total equals /api/top's, most played first", async () => {
   const { counter, dashboard, get } = setup();
   counter.add(play(1, "zombie"));
