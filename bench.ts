@@ -15,6 +15,7 @@ import { errorMessage } from "./shared/errors.ts";
 import { parseArgsOrExit } from "./shared/cli/mod.ts";
 import { installKafkaPatches } from "./shared/kafka/mod.ts";
 import { benchCatalog } from "./bench/catalog.ts";
+import { benchCounting } from "./bench/counting.ts";
 import { benchDashboardStart } from "./bench/dashboard_start.ts";
 import { benchLatency } from "./bench/latency.ts";
 import { loadAverage, machineInfo, versions } from "./bench/machine.ts";
@@ -78,6 +79,7 @@ async function main(): Promise<number> {
         log: say,
       }),
     catalog: () => benchCatalog({ ...plan.catalog, log: say }),
+    counting: () => benchCounting({ ...plan.counting, log: say }),
   };
   let failed = 0;
   for (const id of ids) {

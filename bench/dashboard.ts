@@ -153,3 +153,24 @@ export function healthRead(health: Record<string, unknown>): number {
     : undefined;
   return typeof read === "number" ? read : 0;
 }
+
+/** The all-time plays of every artist the dashboard holds (`/api/artists`, 1,000 a page). */
+export async function allTimePlays(dashboard: Dashboard): Promise<number> {
+  let counted = 0;
+  for (let offset = 0;; offset += 1_000) {
+    const response = await fetch(
+      new URL(`/api/artists?limit=1000&offset=${offset}`, dashboard.url),
+    );
+    const body: unknown = await response.json();
+    const artists = typeof body === "object" && body !== null && "artists" in body &&
+        Array.isArray(body.artists)
+      ? body.artists
+      : [];
+    for (const entry of artists) {
+      if (typeof entry === "object" && entry !== null && typeof entry.plays === "number") {
+        counted += entry.plays;
+      }
+    }
+    if (artists.length < 1_000) return counted;
+  }
+}

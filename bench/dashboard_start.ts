@@ -31,7 +31,7 @@ import { ensurePlaysTable, playsTableRef, query } from "../shared/bigquery/mod.t
 import { tail } from "../shared/launch/mod.ts";
 import { installKafkaPatches, readToEnd } from "../shared/kafka/mod.ts";
 import { buildCatalog } from "../shared/produce/catalog.ts";
-import { startDashboard } from "./dashboard.ts";
+import { allTimePlays, startDashboard } from "./dashboard.ts";
 import { peakMb, sampleMemory } from "./proc_memory.ts";
 import { fillTopic } from "./processes.ts";
 import type { BenchResult, MeasuredReference } from "./report.ts";
@@ -181,24 +181,7 @@ async function oneStart(
   const seconds = (performance.now() - started) / 1000;
   try {
     const health = await dashboard.health();
-    // All-time plays of every artist, a page of 1,000 artists at a time.
-    let counted = 0;
-    for (let offset = 0;; offset += 1_000) {
-      const response = await fetch(
-        new URL(`/api/artists?limit=1000&offset=${offset}`, dashboard.url),
-      );
-      const body: unknown = await response.json();
-      const artists = typeof body === "object" && body !== null && "artists" in body &&
-          Array.isArray(body.artists)
-        ? body.artists
-        : [];
-      for (const entry of artists) {
-        if (typeof entry === "object" && entry !== null && typeof entry.plays === "number") {
-          counted += entry.plays;
-        }
-      }
-      if (artists.length < 1_000) break;
-    }
+    const counted = await allTimePlays(dashboard);
     if (counted !== plays) {
       throw new Error(
         `The dashboard went live with ${counted} of ${plays} plays:\n${

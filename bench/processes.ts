@@ -17,6 +17,7 @@ import {
   type TaskOptions,
   waitWithin,
 } from "../shared/launch/mod.ts";
+import { BROKERS } from "./services.ts";
 
 /** The repository root (where deno.json is). */
 export const ROOT = new URL("../", import.meta.url);
@@ -143,7 +144,11 @@ export async function capture(command: string, args: string[]): Promise<string> 
 }
 
 /** Fills `topic` with `events` simulated plays, as fast as the broker takes them. */
-export async function fillTopic(topic: string, events: number): Promise<void> {
+export async function fillTopic(
+  topic: string,
+  events: number,
+  extra: readonly string[] = [],
+): Promise<void> {
   await finish(
     await spawnTask("produce", [
       "--topic",
@@ -154,8 +159,23 @@ export async function fillTopic(topic: string, events: number): Promise<void> {
       "0",
       "--log-file",
       "",
+      ...extra,
     ]),
     "producer.ts (filling the topic)",
     900_000,
   );
+}
+
+/** `kcat -C` reading `topic` from its start to its end, to /dev/null: messages per second. */
+export async function kcat(topic: string, events: number): Promise<number> {
+  const args = ["-C", "-b", BROKERS[0]!, "-t", topic, "-o", "beginning", "-e", "-q"];
+  const started = performance.now();
+  const result = await new Deno.Command("kcat", { args, stdin: "null", stdout: "null" }).output();
+  const seconds = (performance.now() - started) / 1000;
+  if (!result.success) {
+    throw new Error(
+      `kcat -C exited with code ${result.code}: ${new TextDecoder().decode(result.stderr)}`,
+    );
+  }
+  return events / seconds;
 }

@@ -20,9 +20,9 @@
 
 import { tail } from "../shared/launch/mod.ts";
 import { type MemorySample, peakMb, sampleMemory } from "./proc_memory.ts";
-import { fillTopic, finish, spawnConsumer } from "./processes.ts";
+import { fillTopic, finish, kcat, spawnConsumer } from "./processes.ts";
 import type { BenchResult, MeasuredReference, Reference } from "./report.ts";
-import { BROKERS, dropTables, openAdmin, removeKafka, topicSize, uniqueName } from "./services.ts";
+import { dropTables, openAdmin, removeKafka, topicSize, uniqueName } from "./services.ts";
 import { insertedOf, progressRate } from "./sink.ts";
 import { startStorageStandin, type StorageStandin } from "./storage_standin.ts";
 import { ratio, significant, summarize } from "./stats.ts";
@@ -149,20 +149,6 @@ async function ours(
     }
     await dropTables([names.table]);
   }
-}
-
-/** `kcat -C` reading `topic` from its start to its end, to /dev/null: messages per second. */
-async function kcat(topic: string, events: number): Promise<number> {
-  const args = ["-C", "-b", BROKERS[0]!, "-t", topic, "-o", "beginning", "-e", "-q"];
-  const started = performance.now();
-  const result = await new Deno.Command("kcat", { args, stdin: "null", stdout: "null" }).output();
-  const seconds = (performance.now() - started) / 1000;
-  if (!result.success) {
-    throw new Error(
-      `kcat -C exited with code ${result.code}: ${new TextDecoder().decode(result.stderr)}`,
-    );
-  }
-  return events / seconds;
 }
 
 /** Runs the sink_ceiling benchmark. */

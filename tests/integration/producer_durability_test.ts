@@ -110,6 +110,14 @@ function startReference(
       // runs (a later batch reaching a new leader before an earlier one).
       "-X",
       "max.in.flight.requests.per.connection=1",
+      // Connected to every broker, reconnecting as soon as one is back: with
+      // librdkafka's default sparse connections a node restarted but not yet
+      // needed stays "down", and kcat ends ("all brokers are down") when the
+      // next kill takes the last connection it held.
+      "-X",
+      "enable.sparse.connections=false",
+      "-X",
+      "reconnect.backoff.max.ms=1000",
     ],
     stdin: "piped",
     stdout: "null",
