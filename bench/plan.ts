@@ -81,7 +81,13 @@ export const PLAN = {
     memory: { events: 1_000_000, repetitions: 2 },
     dashboard_start: { sizes: [100_000, 1_000_000], starts: 3 },
     catalog: { songs: 100_000, plays: 1_000_000, repetitions: 3, latencyArtists: 100_000 },
-    counting: { small: 100_000, large: 1_000_000, artists: 100_000, repetitions: 3 },
+    counting: {
+      small: 100_000,
+      large: 1_000_000,
+      artists: 100_000,
+      viewers: 1_000,
+      repetitions: 3,
+    },
   },
   quick: {
     produce: { events: 50_000, repetitions: 3 },
@@ -91,6 +97,6 @@ export const PLAN = {
     memory: { events: 100_000, repetitions: 1 },
     dashboard_start: { sizes: [10_000, 100_000], starts: 2 },
     catalog: { songs: 20_000, plays: 200_000, repetitions: 1, latencyArtists: 20_000 },
-    counting: { small: 20_000, large: 200_000, artists: 20_000, repetitions: 1 },
+    counting: { small: 20_000, large: 200_000, artists: 20_000, viewers: 200, repetitions: 1 },
   },
 };
