@@ -4,9 +4,8 @@
  * the same topic in the same run.
  *
  * Two fresh topics are filled by producer.ts from its generated catalog
- * (100,000 artists of 10 songs, Zipf-like popularity) with event times
- * spread over the last 23 hours, so every play lands in every window: a
- * small one and a large one. The BigQuery table is empty and no group has
+ * (artists of 10 songs, Zipf-like popularity; event times as produced, so
+ * every play is inside every window when read): a small one and a large one. The BigQuery table is empty and no group has
  * committed, so the dashboard reads each topic from its start. For each, the
  * time from spawn until `/healthz` says `live` (Kafka read to its end) is
  * measured, and the all-time plays it then shows must equal the topic's.
@@ -184,8 +183,6 @@ export async function benchCounting(options: CountingOptions): Promise<BenchResu
     String(options.artists),
     "--catalog-songs-per-artist",
     "10",
-    "--spread",
-    "23h",
   ];
   const admin = await openAdmin();
   const rates: number[] = [];

@@ -82,9 +82,9 @@ export const PLAN = {
     dashboard_start: { sizes: [100_000, 1_000_000], starts: 3 },
     catalog: { songs: 100_000, plays: 1_000_000, repetitions: 3, latencyArtists: 100_000 },
     counting: {
-      small: 100_000,
-      large: 1_000_000,
-      artists: 100_000,
+      small: 20_000,
+      large: 200_000,
+      artists: 20_000,
       viewers: 1_000,
       repetitions: 3,
     },
