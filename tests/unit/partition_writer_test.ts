@@ -1240,18 +1240,17 @@ Deno.test("createPartitionWriter() resumes fetching after a Kafka call that need
   await writer.close();
 });
 
-Deno.test("createPartitionWriter() holds commits after a membership error until keep() finds the partition still its own", async () => {
-  const h = harness();
+/** A writer whose commits Kafka refuses for membership while `commits.refuse` is set. */
+function refusingCommits(h: Harness) {
   const io = h.group.io(0);
-  let refuse = false;
-  let refused = 0;
+  const commits = { refuse: false, refused: 0 };
   const writer = createPartitionWriter(
     0,
     {
       ...io,
       commit(offset, metadata) {
-        if (refuse) {
-          refused++;
+        if (commits.refuse) {
+          commits.refused++;
           return Promise.reject(
             Object.assign(new Error("unknown member"), { type: "UNKNOWN_MEMBER_ID" }),
           );
@@ -1261,14 +1260,20 @@ Deno.test("createPartitionWriter() holds commits after a membership error until 
     },
     h.context({ isMembershipLost: isMembershipError }),
   );
+  return { writer, commits };
+}
+
+Deno.test("createPartitionWriter() holds commits after a membership error until keep() finds the partition still its own", async () => {
+  const h = harness();
+  const { writer, commits } = refusingCommits(h);
   writer.add(messages(4), 10n);
   await writer.drain();
-  refuse = true;
+  commits.refuse = true;
   writer.add(messages(10).slice(4), 10n);
-  await waitUntil("a refused commit", () => refused > 0);
-  refuse = false;
+  await waitUntil("a refused commit", () => commits.refused > 0);
+  commits.refuse = false;
   await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.equal(refused, 1, "no retry while held");
+  assert.equal(commits.refused, 1, "no retry while held");
   assert.equal(h.group.committed.get(0)?.offset, 4n, "nothing committed while held");
   assert.equal(await writer.keep(), true);
   await writer.drain();
@@ -1279,36 +1284,18 @@ Deno.test("createPartitionWriter() holds commits after a membership error until 
 
 Deno.test("createPartitionWriter() whose commit was held stops without committing when keep() finds another owner's position", async () => {
   const h = harness();
-  const io = h.group.io(0);
-  let refuse = false;
-  let refused = 0;
-  const writer = createPartitionWriter(
-    0,
-    {
-      ...io,
-      commit(offset, metadata) {
-        if (refuse) {
-          refused++;
-          return Promise.reject(
-            Object.assign(new Error("unknown member"), { type: "UNKNOWN_MEMBER_ID" }),
-          );
-        }
-        return io.commit(offset, metadata);
-      },
-    },
-    h.context({ isMembershipLost: isMembershipError }),
-  );
+  const { writer, commits } = refusingCommits(h);
   writer.add(messages(4), 10n);
   await writer.drain();
   // Frozen past its session: its commit is refused, and another member
   // takes the partition over and commits further.
-  refuse = true;
+  commits.refuse = true;
   writer.add(messages(10).slice(4), 10n);
-  await waitUntil("a refused commit", () => refused > 0);
+  await waitUntil("a refused commit", () => commits.refused > 0);
   const theirs = { offset: 9n, metadata: '{"s":"theirs","r":5}' };
   h.group.committed.set(0, theirs);
   // It joins the group again (its commits would pass now) and is given the partition.
-  refuse = false;
+  commits.refuse = false;
   assert.equal(await writer.keep(), false);
   await new Promise((resolve) => setTimeout(resolve, 30));
   assert.deepEqual(h.group.committed.get(0), theirs, "the other owner's commit stays");
