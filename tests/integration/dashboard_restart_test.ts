@@ -82,9 +82,9 @@ test(
     const names = dashboardNames();
     await produce(names, 500, 31);
     await fillBigQuery(names);
-    const consumer = await startScript("consume", consumerArgs(names, ["--exit-when-idle", "4"]));
+    const consumer = await startScript("consume", consumerArgs(names, ["--exit-when-idle", "10"]));
     const first = await startDashboard(names);
-    const producing = produce(names, 8_000, 32, 800);
+    const producing = produce(names, 6_000, 32, 600);
     let second: Awaited<ReturnType<typeof startDashboard>> | undefined;
     try {
       await waitFor(
@@ -101,7 +101,9 @@ test(
       await first.child.done;
       second = await startDashboard(names, { args: ["--reanchor-every", "3s"] });
       const restartedAt = await committedOffsets(names.group, names.topic);
-      await producing;
+      // Plays produced from here on lie above the second dashboard's anchors,
+      // however slowly it started.
+      await Promise.all([producing, produce(names, 2_000, 33, 800)]);
       const consumed = await consumer.done;
       assert.equal(consumed.code, 0, consumed.stderr);
       // The restart happened mid-stream: part below its anchors, part above.
