@@ -197,6 +197,8 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
   );
 
   function startWriter(partition: number, previous?: PartitionWriter): PartitionWriter {
+    /** Whether `writer` is still the partition's (not stopped and replaced). */
+    const isCurrent = () => writers.get(partition) === writer;
     const writer: PartitionWriter = createPartitionWriter(partition, {
       committed: () => options.committed(partition),
       commit(nextOffset, metadata) {
@@ -265,6 +267,7 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
           });
         },
         backoff(partition, isWaiting) {
+          if (!isCurrent()) return; // a replaced writer's wait is not the partition's
           const before = waiting.size;
           if (isWaiting) waiting.add(partition);
           else waiting.delete(partition);
@@ -276,6 +279,7 @@ export function createSinkStream(options: SinkStreamOptions): SinkStream {
           applyPauses();
         },
         blocked(partition, problem) {
+          if (!isCurrent()) return;
           if (problem === undefined) blocked.delete(partition);
           else blocked.set(partition, problem);
           reportBlocked();

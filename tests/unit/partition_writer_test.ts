@@ -1393,3 +1393,19 @@ Deno.test("createPartitionWriter() reads the table's columns again when an appen
   // Once before the first rows, then after the answers that said so.
   assert.ok(h.bq.state.columnLookups >= 2, `${h.bq.state.columnLookups} lookups`);
 });
+
+Deno.test("createPartitionWriter() stopped while an append fails asks for no pause of fetching", async () => {
+  const h = harness();
+  h.bq.state.faults = ["unavailable"];
+  const waits: boolean[] = [];
+  const writer: ReturnType<typeof h.start> = h.start(messages(4), {
+    events: {
+      // Replaced (a rebalance) by the time its failed append is handled.
+      retry: () => void writer.stop(),
+      backoff: (_partition, isWaiting) => waits.push(isWaiting),
+    },
+  });
+  await writer.stopped;
+  assert.ok(h.stats.retries >= 1, "the append failed");
+  assert.deepEqual(waits, [], "a stopped writer leaves fetching alone");
+});

@@ -23,6 +23,9 @@ export async function pause(
   const delay = backoffDelay(attempt, w.ctx.backoff);
   w.stats.retries++;
   w.events.retry?.(what, error, attempt, delay);
+  // A writer stopped meanwhile (its partition given to a new writer) asks
+  // for no pause: nothing of it would ever ask to resume.
+  check(w);
   if (!w.waiting) {
     w.waiting = true;
     w.events.backoff?.(w.partition, true);
