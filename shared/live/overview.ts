@@ -129,8 +129,8 @@ export interface OverviewCache {
 }
 
 /**
- * Creates a cache whose orders of artists are rebuilt when older than
- * `tickMs` or when the counter was replaced (a re-anchoring); a page reads
+ * Creates a cache whose orders of artists are rebuilt once the clock entered
+ * another tick of `tickMs` or when the counter was replaced (a re-anchoring); a page reads
  * each of its artists' current numbers.
  *
  * @example
@@ -158,7 +158,8 @@ export function createOverviewCache(
 ): OverviewCache {
   const clock = options.now ?? Date.now;
   interface Ordered {
-    at: number;
+    /** The tick it was ordered in (`clock()` over `tickMs`, rounded down). */
+    tick: number;
     now: number;
     counter: PlayCounter;
     order: Int32Array;
@@ -171,11 +172,10 @@ export function createOverviewCache(
 
   function ordered(counter: PlayCounter, window: WindowName, now: number): Ordered {
     const entry = orders.get(window);
-    if (entry !== undefined && entry.counter === counter && clock() - entry.at < options.tickMs) {
-      return entry;
-    }
+    const tick = Math.floor(clock() / options.tickMs);
+    if (entry !== undefined && entry.counter === counter && entry.tick === tick) return entry;
     const fresh = {
-      at: clock(),
+      tick,
       now,
       counter,
       order: counter.artistOrder(window, now),

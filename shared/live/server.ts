@@ -245,6 +245,8 @@ export interface DashboardHandler {
   readonly resumed: number;
   /** Streams refused by a cap. */
   readonly refused: number;
+  /** Stream documents built (one per view whose stamp changed, however many watch it). */
+  readonly builds: number;
   /** Ends all streams and stops the timer. */
   close(): void;
 }
@@ -285,6 +287,11 @@ interface Subscriber {
   view: string;
   /** The view's frame now, with what identifies its content. */
   build: (at: number) => { key: string; frame: Uint8Array };
+  /**
+   * Changes whenever what the view shows may have: while it stays the same
+   * the view's last frame is reused and nothing is built.
+   */
+  stamp: (at: number) => string;
   key: string;
   controller: ReadableStreamDefaultController<Uint8Array>;
   /** The newest frame the viewer has not taken yet (older ones are dropped). */
@@ -341,7 +348,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
   /** Id of the latest document frame. */
   let sequence = 0;
   /** The overview and the artists, ordered at most once per list tick. */
-  const lists = createOverviewCache({ tickMs: options.listTickMs ?? LIST_TICK_MS });
+  const lists = createOverviewCache({ tickMs: options.listTickMs ?? LIST_TICK_MS, now });
 
   function remove(subscriber: Subscriber): void {
     subscribers.delete(subscriber);
@@ -384,6 +391,33 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     return { key, frame: encoder.encode(`id: ${sequence}\ndata: ${JSON.stringify(doc)}\n\n`) };
   }
 
+  /** Counters told apart (the dashboard replaces its counter when it re-anchors). */
+  const counterIds = new WeakMap<PlayCounter, number>();
+  let counters = 0;
+  function counterId(): number {
+    const counter = options.counter();
+    let id = counterIds.get(counter);
+    if (id === undefined) counterIds.set(counter, id = ++counters);
+    return id;
+  }
+
+  /**
+   * What a top songs view depends on: its artist's counts, the dashboard's
+   * state, and time (the window slides, plays per second and the freshness
+   * fields age) at most once a second.
+   */
+  function topStamp(query: TopQuery, at: number): string {
+    const second = Math.floor(at / 1_000);
+    const { state, problems } = options.status();
+    const change = options.counter().changeOf(query.artist);
+    return JSON.stringify([counterId(), change, second, state, problems, options.lag?.()]);
+  }
+
+  /** A page of the overview changes at most once per list tick. */
+  function listStamp(at: number): string {
+    return `${counterId()} ${Math.floor(at / (options.listTickMs ?? LIST_TICK_MS))}`;
+  }
+
   /** The top songs document of `query` at `at` as a frame. */
   function topFrame(query: TopQuery, at: number): { key: string; frame: Uint8Array } {
     const doc = topDocument(options.counter(), query, at, options.status(), options.lag?.());
@@ -397,22 +431,41 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     return frameOf(doc, JSON.stringify([doc.count, doc.artists]));
   }
 
+  /** Each watched view's stamp and frame, carried from one tick to the next. */
+  let views = new Map<string, { stamp: string; key: string; frame: Uint8Array }>();
+  let builds = 0;
+
   /**
-   * Offers the current document when it changed. `frames` shares one frame
-   * per query within a tick: a wall of viewers of the same view costs one
-   * document, not one each.
+   * The current frame of `subscriber`'s view: built at most once per tick
+   * (`seen` holds those already looked at in this tick, none when it is a
+   * new viewer's first), and only when its stamp changed since it was last
+   * built; else the last frame is reused.
    */
+  function frameOfView(
+    subscriber: Subscriber,
+    at: number,
+    seen: Map<string, { stamp: string; key: string; frame: Uint8Array }> | undefined,
+  ): { key: string; frame: Uint8Array } {
+    const known = seen?.get(subscriber.view);
+    if (known !== undefined) return known;
+    const stamp = subscriber.stamp(at);
+    let current = views.get(subscriber.view);
+    if (current === undefined || current.stamp !== stamp) {
+      current = { stamp, ...subscriber.build(at) };
+      builds++;
+    }
+    (seen ?? views).set(subscriber.view, current);
+    return current;
+  }
+
+  /** Offers the current document when it changed (`force`: even when it did not). */
   function push(
     subscriber: Subscriber,
     at: number,
     force: boolean,
-    frames = new Map<string, { key: string; frame: Uint8Array }>(),
+    seen?: Map<string, { stamp: string; key: string; frame: Uint8Array }>,
   ): void {
-    let current = frames.get(subscriber.view);
-    if (current === undefined) {
-      current = subscriber.build(at);
-      frames.set(subscriber.view, current);
-    }
+    const current = frameOfView(subscriber, at, seen);
     if (!force && current.key === subscriber.key) return;
     subscriber.key = current.key;
     offer(subscriber, current.frame, at);
@@ -420,9 +473,12 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
 
   const ping = encoder.encode("event: ping\ndata: {}\n\n");
   const timer = setInterval(() => {
-    if (subscribers.size === 0) return;
+    if (subscribers.size === 0) {
+      views.clear();
+      return;
+    }
     const at = now();
-    const frames = new Map<string, { key: string; frame: Uint8Array }>();
+    const seen = new Map<string, { stamp: string; key: string; frame: Uint8Array }>();
     for (const subscriber of subscribers) {
       if (subscriber.waitingSince !== undefined && at - subscriber.waitingSince >= stallTimeoutMs) {
         // Stalled for good: cut it off rather than keep anything for it.
@@ -435,8 +491,9 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
         }
         continue;
       }
-      push(subscriber, at, false, frames);
+      push(subscriber, at, false, seen);
     }
+    views = seen; // views nobody watches any more are forgotten
     if (at - lastHeartbeat >= (options.heartbeatMs ?? 15_000)) {
       lastHeartbeat = at;
       for (const subscriber of subscribers) offer(subscriber, ping, at, false);
@@ -446,6 +503,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
   function stream(
     view: string,
     build: Subscriber["build"],
+    stamp: Subscriber["stamp"],
     client: string | undefined,
   ): Response {
     const release = gate.admit(client);
@@ -458,6 +516,7 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
         subscriber = {
           view,
           build,
+          stamp,
           key: "",
           controller,
           pending: undefined,
@@ -561,13 +620,13 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
           const query = parseTopQuery(url.searchParams);
           if (request.headers.has("last-event-id")) resumed++;
           const view = `top ${query.artist} ${query.window} ${query.limit}`;
-          return stream(view, (at) => topFrame(query, at), client);
+          return stream(view, (at) => topFrame(query, at), (at) => topStamp(query, at), client);
         }
         case "/api/overview/stream": {
           const query = parseListQuery(url.searchParams);
           if (request.headers.has("last-event-id")) resumed++;
           const view = `overview ${query.window} ${query.offset} ${query.limit}`;
-          return stream(view, (at) => overviewFrame(query, at), client);
+          return stream(view, (at) => overviewFrame(query, at), (at) => listStamp(at), client);
         }
         case "/api/overview": {
           const { window, offset, limit } = parseListQuery(url.searchParams);
@@ -602,6 +661,9 @@ export function createDashboardHandler(options: DashboardHandlerOptions): Dashbo
     },
     get resumed() {
       return resumed;
+    },
+    get builds() {
+      return builds;
     },
     get refused() {
       return gate.refused;

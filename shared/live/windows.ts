@@ -362,6 +362,12 @@ export interface PlayCounter {
   /** Latest event time of any play (ms), `undefined` before the first. */
   newestEventAt(): number | undefined;
   /**
+   * A number that changes whenever a count of `artist` does (a play, a seed,
+   * a bucket leaving a window); -1 for an artist never seen. What a view of
+   * one artist shows changes otherwise only with time.
+   */
+  changeOf(artist: string): number;
+  /**
    * Every song's plays in `window` at `now`, keyed `artist/song_id`, for
    * reconciliation; songs without plays are left out.
    */
@@ -521,6 +527,8 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
   let songPrev = new Int32Array(1024).fill(-1);
   let artistHead = new Int32Array(1024).fill(-1);
   let artistsHeld = 0;
+  /** Artist id → changes of their counts (see `changeOf`). */
+  let artistChanges = new Float64Array(1024);
   const rings: Ring[] = FINITE_WINDOWS.map((name) => ({
     name,
     spec: WINDOWS[name],
@@ -609,6 +617,14 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     stats.evictedSongs++;
   }
 
+  /** Notes that a count of artist `id` changed. */
+  function changed(id: number): void {
+    if (artistChanges.length <= id) {
+      artistChanges = grown(artistChanges, id + 1, (n) => new Float64Array(n));
+    }
+    artistChanges[id]!++;
+  }
+
   function songIdAt(index: number): number {
     return allTime.songIdOf(songSerial[index]!);
   }
@@ -623,6 +639,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     }
     const size = bucket.size;
     bucket.add(index, plays);
+    changed(songArtist[index]!);
     if (bucket.size > size) songBuckets[index]!++;
     if (start >= ring.from) countIn(ring, index, plays);
   }
@@ -648,6 +665,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
   function uncountIn(ring: Ring, index: number, plays: number): void {
     ring.totals[index]! -= plays;
     const artist = songArtist[index]!;
+    changed(artist);
     const left = (ring.artistTotals[artist]! -= plays);
     if (left <= 0) {
       ring.artistTop[artist] = -1;
@@ -685,6 +703,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const gone = lowerBound(ring.starts, ring.keepFrom);
       for (const start of ring.starts.splice(0, gone)) {
         ring.buckets.get(start)!.forEach((index) => {
+          changed(songArtist[index]!); // its previous period (rank changes)
           if (--songBuckets[index]! === 0) evict(index);
         });
         ring.buckets.delete(start);
@@ -696,18 +715,48 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     return ringOf.get(window)!.totals[index]!;
   }
 
+  /**
+   * Calls `fn` with each bucket of `ring` from `first` (an index of its
+   * starts) to `end` and, within it, each of `songs` with its plays there.
+   * Looks the few songs of one artist up in each bucket, unless the buckets
+   * hold fewer entries than that: then it reads the buckets whole. Either
+   * way the cost is the smaller of the two, never the whole ring for every
+   * viewer of a small artist.
+   */
+  function forEachPlay(
+    ring: Ring,
+    first: number,
+    end: number,
+    songs: ReadonlySet<number>,
+    fn: (start: number, index: number, plays: number) => void,
+  ): void {
+    let entries = 0;
+    for (let i = first; i < end; i++) entries += ring.buckets.get(ring.starts[i]!)!.size;
+    const lookUp = songs.size * (end - first) < entries;
+    for (let i = first; i < end; i++) {
+      const start = ring.starts[i]!;
+      const bucket = ring.buckets.get(start)!;
+      if (lookUp) {
+        for (const index of songs) {
+          const plays = bucket.get(index);
+          if (plays > 0) fn(start, index, plays);
+        }
+      } else {
+        bucket.forEach((index, plays) => {
+          if (songs.has(index)) fn(start, index, plays);
+        });
+      }
+    }
+  }
+
   function recentPlays(artist: number, now: number): number {
     const ring = ringOf.get("5m")!;
-    const since = now - RATE_WINDOW_MS;
+    const first = lowerBound(ring.starts, now - RATE_WINDOW_MS);
+    const end = lowerBound(ring.starts, now + 1);
     let plays = 0;
-    for (let i = ring.starts.length - 1; i >= 0; i--) {
-      const start = ring.starts[i]!;
-      if (start < since) break;
-      if (start > now) continue;
-      ring.buckets.get(start)!.forEach((index, count) => {
-        if (songArtist[index] === artist) plays += count;
-      });
-    }
+    forEachPlay(ring, first, end, new Set(songsOf(artist)), (_start, _index, count) => {
+      plays += count;
+    });
     return plays;
   }
 
@@ -753,8 +802,10 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     plays: number,
     naming: { song_name: string; at: number; id: string },
   ): number {
-    const serial = allTime.song(allTime.artistId(artist), songId);
+    const id = allTime.artistId(artist);
+    const serial = allTime.song(id, songId);
     allTime.add(serial, plays, naming);
+    changed(id);
     return serial;
   }
 
@@ -839,25 +890,21 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       advance(now);
       const ring = ringOf.get(window)!;
       const layout = seriesLayout(window, now);
-      const mine = new Map<number, number>(); // song index → song_id
-      for (const index of songsOf(allTime.indexOf(artist))) mine.set(index, songIdAt(index));
+      const mine = new Set(songsOf(allTime.indexOf(artist)));
       const buckets = new Map<number, [number, number][]>();
       const all: [number, number][] = [];
       const previous = new Map<number, number>();
-      for (const start of ring.starts) {
-        ring.buckets.get(start)!.forEach((index, plays) => {
-          const id = mine.get(index);
-          if (id === undefined) return;
-          if (start >= ring.from) {
-            let list = buckets.get(id);
-            if (list === undefined) buckets.set(id, list = []);
-            list.push([start, plays]);
-            all.push([start, plays]);
-          } else {
-            previous.set(id, (previous.get(id) ?? 0) + plays);
-          }
-        });
-      }
+      forEachPlay(ring, 0, ring.starts.length, mine, (start, index, plays) => {
+        const id = songIdAt(index);
+        if (start >= ring.from) {
+          let list = buckets.get(id);
+          if (list === undefined) buckets.set(id, list = []);
+          list.push([start, plays]);
+          all.push([start, plays]);
+        } else {
+          previous.set(id, (previous.get(id) ?? 0) + plays);
+        }
+      });
       const series = new Map<number, number[]>();
       for (const [id, list] of buckets) series.set(id, downsample(list, layout));
       const held = KEEPS_PREVIOUS[window] && ring.from - ring.spec.lengthMs! >= ring.completeFrom;
@@ -871,6 +918,10 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       };
     },
     newestEventAt: () => newest === Number.NEGATIVE_INFINITY ? undefined : newest,
+    changeOf(artist) {
+      const id = allTime.indexOf(artist);
+      return id === undefined ? -1 : artistChanges[id] ?? 0;
+    },
     overview(window, now) {
       advance(now);
       return playedIn(window).map((id) => entryIn(window, id));

@@ -608,3 +608,30 @@ Deno.test("GET /api/artists and /api/overview answer a page, /api/artists a sear
   }
   dashboard.close();
 });
+
+Deno.test("GET /api/stream builds a view once however many watch it, and again only when its artist's counts change or a second passes", async () => {
+  const { counter, dashboard, get } = setup();
+  counter.add(play(1, "zombie"));
+  counter.add(play(1, "water-no-get-enemy", { artist: "fela-kuti" }));
+  const readers = [];
+  for (const artist of ["tony-allen", "tony-allen", "tony-allen", "fela-kuti"]) {
+    const response = await get(`/api/stream?artist=${artist}&window=5m`);
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    const buffer = { text: "" };
+    assert.equal(await nextFrame(reader, buffer), "retry: 2000");
+    assert.match(await nextFrame(reader, buffer), /^id: \d+\ndata: /);
+    readers.push(reader);
+  }
+  const ticks = (n: number) => new Promise((resolve) => setTimeout(resolve, 20 * n));
+  assert.equal(dashboard.builds, 2, "one build per view, not per viewer");
+  await ticks(5);
+  assert.equal(dashboard.builds, 2, "nothing changed: nothing built");
+  counter.add(play(2, "lady"));
+  await ticks(5);
+  assert.equal(dashboard.builds, 3, "a play of one artist: that view alone");
+  clock += 1_000;
+  await ticks(5);
+  assert.equal(dashboard.builds, 5, "a second later: each view once");
+  for (const reader of readers) await reader.cancel();
+  dashboard.close();
+});

@@ -490,3 +490,30 @@ Deno.test("overview() kept on each play equals every artist's top(), as plays ag
   }
   assert.ok(counter.stats.evictedSongs > 0, "songs were evicted on the way");
 });
+
+Deno.test("trends() and plays per second of one artist are the same whether buckets are read whole or their songs looked up", () => {
+  const counter = createPlayCounter({ now: T0 });
+  const from = windowStart("5m", T0)!;
+  for (let i = 0; i < 3; i++) counter.add(play(from - 60 * SECOND + i, { song_id: 1 }));
+  for (let i = 0; i < 4; i++) counter.add(play(T0 - 10 * SECOND + i, { song_id: 2 }));
+  counter.add(play(T0 - 30 * SECOND, { song_id: 3 }));
+  const seen = () => {
+    const trends = counter.trends("tony-allen", "5m", T0)!;
+    return {
+      series: [...trends.series],
+      total: trends.total,
+      previous: [...trends.previousRanks!],
+      perSecond: counter.top("tony-allen", "5m", 10, T0).playsPerSecond,
+    };
+  };
+  const alone = seen(); // few entries: the buckets are read whole
+  // A crowd in the same buckets: now far more entries than tony-allen's
+  // songs times the buckets, so each of those songs is looked up.
+  for (let artist = 0; artist < 500; artist++) {
+    for (const at of [from - 60 * SECOND, T0 - 10 * SECOND, T0 - 30 * SECOND]) {
+      counter.add(play(at, { artist: `crowd-${artist}`, song_id: 1 + (artist % 7) }));
+    }
+  }
+  assert.deepEqual(seen(), alone);
+  assert.equal(alone.perSecond, 5 / 60);
+});
