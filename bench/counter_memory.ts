@@ -30,8 +30,8 @@
 import { generateCatalog } from "../shared/produce/generated_catalog.ts";
 import { createSimulator } from "../shared/produce/simulator.ts";
 import type { SongCompleted } from "../shared/event.ts";
-import { createDashboardHandler } from "../shared/live/server.ts";
-import { createPlayCounter, type PlayCounter } from "../shared/live/windows.ts";
+import { createDashboardHandler } from "../shared/live/http/server.ts";
+import { createPlayCounter, type PlayCounter } from "../shared/live/counting/windows.ts";
 import { summarize } from "./stats.ts";
 
 /** How the plays are counted. */

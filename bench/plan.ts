@@ -84,7 +84,7 @@ export const PLAN = {
     counting: {
       small: 20_000,
       large: 200_000,
-      artists: 20_000,
+      artists: 100_000,
       viewers: 1_000,
       repetitions: 3,
     },

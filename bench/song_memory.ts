@@ -17,7 +17,7 @@
  * @module
  */
 
-import { createPlayCounter } from "../shared/live/windows.ts";
+import { createPlayCounter } from "../shared/live/counting/windows.ts";
 
 const DAY_MS = 86_400_000;
 const WORDS = [

@@ -6,8 +6,8 @@
  */
 
 import { compact, type Progress, rateMeter, startProgress } from "../ops/mod.ts";
-import type { LiveFeed } from "./live_feed.ts";
-import type { DashboardServer } from "./serve_dashboard.ts";
+import type { LiveFeed } from "./feed/live_feed.ts";
+import type { DashboardServer } from "./http/serve_dashboard.ts";
 
 /** What {@linkcode dashboardLine} shows. */
 export interface DashboardCounts {

@@ -8,9 +8,9 @@
  */
 
 import { Counter, createRegistry, Gauge, type Registry } from "../ops/mod.ts";
-import type { LiveStatus } from "./live_feed.ts";
-import type { FeedStats } from "./play_feed.ts";
-import type { CounterStats } from "./windows.ts";
+import type { LiveStatus } from "./feed/live_feed.ts";
+import type { FeedStats } from "./feed/play_feed.ts";
+import type { CounterStats } from "./counting/windows.ts";
 
 /** Where the dashboard's numbers live. */
 export interface DashboardSources {

@@ -6,6 +6,11 @@
  * against BigQuery behind a gate, the `top_songs` view for Looker Studio, and
  * the dashboard's metrics and progress line.
  *
+ * By idea, in flow order: `feed/` (history and Kafka into the counts),
+ * `counting/` (the windows and all time), `http/` (the page, the API and
+ * the streams), `reconcile/` (against BigQuery); here the options, the
+ * metrics, the progress line, the crash backoff and the view.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -18,10 +23,13 @@
 
 export { waitOutCrashLoop } from "./crash_backoff.ts";
 export { startDashboardProgress } from "./dashboard_progress.ts";
-export { createLiveFeed, type LiveFeed } from "./live_feed.ts";
+export { createLiveFeed, type LiveFeed } from "./feed/mod.ts";
 export { dashboardOptions, viewOptions } from "./options.ts";
-export { reconcile } from "./reconcile.ts";
-export { createReconcileGate, type ReconcileGate } from "./reconcile_gate.ts";
-export { reconcileWhenQuiet } from "./reconcile_loop.ts";
-export { type DashboardServer, serveDashboard } from "./serve_dashboard.ts";
+export {
+  createReconcileGate,
+  reconcile,
+  type ReconcileGate,
+  reconcileWhenQuiet,
+} from "./reconcile/mod.ts";
+export { type DashboardServer, serveDashboard } from "./http/mod.ts";
 export { ensureTopSongsViewSoon } from "./top_songs_view.ts";

@@ -8,7 +8,7 @@ import { bytesBilledOptions } from "../bigquery/bytes_billed.ts";
 import { bigqueryOptions } from "../bigquery/options.ts";
 import { eventTimeOptions } from "../event_options.ts";
 import { groupOptions, kafkaOptions, partitionsOption } from "../kafka/options.ts";
-import { exposureOptions } from "../live/exposure.ts";
+import { exposureOptions } from "../live/http/exposure.ts";
 import { dashboardOptions as servingOptions, viewOptions } from "../live/options.ts";
 import { logLevelOption } from "../ops/options.ts";
 

@@ -8,10 +8,10 @@
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { createKafka } from "../../shared/kafka/mod.ts";
-import { createLiveFeed } from "../../shared/live/live_feed.ts";
+import { createLiveFeed } from "../../shared/live/feed/live_feed.ts";
 import { dashboardMetrics } from "../../shared/live/metrics.ts";
-import { createDashboardHandler } from "../../shared/live/server.ts";
-import { songKey, WINDOW_NAMES, windowStart } from "../../shared/live/windows.ts";
+import { createDashboardHandler } from "../../shared/live/http/server.ts";
+import { songKey, WINDOW_NAMES, windowStart } from "../../shared/live/counting/windows.ts";
 import { query } from "../../shared/bigquery/warehouse.ts";
 import { dashboardNames, fillBigQuery, playAt } from "../support/dashboard.ts";
 import { produceRaw, waitFor, warehouseFor } from "../support/harness.ts";

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { ensurePlaysTable, query } from "../../shared/bigquery/warehouse.ts";
-import type { PartitionAnchor } from "../../shared/live/anchors.ts";
-import { applyHistory, loadHistory } from "../../shared/live/history.ts";
-import { createPlayCounter, heldFrom, WINDOWS } from "../../shared/live/windows.ts";
+import type { PartitionAnchor } from "../../shared/live/feed/anchors.ts";
+import { applyHistory, loadHistory } from "../../shared/live/feed/history.ts";
+import { createPlayCounter, heldFrom, WINDOWS } from "../../shared/live/counting/windows.ts";
 import { uniqueName, warehouseFor } from "../support/harness.ts";
 
 const MINUTE = 60_000;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
-import type {} from "../../shared/live/live_feed.ts";
+import type {} from "../../shared/live/feed/live_feed.ts";
 import { startDashboard } from "../../bench/dashboard.ts";
 import { dashboardNames } from "../support/dashboard.ts";
 import { goodEvent, produceRaw } from "../support/harness.ts";

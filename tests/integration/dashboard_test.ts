@@ -13,7 +13,7 @@ import { tail } from "../../shared/launch/tasks.ts";
 import { openWarehouse } from "../../shared/bigquery/warehouse.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { createKafka } from "../../shared/kafka/mod.ts";
-import { createLiveFeed } from "../../shared/live/live_feed.ts";
+import { createLiveFeed } from "../../shared/live/feed/live_feed.ts";
 import {
   allTimePlays,
   dashboardNames,

@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { startDashboard } from "../../bench/dashboard.ts";
-import type { TopDocument } from "../../shared/live/server.ts";
+import type { TopDocument } from "../../shared/live/http/server.ts";
 import { animationsDone, ARTIFACTS, browserTest, launchBrowser } from "../support/browser.ts";
 import { dashboardNames, playAt } from "../support/dashboard.ts";
 import { openEventSender } from "../support/harness.ts";

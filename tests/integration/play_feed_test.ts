@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { songCompleted } from "../support/events.ts";
 import { test } from "../support/integration.ts";
 import { createKafka } from "../../shared/kafka/mod.ts";
-import { startPlayFeed } from "../../shared/live/play_feed.ts";
-import { createPlayCounter } from "../../shared/live/windows.ts";
+import { startPlayFeed } from "../../shared/live/feed/play_feed.ts";
+import { createPlayCounter } from "../../shared/live/counting/windows.ts";
 import { produceRaw, uniqueName, waitFor } from "../support/harness.ts";
 
 test("startPlayFeed() reads each partition from its anchor and knows when it caught up", async () => {

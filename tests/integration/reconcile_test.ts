@@ -3,10 +3,10 @@ import { test } from "../support/integration.ts";
 import { insertRows, openWarehouse } from "../../shared/bigquery/warehouse.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import type { SongCompleted } from "../../shared/event.ts";
-import { reconcile } from "../../shared/live/reconcile.ts";
+import { reconcile } from "../../shared/live/reconcile/reconcile.ts";
 import { toRow } from "../../shared/schema.ts";
 import { ensureTopSongsView } from "../../shared/live/top_songs_view.ts";
-import { createPlayCounter } from "../../shared/live/windows.ts";
+import { createPlayCounter } from "../../shared/live/counting/windows.ts";
 
 function event(at: number, songId: number, artist = "tony-allen"): SongCompleted {
   return {

@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { createNameOrder, createNameSearch, orderByTotal } from "../../shared/live/artist_order.ts";
+import {
+  createNameOrder,
+  createNameSearch,
+  orderByTotal,
+} from "../../shared/live/counting/artist_order.ts";
 
 function randomNames(count: number, seed: number): string[] {
   let state = seed;

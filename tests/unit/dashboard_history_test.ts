@@ -1,8 +1,8 @@
 // BigQuery's history below the anchors: nothing to ask when nothing was committed.
 
 import assert from "node:assert/strict";
-import type { PartitionAnchor } from "../../shared/live/anchors.ts";
-import { loadHistory } from "../../shared/live/history.ts";
+import type { PartitionAnchor } from "../../shared/live/feed/anchors.ts";
+import { loadHistory } from "../../shared/live/feed/history.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { openWarehouse } from "../../shared/bigquery/warehouse.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { LiveState } from "../../shared/live/live_feed.ts";
+import type { LiveState } from "../../shared/live/feed/live_feed.ts";
 import { dashboardMetrics } from "../../shared/live/metrics.ts";
 
 Deno.test("dashboardMetrics() reads the live stats at scrape time", async () => {

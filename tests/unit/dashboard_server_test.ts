@@ -5,11 +5,11 @@ import {
   parseTopQuery,
   QueryError,
   type TopDocument,
-} from "../../shared/live/server.ts";
+} from "../../shared/live/http/server.ts";
 import type { SongCompleted } from "../../shared/event.ts";
-import type { LiveStatus } from "../../shared/live/live_feed.ts";
-import { createReconcileGate } from "../../shared/live/reconcile_gate.ts";
-import { createPlayCounter, seriesLayout } from "../../shared/live/windows.ts";
+import type { LiveStatus } from "../../shared/live/feed/live_feed.ts";
+import { createReconcileGate } from "../../shared/live/reconcile/reconcile_gate.ts";
+import { createPlayCounter, seriesLayout } from "../../shared/live/counting/windows.ts";
 
 const NOW = Date.UTC(2026, 10, 24, 12);
 let clock = NOW;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createIdSet, idHash } from "../../shared/live/id_set.ts";
-import { createRecentIds } from "../../shared/live/recent_ids.ts";
+import { createIdSet, idHash } from "../../shared/live/counting/id_set.ts";
+import { createRecentIds } from "../../shared/live/counting/recent_ids.ts";
 
 Deno.test("createIdSet() adds each id once", () => {
   const seen = createIdSet(16);

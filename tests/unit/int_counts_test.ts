@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createIntCounts } from "../../shared/live/int_counts.ts";
+import { createIntCounts } from "../../shared/live/counting/int_counts.ts";
 import { prng } from "../../shared/produce/random.ts";
 
 Deno.test("createIntCounts() agrees with a Map over random adds, through every growth", () => {

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { PLAYED_AT, songCompleted } from "../support/events.ts";
 import { deriveEventId } from "../../shared/event.ts";
-import { applyMessages, type FeedMessage } from "../../shared/live/play_feed.ts";
-import { createPlayCounter } from "../../shared/live/windows.ts";
+import { applyMessages, type FeedMessage } from "../../shared/live/feed/play_feed.ts";
+import { createPlayCounter } from "../../shared/live/counting/windows.ts";
 
 const encoder = new TextEncoder();
 const NOW = PLAYED_AT;

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type {} from "../../shared/event.ts";
-import { compareCounts } from "../../shared/live/reconcile.ts";
+import { compareCounts } from "../../shared/live/reconcile/reconcile.ts";
 
 Deno.test("compareCounts() lists every differing song, largest difference first", () => {
   const dashboard = new Map([["tony-allen/1", 5], ["tony-allen/2", 3], ["fela-kuti/1", 1]]);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createSongNames } from "../../shared/live/song_names.ts";
+import { createSongNames } from "../../shared/live/counting/song_names.ts";
 
 Deno.test("createSongNames() keeps the latest play's name, in any order of plays", () => {
   const names = createSongNames();

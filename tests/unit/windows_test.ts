@@ -10,7 +10,7 @@ import {
   seriesLayout,
   WINDOW_NAMES,
   windowStart,
-} from "../../shared/live/windows.ts";
+} from "../../shared/live/counting/windows.ts";
 
 const T0 = Date.UTC(2026, 10, 24, 12, 0, 0);
 const SECOND = 1_000;

@@ -39,16 +39,21 @@
  * @module
  */
 
-import { errorMessage } from "../errors.ts";
-import { DEFAULT_STALL_TIMEOUT_MS } from "./options.ts";
-import { MAX_ARTIST_LENGTH, SLUG } from "../event.ts";
+import { errorMessage } from "../../errors.ts";
+import { DEFAULT_STALL_TIMEOUT_MS } from "../options.ts";
+import { MAX_ARTIST_LENGTH, SLUG } from "../../event.ts";
 import { exportFileName, topCsv } from "./export.ts";
 import { createStreamGate, DEFAULT_STREAM_CAPS, type StreamCaps } from "./stream_gate.ts";
-import type { LiveStatus } from "./live_feed.ts";
+import type { LiveStatus } from "../feed/live_feed.ts";
 import { type TopDocument, topDocument, type TopQuery } from "./top_document.ts";
 import { createOverviewCache, type Page } from "./overview.ts";
-import type { ReconcileGate } from "./reconcile_gate.ts";
-import { isWindowName, type PlayCounter, WINDOW_NAMES, type WindowName } from "./windows.ts";
+import type { ReconcileGate } from "../reconcile/reconcile_gate.ts";
+import {
+  isWindowName,
+  type PlayCounter,
+  WINDOW_NAMES,
+  type WindowName,
+} from "../counting/windows.ts";
 
 export { type SongTrend, type TopDocument, topDocument, type TopQuery } from "./top_document.ts";
 
@@ -311,12 +316,12 @@ const encoder = new TextEncoder();
  * ```ts
  * import assert from "node:assert/strict";
  * import { createDashboardHandler } from "./server.ts";
- * import { createPlayCounter } from "./windows.ts";
+ * import { createPlayCounter } from "../counting/windows.ts";
  * const counter = createPlayCounter();
  * const dashboard = createDashboardHandler({
  *   counter: () => counter,
  *   status: () => ({ state: "live", problems: [] }),
- *   staticDir: new URL("../../web/", import.meta.url),
+ *   staticDir: new URL("../../../web/", import.meta.url),
  *   health: () => ({ healthy: false, body: { status: "down" } }),
  * });
  * try {

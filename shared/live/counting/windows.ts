@@ -21,101 +21,54 @@
  * counts of the history ({@linkcode PlayCounter.seedSong} for all time,
  * {@linkcode PlayCounter.seedBucket} for a window's bucket): the dashboard
  * starts from those and adds only what Kafka holds above the consumer's
- * committed offsets (see history.ts and live_feed.ts).
+ * committed offsets (see feed/history.ts and feed/live_feed.ts).
  *
  * @module
  */
 
-import type { SongCompleted } from "../event.ts";
+import type { SongCompleted } from "../../event.ts";
 import { createAllTimeCounts } from "./all_time.ts";
 import type { SongPlays } from "./song_plays.ts";
 import { createNameOrder, createNameSearch, orderByTotal } from "./artist_order.ts";
 import { createIntCounts, type IntCounts } from "./int_counts.ts";
 import { createRecentIds } from "./recent_ids.ts";
+import {
+  DEFAULT_DEDUP_HORIZON_MS,
+  downsample,
+  FINITE_WINDOWS,
+  type FiniteWindowName,
+  heldFrom,
+  KEEPS_PREVIOUS,
+  LONGEST_WINDOW_MS,
+  ranksOf,
+  type SeriesLayout,
+  seriesLayout,
+  type WindowName,
+  WINDOWS,
+  type WindowSpec,
+  windowStart,
+} from "./calendar.ts";
 
-/** Names of the windows, shortest first. */
-export const WINDOW_NAMES = ["5m", "1h", "24h", "all"] as const;
-
-/** A window name. */
-export type WindowName = typeof WINDOW_NAMES[number];
-
-/** Length and bucket width of a window (`lengthMs` undefined for `all`). */
-export interface WindowSpec {
-  lengthMs: number | undefined;
-  bucketMs: number;
-  /** Human label, e.g. `last 5 minutes`. */
-  label: string;
-}
-
-/** The windows the dashboard offers. */
-export const WINDOWS: Readonly<Record<WindowName, WindowSpec>> = {
-  "5m": { lengthMs: 5 * 60_000, bucketMs: 1_000, label: "last 5 minutes" },
-  "1h": { lengthMs: 60 * 60_000, bucketMs: 10_000, label: "last hour" },
-  "24h": { lengthMs: 24 * 60 * 60_000, bucketMs: 60_000, label: "last 24 hours" },
-  all: { lengthMs: undefined, bucketMs: 0, label: "all time" },
-};
-
-/** A window with a length (not `all`). */
-export type FiniteWindowName = Exclude<WindowName, "all">;
-
-/** The finite windows, shortest first. */
-export const FINITE_WINDOWS: readonly FiniteWindowName[] = ["5m", "1h", "24h"];
-
-/** Longest finite window, the default allowed lateness. */
-export const LONGEST_WINDOW_MS = 24 * 60 * 60_000;
-
-/** Default dedup horizon: ids read in the last 10 minutes. */
-export const DEFAULT_DEDUP_HORIZON_MS = 10 * 60_000;
-
-/** Whether `value` is a window name. */
-export function isWindowName(value: string): value is WindowName {
-  return (WINDOW_NAMES as readonly string[]).includes(value);
-}
-
-/**
- * Start of `window` at wall time `now` (ms since the epoch), aligned to the
- * window's buckets; `undefined` for `all`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { windowStart } from "./windows.ts";
- * const now = Date.UTC(2026, 0, 1, 12, 0, 0, 500);
- * assert.equal(windowStart("5m", now), Date.UTC(2026, 0, 1, 11, 55, 1));
- * assert.equal(windowStart("all", Date.now()), undefined);
- * ```
- */
-export function windowStart(window: WindowName, now: number): number | undefined {
-  const spec = WINDOWS[window];
-  if (spec.lengthMs === undefined) return undefined;
-  return Math.ceil((now - spec.lengthMs) / spec.bucketMs) * spec.bucketMs;
-}
-
-/** Windows whose previous period is held (the day before 24 hours is not). */
-const KEEPS_PREVIOUS: Readonly<Record<FiniteWindowName, boolean>> = {
-  "5m": true,
-  "1h": true,
-  "24h": false,
-};
-
-/**
- * Oldest bucket start a finite `window` holds at `now`: its start, less one
- * window for `5m` and `1h` (their previous period, for rank changes).
- * BigQuery's history is asked from here.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { heldFrom, windowStart } from "./windows.ts";
- * const now = Date.UTC(2026, 0, 1, 12);
- * assert.equal(heldFrom("5m", now), windowStart("5m", now)! - 300_000);
- * assert.equal(heldFrom("24h", now), windowStart("24h", now));
- * ```
- */
-export function heldFrom(window: FiniteWindowName, now: number): number {
-  const from = windowStart(window, now)!;
-  return KEEPS_PREVIOUS[window] ? from - WINDOWS[window].lengthMs! : from;
-}
+export {
+  DEFAULT_DEDUP_HORIZON_MS,
+  downsample,
+  FINITE_WINDOWS,
+  type FiniteWindowName,
+  heldFrom,
+  isWindowName,
+  LONGEST_WINDOW_MS,
+  MAX_SERIES_POINTS,
+  type RankChange,
+  rankChange,
+  ranksOf,
+  type SeriesLayout,
+  seriesLayout,
+  WINDOW_NAMES,
+  type WindowName,
+  WINDOWS,
+  type WindowSpec,
+  windowStart,
+} from "./calendar.ts";
 
 export type { SongPlays } from "./song_plays.ts";
 
@@ -133,104 +86,6 @@ export interface TopSongs {
   playsPerSecond: number;
   /** Latest event time of the artist (ms), `undefined` before the first play. */
   lastEventAt: number | undefined;
-}
-
-/** Most points in a song's series (see {@linkcode seriesLayout}). */
-export const MAX_SERIES_POINTS = 60;
-
-/** Where a window's series points lie: `points` points of `pointMs` from `from`. */
-export interface SeriesLayout {
-  from: number;
-  pointMs: number;
-  points: number;
-}
-
-/**
- * The series points of a finite `window` at `now`: whole multiples of the
- * bucket width, aligned to the epoch (a point does not change as the window
- * slides), at most {@linkcode MAX_SERIES_POINTS}; the first one starts at or
- * before the window's start and only its part inside the window counts.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { seriesLayout } from "./windows.ts";
- * const now = Date.UTC(2026, 0, 1, 12);
- * const layout = seriesLayout("5m", now);
- * assert.equal(layout.pointMs, 6_000);
- * assert.ok(layout.points <= 60);
- * assert.equal(layout.from + (layout.points - 1) * layout.pointMs, now);
- * ```
- */
-export function seriesLayout(window: FiniteWindowName, now: number): SeriesLayout {
-  const spec = WINDOWS[window];
-  const pointMs = spec.bucketMs *
-    Math.ceil(spec.lengthMs! / spec.bucketMs / (MAX_SERIES_POINTS - 1));
-  const first = Math.floor(windowStart(window, now)! / pointMs);
-  return { from: first * pointMs, pointMs, points: Math.floor(now / pointMs) - first + 1 };
-}
-
-/**
- * Adds bucket counts (`[start, plays]`) into the points of `layout`; buckets
- * before it are left out, those after it (a clock running ahead) go to the
- * last point.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { downsample } from "./windows.ts";
- * const layout = { from: 0, pointMs: 10, points: 3 };
- * assert.deepEqual(downsample([[-5, 9], [0, 1], [5, 2], [20, 3], [99, 4]], layout), [3, 0, 7]);
- * ```
- */
-export function downsample(
-  buckets: Iterable<readonly [number, number]>,
-  layout: SeriesLayout,
-): number[] {
-  const points = new Array<number>(layout.points).fill(0);
-  for (const [start, plays] of buckets) {
-    if (start < layout.from) continue;
-    const point = Math.min(layout.points - 1, Math.floor((start - layout.from) / layout.pointMs));
-    points[point]! += plays;
-  }
-  return points;
-}
-
-/**
- * Ranks (1 = most played, ties by `song_id`) of songs with plays.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { ranksOf } from "./windows.ts";
- * const ranks = ranksOf([{ song_id: 2, plays: 1 }, { song_id: 1, plays: 4 }, { song_id: 3, plays: 0 }]);
- * assert.deepEqual([...ranks], [[1, 1], [2, 2]]);
- * ```
- */
-export function ranksOf(songs: readonly { song_id: number; plays: number }[]): Map<number, number> {
-  const sorted = songs.filter((song) => song.plays > 0)
-    .sort((a, b) => b.plays - a.plays || a.song_id - b.song_id);
-  return new Map(sorted.map((song, i) => [song.song_id, i + 1]));
-}
-
-/** A rank change: places gained (negative: lost), `new` when absent before. */
-export type RankChange = number | "new";
-
-/**
- * Places gained from `previous` rank to `rank`; `new` when the song had no
- * previous rank.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { rankChange } from "./windows.ts";
- * assert.equal(rankChange(1, 3), 2);
- * assert.equal(rankChange(4, 3), -1);
- * assert.equal(rankChange(2, undefined), "new");
- * ```
- */
-export function rankChange(rank: number, previous: number | undefined): RankChange {
-  return previous === undefined ? "new" : previous - rank;
 }
 
 /** What a window's top songs are moving like (see {@linkcode PlayCounter.trends}). */

@@ -12,12 +12,12 @@
  * @module
  */
 
-import { errorMessage } from "../errors.ts";
-import { logger, metricsResponse } from "../ops/mod.ts";
-import type { LiveFeed } from "./live_feed.ts";
+import { errorMessage } from "../../errors.ts";
+import { logger, metricsResponse } from "../../ops/mod.ts";
+import type { LiveFeed } from "../feed/live_feed.ts";
 import { guardCostly, type Handler, ownHostNames, publicHandler } from "./exposure.ts";
-import { dashboardMetrics } from "./metrics.ts";
-import type { ReconcileGate } from "./reconcile_gate.ts";
+import { dashboardMetrics } from "../metrics.ts";
+import type { ReconcileGate } from "../reconcile/reconcile_gate.ts";
 import { createDashboardHandler } from "./server.ts";
 import type { StreamCaps } from "./stream_gate.ts";
 

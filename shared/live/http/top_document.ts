@@ -6,9 +6,14 @@
  * @module
  */
 
-import type { LiveState, LiveStatus } from "./live_feed.ts";
-import { type PlayCounter, type RankChange, rankChange, type WindowName } from "./windows.ts";
-import type { SongPlays } from "./song_plays.ts";
+import type { LiveState, LiveStatus } from "../feed/live_feed.ts";
+import {
+  type PlayCounter,
+  type RankChange,
+  rankChange,
+  type WindowName,
+} from "../counting/windows.ts";
+import type { SongPlays } from "../counting/song_plays.ts";
 
 /** What `/api/top` and `/api/stream` are asked for. */
 export interface TopQuery {

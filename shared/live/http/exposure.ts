@@ -12,7 +12,7 @@
  * @module
  */
 
-import { boolean, integer, type Option, type RawValues, text } from "../cli/options.ts";
+import { boolean, integer, type Option, type RawValues, text } from "../../cli/options.ts";
 
 /** A request handler. */
 export type Handler = (request: Request) => Response | Promise<Response>;

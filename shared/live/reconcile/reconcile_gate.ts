@@ -8,7 +8,7 @@
  * @module
  */
 
-import { errorMessage } from "../errors.ts";
+import { errorMessage } from "../../errors.ts";
 import type { Reconciliation } from "./reconcile.ts";
 
 /** A gated answer: the comparison or why it failed, and how fresh it is. */

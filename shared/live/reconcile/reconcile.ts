@@ -6,10 +6,10 @@
  * @module
  */
 
-import { playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
-import { DEFAULT_MAX_FUTURE_MS } from "../event.ts";
-import { eventTimeSql } from "./history.ts";
-import { type PlayCounter, songKey, WINDOW_NAMES, type WindowName } from "./windows.ts";
+import { playsTableRef, query, type Warehouse } from "../../bigquery/mod.ts";
+import { DEFAULT_MAX_FUTURE_MS } from "../../event.ts";
+import { eventTimeSql } from "../feed/history.ts";
+import { type PlayCounter, songKey, WINDOW_NAMES, type WindowName } from "../counting/windows.ts";
 
 /** A song whose counts differ. */
 export interface Difference {

@@ -22,8 +22,8 @@
  * @module
  */
 
-import { playsTableRef, queryPages, type Warehouse } from "../bigquery/mod.ts";
-import { DEFAULT_MAX_FUTURE_MS, latestEventTime } from "../event.ts";
+import { playsTableRef, queryPages, type Warehouse } from "../../bigquery/mod.ts";
+import { DEFAULT_MAX_FUTURE_MS, latestEventTime } from "../../event.ts";
 import type { PartitionAnchor } from "./anchors.ts";
 import {
   type BucketSeeds,
@@ -38,7 +38,7 @@ import {
   LONGEST_WINDOW_MS,
   type PlayCounter,
   WINDOWS,
-} from "./windows.ts";
+} from "../counting/windows.ts";
 
 /** Rows per page of BigQuery's answers. */
 const PAGE = { pageRows: 10_000 };
@@ -154,7 +154,7 @@ const LATEST_KEY = "CONCAT(LPAD(CAST(UNIX_MICROS(timestamp) AS STRING), 20, '0')
  * ```ts
  * import assert from "node:assert/strict";
  * import { allTimeSql } from "./history.ts";
- * import { loadBigQueryConfig } from "../bigquery/mod.ts";
+ * import { loadBigQueryConfig } from "../../bigquery/mod.ts";
  * const sql = allTimeSql(loadBigQueryConfig([], {}), [{ partition: 0, below: 5n, start: 5n, end: 5n }]);
  * assert.match(sql, /COUNT\(DISTINCT event_id\) AS plays/);
  * assert.doesNotMatch(sql, /timestamp >=/);
@@ -195,8 +195,8 @@ GROUP BY artist, song_id`;
  * ```ts
  * import assert from "node:assert/strict";
  * import { windowsSql } from "./history.ts";
- * import { windowStart } from "./windows.ts";
- * import { loadBigQueryConfig } from "../bigquery/mod.ts";
+ * import { windowStart } from "../counting/windows.ts";
+ * import { loadBigQueryConfig } from "../../bigquery/mod.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
  * const sql = windowsSql(loadBigQueryConfig([], {}), [], now, 86_400_000);
  * // The scan is limited to the longest window's partitions.
@@ -410,7 +410,7 @@ export async function loadHistory(
  * import assert from "node:assert/strict";
  * import { applyHistory } from "./history.ts";
  * import { createBucketSeeds, createHistoryTable } from "./history_table.ts";
- * import { createPlayCounter, windowStart } from "./windows.ts";
+ * import { createPlayCounter, windowStart } from "../counting/windows.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
  * const counter = createPlayCounter({ now });
  * const song = { artist: "tony-allen", song_id: 1, song_name: "zombie", plays: 5, latestAt: now - 1_000, latestId: "x" };

@@ -25,10 +25,10 @@
  * @module
  */
 
-import { errorMessage } from "../errors.ts";
-import { type Warehouse } from "../bigquery/mod.ts";
-import { createAdmin, ensureTopic, type KafkaClient } from "../kafka/mod.ts";
-import { backoffDelay, logger, sleep } from "../ops/mod.ts";
+import { errorMessage } from "../../errors.ts";
+import { type Warehouse } from "../../bigquery/mod.ts";
+import { createAdmin, ensureTopic, type KafkaClient } from "../../kafka/mod.ts";
+import { backoffDelay, logger, sleep } from "../../ops/mod.ts";
 import {
   describeAnchors,
   type PartitionAnchor,
@@ -40,7 +40,7 @@ import { applyHistory, type History, loadHistory, type PreviousHistory } from ".
 import type { HistoryTable } from "./history_table.ts";
 import { type FeedStats, type PlayFeed, startPlayFeed } from "./play_feed.ts";
 import { readerLag } from "./reader_lag.ts";
-import { createPlayCounter, type PlayCounter } from "./windows.ts";
+import { createPlayCounter, type PlayCounter } from "../counting/windows.ts";
 
 const log = logger("dashboard");
 

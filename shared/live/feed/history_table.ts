@@ -9,9 +9,9 @@
  * @module
  */
 
-import { createSongNames } from "./song_names.ts";
-import { EMPTY_SLOT, songSlot } from "./song_slots.ts";
-import { FINITE_WINDOWS, type FiniteWindowName, type SongHistory } from "./windows.ts";
+import { createSongNames } from "../counting/song_names.ts";
+import { EMPTY_SLOT, songSlot } from "../counting/song_slots.ts";
+import { FINITE_WINDOWS, type FiniteWindowName, type SongHistory } from "../counting/windows.ts";
 
 /** All-time plays per song, with each song's latest play. */
 export interface HistoryTable {

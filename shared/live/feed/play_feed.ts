@@ -15,12 +15,12 @@
  * @module
  */
 
-import { decodeEvent, DEFAULT_MAX_FUTURE_MS, EventError } from "../event.ts";
-import { errorMessage } from "../errors.ts";
-import { createAdmin, createSource, type KafkaClient, type Source } from "../kafka/mod.ts";
-import { sleep } from "../ops/mod.ts";
+import { decodeEvent, DEFAULT_MAX_FUTURE_MS, EventError } from "../../event.ts";
+import { errorMessage } from "../../errors.ts";
+import { createAdmin, createSource, type KafkaClient, type Source } from "../../kafka/mod.ts";
+import { sleep } from "../../ops/mod.ts";
 import type { PartitionAnchor } from "./anchors.ts";
-import type { PlayCounter } from "./windows.ts";
+import type { PlayCounter } from "../counting/windows.ts";
 
 /** A message as read from Kafka (the fields the feed uses). */
 export interface FeedMessage {
@@ -74,7 +74,7 @@ export interface ApplyOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import { applyMessages } from "./play_feed.ts";
- * import { createPlayCounter } from "./windows.ts";
+ * import { createPlayCounter } from "../counting/windows.ts";
  * const counter = createPlayCounter();
  * const value = new TextEncoder().encode("not json");
  * const applied = applyMessages(counter, "plays", 0, [{ offset: "0", value, timestamp: "0" }]);

@@ -14,8 +14,8 @@
  * @module
  */
 
-import { playsTableRef, query, type Warehouse } from "../bigquery/mod.ts";
-import type { CommittedOffset, KafkaAdmin, PartitionOffsets } from "../kafka/mod.ts";
+import { playsTableRef, query, type Warehouse } from "../../bigquery/mod.ts";
+import type { CommittedOffset, KafkaAdmin, PartitionOffsets } from "../../kafka/mod.ts";
 
 /** The split of one partition between BigQuery and Kafka. */
 export interface PartitionAnchor {

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { errorMessage } from "../errors.ts";
-import { createAdmin, type KafkaClient } from "../kafka/mod.ts";
-import { logger, sleep } from "../ops/mod.ts";
-import type { FeedStats } from "./play_feed.ts";
+import { errorMessage } from "../../errors.ts";
+import { createAdmin, type KafkaClient } from "../../kafka/mod.ts";
+import { logger, sleep } from "../../ops/mod.ts";
+import type { FeedStats } from "../feed/play_feed.ts";
 import type { GatedReconciliation } from "./reconcile_gate.ts";
-import type { PlayCounter } from "./windows.ts";
+import type { PlayCounter } from "../counting/windows.ts";
 
 const log = logger("dashboard");
 
