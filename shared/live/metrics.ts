@@ -10,7 +10,7 @@
 import { Counter, createRegistry, Gauge, type Registry } from "../ops/mod.ts";
 import type { LiveStatus } from "./feed/live_feed.ts";
 import type { FeedStats } from "./feed/play_feed.ts";
-import type { CounterStats } from "./counting/windows.ts";
+import type { CounterStats } from "./counting/mod.ts";
 
 /** Where the dashboard's numbers live. */
 export interface DashboardSources {

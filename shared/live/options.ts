@@ -19,7 +19,7 @@ import {
 } from "../cli/mod.ts";
 import { BIGQUERY_NAME } from "../bigquery/options.ts";
 import { DEFAULT_STREAM_CAPS } from "./http/stream_gate.ts";
-import { DEFAULT_DEDUP_HORIZON_MS, LONGEST_WINDOW_MS } from "./counting/windows.ts";
+import { DEFAULT_DEDUP_HORIZON_MS, LONGEST_WINDOW_MS } from "./counting/mod.ts";
 
 /** Default of `--stall-timeout`: when a viewer that reads nothing is cut off. */
 export const DEFAULT_STALL_TIMEOUT_MS = 30_000;

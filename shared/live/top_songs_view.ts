@@ -17,7 +17,7 @@ import {
 } from "../bigquery/mod.ts";
 import { errorMessage } from "../errors.ts";
 import { logger, retry } from "../ops/mod.ts";
-import { WINDOW_NAMES, WINDOWS } from "./counting/windows.ts";
+import { WINDOW_NAMES, WINDOWS } from "./counting/mod.ts";
 
 /** Fully qualified, quoted name of the view for SQL. */
 export function viewRef(config: BigQueryConfig, view: string): string {

@@ -38,7 +38,7 @@ import {
   LONGEST_WINDOW_MS,
   type PlayCounter,
   WINDOWS,
-} from "../counting/windows.ts";
+} from "../counting/mod.ts";
 
 /** Rows per page of BigQuery's answers. */
 const PAGE = { pageRows: 10_000 };
@@ -195,7 +195,7 @@ GROUP BY artist, song_id`;
  * ```ts
  * import assert from "node:assert/strict";
  * import { windowsSql } from "./history.ts";
- * import { windowStart } from "../counting/windows.ts";
+ * import { windowStart } from "../counting/mod.ts";
  * import { loadBigQueryConfig } from "../../bigquery/mod.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
  * const sql = windowsSql(loadBigQueryConfig([], {}), [], now, 86_400_000);
@@ -410,7 +410,7 @@ export async function loadHistory(
  * import assert from "node:assert/strict";
  * import { applyHistory } from "./history.ts";
  * import { createBucketSeeds, createHistoryTable } from "./history_table.ts";
- * import { createPlayCounter, windowStart } from "../counting/windows.ts";
+ * import { createPlayCounter, windowStart } from "../counting/mod.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
  * const counter = createPlayCounter({ now });
  * const song = { artist: "tony-allen", song_id: 1, song_name: "zombie", plays: 5, latestAt: now - 1_000, latestId: "x" };

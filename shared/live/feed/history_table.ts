@@ -11,7 +11,7 @@
 
 import { createSongNames } from "../counting/song_names.ts";
 import { EMPTY_SLOT, songSlot } from "../counting/song_slots.ts";
-import { FINITE_WINDOWS, type FiniteWindowName, type SongHistory } from "../counting/windows.ts";
+import { FINITE_WINDOWS, type FiniteWindowName, type SongHistory } from "../counting/mod.ts";
 
 /** All-time plays per song, with each song's latest play. */
 export interface HistoryTable {

@@ -40,7 +40,7 @@ import { applyHistory, type History, loadHistory, type PreviousHistory } from ".
 import type { HistoryTable } from "./history_table.ts";
 import { type FeedStats, type PlayFeed, startPlayFeed } from "./play_feed.ts";
 import { readerLag } from "./reader_lag.ts";
-import { createPlayCounter, type PlayCounter } from "../counting/windows.ts";
+import { createPlayCounter, type PlayCounter } from "../counting/mod.ts";
 
 const log = logger("dashboard");
 

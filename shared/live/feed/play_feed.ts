@@ -20,7 +20,7 @@ import { errorMessage } from "../../errors.ts";
 import { createAdmin, createSource, type KafkaClient, type Source } from "../../kafka/mod.ts";
 import { sleep } from "../../ops/mod.ts";
 import type { PartitionAnchor } from "./anchors.ts";
-import type { PlayCounter } from "../counting/windows.ts";
+import type { PlayCounter } from "../counting/mod.ts";
 
 /** A message as read from Kafka (the fields the feed uses). */
 export interface FeedMessage {
@@ -74,7 +74,7 @@ export interface ApplyOptions {
  * ```ts
  * import assert from "node:assert/strict";
  * import { applyMessages } from "./play_feed.ts";
- * import { createPlayCounter } from "../counting/windows.ts";
+ * import { createPlayCounter } from "../counting/mod.ts";
  * const counter = createPlayCounter();
  * const value = new TextEncoder().encode("not json");
  * const applied = applyMessages(counter, "plays", 0, [{ offset: "0", value, timestamp: "0" }]);

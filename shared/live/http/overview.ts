@@ -17,7 +17,7 @@ import {
   type PlayCounter,
   type WindowName,
   windowStart,
-} from "../counting/windows.ts";
+} from "../counting/mod.ts";
 
 /** One artist in the overview. */
 export type ArtistOverview = ArtistWindowTotal;
@@ -66,7 +66,7 @@ function byTotal(a: ArtistOverview, b: ArtistOverview): number {
  * ```ts
  * import assert from "node:assert/strict";
  * import { overviewDocument } from "./overview.ts";
- * import { createPlayCounter } from "../counting/windows.ts";
+ * import { createPlayCounter } from "../counting/mod.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
  * const counter = createPlayCounter({ now });
  * const play = (artist: string, song_id: number) => ({
@@ -137,7 +137,7 @@ export interface OverviewCache {
  * ```ts
  * import assert from "node:assert/strict";
  * import { createOverviewCache } from "./overview.ts";
- * import { createPlayCounter } from "../counting/windows.ts";
+ * import { createPlayCounter } from "../counting/mod.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
  * const counter = createPlayCounter({ now });
  * for (const artist of ["fela-kuti", "tony-allen", "ebo-taylor", "tony-allen"]) {

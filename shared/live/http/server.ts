@@ -48,12 +48,7 @@ import type { LiveStatus } from "../feed/live_feed.ts";
 import { type TopDocument, topDocument, type TopQuery } from "./top_document.ts";
 import { createOverviewCache, type Page } from "./overview.ts";
 import type { ReconcileGate } from "../reconcile/reconcile_gate.ts";
-import {
-  isWindowName,
-  type PlayCounter,
-  WINDOW_NAMES,
-  type WindowName,
-} from "../counting/windows.ts";
+import { isWindowName, type PlayCounter, WINDOW_NAMES, type WindowName } from "../counting/mod.ts";
 
 export { type SongTrend, type TopDocument, topDocument, type TopQuery } from "./top_document.ts";
 
@@ -316,7 +311,7 @@ const encoder = new TextEncoder();
  * ```ts
  * import assert from "node:assert/strict";
  * import { createDashboardHandler } from "./server.ts";
- * import { createPlayCounter } from "../counting/windows.ts";
+ * import { createPlayCounter } from "../counting/mod.ts";
  * const counter = createPlayCounter();
  * const dashboard = createDashboardHandler({
  *   counter: () => counter,

@@ -7,12 +7,7 @@
  */
 
 import type { LiveState, LiveStatus } from "../feed/live_feed.ts";
-import {
-  type PlayCounter,
-  type RankChange,
-  rankChange,
-  type WindowName,
-} from "../counting/windows.ts";
+import { type PlayCounter, type RankChange, rankChange, type WindowName } from "../counting/mod.ts";
 import type { SongPlays } from "../counting/song_plays.ts";
 
 /** What `/api/top` and `/api/stream` are asked for. */

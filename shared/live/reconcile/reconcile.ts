@@ -9,7 +9,7 @@
 import { playsTableRef, query, type Warehouse } from "../../bigquery/mod.ts";
 import { DEFAULT_MAX_FUTURE_MS } from "../../event.ts";
 import { eventTimeSql } from "../feed/history.ts";
-import { type PlayCounter, songKey, WINDOW_NAMES, type WindowName } from "../counting/windows.ts";
+import { type PlayCounter, songKey, WINDOW_NAMES, type WindowName } from "../counting/mod.ts";
 
 /** A song whose counts differ. */
 export interface Difference {

@@ -11,7 +11,7 @@ import { createAdmin, type KafkaClient } from "../../kafka/mod.ts";
 import { logger, sleep } from "../../ops/mod.ts";
 import type { FeedStats } from "../feed/play_feed.ts";
 import type { GatedReconciliation } from "./reconcile_gate.ts";
-import type { PlayCounter } from "../counting/windows.ts";
+import type { PlayCounter } from "../counting/mod.ts";
 
 const log = logger("dashboard");
 
