@@ -377,7 +377,12 @@ function render(doc) {
   }
   renderTable(doc);
   drawTrend(doc);
-  els.bars.style.setProperty("--rows", String(Math.max(1, doc.songs.length)));
+  // The list makes room at once when it grows, so that nothing below it covers
+  // a new row, and closes up slowly when it shrinks (its leaving rows fade out).
+  const shown = Math.max(1, doc.songs.length);
+  const before = Number(els.bars.style.getPropertyValue("--rows") || "1");
+  els.bars.classList.toggle("growing", shown > before);
+  els.bars.style.setProperty("--rows", String(shown));
   els.empty.hidden = doc.songs.length > 0;
   els.empty.textContent = doc.window === "all"
     ? `No plays for ${artistName} yet.`

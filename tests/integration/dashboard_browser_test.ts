@@ -63,6 +63,28 @@ browserTest(
       await page.goto(new URL("/?artist=tony-allen&window=5m", dashboard.url).href);
       const row = (name: string) => page.locator(".row", { hasText: name });
       await row("zombie").locator(".plays", { hasText: "5" }).waitFor({ timeout: 10_000 });
+      // Nothing below the list covers a row, even in the first moments of the
+      // first document (the list used to grow into its height over 0.5 s,
+      // the plays-over-time chart drawn over its rows meanwhile).
+      const lowestRow = Math.max(
+        ...await page.locator("#bars .row").evaluateAll((els) =>
+          els.map((el) => el.getBoundingClientRect().bottom)
+        ),
+      );
+      const listBottom = await page.locator("#bars").evaluate((el) =>
+        el.getBoundingClientRect().bottom
+      );
+      const trendTop = await page.locator("#trend").evaluate((el) =>
+        el.hasAttribute("hidden") ? null : el.getBoundingClientRect().top
+      );
+      assert.ok(
+        lowestRow <= listBottom + 0.5,
+        `rows end at ${lowestRow}, the list at ${listBottom}`,
+      );
+      assert.ok(
+        trendTop !== null && lowestRow <= trendTop + 0.5,
+        `rows end at ${lowestRow}, the chart starts at ${trendTop}`,
+      );
       assert.equal(await page.locator("#title").textContent(), "Tony Allen");
       assert.equal(await page.locator("#connection").getAttribute("data-state"), "live");
       assert.equal(await row("lady").locator(".plays").textContent(), "3");
