@@ -309,8 +309,17 @@ export async function fillBigQuery(names: Names): Promise<void> {
   assert.equal(consumed.code, 0, consumed.stderr);
 }
 
-/** Produces `count` simulated plays (random artists and songs) as fast as Kafka takes them. */
-export async function produce(names: Names, count: number, seed: number, rate = 0): Promise<void> {
+/**
+ * Produces `count` simulated plays (random artists and songs) as fast as
+ * Kafka takes them; `extra` are more producer options (a catalog, a spread).
+ */
+export async function produce(
+  names: Names,
+  count: number,
+  seed: number,
+  rate = 0,
+  extra: readonly string[] = [],
+): Promise<void> {
   const produced = await runScript("produce", [
     "--topic",
     names.topic,
@@ -322,6 +331,7 @@ export async function produce(names: Names, count: number, seed: number, rate = 
     String(seed),
     "--log-file",
     "",
+    ...extra,
   ], { timeoutMs: 180_000 });
   assert.equal(produced.code, 0, produced.stderr);
 }

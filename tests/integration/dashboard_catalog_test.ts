@@ -1,0 +1,159 @@
+// The dashboard at a reduced streaming-service size, against the real local
+// broker and the BigQuery emulator: 5,000 artists of 10 songs, a day of
+// history stored by the consumer and loaded from BigQuery, more plays read
+// live from Kafka. Every artist's plays in every window must equal BigQuery's
+// COUNT(DISTINCT event_id) since the same window start, and a sample of
+// artists song by song. (The bench's `counting` row runs 100,000 artists.)
+
+import assert from "node:assert/strict";
+import { test } from "../support/integration.ts";
+import { startDashboard } from "../../bench/dashboard.ts";
+import { tail } from "../../shared/launch/tasks.ts";
+import { query } from "../../shared/bigquery/warehouse.ts";
+import {
+  allTimePlays,
+  bigqueryTop,
+  dashboardNames,
+  distinctStored,
+  fillBigQuery,
+  getJson,
+  produce,
+} from "../support/dashboard.ts";
+import { waitFor, warehouseFor } from "../support/harness.ts";
+
+const ARTISTS = 5_000;
+const CATALOG = ["--catalog-artists", String(ARTISTS), "--catalog-songs-per-artist", "10"];
+const WINDOWS = ["5m", "1h", "24h", "all"] as const;
+
+interface Page {
+  from: string | null;
+  count: number;
+  artists: { artist: string; total: number }[];
+}
+
+function isPage(body: unknown): body is Page {
+  return typeof body === "object" && body !== null && "artists" in body &&
+    Array.isArray(body.artists) && "count" in body && typeof body.count === "number";
+}
+
+/**
+ * Every page of the overview of `window`; the lines where an artist's plays
+ * differ from BigQuery's since the same window start (empty when equal).
+ */
+async function overviewDifferences(url: string, table: string, window: string) {
+  const pages: Page[] = [];
+  for (let offset = 0;; offset += 1_000) {
+    const { status, body } = await getJson(
+      url,
+      `/api/overview?window=${window}&offset=${offset}&limit=1000`,
+    );
+    assert.equal(status, 200);
+    assert.ok(isPage(body), JSON.stringify(body).slice(0, 200));
+    pages.push(body);
+    if (offset + 1_000 >= body.count) break;
+  }
+  const shown = new Map<string, number>();
+  const differences: string[] = [];
+  for (const from of new Set(pages.map((page) => page.from))) {
+    const rows = await query(
+      warehouseFor(table),
+      `SELECT artist, COUNT(DISTINCT event_id) AS plays
+       FROM \`livecharts-local.music.${table}\`
+       ${from === null ? "" : "WHERE timestamp >= TIMESTAMP(@from)"}
+       GROUP BY artist`,
+      from === null ? undefined : { from },
+    );
+    const stored = new Map(rows.map((row) => [String(row.artist), Number(row.plays)]));
+    const mine = pages.filter((page) => page.from === from).flatMap((page) => page.artists);
+    for (const { artist, total } of mine) {
+      shown.set(artist, total);
+      if (stored.get(artist) !== total) {
+        differences.push(`${window} ${artist}: ${total} vs BigQuery ${stored.get(artist)}`);
+      }
+    }
+    if (pages.length === 1) {
+      for (const [artist, plays] of stored) {
+        if (!shown.has(artist)) differences.push(`${window} ${artist}: missing (${plays})`);
+      }
+    }
+  }
+  if (pages.length > 1) {
+    const count = pages[pages.length - 1]!.count;
+    if (shown.size !== count) differences.push(`${window}: ${shown.size} artists of ${count}`);
+  }
+  return { differences, artists: shown };
+}
+
+test("dashboard: 5,000 artists with a day of history equal BigQuery for every artist and window", {
+  timeoutMs: 240_000,
+}, async () => {
+  const names = dashboardNames();
+  // A day of plays, stored by the consumer: the history comes from BigQuery.
+  await produce(names, 30_000, 51, 0, [...CATALOG, "--spread", "23h"]);
+  await fillBigQuery(names);
+  const dashboard = await startDashboard(names);
+  try {
+    // More plays after the start, read live (stored afterwards).
+    await produce(names, 10_000, 52, 0, [...CATALOG, "--spread", "10m"]);
+    await fillBigQuery(names);
+    const stored = await distinctStored(names.table);
+    assert.equal(stored, 40_000);
+    const [rows] = await query(
+      warehouseFor(names.table),
+      `SELECT COUNT(*) AS n FROM \`livecharts-local.music.${names.table}\``,
+    );
+    assert.equal(Number(rows?.n), 40_000, "each play stored once");
+    await waitFor(
+      "every play counted",
+      async () => await allTimePlays(dashboard.url) === stored,
+      60_000,
+    );
+
+    const played = new Map<string, Map<string, number>>();
+    for (const window of WINDOWS) {
+      let last: string[] = [];
+      await waitFor(`every artist equal in ${window}`, async () => {
+        const { differences, artists } = await overviewDifferences(
+          dashboard.url,
+          names.table,
+          window,
+        );
+        last = differences;
+        played.set(window, artists);
+        return differences.length === 0;
+      }, 30_000).catch((error) => {
+        throw new Error(`${error.message}\n${last.slice(0, 10).join("\n")}`);
+      });
+    }
+    const everyone = played.get("all")!;
+    assert.ok(everyone.size > 2_000, `${everyone.size} artists played`);
+    assert.ok(played.get("24h")!.size > 1_000, `${played.get("24h")!.size} in 24 hours`);
+
+    console.log(
+      `catalog: ${stored} plays; artists with plays: ${
+        WINDOWS.map((window) => `${window} ${played.get(window)!.size}`).join(", ")
+      }`,
+    );
+    // Song by song, for the head and a stretch of the tail.
+    const byPlays = [...everyone].sort((a, b) => b[1] - a[1]).map(([artist]) => artist);
+    const sample = [...byPlays.slice(0, 5), ...byPlays.slice(-5)];
+    for (const artist of sample) {
+      for (const window of ["24h", "all"] as const) {
+        const { body } = await getJson(
+          dashboard.url,
+          `/api/top?artist=${artist}&window=${window}&limit=100`,
+        );
+        const from = typeof body.from === "string" ? body.from : null;
+        const songs = Array.isArray(body.songs) ? body.songs : [];
+        assert.deepEqual(
+          songs.map((song: { song_id: number; plays: number }) => [song.song_id, song.plays]),
+          (await bigqueryTop(names.table, artist, from)).map((song) => [song.song_id, song.plays]),
+          `${artist} ${window}`,
+        );
+      }
+    }
+  } finally {
+    const stopped = await dashboard.stop();
+    assert.equal(stopped.code, 0, tail(stopped.lines));
+  }
+});
