@@ -96,14 +96,24 @@ browserTest(
       assert.equal(await change("lady").textContent(), "–");
       assert.equal(await change("secret-agent").textContent(), "NEW");
       assert.equal(await change("secret-agent").getAttribute("data-direction"), "new");
-      // The sparkline is drawn from the API's series.
-      const api: TopDocument = await (await fetch(
-        new URL("/api/top?artist=tony-allen&window=5m", dashboard.url),
-      )).json();
-      const lady = api.songs.find((song) => song.song_id === 2)!;
-      assert.ok(lady.series !== null && lady.series.length > 1 && lady.series.length <= 60);
+      // The sparkline is drawn from the API's series. Both are read again until
+      // they agree: a series' points move on with the clock, so a read on each
+      // side of a point's boundary differs by a shift.
       const sparkOf = (name: string) => row(name).locator(".spark").getAttribute("data-series");
-      const before = await sparkOf("lady");
+      const ladyNow = async () => {
+        const api: TopDocument = await (await fetch(
+          new URL("/api/top?artist=tony-allen&window=5m", dashboard.url),
+        )).json();
+        return api.songs.find((song) => song.song_id === 2)!;
+      };
+      let lady = await ladyNow();
+      let before = await sparkOf("lady");
+      for (const until = Date.now() + 5_000; Date.now() < until;) {
+        if (before === lady.series?.join(",")) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        [lady, before] = [await ladyNow(), await sparkOf("lady")];
+      }
+      assert.ok(lady.series !== null && lady.series.length > 1 && lady.series.length <= 60);
       assert.equal(before, lady.series.join(","));
       assert.equal(
         await row("lady").locator(".spark-line").evaluate((el) =>
