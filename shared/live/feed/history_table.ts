@@ -148,12 +148,16 @@ export function createHistoryTable(): HistoryTable {
   return self;
 }
 
-/** BigQuery's plays per window bucket, compact: four numbers a bucket. */
+/** BigQuery's plays per window bucket, compact: 20 bytes a bucket. */
 export interface BucketSeeds {
-  /** Adds `plays` of a song in the bucket of `window` starting at `start` (ms). */
+  /** Adds `plays` of a song in the bucket of `window` starting at `start` (ms, whole seconds). */
   add(window: FiniteWindowName, artist: string, songId: number, start: number, plays: number): void;
-  /** Calls `fn` with every bucket added, in the order added. */
-  forEach(
+  /**
+   * Calls `fn` with every bucket added, in the order added, and lets go of
+   * them as it goes (the seeds are empty after): a catalog's millions of
+   * buckets are not held twice while they are counted.
+   */
+  drain(
     fn: (
       window: FiniteWindowName,
       artist: string,
@@ -166,6 +170,35 @@ export interface BucketSeeds {
   readonly size: number;
 }
 
+/** Buckets per chunk: the seeds grow a chunk at a time, never by copying. */
+const CHUNK = 1 << 16;
+
+interface SeedChunk {
+  /** Artist id · 4 + the window's index. */
+  keys: Int32Array;
+  songIds: Float64Array;
+  /** Bucket start in seconds. */
+  starts: Uint32Array;
+  plays: Int32Array;
+}
+
+function newChunk(): SeedChunk {
+  return {
+    keys: new Int32Array(CHUNK),
+    songIds: new Float64Array(CHUNK),
+    starts: new Uint32Array(CHUNK),
+    plays: new Int32Array(CHUNK),
+  };
+}
+
+/** What a drained chunk is replaced with, so its buffers can be collected. */
+const RELEASED: SeedChunk = {
+  keys: new Int32Array(0),
+  songIds: new Float64Array(0),
+  starts: new Uint32Array(0),
+  plays: new Int32Array(0),
+};
+
 /**
  * Creates an empty list of bucket seeds.
  *
@@ -175,45 +208,64 @@ export interface BucketSeeds {
  * import { createBucketSeeds } from "./history_table.ts";
  * const seeds = createBucketSeeds();
  * seeds.add("5m", "tony-allen", 1, 60_000, 2);
+ * seeds.add("24h", "tony-allen", 2, 1_780_000_020_000, 7);
  * const seen: unknown[] = [];
- * seeds.forEach((...bucket) => seen.push(bucket));
- * assert.deepEqual(seen, [["5m", "tony-allen", 1, 60_000, 2]]);
+ * seeds.drain((...bucket) => seen.push(bucket));
+ * assert.deepEqual(seen, [["5m", "tony-allen", 1, 60_000, 2], ["24h", "tony-allen", 2, 1_780_000_020_000, 7]]);
+ * assert.equal(seeds.size, 0);
+ * assert.throws(() => seeds.add("5m", "x", 1, 1_500, 1), /whole second/);
  * ```
  */
 export function createBucketSeeds(): BucketSeeds {
   const artistIds = new Map<string, number>();
   const artists: string[] = [];
-  let entries = new Float64Array(4 * 1024); // window, artist id, song id, start; plays apart
-  let plays = new Float64Array(1024);
+  let chunks: SeedChunk[] = [];
   let size = 0;
   return {
     add(window, artist, songId, start, count) {
+      const seconds = start / 1000;
+      if (!Number.isInteger(seconds) || seconds < 0 || seconds > 0xffff_ffff) {
+        throw new RangeError(
+          `Cannot hold a window bucket: its start must be a whole second since 1970, got ${start} ms`,
+        );
+      }
+      if (!Number.isSafeInteger(count) || count < 0 || count > 0x7fff_ffff) {
+        throw new RangeError(`Cannot hold a window bucket of ${count} plays`);
+      }
       let id = artistIds.get(artist);
       if (id === undefined) {
         id = artists.length;
         artists.push(artist);
         artistIds.set(artist, id);
       }
-      if (size === plays.length) {
-        const moreEntries = new Float64Array(entries.length * 2);
-        moreEntries.set(entries);
-        entries = moreEntries;
-        const morePlays = new Float64Array(plays.length * 2);
-        morePlays.set(plays);
-        plays = morePlays;
-      }
-      entries.set([FINITE_WINDOWS.indexOf(window), id, songId, start], size * 4);
-      plays[size++] = count;
+      const at = size % CHUNK;
+      if (at === 0) chunks.push(newChunk());
+      const chunk = chunks[chunks.length - 1]!;
+      chunk.keys[at] = id * 4 + FINITE_WINDOWS.indexOf(window);
+      chunk.songIds[at] = songId;
+      chunk.starts[at] = seconds;
+      chunk.plays[at] = count;
+      size++;
     },
-    forEach(fn) {
-      for (let i = 0; i < size; i++) {
-        fn(
-          FINITE_WINDOWS[entries[i * 4]!]!,
-          artists[entries[i * 4 + 1]!]!,
-          entries[i * 4 + 2]!,
-          entries[i * 4 + 3]!,
-          plays[i]!,
-        );
+    drain(fn) {
+      const held = chunks;
+      const total = size;
+      chunks = [];
+      size = 0;
+      for (let c = 0; c < held.length; c++) {
+        const chunk = held[c]!;
+        const n = Math.min(CHUNK, total - c * CHUNK);
+        for (let i = 0; i < n; i++) {
+          const key = chunk.keys[i]!;
+          fn(
+            FINITE_WINDOWS[key & 3]!,
+            artists[key >> 2]!,
+            chunk.songIds[i]!,
+            chunk.starts[i]! * 1000,
+            chunk.plays[i]!,
+          );
+        }
+        held[c] = RELEASED;
       }
     },
     get size() {
