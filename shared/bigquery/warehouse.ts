@@ -289,7 +289,8 @@ export function query(
 /**
  * Runs a query like {@linkcode query} and hands its rows to `onPage` a page
  * (at most `pageRows`, default 20,000) at a time, so a large answer is never
- * held whole. The deadline applies to the job and to each page.
+ * held whole (at most two pages: the next is asked for while `onPage` reads
+ * one). The deadline applies to the job and to each page.
  *
  * @example
  * ```ts ignore
@@ -312,10 +313,8 @@ export async function queryPages(
       query: sql,
       ...(cap === undefined ? {} : { maximumBytesBilled: String(cap) }),
     }));
-  let pageToken: string | undefined;
-  do {
-    const token = pageToken;
-    const [rows, next] = await withDeadline(
+  const page = (token: string | undefined) =>
+    withDeadline(
       "a page of query results",
       ms,
       () =>
@@ -326,10 +325,21 @@ export async function queryPages(
           ...(token === undefined ? {} : { pageToken: token }),
         }),
     );
-    onPage(Array.isArray(rows) ? rows.filter(isRecord) : []);
-    const nextToken = isRecord(next) ? next.pageToken : undefined;
-    pageToken = typeof nextToken === "string" && nextToken !== "" ? nextToken : undefined;
-  } while (pageToken !== undefined);
+  // The next page is asked for before this one is handed over, so BigQuery
+  // prepares it while the caller reads this one.
+  let pending: ReturnType<typeof page> | undefined = page(undefined);
+  while (pending !== undefined) {
+    const answer: readonly unknown[] = await pending;
+    const [rows, next] = answer;
+    const nextToken: unknown = isRecord(next) ? next.pageToken : undefined;
+    pending = typeof nextToken === "string" && nextToken !== "" ? page(nextToken) : undefined;
+    try {
+      onPage(Array.isArray(rows) ? rows.filter(isRecord) : []);
+    } catch (error) {
+      pending?.catch(() => {}); // its answer is not wanted any more
+      throw error;
+    }
+  }
 }
 
 /** Fully qualified, quoted name of the plays table for SQL. */
