@@ -14,6 +14,7 @@ export const IDS = [
   "latency",
   "memory",
   "dashboard_start",
+  "catalog_start",
   "catalog",
   "counting",
 ] as const;
@@ -80,6 +81,7 @@ export const PLAN = {
     latency: { rate: 1_000, seconds: 60, repetitions: 3 },
     memory: { events: 1_000_000, repetitions: 2 },
     dashboard_start: { sizes: [100_000, 1_000_000], starts: 3 },
+    catalog_start: { songs: 1_000_000, starts: 3 },
     catalog: { songs: 100_000, plays: 1_000_000, repetitions: 3, latencyArtists: 100_000 },
     counting: {
       small: 20_000,
@@ -96,6 +98,7 @@ export const PLAN = {
     latency: { rate: 1_000, seconds: 15, repetitions: 1 },
     memory: { events: 100_000, repetitions: 1 },
     dashboard_start: { sizes: [10_000, 100_000], starts: 2 },
+    catalog_start: { songs: 100_000, starts: 1 },
     catalog: { songs: 20_000, plays: 200_000, repetitions: 1, latencyArtists: 20_000 },
     counting: { small: 20_000, large: 200_000, artists: 20_000, viewers: 200, repetitions: 1 },
   },

@@ -50,7 +50,7 @@ import {
  * Artists per page of BigQuery's answers: a page of a catalog of 10 songs an
  * artist is a few megabytes, under the 10 MB BigQuery sends at most.
  */
-const PAGE = { pageRows: 2_000 };
+export const HISTORY_PAGE = { pageRows: 2_000 };
 
 /** BigQuery's plays below the anchors. */
 export interface History {
@@ -483,8 +483,13 @@ export async function loadHistory(
   await Promise.all([
     allTime === undefined
       ? undefined
-      : queryPages(warehouse, allTime, (rows) => mergeAllTime(songs, rows), PAGE),
-    queryPages(warehouse, windowsQuery, (rows) => addWindowRows(windows, rows, request.now), PAGE),
+      : queryPages(warehouse, allTime, (rows) => mergeAllTime(songs, rows), HISTORY_PAGE),
+    queryPages(
+      warehouse,
+      windowsQuery,
+      (rows) => addWindowRows(windows, rows, request.now),
+      HISTORY_PAGE,
+    ),
   ]);
   const queries = allTime === undefined ? 1 : 2;
   return { songs, windows, queries, full: previous === undefined };
