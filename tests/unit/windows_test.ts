@@ -517,3 +517,32 @@ Deno.test("trends() and plays per second of one artist are the same whether buck
   assert.deepEqual(seen(), alone);
   assert.equal(alone.perSecond, 5 / 60);
 });
+
+Deno.test("reserve() before a history changes no count: the same as growing while it comes", () => {
+  const seeded = (reserve: boolean) => {
+    const counter = createPlayCounter({ now: T0 });
+    // A live play first, so room is made beyond what is already held.
+    counter.add(play(T0 - MINUTE, { artist: "artist-0", song_id: 1 }), T0);
+    const songs = 5_000; // past the 1,024 the buffers start with
+    if (reserve) counter.reserve(songs, songs);
+    for (let i = 0; i < songs; i++) {
+      const song = { artist: `artist-${i % 700}`, song_id: 1 + Math.floor(i / 700) };
+      counter.seedSong({
+        ...song,
+        song_name: `song ${i}`,
+        plays: 1 + (i % 7),
+        latestAt: T0 - 2 * MINUTE,
+        latestId: `id-${i}`,
+      });
+      counter.seedBucket("24h", song, T0 - (1 + (i % 50)) * MINUTE, 1 + (i % 3));
+      if (i % 4 === 0) counter.seedBucket("5m", song, T0 - 3 * MINUTE, 1);
+    }
+    counter.add(play(T0 - 30 * SECOND, { artist: "artist-3", song_id: 2 }), T0);
+    return ["artist-0", "artist-3", "artist-699"].flatMap((artist) =>
+      (["5m", "1h", "24h", "all"] as const).map((window) => counter.top(artist, window, 10, T0))
+    );
+  };
+  const grown = seeded(false);
+  assert.deepEqual(seeded(true), grown);
+  assert.ok(grown.some((top) => top.total > 0));
+});

@@ -35,6 +35,8 @@ export interface AllTimeCounts {
   artistId(artist: string): number;
   /** The serial of song `songId` of artist `artist` (an id), registered when new. */
   song(artist: number, songId: number): number;
+  /** Makes room for `more` songs beyond those registered, at once (a history about to be added). */
+  reserve(more: number): void;
   /** Adds `plays` (≥ 0) to song `serial`; `naming` names it when it is the latest play. */
   add(serial: number, plays: number, naming: SongNaming): void;
   /** The name of song `serial`. */
@@ -131,9 +133,10 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
   let table = new Int32Array(capacity * 3).fill(EMPTY);
   const wide = new Map<string, number>();
 
-  function grow(): void {
+  /** Rehashes the song table into `to` slots. */
+  function grow(to = capacity * 2): void {
     const old = table;
-    capacity *= 2;
+    capacity = to;
     table = new Int32Array(capacity * 3).fill(EMPTY);
     for (let i = 0; i < old.length; i += 3) {
       if (old[i] === EMPTY) continue;
@@ -192,6 +195,17 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
         }
       }
       return id;
+    },
+    reserve(more) {
+      const length = serials + more;
+      songIds = grownFloat(songIds, length);
+      songArtists = grownInt(songArtists, length);
+      plays = grownFloat(plays, length);
+      hot = grownInt(hot, length, EMPTY);
+      songNames.reserve(length);
+      let to = capacity;
+      while (length * 4 > to * 3) to *= 2;
+      if (to > capacity) grow(to);
     },
     song(artist, songId) {
       if (songId !== (songId | 0)) {

@@ -28,6 +28,8 @@ export interface SongNames {
   at(serial: number): number;
   /** The `event_id` of that play (its first 36 characters), `""` before any. */
   id(serial: number): string;
+  /** Makes room for songs up to serial `count - 1` at once (no growth by doubling while they come). */
+  reserve(count: number): void;
   /** Bytes of the buffers. */
   readonly bytes: number;
 }
@@ -73,9 +75,7 @@ export function createSongNames(): SongNames {
   let scratch = new Uint8Array(4096);
   let serials = 0;
 
-  function ensure(serial: number): void {
-    if (serial < serials) return;
-    const length = serial + 1;
+  function reserve(length: number): void {
     const before = offsets.length;
     offsets = grown(offsets, length, (n) => new Int32Array(n));
     lengths = grown(lengths, length, (n) => new Int32Array(n));
@@ -86,7 +86,12 @@ export function createSongNames(): SongNames {
       offsets.fill(-1, before);
       times.fill(Number.NEGATIVE_INFINITY, before);
     }
-    serials = length;
+  }
+
+  function ensure(serial: number): void {
+    if (serial < serials) return;
+    reserve(serial + 1);
+    serials = serial + 1;
   }
 
   /** Compares `id` with the one kept for `serial` (its first {@linkcode ID_BYTES} code units). */
@@ -173,6 +178,7 @@ export function createSongNames(): SongNames {
         ? decoder.decode(bytes)
         : String.fromCharCode(...bytes);
     },
+    reserve,
     get bytes() {
       return arena.byteLength + offsets.byteLength + lengths.byteLength + times.byteLength +
         ids.byteLength + idLengths.byteLength;

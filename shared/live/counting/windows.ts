@@ -173,6 +173,12 @@ export interface PlayCounter {
    */
   seedSong(song: SongHistory): void;
   /**
+   * Makes room, at once, for `songs` more songs of all time and `windowSongs`
+   * more songs in the windows (a history about to be seeded): buffers sized
+   * once instead of doubled while a catalog comes in.
+   */
+  reserve(songs: number, windowSongs: number): void;
+  /**
    * Adds BigQuery's plays of a song in the bucket of `window` starting at
    * `bucketStart` (ms); ignored when that bucket has already left the
    * window. Seed the song's all time first (it brings the name).
@@ -690,6 +696,20 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       }
       if (songBuckets[index] === 0) evict(index); // older than every held bucket
       return "counted";
+    },
+    reserve(songs, windowSongs) {
+      allTime.reserve(songs);
+      const length = indexes + windowSongs;
+      if (songSerial.length < length) {
+        songSerial = grown(songSerial, length, (n) => new Int32Array(n), -1);
+        songArtist = grown(songArtist, length, (n) => new Int32Array(n), -1);
+        songBuckets = grown(songBuckets, length, (n) => new Int32Array(n));
+        songNext = grown(songNext, length, (n) => new Int32Array(n), -1);
+        songPrev = grown(songPrev, length, (n) => new Int32Array(n), -1);
+        for (const ring of rings) {
+          ring.totals = grown(ring.totals, length, (n) => new Float64Array(n));
+        }
+      }
     },
     seedSong(song) {
       if (song.plays <= 0) return;

@@ -523,6 +523,7 @@ export async function loadHistory(
  * ```
  */
 export function applyHistory(counter: PlayCounter, history: History): void {
+  counter.reserve(history.songs.size, history.windows.songs);
   for (const song of history.songs.values()) counter.seedSong(song);
   history.windows.drain((window, artist, song_id, start, plays) => {
     counter.seedBucket(window, { artist, song_id }, start, plays);

@@ -168,6 +168,12 @@ export interface BucketSeeds {
   ): void;
   /** Buckets held. */
   readonly size: number;
+  /**
+   * Songs held in the window with the most (a song's buckets, added one
+   * after the other, count once): an upper bound of the songs the windows
+   * will hold, to make room for them at once.
+   */
+  readonly songs: number;
 }
 
 /** Buckets per chunk: the seeds grow a chunk at a time, never by copying. */
@@ -209,9 +215,15 @@ const RELEASED: SeedChunk = {
  * const seeds = createBucketSeeds();
  * seeds.add("5m", "tony-allen", 1, 60_000, 2);
  * seeds.add("24h", "tony-allen", 2, 1_780_000_020_000, 7);
+ * seeds.add("24h", "tony-allen", 2, 1_780_000_080_000, 1);
+ * assert.equal(seeds.songs, 1); // one song in each window
  * const seen: unknown[] = [];
  * seeds.drain((...bucket) => seen.push(bucket));
- * assert.deepEqual(seen, [["5m", "tony-allen", 1, 60_000, 2], ["24h", "tony-allen", 2, 1_780_000_020_000, 7]]);
+ * assert.deepEqual(seen, [
+ *   ["5m", "tony-allen", 1, 60_000, 2],
+ *   ["24h", "tony-allen", 2, 1_780_000_020_000, 7],
+ *   ["24h", "tony-allen", 2, 1_780_000_080_000, 1],
+ * ]);
  * assert.equal(seeds.size, 0);
  * assert.throws(() => seeds.add("5m", "x", 1, 1_500, 1), /whole second/);
  * ```
@@ -221,6 +233,9 @@ export function createBucketSeeds(): BucketSeeds {
   const artists: string[] = [];
   let chunks: SeedChunk[] = [];
   let size = 0;
+  const songsIn = FINITE_WINDOWS.map(() => 0);
+  let lastKey = -1;
+  let lastSongId = Number.NaN;
   return {
     add(window, artist, songId, start, count) {
       const seconds = start / 1000;
@@ -241,7 +256,13 @@ export function createBucketSeeds(): BucketSeeds {
       const at = size % CHUNK;
       if (at === 0) chunks.push(newChunk());
       const chunk = chunks[chunks.length - 1]!;
-      chunk.keys[at] = id * 4 + FINITE_WINDOWS.indexOf(window);
+      const key = id * 4 + FINITE_WINDOWS.indexOf(window);
+      if (key !== lastKey || songId !== lastSongId) {
+        songsIn[key & 3]!++;
+        lastKey = key;
+        lastSongId = songId;
+      }
+      chunk.keys[at] = key;
       chunk.songIds[at] = songId;
       chunk.starts[at] = seconds;
       chunk.plays[at] = count;
@@ -252,6 +273,7 @@ export function createBucketSeeds(): BucketSeeds {
       const total = size;
       chunks = [];
       size = 0;
+      songsIn.fill(0);
       for (let c = 0; c < held.length; c++) {
         const chunk = held[c]!;
         const n = Math.min(CHUNK, total - c * CHUNK);
@@ -270,6 +292,9 @@ export function createBucketSeeds(): BucketSeeds {
     },
     get size() {
       return size;
+    },
+    get songs() {
+      return Math.max(...songsIn);
     },
   };
 }
