@@ -248,3 +248,37 @@ test("loadHistory() takes a song's name and latest play from its latest row, the
     latestId: "c",
   });
 });
+
+test("loadHistory() keeps names with quotes, commas and newlines, and refuses a song it cannot read", async () => {
+  const now = Date.now();
+  const name = `lady, "live"\nat the shrine ü`;
+  const table = await tableWith([
+    { id: "a", artist: "fela-kuti", song: 1, name: "x", at: now - MINUTE, partition: 0, offset: 0 },
+  ]);
+  const warehouse = warehouseFor(table);
+  const ref = `\`livecharts-local.music.${table}\``;
+  // A name BigQuery must escape in JSON, written as a query parameter so the text is exact.
+  await query(warehouse, `UPDATE ${ref} SET song_name = @name WHERE event_id = 'a'`, { name });
+  const stored = await query(warehouse, `SELECT song_name FROM ${ref}`);
+  assert.equal(stored[0]?.song_name, name, "the name is stored as written");
+  const history = await loadHistory(warehouse, {
+    anchors: anchors([[0, 1]]),
+    now,
+    allowedLatenessMs: 24 * HOUR,
+  });
+  assert.equal(history.songs.get("fela-kuti/1")?.song_name, name);
+  assert.equal(history.songs.get("fela-kuti/1")?.plays, 1);
+
+  // A stored play without a name (the local BigQuery does not enforce REQUIRED):
+  // the whole song would vanish from a packed answer; it is refused instead.
+  await query(warehouse, `UPDATE ${ref} SET song_name = NULL WHERE event_id = 'a'`);
+  const nameless = await query(
+    warehouse,
+    `SELECT COUNT(*) AS n FROM ${ref} WHERE song_name IS NULL`,
+  );
+  assert.equal(Number(nameless[0]?.n), 1, "the fault happened: the stored name is NULL");
+  await assert.rejects(
+    loadHistory(warehouse, { anchors: anchors([[0, 1]]), now, allowedLatenessMs: 24 * HOUR }),
+    /Cannot read BigQuery's history: 'song_name' must be text, got null/,
+  );
+});

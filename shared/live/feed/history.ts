@@ -144,6 +144,16 @@ export function belowAnchorsSql(anchors: readonly PartitionAnchor[], alias = "")
 const LATEST_KEY = "CONCAT(LPAD(CAST(UNIX_MICROS(timestamp) AS STRING), 20, '0'), event_id)";
 
 /**
+ * A value as JSON text in SQL, `null` when NULL: a NULL inside `CONCAT`
+ * would make the whole song NULL, and `STRING_AGG` would leave it out
+ * silently (the local BigQuery's `TO_JSON_STRING(NULL)` is NULL, not `null`),
+ * where the readers below refuse it with a reason.
+ */
+function jsonOf(sql: string): string {
+  return `COALESCE(${sql}, 'null')`;
+}
+
+/**
  * The all-time query: per song, distinct plays below `anchors` (and, with
  * `previous`, below its anchors too, as `before`), since `since` when given;
  * one row per artist, its songs as a JSON array of
@@ -176,9 +186,10 @@ export function allTimeSql(
     ? ""
     : `\n    AND timestamp >= TIMESTAMP_MILLIS(${Math.floor(previous.since)})`;
   return `SELECT artist,
-  CONCAT('[', STRING_AGG(CONCAT('[', CAST(song_id AS STRING), ',', CAST(plays AS STRING), ',',
-    CAST(before AS STRING), ',', CAST(latest_ms AS STRING), ',', TO_JSON_STRING(latest_id), ',',
-    TO_JSON_STRING(song_name), ']'), ','), ']') AS songs
+  CONCAT('[', STRING_AGG(CONCAT('[', ${jsonOf("CAST(song_id AS STRING)")}, ',',
+    ${jsonOf("CAST(plays AS STRING)")}, ',', ${jsonOf("CAST(before AS STRING)")}, ',',
+    ${jsonOf("CAST(latest_ms AS STRING)")}, ',', ${jsonOf("TO_JSON_STRING(latest_id)")}, ',',
+    ${jsonOf("TO_JSON_STRING(song_name)")}, ']'), ','), ']') AS songs
 FROM (
   SELECT artist, song_id,
     COUNT(DISTINCT event_id) AS plays,
@@ -239,7 +250,9 @@ export function windowsSql(
   // otherwise reads DIV(a - b, c) as a - DIV(b, c).)
   const unit = Math.min(...FINITE_WINDOWS.map((window) => WINDOWS[window].bucketMs));
   return `SELECT artist,
-  STRING_AGG(CONCAT(time_window, ' ', CAST(song_id AS STRING), ' ', buckets), '\\n') AS songs
+  STRING_AGG(CONCAT(time_window, ' ', ${
+    jsonOf("CAST(song_id AS STRING)")
+  }, ' ', buckets), '\\n') AS songs
 FROM (
 SELECT time_window, artist, song_id,
   STRING_AGG(CONCAT(CAST(bucket AS STRING), ':', CAST(plays AS STRING)), ',') AS buckets
