@@ -290,7 +290,8 @@ export function query(
  * Runs a query like {@linkcode query} and hands its rows to `onPage` a page
  * (at most `pageRows`, default 20,000) at a time, so a large answer is never
  * held whole (at most two pages: the next is asked for while `onPage` reads
- * one). The deadline applies to the job and to each page.
+ * one), with the answer's row count when BigQuery tells it. The deadline
+ * applies to the job and to each page.
  *
  * @example
  * ```ts ignore
@@ -303,7 +304,7 @@ export function query(
 export async function queryPages(
   warehouse: Warehouse,
   sql: string,
-  onPage: (rows: Record<string, unknown>[]) => void,
+  onPage: (rows: Record<string, unknown>[], totalRows: number | undefined) => void,
   options: { pageRows?: number } = {},
 ): Promise<void> {
   const ms = warehouse.requestTimeoutMs;
@@ -330,11 +331,15 @@ export async function queryPages(
   let pending: ReturnType<typeof page> | undefined = page(undefined);
   while (pending !== undefined) {
     const answer: readonly unknown[] = await pending;
-    const [rows, next] = answer;
+    const [rows, next, response] = answer;
     const nextToken: unknown = isRecord(next) ? next.pageToken : undefined;
+    const total = Number(isRecord(response) ? response.totalRows : undefined);
     pending = typeof nextToken === "string" && nextToken !== "" ? page(nextToken) : undefined;
     try {
-      onPage(Array.isArray(rows) ? rows.filter(isRecord) : []);
+      onPage(
+        Array.isArray(rows) ? rows.filter(isRecord) : [],
+        Number.isSafeInteger(total) && total >= 0 ? total : undefined,
+      );
     } catch (error) {
       pending?.catch(() => {}); // its answer is not wanted any more
       throw error;

@@ -7,8 +7,20 @@ import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { ensurePlaysTable, query } from "../../shared/bigquery/warehouse.ts";
 import type { PartitionAnchor } from "../../shared/live/feed/anchors.ts";
-import { applyHistory, loadHistory } from "../../shared/live/feed/history.ts";
-import { createPlayCounter, heldFrom, WINDOWS } from "../../shared/live/counting/windows.ts";
+import {
+  type HistoryRequest,
+  loadHistory,
+  seedAllTime,
+  seedWindows,
+} from "../../shared/live/feed/history.ts";
+import {
+  createPlayCounter,
+  heldFrom,
+  type PlayCounter,
+  type SongHistory,
+  WINDOWS,
+} from "../../shared/live/counting/windows.ts";
+import type { Warehouse } from "../../shared/bigquery/warehouse.ts";
 import { uniqueName, warehouseFor } from "../support/harness.ts";
 
 const MINUTE = 60_000;
@@ -40,6 +52,22 @@ async function tableWith(rows: readonly Row[]): Promise<string> {
      VALUES ${values.join(",\n")}`,
   );
   return table;
+}
+
+/**
+ * Loads the history below `request.anchors`, all time into `counter` (a new
+ * one by default) as the dashboard does; what the counter was seeded with,
+ * keyed `artist/song_id`.
+ */
+async function loadInto(
+  warehouse: Warehouse,
+  request: HistoryRequest,
+  counter: PlayCounter = createPlayCounter({ now: request.now }),
+) {
+  const history = await loadHistory(warehouse, request, seedAllTime(counter));
+  const songs = new Map<string, SongHistory>();
+  counter.forEachSeeded((song) => songs.set(`${song.artist}/${song.song_id}`, song));
+  return { history, counter, songs };
 }
 
 function anchors(below: [number, number][]): PartitionAnchor[] {
@@ -111,13 +139,14 @@ test("loadHistory() counts distinct plays below the anchors, all time and per wi
     },
   ];
   const table = await tableWith(rows);
-  const history = await loadHistory(warehouseFor(table), {
+  const { history, counter, songs } = await loadInto(warehouseFor(table), {
     anchors: anchors([[0, 2], [1, 3]]),
     now,
     allowedLatenessMs: 24 * HOUR,
   });
   assert.equal(history.queries, 2);
-  assert.deepEqual(history.songs.get("tony-allen/1"), {
+  assert.equal(history.songs, 2);
+  assert.deepEqual(songs.get("tony-allen/1"), {
     artist: "tony-allen",
     song_id: 1,
     plays: 2,
@@ -125,7 +154,7 @@ test("loadHistory() counts distinct plays below the anchors, all time and per wi
     latestAt: now - MINUTE,
     latestId: "a",
   });
-  assert.equal(history.songs.get("tony-allen/2")?.plays, 2);
+  assert.equal(songs.get("tony-allen/2")?.plays, 2);
 
   // Each play sits in the bucket its event time falls in (the seeds are
   // read, then put back for the counter).
@@ -141,8 +170,7 @@ test("loadHistory() counts distinct plays below the anchors, all time and per wi
   const bucketOf = (at: number) => Math.floor(at / width) * width;
   assert.deepEqual(fiveMinutes.sort(), [bucketOf(now - 2 * MINUTE), bucketOf(now - MINUTE)].sort());
 
-  const counter = createPlayCounter({ now });
-  applyHistory(counter, history);
+  seedWindows(counter, history.windows);
   const totals = (["5m", "1h", "24h", "all"] as const).map((w) =>
     counter.top("tony-allen", w, 10, now).total
   );
@@ -186,34 +214,39 @@ test("loadHistory() asked for the change since earlier anchors equals asking in 
   const copy = { ...rows[4]!, partition: 0, offset: 26 }; // re-sent much later
   const table = await tableWith([...rows, ...newer, copy]);
   const warehouse = warehouseFor(table);
-  const first = await loadHistory(warehouse, {
+  const first = await loadInto(warehouse, {
     anchors: anchors(firstBelow),
     now,
     allowedLatenessMs: 24 * HOUR,
   });
   const second = anchors([[0, 27], [1, 26]]);
-  const full = await loadHistory(warehouse, { anchors: second, now, allowedLatenessMs: 24 * HOUR });
+  const full = await loadInto(warehouse, { anchors: second, now, allowedLatenessMs: 24 * HOUR });
+  /** A new counter seeded with what `from` was seeded with, as a re-anchoring does. */
+  const continuing = (from: PlayCounter) => {
+    const counter = createPlayCounter({ now });
+    from.forEachSeeded((song) => counter.seedSong(song));
+    return counter;
+  };
   // The reader saw every play between the anchors: the earliest is the copy.
-  const change = await loadHistory(warehouse, {
+  const change = await loadInto(warehouse, {
     anchors: second,
     now,
     allowedLatenessMs: 24 * HOUR,
-    previous: { anchors: anchors(firstBelow), songs: first.songs, since: copy.at },
-  });
-  assert.equal(change.full, false);
-  assert.deepEqual(
-    [...change.songs.values()].sort(bySong),
-    [...full.songs.values()].sort(bySong),
-  );
+    previous: { anchors: anchors(firstBelow), since: copy.at },
+  }, continuing(first.counter));
+  assert.equal(change.history.full, false);
+  assert.ok(change.history.songs < full.history.songs, "asked for the change only");
+  assert.deepEqual([...change.songs.values()].sort(bySong), [...full.songs.values()].sort(bySong));
   assert.equal(full.songs.get("tony-allen/2")?.song_name, "renamed");
+  assert.equal(change.counter.stats.seeded, full.counter.stats.seeded);
   // Nothing new between the anchors: all time is not asked at all.
-  const none = await loadHistory(warehouse, {
+  const none = await loadInto(warehouse, {
     anchors: second,
     now,
     allowedLatenessMs: 24 * HOUR,
-    previous: { anchors: second, songs: full.songs, since: undefined },
-  });
-  assert.equal(none.queries, 1);
+    previous: { anchors: second, since: undefined },
+  }, continuing(full.counter));
+  assert.equal(none.history.queries, 1);
   assert.deepEqual([...none.songs.values()].sort(bySong), [...full.songs.values()].sort(bySong));
 });
 
@@ -234,12 +267,12 @@ test("loadHistory() takes a song's name and latest play from its latest row, the
     play("d", "older", now - HOUR, 2),
     play("a", "tied, smallest id", now - MINUTE, 3),
   ]);
-  const history = await loadHistory(warehouseFor(table), {
+  const { songs } = await loadInto(warehouseFor(table), {
     anchors: anchors([[0, 4]]),
     now,
     allowedLatenessMs: 24 * HOUR,
   });
-  assert.deepEqual(history.songs.get("fela-kuti/7"), {
+  assert.deepEqual(songs.get("fela-kuti/7"), {
     artist: "fela-kuti",
     song_id: 7,
     plays: 4,
@@ -261,13 +294,13 @@ test("loadHistory() keeps names with quotes, commas and newlines, and refuses a 
   await query(warehouse, `UPDATE ${ref} SET song_name = @name WHERE event_id = 'a'`, { name });
   const stored = await query(warehouse, `SELECT song_name FROM ${ref}`);
   assert.equal(stored[0]?.song_name, name, "the name is stored as written");
-  const history = await loadHistory(warehouse, {
+  const { songs } = await loadInto(warehouse, {
     anchors: anchors([[0, 1]]),
     now,
     allowedLatenessMs: 24 * HOUR,
   });
-  assert.equal(history.songs.get("fela-kuti/1")?.song_name, name);
-  assert.equal(history.songs.get("fela-kuti/1")?.plays, 1);
+  assert.equal(songs.get("fela-kuti/1")?.song_name, name);
+  assert.equal(songs.get("fela-kuti/1")?.plays, 1);
 
   // A stored play without a name (the local BigQuery does not enforce REQUIRED):
   // the whole song would vanish from a packed answer; it is refused instead.
@@ -278,7 +311,7 @@ test("loadHistory() keeps names with quotes, commas and newlines, and refuses a 
   );
   assert.equal(Number(nameless[0]?.n), 1, "the fault happened: the stored name is NULL");
   await assert.rejects(
-    loadHistory(warehouse, { anchors: anchors([[0, 1]]), now, allowedLatenessMs: 24 * HOUR }),
+    loadInto(warehouse, { anchors: anchors([[0, 1]]), now, allowedLatenessMs: 24 * HOUR }),
     /Cannot read BigQuery's history: 'song_name' must be text, got null/,
   );
 });

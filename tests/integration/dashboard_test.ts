@@ -229,6 +229,57 @@ test("dashboard: BigQuery down at start: degraded with the reason, live counting
   }
 });
 
+test(
+  "dashboard: a history that fails half way is counted once: the start begins again on new anchors",
+  {
+    timeoutMs: 180_000,
+  },
+  async () => {
+    const names = dashboardNames();
+    await produce(names, 500, 43);
+    await fillBigQuery(names);
+    const standIn = startBigQueryStandIn();
+    standIn.refusing = false;
+    // All time is answered (and counted as read); the windows query is refused.
+    standIn.refuses = (request) =>
+      request.method === "POST" && request.body.includes("time_window");
+    const dashboard = await startDashboard(names, {
+      emulator: standIn.url,
+      until: "serving",
+      args: ["--reconcile-every", "0"],
+    });
+    try {
+      const said = (text: string) => dashboard.child.lines.some((line) => line.text.includes(text));
+      await waitFor(
+        "a start begun again",
+        () => Promise.resolve(said("Starting over")),
+        90_000,
+        200,
+      );
+      assert.ok(standIn.refused > 0, "the windows query was refused");
+      assert.ok(said("Cannot load the history"), "the history failed");
+      assert.match(
+        dashboard.child.lines.find((line) => line.text.includes("Starting over"))!.text,
+        /after [1-9]\d* plays of it were counted/,
+        "part of all time was counted before the failure",
+      );
+      standIn.refuses = undefined;
+      await waitFor(
+        "the live state",
+        async () => (await health(dashboard.url)).body.state === "live",
+        60_000,
+        200,
+      );
+      // Every window and all time equal BigQuery's COUNT(DISTINCT event_id): nothing twice.
+      await waitForEqualBigQuery(dashboard.url, names.table, 10_000);
+    } finally {
+      const stopped = await dashboard.stop();
+      await standIn.close();
+      assert.equal(stopped.code, 0, tail(stopped.lines));
+    }
+  },
+);
+
 test("live feed: an unreachable Kafka says so (health down, the reason)", async () => {
   const kafka = createKafka({
     brokers: [`127.0.0.1:${freePort()}`],

@@ -230,11 +230,23 @@ export async function waitForEqualBigQuery(
   }
 }
 
-/** A stand-in for BigQuery: refuses every request (503) while `refusing`, else forwards to the emulator. */
+/** A request as the stand-in saw it. */
+export interface StandInRequest {
+  method: string;
+  path: string;
+  body: string;
+}
+
+/**
+ * A stand-in for BigQuery: refuses every request (503) while `refusing`, and
+ * those `refuses` picks; forwards the rest to the emulator.
+ */
 export interface BigQueryStandIn {
   /** `http://127.0.0.1:<port>`. */
   url: string;
   refusing: boolean;
+  /** Refuses (503) the requests it returns true for, even while not `refusing`. */
+  refuses: ((request: StandInRequest) => boolean) | undefined;
   /** Requests refused so far. */
   readonly refused: number;
   /** Requests forwarded so far, with when they came and their body as text. */
@@ -246,9 +258,10 @@ export interface BigQueryStandIn {
 export function startBigQueryStandIn(target = "http://127.0.0.1:9050"): BigQueryStandIn {
   let refused = 0;
   const forwarded: BigQueryStandIn["forwarded"] = [];
-  const standIn = {
+  const standIn: BigQueryStandIn = {
     url: "",
     refusing: true,
+    refuses: undefined,
     get refused() {
       return refused;
     },
@@ -258,9 +271,15 @@ export function startBigQueryStandIn(target = "http://127.0.0.1:9050"): BigQuery
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     async (request) => {
-      if (standIn.refusing) {
+      const url = new URL(request.url);
+      const body = request.body === null || standIn.refusing
+        ? undefined
+        : await request.arrayBuffer();
+      const text = body === undefined ? "" : new TextDecoder().decode(body);
+      const seen = { method: request.method, path: url.pathname, body: text };
+      if (standIn.refusing || standIn.refuses?.(seen) === true) {
         refused++;
-        await request.body?.cancel();
+        if (body === undefined) await request.body?.cancel();
         return Response.json({
           error: {
             code: 503,
@@ -269,16 +288,9 @@ export function startBigQueryStandIn(target = "http://127.0.0.1:9050"): BigQuery
           },
         }, { status: 503 });
       }
-      const url = new URL(request.url);
       const headers = new Headers(request.headers);
       headers.delete("host");
-      const body = request.body === null ? undefined : await request.arrayBuffer();
-      forwarded.push({
-        at: Date.now(),
-        method: request.method,
-        path: url.pathname,
-        body: body === undefined ? "" : new TextDecoder().decode(body),
-      });
+      forwarded.push({ at: Date.now(), ...seen });
       let answer: Response;
       try {
         answer = await fetch(`${target}${url.pathname}${url.search}`, {

@@ -16,6 +16,7 @@
 import { createSongNames } from "./song_names.ts";
 import { EMPTY_SLOT, songSlot } from "./song_slots.ts";
 import type { SongPlays } from "./song_plays.ts";
+import type { SongHistory } from "./song_history.ts";
 
 /** Songs of each artist kept in order of all-time plays (the API's largest `limit`). */
 export const ALL_TIME_TOP = 100;
@@ -39,6 +40,14 @@ export interface AllTimeCounts {
   reserve(more: number): void;
   /** Adds `plays` (≥ 0) to song `serial`; `naming` names it when it is the latest play. */
   add(serial: number, plays: number, naming: SongNaming): void;
+  /** Like {@linkcode AllTimeCounts.add}, for plays BigQuery counted: also kept apart (see `forEachSeeded`). */
+  seed(serial: number, plays: number, naming: SongNaming): void;
+  /**
+   * Calls `fn` with every song that has plays from BigQuery: those plays
+   * only, with the song's latest play known (from BigQuery or read since).
+   * What a new counter is seeded with when it is anchored further on.
+   */
+  forEachSeeded(fn: (song: SongHistory) => void): void;
   /** The name of song `serial`. */
   name(serial: number): string;
   /** The `song_id` of song `serial`. */
@@ -109,6 +118,15 @@ function grownInt(
  * });
  * assert.equal(counts.songs, 3);
  * assert.equal(counts.lastEventAt(tony), 2);
+ * // BigQuery's plays are kept apart, with the latest name known.
+ * const lady = counts.song(tony, 4);
+ * counts.seed(lady, 2, naming("lady", 3));
+ * counts.add(lady, 1, naming("lady (live)", 4));
+ * const seeded: unknown[] = [];
+ * counts.forEachSeeded((song) => seeded.push(song));
+ * assert.deepEqual(seeded, [
+ *   { artist: "tony-allen", song_id: 4, plays: 2, song_name: "lady (live)", latestAt: 4, latestId: "id-4" },
+ * ]);
  * ```
  */
 export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCounts {
@@ -125,6 +143,8 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
   let songIds = new Float64Array(1024);
   let songArtists = new Int32Array(1024);
   let plays = new Float64Array(1024);
+  /** Serial → plays from BigQuery's history (part of `plays`). */
+  let seeded = new Float64Array(1024);
   let hot = new Int32Array(1024).fill(EMPTY);
   let serials = 0;
   let songsPlayed = 0;
@@ -150,6 +170,7 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
     songIds = grownFloat(songIds, serials);
     songArtists = grownInt(songArtists, serials);
     plays = grownFloat(plays, serials);
+    seeded = grownFloat(seeded, serials);
     hot = grownInt(hot, serials, EMPTY);
     songIds[serial] = songId;
     songArtists[serial] = artist;
@@ -179,6 +200,18 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
     if (top.length > keep) top.pop();
   }
 
+  function add(serial: number, n: number, naming: SongNaming): void {
+    songNames.offer(serial, naming.song_name, naming.at, naming.id);
+    if (n <= 0) return;
+    const artist = songArtists[serial]!;
+    if (artistPlays[artist] === 0) artistsPlayed++;
+    if (plays[serial] === 0) songsPlayed++;
+    artistPlays[artist]! += n;
+    if (naming.at > artistLast[artist]!) artistLast[artist] = naming.at;
+    plays[serial]! += n;
+    updateTop(artist, serial);
+  }
+
   return {
     artistId(artist) {
       let id = ids.get(artist);
@@ -201,6 +234,7 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
       songIds = grownFloat(songIds, length);
       songArtists = grownInt(songArtists, length);
       plays = grownFloat(plays, length);
+      seeded = grownFloat(seeded, length);
       hot = grownInt(hot, length, EMPTY);
       songNames.reserve(length);
       let to = capacity;
@@ -226,16 +260,23 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
       }
       return table[slot * 3 + 2]!;
     },
-    add(serial, n, naming) {
-      songNames.offer(serial, naming.song_name, naming.at, naming.id);
-      if (n <= 0) return;
-      const artist = songArtists[serial]!;
-      if (artistPlays[artist] === 0) artistsPlayed++;
-      if (plays[serial] === 0) songsPlayed++;
-      artistPlays[artist]! += n;
-      if (naming.at > artistLast[artist]!) artistLast[artist] = naming.at;
-      plays[serial]! += n;
-      updateTop(artist, serial);
+    add,
+    seed(serial, n, naming) {
+      add(serial, n, naming);
+      if (n > 0) seeded[serial]! += n;
+    },
+    forEachSeeded(fn) {
+      for (let serial = 0; serial < serials; serial++) {
+        if (seeded[serial]! <= 0) continue;
+        fn({
+          artist: names[songArtists[serial]!]!,
+          song_id: songIds[serial]!,
+          plays: seeded[serial]!,
+          song_name: songNames.name(serial),
+          latestAt: songNames.at(serial),
+          latestId: songNames.id(serial),
+        });
+      }
     },
     name: (serial) => songNames.name(serial),
     songIdOf: (serial) => songIds[serial]!,
@@ -276,7 +317,8 @@ export function createAllTimeCounts(options: { keep?: number } = {}): AllTimeCou
     },
     get bytes() {
       return songNames.bytes + songIds.byteLength + songArtists.byteLength + plays.byteLength +
-        hot.byteLength + table.byteLength + artistPlays.byteLength + artistLast.byteLength;
+        seeded.byteLength + hot.byteLength + table.byteLength + artistPlays.byteLength +
+        artistLast.byteLength;
     },
   };
 }

@@ -1,9 +1,8 @@
 /**
  * The open-addressing slot of a song in a table of `(artist id, 32-bit song
  * id, value)` triples in an `Int32Array`: where the song is, or the empty
- * slot where it goes. The all-time table (all_time.ts) and the history
- * table (history_table.ts) keep their songs so; linear probing, the slots a
- * power of two.
+ * slot where it goes. The all-time table (all_time.ts) keeps its songs so;
+ * linear probing, the slots a power of two.
  *
  * @example
  * ```ts

@@ -29,6 +29,7 @@
 import type { SongCompleted } from "../../event.ts";
 import { createAllTimeCounts } from "./all_time.ts";
 import type { SongPlays } from "./song_plays.ts";
+import type { SongHistory } from "./song_history.ts";
 import { createNameOrder, createNameSearch, orderByTotal } from "./artist_order.ts";
 import { createIntCounts, type IntCounts } from "./int_counts.ts";
 import { createRecentIds } from "./recent_ids.ts";
@@ -71,6 +72,7 @@ export {
 } from "./calendar.ts";
 
 export type { SongPlays } from "./song_plays.ts";
+export type { SongHistory } from "./song_history.ts";
 
 /** The top songs of an artist in a window. */
 export interface TopSongs {
@@ -146,20 +148,6 @@ export interface CounterStats {
   buckets: number;
 }
 
-/** BigQuery's all-time plays of one song, with what the latest of them says. */
-export interface SongHistory {
-  artist: string;
-  song_id: number;
-  /** `COUNT(DISTINCT event_id)`. */
-  plays: number;
-  /** Name in the latest play (by event time, then `event_id`). */
-  song_name: string;
-  /** Event time of that latest play (ms). */
-  latestAt: number;
-  /** `event_id` of that latest play (breaks ties of event time). */
-  latestId: string;
-}
-
 /** Windowed counts of plays. */
 export interface PlayCounter {
   /**
@@ -172,6 +160,12 @@ export interface PlayCounter {
    * its latest play sets the name and last event time when newer.
    */
   seedSong(song: SongHistory): void;
+  /**
+   * Calls `fn` with every song seeded: BigQuery's plays of it (those read
+   * from Kafka left out), with its latest play known. A counter anchored
+   * further on starts from these and asks BigQuery only for what changed.
+   */
+  forEachSeeded(fn: (song: SongHistory) => void): void;
   /**
    * Makes room, at once, for `songs` more songs of all time and `windowSongs`
    * more songs in the windows (a history about to be seeded): buffers sized
@@ -662,10 +656,12 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     songId: number,
     plays: number,
     naming: { song_name: string; at: number; id: string },
+    fromHistory = false,
   ): number {
     const id = allTime.artistId(artist);
     const serial = allTime.song(id, songId);
-    allTime.add(serial, plays, naming);
+    if (fromHistory) allTime.seed(serial, plays, naming);
+    else allTime.add(serial, plays, naming);
     changed(id);
     return serial;
   }
@@ -717,10 +713,11 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         song_name: song.song_name,
         at: song.latestAt,
         id: song.latestId,
-      });
+      }, true);
       if (song.latestAt > newest) newest = song.latestAt;
       stats.seeded += song.plays;
     },
+    forEachSeeded: (fn) => allTime.forEachSeeded(fn),
     seedBucket(window, song, bucketStart, plays) {
       if (plays <= 0) return;
       const index = songOf(allTime.song(allTime.artistId(song.artist), song.song_id));

@@ -18,12 +18,18 @@
  * per byte (measured on the local BigQuery: 200,000 rows of five cells paged
  * in 4.15 s, the same values packed into 20,000 rows in 0.42 s).
  *
+ * All time goes where the caller says as its pages are read (the counter
+ * itself, see {@linkcode seedAllTime}): a catalog is never held twice, once
+ * as an answer and once as counts. Window buckets are held compactly until
+ * both answers are in, then added ({@linkcode seedWindows}).
+ *
  * When re-anchoring, all time is not asked for again in full: with the
  * previous anchors known and every play between them read from Kafka, only
  * partitions since the earliest of those plays change, so BigQuery is asked
  * for the distinct plays there below the new anchors minus those below the
  * old ones (a re-sent play has the same event time, so it lands in the same
- * partition and is counted once).
+ * partition and is counted once), added to what the old counter was seeded
+ * with ({@linkcode PlayCounter.forEachSeeded}).
  *
  * @module
  */
@@ -31,18 +37,14 @@
 import { playsTableRef, queryPages, type Warehouse } from "../../bigquery/mod.ts";
 import { DEFAULT_MAX_FUTURE_MS, latestEventTime } from "../../event.ts";
 import type { PartitionAnchor } from "./anchors.ts";
-import {
-  type BucketSeeds,
-  createBucketSeeds,
-  createHistoryTable,
-  type HistoryTable,
-} from "./history_table.ts";
+import { type BucketSeeds, createBucketSeeds } from "./bucket_seeds.ts";
 import {
   FINITE_WINDOWS,
   type FiniteWindowName,
   heldFrom,
   LONGEST_WINDOW_MS,
   type PlayCounter,
+  type SongHistory,
   WINDOWS,
 } from "../counting/mod.ts";
 
@@ -52,10 +54,21 @@ import {
  */
 export const HISTORY_PAGE = { pageRows: 2_000 };
 
+/**
+ * Where BigQuery's all time goes, a song at a time, as its pages are read
+ * (a counter: {@linkcode seedAllTime}).
+ */
+export interface AllTimeSink {
+  /** Adds a song's plays; its latest play wins the name. */
+  add(song: SongHistory): void;
+  /** Makes room for about `more` songs at once (an estimate from the first page). */
+  reserve?(more: number): void;
+}
+
 /** BigQuery's plays below the anchors. */
 export interface History {
-  /** All-time plays per song, keyed `artist/song_id` (compact, see history_table.ts). */
-  songs: HistoryTable;
+  /** Songs of all time added to the sink (a change since earlier anchors: the songs it touched). */
+  songs: number;
   /** Plays per bucket of each finite window, as of when asked (compact; emptied when applied). */
   windows: BucketSeeds;
   /** Queries run (0 when nothing lies below the anchors). */
@@ -64,10 +77,12 @@ export interface History {
   full: boolean;
 }
 
-/** All time below earlier anchors, for asking BigQuery only what changed. */
+/**
+ * Earlier anchors, for asking BigQuery only what changed below the new ones
+ * (the sink already holds all time below the earlier ones).
+ */
 export interface PreviousHistory {
   anchors: readonly PartitionAnchor[];
-  songs: HistoryTable;
   /**
    * Earliest event time (ms) of the plays between the earlier anchors and
    * the new ones; `undefined` when there were none.
@@ -334,35 +349,33 @@ function parseSongs(row: Record<string, unknown>): unknown[] {
 }
 
 /**
- * Merges all-time rows (one an artist, see {@linkcode allTimeSql}) into
- * `songs`: each song's `plays - before` is added, and its latest play
- * replaces the known one when later.
+ * Adds all-time rows (one an artist, see {@linkcode allTimeSql}) to
+ * `songs`, a song at a time: its `plays - before` (the change since earlier
+ * anchors when asked so) and its latest play. Returns how many songs.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { mergeAllTime } from "./history.ts";
- * import { createHistoryTable } from "./history_table.ts";
- * const songs = mergeAllTime(createHistoryTable(), [
- *   { artist: "tony-allen", songs: '[[1,3,0,5,"b","zombie"]]' },
- * ]);
- * mergeAllTime(songs, [
+ * import type { SongHistory } from "../counting/mod.ts";
+ * const songs: SongHistory[] = [];
+ * const sink = { add: (song: SongHistory) => void songs.push(song) };
+ * const added = mergeAllTime(sink, [
  *   { artist: "tony-allen", songs: '[[1,4,2,9,"a","zombie!"],[2,1,0,3,"c","lady, \\"live\\""]]' },
  * ]);
- * assert.deepEqual(songs.get("tony-allen/1"), {
- *   artist: "tony-allen", song_id: 1, plays: 5, song_name: "zombie!", latestAt: 9, latestId: "a",
+ * assert.equal(added, 2);
+ * assert.deepEqual(songs[0], {
+ *   artist: "tony-allen", song_id: 1, plays: 2, song_name: "zombie!", latestAt: 9, latestId: "a",
  * });
- * assert.equal(songs.get("tony-allen/2")?.song_name, 'lady, "live"');
+ * assert.equal(songs[1]?.song_name, 'lady, "live"');
  * assert.throws(
- *   () => mergeAllTime(songs, [{ artist: "x", songs: '[[1,"2",0,3,"c","n"]]' }]),
+ *   () => mergeAllTime(sink, [{ artist: "x", songs: '[[1,"2",0,3,"c","n"]]' }]),
  *   /Cannot read BigQuery's history: 'plays' must be an integer, got "2"/,
  * );
  * ```
  */
-export function mergeAllTime(
-  songs: HistoryTable,
-  rows: readonly Record<string, unknown>[],
-): HistoryTable {
+export function mergeAllTime(songs: AllTimeSink, rows: readonly Record<string, unknown>[]): number {
+  let added = 0;
   for (const row of rows) {
     const artist = textOf(row, "artist");
     for (const song of parseSongs(row)) {
@@ -381,9 +394,10 @@ export function mergeAllTime(
         latestId: text(song[4], "'latest_id'"),
         song_name: text(song[5], "'song_name'"),
       });
+      added++;
     }
   }
-  return songs;
+  return added;
 }
 
 /**
@@ -394,7 +408,7 @@ export function mergeAllTime(
  * ```ts
  * import assert from "node:assert/strict";
  * import { addWindowRows } from "./history.ts";
- * import { createBucketSeeds } from "./history_table.ts";
+ * import { createBucketSeeds } from "./bucket_seeds.ts";
  * import { heldFrom } from "../counting/mod.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
  * const seeds = addWindowRows(createBucketSeeds(), [
@@ -464,11 +478,11 @@ export function addWindowRows(
 export async function loadHistory(
   warehouse: Warehouse,
   request: HistoryRequest,
+  songs: AllTimeSink,
 ): Promise<History> {
   const { anchors, previous } = request;
-  const songs = previous?.songs.copy() ?? createHistoryTable();
   if (!anchors.some((anchor) => anchor.below > 0n)) {
-    return { songs, windows: createBucketSeeds(), queries: 0, full: previous === undefined };
+    return { songs: 0, windows: createBucketSeeds(), queries: 0, full: previous === undefined };
   }
   const maxFutureMs = request.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   const clock = { now: request.now, maxFutureMs };
@@ -493,10 +507,17 @@ export async function loadHistory(
   // tables: a catalog's answer is never held as rows, and BigQuery runs one
   // query while the other's pages are read.
   const windows = createBucketSeeds();
+  let added = 0;
+  const onAllTime = (rows: Record<string, unknown>[], totalRows: number | undefined) => {
+    const before = added;
+    added += mergeAllTime(songs, rows);
+    // Room for the rest at once, estimated from the first page's songs per artist.
+    if (before === 0 && rows.length > 0 && totalRows !== undefined && totalRows > rows.length) {
+      songs.reserve?.(Math.ceil((added / rows.length) * (totalRows - rows.length)));
+    }
+  };
   await Promise.all([
-    allTime === undefined
-      ? undefined
-      : queryPages(warehouse, allTime, (rows) => mergeAllTime(songs, rows), HISTORY_PAGE),
+    allTime === undefined ? undefined : queryPages(warehouse, allTime, onAllTime, HISTORY_PAGE),
     queryPages(
       warehouse,
       windowsQuery,
@@ -505,40 +526,58 @@ export async function loadHistory(
     ),
   ]);
   const queries = allTime === undefined ? 1 : 2;
-  return { songs, windows, queries, full: previous === undefined };
+  return { songs: added, windows, queries, full: previous === undefined };
 }
 
 /**
- * Adds `history` to `counter`: all time first (it brings the names), then
- * every window bucket still inside its window (`history.windows` is emptied).
+ * `counter` as the place all time goes (its songs seeded as they are read,
+ * room made at once for the rest of a catalog after the first page).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { applyHistory } from "./history.ts";
- * import { createBucketSeeds, createHistoryTable } from "./history_table.ts";
+ * import { seedAllTime } from "./history.ts";
+ * import { createPlayCounter } from "../counting/mod.ts";
+ * const counter = createPlayCounter();
+ * seedAllTime(counter).add({
+ *   artist: "tony-allen", song_id: 1, song_name: "zombie", plays: 5, latestAt: 1_000, latestId: "x",
+ * });
+ * assert.equal(counter.stats.seeded, 5);
+ * ```
+ */
+export function seedAllTime(counter: PlayCounter): AllTimeSink {
+  return {
+    add: (song) => counter.seedSong(song),
+    reserve: (more) => counter.reserve(more, 0),
+  };
+}
+
+/**
+ * Adds BigQuery's window buckets to `counter` (each bucket still inside its
+ * window; `windows` is emptied). Seed all time first: it brings the names.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { seedAllTime, seedWindows } from "./history.ts";
+ * import { createBucketSeeds } from "./bucket_seeds.ts";
  * import { createPlayCounter, windowStart } from "../counting/mod.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
  * const counter = createPlayCounter({ now });
- * const song = { artist: "tony-allen", song_id: 1, song_name: "zombie", plays: 5, latestAt: now - 1_000, latestId: "x" };
- * const songs = createHistoryTable();
- * songs.add(song);
+ * seedAllTime(counter).add({
+ *   artist: "tony-allen", song_id: 1, song_name: "zombie", plays: 5, latestAt: now - 1_000, latestId: "x",
+ * });
  * const windows = createBucketSeeds();
  * windows.add("5m", "tony-allen", 1, windowStart("5m", now)! + 299_000, 2);
- * applyHistory(counter, {
- *   songs,
- *   windows,
- *   queries: 2,
- *   full: true,
- * });
+ * seedWindows(counter, windows);
  * assert.equal(counter.top("tony-allen", "all", 10, now).total, 5);
  * assert.deepEqual(counter.top("tony-allen", "5m", 10, now).songs, [{ song_id: 1, song_name: "zombie", plays: 2 }]);
+ * assert.equal(windows.size, 0);
  * ```
  */
-export function applyHistory(counter: PlayCounter, history: History): void {
-  counter.reserve(history.songs.size, history.windows.songs);
-  for (const song of history.songs.values()) counter.seedSong(song);
-  history.windows.drain((window, artist, song_id, start, plays) => {
+export function seedWindows(counter: PlayCounter, windows: BucketSeeds): void {
+  counter.reserve(0, windows.songs);
+  windows.drain((window, artist, song_id, start, plays) => {
     counter.seedBucket(window, { artist, song_id }, start, plays);
   });
 }

@@ -36,8 +36,13 @@ import {
   type ReadAnchorsOptions,
   storedOffsets,
 } from "./anchors.ts";
-import { applyHistory, type History, loadHistory, type PreviousHistory } from "./history.ts";
-import type { HistoryTable } from "./history_table.ts";
+import {
+  type History,
+  loadHistory,
+  type PreviousHistory,
+  seedAllTime,
+  seedWindows,
+} from "./history.ts";
 import { type FeedStats, type PlayFeed, startPlayFeed } from "./play_feed.ts";
 import { readerLag } from "./reader_lag.ts";
 import { createPlayCounter, type PlayCounter } from "../counting/mod.ts";
@@ -136,8 +141,7 @@ interface Generation {
   anchors?: PartitionAnchor[];
   anchoredAt?: number;
   feed?: PlayFeed;
-  /** All time below the anchors, as BigQuery counted it; undefined until loaded. */
-  songs?: HistoryTable;
+  /** When BigQuery's history below the anchors was added; undefined until then. */
   historyAt?: number;
   queries: number;
 }
@@ -155,7 +159,6 @@ function sameAnchors(a: readonly PartitionAnchor[], b: readonly PartitionAnchor[
 export function previousHistory(
   old: {
     anchors: readonly PartitionAnchor[];
-    songs: HistoryTable;
     stats: Pick<FeedStats, "contiguous" | "minEventAt">;
     position: (partition: number) => bigint | undefined;
   },
@@ -168,7 +171,7 @@ export function previousHistory(
     const at = old.position(anchor.partition);
     if (at === undefined || at < anchor.below) return undefined;
   }
-  return { anchors: old.anchors, songs: old.songs, since: old.stats.minEventAt };
+  return { anchors: old.anchors, since: old.stats.minEventAt };
 }
 
 /** Creates the feed; nothing is read before {@linkcode LiveFeed.run}. */
@@ -192,6 +195,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
   let liveAfterMs: number | undefined;
   let lag: number | undefined;
   let uncommittedWarned = false;
+  let stopped = false;
   // A group without commits (not the consumer's?) is anchored on what the
   // table holds, never on the topic's start: no silent replay of it all.
   const anchoring: ReadAnchorsOptions = {
@@ -299,6 +303,8 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     generation.anchors = anchors;
     generation.anchoredAt = now();
     generation.feed = await feedOf(generation, anchors);
+    // Stopped while the reader was being started: it stops too.
+    if (stopped) await generation.feed.stop().catch(() => {});
   }
 
   async function withAdmin<T>(use: (admin: ReturnType<typeof createAdmin>) => Promise<T>) {
@@ -310,9 +316,9 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     }
   }
 
+  /** Adds the window buckets of `history`, whose all time went to the generation's counter as read. */
   function addHistory(generation: Generation, history: History): void {
-    applyHistory(generation.counter, history);
-    generation.songs = history.songs;
+    seedWindows(generation.counter, history.windows);
     generation.historyAt = now();
     generation.queries = history.queries;
   }
@@ -342,6 +348,20 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     }
   }
 
+  /** Replaces the first generation with a new one, anchored afresh. */
+  async function startOver(signal: AbortSignal): Promise<void> {
+    log.warn(
+      "Starting over on new anchors: the history failed after {plays} plays of it were counted",
+      {
+        plays: current.counter.stats.seeded,
+      },
+    );
+    const old = current;
+    current = newGeneration();
+    await old.feed?.stop().catch(() => {});
+    await startFirst(signal);
+  }
+
   async function loadFirstHistory(signal: AbortSignal): Promise<void> {
     const since = new Date(now()).toISOString();
     for (let attempt = 1; !signal.aborted; attempt++) {
@@ -352,7 +372,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
           now: now(),
           allowedLatenessMs: options.allowedLatenessMs,
           ...(options.maxFutureMs === undefined ? {} : { maxFutureMs: options.maxFutureMs }),
-        });
+        }, seedAllTime(current.counter));
         addHistory(current, history);
         bigqueryProblem = undefined;
         log.info(
@@ -361,7 +381,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
             anchors: describeAnchors(current.anchors ?? []),
             ms: now() - started,
             plays: current.counter.stats.seeded,
-            songs: history.songs.size,
+            songs: history.songs,
             queries: history.queries,
           },
         );
@@ -380,6 +400,10 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
           delayMs,
           attempt,
         });
+        // All time is seeded as it is read: a load that failed half way left
+        // part of it counted, so the next attempt starts on a new counter,
+        // anchored afresh (what Kafka holds above the anchors is read again).
+        if (current.counter.stats.seeded > 0) await startOver(signal);
         await sleep(delayMs, signal);
       }
     }
@@ -388,7 +412,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
   /** Builds a generation from the newest anchors; true when it replaced the current one. */
   async function reanchor(signal: AbortSignal): Promise<boolean> {
     const old = current;
-    if (old.songs === undefined || old.feed === undefined || old.anchors === undefined) {
+    if (old.historyAt === undefined || old.feed === undefined || old.anchors === undefined) {
       return false;
     }
     let anchors: PartitionAnchor[];
@@ -406,7 +430,6 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     }
     const previous = previousHistory({
       anchors: old.anchors,
-      songs: old.songs,
       stats: old.feed.stats,
       position: old.feed.position,
     }, anchors);
@@ -420,6 +443,12 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
         log.warn("Cannot re-anchor: {error}", { error: errorMessage(error) });
         return false;
       }
+      // Asked as a change, all time starts from what the old counter was
+      // seeded with: BigQuery's plays below the old anchors.
+      if (previous !== undefined) {
+        next.counter.reserve(old.counter.stats.allTimeSongs, 0);
+        old.counter.forEachSeeded((song) => next.counter.seedSong(song));
+      }
       try {
         addHistory(
           next,
@@ -429,7 +458,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
             allowedLatenessMs: options.allowedLatenessMs,
             ...(options.maxFutureMs === undefined ? {} : { maxFutureMs: options.maxFutureMs }),
             ...(previous === undefined ? {} : { previous }),
-          }),
+          }, seedAllTime(next.counter)),
         );
       } catch (error) {
         bigqueryProblem = `BigQuery unreachable (${
@@ -471,7 +500,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     if (bigqueryProblem !== undefined) problems.push(bigqueryProblem);
     const state: LiveState = current.feed === undefined
       ? "starting"
-      : current.songs === undefined
+      : current.historyAt === undefined
       ? (bigqueryProblem === undefined ? "catching-up" : "degraded")
       : current.feed.stats.caughtUp
       ? "live"
@@ -529,6 +558,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
       await lagWatched;
     },
     async stop() {
+      stopped = true;
       await building?.feed?.stop().catch(() => {});
       await current.feed?.stop().catch(() => {});
     },
