@@ -9,9 +9,9 @@ import { ensurePlaysTable, query } from "../../shared/bigquery/warehouse.ts";
 import type { PartitionAnchor } from "../../shared/live/feed/anchors.ts";
 import {
   type HistoryRequest,
+  type HistorySink,
   loadHistory,
-  seedAllTime,
-  seedWindows,
+  seedCounter,
 } from "../../shared/live/feed/history.ts";
 import {
   createPlayCounter,
@@ -55,19 +55,27 @@ async function tableWith(rows: readonly Row[]): Promise<string> {
 }
 
 /**
- * Loads the history below `request.anchors`, all time into `counter` (a new
- * one by default) as the dashboard does; what the counter was seeded with,
- * keyed `artist/song_id`.
+ * Loads the history below `request.anchors` into `counter` (a new one by
+ * default) as the dashboard does; what the counter was seeded with, keyed
+ * `artist/song_id`, and every bucket added.
  */
 async function loadInto(
   warehouse: Warehouse,
   request: HistoryRequest,
   counter: PlayCounter = createPlayCounter({ now: request.now }),
 ) {
-  const history = await loadHistory(warehouse, request, seedAllTime(counter));
+  const buckets: Parameters<HistorySink["addBucket"]>[] = [];
+  const seeding = seedCounter(counter);
+  const history = await loadHistory(warehouse, request, {
+    add: (song) => seeding.add(song),
+    addBucket(...bucket) {
+      buckets.push(bucket);
+      seeding.addBucket(...bucket);
+    },
+  });
   const songs = new Map<string, SongHistory>();
   counter.forEachSeeded((song) => songs.set(`${song.artist}/${song.song_id}`, song));
-  return { history, counter, songs };
+  return { history, counter, songs, buckets };
 }
 
 function anchors(below: [number, number][]): PartitionAnchor[] {
@@ -139,7 +147,7 @@ test("loadHistory() counts distinct plays below the anchors, all time and per wi
     },
   ];
   const table = await tableWith(rows);
-  const { history, counter, songs } = await loadInto(warehouseFor(table), {
+  const { history, counter, songs, buckets } = await loadInto(warehouseFor(table), {
     anchors: anchors([[0, 2], [1, 3]]),
     now,
     allowedLatenessMs: 24 * HOUR,
@@ -156,12 +164,8 @@ test("loadHistory() counts distinct plays below the anchors, all time and per wi
   });
   assert.equal(songs.get("tony-allen/2")?.plays, 2);
 
-  // Each play sits in the bucket its event time falls in (the seeds are
-  // read, then put back for the counter).
-  const seeds: Parameters<typeof history.windows.add>[] = [];
-  history.windows.drain((...seed) => seeds.push(seed));
-  for (const seed of seeds) history.windows.add(...seed);
-  const fiveMinutes = seeds.flatMap(([window, artist, songId, start, plays]) =>
+  // Each play sits in the bucket its event time falls in.
+  const fiveMinutes = buckets.flatMap(([window, artist, songId, start, plays]) =>
     window === "5m" && artist === "tony-allen" && songId === 1
       ? Array.from({ length: plays }, () => start)
       : []
@@ -169,13 +173,12 @@ test("loadHistory() counts distinct plays below the anchors, all time and per wi
   const width = WINDOWS["5m"].bucketMs;
   const bucketOf = (at: number) => Math.floor(at / width) * width;
   assert.deepEqual(fiveMinutes.sort(), [bucketOf(now - 2 * MINUTE), bucketOf(now - MINUTE)].sort());
+  assert.equal(history.buckets, buckets.length);
 
-  seedWindows(counter, history.windows);
   const totals = (["5m", "1h", "24h", "all"] as const).map((w) =>
     counter.top("tony-allen", w, 10, now).total
   );
   assert.deepEqual(totals, [2, 2, 3, 4]);
-  assert.equal(history.windows.size, 0, "the seeds are let go of once counted");
   assert.ok(Math.min(...fiveMinutes) >= heldFrom("5m", now), "within the 5 minutes before, held");
 });
 

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import type { PartitionAnchor } from "../../shared/live/feed/anchors.ts";
-import { loadHistory, seedAllTime } from "../../shared/live/feed/history.ts";
+import { loadHistory, seedCounter } from "../../shared/live/feed/history.ts";
 import { createPlayCounter } from "../../shared/live/counting/mod.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { openWarehouse } from "../../shared/bigquery/warehouse.ts";
@@ -20,7 +20,7 @@ Deno.test("loadHistory() asks nothing when the group never committed", async () 
     anchors,
     now: Date.now(),
     allowedLatenessMs: 24 * 60 * 60_000,
-  }, seedAllTime(counter));
-  assert.deepEqual([history.queries, history.songs, history.windows.size], [0, 0, 0]);
+  }, seedCounter(counter));
+  assert.deepEqual([history.queries, history.songs, history.buckets], [0, 0, 0]);
   assert.equal(counter.stats.seeded, 0);
 });

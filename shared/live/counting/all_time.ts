@@ -35,8 +35,8 @@ export interface AllTimeCounts {
   artistId(artist: string): number;
   /** The serial of song `songId` of artist `artist` (an id), registered when new. */
   song(artist: number, songId: number): number;
-  /** Makes room for `more` songs beyond those registered, at once (a history about to be added). */
-  reserve(more: number): void;
+  /** Makes room for `songs` songs in all, at once (a history about to be added). */
+  reserve(songs: number): void;
   /** Adds `plays` (≥ 0) to song `serial`; `naming` names it when it is the latest play. */
   add(serial: number, plays: number, naming: SongNaming): void;
   /** Like {@linkcode AllTimeCounts.add}, for plays BigQuery counted: also kept apart (see `forEachSeeded`). */
@@ -225,8 +225,8 @@ export function createAllTimeCounts(): AllTimeCounts {
       }
       return id;
     },
-    reserve(more) {
-      const length = serials + more;
+    reserve(songs) {
+      const length = Math.max(serials, songs);
       songIds = grownFloat(songIds, length);
       songArtists = grownInt(songArtists, length);
       plays = grownFloat(plays, length);

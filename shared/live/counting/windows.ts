@@ -167,15 +167,15 @@ export interface PlayCounter {
    */
   forEachSeeded(fn: (song: SongHistory) => void): void;
   /**
-   * Makes room, at once, for `songs` more songs of all time and `windowSongs`
-   * more songs in the windows (a history about to be seeded): buffers sized
-   * once instead of doubled while a catalog comes in.
+   * Makes room, at once, for `songs` songs of all time and `windowSongs`
+   * songs in the windows, in all (a history about to be seeded): buffers
+   * sized once instead of doubled while a catalog comes in.
    */
   reserve(songs: number, windowSongs: number): void;
   /**
    * Adds BigQuery's plays of a song in the bucket of `window` starting at
    * `bucketStart` (ms); ignored when that bucket has already left the
-   * window. Seed the song's all time first (it brings the name).
+   * window. In any order with the song's all time (which brings the name).
    */
   seedBucket(
     window: FiniteWindowName,
@@ -695,7 +695,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     },
     reserve(songs, windowSongs) {
       allTime.reserve(songs);
-      const length = indexes + windowSongs;
+      const length = windowSongs;
       if (songSerial.length < length) {
         songSerial = grown(songSerial, length, (n) => new Int32Array(n), -1);
         songArtist = grown(songArtist, length, (n) => new Int32Array(n), -1);

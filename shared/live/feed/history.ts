@@ -18,10 +18,10 @@
  * per byte (measured on the local BigQuery: 200,000 rows of five cells paged
  * in 4.15 s, the same values packed into 20,000 rows in 0.42 s).
  *
- * All time goes where the caller says as its pages are read (the counter
- * itself, see {@linkcode seedAllTime}): a catalog is never held twice, once
- * as an answer and once as counts. Window buckets are held compactly until
- * both answers are in, then added ({@linkcode seedWindows}).
+ * Both answers go where the caller says as their pages are read (the
+ * counter itself, see {@linkcode seedCounter}): a catalog is never held
+ * twice, once as an answer and once as counts, and the counting is done
+ * while BigQuery prepares the next pages.
  *
  * When re-anchoring, all time is not asked for again in full: with the
  * previous anchors known and every play between them read from Kafka, only
@@ -37,7 +37,6 @@
 import { playsTableRef, queryPages, type Warehouse } from "../../bigquery/mod.ts";
 import { DEFAULT_MAX_FUTURE_MS, latestEventTime } from "../../event.ts";
 import type { PartitionAnchor } from "./anchors.ts";
-import { type BucketSeeds, createBucketSeeds } from "./bucket_seeds.ts";
 import {
   FINITE_WINDOWS,
   type FiniteWindowName,
@@ -55,22 +54,34 @@ import {
 export const HISTORY_PAGE = { pageRows: 2_000 };
 
 /**
- * Where BigQuery's all time goes, a song at a time, as its pages are read
- * (a counter: {@linkcode seedAllTime}).
+ * Where BigQuery's history goes as its pages are read: songs of all time
+ * and window buckets, in no particular order between the two (a song's
+ * buckets may come before its all time). A counter: {@linkcode seedCounter}.
  */
-export interface AllTimeSink {
-  /** Adds a song's plays; its latest play wins the name. */
+export interface HistorySink {
+  /** Adds a song's plays of all time; its latest play wins the name. */
   add(song: SongHistory): void;
-  /** Makes room for about `more` songs at once (an estimate from the first page). */
-  reserve?(more: number): void;
+  /** Adds a song's plays in the bucket of `window` starting at `start` (ms). */
+  addBucket(
+    window: FiniteWindowName,
+    artist: string,
+    songId: number,
+    start: number,
+    plays: number,
+  ): void;
+  /**
+   * Makes room at once for about `songs` songs of all time and `windowSongs`
+   * in the windows, in all (estimates from the first pages).
+   */
+  reserve?(songs: number, windowSongs: number): void;
 }
 
-/** BigQuery's plays below the anchors. */
+/** What {@linkcode loadHistory} added. */
 export interface History {
-  /** Songs of all time added to the sink (a change since earlier anchors: the songs it touched). */
+  /** Songs of all time added (asked as a change since earlier anchors: the songs it touched). */
   songs: number;
-  /** Plays per bucket of each finite window, as of when asked (compact; emptied when applied). */
-  windows: BucketSeeds;
+  /** Window buckets added. */
+  buckets: number;
   /** Queries run (0 when nothing lies below the anchors). */
   queries: number;
   /** Whether all time was asked for in full rather than as a change since the previous anchors. */
@@ -374,7 +385,10 @@ function parseSongs(row: Record<string, unknown>): unknown[] {
  * );
  * ```
  */
-export function mergeAllTime(songs: AllTimeSink, rows: readonly Record<string, unknown>[]): number {
+export function mergeAllTime(
+  songs: Pick<HistorySink, "add">,
+  rows: readonly Record<string, unknown>[],
+): number {
   let added = 0;
   for (const row of rows) {
     const artist = textOf(row, "artist");
@@ -402,36 +416,40 @@ export function mergeAllTime(songs: AllTimeSink, rows: readonly Record<string, u
 
 /**
  * Adds window rows (one an artist, see {@linkcode windowsSql}, asked at
- * wall time `now`) to `seeds`.
+ * wall time `now`) to `sink`, a bucket at a time. Returns the buckets added
+ * and the songs of the window with the most.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { addWindowRows } from "./history.ts";
- * import { createBucketSeeds } from "./bucket_seeds.ts";
  * import { heldFrom } from "../counting/mod.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
- * const seeds = addWindowRows(createBucketSeeds(), [
- *   { artist: "tony-allen", songs: "5m 1 0:2,299:1\n24h 1 3:3" },
- * ], now);
  * const seen: unknown[] = [];
- * seeds.drain((window, artist, song, start, plays) => seen.push([window, artist, song, start, plays]));
+ * const sink = { addBucket: (...bucket: unknown[]) => void seen.push(bucket) };
+ * const added = addWindowRows(sink, [
+ *   { artist: "tony-allen", songs: "5m 1 0:2,299:1\n5m 2 1:1\n24h 1 3:3" },
+ * ], now);
+ * assert.deepEqual(added, { buckets: 4, songs: 2 });
  * assert.deepEqual(seen.sort(), [
  *   ["24h", "tony-allen", 1, heldFrom("24h", now) + 3 * 60_000, 3],
  *   ["5m", "tony-allen", 1, heldFrom("5m", now), 2],
  *   ["5m", "tony-allen", 1, heldFrom("5m", now) + 299_000, 1],
+ *   ["5m", "tony-allen", 2, heldFrom("5m", now) + 1_000, 1],
  * ].sort());
  * assert.throws(
- *   () => addWindowRows(seeds, [{ artist: "x", songs: "7d 1 0:1" }], now),
+ *   () => addWindowRows(sink, [{ artist: "x", songs: "7d 1 0:1" }], now),
  *   /'time_window' must be one of 5m, 1h, 24h, got "7d"/,
  * );
  * ```
  */
 export function addWindowRows(
-  seeds: BucketSeeds,
+  sink: Pick<HistorySink, "addBucket">,
   rows: readonly Record<string, unknown>[],
   now: number,
-): BucketSeeds {
+): { buckets: number; songs: number } {
+  let added = 0;
+  const songsIn = FINITE_WINDOWS.map(() => 0);
   for (const row of rows) {
     const artist = textOf(row, "artist");
     for (const line of textOf(row, "songs").split("\n")) {
@@ -451,6 +469,7 @@ export function addWindowRows(
           }`,
         );
       }
+      songsIn[FINITE_WINDOWS.indexOf(window)]!++;
       const since = heldFrom(window, now);
       const width = WINDOWS[window].bucketMs;
       for (const pair of buckets.split(",")) {
@@ -464,11 +483,12 @@ export function addWindowRows(
             }`,
           );
         }
-        seeds.add(window, artist, songId, since + bucket * width, plays);
+        sink.addBucket(window, artist, songId, since + bucket * width, plays);
+        added++;
       }
     }
   }
-  return seeds;
+  return { buckets: added, songs: Math.max(...songsIn) };
 }
 
 /**
@@ -478,11 +498,12 @@ export function addWindowRows(
 export async function loadHistory(
   warehouse: Warehouse,
   request: HistoryRequest,
-  songs: AllTimeSink,
+  sink: HistorySink,
 ): Promise<History> {
   const { anchors, previous } = request;
+  const full = previous === undefined;
   if (!anchors.some((anchor) => anchor.below > 0n)) {
-    return { songs: 0, windows: createBucketSeeds(), queries: 0, full: previous === undefined };
+    return { songs: 0, buckets: 0, queries: 0, full };
   }
   const maxFutureMs = request.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   const clock = { now: request.now, maxFutureMs };
@@ -503,81 +524,71 @@ export async function loadHistory(
     request.allowedLatenessMs,
     maxFutureMs,
   );
-  // Both answers are read side by side, a page at a time, into compact
-  // tables: a catalog's answer is never held as rows, and BigQuery runs one
-  // query while the other's pages are read.
-  const windows = createBucketSeeds();
-  let added = 0;
-  const onAllTime = (rows: Record<string, unknown>[], totalRows: number | undefined) => {
-    const before = added;
-    added += mergeAllTime(songs, rows);
-    // Room for the rest at once, estimated from the first page's songs per artist.
-    if (before === 0 && rows.length > 0 && totalRows !== undefined && totalRows > rows.length) {
-      songs.reserve?.(Math.ceil((added / rows.length) * (totalRows - rows.length)));
-    }
+  // Both answers are read side by side, a page at a time, straight into the
+  // sink: a catalog's answer is never held as rows, and BigQuery prepares
+  // the next pages while these are counted.
+  const added = { songs: 0, buckets: 0 };
+  /** Room for the whole answer at once, estimated from its first page (`per`: songs in it). */
+  const reserveFor = (per: number, rows: number, total: number | undefined, windows: boolean) => {
+    if (rows === 0 || total === undefined || total <= rows) return;
+    const songs = Math.ceil((per / rows) * total);
+    sink.reserve?.(windows ? 0 : songs, windows ? songs : 0);
   };
+  let firstAllTime = true;
+  let firstWindows = true;
   await Promise.all([
-    allTime === undefined ? undefined : queryPages(warehouse, allTime, onAllTime, HISTORY_PAGE),
-    queryPages(
-      warehouse,
-      windowsQuery,
-      (rows) => addWindowRows(windows, rows, request.now),
-      HISTORY_PAGE,
-    ),
+    allTime === undefined ? undefined : queryPages(warehouse, allTime, (rows, total) => {
+      const songs = mergeAllTime(sink, rows);
+      added.songs += songs;
+      if (firstAllTime) reserveFor(songs, rows.length, total, false);
+      firstAllTime = false;
+    }, HISTORY_PAGE),
+    queryPages(warehouse, windowsQuery, (rows, total) => {
+      const { buckets, songs } = addWindowRows(sink, rows, request.now);
+      added.buckets += buckets;
+      if (firstWindows) reserveFor(songs, rows.length, total, true);
+      firstWindows = false;
+    }, HISTORY_PAGE),
   ]);
-  const queries = allTime === undefined ? 1 : 2;
-  return { songs: added, windows, queries, full: previous === undefined };
+  return { ...added, queries: allTime === undefined ? 1 : 2, full };
 }
 
 /**
- * `counter` as the place all time goes (its songs seeded as they are read,
- * room made at once for the rest of a catalog after the first page).
+ * `counter` as the place BigQuery's history goes (see
+ * {@linkcode HistorySink}); `touched` tells whether anything was added, so a
+ * load that failed half way is known to have left part of it counted.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { seedAllTime } from "./history.ts";
- * import { createPlayCounter } from "../counting/mod.ts";
- * const counter = createPlayCounter();
- * seedAllTime(counter).add({
- *   artist: "tony-allen", song_id: 1, song_name: "zombie", plays: 5, latestAt: 1_000, latestId: "x",
- * });
- * assert.equal(counter.stats.seeded, 5);
- * ```
- */
-export function seedAllTime(counter: PlayCounter): AllTimeSink {
-  return {
-    add: (song) => counter.seedSong(song),
-    reserve: (more) => counter.reserve(more, 0),
-  };
-}
-
-/**
- * Adds BigQuery's window buckets to `counter` (each bucket still inside its
- * window; `windows` is emptied). Seed all time first: it brings the names.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { seedAllTime, seedWindows } from "./history.ts";
- * import { createBucketSeeds } from "./bucket_seeds.ts";
+ * import { seedCounter } from "./history.ts";
  * import { createPlayCounter, windowStart } from "../counting/mod.ts";
  * const now = Date.UTC(2026, 0, 1, 12);
  * const counter = createPlayCounter({ now });
- * seedAllTime(counter).add({
- *   artist: "tony-allen", song_id: 1, song_name: "zombie", plays: 5, latestAt: now - 1_000, latestId: "x",
- * });
- * const windows = createBucketSeeds();
- * windows.add("5m", "tony-allen", 1, windowStart("5m", now)! + 299_000, 2);
- * seedWindows(counter, windows);
+ * const sink = seedCounter(counter);
+ * assert.equal(sink.touched, false);
+ * // A bucket may come before its song's all time (which brings the name).
+ * sink.addBucket("5m", "tony-allen", 1, windowStart("5m", now)! + 299_000, 2);
+ * sink.add({ artist: "tony-allen", song_id: 1, song_name: "zombie", plays: 5, latestAt: now - 1_000, latestId: "x" });
+ * assert.equal(sink.touched, true);
  * assert.equal(counter.top("tony-allen", "all", 10, now).total, 5);
  * assert.deepEqual(counter.top("tony-allen", "5m", 10, now).songs, [{ song_id: 1, song_name: "zombie", plays: 2 }]);
- * assert.equal(windows.size, 0);
  * ```
  */
-export function seedWindows(counter: PlayCounter, windows: BucketSeeds): void {
-  counter.reserve(0, windows.songs);
-  windows.drain((window, artist, song_id, start, plays) => {
-    counter.seedBucket(window, { artist, song_id }, start, plays);
-  });
+export function seedCounter(counter: PlayCounter): HistorySink & { readonly touched: boolean } {
+  let touched = false;
+  return {
+    add(song) {
+      touched = true;
+      counter.seedSong(song);
+    },
+    addBucket(window, artist, song_id, start, plays) {
+      touched = true;
+      counter.seedBucket(window, { artist, song_id }, start, plays);
+    },
+    reserve: (songs, windowSongs) => counter.reserve(songs, windowSongs),
+    get touched() {
+      return touched;
+    },
+  };
 }

@@ -36,13 +36,7 @@ import {
   type ReadAnchorsOptions,
   storedOffsets,
 } from "./anchors.ts";
-import {
-  type History,
-  loadHistory,
-  type PreviousHistory,
-  seedAllTime,
-  seedWindows,
-} from "./history.ts";
+import { type History, loadHistory, type PreviousHistory, seedCounter } from "./history.ts";
 import { type FeedStats, type PlayFeed, startPlayFeed } from "./play_feed.ts";
 import { readerLag } from "./reader_lag.ts";
 import { createPlayCounter, type PlayCounter } from "../counting/mod.ts";
@@ -316,9 +310,8 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     }
   }
 
-  /** Adds the window buckets of `history`, whose all time went to the generation's counter as read. */
+  /** Notes that `history` went into the generation's counter (as it was read). */
   function addHistory(generation: Generation, history: History): void {
-    seedWindows(generation.counter, history.windows);
     generation.historyAt = now();
     generation.queries = history.queries;
   }
@@ -351,10 +344,9 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
   /** Replaces the first generation with a new one, anchored afresh. */
   async function startOver(signal: AbortSignal): Promise<void> {
     log.warn(
-      "Starting over on new anchors: the history failed after {plays} plays of it were counted",
-      {
-        plays: current.counter.stats.seeded,
-      },
+      "Starting over on new anchors: the history failed after part of it was counted " +
+        "({plays} plays of all time)",
+      { plays: current.counter.stats.seeded },
     );
     const old = current;
     current = newGeneration();
@@ -366,13 +358,14 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     const since = new Date(now()).toISOString();
     for (let attempt = 1; !signal.aborted; attempt++) {
       const started = now();
+      const sink = seedCounter(current.counter);
       try {
         const history = await loadHistory(warehouse, {
           anchors: current.anchors ?? [],
           now: now(),
           allowedLatenessMs: options.allowedLatenessMs,
           ...(options.maxFutureMs === undefined ? {} : { maxFutureMs: options.maxFutureMs }),
-        }, seedAllTime(current.counter));
+        }, sink);
         addHistory(current, history);
         bigqueryProblem = undefined;
         log.info(
@@ -400,10 +393,10 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
           delayMs,
           attempt,
         });
-        // All time is seeded as it is read: a load that failed half way left
-        // part of it counted, so the next attempt starts on a new counter,
+        // The history is counted as it is read: a load that failed half way
+        // left part of it counted, so the next attempt starts on a new counter,
         // anchored afresh (what Kafka holds above the anchors is read again).
-        if (current.counter.stats.seeded > 0) await startOver(signal);
+        if (sink.touched) await startOver(signal);
         await sleep(delayMs, signal);
       }
     }
@@ -458,7 +451,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
             allowedLatenessMs: options.allowedLatenessMs,
             ...(options.maxFutureMs === undefined ? {} : { maxFutureMs: options.maxFutureMs }),
             ...(previous === undefined ? {} : { previous }),
-          }, seedAllTime(next.counter)),
+          }, seedCounter(next.counter)),
         );
       } catch (error) {
         bigqueryProblem = `BigQuery unreachable (${
