@@ -258,8 +258,8 @@ interface Ring {
   buckets: Map<number, IntCounts>;
   /** Bucket starts, ascending. */
   starts: number[];
-  /** Song index → plays in the window. */
-  totals: Float64Array;
+  /** Song index → plays in the window (32 bits, like the buckets' counts). */
+  totals: Int32Array;
   /** Artist id → plays in the window. */
   artistTotals: Float64Array;
   /** Artist id → index of their most played song in the window (-1: none), unless dirty. */
@@ -392,7 +392,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     completeFrom: options.completeFrom ?? heldFrom(name, options.now ?? Date.now()),
     buckets: new Map(),
     starts: [],
-    totals: new Float64Array(1024),
+    totals: new Int32Array(1024),
     artistTotals: new Float64Array(1024),
     artistTop: new Int32Array(1024).fill(-1),
     dirty: new Uint8Array(1024),
@@ -424,7 +424,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       songNext = grown(songNext, index + 1, (n) => new Int32Array(n), -1);
       songPrev = grown(songPrev, index + 1, (n) => new Int32Array(n), -1);
       for (const ring of rings) {
-        ring.totals = grown(ring.totals, index + 1, (n) => new Float64Array(n));
+        ring.totals = grown(ring.totals, index + 1, (n) => new Int32Array(n));
       }
     }
     return index;
@@ -703,7 +703,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         songNext = grown(songNext, length, (n) => new Int32Array(n), -1);
         songPrev = grown(songPrev, length, (n) => new Int32Array(n), -1);
         for (const ring of rings) {
-          ring.totals = grown(ring.totals, length, (n) => new Float64Array(n));
+          ring.totals = grown(ring.totals, length, (n) => new Int32Array(n));
         }
       }
     },

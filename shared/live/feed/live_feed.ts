@@ -316,12 +316,42 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     generation.queries = history.queries;
   }
 
-  async function startFirst(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted && current.feed === undefined) {
+  /** Notes a Kafka problem at start and waits before the next try. */
+  async function kafkaNotReady(error: unknown, signal: AbortSignal): Promise<void> {
+    if (error instanceof StoredOffsetsError) {
+      kafkaProblem = `${error.message}; retrying`;
+      log.warn("{error}; retrying in 3 s", { error: error.message });
+    } else {
+      kafkaProblem = `Kafka: cannot read ${topic} (${errorMessage(error)}); retrying`;
+      log.warn("Kafka not ready ({error}); retrying in 3 s", { error: errorMessage(error) });
+    }
+    await sleep(3_000, signal);
+  }
+
+  /** Reads the first generation's anchors (the group's commits), retrying until Kafka answers. */
+  async function anchorFirst(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && current.anchors === undefined) {
       try {
         await ensureTopic(kafka, topic, options.partitions);
-        const anchors = await withAdmin((admin) => readAnchors(admin, group, topic, anchoring));
-        await anchor(current, anchors);
+        current.anchors = await withAdmin((admin) => readAnchors(admin, group, topic, anchoring));
+        current.anchoredAt = now();
+      } catch (error) {
+        await kafkaNotReady(error, signal);
+      }
+    }
+  }
+
+  /**
+   * Starts the reader of `generation` from its anchors, retrying until
+   * Kafka takes it, while it is the current one. Runs beside the history's
+   * load: joining a new group takes Kafka's initial rebalance delay (3 s by
+   * default), which the start need not wait for before asking BigQuery.
+   */
+  async function startReader(generation: Generation, signal: AbortSignal): Promise<void> {
+    const anchors = generation.anchors!;
+    while (!signal.aborted && generation === current && generation.feed === undefined) {
+      try {
+        await anchor(generation, anchors);
         kafkaProblem = undefined;
         log.info("Reading {topic} from the committed offsets of {group} ({anchors})", {
           topic,
@@ -329,16 +359,18 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
           anchors: describeAnchors(anchors),
         });
       } catch (error) {
-        if (error instanceof StoredOffsetsError) {
-          kafkaProblem = `${error.message}; retrying`;
-          log.warn("{error}; retrying in 3 s", { error: error.message });
-        } else {
-          kafkaProblem = `Kafka: cannot read ${topic} (${errorMessage(error)}); retrying`;
-          log.warn("Kafka not ready ({error}); retrying in 3 s", { error: errorMessage(error) });
-        }
-        await sleep(3_000, signal);
+        await kafkaNotReady(error, signal);
       }
     }
+  }
+
+  /** The first generation's reader being started (see `startReader`). */
+  let readerStarted: Promise<void> = Promise.resolve();
+
+  /** Anchors the first generation and starts its reader, without waiting for the reader. */
+  async function startFirst(signal: AbortSignal): Promise<void> {
+    await anchorFirst(signal);
+    if (!signal.aborted) readerStarted = startReader(current, signal);
   }
 
   /** Replaces the first generation with a new one, anchored afresh. */
@@ -350,6 +382,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
     );
     const old = current;
     current = newGeneration();
+    await readerStarted; // ends once `old` is not current, its reader started or not
     await old.feed?.stop().catch(() => {});
     await startFirst(signal);
   }
@@ -534,6 +567,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
       const lagWatched = watchLag(signal);
       await startFirst(signal);
       await loadFirstHistory(signal);
+      await readerStarted;
       let waitMs = options.reanchorEveryMs;
       while (!signal.aborted && options.reanchorEveryMs > 0) {
         await sleep(waitMs, signal);
