@@ -16,7 +16,6 @@
  */
 
 import { createSongNames } from "./song_names.ts";
-import { EMPTY_SLOT, songSlot } from "./song_slots.ts";
 import type { SongPlays } from "./song_plays.ts";
 import type { SongHistory } from "./song_history.ts";
 
@@ -76,7 +75,8 @@ export interface AllTimeCounts {
   readonly bytes: number;
 }
 
-const EMPTY = EMPTY_SLOT;
+/** An empty slot, a song without window index, an artist without songs. */
+const EMPTY = -1;
 
 function grownFloat(array: Float64Array<ArrayBuffer>, length: number): Float64Array<ArrayBuffer> {
   if (array.length >= length) return array;
@@ -119,6 +119,11 @@ function grownInt(
  * assert.deepEqual(counts.top(counts.artistId("nobody"), 10), { total: 0, songs: [] });
  * assert.equal(counts.songs, 3);
  * assert.equal(counts.lastEventAt(tony), 2);
+ * // A song is found again by (artist, song_id) however many there are.
+ * const fela = counts.artistId("fela-kuti");
+ * const serials = Array.from({ length: 5_000 }, (_, i) => counts.song(i % 2 ? fela : tony, 100 + i));
+ * assert.deepEqual(serials.map((_, i) => counts.song(i % 2 ? fela : tony, 100 + i)), serials);
+ * assert.equal(new Set(serials).size, 5_000);
  * // BigQuery's plays are kept apart, with the latest name known.
  * const lady = counts.song(tony, 4);
  * counts.seed(lady, 2, naming("lady", 3));
@@ -152,20 +157,35 @@ export function createAllTimeCounts(): AllTimeCounts {
   let hot = new Int32Array(1024).fill(EMPTY);
   let serials = 0;
   let songsPlayed = 0;
-  // (artist id, 32-bit song id) → serial; wider song ids in a Map.
+  // (artist id, 32-bit song id) → serial: an open-addressing table of
+  // serials alone (4 bytes a slot), the key read back from `songArtists` and
+  // `songIds`; linear probing, the slots a power of two. Wider song ids in a Map.
   let capacity = 1024;
-  let table = new Int32Array(capacity * 3).fill(EMPTY);
+  let table = new Int32Array(capacity).fill(EMPTY);
   const wide = new Map<string, number>();
+
+  /** Where song `(artist, songId)` is in `within`, or the empty slot where it goes. */
+  function slotOf(artist: number, songId: number, within: Int32Array, slots: number): number {
+    let slot = ((Math.imul(artist, 0x9e3779b1) ^ Math.imul(songId, 0x85ebca6b)) >>> 0) &
+      (slots - 1);
+    for (;;) {
+      const serial = within[slot]!;
+      if (serial === EMPTY || (songArtists[serial] === artist && songIds[serial] === songId)) {
+        return slot;
+      }
+      slot = (slot + 1) & (slots - 1);
+    }
+  }
 
   /** Rehashes the song table into `to` slots. */
   function grow(to = capacity * 2): void {
     const old = table;
     capacity = to;
-    table = new Int32Array(capacity * 3).fill(EMPTY);
-    for (let i = 0; i < old.length; i += 3) {
-      if (old[i] === EMPTY) continue;
-      const slot = songSlot(old[i]!, old[i + 1]!, table, capacity);
-      table.set(old.subarray(i, i + 3), slot * 3);
+    table = new Int32Array(capacity).fill(EMPTY);
+    for (const serial of old) {
+      if (serial !== EMPTY) {
+        table[slotOf(songArtists[serial]!, songIds[serial]!, table, capacity)] = serial;
+      }
     }
   }
 
@@ -245,17 +265,15 @@ export function createAllTimeCounts(): AllTimeCounts {
         if (serial === undefined) wide.set(key, serial = newSerial(artist, songId));
         return serial;
       }
-      let slot = songSlot(artist, songId, table, capacity);
-      if (table[slot * 3] === EMPTY) {
+      let slot = slotOf(artist, songId, table, capacity);
+      if (table[slot] === EMPTY) {
         if ((serials + 1) * 4 > capacity * 3) {
           grow();
-          slot = songSlot(artist, songId, table, capacity);
+          slot = slotOf(artist, songId, table, capacity);
         }
-        table[slot * 3] = artist;
-        table[slot * 3 + 1] = songId;
-        table[slot * 3 + 2] = newSerial(artist, songId);
+        table[slot] = newSerial(artist, songId);
       }
-      return table[slot * 3 + 2]!;
+      return table[slot]!;
     },
     add,
     seed(serial, n, naming) {
