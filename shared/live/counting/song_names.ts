@@ -2,8 +2,11 @@
  * Song names held outside V8's heap: each song (by a small integer, its
  * serial) has the name of its latest play (event time, then `event_id`),
  * kept as UTF-8 in one growing byte arena, with that play's time and id in
- * typed arrays: 53 bytes a song plus its name's UTF-8, all in buffers,
+ * typed arrays: 33 bytes a song plus its name's UTF-8, all in buffers,
  * and nothing per song on the heap, which the dashboard's 64 MB cap needs.
+ * An id is kept as the 16 bytes of its UUID (events carry lowercase UUIDs,
+ * whose text sorts like their bytes); any other id, which only a table
+ * written by something else could hold, is kept as text beside.
  *
  * A name is written again only when it changes; the bytes it leaves behind
  * are reclaimed by compacting the arena once they are half of it.
@@ -11,8 +14,61 @@
  * @module
  */
 
-/** Bytes kept of an `event_id` for ordering names (a UUID's 36). */
-const ID_BYTES = 36;
+/** Bytes kept of an `event_id` for ordering names: a UUID's 16. */
+const ID_BYTES = 16;
+
+/** `idKinds`: 0 no id yet, 1 a UUID in `ids`, 2 any other id in `otherIds`. */
+const UUID_ID = 1;
+const OTHER_ID = 2;
+
+/** The value of a lowercase hex digit's code, -1 for any other. */
+function hexValue(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  if (code >= 97 && code <= 102) return code - 87;
+  return -1;
+}
+
+/** Whether position `i` of a UUID's text holds a dash. */
+function isDash(i: number): boolean {
+  return i === 8 || i === 13 || i === 18 || i === 23;
+}
+
+/** Writes the 16 bytes of `id` at `at` when it is a lowercase UUID; false otherwise. */
+function packUuid(id: string, into: Uint8Array, at: number): boolean {
+  if (id.length !== 36) return false;
+  let byte = 0;
+  for (let i = 0, half = 0; i < 36; i++) {
+    const code = id.charCodeAt(i);
+    if (isDash(i)) {
+      if (code !== 45) return false;
+      continue;
+    }
+    const value = hexValue(code);
+    if (value < 0) return false;
+    if (half % 2 === 0) byte = value << 4;
+    else into[at + (half >> 1)] = byte | value;
+    half++;
+  }
+  return true;
+}
+
+/** Each byte's two lowercase hex digits. */
+const HEX = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
+/** The lowercase text of the UUID whose 16 bytes are at `at`. */
+function unpackUuid(from: Uint8Array, at: number): string {
+  let text = "";
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) text += "-";
+    text += HEX[from[at + i]!]!;
+  }
+  return text;
+}
+
+/** -1, 0 or 1 as `a` sorts before, with or after `b` (code units). */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
 
 /** Names by song serial. */
 export interface SongNames {
@@ -26,7 +82,7 @@ export interface SongNames {
   name(serial: number): string;
   /** Event time of the play that named song `serial`. */
   at(serial: number): number;
-  /** The `event_id` of that play (its first 36 characters), `""` before any. */
+  /** The `event_id` of that play, `""` before any. */
   id(serial: number): string;
   /** Makes room for songs up to serial `count - 1` at once (no growth by doubling while they come). */
   reserve(count: number): void;
@@ -60,7 +116,13 @@ function grown<T extends Float64Array | Int32Array | Uint8Array>(
  * names.offer(0, "old name", 1_000, "f0000000-0000-4000-8000-000000000000"); // earlier: ignored
  * names.offer(0, "zombie (live)", 2_000, "c0000000-0000-4000-8000-000000000000"); // tie: larger id
  * assert.equal(names.name(0), "zombie (live)");
+ * assert.equal(names.id(0), "c0000000-0000-4000-8000-000000000000");
  * assert.equal(names.name(5), "");
+ * // Ids that are not UUIDs order as text.
+ * names.offer(1, "a", 1_000, "tutorial-2");
+ * names.offer(1, "b", 1_000, "tutorial-10"); // "tutorial-10" < "tutorial-2": ignored
+ * names.offer(1, "c", 1_000, "tutorial-3");
+ * assert.deepEqual([names.name(1), names.id(1)], ["c", "tutorial-3"]);
  * ```
  */
 export function createSongNames(): SongNames {
@@ -71,7 +133,9 @@ export function createSongNames(): SongNames {
   let lengths = new Int32Array(1024);
   let times = new Float64Array(1024).fill(Number.NEGATIVE_INFINITY);
   let ids = new Uint8Array(1024 * ID_BYTES);
-  let idLengths = new Uint8Array(1024);
+  let idKinds = new Uint8Array(1024);
+  const otherIds = new Map<number, string>();
+  const packed = new Uint8Array(ID_BYTES);
   let scratch = new Uint8Array(4096);
   let serials = 0;
 
@@ -80,7 +144,7 @@ export function createSongNames(): SongNames {
     offsets = grown(offsets, length, (n) => new Int32Array(n));
     lengths = grown(lengths, length, (n) => new Int32Array(n));
     times = grown(times, length, (n) => new Float64Array(n));
-    idLengths = grown(idLengths, length, (n) => new Uint8Array(n));
+    idKinds = grown(idKinds, length, (n) => new Uint8Array(n));
     ids = grown(ids, length * ID_BYTES, (n) => new Uint8Array(n));
     if (offsets.length > before) {
       offsets.fill(-1, before);
@@ -94,21 +158,34 @@ export function createSongNames(): SongNames {
     serials = serial + 1;
   }
 
-  /** Compares `id` with the one kept for `serial` (its first {@linkcode ID_BYTES} code units). */
+  /** The id kept for `serial` as text. */
+  function keptId(serial: number): string {
+    const kind = idKinds[serial];
+    if (kind === UUID_ID) return unpackUuid(ids, serial * ID_BYTES);
+    return kind === OTHER_ID ? otherIds.get(serial) ?? "" : "";
+  }
+
+  /** Compares `id` with the one kept for `serial`: below 0 when `id` sorts first. */
   function compareId(serial: number, id: string): number {
-    const kept = idLengths[serial]!;
-    const n = Math.min(id.length, ID_BYTES);
-    for (let i = 0; i < Math.min(n, kept); i++) {
-      const diff = id.charCodeAt(i) - ids[serial * ID_BYTES + i]!;
-      if (diff !== 0) return diff;
+    if (idKinds[serial] === UUID_ID && packUuid(id, packed, 0)) {
+      const from = serial * ID_BYTES;
+      for (let i = 0; i < ID_BYTES; i++) {
+        const diff = packed[i]! - ids[from + i]!;
+        if (diff !== 0) return diff;
+      }
+      return 0;
     }
-    return n - kept;
+    return compareText(id, keptId(serial));
   }
 
   function keepId(serial: number, id: string): void {
-    const n = Math.min(id.length, ID_BYTES);
-    for (let i = 0; i < n; i++) ids[serial * ID_BYTES + i] = id.charCodeAt(i) & 0xff;
-    idLengths[serial] = n;
+    if (packUuid(id, ids, serial * ID_BYTES)) {
+      if (idKinds[serial] === OTHER_ID) otherIds.delete(serial);
+      idKinds[serial] = UUID_ID;
+    } else {
+      otherIds.set(serial, id);
+      idKinds[serial] = OTHER_ID;
+    }
   }
 
   function compact(): void {
@@ -169,19 +246,11 @@ export function createSongNames(): SongNames {
       return decoder.decode(arena.subarray(from, from + lengths[serial]!));
     },
     at: (serial) => (serial < serials ? times[serial]! : Number.NEGATIVE_INFINITY),
-    id(serial) {
-      if (serial >= serials) return "";
-      const from = serial * ID_BYTES;
-      const bytes = ids.subarray(from, from + idLengths[serial]!);
-      // ASCII (a UUID) reads as UTF-8 unchanged, and faster than one code at a time.
-      return bytes.every((byte) => byte < 0x80)
-        ? decoder.decode(bytes)
-        : String.fromCharCode(...bytes);
-    },
+    id: (serial) => (serial < serials ? keptId(serial) : ""),
     reserve,
     get bytes() {
       return arena.byteLength + offsets.byteLength + lengths.byteLength + times.byteLength +
-        ids.byteLength + idLengths.byteLength;
+        ids.byteLength + idKinds.byteLength;
     },
   };
 }
