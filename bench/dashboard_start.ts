@@ -87,18 +87,35 @@ export interface SizeFigures {
 const INSERT_ROWS = 1_000_000;
 
 /**
+ * How plays fall over a catalog: by default each play is the next song,
+ * over `plays / 1000` seconds; `skew` instead picks song `⌊songs · u^skew⌋`
+ * for a uniform `u` (a long tail: skew 4 gives a popularity falling like
+ * rank^-0.75), over `spanMs` before now.
+ */
+export interface HistoryShape {
+  spanMs: number;
+  skew?: number;
+}
+
+/**
  * Like {@linkcode writeHistory}, over a catalog of `songs` distinct songs
- * (artist `artist-N` has songs 1 to 10): offset after offset, partition after
- * partition, each play is the next song.
+ * (artist `artist-N` has songs 1 to 10), shaped by `shape`: by default,
+ * offset after offset, partition after partition, each play is the next song.
  */
 async function writeCatalogHistory(
   warehouse: ReturnType<typeof benchWarehouse>,
   ends: ReadonlyMap<number, bigint>,
   plays: number,
   songs: number,
+  shape: HistoryShape = { spanMs: Math.max(60_000, plays) }, // 1,000 plays a second
 ): Promise<void> {
   const now = Date.now();
-  const spanMs = Math.max(60_000, plays); // 1,000 plays a second
+  const spanMs = shape.spanMs;
+  /** SQL of the song of offset `x`, the partitions before holding `base` plays. */
+  const songOf = (base: bigint) =>
+    shape.skew === undefined
+      ? `MOD(x + ${base}, ${songs})`
+      : `CAST(FLOOR(POW(RAND(), ${shape.skew}) * ${songs}) AS INT64)`;
   let base = 0n;
   for (const [partition, end] of [...ends].sort(([a], [b]) => a - b)) {
     for (let from = 0n; from < end; from += BigInt(INSERT_ROWS)) {
@@ -112,7 +129,7 @@ async function writeCatalogHistory(
           MOD(o.k, 10) + 1, CONCAT('song-', CAST(o.k AS STRING)), 'song_completed',
           TIMESTAMP_MILLIS(${now} - o.age_ms), CURRENT_TIMESTAMP(), ${partition}, o.kafka_offset
         FROM (
-          SELECT x AS kafka_offset, MOD(x + ${base}, ${songs}) AS k,
+          SELECT x AS kafka_offset, ${songOf(base)} AS k,
             CAST(FLOOR(RAND() * ${spanMs}) AS INT64) AS age_ms
           FROM UNNEST(GENERATE_ARRAY(${from}, ${to - 1n})) AS x
         ) AS o`,
@@ -132,11 +149,12 @@ async function writeHistory(
   ends: ReadonlyMap<number, bigint>,
   plays: number,
   distinctSongs?: number,
+  shape?: HistoryShape,
 ): Promise<void> {
   const warehouse = benchWarehouse(table);
   await ensurePlaysTable(warehouse);
   if (distinctSongs !== undefined) {
-    await writeCatalogHistory(warehouse, ends, plays, distinctSongs);
+    await writeCatalogHistory(warehouse, ends, plays, distinctSongs, shape);
     return;
   }
   const songs = buildCatalog().flatMap((artist) =>
@@ -218,6 +236,7 @@ async function size(
   log: (line: string) => void,
   distinctSongs?: number,
   reference?: (table: string, ends: ReadonlyMap<number, bigint>) => Promise<number>,
+  shape?: HistoryShape,
 ) {
   const id = uniqueName("start");
   const names = { topic: id, table: id, view: `${id}_top`, group: `${id}_g` };
@@ -239,6 +258,7 @@ async function size(
       new Map(ranges.map((r) => [r.partition, r.end])),
       plays,
       distinctSongs,
+      shape,
     );
     const setup = Math.round((performance.now() - setupStarted) / 1000);
     log(`dashboard_start: ${plays.toLocaleString("en")} plays of history set up in ${setup} s`);
@@ -400,17 +420,20 @@ export async function benchCatalogStart(options: CatalogStartOptions): Promise<B
   };
 }
 
-// By hand: `deno run -A bench/dashboard_start.ts PLAYS SONGS` starts the
-// dashboard once on PLAYS plays of history spread over SONGS distinct songs
-// (needs `deno task up`) and prints its start and peak memory.
+// By hand: `deno run -A bench/dashboard_start.ts PLAYS SONGS [HOURS SKEW]`
+// starts the dashboard once on PLAYS plays of history over SONGS distinct
+// songs (needs `deno task up`) and prints its start, its peak memory and, as
+// the reference, how long BigQuery takes to send the two answers; with HOURS
+// and SKEW, the plays are spread over that many hours with a long tail (see
+// HistoryShape), e.g. `10000000 1000000 24 4`.
 if (import.meta.main) {
   installKafkaPatches();
   const [plays, songs] = [Number(Deno.args[0] ?? 1_000_000), Number(Deno.args[1] ?? 1_000_000)];
-  const result = await benchDashboardStart({
-    sizes: [plays],
-    starts: 1,
-    distinctSongs: songs,
-    log: (line) => console.error(line),
-  });
-  console.log(JSON.stringify({ what: result.what, ours: result.ours, details: result.details }));
+  const hours = Deno.args[2] === undefined ? undefined : Number(Deno.args[2]);
+  const shape = hours === undefined
+    ? undefined
+    : { spanMs: hours * 3_600_000, skew: Number(Deno.args[3] ?? 4) };
+  const log = (line: string) => console.error(line);
+  const figures = await size(plays, 1, log, songs, readAnswers, shape);
+  console.log(JSON.stringify(figures));
 }
