@@ -189,14 +189,19 @@ export function createAllTimeCounts(): AllTimeCounts {
     }
   }
 
+  /** Makes the per-song arrays hold at least `length` songs. */
+  function growSongs(length: number): void {
+    songIds = grownFloat(songIds, length);
+    songArtists = grownInt(songArtists, length);
+    plays = grownFloat(plays, length);
+    seeded = grownFloat(seeded, length);
+    hot = grownInt(hot, length, EMPTY);
+    nextOfArtist = grownInt(nextOfArtist, length, EMPTY);
+  }
+
   function newSerial(artist: number, songId: number): number {
     const serial = serials++;
-    songIds = grownFloat(songIds, serials);
-    songArtists = grownInt(songArtists, serials);
-    plays = grownFloat(plays, serials);
-    seeded = grownFloat(seeded, serials);
-    hot = grownInt(hot, serials, EMPTY);
-    nextOfArtist = grownInt(nextOfArtist, serials, EMPTY);
+    growSongs(serials);
     songIds[serial] = songId;
     songArtists[serial] = artist;
     nextOfArtist[serial] = artistFirst[artist]!;
@@ -247,12 +252,7 @@ export function createAllTimeCounts(): AllTimeCounts {
     },
     reserve(songs) {
       const length = Math.max(serials, songs);
-      songIds = grownFloat(songIds, length);
-      songArtists = grownInt(songArtists, length);
-      plays = grownFloat(plays, length);
-      seeded = grownFloat(seeded, length);
-      hot = grownInt(hot, length, EMPTY);
-      nextOfArtist = grownInt(nextOfArtist, length, EMPTY);
+      growSongs(length);
       songNames.reserve(length);
       let to = capacity;
       while (length * 4 > to * 3) to *= 2;
