@@ -27,6 +27,9 @@ import {
   topicState,
 } from "../support/cluster.ts";
 import { assertExactly, faultNames } from "../support/faults.ts";
+import { startDashboard } from "../../bench/dashboard.ts";
+import { tail } from "../../shared/launch/tasks.ts";
+import { waitForEqualBigQuery } from "../support/dashboard.ts";
 import {
   consumerArgs,
   producerArgs,
@@ -389,6 +392,67 @@ test({
           `${((Date.now() - started) / 1000).toFixed(0)} s`,
       );
     } finally {
+      await cleanUp(p);
+    }
+  },
+});
+
+test({
+  name:
+    "dashboard on the cluster: it starts and counts while partition leaders are SIGKILLed under load, and equals BigQuery",
+  timeoutMs: 180_000,
+  ignore,
+  async fn() {
+    let p: Pipeline | undefined;
+    let dashboard: Awaited<ReturnType<typeof startDashboard>> | undefined;
+    try {
+      p = await startPipeline();
+      await moreRows(p, 300);
+      const names = { ...p.n, view: `${p.n.table}_top` };
+      // Started on the cluster with history in BigQuery and the load flowing:
+      // its history is asked for while its reader joins its group.
+      dashboard = await startDashboard(names, {
+        args: ["--brokers", CLUSTER_BROKERS.join(","), "--reconcile-every", "0"],
+        timeoutMs: 90_000,
+      });
+      const live = dashboard.child.lines.map((line) => /(\d+) plays from BigQuery/.exec(line.text))
+        .find((match) => match !== null);
+      const seeded = Number(live?.[1] ?? 0);
+      assert.ok(seeded > 0, `it started from BigQuery's history: ${live?.[0]}`);
+      const victims: number[] = [];
+      let moves = 0;
+      for (let round = 0; round < 2; round++) {
+        const before = await topicState(p.n.topic);
+        const candidates = CLUSTER_NODES.filter((node) => node !== victims.at(-1));
+        const led = candidates.map((node) => before.filter((q) => q.leader === node).length);
+        const victim = candidates[led.indexOf(Math.max(...led))]!;
+        victims.push(victim);
+        await killNode(victim);
+        const restarted = startCluster();
+        moves += leaderMoves(before, await waitLeadersOff(p.n.topic, victim));
+        await restarted;
+        await waitInSync(p.n.topic);
+        await moreRows(p, 300);
+      }
+      const { acknowledged } = await finish(p);
+      // The faults happened: leaders moved while the dashboard read.
+      assert.ok(new Set(victims).size >= 2, `victims ${victims}`);
+      assert.ok(moves >= victims.length, `${moves} leader moves`);
+      // Every artist in every window and all time equal BigQuery's
+      // COUNT(DISTINCT event_id), which finish() checked equal to COUNT(*).
+      const state = await waitForEqualBigQuery(dashboard.url, names.table, 60_000);
+      const all = [...state.entries()].filter(([key]) => key.endsWith(" all"))
+        .reduce((sum, [, window]) => sum + window.total, 0);
+      assert.equal(all, acknowledged, "the dashboard's all time counts every acknowledged event");
+      console.log(
+        `dashboard on the cluster: nodes ${victims.join(",")} killed, ${moves} leader moves, ` +
+          `${acknowledged} events counted once (${seeded} of them from BigQuery at start)`,
+      );
+    } finally {
+      if (dashboard !== undefined) {
+        const stopped = await dashboard.stop();
+        assert.equal(stopped.code, 0, tail(stopped.lines));
+      }
       await cleanUp(p);
     }
   },
