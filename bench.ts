@@ -16,7 +16,11 @@ import { parseArgsOrExit } from "./shared/cli/mod.ts";
 import { installKafkaPatches } from "./shared/kafka/mod.ts";
 import { benchCatalog } from "./bench/catalog.ts";
 import { benchCounting } from "./bench/counting.ts";
-import { benchCatalogStart, benchDashboardStart } from "./bench/dashboard_start.ts";
+import {
+  benchCatalogDayStart,
+  benchCatalogStart,
+  benchDashboardStart,
+} from "./bench/dashboard_start.ts";
 import { benchLatency } from "./bench/latency.ts";
 import { loadAverage, machineInfo, versions } from "./bench/machine.ts";
 import { benchMemory } from "./bench/memory.ts";
@@ -79,6 +83,7 @@ async function main(): Promise<number> {
         log: say,
       }),
     catalog_start: () => benchCatalogStart({ ...plan.catalog_start, log: say }),
+    catalog_day_start: () => benchCatalogDayStart({ ...plan.catalog_day_start, log: say }),
     catalog: () => benchCatalog({ ...plan.catalog, log: say }),
     counting: () => benchCounting({ ...plan.counting, log: say }),
   };

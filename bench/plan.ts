@@ -15,6 +15,7 @@ export const IDS = [
   "memory",
   "dashboard_start",
   "catalog_start",
+  "catalog_day_start",
   "catalog",
   "counting",
 ] as const;
@@ -82,6 +83,7 @@ export const PLAN = {
     memory: { events: 1_000_000, repetitions: 2 },
     dashboard_start: { sizes: [100_000, 1_000_000], starts: 3 },
     catalog_start: { songs: 1_000_000, starts: 3 },
+    catalog_day_start: { plays: 10_000_000, songs: 1_000_000, skew: 4, starts: 2 },
     catalog: { songs: 100_000, plays: 1_000_000, repetitions: 3, latencyArtists: 100_000 },
     counting: {
       small: 20_000,
@@ -99,6 +101,7 @@ export const PLAN = {
     memory: { events: 100_000, repetitions: 1 },
     dashboard_start: { sizes: [10_000, 100_000], starts: 2 },
     catalog_start: { songs: 100_000, starts: 1 },
+    catalog_day_start: { plays: 200_000, songs: 100_000, skew: 4, starts: 1 },
     catalog: { songs: 20_000, plays: 200_000, repetitions: 1, latencyArtists: 20_000 },
     counting: { small: 20_000, large: 200_000, artists: 20_000, viewers: 200, repetitions: 1 },
   },

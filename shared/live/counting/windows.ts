@@ -371,6 +371,8 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
   const nameOrder = createNameOrder(allTime.names);
   const nameSearch = createNameSearch(allTime.names);
   let held = 0;
+  /** The song of the last seeded bucket, by name and id (see `seedBucket`). */
+  const seeding = { artist: "", songId: Number.NaN, serial: -1 };
   let indexes = 0; // indexes handed out (held or free)
   const free: number[] = [];
   let songSerial = new Int32Array(1024).fill(-1); // -1 when free
@@ -720,7 +722,13 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     forEachSeeded: (fn) => allTime.forEachSeeded(fn),
     seedBucket(window, song, bucketStart, plays) {
       if (plays <= 0) return;
-      const index = songOf(allTime.song(allTime.artistId(song.artist), song.song_id));
+      // A song's buckets come one after another: looked up once for them all.
+      if (song.artist !== seeding.artist || song.song_id !== seeding.songId) {
+        seeding.serial = allTime.song(allTime.artistId(song.artist), song.song_id);
+        seeding.artist = song.artist;
+        seeding.songId = song.song_id;
+      }
+      const index = songOf(seeding.serial);
       addToBucket(ringOf.get(window)!, bucketStart, index, plays);
       if (songBuckets[index] === 0) evict(index);
     },
