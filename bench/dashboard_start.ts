@@ -372,6 +372,39 @@ async function readAnswers(table: string, ends: ReadonlyMap<number, bigint>): Pr
   return (performance.now() - started) / 1000;
 }
 
+/** A catalog start's row: `figures` of the starts against BigQuery's answers read alone. */
+function catalogStartRow(
+  id: string,
+  what: string,
+  figures: SizeFigures,
+  starts: number,
+  method: string,
+): BenchResult {
+  const reference = figures.answers_s!;
+  const ratio = Math.round((figures.start_s.median / reference.median) * 100) / 100;
+  const measured: MeasuredReference = {
+    name: "BigQuery's two answers read, nothing done with them",
+    ...reference,
+    ratio,
+  };
+  return {
+    id,
+    what: `dashboard start (process start → /healthz live, complete numbers) on ${what}; ` +
+      `peak RSS ${figures.peak_mb.max} MB`,
+    unit: "s",
+    repetitions: starts,
+    ours: figures.start_s,
+    reference: measured,
+    ratio,
+    references: [measured],
+    target: `≤ ${CATALOG_START_LIMIT_S} s, peak ≤ ${CATALOG_START_PEAK_LIMIT_MB} MB`,
+    met: figures.start_s.median <= CATALOG_START_LIMIT_S &&
+      figures.peak_mb.max <= CATALOG_START_PEAK_LIMIT_MB,
+    method,
+    details: { sizes: [figures] },
+  };
+}
+
 /** Options of {@linkcode benchCatalogStart}. */
 export interface CatalogStartOptions {
   /** Distinct songs (10 an artist), one play each, all inside the windows. */
@@ -390,34 +423,18 @@ export interface CatalogStartOptions {
 export async function benchCatalogStart(options: CatalogStartOptions): Promise<BenchResult> {
   const log = options.log ?? (() => {});
   const figures = await size(options.songs, options.starts, log, options.songs, readAnswers);
-  const reference = figures.answers_s!;
-  const ratio = Math.round((figures.start_s.median / reference.median) * 100) / 100;
-  const songs = label(options.songs);
-  const measured: MeasuredReference = {
-    name: "BigQuery's two answers read, nothing done with them",
-    ...reference,
-    ratio,
-  };
-  return {
-    id: "catalog_start",
-    what: `dashboard start (process start → /healthz live, complete numbers) on ${songs} ` +
-      `distinct songs of ${(options.songs / 10).toLocaleString("en")} artists, a play each ` +
-      `inside the windows; peak RSS ${figures.peak_mb.max} MB`,
-    unit: "s",
-    repetitions: options.starts,
-    ours: figures.start_s,
-    reference: measured,
-    ratio,
-    references: [measured],
-    target: `≤ ${CATALOG_START_LIMIT_S} s, peak ≤ ${CATALOG_START_PEAK_LIMIT_MB} MB`,
-    met: figures.start_s.median <= CATALOG_START_LIMIT_S &&
-      figures.peak_mb.max <= CATALOG_START_PEAK_LIMIT_MB,
-    method: "As dashboard_start, with one play of each distinct song (artist-N has songs 1 to " +
+  return catalogStartRow(
+    "catalog_start",
+    `${label(options.songs)} distinct songs of ${
+      (options.songs / 10).toLocaleString("en")
+    } artists, a play each inside the windows`,
+    figures,
+    options.starts,
+    "As dashboard_start, with one play of each distinct song (artist-N has songs 1 to " +
       "10, event times spread over the last songs/1,000 seconds); before each start the " +
       "dashboard's two history queries (its own SQL, below the committed offsets) are run and " +
       "paged side by side, 2,000 rows a page, by a reader that keeps nothing: the reference.",
-    details: { sizes: [figures] },
-  };
+  );
 }
 
 /** Options of {@linkcode benchCatalogDayStart}. */
@@ -450,36 +467,20 @@ export async function benchCatalogDayStart(options: CatalogDayStartOptions): Pro
     readAnswers,
     shape,
   );
-  const reference = figures.answers_s!;
-  const ratio = Math.round((figures.start_s.median / reference.median) * 100) / 100;
-  const measured: MeasuredReference = {
-    name: "BigQuery's two answers read, nothing done with them",
-    ...reference,
-    ratio,
-  };
-  return {
-    id: "catalog_day_start",
-    what: `dashboard start (process start → /healthz live, complete numbers) on ${
-      label(options.plays)
-    } plays over the last 24 h of ${label(options.songs)} songs of ${
+  return catalogStartRow(
+    "catalog_day_start",
+    `${label(options.plays)} plays over the last 24 h of ${label(options.songs)} songs of ${
       (options.songs / 10).toLocaleString("en")
-    } artists, long tail; peak RSS ${figures.peak_mb.max} MB`,
-    unit: "s",
-    repetitions: options.starts,
-    ours: figures.start_s,
-    reference: measured,
-    ratio,
-    references: [measured],
-    target: `≤ ${CATALOG_START_LIMIT_S} s, peak ≤ ${CATALOG_START_PEAK_LIMIT_MB} MB`,
-    met: figures.start_s.median <= CATALOG_START_LIMIT_S &&
-      figures.peak_mb.max <= CATALOG_START_PEAK_LIMIT_MB,
-    method: "As catalog_start, with the plays' songs drawn with a long tail (song " +
+    } artists, long tail`,
+    figures,
+    options.starts,
+    "As catalog_start, with the plays' songs drawn with a long tail (song " +
       `⌊U^${options.skew} · songs⌋, U uniform: at skew 4 the most played of 1 M songs gets ` +
-      "3 % of the plays, the top 6.25 % of songs half of them) and event times uniform over the last 24 hours, so the windows hold many " +
-      "buckets per song; the reference is again the dashboard's two history queries paged " +
-      "side by side by a reader that keeps nothing, before each start.",
-    details: { sizes: [figures] },
-  };
+      "3 % of the plays, the top 6.25 % of songs half of them) and event times uniform over " +
+      "the last 24 hours, so the windows hold many buckets per song; the reference is again " +
+      "the dashboard's two history queries paged side by side by a reader that keeps nothing, " +
+      "before each start.",
+  );
 }
 
 // By hand: `deno run -A bench/dashboard_start.ts PLAYS SONGS [HOURS SKEW]`
