@@ -270,6 +270,35 @@ async function cleanUp(p: Pipeline | undefined): Promise<void> {
   );
 }
 
+/**
+ * `rounds` times: SIGKILLs the node leading most of the topic's partitions
+ * (never the one killed last), starts it again at once as a supervisor
+ * would, waits for the leaders to move off it and every replica to be back
+ * in sync, then produces 300 more rows (the consumers commit on the new
+ * leaders' partitions). Returns the nodes killed and the leader moves seen.
+ */
+async function killBusiestLeaders(
+  p: Pipeline,
+  rounds: number,
+): Promise<{ victims: number[]; moves: number }> {
+  const victims: number[] = [];
+  let moves = 0;
+  for (let round = 0; round < rounds; round++) {
+    const before = await topicState(p.n.topic);
+    const candidates = CLUSTER_NODES.filter((node) => node !== victims.at(-1));
+    const led = candidates.map((node) => before.filter((q) => q.leader === node).length);
+    const victim = candidates[led.indexOf(Math.max(...led))]!;
+    victims.push(victim);
+    await killNode(victim);
+    const restarted = startCluster();
+    moves += leaderMoves(before, await waitLeadersOff(p.n.topic, victim));
+    await restarted;
+    await waitInSync(p.n.topic);
+    await moreRows(p, 300);
+  }
+  return { victims, moves };
+}
+
 /** What the consumers went through, from their logs: assignments and stale batches dropped. */
 function consumerLog(stderr: readonly string[]): string {
   const count = (pattern: RegExp) =>
@@ -292,23 +321,7 @@ test({
     try {
       p = await startPipeline();
       await moreRows(p, 300);
-      const victims: number[] = [];
-      let moves = 0;
-      for (let round = 0; round < 3; round++) {
-        const before = await topicState(p.n.topic);
-        // The node leading most partitions, never the one killed last.
-        const candidates = CLUSTER_NODES.filter((node) => node !== victims.at(-1));
-        const led = candidates.map((node) => before.filter((q) => q.leader === node).length);
-        const victim = candidates[led.indexOf(Math.max(...led))]!;
-        victims.push(victim);
-        await killNode(victim);
-        const restarted = startCluster(); // as a supervisor would, at once
-        moves += leaderMoves(before, await waitLeadersOff(p.n.topic, victim));
-        await restarted;
-        await waitInSync(p.n.topic);
-        // Load between faults: the consumers commit on the new leaders' partitions.
-        await moreRows(p, 300);
-      }
+      const { victims, moves } = await killBusiestLeaders(p, 3);
       const { acknowledged, stderr } = await finish(p);
       // The faults happened: different brokers were killed, and leaders moved.
       assert.ok(new Set(victims).size >= 2, `victims ${victims}`);
@@ -419,21 +432,7 @@ test({
         .find((match) => match !== null);
       const seeded = Number(live?.[1] ?? 0);
       assert.ok(seeded > 0, `it started from BigQuery's history: ${live?.[0]}`);
-      const victims: number[] = [];
-      let moves = 0;
-      for (let round = 0; round < 2; round++) {
-        const before = await topicState(p.n.topic);
-        const candidates = CLUSTER_NODES.filter((node) => node !== victims.at(-1));
-        const led = candidates.map((node) => before.filter((q) => q.leader === node).length);
-        const victim = candidates[led.indexOf(Math.max(...led))]!;
-        victims.push(victim);
-        await killNode(victim);
-        const restarted = startCluster();
-        moves += leaderMoves(before, await waitLeadersOff(p.n.topic, victim));
-        await restarted;
-        await waitInSync(p.n.topic);
-        await moreRows(p, 300);
-      }
+      const { victims, moves } = await killBusiestLeaders(p, 2);
       const { acknowledged } = await finish(p);
       // The faults happened: leaders moved while the dashboard read.
       assert.ok(new Set(victims).size >= 2, `victims ${victims}`);
