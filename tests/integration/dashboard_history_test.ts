@@ -20,8 +20,10 @@ import {
   type SongHistory,
   WINDOWS,
 } from "../../shared/live/counting/windows.ts";
-import type { Warehouse } from "../../shared/bigquery/warehouse.ts";
-import { uniqueName, warehouseFor } from "../support/harness.ts";
+import { openWarehouse, type Warehouse } from "../../shared/bigquery/warehouse.ts";
+import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
+import { sleep, uniqueName, waitFor, warehouseFor } from "../support/harness.ts";
+import { startBigQueryStandIn } from "../support/dashboard.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -317,4 +319,63 @@ test("loadHistory() keeps names with quotes, commas and newlines, and refuses a 
     loadInto(warehouse, { anchors: anchors([[0, 1]]), now, allowedLatenessMs: 24 * HOUR }),
     /Cannot read BigQuery's history: 'song_name' must be text, got null/,
   );
+});
+
+test("loadHistory() that failed adds nothing more, though its other query answers later", async () => {
+  const now = Date.now();
+  const table = await tableWith([
+    {
+      id: "a",
+      artist: "tony-allen",
+      song: 1,
+      name: "zombie",
+      at: now - MINUTE,
+      partition: 0,
+      offset: 0,
+    },
+    {
+      id: "b",
+      artist: "tony-allen",
+      song: 1,
+      name: "zombie",
+      at: now - MINUTE,
+      partition: 0,
+      offset: 1,
+    },
+  ]);
+  // The windows query is refused; the all-time query is held until that
+  // failure reached the caller, then answered.
+  const standIn = startBigQueryStandIn();
+  standIn.refusing = false;
+  standIn.refuses = (request) => request.body.includes("time_window");
+  let failed!: () => void;
+  const failure = new Promise<void>((resolve) => failed = resolve);
+  standIn.holds = (request) => request.method === "POST" ? failure : undefined;
+  try {
+    const warehouse = openWarehouse(
+      loadBigQueryConfig(["--table", table, "--emulator-host", standIn.url], {}),
+    );
+    const counter = createPlayCounter({ now });
+    const sink = seedCounter(counter);
+    await assert.rejects(
+      loadHistory(
+        warehouse,
+        { anchors: anchors([[0, 2]]), now, allowedLatenessMs: 24 * HOUR },
+        sink,
+      ),
+      /stand-in: unavailable/,
+    );
+    assert.ok(standIn.refused > 0, "the fault happened: the windows query was refused");
+    assert.equal(sink.touched, false, "nothing was added before the failure");
+    const answeredBefore = standIn.answered;
+    failed();
+    // The all-time query is created and its first page answered after the failure.
+    await waitFor("the held query's answers", () => standIn.answered >= answeredBefore + 2, 30_000);
+    await sleep(200);
+    assert.equal(sink.touched, false, "nothing was added after the failure");
+    assert.equal(counter.stats.seeded, 0);
+  } finally {
+    failed();
+    await standIn.close();
+  }
 });

@@ -247,23 +247,32 @@ export interface BigQueryStandIn {
   refusing: boolean;
   /** Refuses (503) the requests it returns true for, even while not `refusing`. */
   refuses: ((request: StandInRequest) => boolean) | undefined;
+  /** Forwards a request only once the promise it returns for it settles. */
+  holds: ((request: StandInRequest) => Promise<unknown> | undefined) | undefined;
   /** Requests refused so far. */
   readonly refused: number;
   /** Requests forwarded so far, with when they came and their body as text. */
   readonly forwarded: { at: number; method: string; path: string; body: string }[];
+  /** Answers of forwarded requests passed back so far. */
+  readonly answered: number;
   close(): Promise<void>;
 }
 
 /** Starts a {@linkcode BigQueryStandIn} on a free port, refusing. */
 export function startBigQueryStandIn(target = "http://127.0.0.1:9050"): BigQueryStandIn {
   let refused = 0;
+  let answered = 0;
   const forwarded: BigQueryStandIn["forwarded"] = [];
   const standIn: BigQueryStandIn = {
     url: "",
     refusing: true,
     refuses: undefined,
+    holds: undefined,
     get refused() {
       return refused;
+    },
+    get answered() {
+      return answered;
     },
     forwarded,
     close: () => server.shutdown(),
@@ -288,6 +297,7 @@ export function startBigQueryStandIn(target = "http://127.0.0.1:9050"): BigQuery
           },
         }, { status: 503 });
       }
+      await standIn.holds?.(seen)?.catch(() => {});
       const headers = new Headers(request.headers);
       headers.delete("host");
       forwarded.push({ at: Date.now(), ...seen });
@@ -306,7 +316,9 @@ export function startBigQueryStandIn(target = "http://127.0.0.1:9050"): BigQuery
       const answerHeaders = new Headers(answer.headers);
       answerHeaders.delete("content-encoding");
       answerHeaders.delete("content-length");
-      return new Response(answer.body, { status: answer.status, headers: answerHeaders });
+      const answerBody = await answer.arrayBuffer();
+      answered++;
+      return new Response(answerBody, { status: answer.status, headers: answerHeaders });
     },
   );
   standIn.url = `http://127.0.0.1:${server.addr.port}`;

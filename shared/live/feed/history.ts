@@ -550,7 +550,9 @@ function integerAt(text: string, from: number, to: number): number | undefined {
 
 /**
  * Asks BigQuery for the history below `request.anchors`. Nothing is asked
- * when nothing lies below them (the group never committed).
+ * when nothing lies below them (the group never committed). Once it has
+ * rejected, nothing more is added to `sink`: the other query, still under
+ * way, stops at its next page.
  */
 export async function loadHistory(
   warehouse: Warehouse,
@@ -593,19 +595,34 @@ export async function loadHistory(
   };
   let firstAllTime = true;
   let firstWindows = true;
+  // Once one query failed, the other adds nothing more: the caller sees the
+  // failure and what the sink holds then, and must not be added to later.
+  let failure: { error: unknown } | undefined;
+  const stopOnFailure = (answer: Promise<void>) =>
+    answer.catch((error) => {
+      failure ??= { error };
+      throw error;
+    });
+  const unlessFailed = () => {
+    if (failure !== undefined) throw failure.error;
+  };
   await Promise.all([
-    allTime === undefined ? undefined : queryPages(warehouse, allTime, (rows, total) => {
-      const songs = mergeAllTime(sink, rows);
-      added.songs += songs;
-      if (firstAllTime) reserveFor(songs, rows.length, total, false);
-      firstAllTime = false;
-    }, HISTORY_PAGE),
-    queryPages(warehouse, windowsQuery, (rows, total) => {
+    allTime === undefined
+      ? undefined
+      : stopOnFailure(queryPages(warehouse, allTime, (rows, total) => {
+        unlessFailed();
+        const songs = mergeAllTime(sink, rows);
+        added.songs += songs;
+        if (firstAllTime) reserveFor(songs, rows.length, total, false);
+        firstAllTime = false;
+      }, HISTORY_PAGE)),
+    stopOnFailure(queryPages(warehouse, windowsQuery, (rows, total) => {
+      unlessFailed();
       const { buckets, songs } = addWindowRows(sink, rows, request.now);
       added.buckets += buckets;
       if (firstWindows) reserveFor(songs, rows.length, total, true);
       firstWindows = false;
-    }, HISTORY_PAGE),
+    }, HISTORY_PAGE)),
   ]);
   return { ...added, queries: allTime === undefined ? 1 : 2, full };
 }
