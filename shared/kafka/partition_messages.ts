@@ -50,3 +50,44 @@ export function partitionMessages(
   }
   return new Map([...groups].sort(([a], [b]) => a - b));
 }
+
+/**
+ * `messages`, all placed on `partition`, as one request kafkajs groups in
+ * constant time. kafkajs 2.2.4 groups a request's messages by partition with
+ * `messages.reduce`, copying a partition's list for every message it adds
+ * (quadratic in the request's size: 6 % of the producer's CPU time in a
+ * profile); the array returned answers that `reduce` with the one group it
+ * is. Every other array method is the array's own. kafkajs is pinned to
+ * exactly 2.2.4 in deno.json, since this targets its internals.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import group from "kafkajs/src/producer/groupMessagesPerPartition.js";
+ * import { onePartitionRequest } from "./partition_messages.ts";
+ * const messages = ["a", "b"].map((value) => ({ value, partition: 2 }));
+ * const request = onePartitionRequest(2, messages);
+ * const partitioner = () => { throw new Error("not asked"); };
+ * const grouped = group({ topic: "t", partitionMetadata: [{}], messages: request, partitioner });
+ * assert.deepEqual(Object.keys(grouped), ["2"]);
+ * assert.deepEqual(grouped[2].map((m: { value: string }) => m.value), ["a", "b"]);
+ * ```
+ */
+export function onePartitionRequest<T extends Message>(
+  partition: number,
+  messages: readonly T[],
+): T[] {
+  const request = [...messages];
+  for (const message of request) {
+    if (message.partition !== partition) {
+      throw new Error(
+        `Cannot send a request for partition ${partition}: a message is placed on ${message.partition}`,
+      );
+    }
+  }
+  Object.defineProperty(request, "reduce", {
+    value: () => ({ [partition]: request }),
+    enumerable: false,
+  });
+  return request;
+}

@@ -52,15 +52,11 @@
  */
 
 import { Buffer } from "node:buffer";
-import {
-  type Message as KafkaMessage,
-  Partitioners,
-  type PartitionMetadata,
-  type Producer,
-} from "kafkajs";
+import { type Message as KafkaMessage, type PartitionMetadata, type Producer } from "kafkajs";
 import { type KafkaClient, kafkajsOf } from "./client.ts";
 import { isTransientKafkaError, kafkaErrorType, KafkaTopicNotFoundError } from "./errors.ts";
-import { partitionMessages } from "./partition_messages.ts";
+import { onePartitionRequest, partitionMessages } from "./partition_messages.ts";
+import { KeyPartitioner } from "./key_partitioner.ts";
 import { logger, sleep } from "../ops/mod.ts";
 
 const log = logger("kafka");
@@ -272,7 +268,7 @@ export async function openPublisher(kafka: KafkaClient): Promise<Publisher> {
   async function connect(): Promise<Producer> {
     const created = client.producer({
       // Messages arrive with their partition set (partitionMessages).
-      createPartitioner: Partitioners.DefaultPartitioner,
+      createPartitioner: KeyPartitioner,
       allowAutoTopicCreation: false,
       idempotent: true,
       maxInFlightRequests: 1,
@@ -334,7 +330,7 @@ export async function openPublisher(kafka: KafkaClient): Promise<Publisher> {
     partitionLists.set(topic, { partitions, until: Date.now() + PARTITIONS_MAX_AGE_MS });
     return partitions;
   }
-  const choose = Partitioners.DefaultPartitioner();
+  const choose = KeyPartitioner();
 
   let turn: Promise<unknown> = Promise.resolve();
   let closed = false;
@@ -362,7 +358,9 @@ export async function openPublisher(kafka: KafkaClient): Promise<Publisher> {
         let results;
         try {
           results = await watchRequest(
-            active.then((p) => p.send({ topic, acks: -1, messages: request })),
+            active.then((p) =>
+              p.send({ topic, acks: -1, messages: onePartitionRequest(partition, request) })
+            ),
             topic,
             signal,
             () => topicExists(topic),

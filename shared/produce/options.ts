@@ -67,7 +67,7 @@ export const produceOptions = {
     flag: "batch-size",
     arg: "N",
     help: "Most events per Kafka request",
-    fallback: 500,
+    fallback: 4_000,
     parse: integer(1, 100_000),
   },
 } satisfies Record<string, Option<unknown>>;

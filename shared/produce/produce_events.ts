@@ -39,7 +39,7 @@ export interface ProduceOptions {
   count: number;
   /** Events per second; 0 means as fast as possible. */
   rate: number;
-  /** Most events per send (default 500). */
+  /** Most events per send (default 4,000). */
   batchSize?: number;
   /** Sends in flight at once when unpaced (default 4). */
   concurrency?: number;
@@ -75,7 +75,7 @@ export function toMessage(event: SongCompleted): EventMessage {
  */
 export async function produceEvents(options: ProduceOptions): Promise<ProduceStats> {
   const stats: ProduceStats = { sent: 0, errors: 0, unsent: 0 };
-  const batchSize = options.batchSize ?? 500;
+  const batchSize = options.batchSize ?? 4_000;
   const concurrency = options.rate === 0 ? (options.concurrency ?? 4) : 64;
   const limit = options.count === 0 ? Number.POSITIVE_INFINITY : options.count;
   const inFlight = new Set<Promise<void>>();

@@ -68,10 +68,10 @@ Deno.test("produceEvents() delivers exactly count events, each once", async () =
   assert.equal(batches.length, 13);
 });
 
-Deno.test("produceEvents() uses batches of 500 by default", async () => {
+Deno.test("produceEvents() uses batches of 4,000 by default", async () => {
   const { send, batches } = recorder();
-  await produceEvents({ next: numbered(), send, count: 1_100, rate: 0 });
-  assert.deepEqual(batches.sort((a, b) => b - a), [500, 500, 100]);
+  await produceEvents({ next: numbered(), send, count: 8_100, rate: 0 });
+  assert.deepEqual(batches.sort((a, b) => b - a), [4_000, 4_000, 100]);
 });
 
 Deno.test("produceEvents() reports each delivered batch", async () => {
