@@ -66,6 +66,9 @@ async function main(): Promise<number> {
     feed,
     reconcile: config.reconcileApi ? gate : undefined,
     stallTimeoutMs: config.streamStallTimeout,
+    socketPath: config.httpSocket,
+    headerTimeoutMs: config.headerTimeout,
+    idleTimeoutMs: config.idleTimeout,
     streamCaps: { maxStreams: config.maxStreams, maxPerClient: config.maxStreamsPerClient },
     staticDir: new URL("./web/", import.meta.url),
   });

@@ -67,7 +67,7 @@ export function formatOptionError(error: OptionError): string {
  * Without it the `arg` placeholder decides: `HOST:PORT`, `HOST:PORT,...` and
  * `URL` connect, `PORT` listens, `FILE` reads; anything else needs nothing.
  */
-export type Grant = "connect" | "kafka" | "listen" | "read" | "write" | "none";
+export type Grant = "connect" | "kafka" | "listen" | "read" | "write" | "socket" | "none";
 
 /** Declaration of one option producing a value of type `T`. */
 export interface Option<T> {

@@ -256,7 +256,7 @@ export async function planLaunch(
     }
   }
   const needs = values === undefined
-    ? { ...optionNeeds(table, {}), connect: [], listen: [], read: [], write: [] }
+    ? { ...optionNeeds(table, {}), connect: [], listen: [], read: [], write: [], sockets: [] }
     : optionNeeds(table, values);
   if (needs.problems.length > 0) {
     const lines = needs.problems.map((problem) => `error: ${problem}`);
@@ -286,7 +286,11 @@ export async function planLaunch(
       if (note !== undefined) plan.notes.push(note);
     }
   }
-  const net = [...await withResolved(connect), ...await withResolved(needs.listen)];
+  const net = [
+    ...await withResolved(connect),
+    ...await withResolved(needs.listen),
+    ...needs.sockets,
+  ];
   plan.runArgs = [
     "run",
     ...grantFlags({ net, read: needs.read, write: needs.write, env: needs.env }, flags),

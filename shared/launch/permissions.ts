@@ -32,6 +32,8 @@ export interface Needs {
   listen: string[];
   read: string[];
   write: string[];
+  /** Unix sockets to listen on and connect to, as `unix:` net grants of absolute paths. */
+  sockets: string[];
   /** Environment variables: the options' and their libraries'. */
   env: string[];
   /** Values that cannot be one grant each, as messages naming their option (not granted). */
@@ -202,6 +204,29 @@ export function addressGrantProblem(address: string): string | undefined {
   return undefined;
 }
 
+/**
+ * `path` made absolute against the working directory, without `.` parts
+ * (Deno grants a Unix socket by its absolute path only).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { absolutePath } from "./permissions.ts";
+ * assert.equal(absolutePath("./.state/http.sock", "/srv/app"), "/srv/app/.state/http.sock");
+ * assert.equal(absolutePath("/run/x.sock", "/srv/app"), "/run/x.sock");
+ * ```
+ */
+export function absolutePath(path: string, cwd: string = Deno.cwd()): string {
+  const joined = path.startsWith("/") ? path : `${cwd}/${path}`;
+  const parts: string[] = [];
+  for (const part of joined.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return `/${parts.join("/")}`;
+}
+
 /** `host` and `port` as a grant: IPv6 addresses in brackets. */
 export function hostPort(host: string, port: number | string): string {
   return `${host.includes(":") && !host.startsWith("[") ? `[${host}]` : host}:${port}`;
@@ -291,7 +316,15 @@ export function optionNeeds(
   options: Record<string, Option<unknown>>,
   values: Readonly<Record<string, unknown>>,
 ): Needs {
-  const needs: Needs = { connect: [], listen: [], read: [], write: [], env: [], problems: [] };
+  const needs: Needs = {
+    connect: [],
+    listen: [],
+    read: [],
+    write: [],
+    sockets: [],
+    env: [],
+    problems: [],
+  };
   const env = new Set<string>();
   for (const [key, option] of Object.entries(options)) {
     if (option.env !== undefined) env.add(option.env);
@@ -341,6 +374,13 @@ export function optionNeeds(
         for (const file of path(value)) {
           needs.read.push(file);
           needs.write.push(file);
+        }
+        break;
+      case "socket": // made, listened on and connected to: read, write and net
+        for (const file of path(value)) {
+          needs.read.push(file);
+          needs.write.push(file);
+          needs.sockets.push(`unix:${absolutePath(file)}`);
         }
         break;
     }

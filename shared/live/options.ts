@@ -2,8 +2,9 @@
  * The dashboard's command-line options: where to serve, how late a play may
  * arrive and still count in its window, how long ids are kept for
  * deduplication, how often to re-anchor to BigQuery, how often to check the
- * counts against it and whether `/api/reconcile` is served, and when a
- * stalled viewer is cut off; and the name of the `top_songs` view.
+ * counts against it and whether `/api/reconcile` is served, when a slow or
+ * idle connection is closed and when a stalled viewer is cut off; and the
+ * name of the `top_songs` view.
  *
  * @module
  */
@@ -130,6 +131,51 @@ export const dashboardOptions = {
     fallback: 5_000,
     fallbackHelp: "5s",
     parse: parseDuration,
+  },
+  httpSocket: {
+    flag: "http-socket",
+    env: "DASHBOARD_HTTP_SOCKET",
+    arg: "PATH",
+    help: "Unix socket of the HTTP server behind the dashboard's port, which times slow and " +
+      "idle connections out; empty: served on the port directly, without those timeouts",
+    fallback: (raw: RawValues): string | undefined => {
+      const dir = raw.stateDir ?? ".state";
+      const port = raw.port ?? "8080";
+      return dir === "" || port === "0" ? undefined : `${dir}/http-${port}.sock`;
+    },
+    fallbackHelp: "<state-dir>/http-<port>.sock; none with --port 0 or no state directory",
+    parse: (raw: string): string | undefined =>
+      raw === "" ? undefined : text(/^[^,\n]{1,100}$/, "a path of at most 100 characters")(raw),
+    grant: "socket",
+  },
+  headerTimeout: {
+    flag: "header-timeout",
+    env: "DASHBOARD_HEADER_TIMEOUT",
+    arg: "DURATION",
+    help: "Close a connection whose request head is not complete this long after its first byte",
+    fallback: 10_000,
+    fallbackHelp: "10s",
+    parse: positiveDuration,
+  },
+  idleTimeout: {
+    flag: "idle-timeout",
+    env: "DASHBOARD_IDLE_TIMEOUT",
+    arg: "DURATION",
+    help: "Close a connection with no byte either way for this long (at least 20s: live " +
+      "streams send a heartbeat every 15 s)",
+    fallback: 60_000,
+    fallbackHelp: "60s",
+    parse: (raw: string): number => {
+      const ms = parseDuration(raw);
+      if (ms < 20_000) {
+        throw new Error(
+          `must be at least 20s (live streams send a heartbeat every 15 s), got ${
+            JSON.stringify(raw)
+          }`,
+        );
+      }
+      return ms;
+    },
   },
   streamStallTimeout: {
     flag: "stream-stall-timeout",

@@ -40,3 +40,30 @@ test("dashboard: streams beyond the per-client cap get 503 with Retry-After", as
     assert.equal(stopped.code, 0, tail(stopped.lines));
   }
 });
+
+test("dashboard: a request head not complete in time is closed, a whole one answered", async () => {
+  const names = dashboardNames();
+  const dashboard = await startDashboard(names, {
+    args: ["--header-timeout", "1s", "--reconcile-every", "0"],
+  });
+  try {
+    const { port } = new URL(dashboard.url);
+    const slow = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+    const started = Date.now();
+    await slow.write(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: 127"));
+    const read = await Promise.race([
+      slow.read(new Uint8Array(1024)),
+      new Promise<"open">((resolve) => setTimeout(() => resolve("open"), 10_000)),
+    ]);
+    const ms = Date.now() - started;
+    slow.close();
+    assert.equal(read, null, "the server closed the connection");
+    assert.ok(ms >= 900 && ms < 8_000, `closed after ${ms} ms`);
+    const body = (await health(dashboard.url)).body;
+    assert.equal(numberAt(body, ["connections_closed", "header"]), 1);
+    assert.equal(numberAt(body, ["connections_closed", "refused"]), 0);
+  } finally {
+    const stopped = await dashboard.stop();
+    assert.equal(stopped.code, 0, tail(stopped.lines));
+  }
+});

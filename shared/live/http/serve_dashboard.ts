@@ -20,6 +20,7 @@ import { dashboardMetrics } from "../metrics.ts";
 import type { ReconcileGate } from "../reconcile/reconcile_gate.ts";
 import { createDashboardHandler } from "./server.ts";
 import type { StreamCaps } from "./stream_gate.ts";
+import { clientOf, type FrontDoor, type FrontDoorClosed, openFrontDoor } from "./front_door.ts";
 
 const log = logger("dashboard");
 
@@ -35,6 +36,16 @@ export interface ServeDashboardOptions {
   reconcile: ReconcileGate | undefined;
   /** A stream that takes nothing for this long is closed. */
   stallTimeoutMs: number;
+  /**
+   * The Unix socket of the HTTP server, behind the front door that times
+   * connections out (`front_door.ts`); unset: served directly, with no
+   * timeouts.
+   */
+  socketPath?: string | undefined;
+  /** A request head must be complete this long after its first byte (default 10 s). */
+  headerTimeoutMs?: number | undefined;
+  /** A connection with no byte either way for this long is closed (default 60 s). */
+  idleTimeoutMs?: number | undefined;
   /** Open streams at most, in all and per client address. */
   streamCaps: StreamCaps;
   /** Directory of the static page. */
@@ -52,6 +63,8 @@ export interface ServeDashboardOptions {
 export interface DashboardServer {
   /** Number of open streams. */
   readonly streams: number;
+  /** Connections the front door closed, by reason (undefined without one). */
+  readonly closedConnections: Readonly<FrontDoorClosed> | undefined;
   /** Ends every stream and stops serving. */
   close(): Promise<void>;
 }
@@ -92,6 +105,8 @@ export function memoryMegabytes(): MemoryMegabytes {
 export function serveDashboard(options: ServeDashboardOptions): DashboardServer | undefined {
   const { feed } = options;
   const started = Date.now();
+  let door: FrontDoor | undefined;
+  let socket: string | undefined;
   const http = createDashboardHandler({
     counter: feed.counter,
     status: feed.status,
@@ -118,6 +133,7 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
           streams_dropped: http.dropped,
           streams_resumed: http.resumed,
           streams_refused: http.refused,
+          connections_closed: door?.closed ?? null,
           memory_mb: memoryMegabytes(),
         },
       };
@@ -150,41 +166,96 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
     ? publicHandler(guarded, { healthy: () => feed.status().health !== "down" })
     : (request) => new URL(request.url).pathname === "/metrics" ? admin(request) : guarded(request);
 
-  const servers: Deno.HttpServer<Deno.NetAddr>[] = [];
+  const servers: Deno.HttpServer[] = [];
+  const announce = (name: string, hostname: string, port: number) => {
+    const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
+    console.log(`${name}: http://${shown}:${port}/`);
+  };
+  const cannotListen = (host: string, port: number, flag: string, error: unknown) => {
+    const hint = error instanceof Deno.errors.AddrInUse
+      ? ` (another dashboard running? pick one with ${flag})`
+      : error instanceof Deno.errors.NotCapable
+      ? " (not granted: run with --allow-net for that address)"
+      : "";
+    log.fatal("Cannot listen on {host}:{port}: {error}{hint}", {
+      host,
+      port,
+      error: errorMessage(error),
+      hint,
+    });
+  };
   const listen = (host: string, port: number, name: string, flag: string, handler: Handler) => {
     try {
       servers.push(Deno.serve({
         hostname: host,
         port,
-        onListen: ({ hostname, port }) => {
-          const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
-          console.log(`${name}: http://${shown}:${port}/`);
-        },
+        onListen: ({ hostname, port }) => announce(name, hostname, port),
       }, (request, info) => {
         clients.set(request, info.remoteAddr.hostname);
         return handler(request);
       }));
       return true;
     } catch (error) {
-      const hint = error instanceof Deno.errors.AddrInUse
-        ? ` (another dashboard running? pick one with ${flag})`
-        : error instanceof Deno.errors.NotCapable
-        ? " (not granted: run with --allow-net for that address)"
-        : "";
-      log.fatal("Cannot listen on {host}:{port}: {error}{hint}", {
-        host,
-        port,
-        error: errorMessage(error),
-        hint,
-      });
+      cannotListen(host, port, flag, error);
       return false;
     }
   };
+  /** The main address through the front door, the server on a Unix socket behind it. */
+  const listenBehindDoor = (path: string, handler: Handler) => {
+    try {
+      door = openFrontDoor({
+        hostname: options.host,
+        port: options.port,
+        upstream: path,
+        headerTimeoutMs: options.headerTimeoutMs,
+        idleTimeoutMs: options.idleTimeoutMs,
+      });
+    } catch (error) {
+      cannotListen(options.host, options.port, "--port", error);
+      return false;
+    }
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    try {
+      if (dir !== "") Deno.mkdirSync(dir, { recursive: true });
+    } catch {
+      // there already, or not ours to make: listening says which
+    }
+    try {
+      // Left by a dashboard on the same socket that did not stop cleanly.
+      Deno.removeSync(path);
+    } catch {
+      // none
+    }
+    try {
+      servers.push(Deno.serve({ path, onListen: () => {} }, (request) => {
+        const client = clientOf(request);
+        if (client !== undefined) clients.set(request, client);
+        return handler(request);
+      }));
+      socket = path;
+    } catch (error) {
+      log.fatal("Cannot listen on the HTTP socket {socket}: {error}", {
+        socket: path,
+        error: errorMessage(error),
+      });
+      door.close().catch(() => {});
+      return false;
+    }
+    announce("Dashboard", door.addr.hostname, door.addr.port);
+    return true;
+  };
   const shutdown = async () => {
     http.close();
+    await door?.close();
     await Promise.all(servers.map((server) => server.shutdown()));
+    if (socket !== undefined) await Deno.remove(socket).catch(() => {});
   };
-  if (!listen(options.host, options.port, "Dashboard", "--port", main)) return undefined;
+  if (options.socketPath === undefined) {
+    log.info("No --http-socket: served without timeouts for slow and idle connections");
+    if (!listen(options.host, options.port, "Dashboard", "--port", main)) return undefined;
+  } else if (!listenBehindDoor(options.socketPath, main)) {
+    return undefined;
+  }
   if (options.public) {
     log.warning(
       "Public mode: the page and its read APIs only, generic errors; there is no authentication",
@@ -206,6 +277,9 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
   return {
     get streams() {
       return http.streams;
+    },
+    get closedConnections() {
+      return door?.closed;
     },
     close: shutdown,
   };
