@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { openFrontDoor } from "../../shared/live/http/front_door.ts";
+import { test } from "../support/integration.ts";
 
 const text = new TextEncoder();
 
@@ -64,7 +65,7 @@ async function readToClose(conn: Deno.Conn, timeoutMs: number) {
   return { text: chunks.join(""), ms: Date.now() - started };
 }
 
-Deno.test("front door passes requests on with the client's address, never a forged one", async () => {
+test("front door passes requests on with the client's address, never a forged one", async () => {
   const server = await upstream();
   const door = openFrontDoor({ hostname: "127.0.0.1", port: 0, upstream: server.path });
   const url = `http://127.0.0.1:${door.addr.port}`;
@@ -88,7 +89,7 @@ Deno.test("front door passes requests on with the client's address, never a forg
   }
 });
 
-Deno.test("front door closes a head that is not complete in time and an idle connection, not a live stream", async () => {
+test("front door closes a head that is not complete in time and an idle connection, not a live stream", async () => {
   const server = await upstream();
   const door = openFrontDoor({
     hostname: "127.0.0.1",
@@ -126,7 +127,7 @@ Deno.test("front door closes a head that is not complete in time and an idle con
   }
 });
 
-Deno.test("front door refuses a request body (413) and a head too large (431)", async () => {
+test("front door refuses a request body (413) and a head too large (431)", async () => {
   const server = await upstream();
   const door = openFrontDoor({
     hostname: "127.0.0.1",

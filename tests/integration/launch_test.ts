@@ -43,9 +43,13 @@ test("planLaunch() follows the brokers, ports, files and names of flags and vari
   });
   assert.ok(granted(dashboard, "--allow-net").includes("localhost:18080"));
   assert.ok(granted(dashboard, "--allow-net").includes("127.0.0.1:18080"));
-  // Its start record (crash back-off) lives in --state-dir.
-  assert.deepEqual(granted(dashboard, "--allow-read"), ["web", ".state"]);
-  assert.deepEqual(granted(dashboard, "--allow-write"), [".state"]);
+  // Its start record (crash back-off) lives in --state-dir, and its HTTP socket, granted by
+  // its absolute path and nothing else of the network's Unix sockets.
+  const socket = ".state/http-18080.sock";
+  assert.deepEqual(granted(dashboard, "--allow-read"), ["web", ".state", socket]);
+  assert.deepEqual(granted(dashboard, "--allow-write"), [".state", socket]);
+  const unix = granted(dashboard, "--allow-net").filter((grant) => grant.startsWith("unix:"));
+  assert.deepEqual(unix, [`unix:${Deno.cwd()}/${socket}`]);
 });
 
 test("planLaunch() stops on a broker that does not answer, and learns the advertised ones", async () => {

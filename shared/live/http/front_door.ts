@@ -219,7 +219,7 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
 
   /** The server's bytes to the client, as they come. */
   async function answers(connection: Connection, upstream: Deno.Conn): Promise<void> {
-    const chunk = new Uint8Array(64 * 1024);
+    const chunk = new Uint8Array(16 * 1024);
     try {
       for (;;) {
         const n = await upstream.read(chunk);
@@ -237,15 +237,22 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
   async function requests(connection: Connection): Promise<void> {
     const client = connection.client.remoteAddr;
     const address = client.transport === "tcp" ? client.hostname : "unknown";
-    let pending = new Uint8Array(maxHeadBytes + 4096);
+    // Grown as a head needs it, up to the largest allowed: a connection
+    // waiting on its answers holds a small buffer.
+    let pending = new Uint8Array(2048);
     let length = 0;
+    const tooLarge = async () => {
+      await writeAll(connection.client, refusal(431, "a request head too large"));
+      closed.refused++;
+      hangUp(connection);
+    };
     try {
       for (;;) {
         if (length === pending.length) {
-          await writeAll(connection.client, refusal(431, "a request head too large"));
-          closed.refused++;
-          hangUp(connection);
-          return;
+          if (length > maxHeadBytes) return await tooLarge();
+          const grown = new Uint8Array(Math.min(pending.length * 2, maxHeadBytes + 4));
+          grown.set(pending);
+          pending = grown;
         }
         const n = await connection.client.read(pending.subarray(length));
         if (n === null) break;
@@ -254,10 +261,7 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
         length += n;
         let end: number;
         while ((end = headEnd(pending, length)) > 0) {
-          if (end > maxHeadBytes) {
-            length = pending.length; // refused at the top of the loop
-            break;
-          }
+          if (end > maxHeadBytes) return await tooLarge();
           const verdict = rewriteHead(pending.subarray(0, end), address);
           if (!verdict.ok) {
             await writeAll(connection.client, refusal(verdict.status, verdict.reason));
@@ -276,14 +280,13 @@ export function openFrontDoor(options: FrontDoorOptions): FrontDoor {
           length -= end;
           connection.headSince = length > 0 ? Date.now() : undefined;
         }
-        if (length > maxHeadBytes) length = pending.length;
+        if (length > maxHeadBytes) return await tooLarge();
       }
     } catch (error) {
       if (!connection.done) {
         log.debug("A connection from {client} ended: {error}", { client: address, error });
       }
     } finally {
-      pending = new Uint8Array(0);
       // The client said all it will: the answers already asked for still go out.
       if (connection.upstream === undefined) hangUp(connection);
     }
