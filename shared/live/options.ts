@@ -20,6 +20,7 @@ import {
 } from "../cli/mod.ts";
 import { BIGQUERY_NAME } from "../bigquery/options.ts";
 import { DEFAULT_STREAM_CAPS } from "./http/stream_gate.ts";
+import { isLoopbackHost } from "./http/exposure.ts";
 import { DEFAULT_DEDUP_HORIZON_MS, LONGEST_WINDOW_MS } from "./counting/mod.ts";
 
 /** Default of `--stall-timeout`: when a viewer that reads nothing is cut off. */
@@ -141,9 +142,11 @@ export const dashboardOptions = {
     fallback: (raw: RawValues): string | undefined => {
       const dir = raw.stateDir ?? ".state";
       const port = raw.port ?? "8080";
-      return dir === "" || port === "0" ? undefined : `${dir}/http-${port}.sock`;
+      const local = isLoopbackHost(raw.host ?? "127.0.0.1");
+      return local || dir === "" || port === "0" ? undefined : `${dir}/http-${port}.sock`;
     },
-    fallbackHelp: "<state-dir>/http-<port>.sock; none with --port 0 or no state directory",
+    fallbackHelp: "<state-dir>/http-<port>.sock when serving beyond loopback; none on loopback " +
+      "(local clients only), with --port 0 or without a state directory",
     parse: (raw: string): string | undefined =>
       raw === "" ? undefined : text(/^[^,\n]{1,100}$/, "a path of at most 100 characters")(raw),
     grant: "socket",

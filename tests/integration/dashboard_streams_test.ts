@@ -41,11 +41,22 @@ test("dashboard: streams beyond the per-client cap get 503 with Retry-After", as
   }
 });
 
-test("dashboard: a request head not complete in time is closed, a whole one answered", async () => {
+test("dashboard behind its front door: a head not complete in time is closed, streams capped per client", async () => {
   const names = dashboardNames();
+  const dir = await Deno.makeTempDir({ prefix: "livecharts-socket-" });
   const dashboard = await startDashboard(names, {
-    args: ["--header-timeout", "1s", "--reconcile-every", "0"],
+    args: [
+      "--http-socket",
+      `${dir}/http.sock`,
+      "--header-timeout",
+      "1s",
+      "--max-streams-per-client",
+      "1",
+      "--reconcile-every",
+      "0",
+    ],
   });
+  const open: Response[] = [];
   try {
     const { port } = new URL(dashboard.url);
     const slow = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
@@ -62,8 +73,18 @@ test("dashboard: a request head not complete in time is closed, a whole one answ
     const body = (await health(dashboard.url)).body;
     assert.equal(numberAt(body, ["connections_closed", "header"]), 1);
     assert.equal(numberAt(body, ["connections_closed", "refused"]), 0);
+
+    // The client's address comes through the door: a second stream from it is refused.
+    const stream = () => fetch(new URL("/api/stream?artist=tony-allen", dashboard.url));
+    open.push(await stream());
+    assert.equal(open[0]!.status, 200);
+    const refused = await stream();
+    assert.equal(refused.status, 503);
+    assert.match((await refused.json()).error, /from 127\.0\.0\.1: at most 1 per client/);
   } finally {
+    for (const response of open) await response.body?.cancel().catch(() => {});
     const stopped = await dashboard.stop();
     assert.equal(stopped.code, 0, tail(stopped.lines));
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -43,12 +43,19 @@ test("planLaunch() follows the brokers, ports, files and names of flags and vari
   });
   assert.ok(granted(dashboard, "--allow-net").includes("localhost:18080"));
   assert.ok(granted(dashboard, "--allow-net").includes("127.0.0.1:18080"));
-  // Its start record (crash back-off) lives in --state-dir, and its HTTP socket, granted by
-  // its absolute path and nothing else of the network's Unix sockets.
+  // Its start record (crash back-off) lives in --state-dir.
+  assert.deepEqual(granted(dashboard, "--allow-read"), ["web", ".state"]);
+  assert.deepEqual(granted(dashboard, "--allow-write"), [".state"]);
+
+  // Beyond loopback, its HTTP socket too (behind the front door), granted by its absolute
+  // path and no other Unix socket.
+  const exposed = await planned(["--allow-read=web", "dashboard.ts", "--port", "18080"], {
+    DASHBOARD_HOST: "0.0.0.0",
+  });
   const socket = ".state/http-18080.sock";
-  assert.deepEqual(granted(dashboard, "--allow-read"), ["web", ".state", socket]);
-  assert.deepEqual(granted(dashboard, "--allow-write"), [".state", socket]);
-  const unix = granted(dashboard, "--allow-net").filter((grant) => grant.startsWith("unix:"));
+  assert.deepEqual(granted(exposed, "--allow-read"), ["web", ".state", socket]);
+  assert.deepEqual(granted(exposed, "--allow-write"), [".state", socket]);
+  const unix = granted(exposed, "--allow-net").filter((grant) => grant.startsWith("unix:"));
   assert.deepEqual(unix, [`unix:${Deno.cwd()}/${socket}`]);
 });
 
