@@ -42,11 +42,13 @@
  * one. A resend after that may write twice what the broker already held; it
  * never loses.
  *
- * Calls are served one at a time, in call order, and one request at a time
- * per partition: the requests of a publisher reach each partition in the
- * order of the `send()` calls, and a song's plays (one key, one partition)
- * keep their order. A failed `send()` is overtaken by the sends queued
- * behind it when its caller retries it.
+ * Calls are placed on partitions in call order, and each partition gets one
+ * request at a time: the requests of a publisher reach each partition in
+ * the order of the `send()` calls, and a song's plays (one key, one
+ * partition) keep their order. A partition does not wait for the others: a
+ * call's share of partition 1 may go while the previous call's share of
+ * partition 2 is still in flight. A failed `send()` is overtaken by the
+ * sends queued behind it when its caller retries it.
  *
  * @module
  */
@@ -79,8 +81,8 @@ export interface Delivery {
 /** Options of `Publisher.send`. */
 export interface SendOptions {
   /**
-   * Once aborted, the send fails at once: a send still waiting for its turn
-   * sends nothing; a request in flight is abandoned (the broker may still
+   * Once aborted, the send fails at once: a share still waiting for its
+   * partition sends nothing; a request in flight is abandoned (the broker may still
    * write it) and the publisher replaces its producer.
    */
   signal?: AbortSignal | undefined;
@@ -91,7 +93,9 @@ export interface Publisher {
   /**
    * Sends `messages` to `topic` and waits for all in-sync replicas to have
    * them: a request per partition (several, in order, for large sets), the
-   * partitions side by side; calls are served one at a time, in call order.
+   * partitions side by side; each partition's requests are sent one at a
+   * time, in call order (a call's share of one partition waits for the
+   * earlier calls' shares of that partition only).
    * Keyed messages go to the partition the key hashes to (murmur2, as the
    * Java client does), others round-robin. A request the client gave up on
    * (a leader away for long) is sent again until it succeeds or `signal`
@@ -332,7 +336,6 @@ export async function openPublisher(kafka: KafkaClient): Promise<Publisher> {
   }
   const choose = KeyPartitioner();
 
-  let turn: Promise<unknown> = Promise.resolve();
   let closed = false;
 
   function checkGoing(topic: string, signal: AbortSignal | undefined): void {
@@ -395,39 +398,65 @@ export async function openPublisher(kafka: KafkaClient): Promise<Publisher> {
     return deliveries;
   }
 
-  async function sendNow(
+  /**
+   * Each partition's requests, one after another in call order: topic and
+   * partition → the settling of the last one queued.
+   */
+  const queues = new Map<string, Promise<unknown>>();
+  /** Calls placed on partitions one at a time, in call order. */
+  let placing: Promise<unknown> = Promise.resolve();
+  /** Partition shares being sent; replaced producers are disconnected once none is. */
+  let active = 0;
+
+  function enqueue(
     topic: string,
+    partition: number,
     messages: readonly KafkaMessage[],
     signal: AbortSignal | undefined,
   ): Promise<Delivery[]> {
-    try {
-      checkGoing(topic, signal);
-      const placed = partitionMessages(topic, messages, await partitionsOf(topic), choose);
-      const sent = await Promise.allSettled(
-        [...placed].map(([partition, group]) =>
-          sendPartition(topic, { partition, messages: group, signal })
-        ),
-      );
-      const failed = sent.find((result) => result.status === "rejected");
-      if (failed !== undefined) throw failed.reason;
-      return sent.flatMap((result) => result.status === "fulfilled" ? result.value : []);
-    } finally {
-      disconnectRetired();
-    }
+    const key = `${topic}\u0000${partition}`;
+    const sent = (queues.get(key) ?? Promise.resolve()).then(async () => {
+      active++;
+      try {
+        return await sendPartition(topic, { partition, messages, signal });
+      } finally {
+        if (--active === 0) disconnectRetired();
+      }
+    });
+    const settled = sent.catch(() => {});
+    queues.set(key, settled);
+    settled.then(() => {
+      if (queues.get(key) === settled) queues.delete(key);
+    });
+    return sent;
   }
 
   return {
     send(topic, messages, options = {}) {
-      // Converted before waiting for the turn (overlaps the request in flight).
+      // Converted before waiting (overlaps the requests in flight).
       const converted = messages.map(kafkaMessage);
-      const result = turn.then(() => sendNow(topic, converted, options.signal));
-      turn = result.catch(() => {});
-      return result;
+      // Placed in call order; each partition's share then waits only for the
+      // earlier shares of that partition, not for the other partitions.
+      const placed = placing.then(async () => {
+        checkGoing(topic, options.signal);
+        const groups = partitionMessages(topic, converted, await partitionsOf(topic), choose);
+        return [...groups].map(([partition, group]) =>
+          enqueue(topic, partition, group, options.signal)
+        );
+      });
+      placing = placed.catch(() => {});
+      return placed.then(async (shares) => {
+        const sent = await Promise.allSettled(shares);
+        const failed = sent.find((result) => result.status === "rejected");
+        if (failed !== undefined) throw failed.reason;
+        return sent.flatMap((result) => result.status === "fulfilled" ? result.value : []);
+      });
     },
     async close() {
       if (closed) return;
       closed = true;
-      await turn;
+      await placing;
+      await Promise.all(queues.values());
       const last = lanes.splice(0, lanes.length, ...new Array(PRODUCERS).fill(undefined));
       await Promise.all(last.map((lane) => lane?.then((p) => p.disconnect(), () => {})));
       if (adminReady !== undefined) await admin.disconnect();
