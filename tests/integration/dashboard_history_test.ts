@@ -323,26 +323,16 @@ test("loadHistory() keeps names with quotes, commas and newlines, and refuses a 
 
 test("loadHistory() that failed adds nothing more, though its other query answers later", async () => {
   const now = Date.now();
-  const table = await tableWith([
-    {
-      id: "a",
-      artist: "tony-allen",
-      song: 1,
-      name: "zombie",
-      at: now - MINUTE,
-      partition: 0,
-      offset: 0,
-    },
-    {
-      id: "b",
-      artist: "tony-allen",
-      song: 1,
-      name: "zombie",
-      at: now - MINUTE,
-      partition: 0,
-      offset: 1,
-    },
-  ]);
+  // Two plays of one song, one table row each.
+  const table = await tableWith([0, 1].map((offset) => ({
+    id: `play-${offset}`,
+    artist: "tony-allen",
+    song: 1,
+    name: "zombie",
+    at: now - MINUTE,
+    partition: 0,
+    offset,
+  })));
   // The windows query is refused; the all-time query is held until that
   // failure reached the caller, then answered.
   const standIn = startBigQueryStandIn();
