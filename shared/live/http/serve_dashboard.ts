@@ -15,7 +15,13 @@
 import { errorMessage } from "../../errors.ts";
 import { logger, metricsResponse } from "../../ops/mod.ts";
 import type { LiveFeed } from "../feed/live_feed.ts";
-import { guardCostly, type Handler, ownHostNames, publicHandler } from "./exposure.ts";
+import {
+  guardCostly,
+  type Handler,
+  isLoopbackHost,
+  ownHostNames,
+  publicHandler,
+} from "./exposure.ts";
 import { dashboardMetrics } from "../metrics.ts";
 import type { ReconcileGate } from "../reconcile/reconcile_gate.ts";
 import { createDashboardHandler } from "./server.ts";
@@ -251,7 +257,16 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
     if (socket !== undefined) await Deno.remove(socket).catch(() => {});
   };
   if (options.socketPath === undefined) {
-    log.info("No --http-socket: served without timeouts for slow and idle connections");
+    if (isLoopbackHost(options.host)) {
+      log.info(
+        "Serving local clients directly (--http-socket puts the connection timeouts in front)",
+      );
+    } else {
+      log.warning(
+        "Serving beyond loopback without the front door: slow and idle connections are never " +
+          "closed (--http-socket sets one)",
+      );
+    }
     if (!listen(options.host, options.port, "Dashboard", "--port", main)) return undefined;
   } else if (!listenBehindDoor(options.socketPath, main)) {
     return undefined;
