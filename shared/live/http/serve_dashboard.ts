@@ -26,7 +26,7 @@ import { dashboardMetrics } from "../metrics.ts";
 import type { ReconcileGate } from "../reconcile/reconcile_gate.ts";
 import { createDashboardHandler } from "./server.ts";
 import type { StreamCaps } from "./stream_gate.ts";
-import { clientOf, type FrontDoor, type FrontDoorClosed, openFrontDoor } from "./front_door.ts";
+import { clientOf, type FrontDoor, openFrontDoor } from "./front_door.ts";
 
 const log = logger("dashboard");
 
@@ -69,8 +69,6 @@ export interface ServeDashboardOptions {
 export interface DashboardServer {
   /** Number of open streams. */
   readonly streams: number;
-  /** Connections the front door closed, by reason (undefined without one). */
-  readonly closedConnections: Readonly<FrontDoorClosed> | undefined;
   /** Ends every stream and stops serving. */
   close(): Promise<void>;
 }
@@ -292,9 +290,6 @@ export function serveDashboard(options: ServeDashboardOptions): DashboardServer 
   return {
     get streams() {
       return http.streams;
-    },
-    get closedConnections() {
-      return door?.closed;
     },
     close: shutdown,
   };
