@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { startDashboard } from "../../bench/dashboard.ts";
 import { tail } from "../../shared/launch/tasks.ts";
-import { query } from "../../shared/bigquery/warehouse.ts";
 import {
   allTimePlays,
   bigqueryTop,
@@ -19,7 +18,7 @@ import {
   getJson,
   produce,
 } from "../support/dashboard.ts";
-import { waitFor, warehouseFor } from "../support/harness.ts";
+import { query, waitFor, warehouseFor } from "../support/harness.ts";
 
 const ARTISTS = 5_000;
 const CATALOG = ["--catalog-artists", String(ARTISTS), "--catalog-songs-per-artist", "10"];

@@ -12,9 +12,8 @@ import { createLiveFeed } from "../../shared/live/feed/live_feed.ts";
 import { dashboardMetrics } from "../../shared/live/metrics.ts";
 import { createDashboardHandler } from "../../shared/live/http/server.ts";
 import { songKey, WINDOW_NAMES, windowStart } from "../../shared/live/counting/windows.ts";
-import { query } from "../../shared/bigquery/warehouse.ts";
 import { dashboardNames, fillBigQuery, playAt } from "../support/dashboard.ts";
-import { produceRaw, waitFor, warehouseFor } from "../support/harness.ts";
+import { produceRaw, query, waitFor, warehouseFor } from "../support/harness.ts";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

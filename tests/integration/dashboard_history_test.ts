@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
-import { ensurePlaysTable, query } from "../../shared/bigquery/warehouse.ts";
+import { ensurePlaysTable } from "../../shared/bigquery/warehouse.ts";
 import type { PartitionAnchor } from "../../shared/live/feed/anchors.ts";
 import {
   type HistoryRequest,
@@ -22,7 +22,7 @@ import {
 } from "../../shared/live/counting/windows.ts";
 import { openWarehouse, type Warehouse } from "../../shared/bigquery/warehouse.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
-import { sleep, uniqueName, waitFor, warehouseFor } from "../support/harness.ts";
+import { query, sleep, uniqueName, waitFor, warehouseFor } from "../support/harness.ts";
 import { startBigQueryStandIn } from "../support/dashboard.ts";
 
 const MINUTE = 60_000;

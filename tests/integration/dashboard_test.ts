@@ -34,12 +34,12 @@ import {
   committedOffsets,
   consumerArgs,
   produceRaw,
+  query,
   runScript,
   startScript,
   waitFor,
   warehouseFor,
 } from "../support/harness.ts";
-import { query } from "../../shared/bigquery/warehouse.ts";
 
 test("dashboard: state after start equals a full recount from BigQuery, for every window", async () => {
   const names = dashboardNames();

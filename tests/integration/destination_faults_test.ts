@@ -6,7 +6,6 @@
 
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
-import { query } from "../../shared/bigquery/warehouse.ts";
 import { PLAYS_COLUMNS, playsTableMetadata } from "../../shared/schema.ts";
 import {
   committedOffsets,
@@ -16,6 +15,7 @@ import {
   metricsPort,
   pipelineNames,
   produceRaw,
+  query,
   readTopic,
   rowCounts,
   type Script,

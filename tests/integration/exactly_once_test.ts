@@ -11,13 +11,13 @@ import { seededRandom } from "../support/seed.ts";
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { expectedIds } from "../support/faults.ts";
-import { query } from "../../shared/bigquery/warehouse.ts";
 import {
   committedTotal,
   consumerArgs,
   endOffsets,
   pipelineNames,
   produceRaw,
+  query,
   rowCounts,
   type Script,
   sleep,

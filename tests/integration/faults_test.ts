@@ -15,13 +15,13 @@ import {
   stopConsumer,
   waitForRows,
 } from "../support/faults.ts";
-import { query } from "../../shared/bigquery/warehouse.ts";
 import { PLAYS_COLUMNS, playsTableMetadata } from "../../shared/schema.ts";
 import {
   committedOffsets,
   consumerArgs,
   goodEvent,
   produceRaw,
+  query,
   readTopic,
   startScript,
   storedEventIds,

@@ -7,8 +7,14 @@
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { createKafka, ensureTopic } from "../../shared/kafka/mod.ts";
-import { readTopic, tableRows, uniqueName, waitFor, warehouseFor } from "../support/harness.ts";
-import { query } from "../../shared/bigquery/warehouse.ts";
+import {
+  query,
+  readTopic,
+  tableRows,
+  uniqueName,
+  waitFor,
+  warehouseFor,
+} from "../support/harness.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 

@@ -26,13 +26,13 @@
 
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
-import { query } from "../../shared/bigquery/warehouse.ts";
 import {
   consumerArgs,
   goodEvent,
   metricsPort,
   pipelineNames,
   produceRaw,
+  query,
   readTopic,
   rowCounts,
   startScript,

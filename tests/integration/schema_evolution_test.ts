@@ -4,7 +4,7 @@
 
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
-import { openWarehouse, query } from "../../shared/bigquery/warehouse.ts";
+import { openWarehouse } from "../../shared/bigquery/warehouse.ts";
 import { ensureTopSongsView, viewRef } from "../../shared/live/top_songs_view.ts";
 import { openDestination } from "../../shared/bigquery/mod.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
@@ -14,6 +14,7 @@ import {
   goodEvent,
   pipelineNames,
   produceRaw,
+  query,
   readTopic,
   rowCounts,
   runScript,

@@ -11,9 +11,9 @@ import {
   type StorageRow,
   type StorageWriter,
 } from "../../shared/bigquery/storage_write.ts";
-import { ensurePlaysTable, openWarehouse, query } from "../../shared/bigquery/warehouse.ts";
+import { ensurePlaysTable, openWarehouse } from "../../shared/bigquery/warehouse.ts";
 import { startSilentServer } from "../support/silent_server.ts";
-import { STORAGE_API } from "../support/harness.ts";
+import { query, STORAGE_API } from "../support/harness.ts";
 
 const REST = Deno.env.get("BIGQUERY_EMULATOR_HOST") ?? "http://127.0.0.1:9050";
 

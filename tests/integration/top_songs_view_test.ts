@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
-import { insertRows, openWarehouse, query } from "../../shared/bigquery/warehouse.ts";
+import { query } from "../support/harness.ts";
+import { insertRows, openWarehouse } from "../../shared/bigquery/warehouse.ts";
 import { loadBigQueryConfig } from "../../shared/bigquery/options.ts";
 import { toRow } from "../../shared/schema.ts";
 import { ensureTopSongsView, viewRef } from "../../shared/live/top_songs_view.ts";

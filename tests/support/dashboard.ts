@@ -7,9 +7,8 @@
  */
 
 import assert from "node:assert/strict";
-import { query } from "../../shared/bigquery/warehouse.ts";
 import type { DashboardNames } from "../../bench/dashboard.ts";
-import { consumerArgs, runScript, uniqueName, warehouseFor } from "./harness.ts";
+import { consumerArgs, query, runScript, uniqueName, warehouseFor } from "./harness.ts";
 
 /** Fresh names for a test. */
 export function dashboardNames(): DashboardNames {

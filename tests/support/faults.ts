@@ -6,11 +6,11 @@
  */
 
 import assert from "node:assert/strict";
-import { query } from "../../shared/bigquery/warehouse.ts";
 import { deriveEventId } from "../../shared/event.ts";
 import { startDashboard } from "../../bench/dashboard.ts";
 import { allArtists } from "./dashboard.ts";
 import {
+  query,
   readTopic,
   rowCounts,
   startScript,
