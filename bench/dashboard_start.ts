@@ -230,6 +230,42 @@ async function oneStart(
   }
 }
 
+/**
+ * Fills `names.topic` with `plays` plays, commits `names.group` at its end
+ * (as a consumer that stored them all) and writes BigQuery's rows for those
+ * offsets to `names.table` (see {@linkcode writeHistory}): the state a
+ * dashboard starts on. Returns the partitions' ranges.
+ */
+export async function setUpHistory(
+  names: { topic: string; table: string; group: string },
+  plays: number,
+  distinctSongs?: number,
+  shape?: HistoryShape,
+): Promise<{ partition: number; end: bigint }[]> {
+  await fillTopic(names.topic, plays);
+  const ranges = await readToEnd(benchKafka(), {
+    topic: names.topic,
+    groupId: names.group,
+    commit: true,
+    onBatch: () => Promise.resolve(),
+  });
+  const admin = await openAdmin();
+  try {
+    const committed = await committedCount(admin, names.group, names.topic);
+    if (committed !== plays) throw new Error(`Committed ${committed} of ${plays} plays`);
+  } finally {
+    await admin.close();
+  }
+  await writeHistory(
+    names.table,
+    new Map(ranges.map((r) => [r.partition, r.end])),
+    plays,
+    distinctSongs,
+    shape,
+  );
+  return ranges;
+}
+
 async function size(
   plays: number,
   starts: number,
@@ -243,23 +279,7 @@ async function size(
   const admin = await openAdmin();
   try {
     const setupStarted = performance.now();
-    await fillTopic(names.topic, plays);
-    // The group's offsets at the end of the topic, as the consumer commits them.
-    const ranges = await readToEnd(benchKafka(), {
-      topic: names.topic,
-      groupId: names.group,
-      commit: true,
-      onBatch: () => Promise.resolve(),
-    });
-    const committed = await committedCount(admin, names.group, names.topic);
-    if (committed !== plays) throw new Error(`Committed ${committed} of ${plays} plays`);
-    await writeHistory(
-      names.table,
-      new Map(ranges.map((r) => [r.partition, r.end])),
-      plays,
-      distinctSongs,
-      shape,
-    );
+    const ranges = await setUpHistory(names, plays, distinctSongs, shape);
     const setup = Math.round((performance.now() - setupStarted) / 1000);
     log(`dashboard_start: ${plays.toLocaleString("en")} plays of history set up in ${setup} s`);
     const runs = [];

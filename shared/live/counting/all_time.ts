@@ -46,6 +46,12 @@ export interface AllTimeCounts {
    * What a new counter is seeded with when it is anchored further on.
    */
   forEachSeeded(fn: (song: SongHistory) => void): void;
+  /** The serial of song `songId` of artist `artist` (an id), -1 when never registered (registers nothing). */
+  find(artist: number, songId: number): number;
+  /** Songs registered: serials run from 0 to this, less one. */
+  readonly serials: number;
+  /** All-time plays of song `serial`. */
+  playsOf(serial: number): number;
   /** The name of song `serial`. */
   name(serial: number): string;
   /** The `song_id` of song `serial`. */
@@ -65,8 +71,6 @@ export interface AllTimeCounts {
   playsAt(id: number): number;
   /** Latest event time of the artist `id` (ms), `undefined` before their first play. */
   lastEventAt(id: number): number | undefined;
-  /** Calls `fn` with every song with plays. */
-  forEachSong(fn: (artist: string, songId: number, plays: number) => void): void;
   /** Songs with plays. */
   readonly songs: number;
   /** Artists with plays. */
@@ -124,6 +128,10 @@ function grownInt(
  * const serials = Array.from({ length: 5_000 }, (_, i) => counts.song(i % 2 ? fela : tony, 100 + i));
  * assert.deepEqual(serials.map((_, i) => counts.song(i % 2 ? fela : tony, 100 + i)), serials);
  * assert.equal(new Set(serials).size, 5_000);
+ * assert.equal(counts.find(fela, 101), serials[1]);
+ * assert.equal(counts.find(fela, 100), -1); // never registered, and still not
+ * assert.equal(counts.song(fela, 100) === counts.find(fela, 100), true);
+ * assert.equal(counts.playsOf(counts.find(tony, 1)), 5);
  * // BigQuery's plays are kept apart, with the latest name known.
  * const lady = counts.song(tony, 4);
  * counts.seed(lady, 2, naming("lady", 3));
@@ -275,6 +283,14 @@ export function createAllTimeCounts(): AllTimeCounts {
       }
       return table[slot]!;
     },
+    find(artist, songId) {
+      if (songId !== (songId | 0)) return wide.get(`${artist}/${songId}`) ?? EMPTY;
+      return table[slotOf(artist, songId, table, capacity)]!;
+    },
+    get serials() {
+      return serials;
+    },
+    playsOf: (serial) => plays[serial] ?? 0,
     add,
     seed(serial, n, naming) {
       add(serial, n, naming);
@@ -327,11 +343,6 @@ export function createAllTimeCounts(): AllTimeCounts {
     lastEventAt(id) {
       const at = artistLast[id];
       return at === undefined || at === Number.NEGATIVE_INFINITY ? undefined : at;
-    },
-    forEachSong(fn) {
-      for (let serial = 0; serial < serials; serial++) {
-        if (plays[serial]! > 0) fn(names[songArtists[serial]!]!, songIds[serial]!, plays[serial]!);
-      }
     },
     get songs() {
       return songsPlayed;

@@ -223,10 +223,21 @@ export interface PlayCounter {
    */
   changeOf(artist: string): number;
   /**
-   * Every song's plays in `window` at `now`, keyed `artist/song_id`, for
-   * reconciliation; songs without plays are left out.
+   * Every song's plays in `window` at `now`, keyed `artist/song_id`; songs
+   * without plays are left out. A key per song: for small counters (tests).
    */
   counts(window: WindowName, now: number): { from: number | undefined; plays: Map<string, number> };
+  /**
+   * Every song's plays in `window` at `now` by serial (see
+   * {@linkcode PlayCounter.findSong}), 0 for a song without any: one number
+   * a song ever seen and nothing per song on the heap, what a reconciliation
+   * of a whole catalog compares.
+   */
+  playsBySong(window: WindowName, now: number): { from: number | undefined; plays: Float64Array };
+  /** The serial of song `songId` of `artist`, -1 when never seen (registers nothing). */
+  findSong(artist: string, songId: number): number;
+  /** The artist and `song_id` of song `serial`. */
+  songBySerial(serial: number): { artist: string; song_id: number };
   readonly stats: CounterStats;
 }
 
@@ -480,6 +491,23 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       artistChanges = grown(artistChanges, id + 1, (n) => new Float64Array(n));
     }
     artistChanges[id]!++;
+  }
+
+  function playsBySong(
+    window: WindowName,
+    now: number,
+  ): { from: number | undefined; plays: Float64Array } {
+    advance(now);
+    const plays = new Float64Array(allTime.serials);
+    if (window === "all") {
+      for (let serial = 0; serial < plays.length; serial++) plays[serial] = allTime.playsOf(serial);
+    } else {
+      for (let index = 0; index < indexes; index++) {
+        const serial = songSerial[index]!;
+        if (serial >= 0) plays[serial] = playsIn(window, index);
+      }
+    }
+    return { from: windowStart(window, now), plays };
   }
 
   function songIdAt(index: number): number {
@@ -823,21 +851,26 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       })).sort((a, b) => b.plays - a.plays || (a.artist < b.artist ? -1 : 1));
     },
     counts(window, now) {
-      advance(now);
-      const plays = new Map<string, number>();
-      if (window === "all") {
-        allTime.forEachSong((artist, id, count) => plays.set(songKey(artist, id), count));
-      } else {
-        for (let index = 0; index < indexes; index++) {
-          if (songSerial[index]! < 0) continue;
-          const count = playsIn(window, index);
-          if (count > 0) {
-            plays.set(songKey(allTime.names[songArtist[index]!]!, songIdAt(index)), count);
-          }
-        }
+      const { from, plays } = playsBySong(window, now);
+      const keyed = new Map<string, number>();
+      for (let serial = 0; serial < plays.length; serial++) {
+        if (plays[serial]! <= 0) continue;
+        keyed.set(
+          songKey(allTime.names[allTime.artistOf(serial)]!, allTime.songIdOf(serial)),
+          plays[serial]!,
+        );
       }
-      return { from: windowStart(window, now), plays };
+      return { from, plays: keyed };
     },
+    playsBySong,
+    findSong(artist, songId) {
+      const id = allTime.indexOf(artist);
+      return id === undefined ? -1 : allTime.find(id, songId);
+    },
+    songBySerial: (serial) => ({
+      artist: allTime.names[allTime.artistOf(serial)]!,
+      song_id: allTime.songIdOf(serial),
+    }),
     get stats() {
       return {
         ...stats,

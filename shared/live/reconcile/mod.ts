@@ -7,14 +7,16 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { compareCounts } from "./mod.ts";
- * const differences = compareCounts(new Map([["tony-allen/1", 2]]), new Map([["tony-allen/1", 3]]));
- * assert.equal(differences.length, 1);
+ * import { compareSongs } from "./mod.ts";
+ * const songs = { findSong: () => 0, songBySerial: () => ({ artist: "tony-allen", song_id: 1 }) };
+ * const comparison = compareSongs(new Float64Array([2]), songs);
+ * comparison.bigquery("tony-allen", 1, 3);
+ * assert.equal(comparison.finish().different, 1);
  * ```
  *
  * @module
  */
 
-export { compareCounts, reconcile, type Reconciliation } from "./reconcile.ts";
+export { compareSongs, reconcile, type Reconciliation } from "./reconcile.ts";
 export { createReconcileGate, type ReconcileGate } from "./reconcile_gate.ts";
 export { reconcileWhenQuiet } from "./reconcile_loop.ts";
