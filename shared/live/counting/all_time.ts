@@ -15,6 +15,7 @@
  * @module
  */
 
+import { grown } from "./grown.ts";
 import { createSongNames } from "./song_names.ts";
 import type { SongPlays } from "./song_plays.ts";
 import type { SongHistory } from "./song_history.ts";
@@ -81,24 +82,6 @@ export interface AllTimeCounts {
 
 /** An empty slot, a song without window index, an artist without songs. */
 const EMPTY = -1;
-
-function grownFloat(array: Float64Array<ArrayBuffer>, length: number): Float64Array<ArrayBuffer> {
-  if (array.length >= length) return array;
-  const next = new Float64Array(Math.max(length, array.length * 2));
-  next.set(array);
-  return next;
-}
-
-function grownInt(
-  array: Int32Array<ArrayBuffer>,
-  length: number,
-  fill = 0,
-): Int32Array<ArrayBuffer> {
-  if (array.length >= length) return array;
-  const next = new Int32Array(Math.max(length, array.length * 2)).fill(fill);
-  next.set(array);
-  return next;
-}
 
 /**
  * Creates empty all-time counts.
@@ -199,12 +182,12 @@ export function createAllTimeCounts(): AllTimeCounts {
 
   /** Makes the per-song arrays hold at least `length` songs. */
   function growSongs(length: number): void {
-    songIds = grownFloat(songIds, length);
-    songArtists = grownInt(songArtists, length);
-    plays = grownFloat(plays, length);
-    seeded = grownFloat(seeded, length);
-    hot = grownInt(hot, length, EMPTY);
-    nextOfArtist = grownInt(nextOfArtist, length, EMPTY);
+    songIds = grown(songIds, length, (n) => new Float64Array(n));
+    songArtists = grown(songArtists, length, (n) => new Int32Array(n));
+    plays = grown(plays, length, (n) => new Float64Array(n));
+    seeded = grown(seeded, length, (n) => new Float64Array(n));
+    hot = grown(hot, length, (n) => new Int32Array(n), EMPTY);
+    nextOfArtist = grown(nextOfArtist, length, (n) => new Int32Array(n), EMPTY);
   }
 
   function newSerial(artist: number, songId: number): number {
@@ -247,14 +230,15 @@ export function createAllTimeCounts(): AllTimeCounts {
         id = names.length;
         ids.set(artist, id);
         names.push(artist);
-        artistPlays = grownFloat(artistPlays, names.length);
-        artistBest = grownInt(artistBest, names.length, EMPTY);
-        artistFirst = grownInt(artistFirst, names.length, EMPTY);
-        if (artistLast.length < names.length) {
-          const next = new Float64Array(artistLast.length * 2).fill(Number.NEGATIVE_INFINITY);
-          next.set(artistLast);
-          artistLast = next;
-        }
+        artistPlays = grown(artistPlays, names.length, (n) => new Float64Array(n));
+        artistBest = grown(artistBest, names.length, (n) => new Int32Array(n), EMPTY);
+        artistFirst = grown(artistFirst, names.length, (n) => new Int32Array(n), EMPTY);
+        artistLast = grown(
+          artistLast,
+          names.length,
+          (n) => new Float64Array(n),
+          Number.NEGATIVE_INFINITY,
+        );
       }
       return id;
     },

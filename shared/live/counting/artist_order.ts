@@ -8,6 +8,8 @@
  * @module
  */
 
+import { grown } from "./grown.ts";
+
 /** Artists' places in name order, kept as artists are added. */
 export interface NameOrder {
   /** Artist index → place in name order (valid until the next artist is added). */
@@ -157,11 +159,7 @@ export function createNameSearch(names: readonly string[]): NameSearch {
 
   function update(): void {
     if (added === names.length) return;
-    if (starts.length < names.length) {
-      const grown = new Int32Array(Math.max(names.length, starts.length * 2));
-      grown.set(starts);
-      starts = grown;
-    }
+    starts = grown(starts, names.length, (n) => new Int32Array(n));
     const parts: string[] = [joined];
     let at = joined.length;
     for (; added < names.length; added++) {

@@ -90,19 +90,10 @@ export interface SongNames {
   readonly bytes: number;
 }
 
+import { grown, grownLength } from "./grown.ts";
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function grown<T extends Float64Array | Int32Array | Uint8Array>(
-  array: T,
-  length: number,
-  make: (n: number) => T,
-): T {
-  if (array.length >= length) return array;
-  const next = make(Math.max(length, array.length * 2));
-  next.set(array);
-  return next;
-}
 
 /**
  * Creates an empty table of names.
@@ -220,7 +211,7 @@ export function createSongNames(): SongNames {
     if (from >= 0) waste += lengths[serial]!;
     if (waste > 1 << 20 && waste * 2 > used) compact();
     if (used + written > arena.length) {
-      const next = new Uint8Array(Math.max(arena.length * 2, used + written));
+      const next = new Uint8Array(grownLength(arena.length, used + written));
       next.set(arena.subarray(0, used));
       arena = next;
     }

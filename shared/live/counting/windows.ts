@@ -49,6 +49,7 @@ import {
   type WindowSpec,
   windowStart,
 } from "./calendar.ts";
+import { grown } from "./grown.ts";
 
 export {
   DEFAULT_DEDUP_HORIZON_MS,
@@ -277,20 +278,6 @@ interface Ring {
   artistTop: Int32Array;
   /** Artist id → 1 when their most played song lost plays: found again when asked. */
   dirty: Uint8Array;
-}
-
-/** `array`, or a copy at least `length` long (doubling), the new part filled with `fill`. */
-function grown<T extends Float64Array | Int32Array | Uint8Array>(
-  array: T,
-  length: number,
-  make: (n: number) => T,
-  fill = 0,
-): T {
-  if (array.length >= length) return array;
-  const next = make(Math.max(length, array.length * 2));
-  if (fill !== 0) next.fill(fill, array.length);
-  next.set(array);
-  return next;
 }
 
 const RATE_WINDOW_MS = 60_000;
