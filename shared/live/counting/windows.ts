@@ -497,6 +497,10 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     return { from: windowStart(window, now), plays };
   }
 
+  function songBySerial(serial: number): { artist: string; song_id: number } {
+    return { artist: allTime.names[allTime.artistOf(serial)]!, song_id: allTime.songIdOf(serial) };
+  }
+
   function songIdAt(index: number): number {
     return allTime.songIdOf(songSerial[index]!);
   }
@@ -842,10 +846,8 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const keyed = new Map<string, number>();
       for (let serial = 0; serial < plays.length; serial++) {
         if (plays[serial]! <= 0) continue;
-        keyed.set(
-          songKey(allTime.names[allTime.artistOf(serial)]!, allTime.songIdOf(serial)),
-          plays[serial]!,
-        );
+        const { artist, song_id } = songBySerial(serial);
+        keyed.set(songKey(artist, song_id), plays[serial]!);
       }
       return { from, plays: keyed };
     },
@@ -854,10 +856,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       const id = allTime.indexOf(artist);
       return id === undefined ? -1 : allTime.find(id, songId);
     },
-    songBySerial: (serial) => ({
-      artist: allTime.names[allTime.artistOf(serial)]!,
-      song_id: allTime.songIdOf(serial),
-    }),
+    songBySerial,
     get stats() {
       return {
         ...stats,
