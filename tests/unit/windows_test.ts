@@ -3,10 +3,9 @@ import type { SongCompleted } from "../../shared/event.ts";
 import {
   compareSongs,
   createPlayCounter,
-  downsample,
   isWindowName,
+  pointOf,
   rankChange,
-  ranksOf,
   seriesLayout,
   WINDOW_NAMES,
   windowStart,
@@ -316,17 +315,9 @@ Deno.test("seriesLayout() gives at most 60 points covering each finite window", 
   }
 });
 
-Deno.test("downsample(), ranksOf() and rankChange() are pure", () => {
-  assert.deepEqual(downsample([], { from: 0, pointMs: 5, points: 2 }), [0, 0]);
-  assert.deepEqual(downsample([[0, 1], [4, 1], [5, 2]], { from: 0, pointMs: 5, points: 2 }), [
-    2,
-    2,
-  ]);
-  const ranks = ranksOf([{ song_id: 7, plays: 2 }, { song_id: 3, plays: 2 }, {
-    song_id: 1,
-    plays: 9,
-  }]);
-  assert.deepEqual([...ranks], [[1, 1], [3, 2], [7, 3]]);
+Deno.test("pointOf() and rankChange() are pure", () => {
+  const layout = { from: 0, pointMs: 5, points: 2 };
+  assert.deepEqual([-1, 0, 4, 5, 50].map((start) => pointOf(layout, start)), [-1, 0, 0, 1, 1]);
   assert.deepEqual(
     [rankChange(1, 3), rankChange(3, 1), rankChange(2, 2), rankChange(1, undefined)],
     [
@@ -351,7 +342,7 @@ Deno.test("trends() gives each song's series and its rank in the period before",
   counter.add(play(T0 - 5 * SECOND, { artist: "fela-kuti", song_id: 2 }));
   assert.deepEqual(plays(counter, "5m", T0), [[2, 4], [1, 1], [3, 1]]);
 
-  const trends = counter.trends("tony-allen", "5m", T0)!;
+  const trends = counter.trends("tony-allen", "5m", T0, [1, 2, 3])!;
   assert.deepEqual([...trends.previousRanks!], [[1, 1], [2, 2]]);
   const ranks = trends.previousRanks!;
   assert.deepEqual([
@@ -373,10 +364,10 @@ Deno.test("trends() gives each song's series and its rank in the period before",
   assert.equal(series2[Math.floor((T0 - 10 * SECOND - layout.from) / layout.pointMs)]! > 0, true);
 
   // 24 hours keeps no previous day, all time has no series.
-  assert.equal(counter.trends("tony-allen", "24h", T0)!.previousRanks, undefined);
-  assert.equal(counter.trends("tony-allen", "all", T0), undefined);
+  assert.equal(counter.trends("tony-allen", "24h", T0, [1, 2, 3])!.previousRanks, undefined);
+  assert.equal(counter.trends("tony-allen", "all", T0, [1, 2, 3]), undefined);
   // As time passes, plays leave the window and the previous period alike.
-  const later = counter.trends("tony-allen", "5m", T0 + 20 * MINUTE)!;
+  const later = counter.trends("tony-allen", "5m", T0 + 20 * MINUTE, [1, 2, 3])!;
   assert.deepEqual([later.series.size, later.previousRanks!.size], [0, 0]);
   assert.equal(counter.stats.buckets > 0, true);
   counter.advance(T0 + 2 * 24 * HOUR);
@@ -386,13 +377,16 @@ Deno.test("trends() gives each song's series and its rank in the period before",
 Deno.test("trends() knows no previous period before a full one was read", () => {
   const counter = createPlayCounter({ now: T0, completeFrom: T0 - MINUTE });
   counter.add(play(T0 - SECOND));
-  assert.equal(counter.trends("tony-allen", "5m", T0)!.previousRanks, undefined);
-  assert.equal(counter.trends("tony-allen", "1h", T0)!.previousRanks, undefined);
-  assert.notEqual(counter.trends("tony-allen", "5m", T0 + 9 * MINUTE)!.previousRanks, undefined);
+  assert.equal(counter.trends("tony-allen", "5m", T0, [1, 2, 3])!.previousRanks, undefined);
+  assert.equal(counter.trends("tony-allen", "1h", T0, [1, 2, 3])!.previousRanks, undefined);
+  assert.notEqual(
+    counter.trends("tony-allen", "5m", T0 + 9 * MINUTE, [1, 2, 3])!.previousRanks,
+    undefined,
+  );
   // By default the counter holds its previous periods from the start (BigQuery's history).
   const seeded = createPlayCounter({ now: T0 });
-  assert.notEqual(seeded.trends("tony-allen", "5m", T0)!.previousRanks, undefined);
-  assert.notEqual(seeded.trends("tony-allen", "1h", T0)!.previousRanks, undefined);
+  assert.notEqual(seeded.trends("tony-allen", "5m", T0, [1, 2, 3])!.previousRanks, undefined);
+  assert.notEqual(seeded.trends("tony-allen", "1h", T0, [1, 2, 3])!.previousRanks, undefined);
 });
 
 Deno.test("createPlayCounter() evicts songs and artists once no window holds their plays", () => {
@@ -498,7 +492,7 @@ Deno.test("trends() and plays per second of one artist are the same whether buck
   for (let i = 0; i < 4; i++) counter.add(play(T0 - 10 * SECOND + i, { song_id: 2 }));
   counter.add(play(T0 - 30 * SECOND, { song_id: 3 }));
   const seen = () => {
-    const trends = counter.trends("tony-allen", "5m", T0)!;
+    const trends = counter.trends("tony-allen", "5m", T0, [1, 2, 3])!;
     return {
       series: [...trends.series],
       total: trends.total,
@@ -545,4 +539,22 @@ Deno.test("reserve() before a history changes no count: the same as growing whil
   const grown = seeded(false);
   assert.deepEqual(seeded(true), grown);
   assert.ok(grown.some((top) => top.total > 0));
+});
+
+Deno.test("trends() builds series and ranks for the songs asked only, ranked among all the artist's", () => {
+  const counter = createPlayCounter({ now: T0 });
+  const from = windowStart("5m", T0)!;
+  // The period before: songs 1..200 with 200..1 plays (song 1 first).
+  for (let song = 1; song <= 200; song++) {
+    for (let i = 0; i <= 200 - song; i++) counter.add(play(from - 60 * SECOND, { song_id: song }));
+  }
+  // In the window: every song once, song 150 ten times.
+  for (let song = 1; song <= 200; song++) counter.add(play(T0 - 10 * SECOND, { song_id: song }));
+  for (let i = 0; i < 9; i++) counter.add(play(T0 - 5 * SECOND, { song_id: 150 }));
+  const trends = counter.trends("tony-allen", "5m", T0, [150, 3, 999])!;
+  assert.deepEqual([...trends.series.keys()].sort((a, b) => a - b), [3, 150]);
+  assert.equal(trends.series.get(150)!.reduce((a, b) => a + b, 0), 10);
+  assert.equal(trends.total.reduce((a, b) => a + b, 0), 209, "all songs in the total");
+  assert.deepEqual([...trends.previousRanks!], [[150, 150], [3, 3]]);
+  assert.equal(counter.trends("nobody", "5m", T0, [1])!.total.reduce((a, b) => a + b, 0), 0);
 });

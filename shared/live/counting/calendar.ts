@@ -127,46 +127,20 @@ export function seriesLayout(window: FiniteWindowName, now: number): SeriesLayou
 }
 
 /**
- * Adds bucket counts (`[start, plays]`) into the points of `layout`; buckets
- * before it are left out, those after it (a clock running ahead) go to the
- * last point.
+ * The point of `layout` a bucket starting at `start` adds to: -1 before the
+ * layout, the last point after it (a clock running ahead).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { downsample } from "./calendar.ts";
+ * import { pointOf } from "./calendar.ts";
  * const layout = { from: 0, pointMs: 10, points: 3 };
- * assert.deepEqual(downsample([[-5, 9], [0, 1], [5, 2], [20, 3], [99, 4]], layout), [3, 0, 7]);
+ * assert.deepEqual([-5, 0, 5, 20, 99].map((start) => pointOf(layout, start)), [-1, 0, 0, 2, 2]);
  * ```
  */
-export function downsample(
-  buckets: Iterable<readonly [number, number]>,
-  layout: SeriesLayout,
-): number[] {
-  const points = new Array<number>(layout.points).fill(0);
-  for (const [start, plays] of buckets) {
-    if (start < layout.from) continue;
-    const point = Math.min(layout.points - 1, Math.floor((start - layout.from) / layout.pointMs));
-    points[point]! += plays;
-  }
-  return points;
-}
-
-/**
- * Ranks (1 = most played, ties by `song_id`) of songs with plays.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { ranksOf } from "./calendar.ts";
- * const ranks = ranksOf([{ song_id: 2, plays: 1 }, { song_id: 1, plays: 4 }, { song_id: 3, plays: 0 }]);
- * assert.deepEqual([...ranks], [[1, 1], [2, 2]]);
- * ```
- */
-export function ranksOf(songs: readonly { song_id: number; plays: number }[]): Map<number, number> {
-  const sorted = songs.filter((song) => song.plays > 0)
-    .sort((a, b) => b.plays - a.plays || a.song_id - b.song_id);
-  return new Map(sorted.map((song, i) => [song.song_id, i + 1]));
+export function pointOf(layout: SeriesLayout, start: number): number {
+  if (start < layout.from) return -1;
+  return Math.min(layout.points - 1, Math.floor((start - layout.from) / layout.pointMs));
 }
 
 /** A rank change: places gained (negative: lost), `new` when absent before. */

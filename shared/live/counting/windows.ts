@@ -35,13 +35,12 @@ import { createIntCounts, type IntCounts } from "./int_counts.ts";
 import { createRecentIds } from "./recent_ids.ts";
 import {
   DEFAULT_DEDUP_HORIZON_MS,
-  downsample,
   FINITE_WINDOWS,
   type FiniteWindowName,
   heldFrom,
   KEEPS_PREVIOUS,
   LONGEST_WINDOW_MS,
-  ranksOf,
+  pointOf,
   type SeriesLayout,
   seriesLayout,
   type WindowName,
@@ -53,16 +52,15 @@ import { grown } from "./grown.ts";
 
 export {
   DEFAULT_DEDUP_HORIZON_MS,
-  downsample,
   FINITE_WINDOWS,
   type FiniteWindowName,
   heldFrom,
   isWindowName,
   LONGEST_WINDOW_MS,
   MAX_SERIES_POINTS,
+  pointOf,
   type RankChange,
   rankChange,
-  ranksOf,
   type SeriesLayout,
   seriesLayout,
   WINDOW_NAMES,
@@ -94,12 +92,13 @@ export interface TopSongs {
 /** What a window's top songs are moving like (see {@linkcode PlayCounter.trends}). */
 export interface SongTrends {
   layout: SeriesLayout;
-  /** `song_id` → plays per point of `layout`. */
+  /** `song_id` (of the songs asked) → plays per point of `layout`, for songs with plays. */
   series: Map<number, number[]>;
   /** The artist's plays per point of `layout`, all songs. */
   total: number[];
   /**
-   * `song_id` → rank over the period just before the window (as long as the
+   * `song_id` (of the songs asked, with plays then) → rank among all the
+   * artist's songs over the period just before the window (as long as the
    * window, ending at its start); `undefined` when that period is not held
    * (24 hours, or not a full period read since start).
    */
@@ -189,10 +188,17 @@ export interface PlayCounter {
   /** Top `limit` songs of `artist` in `window` at `now` (evicts first). */
   top(artist: string, window: WindowName, limit: number, now: number): TopSongs;
   /**
-   * Series and previous ranks of `artist`'s songs in finite `window` at `now`
-   * (evicts first); `undefined` for `all`.
+   * The artist's plays over time in finite `window` at `now` (evicts first),
+   * and for each of `songIds` its own series and its rank in the period
+   * before; `undefined` for `all`. Only the asked songs get a series and a
+   * rank, so an artist with a million songs costs what the page shows.
    */
-  trends(artist: string, window: WindowName, now: number): SongTrends | undefined;
+  trends(
+    artist: string,
+    window: WindowName,
+    now: number,
+    songIds: readonly number[],
+  ): SongTrends | undefined;
   /** Artists seen, most played first (ties by name). */
   artists(): ArtistPlays[];
   /**
@@ -603,26 +609,58 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     ring: Ring,
     first: number,
     end: number,
-    songs: ReadonlySet<number>,
+    artist: number,
     fn: (start: number, index: number, plays: number) => void,
   ): void {
+    if (artist >= artistHead.length) return;
     let entries = 0;
     for (let i = first; i < end; i++) entries += ring.buckets.get(ring.starts[i]!)!.size;
-    const lookUp = songs.size * (end - first) < entries;
+    let songs = 0;
+    for (let index = artistHead[artist]!; index >= 0; index = songNext[index]!) songs++;
+    const lookUp = songs * (end - first) < entries;
     for (let i = first; i < end; i++) {
       const start = ring.starts[i]!;
       const bucket = ring.buckets.get(start)!;
       if (lookUp) {
-        for (const index of songs) {
+        for (let index = artistHead[artist]!; index >= 0; index = songNext[index]!) {
           const plays = bucket.get(index);
           if (plays > 0) fn(start, index, plays);
         }
       } else {
         bucket.forEach((index, plays) => {
-          if (songs.has(index)) fn(start, index, plays);
+          if (songArtist[index] === artist) fn(start, index, plays);
         });
       }
     }
+  }
+
+  /**
+   * Ranks (1 = most played, ties by `song_id`) among the songs of
+   * `previous` (song index → plays) of those of `songIds` that have plays
+   * there: each compared with every song once, nothing sorted or kept per
+   * song.
+   */
+  function ranksAmong(previous: IntCounts, songIds: readonly number[]): Map<number, number> {
+    const wanted = new Set(songIds);
+    const ids: number[] = [];
+    const plays: number[] = [];
+    previous.forEach((index, count) => {
+      const id = songIdAt(index);
+      if (wanted.has(id)) {
+        ids.push(id);
+        plays.push(count);
+      }
+    });
+    const ranks = ids.map(() => 1);
+    previous.forEach((index, count) => {
+      const id = songIdAt(index);
+      for (let i = 0; i < ids.length; i++) {
+        if (count > plays[i]! || (count === plays[i] && id < ids[i]!)) ranks[i]!++;
+      }
+    });
+    return new Map(
+      songIds.filter((id) => ids.includes(id)).map((id) => [id, ranks[ids.indexOf(id)]!]),
+    );
   }
 
   function recentPlays(artist: number, now: number): number {
@@ -630,7 +668,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     const first = lowerBound(ring.starts, now - RATE_WINDOW_MS);
     const end = lowerBound(ring.starts, now + 1);
     let plays = 0;
-    forEachPlay(ring, first, end, new Set(songsOf(artist)), (_start, _index, count) => {
+    forEachPlay(ring, first, end, artist, (_start, _index, count) => {
       plays += count;
     });
     return plays;
@@ -784,36 +822,37 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         lastEventAt: id === undefined ? undefined : allTime.lastEventAt(id),
       };
     },
-    trends(artist, window, now) {
+    trends(artist, window, now, songIds) {
       if (window === "all") return undefined;
       advance(now);
       const ring = ringOf.get(window)!;
       const layout = seriesLayout(window, now);
-      const mine = new Set(songsOf(allTime.indexOf(artist)));
-      const buckets = new Map<number, [number, number][]>();
-      const all: [number, number][] = [];
-      const previous = new Map<number, number>();
-      forEachPlay(ring, 0, ring.starts.length, mine, (start, index, plays) => {
-        const id = songIdAt(index);
-        if (start >= ring.from) {
-          let list = buckets.get(id);
-          if (list === undefined) buckets.set(id, list = []);
-          list.push([start, plays]);
-          all.push([start, plays]);
-        } else {
-          previous.set(id, (previous.get(id) ?? 0) + plays);
-        }
-      });
+      const total = new Array<number>(layout.points).fill(0);
       const series = new Map<number, number[]>();
-      for (const [id, list] of buckets) series.set(id, downsample(list, layout));
+      const previous = createIntCounts(); // song index → plays in the period before
+      const wanted = new Set(songIds);
+      const id = allTime.indexOf(artist);
+      if (id !== undefined) {
+        forEachPlay(ring, 0, ring.starts.length, id, (start, index, plays) => {
+          if (start < ring.from) return previous.add(index, plays);
+          const point = pointOf(layout, start);
+          if (point < 0) return;
+          total[point]! += plays;
+          const songId = songIdAt(index);
+          if (!wanted.has(songId)) return;
+          let points = series.get(songId);
+          if (points === undefined) {
+            series.set(songId, points = new Array<number>(layout.points).fill(0));
+          }
+          points[point]! += plays;
+        });
+      }
       const held = KEEPS_PREVIOUS[window] && ring.from - ring.spec.lengthMs! >= ring.completeFrom;
       return {
         layout,
         series,
-        total: downsample(all, layout),
-        previousRanks: held
-          ? ranksOf([...previous].map(([song_id, plays]) => ({ song_id, plays })))
-          : undefined,
+        total,
+        previousRanks: held ? ranksAmong(previous, songIds) : undefined,
       };
     },
     newestEventAt: () => newest === Number.NEGATIVE_INFINITY ? undefined : newest,

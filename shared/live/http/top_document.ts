@@ -72,7 +72,12 @@ export function topDocument(
 ): TopDocument {
   const newest = counter.newestEventAt();
   const top = counter.top(query.artist, query.window, query.limit, now);
-  const trends = counter.trends(query.artist, query.window, now);
+  const trends = counter.trends(
+    query.artist,
+    query.window,
+    now,
+    top.songs.map((song) => song.song_id),
+  );
   const ranks = trends?.previousRanks;
   return {
     artist: top.artist,
