@@ -11,6 +11,7 @@
 
 import process from "node:process";
 import { installFastVarints } from "./encoder_patch.ts";
+import { installFastBatches } from "./batch_patch.ts";
 import { installCoordinatorFollowing } from "./coordinator_patch.ts";
 
 let installed = false;
@@ -42,6 +43,7 @@ export function installKafkaPatches(): void {
   if (installed) return;
   installed = true;
   installFastVarints();
+  installFastBatches();
   installCoordinatorFollowing();
   const emitWarning = process.emitWarning.bind(process);
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
