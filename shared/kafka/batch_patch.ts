@@ -150,8 +150,9 @@ function hasNoHeaders(headers: unknown): boolean {
  * import { Buffer } from "node:buffer";
  * import { writeRecord } from "./batch_patch.ts";
  * const record = writeRecord({ offsetDelta: 1, timestampDelta: 0, key: null, value: Buffer.from("hi") });
- * // length 7, attributes, timestamp delta 0, offset delta 1, no key, 2 bytes, no headers
- * assert.deepEqual([...record!.buffer], [14, 0, 0, 2, 1, 4, 104, 105, 0]);
+ * // zigzag varints: length 8, then attributes, timestamp delta 0, offset delta 1,
+ * // no key (-1), a value of 2 bytes, no headers
+ * assert.deepEqual([...record!.buffer], [16, 0, 0, 2, 1, 4, 104, 105, 0]);
  * assert.equal(writeRecord({ key: "text", value: null }), undefined);
  * ```
  */
