@@ -7,7 +7,9 @@
  * BigQuery, keeps a row count per stream, nothing else); table lookups and
  * columns still come from the local BigQuery over REST. Reference, in the
  * same run on the same topic: `kcat -C` (librdkafka) reading every message
- * to `/dev/null`.
+ * to `/dev/null`, and the consumer's Kafka input alone (`kafka_input.ts`:
+ * kafkajs with the consumer's fetch settings and V8 flag, doing nothing with
+ * what it reads), both timed from spawn to exit.
  *
  * Per run of ours: rows/s from the progress lines (as in `sink`), peak RSS
  * (`VmHWM`), and CPU-seconds per million rows over the same window (from
@@ -20,7 +22,7 @@
 
 import { tail } from "../shared/launch/mod.ts";
 import { type MemorySample, peakMb, sampleMemory } from "./proc_memory.ts";
-import { fillTopic, finish, kcat, spawnConsumer } from "./processes.ts";
+import { fillTopic, finish, kcat, spawn, spawnConsumer } from "./processes.ts";
 import type { BenchResult, MeasuredReference, Reference } from "./report.ts";
 import { dropTables, openAdmin, removeKafka, topicSize, uniqueName } from "./services.ts";
 import { insertedOf, progressRate } from "./sink.ts";
@@ -160,6 +162,7 @@ export async function benchSinkCeiling(options: SinkCeilingOptions): Promise<Ben
   const topic = uniqueName("ceiling");
   const runs: CeilingRun[] = [];
   const kcatRates: number[] = [];
+  const inputRates: number[] = [];
   const sweep: (SweepPoint & CeilingRun)[] = [];
   try {
     await fillTopic(topic, n);
@@ -167,12 +170,17 @@ export async function benchSinkCeiling(options: SinkCeilingOptions): Promise<Ben
     if (size !== n) throw new Error(`The sink_ceiling topic holds ${size} events, expected ${n}`);
     for (let rep = 0; rep < options.repetitions; rep++) {
       // Alternate who goes first: the page cache and the broker warm up for both alike.
-      const order = rep % 2 === 0 ? ["kcat", "ours"] : ["ours", "kcat"];
+      const contenders = ["kcat", "input", "ours"];
+      const order = [...contenders.slice(rep % 3), ...contenders.slice(0, rep % 3)];
       for (const contender of order) {
         if (contender === "kcat") {
           const rate = await kcat(topic, n);
           kcatRates.push(rate);
           log(`sink_ceiling #${rep + 1} kcat -C: ${Math.round(rate)} messages/s`);
+        } else if (contender === "input") {
+          const rate = await kafkaInput(topic, n);
+          inputRates.push(rate);
+          log(`sink_ceiling #${rep + 1} Kafka input alone: ${Math.round(rate)} messages/s`);
         } else {
           const run = await ours(topic, n, standin, []);
           runs.push(run);
@@ -210,8 +218,13 @@ export async function benchSinkCeiling(options: SinkCeilingOptions): Promise<Ben
     ...kcatSummary,
     ratio: ratio(oursSummary.median, kcatSummary.median),
   };
+  const inputSummary = summarize(inputRates);
   const cpu = runs.flatMap((run) => run.cpuSecondsPerMillion ?? []);
-  const references: Reference[] = [reference];
+  const references: Reference[] = [reference, {
+    name: "the consumer's Kafka input alone (kafkajs, nothing done with the messages)",
+    ...inputSummary,
+    ratio: ratio(oursSummary.median, inputSummary.median),
+  }];
   return {
     id: "sink_ceiling",
     what: `livecharts consumer (exactly once, defaults), ${
@@ -230,13 +243,42 @@ export async function benchSinkCeiling(options: SinkCeilingOptions): Promise<Ben
       "checking its offset and stores nothing (table metadata from the local BigQuery); rows/s " +
       "from progress lines every 100 ms, first insert to all N; CPU-seconds per million rows from " +
       "/proc/<pid>/stat over the same window; peak RSS = max VmHWM. Reference: kcat -C -e on the " +
-      "same topic to /dev/null, spawn to exit. Sweep: the same run once per setting.",
+      "same topic to /dev/null, spawn to exit; the consumer's Kafka input alone " +
+      "(bench/kafka_input.ts: kafkajs with the consumer's fetch settings and V8 flag, nothing " +
+      "done with the messages), spawn to exit. Sweep: the same run once per setting.",
     details: {
       events: n,
-      per_repetition: { ours: runs, kcat: kcatRates },
+      per_repetition: { ours: runs, kcat: kcatRates, kafka_input: inputRates },
       cpu_seconds_per_million: cpu.length === 0 ? null : summarize(cpu),
       peak_rss_mb: summarize(runs.map((run) => run.peakRssMb)),
       sweep,
     },
   };
+}
+
+/**
+ * Messages a second of the consumer's Kafka input alone reading `events`
+ * messages of `topic` (`kafka_input.ts`), spawn to exit.
+ */
+async function kafkaInput(topic: string, events: number): Promise<number> {
+  const script = new URL("./kafka_input.ts", import.meta.url).pathname;
+  const started = performance.now();
+  const lines = await finish(
+    spawn("deno", [
+      "run",
+      "--allow-net=127.0.0.1:9092",
+      "--allow-env",
+      "--v8-flags=--optimize-for-size",
+      script,
+      topic,
+      String(events),
+    ]),
+    "kafka_input.ts",
+    120_000,
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (!lines.some((line) => line.text.includes(`"messages":`))) {
+    throw new Error(`kafka_input.ts did not report its messages:\n${tail(lines)}`);
+  }
+  return events / seconds;
 }
