@@ -104,7 +104,9 @@ const RECORD_PROTOTYPE: object = Object.create(Encoder.prototype, {
   },
 });
 
-let block = Buffer.allocUnsafe(BLOCK_BYTES);
+// The first block is made by the first record: a process that never
+// produces holds none.
+let block = Buffer.allocUnsafe(0);
 let used = 0;
 
 /** Bytes of `value` as a zigzag varint (kafkajs' `sizeOfVarInt`). */
