@@ -13,8 +13,8 @@
  *   instead, as the same bytes; any other record is left to kafkajs.
  *
  * kafkajs' record batch modules take these two functions from their own
- * modules when first loaded (on the first produce request), so the patch
- * replaces what those modules export before then. The broker checks every
+ * modules when first loaded (on the first fetch or produce request), so the
+ * patch replaces what those modules export before then. The broker checks every
  * batch's checksum and refuses a wrong one, so a publish that is
  * acknowledged proves the bytes; tests/integration/kafka_encoder_patch_test.ts
  * publishes through both and counts what went through them
@@ -35,8 +35,6 @@ const CASTAGNOLI = 0x82f63b78;
 /** kafkajs' modules, relative to its protocol folder. */
 const CRC_MODULE = "./recordBatch/crc32C/index.js";
 const RECORD_MODULE = "./recordBatch/record/v0/index.js";
-const BATCH_MODULE = "./recordBatch/v0/index.js";
-const PRODUCE_MODULE = "./requests/produce/v3/request.js";
 const ENCODER_FILE = "/kafkajs/src/protocol/encoder.js";
 
 /** Records are written into blocks of this size (a larger record gets its own). */
@@ -222,8 +220,10 @@ export function fastBatchCounts(): { batches: number; records: number } {
 /**
  * Makes kafkajs checksum record batches with {@linkcode crc32c} and write
  * records with {@linkcode writeRecord} (once; later calls do nothing), and
- * returns kafkajs' own functions. Throws when kafkajs' record batch or
- * produce request module is already loaded, since it would keep the old ones.
+ * returns kafkajs' own functions. A kafkajs module loaded before this keeps
+ * the function it took (a fetch loads the record batch module, a produce
+ * request both): correct, only slower. Each entry script installs this
+ * before it connects, so it never happens there.
  *
  * @example
  * ```ts
@@ -237,14 +237,6 @@ export function fastBatchCounts(): { batches: number; records: number } {
 export function installFastBatches(): BatchFunctions {
   if (originals !== undefined) return originals;
   const require = kafkajsRequire();
-  for (const loader of [BATCH_MODULE, PRODUCE_MODULE]) {
-    if (require.cache[require.resolve(loader)] !== undefined) {
-      throw new Error(
-        `Cannot install the fast record batches: kafkajs' ${loader} is already loaded ` +
-          "(call installKafkaPatches() before the first produce request)",
-      );
-    }
-  }
   const crc = replaceExports(require, CRC_MODULE, () => (bytes: Uint8Array) => {
     counts.batches++;
     return crc32c(bytes);
