@@ -1,7 +1,9 @@
 /**
  * The process-wide changes kafkajs needs, installed by one explicit call
  * from each entry script that uses Kafka (importing this folder changes
- * nothing): the fast varint writers of `encoder_patch.ts`, commits that
+ * nothing): the fast varint writers of `encoder_patch.ts`, the record
+ * batches written in shared blocks and checksummed in WebAssembly of
+ * `batch_patch.ts`, commits that
  * follow a moved group coordinator (`coordinator_patch.ts`), and a filter on
  * `process.emitWarning` that drops the runtime's warning about kafkajs'
  * negative timer delays.
@@ -21,6 +23,9 @@ let installed = false;
  *
  * - kafkajs spends most of a producer's time building a Buffer per varint;
  *   the patched writers write the same bytes in place (see `encoder_patch.ts`).
+ * - kafkajs makes a zero-filled encoder per record and checksums each batch
+ *   a byte at a time; records without headers are written into shared blocks
+ *   and batches checksummed by hash-wasm instead (see `batch_patch.ts`).
  * - kafkajs' consumer commits to the group coordinator it found at its last
  *   join, even after the coordinator moved; the patched commit looks it up
  *   again after a `NOT_COORDINATOR` answer (see `coordinator_patch.ts`).
