@@ -24,7 +24,7 @@ import {
   installKafkaPatches,
   openPublisher,
 } from "./shared/kafka/mod.ts";
-import { logger, serveMetrics, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { logFatal, logger, serveMetrics, setupLogging, stopLogging } from "./shared/ops/mod.ts";
 import {
   createConsumerMetrics,
   createSinkStream,
@@ -120,8 +120,7 @@ async function main(): Promise<number> {
 
 if (import.meta.main) {
   main().then(Deno.exit, async (error) => {
-    log.fatal("Consumer failed: {error}", { error: errorMessage(error) });
-    await stopLogging();
+    await logFatal(log, "Consumer failed: {error}", { error: errorMessage(error) });
     Deno.exit(1);
   });
 }

@@ -26,7 +26,7 @@ import {
   startDashboardProgress,
   waitOutCrashLoop,
 } from "./shared/live/mod.ts";
-import { logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { logFatal, logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
 import { dashboardOptions } from "./shared/tables/mod.ts";
 
 /** The options of this script (`shared/tables/`, where the launcher reads them). */
@@ -113,8 +113,7 @@ async function main(): Promise<number> {
 
 if (import.meta.main) {
   main().then(Deno.exit, async (error) => {
-    log.fatal("Dashboard failed: {error}", { error: errorMessage(error) });
-    await stopLogging();
+    await logFatal(log, "Dashboard failed: {error}", { error: errorMessage(error) });
     Deno.exit(1);
   });
 }

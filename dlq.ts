@@ -17,7 +17,7 @@ import {
   replayDeadLetters,
 } from "./shared/dlq/mod.ts";
 import { createKafka, installKafkaPatches } from "./shared/kafka/mod.ts";
-import { logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { logFatal, logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
 import { dlqOptions } from "./shared/tables/mod.ts";
 
 /** The options of this script (`shared/tables/`, where the launcher reads them). */
@@ -66,8 +66,7 @@ async function main(): Promise<number> {
 
 if (import.meta.main) {
   main().then(Deno.exit, async (error) => {
-    log.fatal("dlq failed: {error}", { error: errorMessage(error) });
-    await stopLogging();
+    await logFatal(log, "dlq failed: {error}", { error: errorMessage(error) });
     Deno.exit(1);
   });
 }

@@ -17,7 +17,7 @@ import {
   isTransientKafkaError,
   openPublisher,
 } from "./shared/kafka/mod.ts";
-import { logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
+import { logFatal, logger, setupLogging, stopLogging } from "./shared/ops/mod.ts";
 import {
   createSimulator,
   deliverTo,
@@ -111,8 +111,7 @@ async function main(): Promise<number> {
 
 if (import.meta.main) {
   main().then(Deno.exit, async (error) => {
-    log.fatal("Producer failed: {error}", { error: errorMessage(error) });
-    await stopLogging();
+    await logFatal(log, "Producer failed: {error}", { error: errorMessage(error) });
     Deno.exit(1);
   });
 }

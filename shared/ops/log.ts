@@ -69,6 +69,7 @@ export interface LoggingOptions {
  * flushes the file sink at exit.
  */
 export async function setupLogging(options: LoggingOptions): Promise<void> {
+  configured = false;
   const sinks: Record<string, Sink> = {};
   const names: string[] = [];
   if (options.console !== false) {
@@ -100,11 +101,55 @@ export async function setupLogging(options: LoggingOptions): Promise<void> {
       })),
     ],
   });
+  configured = true;
 }
+
+/** Whether {@linkcode setupLogging} has configured the sinks (and they are not stopped). */
+let configured = false;
 
 /** Flushes and closes the sinks. */
 export async function stopLogging(): Promise<void> {
+  configured = false;
   await reset();
+}
+
+/**
+ * Logs `message` (a template whose `{name}`s come from `properties`) as
+ * fatal and flushes the sinks: what an entry script does as it fails. Before
+ * {@linkcode setupLogging} has configured any sink, the line goes to stderr
+ * as `error: …` instead, so a script that fails while it starts (before its
+ * options are read) never exits without a word.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { logFatal, logger } from "./log.ts";
+ * const printed: unknown[] = [];
+ * const print = console.error;
+ * console.error = (...line: unknown[]) => void printed.push(...line);
+ * try {
+ *   await logFatal(logger("producer"), "Producer failed: {error}", { error: "no broker" });
+ * } finally {
+ *   console.error = print;
+ * }
+ * assert.deepEqual(printed, ["error: Producer failed: no broker"]);
+ * ```
+ */
+export async function logFatal(
+  log: Logger,
+  message: string,
+  properties: Record<string, unknown>,
+): Promise<void> {
+  if (!configured) {
+    const text = message.replace(
+      /\{(\w+)\}/g,
+      (whole, name: string) => name in properties ? String(properties[name]) : whole,
+    );
+    console.error(`error: ${text}`);
+    return;
+  }
+  log.fatal(message, properties);
+  await stopLogging();
 }
 
 /** A logger under the `livecharts` category. */

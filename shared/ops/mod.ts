@@ -15,6 +15,7 @@
 
 export { checkHealth, type Health, type HealthInput, healthOptions } from "./health.ts";
 export {
+  logFatal,
   logFileOption,
   logger,
   type LoggingOptions,
