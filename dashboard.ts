@@ -58,7 +58,10 @@ async function main(): Promise<number> {
   // Full-table queries: one run at a time, at most one per interval.
   const gate = createReconcileGate({
     run: () =>
-      reconcile(feed.counter(), warehouse, Date.now(), { maxFutureMs: config.maxFutureSkew }),
+      reconcile(feed.counter(), warehouse, Date.now(), {
+        maxFutureMs: config.maxFutureSkew,
+        onlyPartitions: config.onlyPartitions,
+      }),
     minIntervalMs: config.reconcileMinInterval,
   });
   const server = serveDashboard({

@@ -89,6 +89,7 @@ async function main(): Promise<number> {
       count: config.count,
       rate: config.rate,
       batchSize: config.batchSize,
+      keyBy: config.keyBy,
       signal: stop,
       deadline: deadlineAfter(stop, 15_000),
       isTransient: isTransientKafkaError,

@@ -14,6 +14,8 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
+import { AssignerProtocol, type PartitionAssigner } from "kafkajs";
 import { type KafkaClient, kafkajsOf } from "./client.ts";
 import { createAdmin, type KafkaAdmin, type PartitionLag } from "./admin.ts";
 
@@ -70,6 +72,13 @@ export interface SourceOptions {
   maxBytes?: number;
   /** Partitions whose batches are handled at the same time (default 1). */
   partitionsAtOnce?: number;
+  /**
+   * Only these partitions of the topic (default: all, shared among the
+   * group's members). The group's leader gives them all to one member and
+   * nothing to the others: meant for a group of one, such as a reader's
+   * throwaway group.
+   */
+  partitions?: readonly number[];
   /**
    * How long the group waits for a silent member before its partitions move
    * (default 30 s); heartbeats go at a tenth of it.
@@ -132,11 +141,41 @@ export function fetchedOffsetOf(batch: object, first: bigint): bigint {
   return fetched < first ? fetched : first;
 }
 
+/**
+ * A group assignment that gives `partitions` of `topic` to the first member
+ * and nothing to the others (kafkajs' assigner interface; its own round
+ * robin would spread every partition).
+ */
+function onlyPartitions(topic: string, partitions: readonly number[]): PartitionAssigner {
+  const name = "LivechartsOnly";
+  const empty = Buffer.alloc(0);
+  return () => ({
+    name,
+    version: 1,
+    assign: ({ members }) =>
+      Promise.resolve(members.map(({ memberId }, index) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({
+          version: 1,
+          assignment: index === 0 ? { [topic]: [...partitions] } : {},
+          userData: empty,
+        }),
+      }))),
+    protocol: ({ topics }) => ({
+      name,
+      metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: empty }),
+    }),
+  });
+}
+
 /** Creates a source; nothing connects before {@linkcode Source.run}. */
 export function createSource(kafka: KafkaClient, options: SourceOptions): Source {
   const { topic, group } = options;
   const consumer = kafkajsOf(kafka).consumer({
     groupId: group,
+    ...(options.partitions === undefined
+      ? {}
+      : { partitionAssigners: [onlyPartitions(topic, options.partitions)] }),
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: Math.max(100, Math.floor((options.sessionTimeoutMs ?? 30_000) / 10)),
     allowAutoTopicCreation: false,

@@ -37,6 +37,34 @@ function positiveDuration(raw: string): number {
   return ms;
 }
 
+/**
+ * Parses `--only-partitions`: partition numbers separated by commas, sorted
+ * and without repeats; empty means all.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { partitionList } from "./options.ts";
+ * assert.deepEqual(partitionList("2,0, 2"), [0, 2]);
+ * assert.equal(partitionList(""), undefined);
+ * assert.throws(() => partitionList("0,x"), /must be partition numbers separated by commas, got "x"/);
+ * ```
+ */
+export function partitionList(raw: string): number[] | undefined {
+  if (raw.trim() === "") return undefined;
+  const partitions = new Set<number>();
+  for (const part of raw.split(",")) {
+    const text = part.trim();
+    if (!/^\d{1,6}$/.test(text)) {
+      throw new Error(
+        `must be partition numbers separated by commas, got ${JSON.stringify(text)}`,
+      );
+    }
+    partitions.add(Number(text));
+  }
+  return [...partitions].sort((a, b) => a - b);
+}
+
 /** Serving address and the live counts' settings. */
 export const dashboardOptions = {
   host: {
@@ -54,6 +82,17 @@ export const dashboardOptions = {
     help: "Port to serve on; 0 picks a free one",
     fallback: 8080,
     parse: integer(0, 65535),
+  },
+  onlyPartitions: {
+    flag: "only-partitions",
+    env: "DASHBOARD_ONLY_PARTITIONS",
+    arg: "LIST",
+    help: "Count only these partitions of the topic, e.g. 0,1: one shard of several " +
+      "dashboards (with plays keyed by artist, produce --key-by artist, each artist is whole " +
+      "in one shard)",
+    fallback: undefined as number[] | undefined,
+    fallbackHelp: "all",
+    parse: partitionList,
   },
   allowedLateness: {
     flag: "allowed-lateness",

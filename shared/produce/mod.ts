@@ -19,7 +19,7 @@
  * @module
  */
 
-export { produceOptions } from "./options.ts";
+export { type KeyBy, produceOptions } from "./options.ts";
 export {
   type EventMessage,
   produceEvents,

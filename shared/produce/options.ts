@@ -9,6 +9,31 @@
 import { decimal, integer, type Option, parseDuration } from "../cli/mod.ts";
 import { artistSlug } from "../event.ts";
 
+/**
+ * What a message's key is made of, so what lands in one partition: `song`
+ * (`artist/song_id`: one song's plays in one partition, an artist spread
+ * over partitions) or `artist` (every play of an artist in one partition:
+ * what dashboards sharded by partition need, see the dashboard's
+ * `--only-partitions`).
+ */
+export type KeyBy = "song" | "artist";
+
+/**
+ * Parses `--key-by`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { keyBy } from "./options.ts";
+ * assert.equal(keyBy("artist"), "artist");
+ * assert.throws(() => keyBy("user"), /must be song or artist, got "user"/);
+ * ```
+ */
+export function keyBy(raw: string): KeyBy {
+  if (raw === "song" || raw === "artist") return raw;
+  throw new Error(`must be song or artist, got ${JSON.stringify(raw)}`);
+}
+
 /** What to simulate and how fast to send it. */
 export const produceOptions = {
   count: {
@@ -62,6 +87,14 @@ export const produceOptions = {
       "history quickly); 0: all at now",
     fallback: 0,
     parse: parseDuration,
+  },
+  keyBy: {
+    flag: "key-by",
+    arg: "KEY",
+    help: "Message key: song (artist/song_id: one song's plays in one partition) or artist " +
+      "(an artist's plays in one partition: what dashboards sharded with --only-partitions need)",
+    fallback: "song" as KeyBy,
+    parse: keyBy,
   },
   batchSize: {
     flag: "batch-size",

@@ -1,6 +1,7 @@
 /**
  * The producer loop: draws events from a simulator, paces them to a rate (or
- * as fast as the broker takes them), sends them in batches keyed by song, and
+ * as fast as the broker takes them), sends them in batches keyed by song (or
+ * by artist, for dashboards sharded by partition), and
  * retries failed deliveries until they succeed or the run is stopped.
  *
  * @module
@@ -9,6 +10,7 @@
 import { encodeEvent, type SongCompleted } from "../event.ts";
 import { type BackoffOptions, retry, sleep } from "../ops/mod.ts";
 import { eventsDue, type Simulator } from "./simulator.ts";
+import type { KeyBy } from "./options.ts";
 
 /** A message as handed to the Kafka producer. */
 export interface EventMessage {
@@ -51,11 +53,30 @@ export interface ProduceOptions {
   onDelivered?: (events: SongCompleted[]) => void;
   onError?: (error: unknown, attempt: number, delayMs: number) => void;
   backoff?: BackoffOptions;
+  /** What a message's key is made of (default `song`). */
+  keyBy?: KeyBy;
 }
 
-/** The Kafka message for an event: keyed by artist and song. */
-export function toMessage(event: SongCompleted): EventMessage {
-  return { key: `${event.artist}/${event.song_id}`, value: encodeEvent(event) };
+/**
+ * The Kafka message for an event: keyed by artist and song, or by artist
+ * alone.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { toMessage } from "./produce_events.ts";
+ * const event = {
+ *   user_id: 1, artist: "tony-allen", song_id: 3, song_name: "Asiko",
+ *   event_type: "song_completed" as const, timestamp: "2026-12-06 10:00:00",
+ *   event_id: "0b6c4d0e-8b7a-4c35-9a51-2f1f3c0f6a11",
+ * };
+ * assert.equal(toMessage(event).key, "tony-allen/3");
+ * assert.equal(toMessage(event, "artist").key, "tony-allen");
+ * ```
+ */
+export function toMessage(event: SongCompleted, keyBy: KeyBy = "song"): EventMessage {
+  const key = keyBy === "artist" ? event.artist : `${event.artist}/${event.song_id}`;
+  return { key, value: encodeEvent(event) };
 }
 
 /**
@@ -76,6 +97,7 @@ export function toMessage(event: SongCompleted): EventMessage {
 export async function produceEvents(options: ProduceOptions): Promise<ProduceStats> {
   const stats: ProduceStats = { sent: 0, errors: 0, unsent: 0 };
   const batchSize = options.batchSize ?? 4_000;
+  const keyBy = options.keyBy ?? "song";
   const concurrency = options.rate === 0 ? (options.concurrency ?? 4) : 64;
   const limit = options.count === 0 ? Number.POSITIVE_INFINITY : options.count;
   const inFlight = new Set<Promise<void>>();
@@ -91,7 +113,7 @@ export async function produceEvents(options: ProduceOptions): Promise<ProduceSta
     const events: SongCompleted[] = [];
     for (let i = 0; i < size; i++) events.push(options.next());
     generated += size;
-    const messages = events.map(toMessage);
+    const messages = events.map((event) => toMessage(event, keyBy));
     const delivery = retry(() => options.send(messages, giveUp), {
       ...options.backoff,
       isTransient: options.isTransient ?? (() => true),

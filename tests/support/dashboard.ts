@@ -159,11 +159,14 @@ export async function dashboardState(url: string): Promise<Map<string, WindowSta
 
 /**
  * BigQuery's full recount for every artist and window of `state`, each
- * with the same `from`: `COUNT(DISTINCT event_id)` per song.
+ * with the same `from`: `COUNT(DISTINCT event_id)` per song; also all time
+ * of each artist in the table that `state` lacks (of those `owned` says
+ * the dashboard serves: default all).
  */
 export async function bigqueryState(
   table: string,
   state: ReadonlyMap<string, WindowState>,
+  owned: (artist: string) => boolean = () => true,
 ): Promise<Map<string, WindowState>> {
   const recount = new Map<string, WindowState>();
   const artists = new Set([...state.keys()].map((key) => key.split(" ")[0]!));
@@ -171,7 +174,7 @@ export async function bigqueryState(
     warehouseFor(table),
     `SELECT DISTINCT artist FROM \`livecharts-local.music.${table}\``,
   );
-  for (const row of extra) artists.add(String(row.artist));
+  for (const row of extra) if (owned(String(row.artist))) artists.add(String(row.artist));
   for (const artist of artists) {
     for (const window of WINDOWS) {
       const from = state.get(`${artist} ${window}`)?.from ?? null;
@@ -212,11 +215,12 @@ export async function waitForEqualBigQuery(
   url: string,
   table: string,
   timeoutMs = 60_000,
+  owned?: (artist: string) => boolean,
 ): Promise<Map<string, WindowState>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const state = await dashboardState(url);
-    const differences = stateDifferences(state, await bigqueryState(table, state));
+    const differences = stateDifferences(state, await bigqueryState(table, state, owned));
     if (differences.length === 0) return state;
     if (Date.now() > until) {
       throw new Error(

@@ -119,6 +119,36 @@ export interface ReadAnchorsOptions {
   stored?: () => Promise<ReadonlyMap<number, bigint>>;
   /** Told which partitions with records had no commit, and where they were anchored. */
   onUncommitted?: (partitions: PartitionAnchor[]) => void;
+  /** Only these partitions (a dashboard sharded by partition); default all. */
+  partitions?: readonly number[];
+}
+
+/**
+ * The entries of `partitions` only (all when undefined); throws when the
+ * topic lacks one of them.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shareOf } from "./anchors.ts";
+ * const offsets = [0, 1, 2].map((partition) => ({ partition, low: 0n, high: 5n }));
+ * assert.deepEqual(shareOf(offsets, [2, 0]).map((p) => p.partition), [0, 2]);
+ * assert.equal(shareOf(offsets, undefined).length, 3);
+ * assert.throws(() => shareOf(offsets, [1, 3]), /has no partition 3 \(its partitions: 0-2\)/);
+ * ```
+ */
+export function shareOf<T extends { partition: number }>(
+  offsets: readonly T[],
+  partitions: readonly number[] | undefined,
+): T[] {
+  if (partitions === undefined) return [...offsets];
+  const missing = partitions.filter((p) => !offsets.some((o) => o.partition === p));
+  if (missing.length > 0) {
+    throw new Error(
+      `the topic has no partition ${missing.join(", ")} (its partitions: 0-${offsets.length - 1})`,
+    );
+  }
+  return offsets.filter((o) => partitions.includes(o.partition));
 }
 
 /** Reads the anchors of `topic` for the consumer group `group`. */
@@ -129,7 +159,7 @@ export async function readAnchors(
   options: ReadAnchorsOptions = {},
 ): Promise<PartitionAnchor[]> {
   const committed = await admin.committed(group, topic);
-  const offsets = await admin.topicOffsets(topic);
+  const offsets = shareOf(await admin.topicOffsets(topic), options.partitions);
   const uncommitted = offsets.filter((p) => !committed.has(p.partition) && p.high > 0n);
   if (uncommitted.length === 0 || options.stored === undefined) {
     return anchorsOf(offsets, committed);

@@ -61,6 +61,12 @@ export interface LiveFeedOptions {
   topic: string;
   /** Partitions of the topic if it has to be created. */
   partitions: number;
+  /**
+   * Count only these partitions of the topic (a dashboard sharded by
+   * partition: with plays keyed by artist, each shard holds its artists
+   * whole); default all.
+   */
+  onlyPartitions?: readonly number[] | undefined;
   /** Group of the BigQuery consumer: its committed offsets are the anchors. */
   group: string;
   warehouse: Warehouse;
@@ -193,6 +199,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
   // A group without commits (not the consumer's?) is anchored on what the
   // table holds, never on the topic's start: no silent replay of it all.
   const anchoring: ReadAnchorsOptions = {
+    ...(options.onlyPartitions === undefined ? {} : { partitions: options.onlyPartitions }),
     stored: async () => {
       try {
         return await storedOffsets(warehouse);
@@ -266,6 +273,7 @@ export function createLiveFeed(kafka: KafkaClient, options: LiveFeedOptions): Li
       topic,
       counter: generation.counter,
       anchors,
+      ...(options.onlyPartitions === undefined ? {} : { partitions: options.onlyPartitions }),
       now,
       ...(options.maxFutureMs === undefined ? {} : { maxFutureMs: options.maxFutureMs }),
       onCaughtUp: (stats) => {

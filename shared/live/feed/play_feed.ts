@@ -129,6 +129,8 @@ export interface PlayFeedOptions {
   anchors: readonly PartitionAnchor[];
   /** Prefix of the feed's throwaway group id (default `livecharts-dashboard`). */
   groupPrefix?: string;
+  /** Read only these partitions (a shard); default all. */
+  partitions?: readonly number[];
   /** Called once everything present when anchored was read. */
   onCaughtUp?: (stats: FeedStats) => void;
   /** Called for each invalid message. */
@@ -235,6 +237,7 @@ export async function startPlayFeed(
       // Small fetches keep memory flat whatever is waiting in the topic.
       maxBytes: 1_048_576,
       maxBytesPerPartition: 524_288,
+      ...(options.partitions === undefined ? {} : { partitions: options.partitions }),
     });
     client.onAssigned((partitions) => {
       for (const partition of partitions) {

@@ -152,11 +152,13 @@ async function readBigQueryCounts(
   warehouse: Warehouse,
   from: number | undefined,
   clock: { now: number; maxFutureMs: number },
+  partitions: readonly number[] | undefined,
   comparison: { bigquery(artist: string, songId: number, plays: number): void },
 ): Promise<void> {
   const conditions = [
     ...(from === undefined ? [] : [`timestamp >= TIMESTAMP_MILLIS(${Math.floor(from)})`]),
     eventTimeSql(clock.now, clock.maxFutureMs),
+    ...(partitions === undefined ? [] : [partitionsSql(partitions)]),
   ];
   await queryPages(
     warehouse,
@@ -172,6 +174,26 @@ async function readBigQueryCounts(
 }
 
 /**
+ * SQL of "the row was read from one of `partitions`".
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { partitionsSql } from "./reconcile.ts";
+ * assert.equal(partitionsSql([0, 2]), "kafka_partition IN (0, 2)");
+ * assert.equal(partitionsSql([]), "FALSE");
+ * ```
+ */
+export function partitionsSql(partitions: readonly number[]): string {
+  for (const partition of partitions) {
+    if (!Number.isSafeInteger(partition) || partition < 0) {
+      throw new RangeError(`Cannot write a partition into SQL: got ${partition}`);
+    }
+  }
+  return partitions.length === 0 ? "FALSE" : `kafka_partition IN (${partitions.join(", ")})`;
+}
+
+/**
  * Compares every window at wall time `now`. The dashboard side is captured
  * for all windows before BigQuery is asked, so nothing moves in between.
  */
@@ -179,7 +201,7 @@ export async function reconcile(
   counter: PlayCounter,
   warehouse: Warehouse,
   now: number,
-  options: { maxFutureMs?: number } = {},
+  options: { maxFutureMs?: number; onlyPartitions?: readonly number[] | undefined } = {},
 ): Promise<Reconciliation> {
   const clock = { now, maxFutureMs: options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS };
   const snapshots = WINDOW_NAMES.map((window) => ({
@@ -189,7 +211,13 @@ export async function reconcile(
   const windows: WindowCheck[] = [];
   for (const snapshot of snapshots) {
     const comparison = compareSongs(snapshot.plays, counter);
-    await readBigQueryCounts(warehouse, snapshot.from, clock, comparison);
+    await readBigQueryCounts(
+      warehouse,
+      snapshot.from,
+      clock,
+      options.onlyPartitions,
+      comparison,
+    );
     const found = comparison.finish();
     windows.push({
       window: snapshot.window,
