@@ -81,6 +81,17 @@ export interface SizeFigures {
   setup_s: number;
   /** `catalog_start`: BigQuery's two answers read, a page at a time, doing nothing with them (s). */
   answers_s?: Summary;
+  /** `catalog_start`: one start of a dashboard sharded to each share of the partitions. */
+  shards?: ShardStart[];
+}
+
+/** One start of a dashboard given `--only-partitions`. */
+export interface ShardStart {
+  partitions: number[];
+  /** Plays (here distinct songs) below the anchors of those partitions. */
+  plays: number;
+  start_s: number;
+  peak_mb: number;
 }
 
 /** Rows per `INSERT … SELECT` (the emulator builds each in memory). */
@@ -191,11 +202,12 @@ async function oneStart(
   names: { topic: string; table: string; view: string; group: string },
   plays: number,
   timeoutMs = 120_000,
+  args: readonly string[] = [],
 ): Promise<{ seconds: number; liveAfterMs: number | null; peakMb: number }> {
   let memory: ReturnType<typeof sampleMemory> | undefined;
   const started = performance.now();
   const dashboard = await startDashboard(names, {
-    args: ["--reconcile-every", "0", "--reanchor-every", "0"],
+    args: ["--reconcile-every", "0", "--reanchor-every", "0", ...args],
     pollMs: 25,
     timeoutMs,
     onSpawn: (child) => (memory = sampleMemory(child.pid, { intervalMs: 100, progress: () => 0 })),
@@ -273,6 +285,7 @@ async function size(
   distinctSongs?: number,
   reference?: (table: string, ends: ReadonlyMap<number, bigint>) => Promise<number>,
   shape?: HistoryShape,
+  shares: readonly (readonly number[])[] = [],
 ) {
   const id = uniqueName("start");
   const names = { topic: id, table: id, view: `${id}_top`, group: `${id}_g` };
@@ -300,6 +313,26 @@ async function size(
         } s (own measure ${run.liveAfterMs} ms), peak ${run.peakMb} MB`,
       );
     }
+    const shards: ShardStart[] = [];
+    for (const share of shares) {
+      const own = ranges.filter((r) => share.includes(r.partition));
+      const sharePlays = own.reduce((sum, r) => sum + Number(r.end), 0);
+      const run = await oneStart(names, sharePlays, 900_000, [
+        "--only-partitions",
+        share.join(","),
+      ]);
+      shards.push({
+        partitions: [...share],
+        plays: sharePlays,
+        start_s: Math.round(run.seconds * 1000) / 1000,
+        peak_mb: run.peakMb,
+      });
+      log(
+        `catalog_start shard of partitions ${share.join(",")} (${sharePlays} plays): live in ${
+          run.seconds.toFixed(2)
+        } s, peak ${run.peakMb} MB`,
+      );
+    }
     return {
       plays,
       start_s: summarize(runs.map((run) => Math.round(run.seconds * 1000) / 1000)),
@@ -307,6 +340,7 @@ async function size(
       peak_mb: summarize(runs.map((run) => run.peakMb)),
       setup_s: setup,
       ...(answers.length === 0 ? {} : { answers_s: summarize(answers) }),
+      ...(shards.length === 0 ? {} : { shards }),
     } satisfies SizeFigures;
   } finally {
     await removeKafka(admin, {
@@ -442,7 +476,15 @@ export interface CatalogStartOptions {
  */
 export async function benchCatalogStart(options: CatalogStartOptions): Promise<BenchResult> {
   const log = options.log ?? (() => {});
-  const figures = await size(options.songs, options.starts, log, options.songs, readAnswers);
+  const figures = await size(
+    options.songs,
+    options.starts,
+    log,
+    options.songs,
+    readAnswers,
+    undefined,
+    [[0], [1, 2]],
+  );
   return catalogStartRow(
     "catalog_start",
     `${label(options.songs)} distinct songs of ${
@@ -453,7 +495,10 @@ export async function benchCatalogStart(options: CatalogStartOptions): Promise<B
     "As dashboard_start, with one play of each distinct song (artist-N has songs 1 to " +
       "10, event times spread over the last songs/1,000 seconds); before each start the " +
       "dashboard's two history queries (its own SQL, below the committed offsets) are run and " +
-      "paged side by side, 2,000 rows a page, by a reader that keeps nothing: the reference.",
+      "paged side by side, 2,000 rows a page, by a reader that keeps nothing: the reference. " +
+      "After the starts, one start each of a dashboard sharded to partition 0 and to " +
+      "partitions 1,2 (--only-partitions; the topic has 3), its all-time plays checked equal " +
+      "to its partitions' (details.sizes[0].shards).",
   );
 }
 
