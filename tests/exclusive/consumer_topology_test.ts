@@ -30,6 +30,7 @@ import { assertExactly, faultNames } from "../support/faults.ts";
 import { startDashboard } from "../../bench/dashboard.ts";
 import { tail } from "../../shared/launch/tasks.ts";
 import { waitForEqualBigQuery } from "../support/dashboard.ts";
+import { murmur2 } from "../../shared/kafka/key_partitioner.ts";
 import {
   consumerArgs,
   producerArgs,
@@ -163,8 +164,11 @@ interface Pipeline {
   producer: Script;
 }
 
-/** Creates the topic, starts two consumers and the load, and waits until rows land. */
-async function startPipeline(): Promise<Pipeline> {
+/**
+ * Creates the topic, starts two consumers and the load (`producerExtra`:
+ * more producer flags), and waits until rows land.
+ */
+async function startPipeline(producerExtra: readonly string[] = []): Promise<Pipeline> {
   await startCluster();
   const n = faultNames();
   await createTopic(n.topic);
@@ -174,7 +178,7 @@ async function startPipeline(): Promise<Pipeline> {
   ];
   const producer = await startScript(
     "produce",
-    producerArgs(n.topic, { rate: RATE, partitions: PARTITIONS }),
+    [...producerArgs(n.topic, { rate: RATE, partitions: PARTITIONS }), ...producerExtra],
     ON_CLUSTER,
   );
   return { n, consumers, producer };
@@ -450,6 +454,76 @@ test({
     } finally {
       if (dashboard !== undefined) {
         const stopped = await dashboard.stop();
+        assert.equal(stopped.code, 0, tail(stopped.lines));
+      }
+      await cleanUp(p);
+    }
+  },
+});
+
+test({
+  name:
+    "sharded dashboards on the cluster: each counts its partitions' artists while leaders are SIGKILLed, together equal to BigQuery",
+  timeoutMs: 180_000,
+  ignore,
+  async fn() {
+    const shares = [[0, 1, 2], [3, 4, 5]];
+    /** The partition Kafka's default partitioner gives a play keyed by `artist`. */
+    const partitionOf = (artist: string) =>
+      (murmur2(new TextEncoder().encode(artist)) & 0x7fffffff) % PARTITIONS;
+    let p: Pipeline | undefined;
+    const shards: Awaited<ReturnType<typeof startDashboard>>[] = [];
+    try {
+      p = await startPipeline(["--key-by", "artist"]);
+      await moreRows(p, 300);
+      const names = { ...p.n, view: `${p.n.table}_top` };
+      for (const share of shares) {
+        shards.push(
+          await startDashboard(names, {
+            args: [
+              "--brokers",
+              CLUSTER_BROKERS.join(","),
+              "--reconcile-every",
+              "0",
+              "--only-partitions",
+              share.join(","),
+            ],
+            timeoutMs: 90_000,
+          }),
+        );
+      }
+      const { victims, moves } = await killBusiestLeaders(p, 2);
+      const { acknowledged } = await finish(p);
+      // The faults happened: leaders moved while the shards read.
+      assert.ok(new Set(victims).size >= 2, `victims ${victims}`);
+      assert.ok(moves >= victims.length, `${moves} leader moves`);
+      // Each shard: every artist of its partitions, whole, equal to BigQuery's
+      // recount over all partitions; none of another shard's artists.
+      const served: string[] = [];
+      let total = 0;
+      for (const [index, shard] of shards.entries()) {
+        const owned = (artist: string) => shares[index]!.includes(partitionOf(artist));
+        const state = await waitForEqualBigQuery(shard.url, names.table, 60_000, owned);
+        const artists = [...new Set([...state.keys()].map((key) => key.split(" ")[0]!))];
+        assert.ok(artists.length > 0, `shard ${index} serves no artist`);
+        for (const artist of artists) assert.ok(owned(artist), `${artist} in shard ${index}`);
+        served.push(...artists);
+        total += [...state.entries()].filter(([key]) => key.endsWith(" all"))
+          .reduce((sum, [, window]) => sum + window.total, 0);
+      }
+      assert.equal(new Set(served).size, served.length, "no artist in two shards");
+      assert.equal(
+        total,
+        acknowledged,
+        "the shards' all time counts every acknowledged event once",
+      );
+      console.log(
+        `sharded dashboards on the cluster: nodes ${victims.join(",")} killed, ${moves} leader ` +
+          `moves, ${acknowledged} events counted once over ${served.length} artists`,
+      );
+    } finally {
+      for (const shard of shards) {
+        const stopped = await shard.stop();
         assert.equal(stopped.code, 0, tail(stopped.lines));
       }
       await cleanUp(p);
