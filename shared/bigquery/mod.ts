@@ -45,6 +45,6 @@ export {
   openWarehouse,
   playsTableRef,
   query,
-  queryPages,
   type Warehouse,
 } from "./warehouse.ts";
+export { queryPages } from "./query_pages.ts";

@@ -286,67 +286,6 @@ export function query(
   });
 }
 
-/**
- * Runs a query like {@linkcode query} and hands its rows to `onPage` a page
- * (at most `pageRows`, default 20,000) at a time, so a large answer is never
- * held whole (at most two pages: the next is asked for while `onPage` reads
- * one), with the answer's row count when BigQuery tells it. The deadline
- * applies to the job and to each page.
- *
- * @example
- * ```ts ignore
- * let rows = 0;
- * await queryPages(warehouse, "SELECT x FROM UNNEST(GENERATE_ARRAY(1, 50000)) AS x", (page) => {
- *   rows += page.length;
- * });
- * ```
- */
-export async function queryPages(
-  warehouse: Warehouse,
-  sql: string,
-  onPage: (rows: Record<string, unknown>[], totalRows: number | undefined) => void,
-  options: { pageRows?: number } = {},
-): Promise<void> {
-  const ms = warehouse.requestTimeoutMs;
-  const cap = warehouse.maximumBytesBilled;
-  const [job] = await withDeadline("a query", ms, () =>
-    warehouse.client.createQueryJob({
-      query: sql,
-      ...(cap === undefined ? {} : { maximumBytesBilled: String(cap) }),
-    }));
-  const page = (token: string | undefined) =>
-    withDeadline(
-      "a page of query results",
-      ms,
-      () =>
-        job.getQueryResults({
-          timeoutMs: ms,
-          autoPaginate: false,
-          maxResults: options.pageRows ?? 20_000,
-          ...(token === undefined ? {} : { pageToken: token }),
-        }),
-    );
-  // The next page is asked for before this one is handed over, so BigQuery
-  // prepares it while the caller reads this one.
-  let pending: ReturnType<typeof page> | undefined = page(undefined);
-  while (pending !== undefined) {
-    const answer: readonly unknown[] = await pending;
-    const [rows, next, response] = answer;
-    const nextToken: unknown = isRecord(next) ? next.pageToken : undefined;
-    const total = Number(isRecord(response) ? response.totalRows : undefined);
-    pending = typeof nextToken === "string" && nextToken !== "" ? page(nextToken) : undefined;
-    try {
-      onPage(
-        Array.isArray(rows) ? rows.filter(isRecord) : [],
-        Number.isSafeInteger(total) && total >= 0 ? total : undefined,
-      );
-    } catch (error) {
-      pending?.catch(() => {}); // its answer is not wanted any more
-      throw error;
-    }
-  }
-}
-
 /** Fully qualified, quoted name of the plays table for SQL. */
 export function playsTableRef(config: BigQueryConfig): string {
   return `\`${config.project}.${config.dataset}.${config.table}\``;
