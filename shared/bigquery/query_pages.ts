@@ -173,7 +173,12 @@ async function readPage(
       }
       if (!response.ok) throw restError(response.status, body);
       const rows = resultRows(body);
-      if (rows === undefined) continue; // not complete: BigQuery waited `timeoutMs` already
+      if (rows === undefined) {
+        // Not complete: BigQuery waited up to `timeoutMs` already; a pause
+        // before asking again, in case an answer came back sooner.
+        await new Promise((resolve) => setTimeout(resolve, Math.min(500, ms / 10)));
+        continue;
+      }
       const next = isRecord(body) && typeof body.pageToken === "string" && body.pageToken !== ""
         ? body.pageToken
         : undefined;
