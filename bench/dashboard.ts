@@ -116,7 +116,10 @@ export async function startDashboard(
   const url = `http://127.0.0.1:${port}/`;
   const health = async (): Promise<Record<string, unknown>> => {
     try {
-      const response = await fetch(new URL("/healthz", url));
+      // A dashboard that stops answering must not hold the bench: each ask gives up after 5 s.
+      const response = await fetch(new URL("/healthz", url), {
+        signal: AbortSignal.timeout(5_000),
+      });
       const body: unknown = await response.json();
       return typeof body === "object" && body !== null ? { ...body } : {};
     } catch {

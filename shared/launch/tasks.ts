@@ -12,20 +12,32 @@
 /** The launcher's path in a task's command line. */
 export const LAUNCHER = "shared/launch/launch.ts";
 
+/** A task's command line: the variables it sets and the arguments after `deno`. */
+export interface TaskLine {
+  /** `NAME=value` words before `deno` (as `deno task` sets them for the command). */
+  env: Record<string, string>;
+  /** The arguments after `deno`: `run`, flags, script. */
+  args: string[];
+}
+
 /**
- * The arguments after `deno` of a task that is a plain `deno run ...`.
+ * The command line of a task that is a plain `deno run ...`, optionally
+ * after variables it sets (`NAME=value deno run ...`, which `deno task`
+ * passes to the command).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { runArgs } from "./tasks.ts";
- * assert.deepEqual(
- *   runArgs({ tasks: { produce: "deno run --allow-net=127.0.0.1:9092 producer.ts" } }, "produce"),
- *   ["run", "--allow-net=127.0.0.1:9092", "producer.ts"],
- * );
+ * import { taskLine } from "./tasks.ts";
+ * const config = { tasks: { serve: "MALLOC_MMAP_THRESHOLD_=131072 deno run serve.ts" } };
+ * assert.deepEqual(taskLine(config, "serve"), {
+ *   env: { MALLOC_MMAP_THRESHOLD_: "131072" },
+ *   args: ["run", "serve.ts"],
+ * });
+ * assert.throws(() => taskLine(config, "nope"), /Cannot find task "nope" in deno.json/);
  * ```
  */
-export function runArgs(config: unknown, task: string): string[] {
+export function taskLine(config: unknown, task: string): TaskLine {
   const tasks = typeof config === "object" && config !== null && "tasks" in config
     ? config.tasks
     : undefined;
@@ -42,20 +54,50 @@ export function runArgs(config: unknown, task: string): string[] {
     throw new Error(`Cannot find task ${JSON.stringify(task)} in deno.json`);
   }
   const words = command.trim().split(/\s+/);
-  if (words[0] !== "deno" || words[1] !== "run") {
+  const env: Record<string, string> = {};
+  let at = 0;
+  for (; at < words.length; at++) {
+    const assignment = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(words[at]!);
+    if (assignment === null) break;
+    env[assignment[1]!] = assignment[2]!;
+  }
+  if (words[at] !== "deno" || words[at + 1] !== "run") {
     throw new Error(
       `Cannot run task ${JSON.stringify(task)}: it is not a plain 'deno run', got ${
         JSON.stringify(command)
       }`,
     );
   }
-  return words.slice(1);
+  return { env, args: words.slice(at + 1) };
+}
+
+/**
+ * The arguments after `deno` of a task that is a plain `deno run ...`
+ * (see {@linkcode taskLine}).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { runArgs } from "./tasks.ts";
+ * assert.deepEqual(
+ *   runArgs({ tasks: { produce: "deno run --allow-net=127.0.0.1:9092 producer.ts" } }, "produce"),
+ *   ["run", "--allow-net=127.0.0.1:9092", "producer.ts"],
+ * );
+ * ```
+ */
+export function runArgs(config: unknown, task: string): string[] {
+  return taskLine(config, task).args;
+}
+
+/** {@linkcode taskLine} for the deno.json at `root`. */
+export async function readTaskLine(root: URL, task: string): Promise<TaskLine> {
+  const config: unknown = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
+  return taskLine(config, task);
 }
 
 /** {@linkcode runArgs} for the deno.json at `root`. */
 export async function taskRunArgs(root: URL, task: string): Promise<string[]> {
-  const config: unknown = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
-  return runArgs(config, task);
+  return (await readTaskLine(root, task)).args;
 }
 
 /** A line a child process wrote, and when it arrived (`performance.now()`). */
@@ -225,16 +267,19 @@ export async function spawnTask(
   options: TaskOptions = {},
 ): Promise<Child> {
   const root = options.root ?? new URL("../../", import.meta.url);
-  const { runArgs, args: scriptArgs } = await taskCommand(root, name, args, options.env);
+  const { runArgs, args: scriptArgs, env } = await taskCommand(root, name, args, options.env);
   return spawnCommand("deno", [...(options.permissions?.(runArgs) ?? runArgs), ...scriptArgs], {
     ...options,
+    // The task's own variables, as `deno task` sets them; the caller's on top.
+    env: { ...env, ...options.env },
     cwd: root,
   });
 }
 
 /**
- * The `deno run` arguments (`run`, flags, script) and the script's arguments
- * of task `name` run with `args` and the extra variables `env`. For a task
+ * The `deno run` arguments (`run`, flags, script), the script's arguments
+ * and the variables the task sets (`NAME=value` before `deno`) of task
+ * `name` run with `args` and the extra variables `env`. For a task
  * that runs the launcher, the launcher itself plans the run (`--plan`: the
  * same configuration, the same grants) and this process needs no more than
  * `--allow-run=deno`. A service that does not answer or a bad option is left
@@ -245,14 +290,14 @@ export async function taskCommand(
   name: string,
   args: readonly string[],
   env?: Record<string, string>,
-): Promise<{ runArgs: string[]; args: string[] }> {
-  const runArgs = await taskRunArgs(root, name);
+): Promise<{ runArgs: string[]; args: string[]; env: Record<string, string> }> {
+  const { args: runArgs, env: taskEnv } = await readTaskLine(root, name);
   const at = runArgs.indexOf(LAUNCHER);
-  if (at === -1) return { runArgs, args: [...args] };
+  if (at === -1) return { runArgs, args: [...args], env: taskEnv };
   const planning = await new Deno.Command("deno", {
     args: [...runArgs.slice(0, at + 1), "--plan", ...runArgs.slice(at + 1), ...args],
     cwd: root,
-    ...(env === undefined ? {} : { env }),
+    env: { ...taskEnv, ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -265,7 +310,7 @@ export async function taskCommand(
       }`,
     );
   }
-  return parsePlan(decoder.decode(planning.stdout));
+  return { ...parsePlan(decoder.decode(planning.stdout)), env: taskEnv };
 }
 
 /**

@@ -86,6 +86,11 @@ test("taskCommand() plans a launcher task in a launcher process, with the caller
   const plain = await taskCommand(ROOT, "start", ["--no-up"]);
   assert.deepEqual(plain.args, ["--no-up"]);
   assert.equal(plain.runArgs.at(-1), "start.ts");
+  assert.deepEqual(plain.env, {});
+  // The dashboard's task sets glibc's allocator to map large buffers on their own
+  // (see the README's Dashboard section); its planned run carries that.
+  const dashboard = await taskCommand(ROOT, "dashboard", ["--print-permissions"]);
+  assert.deepEqual(dashboard.env, { MALLOC_MMAP_THRESHOLD_: "131072" });
 });
 
 test("spawnCommand() reads a process's stdout and stderr line by line", async () => {
@@ -94,6 +99,37 @@ test("spawnCommand() reads a process's stdout and stderr line by line", async ()
   assert.equal(code, 0);
   assert.deepEqual(lines.map((line) => line.text).sort(), ["one", "two"]);
   assert.equal(child.output("stdout"), "one\n");
+});
+
+test("spawnTask() gives the script the variables its task sets, as deno task does", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${root}/deno.json`,
+      '{ "tasks": { "hello": "GREETING=hi deno run --allow-env=GREETING hello.ts" } }',
+    );
+    await Deno.writeTextFile(
+      `${root}/hello.ts`,
+      "console.log(`${Deno.env.get('GREETING')} ${Deno.args[0]}`);",
+    );
+    const url = new URL(`file://${root}/`);
+    const child = await spawnTask("hello", ["world"], { root: url });
+    assert.equal((await child.done).code, 0);
+    assert.equal(child.output("stdout"), "hi world\n");
+    // The caller's own variables come on top.
+    const other = await spawnTask("hello", ["world"], { root: url, env: { GREETING: "hey" } });
+    assert.equal((await other.done).code, 0);
+    assert.equal(other.output("stdout"), "hey world\n");
+    // The same task through deno task itself.
+    const { stdout } = await new Deno.Command("deno", {
+      args: ["task", "-q", "hello", "world"],
+      cwd: root,
+      env: { NO_COLOR: "1" },
+    }).output();
+    assert.equal(new TextDecoder().decode(stdout), "hi world\n");
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 });
 
 test("spawnTask() runs a deno.json task's script with its arguments", async () => {
