@@ -4,10 +4,11 @@
  * doing nothing with its batches, until it has seen `EVENTS` messages; then
  * it leaves the group and exits. A reference of `sink_ceiling`: how fast
  * kafkajs hands the consumer its messages, against how fast the consumer
- * stores them. Run under the consume task's V8 flag:
+ * stores them. Run under the consume task's V8 flags:
  *
  * ```sh
- * deno run --allow-net=127.0.0.1:9092 --allow-env --v8-flags=--optimize-for-size \
+ * deno run --allow-net=127.0.0.1:9092 --allow-env \
+ *   --v8-flags=--max-semi-space-size=2,--heap-growing-percent=15 \
  *   bench/kafka_input.ts TOPIC EVENTS
  * ```
  *

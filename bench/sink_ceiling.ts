@@ -20,7 +20,7 @@
  * @module
  */
 
-import { tail } from "../shared/launch/mod.ts";
+import { tail, taskRunArgs } from "../shared/launch/mod.ts";
 import { type MemorySample, peakMb, sampleMemory } from "./proc_memory.ts";
 import { fillTopic, finish, kcat, spawn, spawnConsumer } from "./processes.ts";
 import type { BenchResult, MeasuredReference, Reference } from "./report.ts";
@@ -33,7 +33,7 @@ import { ratio, significant, summarize } from "./stats.ts";
 export interface SweepPoint {
   concurrency: number;
   batchRows: number;
-  /** V8 flags instead of the consume task's (`--optimize-for-size`), when given. */
+  /** V8 flags instead of the consume task's, when given. */
   v8Flags?: string;
 }
 
@@ -87,8 +87,8 @@ export function cpuPerMillion(samples: readonly MemorySample[], events: number):
  * import assert from "node:assert/strict";
  * import { withV8Flags } from "./sink_ceiling.ts";
  * assert.deepEqual(
- *   withV8Flags(["run", "--v8-flags=--optimize-for-size", "consumer.ts"], "--max-semi-space-size=2"),
- *   ["run", "--v8-flags=--max-semi-space-size=2", "consumer.ts"],
+ *   withV8Flags(["run", "--v8-flags=--max-semi-space-size=2", "consumer.ts"], "--optimize-for-size"),
+ *   ["run", "--v8-flags=--optimize-for-size", "consumer.ts"],
  * );
  * ```
  */
@@ -258,17 +258,20 @@ export async function benchSinkCeiling(options: SinkCeilingOptions): Promise<Ben
 
 /**
  * Messages a second of the consumer's Kafka input alone reading `events`
- * messages of `topic` (`kafka_input.ts`), spawn to exit.
+ * messages of `topic` (`kafka_input.ts`) under the consume task's V8 flags,
+ * spawn to exit.
  */
 async function kafkaInput(topic: string, events: number): Promise<number> {
   const script = new URL("./kafka_input.ts", import.meta.url).pathname;
+  const v8Flags = (await taskRunArgs(new URL("../", import.meta.url), "consume"))
+    .filter((arg) => arg.startsWith("--v8-flags="));
   const started = performance.now();
   const lines = await finish(
     spawn("deno", [
       "run",
       "--allow-net=127.0.0.1:9092",
       "--allow-env",
-      "--v8-flags=--optimize-for-size",
+      ...v8Flags,
       script,
       topic,
       String(events),
