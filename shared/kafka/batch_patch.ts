@@ -25,9 +25,9 @@
  */
 
 import { Buffer } from "node:buffer";
-import { createRequire } from "node:module";
 import { createCRC32 } from "hash-wasm";
 import Encoder from "kafkajs/src/protocol/encoder.js";
+import { replaceExports } from "./kafkajs_modules.ts";
 
 /** CRC32C's polynomial (Castagnoli), reversed, as hash-wasm takes it. */
 const CASTAGNOLI = 0x82f63b78;
@@ -35,7 +35,9 @@ const CASTAGNOLI = 0x82f63b78;
 /** kafkajs' modules, relative to its protocol folder. */
 const CRC_MODULE = "./recordBatch/crc32C/index.js";
 const RECORD_MODULE = "./recordBatch/record/v0/index.js";
-const ENCODER_FILE = "/kafkajs/src/protocol/encoder.js";
+
+/** The patch, as errors name it. */
+const PURPOSE = "the fast record batches";
 
 /** Records are written into blocks of this size (a larger record gets its own). */
 const BLOCK_BYTES = 1 << 20;
@@ -236,12 +238,11 @@ export function fastBatchCounts(): { batches: number; records: number } {
  */
 export function installFastBatches(): BatchFunctions {
   if (originals !== undefined) return originals;
-  const require = kafkajsRequire();
-  const crc = replaceExports(require, CRC_MODULE, () => (bytes: Uint8Array) => {
+  const crc = replaceExports(PURPOSE, CRC_MODULE, () => (bytes: Uint8Array) => {
     counts.batches++;
     return crc32c(bytes);
   });
-  const record = replaceExports(require, RECORD_MODULE, (kafkajs) => (fields: RecordFields) => {
+  const record = replaceExports(PURPOSE, RECORD_MODULE, (kafkajs) => (fields: RecordFields) => {
     const written = writeRecord(fields);
     if (written === undefined) return kafkajs(fields);
     counts.records++;
@@ -249,34 +250,4 @@ export function installFastBatches(): BatchFunctions {
   });
   originals = { crc32C: (bytes) => Number(crc(bytes)), record };
   return originals;
-}
-
-/** Replaces what kafkajs' module `path` exports (a function) by `make(the original)`. */
-function replaceExports(
-  require: NodeJS.Require,
-  path: string,
-  make: (kafkajs: (...args: unknown[]) => unknown) => (...args: never[]) => unknown,
-): (...args: unknown[]) => unknown {
-  const kafkajs: unknown = require(path);
-  const entry = require.cache[require.resolve(path)];
-  if (typeof kafkajs !== "function" || entry === undefined) {
-    throw new Error(`Cannot install the fast record batches: kafkajs' ${path} is not 2.2.4's`);
-  }
-  const original = (...args: unknown[]) => Reflect.apply(kafkajs, undefined, args);
-  entry.exports = make(original);
-  return original;
-}
-
-/**
- * A `require` that resolves from kafkajs' protocol folder, found through the
- * loaded `encoder.js`: resolving a package by name would search
- * `node_modules` folders, which the scripts are not allowed to read.
- */
-function kafkajsRequire(): NodeJS.Require {
-  const loaded = Object.keys(createRequire(import.meta.url).cache);
-  const encoder = loaded.find((file) => file.endsWith(ENCODER_FILE));
-  if (encoder === undefined) {
-    throw new Error("Cannot install the fast record batches: kafkajs' encoder is not loaded");
-  }
-  return createRequire(encoder);
 }

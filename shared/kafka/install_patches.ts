@@ -3,7 +3,8 @@
  * from each entry script that uses Kafka (importing this folder changes
  * nothing): the fast varint writers of `encoder_patch.ts`, the record
  * batches written in shared blocks and checksummed in WebAssembly of
- * `batch_patch.ts`, commits that
+ * `batch_patch.ts`, fetched records decoded with plain numbers
+ * (`record_decoder_patch.ts`), commits that
  * follow a moved group coordinator (`coordinator_patch.ts`), and a filter on
  * `process.emitWarning` that drops the runtime's warning about kafkajs'
  * negative timer delays.
@@ -15,6 +16,7 @@ import process from "node:process";
 import { installFastVarints } from "./encoder_patch.ts";
 import { installFastBatches } from "./batch_patch.ts";
 import { installCoordinatorFollowing } from "./coordinator_patch.ts";
+import { installFastRecordDecoder } from "./record_decoder_patch.ts";
 
 let installed = false;
 
@@ -26,6 +28,10 @@ let installed = false;
  * - kafkajs makes a zero-filled encoder per record and checksums each batch
  *   a byte at a time; records without headers are written into shared blocks
  *   and batches checksummed by hash-wasm instead (see `batch_patch.ts`).
+ * - kafkajs decodes each fetched record's offset and timestamp through
+ *   dozens of 64-bit `Long` objects; records without headers are decoded
+ *   with numbers into records whose fields are made when read (see
+ *   `record_decoder_patch.ts`).
  * - kafkajs' consumer commits to the group coordinator it found at its last
  *   join, even after the coordinator moved; the patched commit looks it up
  *   again after a `NOT_COORDINATOR` answer (see `coordinator_patch.ts`).
@@ -50,6 +56,7 @@ export function installKafkaPatches(): void {
   installFastVarints();
   installFastBatches();
   installCoordinatorFollowing();
+  installFastRecordDecoder();
   const emitWarning = process.emitWarning.bind(process);
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
     const name = warning instanceof Error

@@ -8,8 +8,10 @@
  * what it made durable with {@linkcode Source.commit}, optionally with a
  * metadata string that {@linkcode KafkaAdmin.committed} reads back.
  *
- * Messages reach the handler as the client decoded them (no copy): plain
- * objects of the {@linkcode SourceRecord} shape, bytes as `Uint8Array`s.
+ * Messages reach the handler as the client decoded them (no copy): objects
+ * of the {@linkcode SourceRecord} shape, bytes as `Uint8Array`s. Read their
+ * fields; do not spread them (a record without headers keeps its fields as
+ * getters, see `record_decoder_patch.ts`).
  *
  * @module
  */

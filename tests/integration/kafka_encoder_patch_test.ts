@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "../support/integration.ts";
 import { fastVarintsInstalled, fastVarintWrites } from "../../shared/kafka/encoder_patch.ts";
 import { fastBatchCounts } from "../../shared/kafka/batch_patch.ts";
+import { fastRecordCounts } from "../../shared/kafka/record_decoder_patch.ts";
 import {
   createKafka,
   ensureTopic,
@@ -15,7 +16,7 @@ import {
 installKafkaPatches();
 const installedByCall = fastVarintsInstalled();
 
-test("publishing goes through the patched varint writers, records and checksums", async () => {
+test("publishing goes through the patched varint writers, records and checksums, reading through the patched record decoder", async () => {
   assert.ok(installedByCall, "installKafkaPatches() installs the fast varint writers");
   const kafka = createKafka({ brokers: ["127.0.0.1:9092"], clientId: "livecharts-tests" });
   const topic = `encoder_${crypto.randomUUID().slice(0, 8)}`;
@@ -42,18 +43,27 @@ test("publishing goes through the patched varint writers, records and checksums"
       `the producer encoded through the patched writers (${fastVarintWrites() - before} writes)`,
     );
     const read: string[] = [];
+    const decodedBefore = fastRecordCounts();
     await readToEnd(kafka, {
       topic,
       onBatch: (records) => {
         for (const record of records) {
           const text = (bytes: Uint8Array | null) => bytes && new TextDecoder().decode(bytes);
           const headers = Object.entries(record.headers).map(([k, v]) => `${k}=${text(v)}`);
-          read.push(`${text(record.key)} ${text(record.value)} ${headers.join(",")}`);
+          read.push(
+            `${record.offset} ${text(record.key)} ${text(record.value)} ${headers.join(",")}`,
+          );
+          const age = Date.now() - Number(record.timestamp);
+          assert.ok(age >= 0 && age < 60_000, `timestamp ${record.timestamp} is the send's`);
         }
         return Promise.resolve();
       },
     });
-    assert.deepEqual(read, ["song-1 {} ", "null dead reason=bad"], "read back as sent");
+    assert.deepEqual(read, ["0 song-1 {} ", "1 null dead reason=bad"], "read back as sent");
+    // The record without headers was decoded by the patch, the other by kafkajs.
+    const decoded = fastRecordCounts();
+    assert.equal(decoded.records - decodedBefore.records, 1, "one record read by the patch");
+    assert.equal(decoded.byKafkajs - decodedBefore.byKafkajs, 1, "one record left to kafkajs");
   } finally {
     await publisher.close();
   }

@@ -17,6 +17,9 @@ Deno.test("installKafkaPatches() installs what importing the Kafka folder does n
     "../../shared/kafka/coordinator_patch.ts"
   );
   const { commitOffsets } = OffsetManager.prototype;
+  const { kafkajsRequire } = await import("../../shared/kafka/kafkajs_modules.ts");
+  const recordDecoder = () => kafkajsRequire("a test")("./recordBatch/record/v0/decoder.js");
+  const kafkajsRecordDecoder = recordDecoder();
   assert.equal(coordinatorFollowingInstalled(), false);
   assert.equal(process.emitWarning, emitWarning, "importing leaves process.emitWarning alone");
   assert.equal(Encoder.prototype.writeUVarInt, writeUVarInt, "importing leaves kafkajs alone");
@@ -30,6 +33,7 @@ Deno.test("installKafkaPatches() installs what importing the Kafka folder does n
   assert.equal(fastVarintsInstalled(), true);
   assert.notEqual(OffsetManager.prototype.commitOffsets, commitOffsets, "commits follow");
   assert.equal(coordinatorFollowingInstalled(), true);
+  assert.notEqual(recordDecoder(), kafkajsRecordDecoder, "fetched records decoded by the patch");
 
   const installed = [process.emitWarning, Encoder.prototype.writeUVarInt];
   kafka.installKafkaPatches();
