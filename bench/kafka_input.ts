@@ -8,7 +8,7 @@
  *
  * ```sh
  * deno run --allow-net=127.0.0.1:9092 --allow-env \
- *   --v8-flags=--max-semi-space-size=2,--heap-growing-percent=15 \
+ *   --v8-flags=--max-semi-space-size=2,--heap-growing-percent=35 \
  *   bench/kafka_input.ts TOPIC EVENTS
  * ```
  *

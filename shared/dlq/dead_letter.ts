@@ -40,6 +40,8 @@ export const DEAD_LETTER_HEADERS = {
 export interface SourceMessage {
   key: Uint8Array | null;
   value: Uint8Array | null;
+  /** The value's length in bytes (0 for none), when known without reading `value`. */
+  readonly valueLength?: number;
   offset: string;
   timestamp: string;
   headers?: Record<string, unknown> | undefined;

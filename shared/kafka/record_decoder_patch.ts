@@ -164,6 +164,10 @@ export class FetchedRecord {
   get key(): Buffer | null {
     return this.#keyLength < 0 ? null : Buffer.from(this.#bytes, this.#keyAt, this.#keyLength);
   }
+  /** The value's length in bytes (0 for none), without making it. */
+  get valueLength(): number {
+    return Math.max(this.#valueLength, 0);
+  }
   get value(): Buffer | null {
     return this.#valueLength < 0
       ? null

@@ -31,6 +31,8 @@ export interface SourceRecord {
   readonly timestamp: string;
   readonly key: Uint8Array | null;
   readonly value: Uint8Array | null;
+  /** The value's length in bytes (0 for none), when known without reading `value`. */
+  readonly valueLength?: number;
   readonly headers?: Readonly<Record<string, HeaderValue | undefined>> | undefined;
 }
 

@@ -76,6 +76,7 @@ Deno.test("the fast record decoder reads every field as kafkajs does", () => {
           const slow = recordBytes(fields);
           assert.deepEqual(fieldsOf(record), fieldsOf(kafkajsDecode(slow, context)));
           assert.equal(fast.offset, slow.offset, "both read the whole record");
+          assert.equal(record.valueLength, value?.length ?? 0);
           compared++;
         }
       }

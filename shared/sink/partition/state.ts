@@ -158,7 +158,7 @@ export interface Arrival {
 
 /** Bytes a queued message counts for. */
 export function messageBytes(message: SourceMessage): number {
-  return (message.value?.length ?? 0) + 96;
+  return (message.valueLength ?? message.value?.length ?? 0) + 96;
 }
 
 /** A partition writer's state; see the module doc for its invariants. */
