@@ -10,8 +10,10 @@
  * and on a consumer they outlive a young-generation collection with the rest
  * of the fetch, so they are promoted and collected by full collections.
  *
- * The decoder installed here reads the same fields into the same record
- * object (timestamp and offset as the same decimal text) with numbers, when
+ * The decoder installed here reads a record with numbers into a
+ * {@linkcode FetchedRecord}, which keeps the positions of its key and value
+ * and its offset and timestamp as numbers, and makes kafkajs' fields (the
+ * same bytes, the same decimal text) when they are read. It does so when
  * they are exact as numbers: the batch's offsets and the record's timestamp
  * within 2^53 and a timestamp delta of at most 7 varint bytes. A record with
  * headers, or any record outside those bounds, is decoded by kafkajs itself
@@ -129,20 +131,26 @@ export class FetchedRecord {
   readonly attributes: number;
   readonly batchContext: RecordBatchContext;
 
+  /** Made once per fetched record: positional, so nothing else is allocated with it. */
   constructor(
     bytes: ArrayBufferLike,
-    at: { key: number; keyLength: number; value: number; valueLength: number },
-    numbers: { attributes: number; timestamp: number; offset: number },
+    keyAt: number,
+    keyLength: number,
+    valueAt: number,
+    valueLength: number,
+    attributes: number,
+    timestamp: number,
+    offset: number,
     batchContext: RecordBatchContext,
   ) {
     this.#bytes = bytes;
-    this.#keyAt = at.key;
-    this.#keyLength = at.keyLength;
-    this.#valueAt = at.value;
-    this.#valueLength = at.valueLength;
-    this.#timestamp = numbers.timestamp;
-    this.#offset = numbers.offset;
-    this.attributes = numbers.attributes;
+    this.#keyAt = keyAt;
+    this.#keyLength = keyLength;
+    this.#valueAt = valueAt;
+    this.#valueLength = valueLength;
+    this.#timestamp = timestamp;
+    this.#offset = offset;
+    this.attributes = attributes;
     this.batchContext = batchContext;
   }
 
@@ -177,14 +185,16 @@ export class FetchedRecord {
 
 const NO_HEADERS: Readonly<Record<string, never>> = Object.freeze({});
 
-/** Skips a varint-length byte field; its start in the whole buffer and its length (-1: null). */
-function skipBytes(bytes: RecordBytes): { at: number; length: number } | undefined {
+/**
+ * Skips a varint-length byte field and returns its length (-1: null), or -2
+ * when it runs past the record; its bytes end where `bytes.offset` is left.
+ */
+function skipBytes(bytes: RecordBytes): number {
   const length = bytes.readVarInt();
-  const at = bytes.buffer.byteOffset + bytes.offset;
-  if (length < 0) return { at, length: -1 };
-  if (bytes.offset + length > bytes.buffer.length) return undefined;
+  if (length < 0) return -1;
+  if (bytes.offset + length > bytes.buffer.length) return -2;
   bytes.offset += length;
-  return { at, length };
+  return length;
 }
 
 /**
@@ -203,15 +213,23 @@ export function decodeRecordFast(
   const timestampDelta = readShortVarLong(bytes);
   if (timestampDelta === undefined) return undefined;
   const offsetDelta = bytes.readVarInt();
-  const key = skipBytes(bytes);
-  const value = key && skipBytes(bytes);
-  if (key === undefined || value === undefined || bytes.readVarInt() > 0) return undefined;
+  const base = bytes.buffer.byteOffset;
+  const keyLength = skipBytes(bytes);
+  const keyAt = base + bytes.offset - Math.max(keyLength, 0);
+  const valueLength = keyLength === -2 ? -2 : skipBytes(bytes);
+  const valueAt = base + bytes.offset - Math.max(valueLength, 0);
+  if (valueLength === -2 || bytes.readVarInt() > 0) return undefined;
   const timestamp = batch.firstTimestamp + timestampDelta;
   if (!Number.isSafeInteger(timestamp)) return undefined;
   return new FetchedRecord(
     bytes.buffer.buffer,
-    { key: key.at, keyLength: key.length, value: value.at, valueLength: value.length },
-    { attributes, timestamp, offset: batch.firstOffset + offsetDelta },
+    keyAt,
+    keyLength,
+    valueAt,
+    valueLength,
+    attributes,
+    timestamp,
+    batch.firstOffset + offsetDelta,
     context,
   );
 }
@@ -266,7 +284,6 @@ export function installFastRecordDecoder(): RecordDecoder {
       return kafkajs(bytes, context);
     },
   );
-  const kafkajsDecoder: RecordDecoder = (bytes, context) => kafkajs(bytes, context);
-  original = kafkajsDecoder;
+  original = kafkajs;
   return original;
 }
