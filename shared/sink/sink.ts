@@ -20,6 +20,7 @@ import {
 } from "../dlq/mod.ts";
 import { formatDuration } from "../cli/duration.ts";
 import { decodeEventFields, DEFAULT_MAX_FUTURE_MS, EventError } from "../event.ts";
+import { parseEventTime } from "../event_time.ts";
 import { type PlayRow, type SchemaEvolution, shapeFields, toRow } from "../schema.ts";
 
 /** Counters kept by the sink (all monotonic). */
@@ -125,6 +126,10 @@ export interface DecodeOptions {
   schemaEvolution?: SchemaEvolution;
 }
 
+// The reading time of the latest message decoded, and its milliseconds.
+let lastIngestedAt = "";
+let lastNow = Number.NaN;
+
 /**
  * Decodes `message` read from `topic`/`partition` into its row, or its dead
  * letter when it is not a valid event. `ingestedAt` is the reader's clock:
@@ -158,7 +163,12 @@ export function decodeMessage(
 ): Decoded {
   try {
     const source = { topic, partition, offset: message.offset };
-    const now = Date.parse(ingestedAt);
+    // One reading time for a whole fetch: read once.
+    if (ingestedAt !== lastIngestedAt) {
+      lastNow = parseEventTime(ingestedAt);
+      lastIngestedAt = ingestedAt;
+    }
+    const now = lastNow;
     const clock = Number.isFinite(now)
       ? {
         now,

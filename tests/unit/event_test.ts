@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import {
   checkEventTime,
   CORE_FIELDS,
@@ -168,6 +169,36 @@ Deno.test("parseEvent() rejects an event_id that is not a UUID", () => {
       `'event_id' must be a UUID, got ${JSON.stringify(id)}`,
     );
   }
+});
+
+Deno.test("parseEvent() takes exactly the ids a UUID pattern matches, lowered", () => {
+  const pattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+  const alphabet = "0123456789abcdefABCDEFgG-é ";
+  let seed = 5;
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed % n;
+  };
+  let accepted = 0;
+  for (let i = 0; i < 20_000; i++) {
+    // Mostly a UUID's layout with one character changed, sometimes a length off by one.
+    const chars = [...crypto.randomUUID()];
+    if (random(2) === 0) chars[random(36)] = alphabet[random(alphabet.length)]!;
+    if (random(3) === 0) chars[random(36)] = chars[random(36)]!.toUpperCase();
+    if (random(20) === 0) chars.splice(random(36), random(2) === 0 ? 1 : 0, "a");
+    const id = chars.join("");
+    if (pattern.test(id)) {
+      accepted++;
+      assert.equal(parseEvent({ ...valid(), event_id: id }).event_id, id.toLowerCase());
+    } else {
+      assertRejects(
+        { ...valid(), event_id: id },
+        "event_id",
+        `'event_id' must be a UUID, got ${JSON.stringify(id)}`,
+      );
+    }
+  }
+  assert.ok(accepted > 5_000 && accepted < 18_000, `${accepted} accepted`);
 });
 
 Deno.test("parseEvent() rejects an artist that is not a slug", () => {
@@ -362,6 +393,72 @@ Deno.test("decodeEvent() rejects invalid UTF-8", () => {
     assert.equal(error.field, undefined);
     return true;
   });
+});
+
+Deno.test("decodeEvent() reads bytes as a strict UTF-8 decoder does, from a Buffer or not", () => {
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  const outcome = (run: () => unknown) => {
+    try {
+      return { ok: run() };
+    } catch (error) {
+      return { error: error instanceof Error ? error.message : String(error) };
+    }
+  };
+  const [head, tail] = JSON.stringify({ ...valid(), song_name: "@" }).split("@") as [
+    string,
+    string,
+  ];
+  const pieces = [
+    [0xef, 0xbb, 0xbf], // a byte order mark, inside the name
+    [0xef, 0xbf, 0xbd], // U+FFFD written as UTF-8: valid
+    [0xc3, 0xa9], // é
+    [0xf0, 0x9f, 0xa5, 0x81], // 🥁
+    [0xc3], // a lead byte alone
+    [0xa9], // a continuation byte alone
+    [0xc0, 0xaf], // an overlong "/"
+    [0xed, 0xa0, 0x80], // a surrogate
+    [0xf4, 0x90, 0x80, 0x80], // past U+10FFFF
+    [0xff],
+    [0x41],
+  ];
+  let seed = 3;
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed % n;
+  };
+  const cases: Uint8Array[] = [
+    new Uint8Array([0xef, 0xbb, 0xbf, ...bytes(head + "x" + tail)]), // a leading byte order mark
+    new Uint8Array([0xef, 0xbb, 0xbf]),
+  ];
+  for (let i = 0; i < 2_000; i++) {
+    const name: number[] = [];
+    for (let n = 1 + random(4); n > 0; n--) name.push(...pieces[random(pieces.length)]!);
+    cases.push(new Uint8Array([...bytes(head), ...name, ...bytes(tail)]));
+  }
+  let refused = 0;
+  for (const value of cases) {
+    const expected = outcome(() => {
+      let text: string;
+      try {
+        text = strict.decode(value);
+      } catch {
+        throw new EventError("the message is not valid UTF-8");
+      }
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (error) {
+        throw new EventError(
+          `the message is not valid JSON (${error instanceof Error ? error.message : error})`,
+        );
+      }
+      return parseEvent(json).song_name;
+    });
+    if ("error" in expected) refused++;
+    assert.deepEqual(outcome(() => decodeEvent(value).song_name), expected, String(value));
+    assert.deepEqual(outcome(() => decodeEvent(Buffer.from(value)).song_name), expected);
+  }
+  assert.ok(refused > 200 && refused < 1_900, `${refused} refused`);
 });
 
 Deno.test("decodeEvent() rejects invalid JSON", () => {
