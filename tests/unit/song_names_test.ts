@@ -4,18 +4,52 @@ import { createSongNames } from "../../shared/live/counting/song_names.ts";
 Deno.test("createSongNames() keeps the latest play's name, in any order of plays", () => {
   const names = createSongNames();
   const plays = [
-    { name: "lady", at: 5, id: "0000000a-0000-4000-8000-000000000000" },
-    { name: "lady (remix)", at: 7, id: "0000000b-0000-4000-8000-000000000000" },
-    { name: "Lady", at: 7, id: "0000000c-0000-4000-8000-000000000000" },
-    { name: "old", at: 1, id: "ffffffff-0000-4000-8000-000000000000" },
+    { name: "lady", at: 5 },
+    { name: "Lady", at: 7 },
+    { name: "lady (remix)", at: 7 },
+    { name: "old", at: 1 },
   ];
   for (const order of [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]]) {
-    for (const i of order) names.offer(order[0]!, plays[i]!.name, plays[i]!.at, plays[i]!.id);
-    assert.equal(names.name(order[0]!), "Lady", `order ${order}`);
+    for (const i of order) names.offer(order[0]!, plays[i]!.name, plays[i]!.at);
+    // At 7, "lady (remix)" sorts after "Lady" ("l" is 0x6c, "L" 0x4c).
+    assert.equal(names.name(order[0]!), "lady (remix)", `order ${order}`);
     assert.equal(names.at(order[0]!), 7);
-    assert.equal(names.id(order[0]!), "0000000c-0000-4000-8000-000000000000");
   }
   assert.equal(names.name(99), "");
+});
+
+Deno.test("createSongNames() picks what the latest key (time, then UTF-8 bytes) picks, whatever the order", () => {
+  const pool = ["a", "b", "ab", "", "é", "ｚ", "😀", "\uffff", "z", "a\u0000", "Ab", "😀b"].filter((
+    n,
+  ) => n);
+  let seed = 9;
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+    return seed % n;
+  };
+  const utf8 = (text: string) => new TextEncoder().encode(text);
+  const compareBytes = (a: Uint8Array, b: Uint8Array) => {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+    return a.length - b.length;
+  };
+  const names = createSongNames();
+  let ties = 0;
+  for (let serial = 0; serial < 3_000; serial++) {
+    const plays = Array.from({ length: 1 + random(6) }, () => ({
+      name: pool[random(pool.length)]!,
+      at: random(4),
+    }));
+    let best = plays[0]!;
+    for (const play of plays) {
+      const order = play.at - best.at || compareBytes(utf8(play.name), utf8(best.name));
+      if (order > 0) best = play;
+    }
+    if (plays.filter((play) => play.at === best.at).length > 1) ties++;
+    for (const play of plays) names.offer(serial, play.name, play.at);
+    assert.equal(names.name(serial), best.name, JSON.stringify(plays));
+    assert.equal(names.at(serial), best.at);
+  }
+  assert.ok(ties > 500, `${ties} songs with plays at the same time`);
 });
 
 Deno.test("createSongNames() reclaims the bytes of names that changed, and keeps every name", () => {
@@ -23,7 +57,7 @@ Deno.test("createSongNames() reclaims the bytes of names that changed, and keeps
   const songs = 2_000;
   for (let round = 0; round < 200; round++) {
     for (let serial = 0; serial < songs; serial++) {
-      names.offer(serial, `song ${serial} — take ${round} ✓`, round, "a");
+      names.offer(serial, `song ${serial} — take ${round} ✓`, round);
     }
   }
   for (let serial = 0; serial < songs; serial += 97) {

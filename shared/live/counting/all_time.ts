@@ -20,13 +20,11 @@ import { createSongNames } from "./song_names.ts";
 import type { SongPlays } from "./song_plays.ts";
 import type { SongHistory } from "./song_history.ts";
 
-/** A play's name and what orders it (the latest play's name wins). */
+/** A play's name and what orders it (the latest play's name wins; see song_names.ts). */
 export interface SongNaming {
   song_name: string;
   /** Event time of the play (ms). */
   at: number;
-  /** `event_id` of the play (breaks ties of event time). */
-  id: string;
 }
 
 /** All-time counts; artists and songs are registered here, by id and serial. */
@@ -91,13 +89,13 @@ const EMPTY = -1;
  * import assert from "node:assert/strict";
  * import { createAllTimeCounts } from "./all_time.ts";
  * const counts = createAllTimeCounts();
- * const naming = (song_name: string, at: number) => ({ song_name, at, id: `id-${at}` });
+ * const naming = (song_name: string, at: number) => ({ song_name, at });
  * const tony = counts.artistId("tony-allen");
  * counts.add(counts.song(tony, 1), 5, naming("zombie", 1));
  * counts.add(counts.song(tony, 2), 3, naming("secret-agent", 1));
  * const jealousy = counts.song(tony, 3);
  * counts.add(jealousy, 1, naming("jealousy", 1)); // outside the top two
- * counts.add(jealousy, 4, naming("jealousy", 2)); // 5 plays: ties the first, after it by id
+ * counts.add(jealousy, 4, naming("jealousy", 2)); // 5 plays: ties the first, after it by song_id
  * assert.deepEqual(counts.top(tony, 2), {
  *   total: 13,
  *   songs: [{ song_id: 1, song_name: "zombie", plays: 5 }, { song_id: 3, song_name: "jealousy", plays: 5 }],
@@ -123,7 +121,7 @@ const EMPTY = -1;
  * const seeded: unknown[] = [];
  * counts.forEachSeeded((song) => seeded.push(song));
  * assert.deepEqual(seeded, [
- *   { artist: "tony-allen", song_id: 4, plays: 2, song_name: "lady (live)", latestAt: 4, latestId: "id-4" },
+ *   { artist: "tony-allen", song_id: 4, plays: 2, song_name: "lady (live)", latestAt: 4 },
  * ]);
  * ```
  */
@@ -213,7 +211,7 @@ export function createAllTimeCounts(): AllTimeCounts {
   }
 
   function add(serial: number, n: number, naming: SongNaming): void {
-    songNames.offer(serial, naming.song_name, naming.at, naming.id);
+    songNames.offer(serial, naming.song_name, naming.at);
     if (n <= 0) return;
     const artist = songArtists[serial]!;
     if (artistPlays[artist] === 0) artistsPlayed++;
@@ -290,7 +288,6 @@ export function createAllTimeCounts(): AllTimeCounts {
           plays: seeded[serial]!,
           song_name: songNames.name(serial),
           latestAt: songNames.at(serial),
-          latestId: songNames.id(serial),
         });
       }
     },

@@ -12,10 +12,8 @@ export interface SongHistory {
   song_id: number;
   /** `COUNT(DISTINCT event_id)`. */
   plays: number;
-  /** Name in the latest play (by event time, then `event_id`). */
+  /** Name in the latest play (by event time, then the name that sorts last: song_names.ts). */
   song_name: string;
   /** Event time of that latest play (ms). */
   latestAt: number;
-  /** `event_id` of that latest play (breaks ties of event time). */
-  latestId: string;
 }

@@ -27,6 +27,7 @@
  */
 
 import type { SongCompleted } from "../../event.ts";
+import { parseEventTime } from "../../event_time.ts";
 import { createAllTimeCounts } from "./all_time.ts";
 import type { SongPlays } from "./song_plays.ts";
 import type { SongHistory } from "./song_history.ts";
@@ -714,7 +715,7 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
     artist: string,
     songId: number,
     plays: number,
-    naming: { song_name: string; at: number; id: string },
+    naming: { song_name: string; at: number },
     fromHistory = false,
   ): number {
     const id = allTime.artistId(artist);
@@ -733,11 +734,10 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
         stats.duplicates++;
         return "duplicate";
       }
-      const time = Date.parse(event.timestamp);
+      const time = parseEventTime(event.timestamp);
       const serial = addAllTime(event.artist, event.song_id, 1, {
         song_name: event.song_name,
         at: time,
-        id: event.event_id,
       });
       if (time > newest) newest = time;
       if (readAt !== undefined && readAt - time > lateness) {
@@ -771,7 +771,6 @@ export function createPlayCounter(options: PlayCounterOptions = {}): PlayCounter
       addAllTime(song.artist, song.song_id, song.plays, {
         song_name: song.song_name,
         at: song.latestAt,
-        id: song.latestId,
       }, true);
       if (song.latestAt > newest) newest = song.latestAt;
       stats.seeded += song.plays;

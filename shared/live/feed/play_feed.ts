@@ -16,6 +16,7 @@
  */
 
 import { decodeEvent, DEFAULT_MAX_FUTURE_MS, EventError } from "../../event.ts";
+import { parseEventTime } from "../../event_time.ts";
 import { errorMessage } from "../../errors.ts";
 import { createAdmin, createSource, type KafkaClient, type Source } from "../../kafka/mod.ts";
 import { sleep } from "../../ops/mod.ts";
@@ -110,7 +111,7 @@ export function applyMessages(
       applied.invalid.push({ offset: message.offset, error });
       continue;
     }
-    const time = Date.parse(event.timestamp);
+    const time = parseEventTime(event.timestamp);
     if (applied.minEventAt === undefined || time < applied.minEventAt) applied.minEventAt = time;
     const readAt = Number(message.timestamp);
     const result = counter.add(event, Number.isFinite(readAt) && readAt > 0 ? readAt : undefined);
