@@ -179,13 +179,13 @@ export function decodeMessage(
     const decoded = decodeEventFields(message.value, source, clock);
     if (decoded.fields === undefined) {
       // No pass-through fields (most events): nothing to shape or drop.
-      return { row: toRow(decoded.event, partition, message.offset, ingestedAt) };
+      return { row: toRow(decoded.event, partition, source.offset, ingestedAt) };
     }
     const { fields, dropped } = shapeFields(
       decoded.fields,
       options.schemaEvolution ?? "add-columns",
     );
-    const row = toRow(decoded.event, partition, message.offset, ingestedAt, fields);
+    const row = toRow(decoded.event, partition, source.offset, ingestedAt, fields);
     return dropped.length === 0 ? { row } : { row, dropped };
   } catch (error) {
     if (!(error instanceof EventError)) throw error;
