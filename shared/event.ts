@@ -503,6 +503,27 @@ export function decodeEventFields(
   } catch {
     throw new EventError("the message is not valid UTF-8");
   }
+  return decodeEventText(text, source, clock);
+}
+
+/**
+ * Like {@linkcode decodeEventFields}, from a message's text (its bytes
+ * already decoded as UTF-8).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { decodeEventText } from "./event.ts";
+ * assert.throws(() => decodeEventText("{"), {
+ *   message: /^Cannot parse event: the message is not valid JSON/,
+ * });
+ * ```
+ */
+export function decodeEventText(
+  text: string,
+  source?: EventSource,
+  clock?: EventClock,
+): DecodedEvent {
   let json: unknown;
   try {
     json = JSON.parse(text);

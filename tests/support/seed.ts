@@ -25,3 +25,13 @@ export function seededRandom(name: string): { seed: number; random: () => number
   console.log(`${name}: seed ${seed} (${SEED_VARIABLE}=${seed} replays it)`);
   return { seed, random: prng(seed) };
 }
+
+/**
+ * Integers below `n` drawn from a fixed `seed`: the same sequence on every
+ * run, for tests that compare an implementation with a reference on many
+ * generated inputs.
+ */
+export function fixedIntegers(seed: number): (n: number) => number {
+  const draw = prng(seed);
+  return (n) => Math.floor(draw() * n);
+}

@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
 import { isCanonicalTimestamp, parseEventTime } from "../../shared/event_time.ts";
+import { fixedIntegers } from "../support/seed.ts";
 
 Deno.test("parseEventTime() answers what Date.parse answers, canonical or not", () => {
   const pad = (n: number, width: number) => String(n).padStart(width, "0");
-  let seed = 7;
-  const random = (n: number) => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-    return seed % n;
-  };
+  const random = fixedIntegers(7);
   const years = [0, 1, 99, 100, 1900, 1970, 2000, 2023, 2024, 2100, 9999];
   for (let i = 0; i < 50_000; i++) {
     const text = `${pad(years[random(years.length)]!, 4)}-${pad(random(14), 2)}-${
@@ -24,11 +21,7 @@ Deno.test("parseEventTime() answers what Date.parse answers, canonical or not", 
 
 Deno.test("isCanonicalTimestamp() accepts exactly the texts a Date writes back unchanged", () => {
   const pad = (n: number, width: number) => String(n).padStart(width, "0");
-  let seed = 11;
-  const random = (n: number) => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-    return seed % n;
-  };
+  const random = fixedIntegers(11);
   const years = [0, 1, 99, 100, 1900, 2023, 2024, 2100, 9999];
   const separators = ["T", "T", "T", " "];
   let accepted = 0;

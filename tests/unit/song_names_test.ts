@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createSongNames } from "../../shared/live/counting/song_names.ts";
+import { fixedIntegers } from "../support/seed.ts";
 
 Deno.test("createSongNames() keeps the latest play's name, in any order of plays", () => {
   const names = createSongNames();
@@ -22,11 +23,7 @@ Deno.test("createSongNames() picks what the latest key (time, then UTF-8 bytes) 
   const pool = ["a", "b", "ab", "", "é", "ｚ", "😀", "\uffff", "z", "a\u0000", "Ab", "😀b"].filter((
     n,
   ) => n);
-  let seed = 9;
-  const random = (n: number) => {
-    seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
-    return seed % n;
-  };
+  const random = fixedIntegers(9);
   const utf8 = (text: string) => new TextEncoder().encode(text);
   const compareBytes = (a: Uint8Array, b: Uint8Array) => {
     for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
