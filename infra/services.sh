@@ -482,8 +482,12 @@ cluster_up() {
   for n in "${CLUSTER_NODES[@]}"; do
     if pid=$(node_pid "$n"); then continue; fi
     port=$(node_port "$n")
-    # A node killed a moment ago may still hold its port while it exits.
-    for ((i = 0; i < 25; i++)); do port_open "$port" || break; sleep 0.2; done
+    # A node killed a moment ago may still hold its ports while it exits (the
+    # controller's can outlive the broker's by a moment).
+    for ((i = 0; i < 50; i++)); do
+      port_open "$port" || port_open "$(node_controller_port "$n")" || break
+      sleep 0.2
+    done
     port_open "$port" && die "port $port (cluster node $n) is in use by another process; stop it first"
     port_open "$(node_controller_port "$n")" &&
       die "port $(node_controller_port "$n") (cluster controller $n) is in use by another process; stop it first"
