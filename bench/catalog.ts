@@ -11,8 +11,8 @@
  * hours, with their previous periods) cost over that.
  *
  * The target is that the counter fits the dashboard's heap (a run that does
- * not dies with "Reached heap limit") and peaks at most 200 MB, the issue's
- * limit for the whole dashboard at catalog scale.
+ * not dies with "Reached heap limit") and peaks at most 200 MB, the
+ * target for the whole dashboard at catalog scale.
  *
  * @module
  */

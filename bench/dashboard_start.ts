@@ -399,7 +399,7 @@ export async function benchDashboardStart(options: DashboardStartOptions): Promi
   };
 }
 
-/** `catalog_start` targets (the catalog issue's): start in seconds, peak RSS in MB. */
+/** `catalog_start` targets: start in seconds, peak RSS in MB. */
 export const CATALOG_START_LIMIT_S = 10;
 export const CATALOG_START_PEAK_LIMIT_MB = 200;
 
@@ -517,7 +517,7 @@ export interface CatalogDayStartOptions {
 /**
  * `catalog_day_start`: the dashboard's start on a day of a catalog's plays
  * (10 M plays over the last 24 hours, 1 M songs of 100,000 artists, a long
- * tail: the catalog issue's own shape), against the time BigQuery takes to
+ * tail), against the time BigQuery takes to
  * send the same two answers to a reader that does nothing with them
  * (measured in the same run, before each start).
  */
