@@ -148,13 +148,28 @@ export async function startDashboard(
   return { url, child, health, stop: () => child.stop() };
 }
 
-/** Messages the dashboard has read (`/healthz` → `kafka.read`), or 0. */
-export function healthRead(health: Record<string, unknown>): number {
-  const kafka = health.kafka;
-  const read = typeof kafka === "object" && kafka !== null && "read" in kafka
-    ? kafka.read
-    : undefined;
-  return typeof read === "number" ? read : 0;
+/**
+ * Plays the dashboard holds (`/healthz` → `counter`): those read from Kafka
+ * and counted, plus those BigQuery's history brought, or 0. A dashboard
+ * whose `--group` has no commits is anchored on what the table holds when
+ * it starts, so a consumer storing the same topic meanwhile moves part of
+ * it from Kafka's side to BigQuery's: what was read from Kafka alone can
+ * stay short of the topic.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { healthCounted } from "./dashboard.ts";
+ * assert.equal(healthCounted({ counter: { counted: 996_000, seeded: 4_000 } }), 1_000_000);
+ * assert.equal(healthCounted({}), 0);
+ * ```
+ */
+export function healthCounted(health: Record<string, unknown>): number {
+  const counter = health.counter;
+  if (typeof counter !== "object" || counter === null) return 0;
+  const counted = "counted" in counter && typeof counter.counted === "number" ? counter.counted : 0;
+  const seeded = "seeded" in counter && typeof counter.seeded === "number" ? counter.seeded : 0;
+  return counted + seeded;
 }
 
 /** The all-time plays of every artist the dashboard holds (`/api/artists`, 1,000 a page). */
